@@ -1,0 +1,76 @@
+//! Garbage collection: removes blobs and snapshots that no tagged or dangling image, and
+//! nothing the caller names as in use, refers to; and clears leftovers of interrupted work.
+
+use std::collections::HashSet;
+use std::fs;
+
+use crate::digest::Digest;
+use crate::error::{IoContext, Result};
+use crate::store::Store;
+
+/// What a collection removed.
+#[derive(Debug, Default, Clone)]
+pub struct GcReport {
+    /// Blobs removed.
+    pub blobs: usize,
+    /// Snapshots removed.
+    pub snapshots: usize,
+    /// Bytes of blobs removed.
+    pub bytes: u64,
+}
+
+impl Store {
+    /// Removes every blob and snapshot not reachable from index.json, except the images
+    /// (manifest digests) in `keep`. Waits for content being added to finish first.
+    pub fn gc(&self, keep: &[Digest]) -> Result<GcReport> {
+        let _gc = self.lock_gc()?;
+        let mut blobs: HashSet<Digest> = HashSet::new();
+        let mut snapshots: HashSet<Digest> = HashSet::new();
+        let manifests = self
+            .entries()?
+            .into_iter()
+            .map(|e| e.manifest)
+            .chain(keep.iter().cloned());
+        for m in manifests {
+            blobs.insert(m.clone());
+            let Ok(image) = self.image(&m) else { continue };
+            blobs.insert(image.config_digest.clone());
+            blobs.extend(image.layer_digests().unwrap_or_default());
+            snapshots.extend(image.chain_ids().unwrap_or_default());
+        }
+        let mut report = GcReport::default();
+        let dir = self.images_dir().join("blobs").join("sha256");
+        for e in fs::read_dir(&dir).at(&dir)? {
+            let e = e.at(&dir)?;
+            let keep = e
+                .file_name()
+                .to_str()
+                .and_then(|n| Digest::from_hex(n).ok())
+                .is_some_and(|d| blobs.contains(&d));
+            if !keep {
+                report.bytes += e.metadata().map_or(0, |m| m.len());
+                fs::remove_file(e.path()).at(e.path())?;
+                report.blobs += 1;
+            }
+        }
+        for s in self.snapshots()? {
+            if !snapshots.contains(&s) {
+                self.remove_snapshot(&s)?;
+                report.snapshots += 1;
+            }
+        }
+        // Nobody is adding content while we hold the gc lock: whatever is in tmp/ was left
+        // by an interrupted process.
+        let tmp = self.tmp_dir();
+        for e in fs::read_dir(&tmp).at(&tmp)? {
+            let p = e.at(&tmp)?.path();
+            let res = if p.is_dir() && !p.is_symlink() {
+                fs::remove_dir_all(&p)
+            } else {
+                fs::remove_file(&p)
+            };
+            res.at(&p)?;
+        }
+        Ok(report)
+    }
+}

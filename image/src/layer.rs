@@ -1,0 +1,489 @@
+//! Applying a layer tar to a snapshot directory, safely.
+//!
+//! Every entry is created relative to an open directory fd, and every path component is
+//! opened with `O_NOFOLLOW`: extraction never follows a link, so nothing an archive says can
+//! reach outside the snapshot. Entries that name a place outside it (`..`, an absolute path,
+//! a path through a symlink, a hard link to outside, a relative symlink climbing above the
+//! root) are refused with the entry's name. OCI whiteouts become overlayfs whiteouts: `.wh.X`
+//! a 0/0 character device `X`, `.wh..wh..opq` the `trusted.overlay.opaque` xattr on its
+//! directory.
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use rustix::fs::{
+    AtFlags, FileType, Gid, Mode, OFlags, Timespec, Timestamps, Uid, XattrFlags,
+};
+use rustix::io::Errno;
+
+use crate::digest::{Digest, HashingReader};
+use crate::error::{Error, IoContext, Result};
+
+const WHITEOUT_PREFIX: &[u8] = b".wh.";
+const OPAQUE_MARKER: &[u8] = b".wh..wh..opq";
+const OVERLAY_OPAQUE_XATTR: &str = "trusted.overlay.opaque";
+
+/// What applying a layer found out about it.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    /// The sha256 of the uncompressed tar stream: the layer's diff ID.
+    pub diff_id: Digest,
+    /// Bytes of regular file content in the layer.
+    pub content_size: u64,
+}
+
+/// Unpacks the uncompressed tar stream `tar_stream` into the existing, empty directory `dest`.
+pub fn apply(tar_stream: impl Read, dest: &Path) -> Result<Applied> {
+    let root: OwnedFd = File::open(dest).at(dest)?.into();
+    let mut hashing = HashingReader::new(tar_stream);
+    let mut archive = tar::Archive::new(&mut hashing);
+    let mut dir_times: Vec<(Vec<Vec<u8>>, i64)> = Vec::new();
+    let mut content_size = 0u64;
+    let entries = archive
+        .entries()
+        .map_err(|e| Error::BadArchive(e.to_string()))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| Error::BadArchive(e.to_string()))?;
+        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let unsafe_entry = |reason: &str| Error::UnsafeEntry {
+            entry: name.clone(),
+            reason: reason.to_owned(),
+        };
+        let kind = entry.header().entry_type();
+        if kind.is_pax_global_extensions() || kind.is_pax_local_extensions() {
+            continue;
+        }
+        let path = entry.path_bytes().into_owned();
+        let comps = clean_components(&path).map_err(unsafe_entry)?;
+        let meta = Meta::of(&mut entry).map_err(|e| Error::BadArchive(format!("{name}: {e}")))?;
+
+        let Some((last, parents)) = comps.split_last() else {
+            // The archive's own root ("./"): it describes the snapshot root.
+            meta.apply_fd(&root).at(dest)?;
+            dir_times.push((Vec::new(), meta.mtime));
+            continue;
+        };
+        let parent = open_dir_path(&root, parents, true).map_err(|e| e.into_error(&name))?;
+
+        if *last == OPAQUE_MARKER {
+            rustix::fs::fsetxattr(&parent, OVERLAY_OPAQUE_XATTR, b"y", XattrFlags::empty())
+                .map_err(|e| Error::io(dest.join(&name), e.into()))?;
+            continue;
+        }
+        if let Some(hidden) = last.strip_prefix(WHITEOUT_PREFIX) {
+            if hidden.starts_with(WHITEOUT_PREFIX) || hidden.is_empty() {
+                // Other `.wh..wh.` metadata (aufs hard link dirs) has no overlay meaning.
+                continue;
+            }
+            clear(&parent, hidden).map_err(|e| Error::io(dest.join(&name), e.into()))?;
+            rustix::fs::mknodat(
+                &parent,
+                OsStr::from_bytes(hidden),
+                FileType::CharacterDevice,
+                Mode::empty(),
+                0,
+            )
+            .map_err(|e| Error::io(dest.join(&name), e.into()))?;
+            continue;
+        }
+
+        let last = OsStr::from_bytes(last);
+        let at = |e: Errno| Error::io(dest.join(&name), e.into());
+        if kind.is_dir() {
+            match rustix::fs::statat(&parent, last, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {}
+                Ok(_) => {
+                    clear(&parent, last.as_bytes()).map_err(at)?;
+                    rustix::fs::mkdirat(&parent, last, Mode::from_raw_mode(0o700)).map_err(at)?;
+                }
+                Err(Errno::NOENT) => {
+                    rustix::fs::mkdirat(&parent, last, Mode::from_raw_mode(0o700)).map_err(at)?
+                }
+                Err(e) => return Err(at(e)),
+            }
+            let fd = rustix::fs::openat(
+                &parent,
+                last,
+                OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::RDONLY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(at)?;
+            meta.apply_fd(&fd).at(dest.join(&name))?;
+            dir_times.push((comps.iter().map(|c| c.to_vec()).collect(), meta.mtime));
+            continue;
+        }
+        clear(&parent, last.as_bytes()).map_err(at)?;
+        if kind.is_file() || kind == tar::EntryType::Continuous {
+            let fd = rustix::fs::openat(
+                &parent,
+                last,
+                OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::from_raw_mode(0o600),
+            )
+            .map_err(at)?;
+            let mut file = File::from(fd);
+            content_size += io::copy(&mut entry, &mut file).at(dest.join(&name))?;
+            meta.apply_fd(&file).at(dest.join(&name))?;
+        } else if kind.is_symlink() {
+            let target = entry
+                .link_name_bytes()
+                .ok_or_else(|| unsafe_entry("symlink without a target"))?
+                .into_owned();
+            if symlink_escapes(parents.len(), &target) {
+                return Err(unsafe_entry(&format!(
+                    "symlink target {:?} points outside the layer",
+                    String::from_utf8_lossy(&target)
+                )));
+            }
+            rustix::fs::symlinkat(OsStr::from_bytes(&target), &parent, last).map_err(at)?;
+            meta.apply_nofollow(&parent, last).map_err(at)?;
+        } else if kind.is_hard_link() {
+            let target = entry
+                .link_name_bytes()
+                .ok_or_else(|| unsafe_entry("hard link without a target"))?
+                .into_owned();
+            let tcomps = clean_components(&target).map_err(|r| {
+                unsafe_entry(&format!(
+                    "hard link target {:?}: {r}",
+                    String::from_utf8_lossy(&target)
+                ))
+            })?;
+            let Some((tlast, tparents)) = tcomps.split_last() else {
+                return Err(unsafe_entry("hard link to the layer root"));
+            };
+            let tparent = open_dir_path(&root, tparents, false).map_err(|e| e.into_error(&name))?;
+            rustix::fs::linkat(
+                &tparent,
+                OsStr::from_bytes(tlast),
+                &parent,
+                last,
+                AtFlags::empty(),
+            )
+            .map_err(at)?;
+        } else if kind.is_character_special() || kind.is_block_special() || kind.is_fifo() {
+            let ft = if kind.is_character_special() {
+                FileType::CharacterDevice
+            } else if kind.is_block_special() {
+                FileType::BlockDevice
+            } else {
+                FileType::Fifo
+            };
+            let dev = rustix::fs::makedev(
+                entry.header().device_major().ok().flatten().unwrap_or(0),
+                entry.header().device_minor().ok().flatten().unwrap_or(0),
+            );
+            match rustix::fs::mknodat(&parent, last, ft, Mode::from_raw_mode(meta.mode), dev) {
+                Ok(()) => meta.apply_nofollow(&parent, last).map_err(at)?,
+                // Device nodes only where the kernel allows them (not in a user namespace).
+                Err(Errno::PERM) => {
+                    tracing::warn!(entry = %name, "device node not permitted here; skipped")
+                }
+                Err(e) => return Err(at(e)),
+            }
+        } else {
+            tracing::debug!(entry = %name, ?kind, "tar entry type ignored");
+        }
+    }
+    drop(archive);
+    // Directory times last: creating their children moved them.
+    for (comps, mtime) in dir_times.iter().rev() {
+        let t = Timespec {
+            tv_sec: *mtime,
+            tv_nsec: 0,
+        };
+        let times = Timestamps {
+            last_access: t,
+            last_modification: t,
+        };
+        let res = match comps.split_last() {
+            None => rustix::fs::futimens(&root, &times),
+            Some((last, parents)) => match open_dir_path(&root, &as_slices(parents), false) {
+                Ok(p) => rustix::fs::utimensat(
+                    &p,
+                    OsStr::from_bytes(last),
+                    &times,
+                    AtFlags::SYMLINK_NOFOLLOW,
+                ),
+                Err(_) => continue, // removed by a later entry
+            },
+        };
+        match res {
+            Ok(()) | Err(Errno::NOENT) => {}
+            Err(e) => return Err(Error::io(dest, e.into())),
+        }
+    }
+    let (diff_id, _) = hashing.finish().at(dest)?;
+    Ok(Applied {
+        diff_id,
+        content_size,
+    })
+}
+
+fn as_slices(v: &[Vec<u8>]) -> Vec<&[u8]> {
+    v.iter().map(Vec::as_slice).collect()
+}
+
+/// Splits an archive path into its components, refusing absolute paths and `..`.
+pub(crate) fn clean_components(raw: &[u8]) -> std::result::Result<Vec<&[u8]>, &'static str> {
+    if raw.starts_with(b"/") {
+        return Err("absolute path");
+    }
+    if raw.contains(&0) {
+        return Err("NUL byte in path");
+    }
+    let mut out = Vec::new();
+    for c in raw.split(|b| *b == b'/') {
+        match c {
+            b"" | b"." => {}
+            b".." => return Err("path contains '..'"),
+            c => out.push(c),
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a relative symlink target, placed `depth` directories below the root, climbs
+/// above the root. Absolute targets resolve inside the container's root and are allowed.
+pub(crate) fn symlink_escapes(depth: usize, target: &[u8]) -> bool {
+    if target.starts_with(b"/") {
+        return false;
+    }
+    let mut depth = depth as isize;
+    for c in target.split(|b| *b == b'/') {
+        match c {
+            b"" | b"." => {}
+            b".." => {
+                depth -= 1;
+                if depth < 0 {
+                    return true;
+                }
+            }
+            _ => depth += 1,
+        }
+    }
+    false
+}
+
+/// Why a directory path could not be opened.
+pub(crate) enum WalkError {
+    /// A component is a symlink.
+    Symlink(String),
+    /// A component is not a directory.
+    NotDir(String),
+    /// A component is missing (and was not to be created).
+    Missing(String),
+    /// Anything else.
+    Io(String, Errno),
+}
+
+impl WalkError {
+    fn into_error(self, entry: &str) -> Error {
+        let unsafe_entry = |reason: String| Error::UnsafeEntry {
+            entry: entry.to_owned(),
+            reason,
+        };
+        match self {
+            WalkError::Symlink(p) => unsafe_entry(format!("path goes through the symlink {p:?}")),
+            WalkError::NotDir(p) => unsafe_entry(format!("{p:?} is not a directory")),
+            WalkError::Missing(p) => unsafe_entry(format!("{p:?} does not exist in the layer")),
+            WalkError::Io(p, e) => Error::io(p, e.into()),
+        }
+    }
+}
+
+/// Opens the directory `comps` below `root` without following any symlink, creating
+/// missing directories (mode 0755) if `create`.
+pub(crate) fn open_dir_path(
+    root: &OwnedFd,
+    comps: &[&[u8]],
+    create: bool,
+) -> std::result::Result<OwnedFd, WalkError> {
+    let flags = OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::RDONLY | OFlags::CLOEXEC;
+    let mut cur = rustix::fs::openat(root, ".", flags, Mode::empty())
+        .map_err(|e| WalkError::Io(".".into(), e))?;
+    for (i, c) in comps.iter().enumerate() {
+        let name = OsStr::from_bytes(c);
+        let shown = || {
+            comps[..=i]
+                .iter()
+                .map(|c| String::from_utf8_lossy(c))
+                .collect::<Vec<_>>()
+                .join("/")
+        };
+        let next = match rustix::fs::openat(&cur, name, flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) if create => {
+                match rustix::fs::mkdirat(&cur, name, Mode::from_raw_mode(0o755)) {
+                    Ok(()) | Err(Errno::EXIST) => {}
+                    Err(e) => return Err(WalkError::Io(shown(), e)),
+                }
+                rustix::fs::openat(&cur, name, flags, Mode::empty())
+                    .map_err(|e| WalkError::Io(shown(), e))?
+            }
+            Err(Errno::NOENT) => return Err(WalkError::Missing(shown())),
+            Err(Errno::LOOP) | Err(Errno::NOTDIR) => {
+                return Err(
+                    match rustix::fs::statat(&cur, name, AtFlags::SYMLINK_NOFOLLOW) {
+                        Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Symlink => {
+                            WalkError::Symlink(shown())
+                        }
+                        _ => WalkError::NotDir(shown()),
+                    },
+                )
+            }
+            Err(e) => return Err(WalkError::Io(shown(), e)),
+        };
+        cur = next;
+    }
+    Ok(cur)
+}
+
+/// Removes whatever is at `name` in `parent` (a whole tree for a directory), if anything.
+pub(crate) fn clear(parent: &OwnedFd, name: &[u8]) -> std::result::Result<(), Errno> {
+    let name = OsStr::from_bytes(name);
+    match rustix::fs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Err(Errno::NOENT) => Ok(()),
+        Err(e) => Err(e),
+        Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {
+            remove_tree_at(parent, name)
+        }
+        Ok(_) => rustix::fs::unlinkat(parent, name, AtFlags::empty()),
+    }
+}
+
+/// Removes the directory `name` in `parent` and everything below it, following no link.
+pub(crate) fn remove_tree_at(parent: &OwnedFd, name: &OsStr) -> std::result::Result<(), Errno> {
+    let dir = rustix::fs::openat(
+        parent,
+        name,
+        OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut names = Vec::new();
+    for ent in rustix::fs::Dir::read_from(&dir)? {
+        let ent = ent?;
+        let n = ent.file_name().to_bytes();
+        if n == b"." || n == b".." {
+            continue;
+        }
+        names.push((n.to_vec(), ent.file_type() == FileType::Directory));
+    }
+    for (n, is_dir) in names {
+        if is_dir {
+            remove_tree_at(&dir, OsStr::from_bytes(&n))?;
+        } else {
+            rustix::fs::unlinkat(&dir, OsStr::from_bytes(&n), AtFlags::empty())?;
+        }
+    }
+    rustix::fs::unlinkat(parent, name, AtFlags::REMOVEDIR)
+}
+
+/// Ownership, mode, time and xattrs of an entry.
+struct Meta {
+    uid: u32,
+    gid: u32,
+    mode: u32,
+    mtime: i64,
+    xattrs: Vec<(String, Vec<u8>)>,
+}
+
+impl Meta {
+    fn of<R: Read>(entry: &mut tar::Entry<R>) -> io::Result<Meta> {
+        let mut xattrs = Vec::new();
+        if let Some(exts) = entry.pax_extensions()? {
+            for ext in exts {
+                let ext = ext?;
+                let Ok(key) = ext.key() else { continue };
+                if let Some(name) = key.strip_prefix("SCHILY.xattr.") {
+                    // An archive must not plant overlayfs's own attributes (opaque dirs,
+                    // redirects): those come only from whiteouts.
+                    if !name.starts_with("trusted.overlay.") {
+                        xattrs.push((name.to_owned(), ext.value_bytes().to_vec()));
+                    }
+                }
+            }
+        }
+        let h = entry.header();
+        Ok(Meta {
+            uid: h.uid()? as u32,
+            gid: h.gid()? as u32,
+            mode: h.mode()? & 0o7777,
+            mtime: h.mtime()? as i64,
+            xattrs,
+        })
+    }
+
+    fn times(&self) -> Timestamps {
+        let t = Timespec {
+            tv_sec: self.mtime,
+            tv_nsec: 0,
+        };
+        Timestamps {
+            last_access: t,
+            last_modification: t,
+        }
+    }
+
+    /// Applies everything to an open file or directory (chown before chmod: chown clears
+    /// set-id bits).
+    fn apply_fd(&self, fd: impl AsFd) -> io::Result<()> {
+        let fd = fd.as_fd();
+        rustix::fs::fchown(
+            fd,
+            Some(Uid::from_raw(self.uid)),
+            Some(Gid::from_raw(self.gid)),
+        )?;
+        rustix::fs::fchmod(fd, Mode::from_raw_mode(self.mode))?;
+        for (k, v) in &self.xattrs {
+            match rustix::fs::fsetxattr(fd, k.as_str(), v, XattrFlags::empty()) {
+                Ok(()) => {}
+                Err(Errno::NOTSUP) | Err(Errno::PERM) => {
+                    tracing::warn!(xattr = %k, "extended attribute not supported here; skipped")
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        rustix::fs::futimens(fd, &self.times())?;
+        Ok(())
+    }
+
+    /// Applies ownership and time to a link or node by name (its mode is set at creation).
+    fn apply_nofollow(&self, parent: &OwnedFd, name: &OsStr) -> std::result::Result<(), Errno> {
+        rustix::fs::chownat(
+            parent,
+            name,
+            Some(Uid::from_raw(self.uid)),
+            Some(Gid::from_raw(self.gid)),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )?;
+        rustix::fs::utimensat(parent, name, &self.times(), AtFlags::SYMLINK_NOFOLLOW)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn components_refuse_escapes() {
+        assert_eq!(clean_components(b"./a/b/").unwrap(), vec![&b"a"[..], b"b"]);
+        assert!(clean_components(b"./").unwrap().is_empty());
+        assert!(clean_components(b"/etc/passwd").is_err());
+        assert!(clean_components(b"a/../../b").is_err());
+        assert!(clean_components(b"..").is_err());
+    }
+
+    #[test]
+    fn symlink_targets_climbing_above_the_root_escape() {
+        assert!(!symlink_escapes(0, b"/etc/passwd"));
+        assert!(!symlink_escapes(0, b"busybox"));
+        assert!(!symlink_escapes(1, b"../bin/busybox"));
+        assert!(symlink_escapes(0, b"../etc"));
+        assert!(symlink_escapes(1, b"../../etc"));
+        assert!(symlink_escapes(2, b"a/../../../x"));
+    }
+}

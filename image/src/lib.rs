@@ -1,0 +1,23 @@
+//! rbox-image: the image store.
+//!
+//! An OCI image layout on disk with blobs verified before they are committed, references
+//! normalized as Docker does, layers applied safely into snapshots keyed by chain ID, and
+//! garbage collection. Other OCI tools (skopeo, umoci, oci-image-tool) read the store as it is.
+
+pub mod archive;
+pub mod compression;
+pub mod digest;
+pub mod error;
+pub mod gc;
+pub mod image;
+pub mod import;
+pub mod layer;
+pub mod reference;
+pub mod snapshot;
+pub mod store;
+
+pub use digest::Digest;
+pub use error::{Error, Result};
+pub use image::{Image, ImageSummary, Removal};
+pub use reference::Reference;
+pub use store::Store;

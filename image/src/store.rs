@@ -1,0 +1,330 @@
+//! The content store: an OCI image layout at `<root>/images`, with blobs ingested by
+//! streaming and committed only once their bytes match their digest.
+//!
+//! Layout of a data root:
+//! ```text
+//! images/            OCI image layout (oci-layout, index.json, blobs/sha256/…)
+//! snapshots/<hex>/   unpacked layers by chain ID (fs/ and info.json)
+//! tmp/               blobs and snapshots being written; never read from
+//! locks/             flock files (index.lock, gc.lock)
+//! ```
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rustix::fs::FlockOperation;
+
+use crate::digest::{Digest, HashingWriter};
+use crate::error::{Error, IoContext, Result};
+
+/// The largest manifest, config or index the store reads whole.
+pub const MAX_DOCUMENT_SIZE: u64 = 8 * 1024 * 1024;
+
+const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
+const EMPTY_INDEX: &[u8] = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#;
+
+/// An image store rooted at a data directory (`--root`, `RBOX_ROOT`, `/var/lib/rbox`).
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+/// A held flock; released when dropped.
+#[derive(Debug)]
+pub struct Lock {
+    _file: File,
+}
+
+impl Store {
+    /// Opens the store at `root`, creating its directories on first use.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Store> {
+        let root = root.into();
+        let store = Store { root };
+        for d in [
+            store.blobs_dir(),
+            store.snapshots_dir(),
+            store.tmp_dir(),
+            store.locks_dir(),
+        ] {
+            fs::create_dir_all(&d).at(&d)?;
+        }
+        let layout = store.images_dir().join("oci-layout");
+        if !layout.exists() {
+            write_atomic(&layout, OCI_LAYOUT)?;
+        }
+        let index = store.index_path();
+        if !index.exists() {
+            let _l = store.lock_index()?;
+            if !index.exists() {
+                write_atomic(&index, EMPTY_INDEX)?;
+            }
+        }
+        Ok(store)
+    }
+
+    /// The data root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `<root>/images`, the OCI image layout.
+    pub fn images_dir(&self) -> PathBuf {
+        self.root.join("images")
+    }
+
+    fn blobs_dir(&self) -> PathBuf {
+        self.images_dir().join("blobs").join("sha256")
+    }
+
+    pub(crate) fn index_path(&self) -> PathBuf {
+        self.images_dir().join("index.json")
+    }
+
+    /// `<root>/snapshots`.
+    pub fn snapshots_dir(&self) -> PathBuf {
+        self.root.join("snapshots")
+    }
+
+    /// `<root>/tmp`: work in progress, on the same filesystem as what it becomes.
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    fn locks_dir(&self) -> PathBuf {
+        self.root.join("locks")
+    }
+
+    /// The path of a blob in the layout (whether or not it exists).
+    pub fn blob_path(&self, d: &Digest) -> PathBuf {
+        self.blobs_dir().join(d.hex())
+    }
+
+    /// Whether the store holds blob `d`.
+    pub fn has_blob(&self, d: &Digest) -> bool {
+        self.blob_path(d).is_file()
+    }
+
+    /// Opens blob `d` for reading.
+    pub fn open_blob(&self, d: &Digest) -> Result<File> {
+        File::open(self.blob_path(d)).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => Error::MissingBlob(d.to_string()),
+            _ => Error::io(self.blob_path(d), e),
+        })
+    }
+
+    /// Reads a small blob (manifest, config, index) whole, refusing one over `MAX_DOCUMENT_SIZE`.
+    pub fn read_document(&self, d: &Digest, what: &str) -> Result<Vec<u8>> {
+        let f = self.open_blob(d)?;
+        let size = f.metadata().at(self.blob_path(d))?.len();
+        if size > MAX_DOCUMENT_SIZE {
+            return Err(Error::TooLarge {
+                what: format!("{what} {d}"),
+                size,
+                limit: MAX_DOCUMENT_SIZE,
+            });
+        }
+        let mut buf = Vec::with_capacity(size as usize);
+        f.take(MAX_DOCUMENT_SIZE + 1)
+            .read_to_end(&mut buf)
+            .at(self.blob_path(d))?;
+        Ok(buf)
+    }
+
+    /// Starts writing a blob whose digest is known only at the end.
+    pub fn blob_writer(&self) -> Result<BlobWriter> {
+        let path = self.tmp_path("blob");
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(&path)
+            .at(&path)?;
+        Ok(BlobWriter {
+            store: self.clone(),
+            writer: Some(HashingWriter::new(io::BufWriter::with_capacity(256 * 1024, file))),
+            path,
+        })
+    }
+
+    /// Streams `r` into the store. If `expected` is given and the bytes don't match it,
+    /// nothing is stored.
+    pub fn ingest(&self, mut r: impl Read, expected: Option<&Digest>) -> Result<(Digest, u64)> {
+        let mut w = self.blob_writer()?;
+        io::copy(&mut r, &mut w)?;
+        w.commit(expected)
+    }
+
+    /// Stores a small in-memory blob.
+    pub fn ingest_bytes(&self, bytes: &[u8]) -> Result<Digest> {
+        let d = Digest::of(bytes);
+        if !self.has_blob(&d) {
+            self.ingest(bytes, Some(&d))?;
+        }
+        Ok(d)
+    }
+
+    /// A fresh, unused path under `tmp/`.
+    pub fn tmp_path(&self, what: &str) -> PathBuf {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        self.tmp_dir()
+            .join(format!("{what}-{}-{n}-{nanos:x}", std::process::id()))
+    }
+
+    /// Takes the lock that serializes changes to index.json.
+    pub fn lock_index(&self) -> Result<Lock> {
+        self.flock("index.lock", FlockOperation::LockExclusive)
+    }
+
+    /// Taken shared by anything that adds content, exclusive by garbage collection, so that
+    /// collection never removes a blob that is about to be referenced.
+    pub fn lock_content(&self) -> Result<Lock> {
+        self.flock("gc.lock", FlockOperation::LockShared)
+    }
+
+    pub(crate) fn lock_gc(&self) -> Result<Lock> {
+        self.flock("gc.lock", FlockOperation::LockExclusive)
+    }
+
+    fn flock(&self, name: &str, op: FlockOperation) -> Result<Lock> {
+        let path = self.locks_dir().join(name);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .at(&path)?;
+        rustix::fs::flock(&file, op).map_err(|e| Error::io(&path, e.into()))?;
+        Ok(Lock { _file: file })
+    }
+}
+
+/// A blob being written to `tmp/`; it becomes part of the store only through `commit`,
+/// and is removed if dropped uncommitted.
+pub struct BlobWriter {
+    store: Store,
+    writer: Option<HashingWriter<io::BufWriter<File>>>,
+    path: PathBuf,
+}
+
+impl BlobWriter {
+    /// Bytes written so far.
+    pub fn count(&self) -> u64 {
+        self.writer.as_ref().map_or(0, |w| w.count())
+    }
+
+    /// Verifies the content against `expected` (if any), syncs it, and renames it into the
+    /// layout under its digest.
+    pub fn commit(mut self, expected: Option<&Digest>) -> Result<(Digest, u64)> {
+        let w = self.writer.take().expect("a blob is committed once");
+        let (digest, size, buf) = w.finish();
+        let file = buf
+            .into_inner()
+            .map_err(|e| Error::io(&self.path, e.into_error()))?;
+        if let Some(exp) = expected {
+            if *exp != digest {
+                return Err(Error::DigestMismatch {
+                    expected: exp.to_string(),
+                    actual: digest.to_string(),
+                });
+            }
+        }
+        file.sync_all().at(&self.path)?;
+        drop(file);
+        let dest = self.store.blob_path(&digest);
+        fs::rename(&self.path, &dest).at(&dest)?;
+        sync_dir(dest.parent().expect("a blob has a parent directory"))?;
+        Ok((digest, size))
+    }
+}
+
+impl Write for BlobWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.writer.as_mut().expect("not committed").write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.writer.as_mut().expect("not committed").flush()
+    }
+}
+
+impl Drop for BlobWriter {
+    fn drop(&mut self) {
+        if self.writer.is_some() {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Writes `bytes` to `path` so that a reader sees the old content or the new, never a mix:
+/// a temp file beside it, fsync, rename, fsync of the directory.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().expect("an atomic write names a file in a directory");
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        std::process::id()
+    ));
+    let mut f = File::create(&tmp).at(&tmp)?;
+    let res = f
+        .write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .and_then(|_| fs::rename(&tmp, path));
+    if let Err(e) = res {
+        let _ = fs::remove_file(&tmp);
+        return Err(Error::io(path, e));
+    }
+    sync_dir(dir)
+}
+
+/// fsyncs a directory, making renames in it durable.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir).and_then(|d| d.sync_all()).at(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_blob_that_does_not_match_its_digest_is_not_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let wrong = Digest::of(b"something else");
+        let err = store.ingest(&b"hello"[..], Some(&wrong)).unwrap_err();
+        assert!(matches!(err, Error::DigestMismatch { .. }), "{err}");
+        assert!(!store.has_blob(&wrong));
+        assert!(!store.has_blob(&Digest::of(b"hello")));
+        assert_eq!(fs::read_dir(store.tmp_dir()).unwrap().count(), 0);
+        assert_eq!(fs::read_dir(store.blobs_dir()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_blob_is_stored_under_its_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (d, n) = store.ingest(&b"hello"[..], None).unwrap();
+        assert_eq!(n, 5);
+        assert_eq!(d, Digest::of(b"hello"));
+        assert_eq!(fs::read(store.blob_path(&d)).unwrap(), b"hello");
+    }
+
+    #[test]
+    fn oversized_documents_are_refused_before_being_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let big = vec![b' '; MAX_DOCUMENT_SIZE as usize + 1];
+        let d = store.ingest_bytes(&big).unwrap();
+        assert!(matches!(
+            store.read_document(&d, "manifest"),
+            Err(Error::TooLarge { .. })
+        ));
+    }
+}
