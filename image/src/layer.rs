@@ -409,10 +409,11 @@ impl Meta {
         }
         let h = entry.header();
         Ok(Meta {
-            uid: h.uid()? as u32,
-            gid: h.gid()? as u32,
+            // Empty numeric fields read as 0, as Go's archive/tar (and so Docker) reads them.
+            uid: h.uid().unwrap_or(0) as u32,
+            gid: h.gid().unwrap_or(0) as u32,
             mode: h.mode()? & 0o7777,
-            mtime: h.mtime()? as i64,
+            mtime: h.mtime().unwrap_or(0) as i64,
             xattrs,
         })
     }
@@ -467,6 +468,185 @@ impl Meta {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+
+    /// A tar entry with a raw name and link name, as a hostile archive would have them
+    /// (the tar crate's builder refuses to write `..`).
+    fn raw(tar: &mut tar::Builder<Vec<u8>>, kind: tar::EntryType, path: &str, link: &str, data: &[u8]) {
+        let mut h = tar::Header::new_old();
+        h.as_old_mut().name[..path.len()].copy_from_slice(path.as_bytes());
+        h.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
+        h.set_entry_type(kind);
+        h.set_size(data.len() as u64);
+        h.set_mode(if kind.is_dir() { 0o755 } else { 0o644 });
+        h.set_mtime(1_000_000);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_cksum();
+        tar.append(&h, data).unwrap();
+    }
+
+    fn layer(entries: &[(tar::EntryType, &str, &str, &[u8])]) -> Vec<u8> {
+        let mut tar = tar::Builder::new(Vec::new());
+        for (k, p, l, d) in entries {
+            raw(&mut tar, *k, p, l, d);
+        }
+        tar.into_inner().unwrap()
+    }
+
+    use tar::EntryType::{Directory as D, Link as H, Regular as F, Symlink as S};
+
+    fn apply_to_temp(bytes: &[u8]) -> (tempfile::TempDir, Result<Applied>) {
+        let outer = tempfile::tempdir().unwrap();
+        let dest = outer.path().join("snap");
+        std::fs::create_dir(&dest).unwrap();
+        let r = apply(bytes, &dest);
+        (outer, r)
+    }
+
+    /// Everything in `outer` other than the snapshot `snap`.
+    fn outside(outer: &Path) -> Vec<String> {
+        std::fs::read_dir(outer)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "snap")
+            .collect()
+    }
+
+    #[test]
+    fn regular_trees_are_applied_with_their_metadata() {
+        let bytes = layer(&[
+            (D, "./", "", b""),
+            (D, "./etc/", "", b""),
+            (F, "./etc/hostname", "", b"box\n"),
+            (S, "./etc/alias", "hostname", b""),
+            (S, "./etc/abs", "/etc/hostname", b""),
+            (H, "./etc/hard", "./etc/hostname", b""),
+            (F, "deep/er/file", "", b"x"),
+        ]);
+        let (outer, r) = apply_to_temp(&bytes);
+        let a = r.unwrap();
+        let snap = outer.path().join("snap");
+        assert_eq!(std::fs::read(snap.join("etc/hostname")).unwrap(), b"box\n");
+        assert_eq!(std::fs::read_link(snap.join("etc/alias")).unwrap(), Path::new("hostname"));
+        assert_eq!(std::fs::read_link(snap.join("etc/abs")).unwrap(), Path::new("/etc/hostname"));
+        let m = std::fs::metadata(snap.join("etc/hard")).unwrap();
+        assert_eq!(m.nlink(), 2);
+        assert_eq!(m.permissions().mode() & 0o7777, 0o644);
+        assert_eq!(m.mtime(), 1_000_000);
+        assert_eq!(std::fs::metadata(snap.join("etc")).unwrap().mtime(), 1_000_000);
+        assert_eq!(std::fs::read(snap.join("deep/er/file")).unwrap(), b"x");
+        assert_eq!(a.content_size, 5);
+        assert_eq!(a.diff_id, Digest::of(&bytes));
+    }
+
+    #[test]
+    fn whiteouts_become_overlay_whiteouts() {
+        let bytes = layer(&[
+            (D, "dir/", "", b""),
+            (F, "dir/.wh..wh..opq", "", b""),
+            (F, "etc/.wh.passwd", "", b""),
+        ]);
+        let (outer, r) = apply_to_temp(&bytes);
+        r.unwrap();
+        let snap = outer.path().join("snap");
+        let wh = std::fs::symlink_metadata(snap.join("etc/passwd")).unwrap();
+        assert!(wh.file_type().is_char_device());
+        assert_eq!(wh.rdev(), 0);
+        assert!(!snap.join("etc/.wh.passwd").exists());
+        let opaque = rustix::fs::getxattr(&snap.join("dir"), OVERLAY_OPAQUE_XATTR, &mut [0u8; 4]);
+        assert_eq!(opaque.unwrap(), 1);
+        assert!(!snap.join("dir/.wh..wh..opq").exists());
+    }
+
+    fn refused(entries: &[(tar::EntryType, &str, &str, &[u8])], entry: &str, why: &str) {
+        let (outer, r) = apply_to_temp(&layer(entries));
+        match r {
+            Err(Error::UnsafeEntry { entry: e, reason }) => {
+                assert_eq!(e, entry);
+                assert!(reason.contains(why), "{reason}");
+            }
+            other => panic!("{entry}: expected a refusal, got {other:?}"),
+        }
+        assert!(outside(outer.path()).is_empty(), "{:?}", outside(outer.path()));
+    }
+
+    #[test]
+    fn dot_dot_entries_are_refused() {
+        refused(&[(F, "../evil", "", b"x")], "../evil", "..");
+        refused(&[(F, "a/../../evil", "", b"x")], "a/../../evil", "..");
+    }
+
+    #[test]
+    fn absolute_entries_are_refused() {
+        refused(&[(F, "/evil", "", b"x")], "/evil", "absolute");
+    }
+
+    #[test]
+    fn symlinks_climbing_out_are_refused() {
+        refused(&[(S, "link", "../../etc", b"")], "link", "outside");
+    }
+
+    #[test]
+    fn paths_through_symlinks_are_refused() {
+        refused(
+            &[(S, "link", "/tmp", b""), (F, "link/evil", "", b"x")],
+            "link/evil",
+            "symlink",
+        );
+        refused(
+            &[(S, "up", ".", b""), (F, "up/up/evil", "", b"x")],
+            "up/up/evil",
+            "symlink",
+        );
+    }
+
+    #[test]
+    fn hard_links_out_of_the_layer_are_refused() {
+        refused(&[(H, "hard", "../../etc/passwd", b"")], "hard", "..");
+        refused(&[(H, "hard", "/etc/passwd", b"")], "hard", "absolute");
+        refused(
+            &[(S, "link", "/etc", b""), (H, "hard", "link/passwd", b"")],
+            "hard",
+            "symlink",
+        );
+    }
+
+    #[test]
+    fn an_archive_cannot_plant_overlay_attributes() {
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(0o755);
+        h.set_size(0);
+        tar.append_pax_extensions([("SCHILY.xattr.trusted.overlay.opaque", &b"y"[..])])
+            .unwrap();
+        tar.append_data(&mut h, "dir", &b""[..]).unwrap();
+        let (outer, r) = apply_to_temp(&tar.into_inner().unwrap());
+        r.unwrap();
+        let got = rustix::fs::getxattr(
+            &outer.path().join("snap/dir"),
+            OVERLAY_OPAQUE_XATTR,
+            &mut [0u8; 4],
+        );
+        assert!(got.is_err(), "opaque xattr was planted");
+    }
+
+    #[test]
+    fn a_later_entry_replaces_an_earlier_one() {
+        let bytes = layer(&[
+            (F, "a", "", b"old"),
+            (F, "a", "", b"new"),
+            (D, "b/", "", b""),
+            (F, "b/x", "", b""),
+            (S, "b", "a", b""),
+        ]);
+        let (outer, r) = apply_to_temp(&bytes);
+        r.unwrap();
+        let snap = outer.path().join("snap");
+        assert_eq!(std::fs::read(snap.join("a")).unwrap(), b"new");
+        assert!(std::fs::symlink_metadata(snap.join("b")).unwrap().is_symlink());
+    }
 
     #[test]
     fn components_refuse_escapes() {
@@ -484,6 +664,7 @@ mod tests {
         assert!(!symlink_escapes(1, b"../bin/busybox"));
         assert!(symlink_escapes(0, b"../etc"));
         assert!(symlink_escapes(1, b"../../etc"));
-        assert!(symlink_escapes(2, b"a/../../../x"));
+        assert!(!symlink_escapes(2, b"a/../../../x"));
+        assert!(symlink_escapes(2, b"a/../../../../x"));
     }
 }

@@ -57,6 +57,7 @@ impl Reference {
                 ParseError::NameEmpty => "repository name must have at least one component",
                 ParseError::NameTooLong => "repository name must not be more than 255 characters",
                 ParseError::TagInvalidFormat => "invalid tag format",
+                ParseError::ReferenceInvalidFormat if input.contains('@') => "invalid digest",
                 ParseError::ReferenceInvalidFormat => "not a valid image reference",
             })
         })?;

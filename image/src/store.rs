@@ -146,6 +146,7 @@ impl Store {
             store: self.clone(),
             writer: Some(HashingWriter::new(io::BufWriter::with_capacity(256 * 1024, file))),
             path,
+            committed: false,
         })
     }
 
@@ -213,6 +214,7 @@ pub struct BlobWriter {
     store: Store,
     writer: Option<HashingWriter<io::BufWriter<File>>>,
     path: PathBuf,
+    committed: bool,
 }
 
 impl BlobWriter {
@@ -241,6 +243,7 @@ impl BlobWriter {
         drop(file);
         let dest = self.store.blob_path(&digest);
         fs::rename(&self.path, &dest).at(&dest)?;
+        self.committed = true;
         sync_dir(dest.parent().expect("a blob has a parent directory"))?;
         Ok((digest, size))
     }
@@ -257,7 +260,7 @@ impl Write for BlobWriter {
 
 impl Drop for BlobWriter {
     fn drop(&mut self) {
-        if self.writer.is_some() {
+        if !self.committed {
             let _ = fs::remove_file(&self.path);
         }
     }

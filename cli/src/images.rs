@@ -1,0 +1,373 @@
+//! Image commands: images, tag, rmi, import, save, load, image inspect, image prune.
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Args;
+use rbox_image::{Digest, Reference, Store};
+use serde_json::{json, Value};
+
+use crate::format::{ago, human_size, print_table};
+use crate::{CliError, CliResult};
+
+/// Whether a container uses an image. No command creates containers yet, so none does.
+fn used_by_container(_image_id: &Digest) -> bool {
+    false
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// Only show image ids.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Show full image ids.
+    #[arg(long)]
+    no_trunc: bool,
+    /// Show only images of this repository (and tag).
+    reference: Option<String>,
+}
+
+pub fn list(root: &Path, a: ListArgs) -> CliResult {
+    let store = Store::open(root)?;
+    let filter = a.reference.as_deref().map(Reference::parse).transpose()?;
+    let explicit_tag = a.reference.as_deref().is_some_and(|r| {
+        r.rsplit_once(':').is_some_and(|(_, t)| !t.contains('/'))
+    });
+    let mut rows = vec![vec![
+        "REPOSITORY".to_string(),
+        "TAG".into(),
+        "IMAGE ID".into(),
+        "CREATED".into(),
+        "SIZE".into(),
+    ]];
+    let mut ids = Vec::new();
+    for s in store.images()? {
+        let id = if a.no_trunc {
+            s.image.id().to_string()
+        } else {
+            s.image.id().short().to_owned()
+        };
+        let created = ago(s.image.config.created().as_deref());
+        let size = human_size(s.size);
+        let mut names: Vec<(String, String)> = s
+            .references
+            .iter()
+            .filter(|r| match &filter {
+                None => true,
+                Some(f) => f.name() == r.name() && (!explicit_tag || f.tag() == r.tag()),
+            })
+            .map(|r| (r.familiar_name(), r.tag().unwrap_or("<none>").to_owned()))
+            .collect();
+        if s.references.is_empty() && filter.is_none() {
+            names.push(("<none>".into(), "<none>".into()));
+        }
+        names.sort();
+        for (repo, tag) in names {
+            if !ids.contains(&id) {
+                ids.push(id.clone());
+            }
+            rows.push(vec![repo, tag, id.clone(), created.clone(), size.clone()]);
+        }
+    }
+    let mut out = io::stdout().lock();
+    if a.quiet {
+        for id in ids {
+            writeln!(out, "{id}")?;
+        }
+    } else {
+        print_table(&mut out, &rows)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args, Debug)]
+pub struct TagArgs {
+    /// The image to tag: a name, a tag or an id.
+    source: String,
+    /// The new name: NAME[:TAG].
+    target: String,
+}
+
+pub fn tag(root: &Path, a: TagArgs) -> CliResult {
+    let store = Store::open(root)?;
+    let image = store.resolve(&a.source)?;
+    let target = Reference::parse(&a.target)?;
+    if target.digest().is_some() {
+        return Err(CliError::Usage(format!(
+            "{}: a tag can't name a digest",
+            a.target
+        )));
+    }
+    store.tag(&image, &target)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args, Debug)]
+pub struct RmiArgs {
+    /// Remove the image even if several tags point to it.
+    #[arg(short, long)]
+    force: bool,
+    /// Images to remove, by name, tag or id.
+    #[arg(required = true)]
+    images: Vec<String>,
+}
+
+pub fn rmi(root: &Path, a: RmiArgs) -> CliResult {
+    let store = Store::open(root)?;
+    let mut failed = false;
+    let mut out = io::stdout().lock();
+    for name in &a.images {
+        match store.remove(name, a.force, &used_by_container) {
+            Ok(r) => {
+                for t in &r.untagged {
+                    writeln!(out, "Untagged: {}", t.familiar())?;
+                }
+                for d in &r.deleted {
+                    writeln!(out, "Deleted: {d}")?;
+                }
+            }
+            Err(e) => {
+                eprintln!("rbox: {e}");
+                failed = true;
+            }
+        }
+    }
+    store.gc(&[])?;
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// The rootfs tarball (tar, tar.gz or tar.zst), or - for standard input.
+    file: String,
+    /// The name to give the image: NAME[:TAG].
+    reference: Option<String>,
+    /// A comment for the image's history.
+    #[arg(short, long)]
+    message: Option<String>,
+}
+
+pub fn import(root: &Path, a: ImportArgs) -> CliResult {
+    let reference = a.reference.as_deref().map(Reference::parse).transpose()?;
+    let store = Store::open(root)?;
+    let input: Box<dyn Read> = if a.file == "-" {
+        Box::new(io::stdin().lock())
+    } else {
+        Box::new(File::open(&a.file).map_err(|e| CliError::Usage(format!("{}: {e}", a.file)))?)
+    };
+    let created_by = match &a.message {
+        Some(m) => format!("rbox import {}: {m}", a.file),
+        None => format!("rbox import {}", a.file),
+    };
+    let image = store
+        .import_rootfs(input, reference.as_ref(), &created_by)
+        .map_err(|e| CliError::Usage(format!("{}: {e}", a.file)))?;
+    println!("{}", image.id());
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args, Debug)]
+pub struct SaveArgs {
+    /// Write to this file instead of standard output.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Images to save.
+    #[arg(required = true)]
+    images: Vec<String>,
+}
+
+pub fn save(root: &Path, a: SaveArgs) -> CliResult {
+    let store = Store::open(root)?;
+    let mut images = Vec::new();
+    for name in &a.images {
+        let image = store.resolve(name)?;
+        let named = Reference::parse(name)
+            .ok()
+            .filter(|r| r.digest().is_none())
+            .filter(|r| {
+                store
+                    .entries()
+                    .map(|es| es.iter().any(|e| e.reference.as_ref() == Some(r)))
+                    .unwrap_or(false)
+            });
+        images.push((image, named));
+    }
+    match &a.output {
+        Some(path) => {
+            // Written beside the target and renamed: a failed save leaves no half archive.
+            let tmp = path.with_file_name(format!(
+                ".{}.partial",
+                path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+            ));
+            let f = File::create(&tmp)
+                .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
+            let res = store
+                .save(&images, BufWriter::new(&f))
+                .and_then(|_| f.sync_all().map_err(Into::into));
+            if let Err(e) = res.and_then(|_| std::fs::rename(&tmp, path).map_err(Into::into)) {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e.into());
+            }
+        }
+        None => {
+            if io::stdout().is_terminal() {
+                return Err(CliError::Usage(
+                    "refusing to write an archive to a terminal: use -o FILE or redirect".into(),
+                ));
+            }
+            store.save(&images, BufWriter::new(io::stdout().lock()))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args, Debug)]
+pub struct LoadArgs {
+    /// Read from this file instead of standard input.
+    #[arg(short, long)]
+    input: Option<PathBuf>,
+    /// Print nothing.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+pub fn load(root: &Path, a: LoadArgs) -> CliResult {
+    let store = Store::open(root)?;
+    let input: Box<dyn Read> = match &a.input {
+        Some(p) => Box::new(
+            File::open(p).map_err(|e| CliError::Usage(format!("{}: {e}", p.display())))?,
+        ),
+        None => Box::new(io::stdin().lock()),
+    };
+    let what = a
+        .input
+        .as_ref()
+        .map_or("standard input".to_owned(), |p| p.display().to_string());
+    let loaded = store
+        .load(input)
+        .map_err(|e| CliError::Usage(format!("{what}: {e}")))?;
+    if !a.quiet {
+        for l in loaded {
+            if l.references.is_empty() {
+                println!("Loaded image ID: {}", l.image.id());
+            }
+            for r in l.references {
+                println!("Loaded image: {}", r.familiar());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// Images to inspect.
+    #[arg(required = true)]
+    images: Vec<String>,
+}
+
+pub fn inspect(root: &Path, a: InspectArgs) -> CliResult {
+    let store = Store::open(root)?;
+    let mut out = Vec::new();
+    let mut failed = false;
+    let entries = store.entries()?;
+    for name in &a.images {
+        let image = match store.resolve(name) {
+            Ok(i) => i,
+            Err(e) => {
+                eprintln!("rbox: {e}");
+                failed = true;
+                continue;
+            }
+        };
+        let raw: Value = serde_json::from_slice(&store.read_document(image.id(), "config")?)
+            .unwrap_or(Value::Null);
+        let tags: Vec<String> = entries
+            .iter()
+            .filter(|e| e.manifest == image.manifest_digest)
+            .filter_map(|e| e.reference.as_ref().map(|r| r.familiar()))
+            .collect();
+        out.push(json!({
+            "Id": image.id().to_string(),
+            "RepoTags": tags,
+            "RepoDigests": [],
+            "Created": raw.get("created"),
+            "Author": raw.get("author").cloned().unwrap_or(json!("")),
+            "Config": raw.get("config"),
+            "Architecture": raw.get("architecture"),
+            "Os": raw.get("os"),
+            "Size": store.image_size(&image),
+            "RootFS": {
+                "Type": "layers",
+                "Layers": raw.pointer("/rootfs/diff_ids"),
+            },
+            "Manifest": {
+                "Digest": image.manifest_digest.to_string(),
+                "Layers": image.layer_digests()?.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+            },
+        }));
+    }
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&out).expect("inspect output serializes")
+    );
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Remove every image no container uses, not only dangling ones.
+    #[arg(short, long)]
+    all: bool,
+    /// Don't ask for confirmation.
+    #[arg(short, long)]
+    force: bool,
+}
+
+pub fn prune(root: &Path, a: PruneArgs) -> CliResult {
+    let store = Store::open(root)?;
+    if !a.force {
+        let what = if a.all {
+            "all images without at least one container associated to them"
+        } else {
+            "all dangling images"
+        };
+        eprint!("WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ");
+        let mut answer = String::new();
+        io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let mut deleted = store.remove_dangling(&used_by_container)?;
+    if a.all {
+        for s in store.images()? {
+            if used_by_container(s.image.id()) {
+                continue;
+            }
+            let r = store.remove(&s.image.id().to_string(), true, &used_by_container)?;
+            deleted.extend(r.deleted);
+        }
+    }
+    let report = store.gc(&[])?;
+    let mut out = io::stdout().lock();
+    if !deleted.is_empty() {
+        writeln!(out, "Deleted Images:")?;
+        for d in &deleted {
+            writeln!(out, "deleted: {d}")?;
+        }
+        writeln!(out)?;
+    }
+    writeln!(out, "Total reclaimed space: {}", human_size(report.bytes))?;
+    Ok(ExitCode::SUCCESS)
+}
