@@ -66,7 +66,8 @@ pub fn ago(rfc3339: Option<&str>) -> String {
     let Some(t) = rfc3339.and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok()) else {
         return "N/A".into();
     };
-    let secs = (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_milliseconds() as f64 / 1000.0;
+    let secs =
+        (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_milliseconds() as f64 / 1000.0;
     format!("{} ago", human_duration(secs.max(0.0)))
 }
 

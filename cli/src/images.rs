@@ -32,9 +32,10 @@ pub struct ListArgs {
 pub fn list(root: &Path, a: ListArgs) -> CliResult {
     let store = Store::open(root)?;
     let filter = a.reference.as_deref().map(Reference::parse).transpose()?;
-    let explicit_tag = a.reference.as_deref().is_some_and(|r| {
-        r.rsplit_once(':').is_some_and(|(_, t)| !t.contains('/'))
-    });
+    let explicit_tag = a
+        .reference
+        .as_deref()
+        .is_some_and(|r| r.rsplit_once(':').is_some_and(|(_, t)| !t.contains('/')));
     let mut rows = vec![vec![
         "REPOSITORY".to_string(),
         "TAG".into(),
@@ -95,7 +96,7 @@ pub fn tag(root: &Path, a: TagArgs) -> CliResult {
     let image = store.resolve(&a.source)?;
     let target = Reference::parse(&a.target)?;
     if target.digest().is_some() {
-        return Err(CliError::Usage(format!(
+        return Err(CliError::Failed(format!(
             "{}: a tag can't name a digest",
             a.target
         )));
@@ -159,7 +160,7 @@ pub fn import(root: &Path, a: ImportArgs) -> CliResult {
     let input: Box<dyn Read> = if a.file == "-" {
         Box::new(io::stdin().lock())
     } else {
-        Box::new(File::open(&a.file).map_err(|e| CliError::Usage(format!("{}: {e}", a.file)))?)
+        Box::new(File::open(&a.file).map_err(|e| CliError::Failed(format!("{}: {e}", a.file)))?)
     };
     let created_by = match &a.message {
         Some(m) => format!("rbox import {}: {m}", a.file),
@@ -167,7 +168,7 @@ pub fn import(root: &Path, a: ImportArgs) -> CliResult {
     };
     let image = store
         .import_rootfs(input, reference.as_ref(), &created_by)
-        .map_err(|e| CliError::Usage(format!("{}: {e}", a.file)))?;
+        .map_err(|e| CliError::Failed(format!("{}: {e}", a.file)))?;
     println!("{}", image.id());
     Ok(ExitCode::SUCCESS)
 }
@@ -203,10 +204,12 @@ pub fn save(root: &Path, a: SaveArgs) -> CliResult {
             // Written beside the target and renamed: a failed save leaves no half archive.
             let tmp = path.with_file_name(format!(
                 ".{}.partial",
-                path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+                path.file_name()
+                    .map(|n| n.to_string_lossy())
+                    .unwrap_or_default()
             ));
             let f = File::create(&tmp)
-                .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
+                .map_err(|e| CliError::Failed(format!("{}: {e}", path.display())))?;
             let res = store
                 .save(&images, BufWriter::new(&f))
                 .and_then(|_| f.sync_all().map_err(Into::into));
@@ -217,7 +220,7 @@ pub fn save(root: &Path, a: SaveArgs) -> CliResult {
         }
         None => {
             if io::stdout().is_terminal() {
-                return Err(CliError::Usage(
+                return Err(CliError::Failed(
                     "refusing to write an archive to a terminal: use -o FILE or redirect".into(),
                 ));
             }
@@ -240,9 +243,9 @@ pub struct LoadArgs {
 pub fn load(root: &Path, a: LoadArgs) -> CliResult {
     let store = Store::open(root)?;
     let input: Box<dyn Read> = match &a.input {
-        Some(p) => Box::new(
-            File::open(p).map_err(|e| CliError::Usage(format!("{}: {e}", p.display())))?,
-        ),
+        Some(p) => {
+            Box::new(File::open(p).map_err(|e| CliError::Failed(format!("{}: {e}", p.display())))?)
+        }
         None => Box::new(io::stdin().lock()),
     };
     let what = a
@@ -251,7 +254,7 @@ pub fn load(root: &Path, a: LoadArgs) -> CliResult {
         .map_or("standard input".to_owned(), |p| p.display().to_string());
     let loaded = store
         .load(input)
-        .map_err(|e| CliError::Usage(format!("{what}: {e}")))?;
+        .map_err(|e| CliError::Failed(format!("{what}: {e}")))?;
     if !a.quiet {
         for l in loaded {
             if l.references.is_empty() {

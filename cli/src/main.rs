@@ -15,7 +15,12 @@ use clap::{Parser, Subcommand};
 #[command(name = "rbox", version, about, max_term_width = 100)]
 struct Cli {
     /// Data root: images, snapshots, containers, volumes.
-    #[arg(long, global = true, env = "RBOX_ROOT", default_value = "/var/lib/rbox")]
+    #[arg(
+        long,
+        global = true,
+        env = "RBOX_ROOT",
+        default_value = "/var/lib/rbox"
+    )]
     root: PathBuf,
 
     #[command(subcommand)]
@@ -120,20 +125,18 @@ pub enum CliError {
     /// From the image store.
     #[error(transparent)]
     Image(#[from] rbox_image::Error),
-    /// Bad usage the argument parser could not catch.
+    /// A failure with its context (the file or name it concerns).
     #[error("{0}")]
-    Usage(String),
+    Failed(String),
     /// Writing output or reading input failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
 
 impl CliError {
+    /// Docker's CLI exits 1 for a failed command other than `run`.
     fn exit_code(&self) -> u8 {
-        match self {
-            CliError::Usage(_) => 125,
-            _ => 1,
-        }
+        1
     }
 }
 

@@ -59,7 +59,8 @@ impl Store {
                 "size": image.manifest_size,
             });
             if let Some(r) = reference {
-                entry["annotations"] = json!({REF_NAME: r.to_string(), CONTAINERD_NAME: r.to_string()});
+                entry["annotations"] =
+                    json!({REF_NAME: r.to_string(), CONTAINERD_NAME: r.to_string()});
             }
             index.push(entry);
             docker_manifest.push(json!({
@@ -74,7 +75,11 @@ impl Store {
             "manifests": index,
         });
         append_bytes(&mut tar, "oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
-        append_bytes(&mut tar, "index.json", &serde_json::to_vec(&index).expect("json"))?;
+        append_bytes(
+            &mut tar,
+            "index.json",
+            &serde_json::to_vec(&index).expect("json"),
+        )?;
         append_bytes(
             &mut tar,
             "manifest.json",
@@ -99,7 +104,10 @@ impl Store {
         // Archive path → blob digest, for docker archives that name files by path.
         let mut by_path: HashMap<String, Digest> = HashMap::new();
         let mut links: HashMap<String, String> = HashMap::new();
-        for entry in archive.entries().map_err(|e| Error::BadArchive(e.to_string()))? {
+        for entry in archive
+            .entries()
+            .map_err(|e| Error::BadArchive(e.to_string()))?
+        {
             let mut entry = entry.map_err(|e| Error::BadArchive(e.to_string()))?;
             let raw = entry.path_bytes().into_owned();
             let name = String::from_utf8_lossy(&raw).into_owned();
@@ -168,15 +176,18 @@ impl Store {
                     None => break,
                 }
             }
-            Err(Error::BadArchive(format!("{p} is named but not in the archive")))
+            Err(Error::BadArchive(format!(
+                "{p} is named but not in the archive"
+            )))
         };
 
         let mut loaded = Vec::new();
         if let Some(index) = oci_index {
-            let index: ImageIndex = serde_json::from_slice(&index).map_err(|source| Error::Json {
-                what: "index.json in the archive".into(),
-                source,
-            })?;
+            let index: ImageIndex =
+                serde_json::from_slice(&index).map_err(|source| Error::Json {
+                    what: "index.json in the archive".into(),
+                    source,
+                })?;
             for desc in index.manifests() {
                 let mut m = Digest::try_from(desc.digest())?;
                 if *desc.media_type() == MediaType::ImageIndex
@@ -210,7 +221,9 @@ impl Store {
                     let d = lookup(l)?;
                     let mut f = BufReader::new(self.open_blob(&d)?);
                     let c = Compression::detect(&mut f)?;
-                    let size = std::fs::metadata(self.blob_path(&d)).at(self.blob_path(&d))?.len();
+                    let size = std::fs::metadata(self.blob_path(&d))
+                        .at(self.blob_path(&d))?
+                        .len();
                     layers.push((c.layer_media_type(), d, size));
                 }
                 let config_size = std::fs::metadata(self.blob_path(&config))
@@ -258,9 +271,9 @@ impl Store {
             .manifests()
             .iter()
             .find(|d| {
-                d.platform()
-                    .as_ref()
-                    .is_some_and(|p| p.architecture().to_string() == want && p.os().to_string() == "linux")
+                d.platform().as_ref().is_some_and(|p| {
+                    p.architecture().to_string() == want && p.os().to_string() == "linux"
+                })
             })
             .or_else(|| idx.manifests().first())
             .ok_or_else(|| Error::BadArchive(format!("image index {index} is empty")))?;

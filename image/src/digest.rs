@@ -38,8 +38,14 @@ impl Digest {
 
     /// Builds a digest from 64 lowercase hex digits.
     pub fn from_hex(hex: &str) -> Result<Self, Error> {
-        if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-            Ok(Digest { hex: hex.to_owned() })
+        if hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            Ok(Digest {
+                hex: hex.to_owned(),
+            })
         } else {
             Err(Error::InvalidDigest(hex.to_owned()))
         }

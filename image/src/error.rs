@@ -35,7 +35,9 @@ pub enum Error {
         actual: String,
     },
     /// A layer whose uncompressed content does not match the image config's diff_id.
-    #[error("layer {layer}: uncompressed content is {actual}, but the image config says {expected}")]
+    #[error(
+        "layer {layer}: uncompressed content is {actual}, but the image config says {expected}"
+    )]
     DiffIdMismatch {
         /// The layer's blob digest.
         layer: String,

@@ -7,9 +7,7 @@
 
 use std::collections::HashMap;
 
-use oci_spec::image::{
-    Descriptor, ImageConfiguration, ImageIndex, ImageManifest, MediaType,
-};
+use oci_spec::image::{Descriptor, ImageConfiguration, ImageIndex, ImageManifest, MediaType};
 
 use crate::digest::Digest;
 use crate::error::{Error, IoContext, Result};
@@ -237,7 +235,9 @@ impl Store {
         }
         let mut found: Option<(Digest, Digest)> = None;
         for e in entries {
-            let Ok(img) = self.image(&e.manifest) else { continue };
+            let Ok(img) = self.image(&e.manifest) else {
+                continue;
+            };
             if img.id().hex().starts_with(prefix) {
                 match &found {
                     Some((id, _)) if id != img.id() => {
@@ -287,7 +287,11 @@ impl Store {
     pub fn add_untagged(&self, image: &Image) -> Result<()> {
         self.modify_index(|ms| {
             if !ms.iter().any(|d| is_manifest(d, &image.manifest_digest)) {
-                ms.push(descriptor(&image.manifest_digest, image.manifest_size, None));
+                ms.push(descriptor(
+                    &image.manifest_digest,
+                    image.manifest_size,
+                    None,
+                ));
             }
             Ok(())
         })
@@ -370,7 +374,9 @@ impl Store {
                 if ref_name(d).is_some() {
                     return true;
                 }
-                let Ok(m) = Digest::try_from(d.digest()) else { return true };
+                let Ok(m) = Digest::try_from(d.digest()) else {
+                    return true;
+                };
                 match ids.get(&m) {
                     Some(id) if !in_use(id) => {
                         gone.push(id.clone());

@@ -97,7 +97,11 @@ impl Store {
 }
 
 /// An OCI image manifest for a config and layers `(media type, digest, size)`.
-pub fn manifest_json(config: &Digest, config_size: u64, layers: &[(&str, &Digest, u64)]) -> Vec<u8> {
+pub fn manifest_json(
+    config: &Digest,
+    config_size: u64,
+    layers: &[(&str, &Digest, u64)],
+) -> Vec<u8> {
     let layers: Vec<_> = layers
         .iter()
         .map(|(mt, d, s)| json!({"mediaType": mt, "digest": d.to_string(), "size": s}))

@@ -15,9 +15,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use rustix::fs::{
-    AtFlags, FileType, Gid, Mode, OFlags, Timespec, Timestamps, Uid, XattrFlags,
-};
+use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, Timespec, Timestamps, Uid, XattrFlags};
 use rustix::io::Errno;
 
 use crate::digest::{Digest, HashingReader};
@@ -188,7 +186,6 @@ pub fn apply(tar_stream: impl Read, dest: &Path) -> Result<Applied> {
             tracing::debug!(entry = %name, ?kind, "tar entry type ignored");
         }
     }
-    drop(archive);
     // Directory times last: creating their children moved them.
     for (comps, mtime) in dir_times.iter().rev() {
         let t = Timespec {
@@ -472,7 +469,13 @@ mod tests {
 
     /// A tar entry with a raw name and link name, as a hostile archive would have them
     /// (the tar crate's builder refuses to write `..`).
-    fn raw(tar: &mut tar::Builder<Vec<u8>>, kind: tar::EntryType, path: &str, link: &str, data: &[u8]) {
+    fn raw(
+        tar: &mut tar::Builder<Vec<u8>>,
+        kind: tar::EntryType,
+        path: &str,
+        link: &str,
+        data: &[u8],
+    ) {
         let mut h = tar::Header::new_old();
         h.as_old_mut().name[..path.len()].copy_from_slice(path.as_bytes());
         h.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
@@ -528,13 +531,22 @@ mod tests {
         let a = r.unwrap();
         let snap = outer.path().join("snap");
         assert_eq!(std::fs::read(snap.join("etc/hostname")).unwrap(), b"box\n");
-        assert_eq!(std::fs::read_link(snap.join("etc/alias")).unwrap(), Path::new("hostname"));
-        assert_eq!(std::fs::read_link(snap.join("etc/abs")).unwrap(), Path::new("/etc/hostname"));
+        assert_eq!(
+            std::fs::read_link(snap.join("etc/alias")).unwrap(),
+            Path::new("hostname")
+        );
+        assert_eq!(
+            std::fs::read_link(snap.join("etc/abs")).unwrap(),
+            Path::new("/etc/hostname")
+        );
         let m = std::fs::metadata(snap.join("etc/hard")).unwrap();
         assert_eq!(m.nlink(), 2);
         assert_eq!(m.permissions().mode() & 0o7777, 0o644);
         assert_eq!(m.mtime(), 1_000_000);
-        assert_eq!(std::fs::metadata(snap.join("etc")).unwrap().mtime(), 1_000_000);
+        assert_eq!(
+            std::fs::metadata(snap.join("etc")).unwrap().mtime(),
+            1_000_000
+        );
         assert_eq!(std::fs::read(snap.join("deep/er/file")).unwrap(), b"x");
         assert_eq!(a.content_size, 5);
         assert_eq!(a.diff_id, Digest::of(&bytes));
@@ -554,7 +566,7 @@ mod tests {
         assert!(wh.file_type().is_char_device());
         assert_eq!(wh.rdev(), 0);
         assert!(!snap.join("etc/.wh.passwd").exists());
-        let opaque = rustix::fs::getxattr(&snap.join("dir"), OVERLAY_OPAQUE_XATTR, &mut [0u8; 4]);
+        let opaque = rustix::fs::getxattr(snap.join("dir"), OVERLAY_OPAQUE_XATTR, &mut [0u8; 4]);
         assert_eq!(opaque.unwrap(), 1);
         assert!(!snap.join("dir/.wh..wh..opq").exists());
     }
@@ -568,7 +580,11 @@ mod tests {
             }
             other => panic!("{entry}: expected a refusal, got {other:?}"),
         }
-        assert!(outside(outer.path()).is_empty(), "{:?}", outside(outer.path()));
+        assert!(
+            outside(outer.path()).is_empty(),
+            "{:?}",
+            outside(outer.path())
+        );
     }
 
     #[test]
@@ -625,7 +641,7 @@ mod tests {
         let (outer, r) = apply_to_temp(&tar.into_inner().unwrap());
         r.unwrap();
         let got = rustix::fs::getxattr(
-            &outer.path().join("snap/dir"),
+            outer.path().join("snap/dir"),
             OVERLAY_OPAQUE_XATTR,
             &mut [0u8; 4],
         );
@@ -645,7 +661,9 @@ mod tests {
         r.unwrap();
         let snap = outer.path().join("snap");
         assert_eq!(std::fs::read(snap.join("a")).unwrap(), b"new");
-        assert!(std::fs::symlink_metadata(snap.join("b")).unwrap().is_symlink());
+        assert!(std::fs::symlink_metadata(snap.join("b"))
+            .unwrap()
+            .is_symlink());
     }
 
     #[test]

@@ -184,8 +184,14 @@ mod tests {
     fn one_part_names_go_to_the_official_library() {
         assert_eq!(norm("busybox"), "docker.io/library/busybox:latest");
         assert_eq!(norm("busybox:1.36"), "docker.io/library/busybox:1.36");
-        assert_eq!(norm("docker.io/busybox"), "docker.io/library/busybox:latest");
-        assert_eq!(norm("index.docker.io/library/busybox"), "docker.io/library/busybox:latest");
+        assert_eq!(
+            norm("docker.io/busybox"),
+            "docker.io/library/busybox:latest"
+        );
+        assert_eq!(
+            norm("index.docker.io/library/busybox"),
+            "docker.io/library/busybox:latest"
+        );
     }
 
     #[test]
@@ -217,9 +223,14 @@ mod tests {
 
     #[test]
     fn familiar_forms_match_docker_images() {
-        assert_eq!(Reference::parse("busybox").unwrap().familiar(), "busybox:latest");
         assert_eq!(
-            Reference::parse("localhost:5000/example/echo").unwrap().familiar_name(),
+            Reference::parse("busybox").unwrap().familiar(),
+            "busybox:latest"
+        );
+        assert_eq!(
+            Reference::parse("localhost:5000/example/echo")
+                .unwrap()
+                .familiar_name(),
             "localhost:5000/example/echo"
         );
         assert_eq!(Reference::parse("a/b").unwrap().familiar_name(), "a/b");

@@ -70,7 +70,11 @@ impl Store {
         let mut out = Vec::new();
         for e in fs::read_dir(&dir).at(&dir)? {
             let e = e.at(&dir)?;
-            if let Some(d) = e.file_name().to_str().and_then(|n| Digest::from_hex(n).ok()) {
+            if let Some(d) = e
+                .file_name()
+                .to_str()
+                .and_then(|n| Digest::from_hex(n).ok())
+            {
                 out.push(d);
             }
         }

@@ -24,7 +24,8 @@ use crate::error::{Error, IoContext, Result};
 pub const MAX_DOCUMENT_SIZE: u64 = 8 * 1024 * 1024;
 
 const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
-const EMPTY_INDEX: &[u8] = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#;
+const EMPTY_INDEX: &[u8] =
+    br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#;
 
 /// An image store rooted at a data directory (`--root`, `RBOX_ROOT`, `/var/lib/rbox`).
 #[derive(Debug, Clone)]
@@ -144,7 +145,10 @@ impl Store {
             .at(&path)?;
         Ok(BlobWriter {
             store: self.clone(),
-            writer: Some(HashingWriter::new(io::BufWriter::with_capacity(256 * 1024, file))),
+            writer: Some(HashingWriter::new(io::BufWriter::with_capacity(
+                256 * 1024,
+                file,
+            ))),
             path,
             committed: false,
         })
@@ -269,7 +273,9 @@ impl Drop for BlobWriter {
 /// Writes `bytes` to `path` so that a reader sees the old content or the new, never a mix:
 /// a temp file beside it, fsync, rename, fsync of the directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().expect("an atomic write names a file in a directory");
+    let dir = path
+        .parent()
+        .expect("an atomic write names a file in a directory");
     let tmp = dir.join(format!(
         ".{}.tmp-{}",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),

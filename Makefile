@@ -1,0 +1,62 @@
+# rbox: the two commands of the README, and what they need.
+#   make demo   builds rbox, makes the busybox base image, and shows the image store at work
+#   make test   runs every test (what CI runs)
+
+SHELL := /bin/bash
+CARGO ?= cargo
+export CARGO_BUILD_JOBS ?= 2
+RBOX_ROOT ?= /var/lib/rbox
+export RBOX_ROOT
+RBOX := $(CURDIR)/target/debug/rbox
+DEMO_DIR := $(CURDIR)/target/demo
+
+# Debian packages the tests and fixtures use (the tools other OCI engines use, to check
+# our output against).
+APT_PACKAGES := busybox-static skopeo umoci oci-image-tool zstd debootstrap tar gzip findutils
+
+.PHONY: demo test deps build install fixtures debian clean-demo
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@command -v $(CARGO) >/dev/null || { echo "cargo is missing: install Rust (rustup) first" >&2; exit 1; }
+
+build: deps
+	$(CARGO) build --bin rbox
+
+fixtures: build
+	RBOX=$(RBOX) rootfs-fixtures/busybox.sh busybox:latest
+
+# debian:bookworm via debootstrap (a few minutes; not part of the demo or the tests).
+debian: build
+	RBOX=$(RBOX) rootfs-fixtures/debian.sh bookworm
+
+demo: fixtures
+	@mkdir -p $(DEMO_DIR)
+	@echo; echo "== rbox images (root $(RBOX_ROOT))"
+	$(RBOX) images
+	@echo; echo "== tag it for a local registry, and look inside"
+	$(RBOX) tag busybox:latest localhost:5000/example/busybox:demo
+	$(RBOX) image inspect busybox:latest | head -20
+	@echo; echo "== the store is an OCI image layout other tools read as it is"
+	skopeo inspect oci:$(RBOX_ROOT)/images:docker.io/library/busybox:latest | head -12
+	@echo; echo "== save, remove, load back"
+	$(RBOX) save -o $(DEMO_DIR)/busybox.tar localhost:5000/example/busybox:demo
+	$(RBOX) rmi localhost:5000/example/busybox:demo
+	$(RBOX) load -i $(DEMO_DIR)/busybox.tar
+	$(RBOX) images
+	$(RBOX) rmi localhost:5000/example/busybox:demo >/dev/null
+
+test: deps
+	$(CARGO) test --workspace
+
+install: deps
+	$(CARGO) build --release --bin rbox
+	install -m 0755 target/release/rbox /usr/local/bin/rbox
+	ln -sf rbox /usr/local/bin/rbuild
+	ln -sf rbox /usr/local/bin/rrun
