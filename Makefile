@@ -52,8 +52,11 @@ demo: fixtures
 	$(RBOX) images
 	$(RBOX) rmi localhost:5000/example/busybox:demo >/dev/null
 
+# Runs every test and closes with one line that sums them up.
 test: deps
-	$(CARGO) test --workspace
+	@mkdir -p target; set -o pipefail; $(CARGO) test --workspace --no-fail-fast 2>&1 | tee target/test.log; rc=$$?; \
+	awk '/^test result:/ { p += $$4; f += $$6; s += $$8 } END { printf "rbox: %d passed, %d failed, %d skipped\n", p, f, s }' target/test.log; \
+	exit $$rc
 
 install: deps
 	$(CARGO) build --release --bin rbox
