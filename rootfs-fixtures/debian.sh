@@ -22,8 +22,8 @@ mirror=$(
             /^Types:/ { deb = ($0 ~ /[[:space:]]deb([[:space:]]|$)/) }
             /^URIs:/ && deb { print $2 }'
         grep -hE '^deb[[:space:]]' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-            sed -E 's/^deb[[:space:]]+(\[[^]]*\][[:space:]]+)?//' | awk '{print $1}'
-    } | grep -v -- '-security' | head -1
+            sed -E 's/^deb[[:space:]]+(\[[^]]*\][[:space:]]+)?//' | awk '{print $1}' || true
+    } | { grep -v -- '-security' || true; } | head -1
 )
 if [ -z "$mirror" ]; then
     echo "debian.sh: no Debian mirror found in /etc/apt/sources.list*" >&2

@@ -1,4 +1,31 @@
 //! rbox-runtime: containers made from images in the store.
 //!
-//! It will own the OCI runtime spec, the overlay rootfs, the monitor process, lifecycle
-//! state, logs, volumes and resource limits. It holds no code yet.
+//! A container is created from an image and options ([`create`]), run by a small monitor
+//! process of its own ([`monitor`]) through libcontainer, and acted on from its state on
+//! disk ([`lifecycle`], [`containers`]) — there is no daemon.
+
+pub mod container;
+pub mod containers;
+pub mod create;
+pub mod error;
+pub mod etc;
+pub mod executor;
+pub mod lifecycle;
+pub mod logs;
+pub mod monitor;
+pub mod process;
+pub mod rootfs;
+pub mod sealed;
+pub mod seccomp;
+pub mod spec;
+pub mod user;
+
+pub use container::{ContainerConfig, State, Status};
+pub use containers::{Container, Containers};
+pub use create::RunOptions;
+pub use error::{Error, Result};
+
+/// The current time as RFC 3339 with nanoseconds.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}

@@ -1,0 +1,240 @@
+//! What a container is on disk: its configuration (fixed at create) and its state (written
+//! by its monitor as it runs).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// How a container was asked to run, fixed when it is created.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerConfig {
+    /// 64 hex digits.
+    pub id: String,
+    /// Its unique name (without docker's leading `/`).
+    pub name: String,
+    /// When it was created (RFC 3339).
+    pub created: String,
+    /// The image as the user named it.
+    pub image: String,
+    /// The image id (config digest).
+    pub image_id: String,
+    /// The image's manifest digest.
+    pub manifest: String,
+    /// Snapshot chain IDs, bottom layer first.
+    pub layers: Vec<String>,
+    /// What runs inside.
+    pub config: ProcessConfig,
+    /// How the host runs it.
+    pub host: HostConfig,
+}
+
+/// The process side, in docker's `Config` terms.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ProcessConfig {
+    /// The container's hostname.
+    pub hostname: String,
+    /// `user`, `uid`, `user:group` or `uid:gid`; empty for root.
+    pub user: String,
+    /// `KEY=value` pairs.
+    pub env: Vec<String>,
+    /// The command (after the entrypoint).
+    pub cmd: Vec<String>,
+    /// The entrypoint.
+    pub entrypoint: Vec<String>,
+    /// The working directory; empty for `/`.
+    pub working_dir: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// The signal `stop` sends first.
+    pub stop_signal: Option<String>,
+    /// Seconds `stop` waits before SIGKILL.
+    pub stop_timeout: Option<u32>,
+    /// A terminal (`-t`).
+    pub tty: bool,
+    /// Keep standard input open (`-i`).
+    pub open_stdin: bool,
+}
+
+/// The host side, in docker's `HostConfig` terms.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HostConfig {
+    /// `none`, `host`.
+    pub network_mode: String,
+    /// Memory limit in bytes.
+    pub memory: Option<i64>,
+    /// CPU limit in units of 10⁻⁹ CPUs.
+    pub nano_cpus: Option<i64>,
+    /// Process count limit.
+    pub pids_limit: Option<i64>,
+    /// When to restart.
+    pub restart_policy: RestartPolicy,
+    /// Remove the container when it exits (`--rm`).
+    pub auto_remove: bool,
+    /// Capabilities added to the default set.
+    pub cap_add: Vec<String>,
+    /// Capabilities dropped from the default set.
+    pub cap_drop: Vec<String>,
+    /// Lift the security defaults.
+    pub privileged: bool,
+    /// A read-only root filesystem.
+    pub readonly_rootfs: bool,
+    /// Run an init process as PID 1.
+    pub init: bool,
+    /// `host:ip` entries for /etc/hosts.
+    pub extra_hosts: Vec<String>,
+}
+
+/// docker's restart policies.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RestartPolicy {
+    /// `no`, `always`, `unless-stopped`, `on-failure`.
+    pub name: String,
+    /// For `on-failure`: how many restarts at most (0: no limit).
+    pub maximum_retry_count: u32,
+}
+
+impl RestartPolicy {
+    /// Parses `no`, `always`, `unless-stopped`, `on-failure[:N]`.
+    pub fn parse(s: &str) -> Result<RestartPolicy, String> {
+        let (name, count) = match s.split_once(':') {
+            Some((n, c)) => (n, Some(c)),
+            None => (s, None),
+        };
+        let maximum_retry_count = match (name, count) {
+            ("on-failure", Some(c)) => c
+                .parse()
+                .map_err(|_| format!("maximum retry count must be a number: {c:?}"))?,
+            (_, Some(_)) => return Err(format!("{name} takes no retry count")),
+            _ => 0,
+        };
+        match name {
+            "" | "no" => Ok(RestartPolicy {
+                name: "no".into(),
+                maximum_retry_count: 0,
+            }),
+            "always" | "unless-stopped" | "on-failure" => Ok(RestartPolicy {
+                name: name.into(),
+                maximum_retry_count,
+            }),
+            _ => Err(format!("unknown policy {s:?}: use no, always, unless-stopped or on-failure[:N]")),
+        }
+    }
+
+    /// Whether a container that exited with `code` after `restarts` restarts is started
+    /// again. A container its user stopped is not.
+    pub fn should_restart(&self, code: i32, restarts: u32, stopped_by_user: bool) -> bool {
+        if stopped_by_user {
+            return false;
+        }
+        match self.name.as_str() {
+            "always" | "unless-stopped" => true,
+            "on-failure" => {
+                code != 0 && (self.maximum_retry_count == 0 || restarts < self.maximum_retry_count)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Where a container is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Made, never started (or its start failed).
+    #[default]
+    Created,
+    /// Its process runs.
+    Running,
+    /// Exited, about to start again under its restart policy.
+    Restarting,
+    /// Its process ended.
+    Exited,
+    /// Being removed.
+    Removing,
+    /// Its monitor died and what happened to it is unknown.
+    Dead,
+}
+
+impl Status {
+    /// docker's word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Restarting => "restarting",
+            Status::Exited => "exited",
+            Status::Removing => "removing",
+            Status::Dead => "dead",
+        }
+    }
+}
+
+/// A container's state, written by its monitor.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct State {
+    /// Where it is in its life.
+    pub status: Status,
+    /// The container's first process, as the host sees it; 0 when not running.
+    pub pid: i32,
+    /// That process's start time (clock ticks since boot), to tell it from a reused pid.
+    pub pid_start: u64,
+    /// The monitor process; 0 when none.
+    pub monitor_pid: i32,
+    /// The monitor's start time.
+    pub monitor_start: u64,
+    /// The last exit code.
+    pub exit_code: i32,
+    /// Whether the last exit was the kernel's OOM killer.
+    #[serde(rename = "OOMKilled")]
+    pub oom_killed: bool,
+    /// When it last started.
+    pub started_at: Option<String>,
+    /// When it last exited.
+    pub finished_at: Option<String>,
+    /// How many times the restart policy started it again.
+    pub restart_count: u32,
+    /// Set by `stop` and `kill`: the restart policy doesn't apply.
+    pub stopped_by_user: bool,
+    /// Why the last start failed, if it did.
+    pub error: String,
+}
+
+impl State {
+    /// Whether a process of the container is (supposed to be) alive.
+    pub fn is_running(&self) -> bool {
+        matches!(self.status, Status::Running | Status::Restarting)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_policies_parse_as_dockers() {
+        assert_eq!(RestartPolicy::parse("no").unwrap().name, "no");
+        let p = RestartPolicy::parse("on-failure:3").unwrap();
+        assert_eq!((p.name.as_str(), p.maximum_retry_count), ("on-failure", 3));
+        assert!(RestartPolicy::parse("sometimes").is_err());
+        assert!(RestartPolicy::parse("always:2").is_err());
+        assert!(RestartPolicy::parse("on-failure:x").is_err());
+    }
+
+    #[test]
+    fn restart_decisions_follow_the_policy() {
+        let on_failure = RestartPolicy::parse("on-failure:2").unwrap();
+        assert!(on_failure.should_restart(1, 0, false));
+        assert!(on_failure.should_restart(1, 1, false));
+        assert!(!on_failure.should_restart(1, 2, false));
+        assert!(!on_failure.should_restart(0, 0, false));
+        let always = RestartPolicy::parse("always").unwrap();
+        assert!(always.should_restart(0, 100, false));
+        assert!(!always.should_restart(0, 0, true));
+        assert!(!RestartPolicy::parse("no").unwrap().should_restart(1, 0, false));
+    }
+}

@@ -1,0 +1,350 @@
+//! The containers of a data root: where each lives on disk, names, lookup, and state that
+//! tells the truth even when a monitor died unseen.
+//!
+//! ```text
+//! containers/<id>/container.json   configuration (fixed at create; rename changes the name)
+//! containers/<id>/state.json       state, written by the monitor
+//! containers/<id>/bundle/          the OCI bundle (config.json) of the current run
+//! containers/<id>/upper, work      the overlay's writable layer: changes survive stop/start
+//! containers/<id>/rootfs           the overlay mount point while the container runs
+//! containers/<id>/container.log    JSON lines: {"log","stream","time"}
+//! names/<name>                     the id that holds the name (created exclusively)
+//! run/<id>/                        libcontainer's state for the current run
+//! ```
+
+use std::collections::HashSet;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read as _, Write as _};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use rustix::fs::FlockOperation;
+
+use crate::container::{ContainerConfig, State, Status};
+use crate::error::{Error, IoContext, Result};
+use crate::process;
+
+/// A container as loaded from disk.
+#[derive(Debug, Clone)]
+pub struct Container {
+    /// Its configuration.
+    pub config: ContainerConfig,
+    /// Its state, corrected for monitors that died.
+    pub state: State,
+}
+
+impl Container {
+    /// The id.
+    pub fn id(&self) -> &str {
+        &self.config.id
+    }
+}
+
+/// The containers of a data root.
+#[derive(Debug, Clone)]
+pub struct Containers {
+    root: PathBuf,
+}
+
+/// A held per-container lock.
+#[derive(Debug)]
+pub struct ContainerLock {
+    _file: File,
+}
+
+impl Containers {
+    /// Opens the container area of the data root `root`.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Containers> {
+        let c = Containers { root: root.into() };
+        for d in [c.root.join("containers"), c.root.join("names"), c.run_dir()] {
+            fs::create_dir_all(&d).at(&d)?;
+        }
+        Ok(c)
+    }
+
+    /// The data root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `containers/<id>`.
+    pub fn dir(&self, id: &str) -> PathBuf {
+        self.root.join("containers").join(id)
+    }
+
+    /// Where libcontainer keeps the state of running containers.
+    pub fn run_dir(&self) -> PathBuf {
+        self.root.join("run")
+    }
+
+    fn name_path(&self, name: &str) -> PathBuf {
+        self.root.join("names").join(name)
+    }
+
+    /// Records a new container: reserves its name, writes its configuration and a
+    /// `created` state, and makes its directories.
+    pub fn create(&self, config: &ContainerConfig) -> Result<()> {
+        self.reserve_name(&config.name, &config.id)?;
+        let dir = self.dir(&config.id);
+        let made = (|| {
+            for d in ["bundle", "upper", "work", "rootfs"] {
+                fs::create_dir_all(dir.join(d)).at(dir.join(d))?;
+            }
+            self.write_config(config)?;
+            write_json(&dir.join("state.json"), &State::default())
+        })();
+        if made.is_err() {
+            let _ = fs::remove_dir_all(&dir);
+            let _ = fs::remove_file(self.name_path(&config.name));
+        }
+        made
+    }
+
+    fn reserve_name(&self, name: &str, id: &str) -> Result<()> {
+        validate_name(name)?;
+        let p = self.name_path(name);
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(&p)
+        {
+            Ok(mut f) => f.write_all(id.as_bytes()).at(&p),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                let holder = fs::read_to_string(&p).unwrap_or_default();
+                // A name whose container is gone (a crash between steps) is free again.
+                if !holder.is_empty() && !self.dir(&holder).join("container.json").exists() {
+                    fs::remove_file(&p).at(&p)?;
+                    return self.reserve_name(name, id);
+                }
+                Err(Error::NameInUse {
+                    name: name.to_owned(),
+                    id: holder,
+                })
+            }
+            Err(e) => Err(Error::io(p, e)),
+        }
+    }
+
+    /// Gives a container another name.
+    pub fn rename(&self, id: &str, new_name: &str) -> Result<()> {
+        let _l = self.lock(id)?;
+        let mut c = self.read_config(id)?;
+        self.reserve_name(new_name, id)?;
+        let old = std::mem::replace(&mut c.name, new_name.to_owned());
+        if let Err(e) = self.write_config(&c) {
+            let _ = fs::remove_file(self.name_path(new_name));
+            return Err(e);
+        }
+        let _ = fs::remove_file(self.name_path(&old));
+        Ok(())
+    }
+
+    fn write_config(&self, c: &ContainerConfig) -> Result<()> {
+        write_json(&self.dir(&c.id).join("container.json"), c)
+    }
+
+    /// Reads a container's configuration.
+    pub fn read_config(&self, id: &str) -> Result<ContainerConfig> {
+        read_json(&self.dir(id).join("container.json"))
+            .map_err(|e| match e {
+                Error::Io { source, .. } if source.kind() == io::ErrorKind::NotFound => {
+                    Error::NoSuchContainer(id.to_owned())
+                }
+                e => e,
+            })
+    }
+
+    /// Reads a container's state as recorded, without correcting it.
+    pub fn read_state(&self, id: &str) -> Result<State> {
+        read_json(&self.dir(id).join("state.json"))
+    }
+
+    /// Writes a container's state.
+    pub fn write_state(&self, id: &str, state: &State) -> Result<()> {
+        write_json(&self.dir(id).join("state.json"), state)
+    }
+
+    /// Changes a container's state under its lock.
+    pub fn update_state(&self, id: &str, f: impl FnOnce(&mut State)) -> Result<State> {
+        let _l = self.lock(id)?;
+        let mut s = self.read_state(id)?;
+        f(&mut s);
+        self.write_state(id, &s)?;
+        Ok(s)
+    }
+
+    /// Takes the container's lock (held by whoever changes its state or its mounts).
+    pub fn lock(&self, id: &str) -> Result<ContainerLock> {
+        let p = self.dir(id).join("lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&p)
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::NotFound => Error::NoSuchContainer(id.to_owned()),
+                _ => Error::io(&p, e),
+            })?;
+        rustix::fs::flock(&file, FlockOperation::LockExclusive)
+            .map_err(|e| Error::io(&p, e.into()))?;
+        Ok(ContainerLock { _file: file })
+    }
+
+    /// Every container id.
+    pub fn ids(&self) -> Result<Vec<String>> {
+        let d = self.root.join("containers");
+        let mut out = Vec::new();
+        for e in fs::read_dir(&d).at(&d)? {
+            let e = e.at(&d)?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            if e.path().join("container.json").exists() {
+                out.push(name);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Loads a container with its state corrected: a container whose monitor is gone is
+    /// not running, whatever its state file says.
+    pub fn load(&self, id: &str) -> Result<Container> {
+        let config = self.read_config(id)?;
+        let mut state = self.read_state(id)?;
+        if state.is_running() && !process::alive(state.monitor_pid, state.monitor_start) {
+            // Look again under the lock: the monitor may have just finished cleanly.
+            let _l = self.lock(id)?;
+            state = self.read_state(id)?;
+            if state.is_running() && !process::alive(state.monitor_pid, state.monitor_start) {
+                crate::monitor::orphaned(self, &config, &mut state)?;
+            }
+        }
+        Ok(Container { config, state })
+    }
+
+    /// Every container, newest first.
+    pub fn list(&self) -> Result<Vec<Container>> {
+        let mut out = Vec::new();
+        for id in self.ids()? {
+            match self.load(&id) {
+                Ok(c) => out.push(c),
+                Err(Error::NoSuchContainer(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        out.sort_by(|a, b| b.config.created.cmp(&a.config.created));
+        Ok(out)
+    }
+
+    /// Finds a container by name, full id, or unique id prefix.
+    pub fn resolve(&self, name: &str) -> Result<String> {
+        let n = name.strip_prefix('/').unwrap_or(name);
+        if !n.is_empty() && !n.contains('/') {
+            if let Ok(id) = fs::read_to_string(self.name_path(n)) {
+                if self.dir(&id).join("container.json").exists() {
+                    return Ok(id);
+                }
+            }
+        }
+        if n.is_empty() || !n.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::NoSuchContainer(name.to_owned()));
+        }
+        let matches: Vec<String> = self
+            .ids()?
+            .into_iter()
+            .filter(|id| id.starts_with(n))
+            .collect();
+        match matches.len() {
+            0 => Err(Error::NoSuchContainer(name.to_owned())),
+            1 => Ok(matches.into_iter().next().expect("one match")),
+            _ => Err(Error::AmbiguousContainer(name.to_owned())),
+        }
+    }
+
+    /// Removes a container's files and frees its name. The caller has stopped it.
+    pub fn remove_files(&self, id: &str) -> Result<()> {
+        let config = self.read_config(id)?;
+        let dir = self.dir(id);
+        // Renamed away first, so a crash midway leaves no half container under its id.
+        let trash = self.root.join("containers").join(format!(".removing-{id}"));
+        fs::rename(&dir, &trash).at(&dir)?;
+        if fs::read_to_string(self.name_path(&config.name)).is_ok_and(|h| h == id) {
+            let _ = fs::remove_file(self.name_path(&config.name));
+        }
+        let _ = fs::remove_dir_all(self.run_dir().join(id));
+        fs::remove_dir_all(&trash).at(&trash)
+    }
+
+    /// The image ids that containers use (they keep their images from removal).
+    pub fn images_in_use(&self) -> Result<HashSet<String>> {
+        Ok(self
+            .ids()?
+            .iter()
+            .filter_map(|id| self.read_config(id).ok())
+            .map(|c| c.image_id)
+            .collect())
+    }
+
+    /// The manifests containers use, for the image store's garbage collection.
+    pub fn manifests_in_use(&self) -> Result<Vec<rbox_image::Digest>> {
+        Ok(self
+            .ids()?
+            .iter()
+            .filter_map(|id| self.read_config(id).ok())
+            .filter_map(|c| c.manifest.parse().ok())
+            .collect())
+    }
+}
+
+/// Docker's rule for container names.
+pub fn validate_name(name: &str) -> Result<()> {
+    let mut chars = name.chars();
+    let ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidName(name.to_owned()))
+    }
+}
+
+/// Writes JSON atomically (temp file, fsync, rename).
+pub(crate) fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    let bytes = serde_json::to_vec_pretty(value).expect("state serializes");
+    rbox_image::store::write_atomic(path, &bytes).map_err(Error::Image)
+}
+
+/// Reads a JSON file.
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let mut buf = Vec::new();
+    File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut buf))
+        .at(path)?;
+    serde_json::from_slice(&buf)
+        .map_err(|e| Error::io(path, io::Error::new(io::ErrorKind::InvalidData, e)))
+}
+
+/// Marks a state as exited now with `code`.
+pub fn mark_exited(state: &mut State, code: i32) {
+    state.status = Status::Exited;
+    state.exit_code = code;
+    state.pid = 0;
+    state.pid_start = 0;
+    state.monitor_pid = 0;
+    state.monitor_start = 0;
+    state.finished_at = Some(crate::now());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_dockers_rule() {
+        assert!(validate_name("web-1_a.b").is_ok());
+        assert!(validate_name("").is_err());
+        assert!(validate_name("-x").is_err());
+        assert!(validate_name("a/b").is_err());
+        assert!(validate_name("a b").is_err());
+    }
+}

@@ -1,0 +1,387 @@
+//! Making a container from an image and `run`/`create` options, with Docker's meaning for
+//! each: ENTRYPOINT/CMD, environment, working directory, user, limits, names.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::PathBuf;
+
+use rbox_image::Store;
+use serde_json::Value;
+
+use crate::container::{ContainerConfig, HostConfig, ProcessConfig, RestartPolicy};
+use crate::containers::Containers;
+use crate::error::{Error, Result};
+use crate::spec;
+
+/// The options of `rbox run` and `rbox create`.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// The image, as the user named it.
+    pub image: String,
+    /// The command and its arguments (replacing the image's CMD).
+    pub command: Vec<String>,
+    /// `--name`.
+    pub name: Option<String>,
+    /// `--entrypoint` (empty string: none).
+    pub entrypoint: Option<String>,
+    /// `-e KEY=value` or `-e KEY` (taken from this environment).
+    pub env: Vec<String>,
+    /// `--env-file`.
+    pub env_files: Vec<PathBuf>,
+    /// `-w`.
+    pub workdir: Option<String>,
+    /// `-u`.
+    pub user: Option<String>,
+    /// `--hostname`.
+    pub hostname: Option<String>,
+    /// `--network`.
+    pub network: Option<String>,
+    /// `--memory`, e.g. `64m`.
+    pub memory: Option<String>,
+    /// `--cpus`, e.g. `0.5`.
+    pub cpus: Option<String>,
+    /// `--pids-limit`.
+    pub pids_limit: Option<i64>,
+    /// `--restart`.
+    pub restart: Option<String>,
+    /// `--rm`.
+    pub rm: bool,
+    /// `-t`.
+    pub tty: bool,
+    /// `-i`.
+    pub interactive: bool,
+    /// `--cap-add`.
+    pub cap_add: Vec<String>,
+    /// `--cap-drop`.
+    pub cap_drop: Vec<String>,
+    /// `--privileged`.
+    pub privileged: bool,
+    /// `--read-only`.
+    pub read_only: bool,
+    /// `--init`.
+    pub init: bool,
+    /// `--stop-signal`.
+    pub stop_signal: Option<String>,
+    /// `--stop-timeout`.
+    pub stop_timeout: Option<u32>,
+    /// `--label K=V`.
+    pub labels: Vec<String>,
+    /// `--add-host NAME:IP`.
+    pub add_hosts: Vec<String>,
+}
+
+/// Parses a size as Docker does: a number with an optional `b`, `k`, `m`, `g`, `t` unit.
+pub fn parse_bytes(s: &str, flag: &str) -> Result<i64> {
+    let bad = || Error::InvalidOption {
+        flag: flag.into(),
+        reason: format!("invalid size: {s:?}"),
+    };
+    let lower = s.trim().to_ascii_lowercase();
+    let lower = lower.strip_suffix('b').filter(|r| !r.is_empty() && !r.ends_with(|c: char| c.is_ascii_digit())).unwrap_or(&lower);
+    let (num, mult): (&str, i64) = match lower.chars().last() {
+        Some('k') => (&lower[..lower.len() - 1], 1 << 10),
+        Some('m') => (&lower[..lower.len() - 1], 1 << 20),
+        Some('g') => (&lower[..lower.len() - 1], 1 << 30),
+        Some('t') => (&lower[..lower.len() - 1], 1 << 40),
+        Some('b') => (&lower[..lower.len() - 1], 1),
+        _ => (lower, 1),
+    };
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    if !(n >= 0.0) {
+        return Err(bad());
+    }
+    Ok((n * mult as f64) as i64)
+}
+
+/// Parses a signal name or number (`SIGTERM`, `term`, `15`).
+pub fn parse_signal(s: &str) -> Result<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        if (1..=64).contains(&n) {
+            return Ok(n);
+        }
+    }
+    let up = s.to_ascii_uppercase();
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
+    name.parse::<nix::sys::signal::Signal>()
+        .map(|sig| sig as i32)
+        .map_err(|_| Error::InvalidOption {
+            flag: "signal".into(),
+            reason: format!("invalid signal: {s}"),
+        })
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    let _ = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf));
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A Docker-style name: `adjective_surname`.
+fn random_name() -> String {
+    const ADJ: &[&str] = &[
+        "brave", "calm", "clever", "eager", "fervent", "gifted", "happy", "jolly", "keen",
+        "lucid", "nifty", "quirky", "serene", "sharp", "stoic", "tender", "upbeat", "vivid",
+        "wizardly", "zealous",
+    ];
+    const NAMES: &[&str] = &[
+        "babbage", "curie", "dijkstra", "euler", "fermat", "gauss", "hopper", "knuth",
+        "lamport", "lovelace", "noether", "pascal", "ritchie", "shannon", "thompson",
+        "turing", "wozniak", "yalow", "zuse", "hamilton",
+    ];
+    let r = random_hex(2);
+    let a = usize::from_str_radix(&r[..2], 16).unwrap_or(0) % ADJ.len();
+    let n = usize::from_str_radix(&r[2..], 16).unwrap_or(0) % NAMES.len();
+    format!("{}_{}", ADJ[a], NAMES[n])
+}
+
+fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}
+
+/// Reads `--env-file` lines: `KEY=value`, or `KEY` to take it from this environment.
+fn env_file(path: &PathBuf) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::InvalidOption {
+        flag: "--env-file".into(),
+        reason: format!("{}: {e}", path.display()),
+    })?;
+    Ok(text
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect())
+}
+
+fn resolve_env(entries: Vec<String>) -> Vec<String> {
+    entries
+        .into_iter()
+        .filter_map(|e| {
+            if e.contains('=') {
+                Some(e)
+            } else {
+                std::env::var(&e).ok().map(|v| format!("{e}={v}"))
+            }
+        })
+        .collect()
+}
+
+/// Makes container configuration from options and the image, and records the container.
+pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result<ContainerConfig> {
+    let image = images.resolve(&o.image)?;
+    let chain = images.ensure_snapshots(&image)?;
+    let raw: Value = serde_json::from_slice(&images.read_document(image.id(), "config")?)
+        .map_err(|e| Error::Runtime(format!("image config: {e}")))?;
+    let ic = raw.get("config").cloned().unwrap_or(Value::Null);
+
+    let id = random_hex(32);
+    let network = o.network.clone().unwrap_or_else(|| "none".into());
+    if !matches!(network.as_str(), "none" | "host") {
+        return Err(Error::InvalidOption {
+            flag: "--network".into(),
+            reason: format!("network {network:?} is not available: use none or host"),
+        });
+    }
+    let (entrypoint, cmd) = match &o.entrypoint {
+        Some(e) => (
+            if e.is_empty() { vec![] } else { vec![e.clone()] },
+            o.command.clone(),
+        ),
+        None => (
+            strings(ic.get("Entrypoint")),
+            if o.command.is_empty() {
+                strings(ic.get("Cmd"))
+            } else {
+                o.command.clone()
+            },
+        ),
+    };
+    if entrypoint.is_empty() && cmd.is_empty() {
+        return Err(Error::NoCommand);
+    }
+    let mut env = strings(ic.get("Env"));
+    for f in &o.env_files {
+        env.extend(resolve_env(env_file(f)?));
+    }
+    env.extend(resolve_env(o.env.clone()));
+    let working_dir = o
+        .workdir
+        .clone()
+        .or_else(|| ic.get("WorkingDir").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_default();
+    if !working_dir.is_empty() && !working_dir.starts_with('/') {
+        return Err(Error::InvalidOption {
+            flag: "--workdir".into(),
+            reason: format!("the working directory {working_dir:?} is invalid: it needs to be an absolute path"),
+        });
+    }
+    let hostname = match &o.hostname {
+        Some(h) => h.clone(),
+        None if network == "host" => nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| id[..12].to_owned()),
+        None => id[..12].to_owned(),
+    };
+    let stop_signal = o
+        .stop_signal
+        .clone()
+        .or_else(|| ic.get("StopSignal").and_then(Value::as_str).map(str::to_owned));
+    if let Some(s) = &stop_signal {
+        parse_signal(s).map_err(|_| Error::InvalidOption {
+            flag: "--stop-signal".into(),
+            reason: format!("invalid signal: {s}"),
+        })?;
+    }
+    let mut labels: BTreeMap<String, String> = ic
+        .get("Labels")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default();
+    for l in &o.labels {
+        let (k, v) = l.split_once('=').unwrap_or((l, ""));
+        labels.insert(k.to_owned(), v.to_owned());
+    }
+    let memory = o.memory.as_deref().map(|m| parse_bytes(m, "--memory")).transpose()?;
+    if let Some(m) = memory {
+        if m < 6 * 1024 * 1024 {
+            return Err(Error::InvalidOption {
+                flag: "--memory".into(),
+                reason: "minimum memory limit allowed is 6MB".into(),
+            });
+        }
+    }
+    let nano_cpus = o
+        .cpus
+        .as_deref()
+        .map(|c| {
+            c.parse::<f64>()
+                .ok()
+                .filter(|v| *v > 0.0 && *v <= num_cpus() as f64)
+                .map(|v| (v * 1e9) as i64)
+                .ok_or_else(|| Error::InvalidOption {
+                    flag: "--cpus".into(),
+                    reason: format!("{c:?}: range of CPUs is from 0.01 to {}", num_cpus()),
+                })
+        })
+        .transpose()?;
+    if let Some(p) = o.pids_limit {
+        if p == 0 || p < -1 {
+            return Err(Error::InvalidOption {
+                flag: "--pids-limit".into(),
+                reason: format!("{p}: a positive number, or -1 for no limit"),
+            });
+        }
+    }
+    let restart_policy = RestartPolicy::parse(o.restart.as_deref().unwrap_or("no"))
+        .map_err(|reason| Error::InvalidOption {
+            flag: "--restart".into(),
+            reason,
+        })?;
+    if o.rm && restart_policy.name != "no" {
+        return Err(Error::InvalidOption {
+            flag: "--rm".into(),
+            reason: "conflicting options: --restart and --rm".into(),
+        });
+    }
+    for h in &o.add_hosts {
+        let ok = h
+            .split_once(':')
+            .is_some_and(|(n, ip)| !n.is_empty() && ip.parse::<std::net::IpAddr>().is_ok());
+        if !ok {
+            return Err(Error::InvalidOption {
+                flag: "--add-host".into(),
+                reason: format!("invalid argument {h:?}: use NAME:IP"),
+            });
+        }
+    }
+    for c in &o.cap_add {
+        spec::normalize_cap(c, "--cap-add")?;
+    }
+    for c in &o.cap_drop {
+        spec::normalize_cap(c, "--cap-drop")?;
+    }
+    if o.init {
+        crate::etc::init_binary()?;
+    }
+    let config = ContainerConfig {
+        id: id.clone(),
+        name: o.name.clone().unwrap_or_else(random_name),
+        created: crate::now(),
+        image: o.image.clone(),
+        image_id: image.id().to_string(),
+        manifest: image.manifest_digest.to_string(),
+        layers: chain.iter().map(|c| c.to_string()).collect(),
+        config: ProcessConfig {
+            hostname,
+            user: o
+                .user
+                .clone()
+                .or_else(|| ic.get("User").and_then(Value::as_str).map(str::to_owned))
+                .unwrap_or_default(),
+            env,
+            cmd,
+            entrypoint,
+            working_dir,
+            labels,
+            stop_signal,
+            stop_timeout: o.stop_timeout,
+            tty: o.tty,
+            open_stdin: o.interactive,
+        },
+        host: HostConfig {
+            network_mode: network,
+            memory,
+            nano_cpus,
+            pids_limit: o.pids_limit.filter(|p| *p > 0),
+            restart_policy,
+            auto_remove: o.rm,
+            cap_add: o.cap_add.clone(),
+            cap_drop: o.cap_drop.clone(),
+            privileged: o.privileged,
+            readonly_rootfs: o.read_only,
+            init: o.init,
+            extra_hosts: o.add_hosts.clone(),
+        },
+    };
+    containers.create(&config)?;
+    Ok(config)
+}
+
+fn num_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_as_dockers() {
+        assert_eq!(parse_bytes("64m", "--memory").unwrap(), 64 << 20);
+        assert_eq!(parse_bytes("1G", "--memory").unwrap(), 1 << 30);
+        assert_eq!(parse_bytes("512k", "--memory").unwrap(), 512 << 10);
+        assert_eq!(parse_bytes("100mb", "--memory").unwrap(), 100 << 20);
+        assert_eq!(parse_bytes("1000", "--memory").unwrap(), 1000);
+        let e = parse_bytes("12q", "--memory").unwrap_err().to_string();
+        assert!(e.contains("--memory") && e.contains("12q"), "{e}");
+        assert!(parse_bytes("", "--memory").is_err());
+        assert!(parse_bytes("-5m", "--memory").is_err());
+    }
+
+    #[test]
+    fn signals_parse_by_name_or_number() {
+        assert_eq!(parse_signal("SIGTERM").unwrap(), 15);
+        assert_eq!(parse_signal("kill").unwrap(), 9);
+        assert_eq!(parse_signal("2").unwrap(), 2);
+        assert!(parse_signal("SIGNOPE").is_err());
+    }
+}

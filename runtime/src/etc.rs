@@ -1,0 +1,100 @@
+//! The files a container gets from its host: /etc/hostname, /etc/hosts and
+//! /etc/resolv.conf, written into its directory and bind-mounted; and `--init`'s init.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::container::ContainerConfig;
+use crate::error::{Error, Result};
+
+/// Where Debian's tini package puts its static build, which runs in any image.
+const INIT_CANDIDATES: &[&str] = &["/usr/bin/tini-static", "/usr/libexec/docker/docker-init"];
+
+/// The init binary `--init` mounts at /sbin/docker-init.
+pub fn init_binary() -> Result<PathBuf> {
+    INIT_CANDIDATES
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .ok_or_else(|| Error::InvalidOption {
+            flag: "--init".into(),
+            reason: "no static init found (apt-get install tini)".into(),
+        })
+}
+
+/// The host's resolv.conf without loopback resolvers (they would be the container's own).
+pub fn resolv_conf(host: &str) -> String {
+    let mut out = String::new();
+    for line in host.lines() {
+        let mut words = line.split_whitespace();
+        if words.next() == Some("nameserver") {
+            let addr = words.next().unwrap_or("");
+            if addr.starts_with("127.") || addr == "::1" {
+                continue;
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// /etc/hosts for a container of its own network: loopback names, the container's
+/// hostname on loopback, and `--add-host` entries.
+pub fn hosts(hostname: &str, extra: &[String]) -> String {
+    let mut s = String::from(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
+    );
+    for e in extra {
+        if let Some((name, ip)) = e.split_once(':') {
+            let _ = writeln!(s, "{ip}\t{name}");
+        }
+    }
+    let _ = writeln!(s, "127.0.1.1\t{hostname}");
+    s
+}
+
+/// Writes hostname, hosts and resolv.conf into the container's directory.
+pub fn write_files(c: &ContainerConfig, dir: &Path) -> Result<()> {
+    let host_net = c.host.network_mode == "host";
+    let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let (hosts_file, resolv) = if host_net {
+        let mut h = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+        for e in &c.host.extra_hosts {
+            if let Some((name, ip)) = e.split_once(':') {
+                let _ = writeln!(h, "{ip}\t{name}");
+            }
+        }
+        (h, resolv)
+    } else {
+        (hosts(&c.config.hostname, &c.host.extra_hosts), resolv_conf(&resolv))
+    };
+    for (name, content) in [
+        ("hostname", format!("{}\n", c.config.hostname)),
+        ("hosts", hosts_file),
+        ("resolv.conf", resolv),
+    ] {
+        let p = dir.join(name);
+        std::fs::write(&p, content).map_err(|e| Error::io(p, e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_resolvers_are_dropped() {
+        let r = resolv_conf("nameserver 127.0.0.53\nnameserver 10.0.0.2\nsearch example\n");
+        assert_eq!(r, "nameserver 10.0.0.2\nsearch example\n");
+    }
+
+    #[test]
+    fn hosts_name_the_container_and_extra_hosts() {
+        let h = hosts("box", &["db:10.1.2.3".into()]);
+        assert!(h.contains("127.0.0.1\tlocalhost\n"));
+        assert!(h.contains("10.1.2.3\tdb\n"));
+        assert!(h.contains("\tbox\n"));
+    }
+}

@@ -1,0 +1,142 @@
+//! start, stop, kill, rm, wait: acting on a container and its monitor directly, from
+//! the state on disk.
+
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use crate::container::Status;
+use crate::containers::{Container, Containers};
+use crate::create::parse_signal;
+use crate::error::{Error, Result};
+use crate::monitor::{self, Spawned};
+use crate::process::ProcessHandle;
+use crate::rootfs;
+
+/// Starts a created or stopped container under a new monitor.
+pub fn start(containers: &Containers, id: &str, attached: bool) -> Result<Spawned> {
+    let c = containers.load(id)?;
+    if c.state.is_running() {
+        return Err(Error::Conflict(format!(
+            "container {} is already running",
+            c.config.name
+        )));
+    }
+    monitor::spawn(containers.root(), id, attached)
+}
+
+fn stop_signal(c: &Container) -> i32 {
+    c.config
+        .config
+        .stop_signal
+        .as_deref()
+        .and_then(|s| parse_signal(s).ok())
+        .unwrap_or(Signal::SIGTERM as i32)
+}
+
+/// Waits for a container's monitor to finish (it records the exit and cleans up).
+fn wait_monitor(containers: &Containers, id: &str, timeout: Duration) -> Result<Container> {
+    let c = containers.load(id)?;
+    if let Some(h) = ProcessHandle::open(c.state.monitor_pid, c.state.monitor_start) {
+        h.wait_timeout(Some(timeout));
+    }
+    containers.load(id)
+}
+
+/// Stops a container: its stop signal, then SIGKILL after `timeout` seconds (the
+/// container's `--stop-timeout`, else 10). Its restart policy no longer applies.
+pub fn stop(containers: &Containers, id: &str, timeout: Option<u32>) -> Result<Container> {
+    let c = containers.load(id)?;
+    if !c.state.is_running() {
+        return Ok(c);
+    }
+    containers.update_state(id, |s| s.stopped_by_user = true)?;
+    if c.state.status == Status::Restarting {
+        if let Some(m) = ProcessHandle::open(c.state.monitor_pid, c.state.monitor_start) {
+            let _ = m.signal(Signal::SIGTERM as i32);
+        }
+        return wait_monitor(containers, id, Duration::from_secs(10));
+    }
+    let secs = timeout.or(c.config.config.stop_timeout).unwrap_or(10);
+    if let Some(p) = ProcessHandle::open(c.state.pid, c.state.pid_start) {
+        let _ = p.signal(stop_signal(&c));
+        if !p.wait_timeout(Some(Duration::from_secs(secs as u64))) {
+            let _ = p.signal(Signal::SIGKILL as i32);
+            p.wait_timeout(Some(Duration::from_secs(10)));
+        }
+    }
+    wait_monitor(containers, id, Duration::from_secs(10))
+}
+
+/// Sends `signal` to a running container's first process.
+pub fn kill(containers: &Containers, id: &str, signal: i32) -> Result<()> {
+    let c = containers.load(id)?;
+    let p = match ProcessHandle::open(c.state.pid, c.state.pid_start) {
+        Some(p) if c.state.status == Status::Running => p,
+        _ => {
+            return Err(Error::Conflict(format!(
+                "cannot kill container {}: container is not running",
+                c.config.name
+            )))
+        }
+    };
+    if signal == Signal::SIGKILL as i32 {
+        containers.update_state(id, |s| s.stopped_by_user = true)?;
+    }
+    p.signal(signal).map_err(Error::PlainIo)?;
+    if signal == Signal::SIGKILL as i32 {
+        wait_monitor(containers, id, Duration::from_secs(10))?;
+    }
+    Ok(())
+}
+
+/// Removes a container; a running one only with `force` (it is killed first).
+pub fn remove(containers: &Containers, id: &str, force: bool) -> Result<()> {
+    let c = containers.load(id)?;
+    if c.state.is_running() {
+        if !force {
+            return Err(Error::Conflict(format!(
+                "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
+                c.config.name
+            )));
+        }
+        containers.update_state(id, |s| s.stopped_by_user = true)?;
+        if let Some(p) = ProcessHandle::open(c.state.pid, c.state.pid_start) {
+            let _ = p.signal(Signal::SIGKILL as i32);
+        }
+        if let Some(m) = ProcessHandle::open(c.state.monitor_pid, c.state.monitor_start) {
+            if c.state.status == Status::Restarting {
+                let _ = m.signal(Signal::SIGTERM as i32);
+            }
+            if !m.wait_timeout(Some(Duration::from_secs(10))) {
+                let _ = m.signal(Signal::SIGKILL as i32);
+                m.wait_timeout(Some(Duration::from_secs(5)));
+            }
+        }
+    }
+    let _lock = containers.lock(id)?;
+    // The monitor of a --rm container may have removed it already.
+    if containers.read_config(id).is_err() {
+        return Ok(());
+    }
+    monitor::delete_libcontainer_state(&containers.run_dir(), id);
+    rootfs::unmount(&containers.dir(id).join("rootfs"))?;
+    containers.remove_files(id)
+}
+
+/// Waits until a container is not running; returns its exit code.
+pub fn wait(containers: &Containers, id: &str) -> Result<i32> {
+    loop {
+        let c = containers.load(id)?;
+        if !c.state.is_running() {
+            return Ok(c.state.exit_code);
+        }
+        match ProcessHandle::open(c.state.monitor_pid, c.state.monitor_start) {
+            Some(m) => {
+                // The monitor outlives each run; look at the state between runs too.
+                m.wait_timeout(Some(Duration::from_millis(200)));
+            }
+            None => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}

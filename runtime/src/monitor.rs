@@ -1,0 +1,666 @@
+//! The monitor: one small process per running container, with no daemon above it.
+//!
+//! It is rbox re-executed from a sealed copy of itself, single-threaded (libcontainer
+//! clones, and cloning a multi-threaded process can deadlock), in a session of its own and a
+//! child subreaper. It mounts the rootfs, creates and starts the container through
+//! libcontainer, holds the container's output (pipes, or a pty's master), writes the log,
+//! relays output to an attached `rbox run`, waits for the exit, records it, applies the
+//! restart policy and `--rm`, and cleans up. The container's first process dies with it
+//! (parent-death signal), so a killed monitor never leaves a container nobody watches.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::syscall::syscall::SyscallType;
+use nix::sys::signal::{kill, sigprocmask, SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+
+use crate::container::{ContainerConfig, State, Status};
+use crate::containers::{mark_exited, Containers};
+use crate::error::{Error, IoContext, Result};
+use crate::executor::{RboxExecutor, NOT_EXECUTABLE, NOT_FOUND};
+use crate::logs::{LogWriter, Stream};
+use crate::{etc, process, rootfs, sealed, spec, user};
+
+/// The hidden verb the CLI maps to [`main`].
+pub const MONITOR_VERB: &str = "__monitor";
+/// The environment variable naming the fd the monitor reports its start on.
+const SYNC_ENV: &str = "_RBOX_MONITOR_SYNC";
+/// Set when the monitor relays the container's stdio to its own (`rbox run` attached).
+const ATTACH_ENV: &str = "_RBOX_MONITOR_ATTACH";
+
+/// Signals the monitor handles through its signalfd.
+fn handled_signals() -> SigSet {
+    let mut s = SigSet::empty();
+    for sig in [
+        Signal::SIGCHLD,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+        Signal::SIGWINCH,
+    ] {
+        s.add(sig);
+    }
+    s
+}
+
+/// A started monitor, as its starter sees it.
+pub struct Spawned {
+    /// The monitor process.
+    pub child: Child,
+    sync: File,
+}
+
+/// How a start went, as the monitor reports it.
+#[derive(Debug)]
+pub enum Started {
+    /// Running, with the container's first process's host pid.
+    Running(i32),
+    /// Failed, with the exit code `run` should end with and the reason.
+    Failed(u8, String),
+}
+
+impl Spawned {
+    /// Waits for the monitor to report that the container runs (or why it doesn't).
+    pub fn wait_started(&mut self) -> Started {
+        let mut msg = String::new();
+        let _ = self.sync.read_to_string(&mut msg);
+        let msg = msg.trim_end();
+        if let Some(pid) = msg.strip_prefix("ok ") {
+            return Started::Running(pid.parse().unwrap_or(0));
+        }
+        if let Some(rest) = msg.strip_prefix("err ") {
+            let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
+            return Started::Failed(code.parse().unwrap_or(125), reason.to_owned());
+        }
+        Started::Failed(125, "the container's monitor died while starting it".into())
+    }
+}
+
+/// Starts a monitor for container `id`. Attached, it inherits this process's stdio and
+/// relays the container's to it; detached, its stdio is /dev/null.
+pub fn spawn(root: &Path, id: &str, attached: bool) -> Result<Spawned> {
+    let exe = sealed::sealed_copy()?;
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let mut cmd = Command::new(sealed::exec_path(&exe));
+    cmd.arg0("rbox")
+        .arg(MONITOR_VERB)
+        .arg("--root")
+        .arg(root)
+        .arg(id)
+        .env(SYNC_ENV, w.as_raw_fd().to_string());
+    if attached {
+        cmd.env(ATTACH_ENV, "1");
+    } else {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+    }
+    let wfd = w.as_raw_fd();
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::unistd::setsid()?;
+            // The sync pipe crosses exec; everything else stays close-on-exec.
+            let flags = nix::libc::fcntl(wfd, nix::libc::F_GETFD);
+            nix::libc::fcntl(wfd, nix::libc::F_SETFD, flags & !nix::libc::FD_CLOEXEC);
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().at("rbox monitor")?;
+    drop(w);
+    drop(exe);
+    Ok(Spawned {
+        child,
+        sync: File::from(r),
+    })
+}
+
+/// The monitor process: runs container `id` of data root `root` until it is done for
+/// good, and returns the exit code of its last run.
+pub fn main(root: &Path, id: &str) -> i32 {
+    let sync = std::env::var(SYNC_ENV)
+        .ok()
+        .and_then(|s| s.parse::<RawFd>().ok())
+        // SAFETY: the fd was left open across exec for us by `spawn`, and is ours alone.
+        .map(|fd| unsafe { File::from_raw_fd(fd) });
+    let attached = std::env::var_os(ATTACH_ENV).is_some();
+    // Our children must not inherit these.
+    std::env::remove_var(SYNC_ENV);
+    std::env::remove_var(ATTACH_ENV);
+    let mut m = Monitor {
+        containers: match Containers::open(root) {
+            Ok(c) => c,
+            Err(e) => return report_failure(sync, &e),
+        },
+        id: id.to_owned(),
+        sync,
+        attached,
+    };
+    m.run()
+}
+
+fn report_failure(sync: Option<File>, e: &Error) -> i32 {
+    let code = e.run_exit_code();
+    if let Some(mut s) = sync {
+        let _ = writeln!(s, "err {code} {e}");
+    }
+    code as i32
+}
+
+struct Monitor {
+    containers: Containers,
+    id: String,
+    sync: Option<File>,
+    attached: bool,
+}
+
+/// What one run of the container ended with.
+struct Exit {
+    code: i32,
+    oom_killed: bool,
+}
+
+impl Monitor {
+    fn dir(&self) -> PathBuf {
+        self.containers.dir(&self.id)
+    }
+
+    fn run(&mut self) -> i32 {
+        let _ = nix::sys::prctl::set_child_subreaper(true);
+        let mask = handled_signals();
+        let _ = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None);
+        let sigfd = match SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        {
+            Ok(fd) => fd,
+            Err(e) => return report_failure(self.sync.take(), &e.into()),
+        };
+        let config = match self.containers.read_config(&self.id) {
+            Ok(c) => c,
+            Err(e) => return report_failure(self.sync.take(), &e),
+        };
+        if let Err(e) = std::env::set_current_dir(self.dir()) {
+            return report_failure(self.sync.take(), &Error::io(self.dir(), e));
+        }
+        let me = std::process::id() as i32;
+        let claimed = self.containers.update_state(&self.id, |s| {
+            s.monitor_pid = me;
+            s.monitor_start = process::start_time(me).unwrap_or(0);
+            s.stopped_by_user = false;
+            s.error.clear();
+        });
+        if let Err(e) = claimed {
+            return report_failure(self.sync.take(), &e);
+        }
+
+        let mut backoff = Duration::from_millis(100);
+        let code = loop {
+            let started_at = Instant::now();
+            let exit = match self.run_once(&config, &sigfd) {
+                Ok(exit) => exit,
+                Err(e) => {
+                    let code = e.run_exit_code() as i32;
+                    self.cleanup(&config);
+                    let _ = self.containers.update_state(&self.id, |s| {
+                        let restarted = s.restart_count > 0;
+                        mark_exited(s, code);
+                        if !restarted {
+                            // As Docker: a container that never started stays "created".
+                            s.status = Status::Created;
+                        }
+                        s.error = e.to_string();
+                    });
+                    report_failure(self.sync.take(), &e);
+                    break code;
+                }
+            };
+            self.cleanup(&config);
+            let state = match self.containers.update_state(&self.id, |s| {
+                mark_exited(s, exit.code);
+                s.oom_killed = exit.oom_killed;
+                s.monitor_pid = me;
+                s.monitor_start = process::start_time(me).unwrap_or(0);
+            }) {
+                Ok(s) => s,
+                Err(_) => break exit.code,
+            };
+            let policy = &config.host.restart_policy;
+            if config.host.auto_remove
+                || !policy.should_restart(exit.code, state.restart_count, state.stopped_by_user)
+            {
+                break exit.code;
+            }
+            if started_at.elapsed() >= Duration::from_secs(10) {
+                backoff = Duration::from_millis(100);
+            }
+            let _ = self.containers.update_state(&self.id, |s| {
+                s.status = Status::Restarting;
+                s.restart_count += 1;
+            });
+            if !wait_backoff(&sigfd, backoff) {
+                // Told to stop while waiting to restart.
+                let _ = self.containers.update_state(&self.id, |s| {
+                    s.status = Status::Exited;
+                    s.stopped_by_user = true;
+                });
+                break exit.code;
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(60));
+        };
+        let _ = self.containers.update_state(&self.id, |s| {
+            s.monitor_pid = 0;
+            s.monitor_start = 0;
+        });
+        if config.host.auto_remove {
+            let _l = self.containers.lock(&self.id);
+            let _ = std::env::set_current_dir("/");
+            let _ = self.containers.remove_files(&self.id);
+        }
+        code
+    }
+
+    /// Starts the container once and relays its output until it exits.
+    fn run_once(&mut self, config: &ContainerConfig, sigfd: &SignalFd) -> Result<Exit> {
+        let dir = self.dir();
+        let rootfs_dir = dir.join("rootfs");
+        let images = rbox_image::Store::open(self.containers.root())?;
+        let lowers: Vec<PathBuf> = config
+            .layers
+            .iter()
+            .map(|l| l.parse().map(|d| images.snapshot_fs(&d)))
+            .collect::<rbox_image::Result<_>>()?;
+        rootfs::mount_overlay(&lowers, &dir.join("upper"), &dir.join("work"), &rootfs_dir)?;
+
+        let passwd = rootfs::read_in_root(&rootfs_dir, "/etc/passwd")?.unwrap_or_default();
+        let group = rootfs::read_in_root(&rootfs_dir, "/etc/group")?.unwrap_or_default();
+        let user = user::resolve(&config.config.user, &passwd, &group)?;
+        if !config.config.working_dir.is_empty() {
+            rootfs::mkdir_all_in_root(
+                &rootfs_dir,
+                Path::new(&config.config.working_dir),
+                user.uid,
+                user.gid,
+            )?;
+        }
+        etc::write_files(config, &dir)?;
+        let args = spec::process_args(config)?;
+        let init = config.host.init.then(etc::init_binary).transpose()?;
+        let files = spec::EtcFiles {
+            dir: &dir,
+            init: init.as_deref(),
+        };
+        let spec = spec::build(config, &user, &args, &rootfs_dir, &files)?;
+        let bundle = dir.join("bundle");
+        crate::containers::write_json(&bundle.join("config.json"), &spec)?;
+
+        let log_path = dir.join("container.log");
+        let log = LogWriter::open(&log_path).at(&log_path)?;
+        let run_dir = self.containers.run_dir();
+        // A previous run's libcontainer state (a crash) would make the id "exist".
+        if run_dir.join(&self.id).exists() {
+            delete_libcontainer_state(&run_dir, &self.id);
+        }
+        let mut builder = ContainerBuilder::new(self.id.clone(), SyscallType::Linux)
+            .with_root_path(&run_dir)
+            .map_err(runtime_error)?
+            .with_executor(RboxExecutor {
+                die_with_parent: true,
+            });
+        let mut outputs: Vec<(OwnedFd, Stream)> = Vec::new();
+        let console = if config.config.tty {
+            let sock = dir.join("console.sock");
+            let _ = fs::remove_file(&sock);
+            // Bound by a relative name: the full path may be longer than a socket's.
+            let listener = UnixListener::bind("console.sock").at(&sock)?;
+            builder = builder.with_console_socket(Some(&sock));
+            Some(listener)
+        } else {
+            let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+            let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+            let stdin: OwnedFd = if config.config.open_stdin && self.attached {
+                io::stdin().as_fd().try_clone_to_owned()?
+            } else {
+                File::open("/dev/null")?.into()
+            };
+            builder = builder.with_stdin(stdin).with_stdout(out_w).with_stderr(err_w);
+            outputs.push((out_r, Stream::Stdout));
+            outputs.push((err_r, Stream::Stderr));
+            None
+        };
+        let mut container = builder
+            .as_init(&bundle)
+            .with_systemd(false)
+            .with_detach(true)
+            .build()
+            .map_err(|e| start_error(e, &args[0]))?;
+        let mut master: Option<OwnedFd> = None;
+        if let Some(listener) = &console {
+            master = Some(receive_fd(listener).at(dir.join("console.sock"))?);
+            let _ = fs::remove_file(dir.join("console.sock"));
+        }
+        container.start().map_err(|e| start_error(e, &args[0]))?;
+        let pid = container.pid().map(|p| p.as_raw()).unwrap_or(0);
+        let now = crate::now();
+        self.containers.update_state(&self.id, |s| {
+            s.status = Status::Running;
+            s.pid = pid;
+            s.pid_start = process::start_time(pid).unwrap_or(0);
+            s.started_at = Some(now);
+            s.exit_code = 0;
+            s.oom_killed = false;
+            s.finished_at = None;
+        })?;
+        if let Some(mut s) = self.sync.take() {
+            let _ = writeln!(s, "ok {pid}");
+        }
+        if let Some(m) = &master {
+            outputs.push((m.try_clone()?, Stream::Stdout));
+            if self.attached {
+                copy_winsize(io::stdin().as_fd(), m.as_fd());
+            }
+        }
+        let mut relay = Relay {
+            log,
+            attached: self.attached,
+            stdin_to: master.filter(|_| self.attached && config.config.open_stdin),
+        };
+        let code = relay.run(pid, outputs, sigfd);
+        let oom_killed = oom_killed(&config.id);
+        Ok(Exit { code, oom_killed })
+    }
+
+    /// Removes what a run leaves: libcontainer's state and cgroups, and the rootfs mount.
+    fn cleanup(&self, config: &ContainerConfig) {
+        delete_libcontainer_state(&self.containers.run_dir(), &config.id);
+        let _ = rootfs::unmount(&self.dir().join("rootfs"));
+    }
+}
+
+fn runtime_error(e: impl std::fmt::Display) -> Error {
+    Error::Runtime(e.to_string())
+}
+
+/// Turns a libcontainer start failure into the error `run` reports.
+fn start_error(e: libcontainer::error::LibcontainerError, command: &str) -> Error {
+    let msg = e.to_string();
+    if msg.contains(NOT_FOUND) {
+        Error::CommandNotFound(command.to_owned())
+    } else if msg.contains(NOT_EXECUTABLE) {
+        Error::CommandNotExecutable(command.to_owned())
+    } else {
+        Error::Runtime(format!("starting the container failed: {msg}"))
+    }
+}
+
+/// Deletes libcontainer's state of container `id` (and with it its cgroups), if any.
+pub(crate) fn delete_libcontainer_state(run_dir: &Path, id: &str) {
+    let state_dir = run_dir.join(id);
+    if !state_dir.exists() {
+        return;
+    }
+    match libcontainer::container::Container::load(state_dir.clone()) {
+        Ok(mut c) => {
+            if let Err(e) = c.delete(true) {
+                tracing::warn!(error = %e, "deleting container state");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "loading container state"),
+    }
+    let _ = fs::remove_dir_all(&state_dir);
+}
+
+/// Whether the kernel's OOM killer acted in the container's cgroup.
+fn oom_killed(id: &str) -> bool {
+    let read_count = |p: &str, key: &str| -> u64 {
+        fs::read_to_string(p)
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix(key).map(|v| v.trim().parse().unwrap_or(0)))
+            })
+            .unwrap_or(0)
+    };
+    read_count(
+        &format!("/sys/fs/cgroup/memory/rbox/{id}/memory.oom_control"),
+        "oom_kill ",
+    ) > 0
+        || read_count(&format!("/sys/fs/cgroup/rbox/{id}/memory.events"), "oom_kill ") > 0
+}
+
+/// Sleeps `d` unless a terminating signal arrives first; false if one did.
+fn wait_backoff(sigfd: &SignalFd, d: Duration) -> bool {
+    let deadline = Instant::now() + d;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        let ts = Timespec {
+            tv_sec: left.as_secs() as i64,
+            tv_nsec: left.subsec_nanos() as i64,
+        };
+        let mut fds = [PollFd::new(sigfd, PollFlags::IN)];
+        let _ = poll(&mut fds, Some(&ts));
+        while let Ok(Some(info)) = sigfd.read_signal() {
+            let sig = info.ssi_signo as i32;
+            if sig == Signal::SIGCHLD as i32 {
+                reap_all();
+            } else if sig != Signal::SIGWINCH as i32 {
+                return false;
+            }
+        }
+    }
+}
+
+fn reap_all() -> Vec<(i32, i32)> {
+    let mut out = Vec::new();
+    loop {
+        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(p, c)) => out.push((p.as_raw(), c)),
+            Ok(WaitStatus::Signaled(p, s, _)) => out.push((p.as_raw(), 128 + s as i32)),
+            Ok(WaitStatus::StillAlive) | Err(_) => return out,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Receives the pty master libcontainer sends over the console socket.
+fn receive_fd(listener: &UnixListener) -> io::Result<OwnedFd> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let (stream, _) = listener.accept()?;
+    let mut buf = [0u8; 4096];
+    let mut iov = [io::IoSliceMut::new(&mut buf)];
+    let mut cmsg = nix::cmsg_space!([RawFd; 1]);
+    let msg = recvmsg::<()>(stream.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty())?;
+    for c in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            if let Some(fd) = fds.first() {
+                // SAFETY: SCM_RIGHTS gave us a new fd that nothing else owns.
+                return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
+            }
+        }
+    }
+    Err(io::Error::other("no terminal received on the console socket"))
+}
+
+fn copy_winsize(from: BorrowedFd<'_>, to: BorrowedFd<'_>) {
+    if let Ok(ws) = rustix::termios::tcgetwinsize(from) {
+        let _ = rustix::termios::tcsetwinsize(to, ws);
+    }
+}
+
+/// Copies the container's output to its log (and to an attached `run`), and an attached
+/// terminal's input to the container.
+struct Relay {
+    log: LogWriter,
+    attached: bool,
+    stdin_to: Option<OwnedFd>,
+}
+
+impl Relay {
+    /// Relays until the process `pid` exits and its output is drained; returns its code.
+    fn run(&mut self, pid: i32, mut outputs: Vec<(OwnedFd, Stream)>, sigfd: &SignalFd) -> i32 {
+        for (fd, _) in &outputs {
+            let _ = rustix::fs::fcntl_setfl(fd, rustix::fs::OFlags::NONBLOCK);
+        }
+        let stdin = io::stdin();
+        let mut stdin_open = self.stdin_to.is_some();
+        let mut status: Option<i32> = None;
+        let mut drain_until: Option<Instant> = None;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            if status.is_some() && (outputs.is_empty() || drain_until.is_some_and(|d| Instant::now() >= d)) {
+                break;
+            }
+            let timeout = drain_until.map(|d| {
+                let left = d.saturating_duration_since(Instant::now());
+                Timespec {
+                    tv_sec: left.as_secs() as i64,
+                    tv_nsec: left.subsec_nanos() as i64,
+                }
+            });
+            let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(outputs.len() + 2);
+            fds.push(PollFd::new(sigfd, PollFlags::IN));
+            for (fd, _) in &outputs {
+                fds.push(PollFd::new(fd, PollFlags::IN));
+            }
+            if stdin_open {
+                fds.push(PollFd::new(&stdin, PollFlags::IN));
+            }
+            if let Err(e) = poll(&mut fds, timeout.as_ref()) {
+                if e != rustix::io::Errno::INTR {
+                    break;
+                }
+                continue;
+            }
+            let ready: Vec<bool> = fds.iter().map(|f| !f.revents().is_empty()).collect();
+            drop(fds);
+            if ready[0] {
+                while let Ok(Some(info)) = sigfd.read_signal() {
+                    let sig = info.ssi_signo as i32;
+                    if sig == Signal::SIGCHLD as i32 {
+                        for (p, code) in reap_all() {
+                            if p == pid {
+                                status = Some(code);
+                                drain_until = Some(Instant::now() + Duration::from_millis(500));
+                            }
+                        }
+                    } else if sig == Signal::SIGWINCH as i32 {
+                        if let Some(m) = &self.stdin_to {
+                            copy_winsize(stdin.as_fd(), m.as_fd());
+                        }
+                    } else if let Ok(s) = Signal::try_from(sig) {
+                        let _ = kill(Pid::from_raw(pid), s);
+                    }
+                }
+            }
+            let mut closed = Vec::new();
+            for (i, (fd, stream)) in outputs.iter().enumerate() {
+                if !ready[i + 1] {
+                    continue;
+                }
+                loop {
+                    match rustix::io::read(fd, &mut buf) {
+                        Ok(0) => {
+                            closed.push(i);
+                            break;
+                        }
+                        Ok(n) => self.output(*stream, &buf[..n]),
+                        Err(rustix::io::Errno::AGAIN) => break,
+                        Err(rustix::io::Errno::INTR) => continue,
+                        // A pty's master reads EIO once every slave is closed.
+                        Err(_) => {
+                            closed.push(i);
+                            break;
+                        }
+                    }
+                }
+            }
+            for i in closed.into_iter().rev() {
+                outputs.remove(i);
+            }
+            if stdin_open && ready[outputs.len() + 1..].iter().any(|r| *r) {
+                match rustix::io::read(&stdin, &mut buf) {
+                    Ok(0) | Err(_) => stdin_open = false,
+                    Ok(n) => {
+                        if let Some(m) = &self.stdin_to {
+                            let _ = write_all(m.as_fd(), &buf[..n]);
+                        }
+                    }
+                }
+            }
+        }
+        let _ = self.log.flush_partial();
+        status.unwrap_or(137)
+    }
+
+    fn output(&mut self, stream: Stream, bytes: &[u8]) {
+        let _ = self.log.write(stream, bytes);
+        if self.attached {
+            let fd = match stream {
+                Stream::Stdout => 1,
+                Stream::Stderr => 2,
+            };
+            // SAFETY: fds 1 and 2 are the monitor's inherited stdio, open for its whole life.
+            let _ = write_all(unsafe { BorrowedFd::borrow_raw(fd) }, bytes);
+        }
+    }
+}
+
+fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        match rustix::io::write(fd, bytes) {
+            Ok(n) => bytes = &bytes[n..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(rustix::io::Errno::AGAIN) => {
+                let mut f = [PollFd::new(&fd, PollFlags::OUT)];
+                let _ = poll(&mut f, None);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Corrects the state of a container whose monitor died unseen (the caller holds the
+/// container's lock): its process died with the monitor (parent-death signal), so it is
+/// recorded as killed, and what the run left is cleaned up.
+pub(crate) fn orphaned(containers: &Containers, config: &ContainerConfig, state: &mut State) -> Result<()> {
+    if process::alive(state.pid, state.pid_start) {
+        // Still on its way out; give it a moment.
+        if let Some(h) = process::ProcessHandle::open(state.pid, state.pid_start) {
+            let _ = h.signal(Signal::SIGKILL as i32);
+            h.wait_timeout(Some(Duration::from_secs(2)));
+        }
+    }
+    delete_libcontainer_state(&containers.run_dir(), &config.id);
+    let _ = rootfs::unmount(&containers.dir(&config.id).join("rootfs"));
+    let was_restarting = state.status == Status::Restarting;
+    mark_exited(state, if was_restarting { state.exit_code } else { 137 });
+    if !was_restarting {
+        state.error = "the container's monitor died; the container was killed with it".into();
+    }
+    containers.write_state(&config.id, state)?;
+    if config.host.auto_remove {
+        containers.remove_files(&config.id)?;
+    }
+    Ok(())
+}
+
+/// Opens `/dev/null` for writing (for a detached monitor's own messages).
+pub fn dev_null() -> io::Result<File> {
+    OpenOptions::new().write(true).open("/dev/null")
+}

@@ -1,0 +1,205 @@
+//! A container's root filesystem: an overlay of its image's snapshots under its own upper
+//! directory, and safe access to paths inside it (resolved as if the rootfs were `/`, so a
+//! symlink in the image can never lead outside it).
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::path::{Component, Path, PathBuf};
+
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use rustix::fs::{Mode, OFlags, ResolveFlags};
+use rustix::io::Errno;
+
+use crate::error::{Error, IoContext, Result};
+
+/// Whether `path` is a mount point (its device differs from its parent's, or it is listed
+/// in the mount table).
+pub fn is_mounted(path: &Path) -> bool {
+    let Ok(table) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let p = path.to_string_lossy();
+    table
+        .lines()
+        .any(|l| l.split(' ').nth(4).is_some_and(|m| unescape_mount(m) == p))
+}
+
+fn unescape_mount(s: &str) -> String {
+    s.replace("\\040", " ")
+        .replace("\\011", "\t")
+        .replace("\\012", "\n")
+        .replace("\\134", "\\")
+}
+
+/// Mounts the overlay of `lowers` (bottom first) with `upper` and `work` at `target`.
+pub fn mount_overlay(lowers: &[PathBuf], upper: &Path, work: &Path, target: &Path) -> Result<()> {
+    if is_mounted(target) {
+        return Ok(());
+    }
+    let lower: Vec<String> = lowers
+        .iter()
+        .rev()
+        .map(|p| escape_overlay(&p.to_string_lossy()))
+        .collect();
+    let opts = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lower.join(":"),
+        escape_overlay(&upper.to_string_lossy()),
+        escape_overlay(&work.to_string_lossy())
+    );
+    mount(
+        Some("overlay"),
+        target,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(opts.as_str()),
+    )
+    .at(target)
+}
+
+/// Overlay options separate with `,` and `:`; a path containing them is escaped.
+fn escape_overlay(p: &str) -> String {
+    p.replace('\\', "\\\\").replace(':', "\\:").replace(',', "\\,")
+}
+
+/// Unmounts `target` if it is mounted (lazily if it is busy).
+pub fn unmount(target: &Path) -> Result<()> {
+    if !is_mounted(target) {
+        return Ok(());
+    }
+    match umount2(target, MntFlags::empty()) {
+        Ok(()) => Ok(()),
+        Err(nix::errno::Errno::EBUSY) => umount2(target, MntFlags::MNT_DETACH).at(target),
+        Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => Ok(()),
+        Err(e) => Err(Error::io(target, e.into())),
+    }
+}
+
+/// Opens `root` as the anchor for in-root resolution.
+pub fn open_root(root: &Path) -> Result<OwnedFd> {
+    rustix::fs::open(
+        root,
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::io(root, e.into()))
+}
+
+/// Opens `path` inside `root` as if `root` were `/`: `..` and symlinks (absolute or
+/// relative) are resolved without ever leaving it.
+pub fn open_in_root(root: &OwnedFd, path: &Path, flags: OFlags) -> rustix::io::Result<OwnedFd> {
+    let rel = relative(path);
+    let rel = if rel.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        rel.as_path()
+    };
+    rustix::fs::openat2(
+        root,
+        rel,
+        flags | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+    )
+}
+
+/// `path` without its leading `/`.
+pub fn relative(path: &Path) -> PathBuf {
+    path.components()
+        .filter(|c| !matches!(c, Component::RootDir | Component::Prefix(_)))
+        .collect()
+}
+
+/// Reads a small file inside the rootfs; `None` if it doesn't exist.
+pub fn read_in_root(root: &Path, path: &str) -> Result<Option<String>> {
+    let fd = open_root(root)?;
+    match open_in_root(&fd, Path::new(path), OFlags::RDONLY) {
+        Ok(f) => {
+            let mut s = String::new();
+            File::from(f)
+                .take(4 << 20)
+                .read_to_string(&mut s)
+                .at(root.join(relative(Path::new(path))))?;
+            Ok(Some(s))
+        }
+        Err(Errno::NOENT) | Err(Errno::NOTDIR) => Ok(None),
+        Err(e) => Err(Error::io(root.join(relative(Path::new(path))), e.into())),
+    }
+}
+
+/// Creates the directory `path` and its parents inside the rootfs (as `mkdir -p` would
+/// in the container), owned by `uid:gid` where created.
+pub fn mkdir_all_in_root(root: &Path, path: &Path, uid: u32, gid: u32) -> Result<()> {
+    let fd = open_root(root)?;
+    let mut cur = PathBuf::from("/");
+    for c in relative(path).components() {
+        let Component::Normal(name) = c else {
+            if c == Component::ParentDir {
+                cur.pop();
+            }
+            continue;
+        };
+        let parent = open_in_root(&fd, &cur, OFlags::DIRECTORY | OFlags::RDONLY)
+            .map_err(|e| Error::io(root.join(relative(&cur)), e.into()))?;
+        match rustix::fs::mkdirat(&parent, name, Mode::from_raw_mode(0o755)) {
+            Ok(()) => {
+                let _ = rustix::fs::chownat(
+                    &parent,
+                    name,
+                    Some(rustix::fs::Uid::from_raw(uid)),
+                    Some(rustix::fs::Gid::from_raw(gid)),
+                    rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+                );
+            }
+            Err(Errno::EXIST) => {}
+            Err(e) => return Err(Error::io(root.join(relative(&cur)).join(name), e.into())),
+        }
+        cur.push(name);
+    }
+    // It must be (or lead to) a directory.
+    open_in_root(&fd, path, OFlags::DIRECTORY | OFlags::RDONLY)
+        .map(|_| ())
+        .map_err(|e| Error::io(root.join(relative(path)), e.into()))
+}
+
+/// Whether `name` contains no path separator and is not `.` or `..`.
+pub fn is_plain_name(name: &OsStr) -> bool {
+    let b = name.as_encoded_bytes();
+    !b.is_empty() && !b.contains(&b'/') && b != b"." && b != b".."
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_root_resolution_never_leaves_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::write(root.join("etc/passwd"), "inside").unwrap();
+        std::fs::write(dir.path().join("secret"), "outside").unwrap();
+        std::os::unix::fs::symlink("/../../secret", root.join("abs")).unwrap();
+        std::os::unix::fs::symlink("../../../etc/passwd", root.join("rel")).unwrap();
+        assert_eq!(read_in_root(&root, "/etc/passwd").unwrap().unwrap(), "inside");
+        assert_eq!(read_in_root(&root, "/rel").unwrap().unwrap(), "inside");
+        assert_eq!(read_in_root(&root, "/abs").unwrap(), None);
+        assert_eq!(read_in_root(&root, "/../secret").unwrap(), None);
+    }
+
+    #[test]
+    fn mkdir_all_follows_links_inside_the_root_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(root.join("real")).unwrap();
+        std::os::unix::fs::symlink("/real", root.join("link")).unwrap();
+        std::os::unix::fs::symlink("/../../outside", root.join("escape")).unwrap();
+        mkdir_all_in_root(&root, Path::new("/link/a/b"), 0, 0).unwrap();
+        assert!(root.join("real/a/b").is_dir());
+        // A dangling link is not a directory (as for mkdir -p); nothing is made outside.
+        let _ = mkdir_all_in_root(&root, Path::new("/escape/x"), 0, 0);
+        assert!(!dir.path().join("outside").exists());
+    }
+}

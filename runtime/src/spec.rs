@@ -1,0 +1,383 @@
+//! The OCI runtime spec of a container: its process, namespaces, mounts, cgroup limits and
+//! Docker's security defaults (capabilities, seccomp, masked and read-only paths, device
+//! allowlist). `--privileged` lifts the defaults as Docker does.
+
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use crate::container::ContainerConfig;
+use crate::error::{Error, Result};
+use crate::seccomp;
+use crate::user::ExecUser;
+
+/// Docker's default capability set.
+pub const DEFAULT_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+/// Every capability the kernel knows (through CAP_CHECKPOINT_RESTORE, Linux 5.9).
+pub const ALL_CAPS: &[&str] = &[
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+];
+
+const MASKED_PATHS: &[&str] = &[
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// The default PATH when the image sets none.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Where `--init`'s init is mounted in the container.
+pub const INIT_PATH: &str = "/sbin/docker-init";
+
+/// `CAP_X` for `x`, `X` or `CAP_X`; an error names the flag for an unknown one.
+pub fn normalize_cap(name: &str, flag: &str) -> Result<String> {
+    let up = name.to_ascii_uppercase();
+    if up == "ALL" {
+        return Ok(up);
+    }
+    let full = if up.starts_with("CAP_") {
+        up
+    } else {
+        format!("CAP_{up}")
+    };
+    if ALL_CAPS.contains(&full.as_str()) {
+        Ok(full)
+    } else {
+        Err(Error::InvalidOption {
+            flag: flag.into(),
+            reason: format!("unknown capability {name:?}"),
+        })
+    }
+}
+
+/// The capability set of a container: the default set, minus `cap_drop`, plus `cap_add`
+/// (`ALL` in either means all); every capability with `--privileged`.
+pub fn capabilities(c: &ContainerConfig) -> Result<Vec<String>> {
+    if c.host.privileged {
+        return Ok(ALL_CAPS.iter().map(|s| s.to_string()).collect());
+    }
+    let add = c
+        .host
+        .cap_add
+        .iter()
+        .map(|n| normalize_cap(n, "--cap-add"))
+        .collect::<Result<Vec<_>>>()?;
+    let drop = c
+        .host
+        .cap_drop
+        .iter()
+        .map(|n| normalize_cap(n, "--cap-drop"))
+        .collect::<Result<Vec<_>>>()?;
+    let mut caps: Vec<String> = if drop.iter().any(|d| d == "ALL") {
+        Vec::new()
+    } else {
+        DEFAULT_CAPS
+            .iter()
+            .map(|s| s.to_string())
+            .filter(|c| !drop.contains(c))
+            .collect()
+    };
+    if add.iter().any(|a| a == "ALL") {
+        caps = ALL_CAPS.iter().map(|s| s.to_string()).collect();
+    } else {
+        for a in add {
+            if !caps.contains(&a) {
+                caps.push(a);
+            }
+        }
+    }
+    Ok(caps)
+}
+
+/// The environment: the image's and the user's (later wins by key), with PATH, HOSTNAME,
+/// HOME and (with a terminal) TERM filled in as Docker does.
+pub fn environment(c: &ContainerConfig, user: &ExecUser) -> Vec<String> {
+    let mut env: Vec<String> = Vec::new();
+    let mut set = |kv: String| {
+        let key = kv.split('=').next().unwrap_or("").to_owned();
+        env.retain(|e| e.split('=').next() != Some(key.as_str()));
+        env.push(kv);
+    };
+    set(format!("PATH={DEFAULT_PATH}"));
+    set(format!("HOSTNAME={}", c.config.hostname));
+    for e in &c.config.env {
+        set(e.clone());
+    }
+    let has = |k: &str, env: &[String]| env.iter().any(|e| e.split('=').next() == Some(k));
+    if c.config.tty && !has("TERM", &env) {
+        env.push("TERM=xterm".into());
+    }
+    if !has("HOME", &env) {
+        env.push(format!("HOME={}", user.home));
+    }
+    env
+}
+
+/// Files the container gets from its directory: hostname, hosts, resolv.conf.
+pub struct EtcFiles<'a> {
+    /// The container's directory.
+    pub dir: &'a Path,
+    /// The init binary for `--init`, if any.
+    pub init: Option<&'a Path>,
+}
+
+/// The runtime spec for a container whose rootfs is mounted at `rootfs`.
+pub fn build(
+    c: &ContainerConfig,
+    user: &ExecUser,
+    args: &[String],
+    rootfs: &Path,
+    files: &EtcFiles<'_>,
+) -> Result<Value> {
+    let privileged = c.host.privileged;
+    let caps = capabilities(c)?;
+    let host_net = c.host.network_mode == "host";
+    let mut args = args.to_vec();
+    let mut mounts = vec![
+        json!({"destination": "/proc", "type": "proc", "source": "proc",
+               "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+               "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
+        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+               "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
+        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+               "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+               "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]}),
+    ];
+    let sys_ro = if privileged { "rw" } else { "ro" };
+    if host_net {
+        // sysfs can't be mounted anew without a network namespace of our own.
+        mounts.push(json!({"destination": "/sys", "type": "bind", "source": "/sys",
+                           "options": ["rbind", "nosuid", "noexec", "nodev", sys_ro]}));
+    } else {
+        mounts.push(json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
+                           "options": ["nosuid", "noexec", "nodev", sys_ro]}));
+    }
+    mounts.push(json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+                       "options": ["nosuid", "noexec", "nodev", "relatime", sys_ro]}));
+    for f in ["hostname", "hosts", "resolv.conf"] {
+        mounts.push(json!({
+            "destination": format!("/etc/{f}"),
+            "type": "bind",
+            "source": files.dir.join(f),
+            "options": ["rbind", "rprivate"],
+        }));
+    }
+    if let Some(init) = files.init {
+        mounts.push(json!({"destination": INIT_PATH, "type": "bind", "source": init,
+                           "options": ["bind", "ro"]}));
+        args.splice(0..0, [INIT_PATH.to_string(), "--".to_string()]);
+    }
+
+    let mut namespaces = vec![
+        json!({"type": "pid"}),
+        json!({"type": "ipc"}),
+        json!({"type": "uts"}),
+        json!({"type": "mount"}),
+        json!({"type": "cgroup"}),
+    ];
+    if !host_net {
+        namespaces.push(json!({"type": "network"}));
+    }
+
+    let mut resources = json!({});
+    resources["devices"] = if privileged {
+        json!([{"allow": true, "access": "rwm"}])
+    } else {
+        json!([
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 5, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 7, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 8, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 9, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 5, "minor": 0, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 5, "minor": 1, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 5, "minor": 2, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 136, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 10, "minor": 200, "access": "rwm"},
+            {"allow": true, "type": "c", "access": "m"},
+            {"allow": true, "type": "b", "access": "m"},
+        ])
+    };
+    if let Some(m) = c.host.memory {
+        resources["memory"] = json!({"limit": m});
+    }
+    if let Some(n) = c.host.nano_cpus {
+        let period = 100_000i64;
+        resources["cpu"] = json!({"quota": n * period / 1_000_000_000, "period": period});
+    }
+    if let Some(p) = c.host.pids_limit {
+        resources["pids"] = json!({"limit": p});
+    }
+
+    let mut linux = json!({
+        "namespaces": namespaces,
+        "cgroupsPath": format!("/rbox/{}", c.id),
+        "resources": resources,
+    });
+    if !privileged {
+        linux["maskedPaths"] = json!(MASKED_PATHS);
+        linux["readonlyPaths"] = json!(READONLY_PATHS);
+        linux["seccomp"] = serde_json::to_value(seccomp::default_profile(&caps))
+            .expect("a seccomp profile serializes");
+    }
+
+    let cwd = if c.config.working_dir.is_empty() {
+        "/".to_owned()
+    } else {
+        c.config.working_dir.clone()
+    };
+    Ok(json!({
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": c.config.tty,
+            "user": {"uid": user.uid, "gid": user.gid, "additionalGids": user.additional_gids},
+            "args": args,
+            "env": environment(c, user),
+            "cwd": cwd,
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+            "noNewPrivileges": false,
+        },
+        "root": {"path": rootfs, "readonly": c.host.readonly_rootfs},
+        "hostname": c.config.hostname,
+        "mounts": mounts,
+        "linux": linux,
+    }))
+}
+
+/// The process arguments: entrypoint then command, as Docker combines them.
+pub fn process_args(c: &ContainerConfig) -> Result<Vec<String>> {
+    let args: Vec<String> = c
+        .config
+        .entrypoint
+        .iter()
+        .chain(c.config.cmd.iter())
+        .cloned()
+        .collect();
+    if args.is_empty() {
+        return Err(Error::NoCommand);
+    }
+    Ok(args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::container::{HostConfig, ProcessConfig};
+
+    fn config(host: HostConfig) -> ContainerConfig {
+        ContainerConfig {
+            id: "a".repeat(64),
+            name: "t".into(),
+            created: String::new(),
+            image: "busybox".into(),
+            image_id: String::new(),
+            manifest: String::new(),
+            layers: vec![],
+            config: ProcessConfig {
+                hostname: "h".into(),
+                cmd: vec!["true".into()],
+                ..Default::default()
+            },
+            host,
+        }
+    }
+
+    #[test]
+    fn capabilities_start_from_dockers_defaults() {
+        let caps = capabilities(&config(HostConfig::default())).unwrap();
+        assert_eq!(caps.len(), 14);
+        let caps = capabilities(&config(HostConfig {
+            cap_add: vec!["net_admin".into()],
+            cap_drop: vec!["CHOWN".into(), "cap_kill".into()],
+            ..Default::default()
+        }))
+        .unwrap();
+        assert!(caps.contains(&"CAP_NET_ADMIN".to_string()));
+        assert!(!caps.contains(&"CAP_CHOWN".to_string()));
+        assert!(!caps.contains(&"CAP_KILL".to_string()));
+        let none = capabilities(&config(HostConfig {
+            cap_drop: vec!["all".into()],
+            ..Default::default()
+        }))
+        .unwrap();
+        assert!(none.is_empty());
+        let bad = capabilities(&config(HostConfig {
+            cap_add: vec!["FLY".into()],
+            ..Default::default()
+        }));
+        assert!(bad.unwrap_err().to_string().contains("--cap-add"));
+    }
+
+    #[test]
+    fn the_spec_is_a_valid_oci_spec_with_the_defaults() {
+        let c = config(HostConfig {
+            memory: Some(64 << 20),
+            nano_cpus: Some(500_000_000),
+            pids_limit: Some(10),
+            ..Default::default()
+        });
+        let user = ExecUser {
+            uid: 0,
+            gid: 0,
+            additional_gids: vec![],
+            home: "/root".into(),
+        };
+        let files = EtcFiles {
+            dir: Path::new("/x"),
+            init: None,
+        };
+        let v = build(&c, &user, &["true".into()], Path::new("/r"), &files).unwrap();
+        let spec: oci_spec::runtime::Spec = serde_json::from_value(v.clone()).unwrap();
+        assert!(spec.linux().as_ref().unwrap().seccomp().is_some());
+        assert_eq!(v["linux"]["resources"]["cpu"]["quota"], 50_000);
+        assert!(v["linux"]["maskedPaths"].as_array().unwrap().iter().any(|p| p == "/proc/kcore"));
+        let env = v["process"]["env"].as_array().unwrap();
+        assert!(env.iter().any(|e| e == "HOME=/root"));
+        assert!(env.iter().any(|e| e.as_str().unwrap().starts_with("PATH=")));
+    }
+}
