@@ -6,15 +6,24 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
+use std::collections::HashSet;
+
 use rbox_image::{Digest, Reference, Store};
+use rbox_runtime::Containers;
 use serde_json::{json, Value};
 
 use crate::format::{ago, human_size, print_table};
 use crate::{CliError, CliResult};
 
-/// Whether a container uses an image. No command creates containers yet, so none does.
-fn used_by_container(_image_id: &Digest) -> bool {
-    false
+/// The image ids containers use: those images are kept from removal and pruning.
+fn images_in_use(root: &Path) -> Result<HashSet<String>, CliError> {
+    Ok(Containers::open(root)?.images_in_use()?)
+}
+
+/// Collects unreferenced blobs and snapshots, keeping what containers use.
+fn collect(store: &Store, root: &Path) -> Result<rbox_image::gc::GcReport, CliError> {
+    let keep = Containers::open(root)?.manifests_in_use()?;
+    Ok(store.gc(&keep)?)
 }
 
 #[derive(Args, Debug)]
@@ -119,8 +128,10 @@ pub fn rmi(root: &Path, a: RmiArgs) -> CliResult {
     let store = Store::open(root)?;
     let mut failed = false;
     let mut out = io::stdout().lock();
+    let in_use = images_in_use(root)?;
+    let used = |d: &Digest| in_use.contains(&d.to_string());
     for name in &a.images {
-        match store.remove(name, a.force, &used_by_container) {
+        match store.remove(name, a.force, &used) {
             Ok(r) => {
                 for t in &r.untagged {
                     writeln!(out, "Untagged: {}", t.familiar())?;
@@ -135,7 +146,7 @@ pub fn rmi(root: &Path, a: RmiArgs) -> CliResult {
             }
         }
     }
-    store.gc(&[])?;
+    collect(&store, root)?;
     Ok(if failed {
         ExitCode::FAILURE
     } else {
@@ -275,46 +286,50 @@ pub struct InspectArgs {
     images: Vec<String>,
 }
 
-pub fn inspect(root: &Path, a: InspectArgs) -> CliResult {
+/// One image as `docker image inspect` shows it.
+pub fn inspect_one(root: &Path, name: &str) -> Result<Value, CliError> {
     let store = Store::open(root)?;
+    let image = store.resolve(name)?;
+    let raw: Value =
+        serde_json::from_slice(&store.read_document(image.id(), "config")?).unwrap_or(Value::Null);
+    let tags: Vec<String> = store
+        .entries()?
+        .iter()
+        .filter(|e| e.manifest == image.manifest_digest)
+        .filter_map(|e| e.reference.as_ref().map(|r| r.familiar()))
+        .collect();
+    Ok(json!({
+        "Id": image.id().to_string(),
+        "RepoTags": tags,
+        "RepoDigests": [],
+        "Created": raw.get("created"),
+        "Author": raw.get("author").cloned().unwrap_or(json!("")),
+        "Config": raw.get("config"),
+        "Architecture": raw.get("architecture"),
+        "Os": raw.get("os"),
+        "Size": store.image_size(&image),
+        "RootFS": {
+            "Type": "layers",
+            "Layers": raw.pointer("/rootfs/diff_ids"),
+        },
+        "Manifest": {
+            "Digest": image.manifest_digest.to_string(),
+            "Layers": image.layer_digests()?.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+        },
+    }))
+}
+
+pub fn inspect(root: &Path, a: InspectArgs) -> CliResult {
     let mut out = Vec::new();
     let mut failed = false;
-    let entries = store.entries()?;
     for name in &a.images {
-        let image = match store.resolve(name) {
-            Ok(i) => i,
+        match inspect_one(root, name) {
+            Ok(v) => out.push(v),
             Err(e) => {
                 eprintln!("rbox: {e}");
                 failed = true;
-                continue;
             }
-        };
-        let raw: Value = serde_json::from_slice(&store.read_document(image.id(), "config")?)
-            .unwrap_or(Value::Null);
-        let tags: Vec<String> = entries
-            .iter()
-            .filter(|e| e.manifest == image.manifest_digest)
-            .filter_map(|e| e.reference.as_ref().map(|r| r.familiar()))
-            .collect();
-        out.push(json!({
-            "Id": image.id().to_string(),
-            "RepoTags": tags,
-            "RepoDigests": [],
-            "Created": raw.get("created"),
-            "Author": raw.get("author").cloned().unwrap_or(json!("")),
-            "Config": raw.get("config"),
-            "Architecture": raw.get("architecture"),
-            "Os": raw.get("os"),
-            "Size": store.image_size(&image),
-            "RootFS": {
-                "Type": "layers",
-                "Layers": raw.pointer("/rootfs/diff_ids"),
-            },
-            "Manifest": {
-                "Digest": image.manifest_digest.to_string(),
-                "Layers": image.layer_digests()?.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
-            },
-        }));
+        }
     }
     println!(
         "{}",
@@ -352,17 +367,19 @@ pub fn prune(root: &Path, a: PruneArgs) -> CliResult {
             return Ok(ExitCode::SUCCESS);
         }
     }
-    let mut deleted = store.remove_dangling(&used_by_container)?;
+    let in_use = images_in_use(root)?;
+    let used = |d: &Digest| in_use.contains(&d.to_string());
+    let mut deleted = store.remove_dangling(&used)?;
     if a.all {
         for s in store.images()? {
-            if used_by_container(s.image.id()) {
+            if used(s.image.id()) {
                 continue;
             }
-            let r = store.remove(&s.image.id().to_string(), true, &used_by_container)?;
+            let r = store.remove(&s.image.id().to_string(), true, &used)?;
             deleted.extend(r.deleted);
         }
     }
-    let report = store.gc(&[])?;
+    let report = collect(&store, root)?;
     let mut out = io::stdout().lock();
     if !deleted.is_empty() {
         writeln!(out, "Deleted Images:")?;

@@ -1,8 +1,10 @@
 //! `rbox`: a daemonless container engine. Also `rbuild` (≡ `rbox build`) and `rrun`
 //! (≡ `rbox run`), chosen by the name it is called by.
 
+mod containers;
 mod format;
 mod images;
+mod template;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -29,6 +31,41 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Create and run a container from an image.
+    #[command(disable_help_flag = true)]
+    Run(containers::RunArgs),
+    /// Create a container without starting it.
+    #[command(disable_help_flag = true)]
+    Create(containers::CreateArgs),
+    /// Start stopped or created containers.
+    Start(containers::StartArgs),
+    /// Stop running containers (stop signal, then SIGKILL after the timeout).
+    Stop(containers::StopArgs),
+    /// Restart containers.
+    Restart(containers::StopArgs),
+    /// Send a signal to running containers.
+    Kill(containers::KillArgs),
+    /// Remove containers.
+    Rm(containers::RmArgs),
+    /// List containers.
+    Ps(containers::PsArgs),
+    /// Show a container's output.
+    Logs(containers::LogsArgs),
+    /// Show containers or images as JSON.
+    Inspect(containers::InspectArgs),
+    /// Wait for containers to stop and print their exit codes.
+    Wait(containers::WaitArgs),
+    /// Rename a container.
+    Rename(containers::RenameArgs),
+    /// Manage containers.
+    #[command(subcommand)]
+    Container(ContainerCommand),
+    /// The monitor of one container (started by rbox itself).
+    #[command(name = "__monitor", hide = true)]
+    Monitor {
+        /// The container's id.
+        id: String,
+    },
     /// List images.
     #[command(name = "images")]
     Images(images::ListArgs),
@@ -68,6 +105,37 @@ enum ImageCommand {
     Load(images::LoadArgs),
 }
 
+#[derive(Subcommand, Debug)]
+enum ContainerCommand {
+    /// List containers.
+    #[command(alias = "list", alias = "ps")]
+    Ls(containers::PsArgs),
+    /// Create and run a container.
+    #[command(disable_help_flag = true)]
+    Run(containers::RunArgs),
+    /// Create a container.
+    #[command(disable_help_flag = true)]
+    Create(containers::CreateArgs),
+    /// Start containers.
+    Start(containers::StartArgs),
+    /// Stop containers.
+    Stop(containers::StopArgs),
+    /// Restart containers.
+    Restart(containers::StopArgs),
+    /// Signal containers.
+    Kill(containers::KillArgs),
+    /// Remove containers.
+    Rm(containers::RmArgs),
+    /// Show a container's output.
+    Logs(containers::LogsArgs),
+    /// Show containers as JSON.
+    Inspect(containers::InspectArgs),
+    /// Wait for containers to stop.
+    Wait(containers::WaitArgs),
+    /// Rename a container.
+    Rename(containers::RenameArgs),
+}
+
 /// `rbuild ARGS` is `rbox build ARGS`, `rrun ARGS` is `rbox run ARGS`.
 fn args() -> Vec<OsString> {
     let mut args: Vec<OsString> = std::env::args_os().collect();
@@ -89,6 +157,27 @@ fn args() -> Vec<OsString> {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse_from(args());
+    if let Command::Monitor { id } = &cli.command {
+        // No log output unless asked for: the container's first process starts as a clone
+        // of the monitor, and its stderr is the container's.
+        if std::env::var_os("RBOX_LOG").is_some() {
+            let dir = cli.root.join("containers").join(id);
+            if let Ok(f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join("monitor.log"))
+            {
+                tracing_subscriber::fmt()
+                    .with_env_filter(tracing_subscriber::EnvFilter::from_env("RBOX_LOG"))
+                    .with_writer(std::sync::Mutex::new(f))
+                    .with_ansi(false)
+                    .init();
+            }
+        }
+        let code = rbox_runtime::monitor::main(&cli.root, id);
+        return ExitCode::from(code.clamp(0, 255) as u8);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("RBOX_LOG")
@@ -98,7 +187,6 @@ fn main() -> ExitCode {
         .with_target(false)
         .without_time()
         .init();
-    let cli = Cli::parse_from(args());
     let root = cli.root.clone();
     let result = match cli.command {
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::list(&root, a),
@@ -109,6 +197,37 @@ fn main() -> ExitCode {
         Command::Load(a) | Command::Image(ImageCommand::Load(a)) => images::load(&root, a),
         Command::Image(ImageCommand::Inspect(a)) => images::inspect(&root, a),
         Command::Image(ImageCommand::Prune(a)) => images::prune(&root, a),
+        Command::Run(a) | Command::Container(ContainerCommand::Run(a)) => containers::run(&root, a),
+        Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => {
+            containers::create(&root, a)
+        }
+        Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => {
+            containers::start(&root, a)
+        }
+        Command::Stop(a) | Command::Container(ContainerCommand::Stop(a)) => {
+            containers::stop(&root, a)
+        }
+        Command::Restart(a) | Command::Container(ContainerCommand::Restart(a)) => {
+            containers::restart(&root, a)
+        }
+        Command::Kill(a) | Command::Container(ContainerCommand::Kill(a)) => {
+            containers::kill(&root, a)
+        }
+        Command::Rm(a) | Command::Container(ContainerCommand::Rm(a)) => containers::rm(&root, a),
+        Command::Ps(a) | Command::Container(ContainerCommand::Ls(a)) => containers::ps(&root, a),
+        Command::Logs(a) | Command::Container(ContainerCommand::Logs(a)) => {
+            containers::logs(&root, a)
+        }
+        Command::Inspect(a) | Command::Container(ContainerCommand::Inspect(a)) => {
+            containers::inspect(&root, a)
+        }
+        Command::Wait(a) | Command::Container(ContainerCommand::Wait(a)) => {
+            containers::wait(&root, a)
+        }
+        Command::Rename(a) | Command::Container(ContainerCommand::Rename(a)) => {
+            containers::rename(&root, a)
+        }
+        Command::Monitor { .. } => unreachable!("handled above"),
     };
     match result {
         Ok(code) => code,
@@ -125,6 +244,9 @@ pub enum CliError {
     /// From the image store.
     #[error(transparent)]
     Image(#[from] rbox_image::Error),
+    /// From the runtime.
+    #[error(transparent)]
+    Runtime(#[from] rbox_runtime::Error),
     /// A failure with its context (the file or name it concerns).
     #[error("{0}")]
     Failed(String),

@@ -120,7 +120,9 @@ impl RestartPolicy {
                 name: name.into(),
                 maximum_retry_count,
             }),
-            _ => Err(format!("unknown policy {s:?}: use no, always, unless-stopped or on-failure[:N]")),
+            _ => Err(format!(
+                "unknown policy {s:?}: use no, always, unless-stopped or on-failure[:N]"
+            )),
         }
     }
 
@@ -235,6 +237,8 @@ mod tests {
         let always = RestartPolicy::parse("always").unwrap();
         assert!(always.should_restart(0, 100, false));
         assert!(!always.should_restart(0, 0, true));
-        assert!(!RestartPolicy::parse("no").unwrap().should_restart(1, 0, false));
+        assert!(!RestartPolicy::parse("no")
+            .unwrap()
+            .should_restart(1, 0, false));
     }
 }

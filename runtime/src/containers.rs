@@ -146,13 +146,12 @@ impl Containers {
 
     /// Reads a container's configuration.
     pub fn read_config(&self, id: &str) -> Result<ContainerConfig> {
-        read_json(&self.dir(id).join("container.json"))
-            .map_err(|e| match e {
-                Error::Io { source, .. } if source.kind() == io::ErrorKind::NotFound => {
-                    Error::NoSuchContainer(id.to_owned())
-                }
-                e => e,
-            })
+        read_json(&self.dir(id).join("container.json")).map_err(|e| match e {
+            Error::Io { source, .. } if source.kind() == io::ErrorKind::NotFound => {
+                Error::NoSuchContainer(id.to_owned())
+            }
+            e => e,
+        })
     }
 
     /// Reads a container's state as recorded, without correcting it.

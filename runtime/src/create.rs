@@ -77,7 +77,10 @@ pub fn parse_bytes(s: &str, flag: &str) -> Result<i64> {
         reason: format!("invalid size: {s:?}"),
     };
     let lower = s.trim().to_ascii_lowercase();
-    let lower = lower.strip_suffix('b').filter(|r| !r.is_empty() && !r.ends_with(|c: char| c.is_ascii_digit())).unwrap_or(&lower);
+    let lower = lower
+        .strip_suffix('b')
+        .filter(|r| !r.is_empty() && !r.ends_with(|c: char| c.is_ascii_digit()))
+        .unwrap_or(&lower);
     let (num, mult): (&str, i64) = match lower.chars().last() {
         Some('k') => (&lower[..lower.len() - 1], 1 << 10),
         Some('m') => (&lower[..lower.len() - 1], 1 << 20),
@@ -123,14 +126,14 @@ fn random_hex(bytes: usize) -> String {
 /// A Docker-style name: `adjective_surname`.
 fn random_name() -> String {
     const ADJ: &[&str] = &[
-        "brave", "calm", "clever", "eager", "fervent", "gifted", "happy", "jolly", "keen",
-        "lucid", "nifty", "quirky", "serene", "sharp", "stoic", "tender", "upbeat", "vivid",
-        "wizardly", "zealous",
+        "brave", "calm", "clever", "eager", "fervent", "gifted", "happy", "jolly", "keen", "lucid",
+        "nifty", "quirky", "serene", "sharp", "stoic", "tender", "upbeat", "vivid", "wizardly",
+        "zealous",
     ];
     const NAMES: &[&str] = &[
-        "babbage", "curie", "dijkstra", "euler", "fermat", "gauss", "hopper", "knuth",
-        "lamport", "lovelace", "noether", "pascal", "ritchie", "shannon", "thompson",
-        "turing", "wozniak", "yalow", "zuse", "hamilton",
+        "babbage", "curie", "dijkstra", "euler", "fermat", "gauss", "hopper", "knuth", "lamport",
+        "lovelace", "noether", "pascal", "ritchie", "shannon", "thompson", "turing", "wozniak",
+        "yalow", "zuse", "hamilton",
     ];
     let r = random_hex(2);
     let a = usize::from_str_radix(&r[..2], 16).unwrap_or(0) % ADJ.len();
@@ -140,7 +143,11 @@ fn random_name() -> String {
 
 fn strings(v: Option<&Value>) -> Vec<String> {
     v.and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -189,7 +196,11 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
     }
     let (entrypoint, cmd) = match &o.entrypoint {
         Some(e) => (
-            if e.is_empty() { vec![] } else { vec![e.clone()] },
+            if e.is_empty() {
+                vec![]
+            } else {
+                vec![e.clone()]
+            },
             o.command.clone(),
         ),
         None => (
@@ -212,12 +223,18 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
     let working_dir = o
         .workdir
         .clone()
-        .or_else(|| ic.get("WorkingDir").and_then(Value::as_str).map(str::to_owned))
+        .or_else(|| {
+            ic.get("WorkingDir")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
         .unwrap_or_default();
     if !working_dir.is_empty() && !working_dir.starts_with('/') {
         return Err(Error::InvalidOption {
             flag: "--workdir".into(),
-            reason: format!("the working directory {working_dir:?} is invalid: it needs to be an absolute path"),
+            reason: format!(
+                "the working directory {working_dir:?} is invalid: it needs to be an absolute path"
+            ),
         });
     }
     let hostname = match &o.hostname {
@@ -227,10 +244,11 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
             .unwrap_or_else(|_| id[..12].to_owned()),
         None => id[..12].to_owned(),
     };
-    let stop_signal = o
-        .stop_signal
-        .clone()
-        .or_else(|| ic.get("StopSignal").and_then(Value::as_str).map(str::to_owned));
+    let stop_signal = o.stop_signal.clone().or_else(|| {
+        ic.get("StopSignal")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    });
     if let Some(s) = &stop_signal {
         parse_signal(s).map_err(|_| Error::InvalidOption {
             flag: "--stop-signal".into(),
@@ -250,7 +268,11 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
         let (k, v) = l.split_once('=').unwrap_or((l, ""));
         labels.insert(k.to_owned(), v.to_owned());
     }
-    let memory = o.memory.as_deref().map(|m| parse_bytes(m, "--memory")).transpose()?;
+    let memory = o
+        .memory
+        .as_deref()
+        .map(|m| parse_bytes(m, "--memory"))
+        .transpose()?;
     if let Some(m) = memory {
         if m < 6 * 1024 * 1024 {
             return Err(Error::InvalidOption {
@@ -281,10 +303,12 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
             });
         }
     }
-    let restart_policy = RestartPolicy::parse(o.restart.as_deref().unwrap_or("no"))
-        .map_err(|reason| Error::InvalidOption {
-            flag: "--restart".into(),
-            reason,
+    let restart_policy =
+        RestartPolicy::parse(o.restart.as_deref().unwrap_or("no")).map_err(|reason| {
+            Error::InvalidOption {
+                flag: "--restart".into(),
+                reason,
+            }
         })?;
     if o.rm && restart_policy.name != "no" {
         return Err(Error::InvalidOption {

@@ -67,7 +67,10 @@ pub fn write_files(c: &ContainerConfig, dir: &Path) -> Result<()> {
         }
         (h, resolv)
     } else {
-        (hosts(&c.config.hostname, &c.host.extra_hosts), resolv_conf(&resolv))
+        (
+            hosts(&c.config.hostname, &c.host.extra_hosts),
+            resolv_conf(&resolv),
+        )
     };
     for (name, content) in [
         ("hostname", format!("{}\n", c.config.hostname)),

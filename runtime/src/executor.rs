@@ -24,7 +24,10 @@ pub struct RboxExecutor {
 
 fn lookup(name: &str, path_var: &str) -> Option<PathBuf> {
     if name.contains('/') {
-        return Path::new(name).symlink_metadata().is_ok().then(|| PathBuf::from(name));
+        return Path::new(name)
+            .symlink_metadata()
+            .is_ok()
+            .then(|| PathBuf::from(name));
     }
     path_var
         .split(':')

@@ -4,6 +4,7 @@
 //! process of its own ([`monitor`]) through libcontainer, and acted on from its state on
 //! disk ([`lifecycle`], [`containers`]) — there is no daemon.
 
+pub mod attach;
 pub mod container;
 pub mod containers;
 pub mod create;

@@ -125,8 +125,18 @@ mod tests {
         w.write(Stream::Stdout, b"lo\nwor").unwrap();
         w.flush_partial().unwrap();
         let recs = read_all(&p).unwrap();
-        let got: Vec<(&str, &str)> = recs.iter().map(|r| (r.stream.as_str(), r.log.as_str())).collect();
-        assert_eq!(got, vec![("stderr", "oops\n"), ("stdout", "hello\n"), ("stdout", "wor")]);
+        let got: Vec<(&str, &str)> = recs
+            .iter()
+            .map(|r| (r.stream.as_str(), r.log.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("stderr", "oops\n"),
+                ("stdout", "hello\n"),
+                ("stdout", "wor")
+            ]
+        );
         assert!(recs[0].time.ends_with('Z'));
     }
 }

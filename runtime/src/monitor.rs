@@ -183,11 +183,11 @@ impl Monitor {
         let _ = nix::sys::prctl::set_child_subreaper(true);
         let mask = handled_signals();
         let _ = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None);
-        let sigfd = match SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
-        {
-            Ok(fd) => fd,
-            Err(e) => return report_failure(self.sync.take(), &e.into()),
-        };
+        let sigfd =
+            match SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK) {
+                Ok(fd) => fd,
+                Err(e) => return report_failure(self.sync.take(), &e.into()),
+            };
         let config = match self.containers.read_config(&self.id) {
             Ok(c) => c,
             Err(e) => return report_failure(self.sync.take(), &e),
@@ -335,7 +335,10 @@ impl Monitor {
             } else {
                 File::open("/dev/null")?.into()
             };
-            builder = builder.with_stdin(stdin).with_stdout(out_w).with_stderr(err_w);
+            builder = builder
+                .with_stdin(stdin)
+                .with_stdout(out_w)
+                .with_stderr(err_w);
             outputs.push((out_r, Stream::Stdout));
             outputs.push((err_r, Stream::Stderr));
             None
@@ -437,7 +440,10 @@ fn oom_killed(id: &str) -> bool {
         &format!("/sys/fs/cgroup/memory/rbox/{id}/memory.oom_control"),
         "oom_kill ",
     ) > 0
-        || read_count(&format!("/sys/fs/cgroup/rbox/{id}/memory.events"), "oom_kill ") > 0
+        || read_count(
+            &format!("/sys/fs/cgroup/rbox/{id}/memory.events"),
+            "oom_kill ",
+        ) > 0
 }
 
 /// Sleeps `d` unless a terminating signal arrives first; false if one did.
@@ -484,7 +490,12 @@ fn receive_fd(listener: &UnixListener) -> io::Result<OwnedFd> {
     let mut buf = [0u8; 4096];
     let mut iov = [io::IoSliceMut::new(&mut buf)];
     let mut cmsg = nix::cmsg_space!([RawFd; 1]);
-    let msg = recvmsg::<()>(stream.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty())?;
+    let msg = recvmsg::<()>(
+        stream.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::empty(),
+    )?;
     for c in msg.cmsgs()? {
         if let ControlMessageOwned::ScmRights(fds) = c {
             if let Some(fd) = fds.first() {
@@ -493,7 +504,9 @@ fn receive_fd(listener: &UnixListener) -> io::Result<OwnedFd> {
             }
         }
     }
-    Err(io::Error::other("no terminal received on the console socket"))
+    Err(io::Error::other(
+        "no terminal received on the console socket",
+    ))
 }
 
 fn copy_winsize(from: BorrowedFd<'_>, to: BorrowedFd<'_>) {
@@ -522,7 +535,9 @@ impl Relay {
         let mut drain_until: Option<Instant> = None;
         let mut buf = vec![0u8; 64 * 1024];
         loop {
-            if status.is_some() && (outputs.is_empty() || drain_until.is_some_and(|d| Instant::now() >= d)) {
+            if status.is_some()
+                && (outputs.is_empty() || drain_until.is_some_and(|d| Instant::now() >= d))
+            {
                 break;
             }
             let timeout = drain_until.map(|d| {
@@ -638,7 +653,11 @@ fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
 /// Corrects the state of a container whose monitor died unseen (the caller holds the
 /// container's lock): its process died with the monitor (parent-death signal), so it is
 /// recorded as killed, and what the run left is cleaned up.
-pub(crate) fn orphaned(containers: &Containers, config: &ContainerConfig, state: &mut State) -> Result<()> {
+pub(crate) fn orphaned(
+    containers: &Containers,
+    config: &ContainerConfig,
+    state: &mut State,
+) -> Result<()> {
     if process::alive(state.pid, state.pid_start) {
         // Still on its way out; give it a moment.
         if let Some(h) = process::ProcessHandle::open(state.pid, state.pid_start) {

@@ -83,7 +83,10 @@ mod tests {
 
     #[test]
     fn waiting_sees_an_exit() {
-        let mut child = std::process::Command::new("sleep").arg("0.2").spawn().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("0.2")
+            .spawn()
+            .unwrap();
         let pid = child.id() as i32;
         let h = ProcessHandle::open(pid, start_time(pid).unwrap()).unwrap();
         assert!(!h.wait_timeout(Some(Duration::from_millis(10))));

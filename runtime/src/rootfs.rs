@@ -61,7 +61,9 @@ pub fn mount_overlay(lowers: &[PathBuf], upper: &Path, work: &Path, target: &Pat
 
 /// Overlay options separate with `,` and `:`; a path containing them is escaped.
 fn escape_overlay(p: &str) -> String {
-    p.replace('\\', "\\\\").replace(':', "\\:").replace(',', "\\,")
+    p.replace('\\', "\\\\")
+        .replace(':', "\\:")
+        .replace(',', "\\,")
 }
 
 /// Unmounts `target` if it is mounted (lazily if it is busy).
@@ -183,7 +185,10 @@ mod tests {
         std::fs::write(dir.path().join("secret"), "outside").unwrap();
         std::os::unix::fs::symlink("/../../secret", root.join("abs")).unwrap();
         std::os::unix::fs::symlink("../../../etc/passwd", root.join("rel")).unwrap();
-        assert_eq!(read_in_root(&root, "/etc/passwd").unwrap().unwrap(), "inside");
+        assert_eq!(
+            read_in_root(&root, "/etc/passwd").unwrap().unwrap(),
+            "inside"
+        );
         assert_eq!(read_in_root(&root, "/rel").unwrap().unwrap(), "inside");
         assert_eq!(read_in_root(&root, "/abs").unwrap(), None);
         assert_eq!(read_in_root(&root, "/../secret").unwrap(), None);

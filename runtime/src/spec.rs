@@ -31,15 +31,47 @@ pub const DEFAULT_CAPS: &[&str] = &[
 
 /// Every capability the kernel knows (through CAP_CHECKPOINT_RESTORE, Linux 5.9).
 pub const ALL_CAPS: &[&str] = &[
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
-    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
-    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
-    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
-    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
 ];
 
 const MASKED_PATHS: &[&str] = &[
@@ -190,14 +222,20 @@ pub fn build(
     let sys_ro = if privileged { "rw" } else { "ro" };
     if host_net {
         // sysfs can't be mounted anew without a network namespace of our own.
-        mounts.push(json!({"destination": "/sys", "type": "bind", "source": "/sys",
-                           "options": ["rbind", "nosuid", "noexec", "nodev", sys_ro]}));
+        mounts.push(
+            json!({"destination": "/sys", "type": "bind", "source": "/sys",
+                           "options": ["rbind", "nosuid", "noexec", "nodev", sys_ro]}),
+        );
     } else {
-        mounts.push(json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
-                           "options": ["nosuid", "noexec", "nodev", sys_ro]}));
+        mounts.push(
+            json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
+                           "options": ["nosuid", "noexec", "nodev", sys_ro]}),
+        );
     }
-    mounts.push(json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-                       "options": ["nosuid", "noexec", "nodev", "relatime", sys_ro]}));
+    mounts.push(
+        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+                       "options": ["nosuid", "noexec", "nodev", "relatime", sys_ro]}),
+    );
     for f in ["hostname", "hosts", "resolv.conf"] {
         mounts.push(json!({
             "destination": format!("/etc/{f}"),
@@ -207,8 +245,10 @@ pub fn build(
         }));
     }
     if let Some(init) = files.init {
-        mounts.push(json!({"destination": INIT_PATH, "type": "bind", "source": init,
-                           "options": ["bind", "ro"]}));
+        mounts.push(
+            json!({"destination": INIT_PATH, "type": "bind", "source": init,
+                           "options": ["bind", "ro"]}),
+        );
         args.splice(0..0, [INIT_PATH.to_string(), "--".to_string()]);
     }
 
@@ -279,8 +319,9 @@ pub fn build(
             "args": args,
             "env": environment(c, user),
             "cwd": cwd,
+            // noNewPrivileges is left out, not false: libcontainer then loads the seccomp
+            // filter while it still holds CAP_SYS_ADMIN, as it must without no_new_privs.
             "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-            "noNewPrivileges": false,
         },
         "root": {"path": rootfs, "readonly": c.host.readonly_rootfs},
         "hostname": c.config.hostname,
@@ -375,7 +416,11 @@ mod tests {
         let spec: oci_spec::runtime::Spec = serde_json::from_value(v.clone()).unwrap();
         assert!(spec.linux().as_ref().unwrap().seccomp().is_some());
         assert_eq!(v["linux"]["resources"]["cpu"]["quota"], 50_000);
-        assert!(v["linux"]["maskedPaths"].as_array().unwrap().iter().any(|p| p == "/proc/kcore"));
+        assert!(v["linux"]["maskedPaths"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == "/proc/kcore"));
         let env = v["process"]["env"].as_array().unwrap();
         assert!(env.iter().any(|e| e == "HOME=/root"));
         assert!(env.iter().any(|e| e.as_str().unwrap().starts_with("PATH=")));

@@ -62,7 +62,8 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<ExecUser> {
     let user = if user.is_empty() { "0" } else { user };
     let by_name = passwd_entries(passwd).find(|e| e.name == user);
     let numeric: Option<u32> = user.parse().ok();
-    let entry = by_name.or_else(|| numeric.and_then(|n| passwd_entries(passwd).find(|e| e.uid == n)));
+    let entry =
+        by_name.or_else(|| numeric.and_then(|n| passwd_entries(passwd).find(|e| e.uid == n)));
     let (uid, mut gid, home, name) = match (&entry, numeric) {
         (Some(e), _) => (e.uid, e.gid, e.home.to_owned(), Some(e.name)),
         (None, Some(n)) => (n, 0, "/".to_owned(), None),
@@ -97,7 +98,8 @@ mod tests {
     use super::*;
 
     const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\nwww-data:x:33:33:www-data:/var/www:/bin/false\nalice:x:1000:1000::/home/alice:/bin/sh\n";
-    const GROUP: &str = "root:x:0:\nwww-data:x:33:\nalice:x:1000:\nwheel:x:10:alice,root\nstaff:x:50:alice\n";
+    const GROUP: &str =
+        "root:x:0:\nwww-data:x:33:\nalice:x:1000:\nwheel:x:10:alice,root\nstaff:x:50:alice\n";
 
     #[test]
     fn names_and_ids_resolve_as_docker_does() {
@@ -119,6 +121,9 @@ mod tests {
     #[test]
     fn unknown_names_are_errors() {
         assert!(matches!(resolve("bob", PASSWD, GROUP), Err(Error::NoSuchUser(u)) if u == "bob"));
-        assert!(matches!(resolve("alice:nogroup", PASSWD, GROUP), Err(Error::NoSuchGroup(_))));
+        assert!(matches!(
+            resolve("alice:nogroup", PASSWD, GROUP),
+            Err(Error::NoSuchGroup(_))
+        ));
     }
 }

@@ -1,0 +1,791 @@
+//! Container commands: run, create, start, stop, restart, kill, rm, ps, logs, inspect,
+//! wait, rename.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use rbox_runtime::attach;
+use rbox_runtime::container::Status;
+use rbox_runtime::create::parse_signal;
+use rbox_runtime::lifecycle;
+use rbox_runtime::monitor::Started;
+use rbox_runtime::{Container, Containers, RunOptions};
+use serde_json::json;
+
+use crate::format::{ago, human_duration, print_table};
+use crate::template;
+use crate::{CliError, CliResult};
+
+/// Options shared by `run` and `create`.
+#[derive(Args, Debug)]
+pub struct CreateArgs {
+    /// Print help (-h is --hostname, as in docker).
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
+    /// Assign a name to the container.
+    #[arg(long)]
+    name: Option<String>,
+    /// Set environment variables (KEY=VALUE, or KEY to pass this one's).
+    #[arg(short, long = "env", value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// Read environment variables from a file.
+    #[arg(long)]
+    env_file: Vec<PathBuf>,
+    /// Working directory inside the container.
+    #[arg(short, long)]
+    workdir: Option<String>,
+    /// User: name or uid, with an optional :group or :gid.
+    #[arg(short, long)]
+    user: Option<String>,
+    /// Overwrite the image's ENTRYPOINT.
+    #[arg(long)]
+    entrypoint: Option<String>,
+    /// Container host name.
+    #[arg(long, short = 'h')]
+    hostname: Option<String>,
+    /// Network: none or host.
+    #[arg(long, alias = "net")]
+    network: Option<String>,
+    /// Memory limit (e.g. 64m, 1g).
+    #[arg(short, long)]
+    memory: Option<String>,
+    /// Number of CPUs (e.g. 0.5).
+    #[arg(long)]
+    cpus: Option<String>,
+    /// Limit on the number of processes (-1: none).
+    #[arg(long, allow_negative_numbers = true)]
+    pids_limit: Option<i64>,
+    /// Restart policy: no, on-failure[:N], always, unless-stopped.
+    #[arg(long)]
+    restart: Option<String>,
+    /// Remove the container when it exits.
+    #[arg(long)]
+    rm: bool,
+    /// Allocate a pseudo-terminal.
+    #[arg(short, long)]
+    tty: bool,
+    /// Keep standard input open.
+    #[arg(short, long)]
+    interactive: bool,
+    /// Add Linux capabilities.
+    #[arg(long)]
+    cap_add: Vec<String>,
+    /// Drop Linux capabilities.
+    #[arg(long)]
+    cap_drop: Vec<String>,
+    /// Give the container every capability and lift the security defaults.
+    #[arg(long)]
+    privileged: bool,
+    /// Mount the container's root filesystem read-only.
+    #[arg(long)]
+    read_only: bool,
+    /// Run an init inside the container that forwards signals and reaps processes.
+    #[arg(long)]
+    init: bool,
+    /// Signal to stop the container.
+    #[arg(long)]
+    stop_signal: Option<String>,
+    /// Seconds to wait for the container to stop before killing it.
+    #[arg(long)]
+    stop_timeout: Option<u32>,
+    /// Set metadata on the container (KEY=VALUE).
+    #[arg(short, long)]
+    label: Vec<String>,
+    /// Add a custom host-to-IP mapping (NAME:IP).
+    #[arg(long)]
+    add_host: Vec<String>,
+    /// The image.
+    image: String,
+    /// The command and its arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+impl CreateArgs {
+    fn options(&self) -> RunOptions {
+        RunOptions {
+            image: self.image.clone(),
+            command: self.command.clone(),
+            name: self.name.clone(),
+            entrypoint: self.entrypoint.clone(),
+            env: self.env.clone(),
+            env_files: self.env_file.clone(),
+            workdir: self.workdir.clone(),
+            user: self.user.clone(),
+            hostname: self.hostname.clone(),
+            network: self.network.clone(),
+            memory: self.memory.clone(),
+            cpus: self.cpus.clone(),
+            pids_limit: self.pids_limit,
+            restart: self.restart.clone(),
+            rm: self.rm,
+            tty: self.tty,
+            interactive: self.interactive,
+            cap_add: self.cap_add.clone(),
+            cap_drop: self.cap_drop.clone(),
+            privileged: self.privileged,
+            read_only: self.read_only,
+            init: self.init,
+            stop_signal: self.stop_signal.clone(),
+            stop_timeout: self.stop_timeout,
+            labels: self.label.clone(),
+            add_hosts: self.add_host.clone(),
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Run in the background and print the container's id.
+    #[arg(short, long)]
+    detach: bool,
+    #[command(flatten)]
+    create: CreateArgs,
+}
+
+fn open(root: &Path) -> Result<(rbox_image::Store, Containers), CliError> {
+    Ok((rbox_image::Store::open(root)?, Containers::open(root)?))
+}
+
+/// Exits as `docker run` does for an error before the container runs.
+fn run_failure(e: rbox_runtime::Error) -> CliResult {
+    eprintln!("rbox: {e}");
+    Ok(ExitCode::from(e.run_exit_code()))
+}
+
+pub fn run(root: &Path, a: RunArgs) -> CliResult {
+    let (images, containers) = match open(root) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("rbox: {e}");
+            return Ok(ExitCode::from(125));
+        }
+    };
+    let config = match rbox_runtime::create::create(&images, &containers, &a.create.options()) {
+        Ok(c) => c,
+        Err(e) => return run_failure(e),
+    };
+    start_container(&containers, &config.id, !a.detach, a.create.tty, a.detach)
+}
+
+/// Starts a container, attached or not, and ends as `docker run`/`docker start` does.
+fn start_container(
+    containers: &Containers,
+    id: &str,
+    attached: bool,
+    tty: bool,
+    print_id: bool,
+) -> CliResult {
+    let signals = if attached {
+        match attach::catch_signals() {
+            Ok(s) => Some(s),
+            Err(e) => return run_failure(e.into()),
+        }
+    } else {
+        None
+    };
+    let _raw = (attached && tty)
+        .then(attach::RawTerminal::enable)
+        .flatten();
+    let mut spawned = match lifecycle::start(containers, id, attached) {
+        Ok(s) => s,
+        Err(e) => return run_failure(e),
+    };
+    match spawned.wait_started() {
+        Started::Failed(code, msg) => {
+            drop(_raw);
+            eprintln!("rbox: {msg}");
+            let _ = spawned.child.wait();
+            Ok(ExitCode::from(code))
+        }
+        Started::Running(pid) => {
+            if print_id {
+                println!("{id}");
+            }
+            match &signals {
+                Some(sig) => {
+                    let code = attach::wait(spawned, pid, sig);
+                    Ok(ExitCode::from(code.clamp(0, 255) as u8))
+                }
+                None => Ok(ExitCode::SUCCESS),
+            }
+        }
+    }
+}
+
+pub fn create(root: &Path, a: CreateArgs) -> CliResult {
+    let (images, containers) = open(root)?;
+    match rbox_runtime::create::create(&images, &containers, &a.options()) {
+        Ok(c) => {
+            println!("{}", c.id);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => run_failure(e),
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct StartArgs {
+    /// Attach to the container's output and exit with its code.
+    #[arg(short, long)]
+    attach: bool,
+    /// Attach standard input.
+    #[arg(short, long)]
+    interactive: bool,
+    /// Containers to start.
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn start(root: &Path, a: StartArgs) -> CliResult {
+    let containers = Containers::open(root)?;
+    if a.attach {
+        if a.containers.len() > 1 {
+            return Err(CliError::Failed(
+                "you cannot start and attach multiple containers at once".into(),
+            ));
+        }
+        let id = containers.resolve(&a.containers[0])?;
+        let c = containers.load(&id)?;
+        return start_container(&containers, &id, true, c.config.config.tty, false);
+    }
+    each(&containers, &a.containers, |id| {
+        let c = containers.load(id)?;
+        if c.state.is_running() {
+            return Ok(());
+        }
+        let mut spawned = lifecycle::start(&containers, id, false)?;
+        match spawned.wait_started() {
+            Started::Running(_) => Ok(()),
+            Started::Failed(_, msg) => Err(CliError::Failed(msg)),
+        }
+    })
+}
+
+/// Runs `f` on each named container, printing each name as docker does; an error for one
+/// doesn't stop the others but makes the exit code 1.
+fn each(
+    containers: &Containers,
+    names: &[String],
+    mut f: impl FnMut(&str) -> Result<(), CliError>,
+) -> CliResult {
+    let mut failed = false;
+    for n in names {
+        let res = containers
+            .resolve(n)
+            .map_err(CliError::from)
+            .and_then(|id| f(&id));
+        match res {
+            Ok(()) => println!("{n}"),
+            Err(e) => {
+                eprintln!("rbox: {e}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+#[derive(Args, Debug)]
+pub struct StopArgs {
+    /// Seconds to wait before killing the container.
+    #[arg(short, long)]
+    time: Option<u32>,
+    /// Containers to stop.
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn stop(root: &Path, a: StopArgs) -> CliResult {
+    let containers = Containers::open(root)?;
+    each(&containers, &a.containers, |id| {
+        lifecycle::stop(&containers, id, a.time)?;
+        Ok(())
+    })
+}
+
+pub fn restart(root: &Path, a: StopArgs) -> CliResult {
+    let containers = Containers::open(root)?;
+    each(&containers, &a.containers, |id| {
+        lifecycle::stop(&containers, id, a.time)?;
+        let mut spawned = lifecycle::start(&containers, id, false)?;
+        match spawned.wait_started() {
+            Started::Running(_) => Ok(()),
+            Started::Failed(_, msg) => Err(CliError::Failed(msg)),
+        }
+    })
+}
+
+#[derive(Args, Debug)]
+pub struct KillArgs {
+    /// Signal to send.
+    #[arg(short, long, default_value = "KILL")]
+    signal: String,
+    /// Containers to signal.
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn kill(root: &Path, a: KillArgs) -> CliResult {
+    let containers = Containers::open(root)?;
+    let sig = parse_signal(&a.signal)?;
+    each(&containers, &a.containers, |id| {
+        lifecycle::kill(&containers, id, sig)?;
+        Ok(())
+    })
+}
+
+#[derive(Args, Debug)]
+pub struct RmArgs {
+    /// Kill and remove running containers.
+    #[arg(short, long)]
+    force: bool,
+    /// Remove anonymous volumes too.
+    #[arg(short, long)]
+    volumes: bool,
+    /// Containers to remove.
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn rm(root: &Path, a: RmArgs) -> CliResult {
+    let containers = Containers::open(root)?;
+    each(&containers, &a.containers, |id| {
+        lifecycle::remove(&containers, id, a.force)?;
+        Ok(())
+    })
+}
+
+#[derive(Args, Debug)]
+pub struct WaitArgs {
+    /// Containers to wait for.
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn wait(root: &Path, a: WaitArgs) -> CliResult {
+    let containers = Containers::open(root)?;
+    let mut failed = false;
+    for n in &a.containers {
+        match containers
+            .resolve(n)
+            .and_then(|id| lifecycle::wait(&containers, &id))
+        {
+            Ok(code) => println!("{code}"),
+            Err(e) => {
+                eprintln!("rbox: {e}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+#[derive(Args, Debug)]
+pub struct RenameArgs {
+    /// The container.
+    container: String,
+    /// Its new name.
+    new_name: String,
+}
+
+pub fn rename(root: &Path, a: RenameArgs) -> CliResult {
+    let containers = Containers::open(root)?;
+    let id = containers.resolve(&a.container)?;
+    containers.rename(&id, &a.new_name)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args, Debug)]
+pub struct PsArgs {
+    /// Show all containers (default: running ones).
+    #[arg(short, long)]
+    all: bool,
+    /// Only show ids.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Don't truncate output.
+    #[arg(long)]
+    no_trunc: bool,
+    /// Filter: status=, name=, id=, label=KEY[=VALUE], exited=CODE, ancestor=IMAGE.
+    #[arg(short, long)]
+    filter: Vec<String>,
+    /// Go-template-like format, e.g. "{{.Names}} {{.Status}}" or "table {{.ID}}\t{{.Status}}".
+    #[arg(long)]
+    format: Option<String>,
+    /// Show the last created container.
+    #[arg(short = 'l', long)]
+    latest: bool,
+}
+
+/// `Up 5 seconds`, `Exited (0) 3 minutes ago`, `Created`, as docker ps shows them.
+pub fn status_text(c: &Container) -> String {
+    let since = |t: &Option<String>| {
+        t.as_deref()
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+            .map(|t| {
+                (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_milliseconds() as f64
+                    / 1000.0
+            })
+            .unwrap_or(0.0)
+            .max(0.0)
+    };
+    match c.state.status {
+        Status::Running => format!("Up {}", human_duration(since(&c.state.started_at))),
+        Status::Restarting => format!(
+            "Restarting ({}) {} ago",
+            c.state.exit_code,
+            human_duration(since(&c.state.finished_at))
+        ),
+        Status::Exited => format!(
+            "Exited ({}) {} ago",
+            c.state.exit_code,
+            human_duration(since(&c.state.finished_at))
+        ),
+        Status::Created => "Created".into(),
+        Status::Removing => "Removal In Progress".into(),
+        Status::Dead => "Dead".into(),
+    }
+}
+
+fn command_text(c: &Container, full: bool) -> String {
+    let cmd = c
+        .config
+        .config
+        .entrypoint
+        .iter()
+        .chain(c.config.config.cmd.iter())
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if full || cmd.chars().count() <= 20 {
+        format!("\"{cmd}\"")
+    } else {
+        format!("\"{}…\"", cmd.chars().take(19).collect::<String>())
+    }
+}
+
+fn matches_filter(c: &Container, f: &str) -> Result<bool, CliError> {
+    let (k, v) = f
+        .split_once('=')
+        .ok_or_else(|| CliError::Failed(format!("bad filter {f:?}: use KEY=VALUE")))?;
+    Ok(match k {
+        "status" => c.state.status.as_str() == v,
+        "name" => c.config.name.contains(v),
+        "id" => c.config.id.starts_with(v),
+        "label" => match v.split_once('=') {
+            Some((lk, lv)) => c.config.config.labels.get(lk).is_some_and(|x| x == lv),
+            None => c.config.config.labels.contains_key(v),
+        },
+        "exited" => c.state.status == Status::Exited && c.state.exit_code.to_string() == v,
+        "ancestor" => c.config.image == v || c.config.image_id.contains(v),
+        _ => return Err(CliError::Failed(format!("invalid filter {k:?}"))),
+    })
+}
+
+pub fn ps(root: &Path, a: PsArgs) -> CliResult {
+    let containers = Containers::open(root)?;
+    let mut list = containers.list()?;
+    if a.latest {
+        list.truncate(1);
+    }
+    let mut shown = Vec::new();
+    for c in list {
+        if !(a.all || a.latest) && !c.state.is_running() && a.filter.is_empty() {
+            continue;
+        }
+        let mut keep = true;
+        for f in &a.filter {
+            keep &= matches_filter(&c, f)?;
+        }
+        if keep {
+            shown.push(c);
+        }
+    }
+    let mut out = io::stdout().lock();
+    if a.quiet {
+        for c in &shown {
+            let id = if a.no_trunc { c.id() } else { &c.id()[..12] };
+            writeln!(out, "{id}")?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let fields = |c: &Container| {
+        let labels = c
+            .config
+            .config
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        vec![
+            (
+                "ID",
+                if a.no_trunc {
+                    c.id().to_owned()
+                } else {
+                    c.id()[..12].to_owned()
+                },
+            ),
+            ("Image", c.config.image.clone()),
+            ("Command", command_text(c, a.no_trunc)),
+            ("CreatedAt", c.config.created.clone()),
+            ("RunningFor", ago(Some(&c.config.created))),
+            ("Status", status_text(c)),
+            ("State", c.state.status.as_str().to_owned()),
+            ("Ports", String::new()),
+            ("Names", c.config.name.clone()),
+            ("Labels", labels),
+        ]
+    };
+    if let Some(fmt) = &a.format {
+        let (table, body) = match fmt.strip_prefix("table") {
+            Some(rest) => (true, rest.trim_start()),
+            None => (false, fmt.as_str()),
+        };
+        if table {
+            writeln!(out, "{}", template::header(body))?;
+        }
+        for c in &shown {
+            writeln!(out, "{}", template::render(body, &fields(c)))?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut rows = vec![[
+        "CONTAINER ID",
+        "IMAGE",
+        "COMMAND",
+        "CREATED",
+        "STATUS",
+        "PORTS",
+        "NAMES",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect::<Vec<_>>()];
+    for c in &shown {
+        let f = fields(c);
+        let get = |k: &str| {
+            f.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        rows.push(vec![
+            get("ID"),
+            get("Image"),
+            get("Command"),
+            get("RunningFor"),
+            get("Status"),
+            get("Ports"),
+            get("Names"),
+        ]);
+    }
+    print_table(&mut out, &rows)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    /// Follow the log output.
+    #[arg(short, long)]
+    follow: bool,
+    /// Number of lines from the end (or "all").
+    #[arg(short = 'n', long, default_value = "all")]
+    tail: String,
+    /// Show logs since a time (RFC 3339, a Unix time, or a duration like 10m).
+    #[arg(long)]
+    since: Option<String>,
+    /// Show timestamps.
+    #[arg(short, long)]
+    timestamps: bool,
+    /// The container.
+    container: String,
+}
+
+fn parse_since(s: &str) -> Result<chrono::DateTime<chrono::Utc>, CliError> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    if let Ok(secs) = s.parse::<f64>() {
+        return chrono::DateTime::from_timestamp(secs as i64, 0)
+            .ok_or_else(|| CliError::Failed(format!("--since {s}: out of range")));
+    }
+    let (num, unit) = s.split_at(s.len().saturating_sub(1));
+    let n: f64 = num
+        .parse()
+        .map_err(|_| CliError::Failed(format!("--since {s:?}: not a time or a duration")))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(CliError::Failed(format!("--since {s:?}: use s, m or h"))),
+    };
+    Ok(chrono::Utc::now() - chrono::Duration::milliseconds((secs * 1000.0) as i64))
+}
+
+pub fn logs(root: &Path, a: LogsArgs) -> CliResult {
+    use rbox_runtime::logs::Record;
+    let containers = Containers::open(root)?;
+    let id = containers.resolve(&a.container)?;
+    let path = containers.dir(&id).join("container.log");
+    let since = a.since.as_deref().map(parse_since).transpose()?;
+    let tail: Option<usize> = match a.tail.as_str() {
+        "all" | "-1" => None,
+        n => Some(
+            n.parse()
+                .map_err(|_| CliError::Failed(format!("--tail {n:?}: a number or \"all\"")))?,
+        ),
+    };
+    let print = |r: &Record| -> io::Result<()> {
+        if since.is_some_and(|s| chrono::DateTime::parse_from_rfc3339(&r.time).is_ok_and(|t| t < s))
+        {
+            return Ok(());
+        }
+        let text = if a.timestamps {
+            format!("{} {}", r.time, r.log)
+        } else {
+            r.log.clone()
+        };
+        if r.stream == "stderr" {
+            io::stderr().lock().write_all(text.as_bytes())
+        } else {
+            let mut o = io::stdout().lock();
+            o.write_all(text.as_bytes())?;
+            o.flush()
+        }
+    };
+    let records = rbox_runtime::logs::read_all(&path)
+        .map_err(|e| CliError::Failed(format!("{}: {e}", path.display())))?;
+    let start = tail.map_or(0, |t| records.len().saturating_sub(t));
+    for r in &records[start..] {
+        print(r)?;
+    }
+    if a.follow {
+        let mut seen = records.len();
+        loop {
+            let running = containers
+                .load(&id)
+                .map(|c| c.state.is_running())
+                .unwrap_or(false);
+            let records = rbox_runtime::logs::read_all(&path).unwrap_or_default();
+            for r in records.iter().skip(seen) {
+                print(r)?;
+            }
+            seen = seen.max(records.len());
+            if !running {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// docker's zero time, for times that never happened.
+const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+/// A container as `docker inspect` shows it.
+pub fn inspect_json(containers: &Containers, c: &Container) -> serde_json::Value {
+    let args: Vec<String> = c
+        .config
+        .config
+        .entrypoint
+        .iter()
+        .chain(c.config.config.cmd.iter())
+        .cloned()
+        .collect();
+    let s = &c.state;
+    let dir = containers.dir(c.id());
+    let mut config = serde_json::to_value(&c.config.config).unwrap_or_default();
+    config["Image"] = json!(c.config.image);
+    config["AttachStdin"] = json!(c.config.config.open_stdin);
+    json!({
+        "Id": c.id(),
+        "Created": c.config.created,
+        "Path": args.first(),
+        "Args": args.get(1..).unwrap_or(&[]),
+        "State": {
+            "Status": s.status.as_str(),
+            "Running": s.status == Status::Running,
+            "Paused": false,
+            "Restarting": s.status == Status::Restarting,
+            "OOMKilled": s.oom_killed,
+            "Dead": s.status == Status::Dead,
+            "Pid": s.pid,
+            "ExitCode": s.exit_code,
+            "Error": s.error,
+            "StartedAt": s.started_at.clone().unwrap_or_else(|| ZERO_TIME.into()),
+            "FinishedAt": s.finished_at.clone().unwrap_or_else(|| ZERO_TIME.into()),
+        },
+        "Image": c.config.image_id,
+        "ResolvConfPath": dir.join("resolv.conf"),
+        "HostnamePath": dir.join("hostname"),
+        "HostsPath": dir.join("hosts"),
+        "LogPath": dir.join("container.log"),
+        "Name": format!("/{}", c.config.name),
+        "RestartCount": s.restart_count,
+        "Driver": "overlay",
+        "HostConfig": c.config.host,
+        "GraphDriver": {
+            "Name": "overlay",
+            "Data": {
+                "UpperDir": dir.join("upper"),
+                "WorkDir": dir.join("work"),
+                "MergedDir": dir.join("rootfs"),
+            },
+        },
+        "Mounts": [],
+        "Config": config,
+        "NetworkSettings": {
+            "Networks": if c.config.host.network_mode == "host" {
+                json!({"host": {}})
+            } else {
+                json!({"none": {}})
+            },
+        },
+    })
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// Containers or images.
+    #[arg(required = true)]
+    names: Vec<String>,
+}
+
+pub fn inspect(root: &Path, a: InspectArgs) -> CliResult {
+    let containers = Containers::open(root)?;
+    let mut out = Vec::new();
+    let mut failed = false;
+    for n in &a.names {
+        match containers.resolve(n).and_then(|id| containers.load(&id)) {
+            Ok(c) => out.push(inspect_json(&containers, &c)),
+            Err(_) => match crate::images::inspect_one(root, n) {
+                Ok(v) => out.push(v),
+                Err(_) => {
+                    eprintln!("rbox: no such object: {n}");
+                    failed = true;
+                }
+            },
+        }
+    }
+    println!("{}", serde_json::to_string_pretty(&out).expect("json"));
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
