@@ -57,6 +57,8 @@ enum Command {
     Wait(containers::WaitArgs),
     /// Rename a container.
     Rename(containers::RenameArgs),
+    /// Run a command in a running container.
+    Exec(containers::ExecArgs),
     /// Manage containers.
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -134,6 +136,8 @@ enum ContainerCommand {
     Wait(containers::WaitArgs),
     /// Rename a container.
     Rename(containers::RenameArgs),
+    /// Run a command in a running container.
+    Exec(containers::ExecArgs),
 }
 
 /// `rbuild ARGS` is `rbox build ARGS`, `rrun ARGS` is `rbox run ARGS`.
@@ -180,8 +184,9 @@ fn main() -> ExitCode {
     }
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RBOX_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            tracing_subscriber::EnvFilter::try_from_env("RBOX_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("warn,libcontainer=off,libcgroups=off")
+            }),
         )
         .with_writer(std::io::stderr)
         .with_target(false)
@@ -226,6 +231,9 @@ fn main() -> ExitCode {
         }
         Command::Rename(a) | Command::Container(ContainerCommand::Rename(a)) => {
             containers::rename(&root, a)
+        }
+        Command::Exec(a) | Command::Container(ContainerCommand::Exec(a)) => {
+            containers::exec(&root, a)
         }
         Command::Monitor { .. } => unreachable!("handled above"),
     };

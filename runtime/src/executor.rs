@@ -20,6 +20,9 @@ pub const NOT_EXECUTABLE: &str = "rbox-command-not-executable:";
 pub struct RboxExecutor {
     /// Whether the process dies (SIGKILL) when its parent, the monitor, dies.
     pub die_with_parent: bool,
+    /// A seccomp profile to load right before exec (for `exec`, whose process libcontainer
+    /// starts without the container's profile; it runs with no_new_privs).
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
 }
 
 fn lookup(name: &str, path_var: &str) -> Option<PathBuf> {
@@ -82,6 +85,13 @@ impl Executor for RboxExecutor {
         let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
         if self.die_with_parent {
             let _ = nix::sys::prctl::set_pdeathsig(Some(Signal::SIGKILL));
+        }
+        if let Some(profile) = &self.seccomp {
+            if let Err(e) = libcontainer::seccomp::initialize_seccomp(profile) {
+                eprintln!("loading the seccomp profile failed: {e}");
+                // SAFETY: as below.
+                unsafe { nix::libc::_exit(126) }
+            }
         }
         let c_args: Vec<CString> = args
             .iter()

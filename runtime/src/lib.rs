@@ -10,6 +10,7 @@ pub mod containers;
 pub mod create;
 pub mod error;
 pub mod etc;
+pub mod exec;
 pub mod executor;
 pub mod lifecycle;
 pub mod logs;

@@ -40,7 +40,7 @@ const SYNC_ENV: &str = "_RBOX_MONITOR_SYNC";
 const ATTACH_ENV: &str = "_RBOX_MONITOR_ATTACH";
 
 /// Signals the monitor handles through its signalfd.
-fn handled_signals() -> SigSet {
+pub(crate) fn handled_signals() -> SigSet {
     let mut s = SigSet::empty();
     for sig in [
         Signal::SIGCHLD,
@@ -318,6 +318,7 @@ impl Monitor {
             .map_err(runtime_error)?
             .with_executor(RboxExecutor {
                 die_with_parent: true,
+                seccomp: None,
             });
         let mut outputs: Vec<(OwnedFd, Stream)> = Vec::new();
         let console = if config.config.tty {
@@ -376,7 +377,7 @@ impl Monitor {
             }
         }
         let mut relay = Relay {
-            log,
+            log: Some(log),
             attached: self.attached,
             stdin_to: master.filter(|_| self.attached && config.config.open_stdin),
         };
@@ -392,12 +393,12 @@ impl Monitor {
     }
 }
 
-fn runtime_error(e: impl std::fmt::Display) -> Error {
+pub(crate) fn runtime_error(e: impl std::fmt::Display) -> Error {
     Error::Runtime(e.to_string())
 }
 
 /// Turns a libcontainer start failure into the error `run` reports.
-fn start_error(e: libcontainer::error::LibcontainerError, command: &str) -> Error {
+pub(crate) fn start_error(e: libcontainer::error::LibcontainerError, command: &str) -> Error {
     let msg = e.to_string();
     if msg.contains(NOT_FOUND) {
         Error::CommandNotFound(command.to_owned())
@@ -484,7 +485,7 @@ fn reap_all() -> Vec<(i32, i32)> {
 }
 
 /// Receives the pty master libcontainer sends over the console socket.
-fn receive_fd(listener: &UnixListener) -> io::Result<OwnedFd> {
+pub(crate) fn receive_fd(listener: &UnixListener) -> io::Result<OwnedFd> {
     use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
     let (stream, _) = listener.accept()?;
     let mut buf = [0u8; 4096];
@@ -509,7 +510,7 @@ fn receive_fd(listener: &UnixListener) -> io::Result<OwnedFd> {
     ))
 }
 
-fn copy_winsize(from: BorrowedFd<'_>, to: BorrowedFd<'_>) {
+pub(crate) fn copy_winsize(from: BorrowedFd<'_>, to: BorrowedFd<'_>) {
     if let Ok(ws) = rustix::termios::tcgetwinsize(from) {
         let _ = rustix::termios::tcsetwinsize(to, ws);
     }
@@ -517,15 +518,20 @@ fn copy_winsize(from: BorrowedFd<'_>, to: BorrowedFd<'_>) {
 
 /// Copies the container's output to its log (and to an attached `run`), and an attached
 /// terminal's input to the container.
-struct Relay {
-    log: LogWriter,
-    attached: bool,
-    stdin_to: Option<OwnedFd>,
+pub(crate) struct Relay {
+    pub(crate) log: Option<LogWriter>,
+    pub(crate) attached: bool,
+    pub(crate) stdin_to: Option<OwnedFd>,
 }
 
 impl Relay {
     /// Relays until the process `pid` exits and its output is drained; returns its code.
-    fn run(&mut self, pid: i32, mut outputs: Vec<(OwnedFd, Stream)>, sigfd: &SignalFd) -> i32 {
+    pub(crate) fn run(
+        &mut self,
+        pid: i32,
+        mut outputs: Vec<(OwnedFd, Stream)>,
+        sigfd: &SignalFd,
+    ) -> i32 {
         for (fd, _) in &outputs {
             let _ = rustix::fs::fcntl_setfl(fd, rustix::fs::OFlags::NONBLOCK);
         }
@@ -618,12 +624,16 @@ impl Relay {
                 }
             }
         }
-        let _ = self.log.flush_partial();
+        if let Some(log) = &mut self.log {
+            let _ = log.flush_partial();
+        }
         status.unwrap_or(137)
     }
 
     fn output(&mut self, stream: Stream, bytes: &[u8]) {
-        let _ = self.log.write(stream, bytes);
+        if let Some(log) = &mut self.log {
+            let _ = log.write(stream, bytes);
+        }
         if self.attached {
             let fd = match stream {
                 Stream::Stdout => 1,

@@ -37,6 +37,22 @@ pub fn exec_path(fd: &OwnedFd) -> String {
     format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(fd))
 }
 
+/// Replaces this process with the same command run from a sealed copy of rbox; returns
+/// only on failure.
+pub fn reexec_sealed() -> io::Error {
+    use std::os::unix::process::CommandExt;
+    let fd = match sealed_copy() {
+        Ok(fd) => fd,
+        Err(e) => return e,
+    };
+    let mut args = std::env::args_os();
+    let arg0 = args.next().unwrap_or_else(|| "rbox".into());
+    std::process::Command::new(exec_path(&fd))
+        .arg0(arg0)
+        .args(args)
+        .exec()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

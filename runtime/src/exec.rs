@@ -1,0 +1,186 @@
+//! `rbox exec`: another process in a running container, in its namespaces and cgroup,
+//! with its capabilities and seccomp profile.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixListener;
+use std::path::Path;
+
+use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::syscall::syscall::SyscallType;
+use nix::sys::signal::SigmaskHow;
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::Pid;
+
+use crate::container::Status;
+use crate::containers::Containers;
+use crate::error::{Error, IoContext, Result};
+use crate::executor::RboxExecutor;
+use crate::logs::Stream;
+use crate::monitor::{
+    copy_winsize, handled_signals, receive_fd, runtime_error, start_error, Relay,
+};
+use crate::{rootfs, user};
+
+/// The options of `rbox exec`.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    /// The command and its arguments.
+    pub command: Vec<String>,
+    /// `-e KEY=value` (or `KEY`, from this environment).
+    pub env: Vec<String>,
+    /// `-w`.
+    pub workdir: Option<String>,
+    /// `-u`.
+    pub user: Option<String>,
+    /// `-t`.
+    pub tty: bool,
+    /// `-i`.
+    pub interactive: bool,
+    /// `-d`: start it and return.
+    pub detach: bool,
+}
+
+/// Runs a command in container `id`; returns its exit code (0 when detached). The calling
+/// process must run from a sealed copy of rbox and be single-threaded.
+pub fn exec(containers: &Containers, id: &str, o: &ExecOptions) -> Result<i32> {
+    let c = containers.load(id)?;
+    if c.state.status != Status::Running {
+        return Err(Error::Conflict(format!(
+            "container {} is not running",
+            c.config.name
+        )));
+    }
+    if o.command.is_empty() {
+        return Err(Error::NoCommand);
+    }
+    let dir = containers.dir(id);
+    let root = dir.join("rootfs");
+    let passwd = rootfs::read_in_root(&root, "/etc/passwd")?.unwrap_or_default();
+    let group = rootfs::read_in_root(&root, "/etc/group")?.unwrap_or_default();
+    let who = user::resolve(
+        o.user.as_deref().unwrap_or(&c.config.config.user),
+        &passwd,
+        &group,
+    )?;
+    let mut env: HashMap<String, String> = HashMap::new();
+    for e in &o.env {
+        match e.split_once('=') {
+            Some((k, v)) => {
+                env.insert(k.to_owned(), v.to_owned());
+            }
+            None => {
+                if let Ok(v) = std::env::var(e) {
+                    env.insert(e.clone(), v);
+                }
+            }
+        }
+    }
+    if o.tty {
+        env.entry("TERM".into()).or_insert_with(|| "xterm".into());
+    }
+    let spec: serde_json::Value = crate::containers::read_json(&dir.join("bundle/config.json"))?;
+    let seccomp = match spec.pointer("/linux/seccomp") {
+        Some(s) => Some(
+            serde_json::from_value(s.clone())
+                .map_err(|e| Error::Runtime(format!("seccomp: {e}")))?,
+        ),
+        None => None,
+    };
+    let privileged = c.config.host.privileged;
+
+    // Signals are taken through a signalfd while the process runs.
+    let mask = handled_signals();
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None)?;
+    let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)?;
+
+    let mut builder = ContainerBuilder::new(id.to_owned(), SyscallType::Linux)
+        .with_root_path(containers.run_dir())
+        .map_err(runtime_error)?
+        .with_executor(RboxExecutor {
+            die_with_parent: false,
+            seccomp,
+        });
+    let sock_name = format!("exec-{}.sock", std::process::id());
+    let console = if o.tty {
+        let prev = std::env::current_dir()?;
+        std::env::set_current_dir(&dir).at(&dir)?;
+        let l = UnixListener::bind(&sock_name);
+        std::env::set_current_dir(prev)?;
+        let l = l.at(dir.join(&sock_name))?;
+        builder = builder.with_console_socket(Some(dir.join(&sock_name)));
+        Some(l)
+    } else {
+        let null = || File::open("/dev/null").map(OwnedFd::from);
+        let dup = |fd: io::Result<OwnedFd>| fd;
+        if o.detach {
+            builder = builder
+                .with_stdin(null()?)
+                .with_stdout(OwnedFd::from(write_null()?))
+                .with_stderr(OwnedFd::from(write_null()?));
+        } else {
+            let stdin = if o.interactive {
+                dup(io::stdin().as_fd().try_clone_to_owned())?
+            } else {
+                null()?
+            };
+            builder = builder
+                .with_stdin(stdin)
+                .with_stdout(io::stdout().as_fd().try_clone_to_owned()?)
+                .with_stderr(io::stderr().as_fd().try_clone_to_owned()?);
+        }
+        None
+    };
+    let mut tenant = builder
+        .as_tenant()
+        .with_container_args(o.command.clone())
+        .with_env(env)
+        .with_user(Some(who.uid))
+        .with_group(Some(who.gid))
+        .with_additional_gids(who.additional_gids.clone())
+        .with_no_new_privs(!privileged)
+        .with_detach(o.tty || o.detach);
+    if let Some(w) = o
+        .workdir
+        .as_deref()
+        .or(Some(c.config.config.working_dir.as_str()))
+        .filter(|w| !w.is_empty())
+    {
+        tenant = tenant.with_cwd(Some(Path::new(w)));
+    }
+    let result = tenant.build();
+    let _ = std::fs::remove_file(dir.join(&sock_name));
+    let pid = result.map_err(|e| start_error(e, &o.command[0]))?;
+    if o.detach {
+        return Ok(0);
+    }
+    if let Some(listener) = console {
+        let master = receive_fd(&listener).at(dir.join(&sock_name))?;
+        let _raw = crate::attach::RawTerminal::enable();
+        copy_winsize(io::stdin().as_fd(), master.as_fd());
+        let outputs = vec![(master.try_clone()?, Stream::Stdout)];
+        let mut relay = Relay {
+            log: None,
+            attached: true,
+            stdin_to: o.interactive.then_some(master),
+        };
+        return Ok(relay.run(pid.as_raw(), outputs, &sigfd));
+    }
+    drop(sigfd);
+    loop {
+        match waitpid(Pid::from_raw(pid.as_raw()), None) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
+            Ok(WaitStatus::Signaled(_, s, _)) => return Ok(128 + s as i32),
+            Ok(_) => continue,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn write_null() -> io::Result<File> {
+    std::fs::OpenOptions::new().write(true).open("/dev/null")
+}
