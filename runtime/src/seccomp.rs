@@ -363,7 +363,6 @@ const ALLOWED: &[&str] = &[
     "writev",
     "arch_prctl",
     "modify_ldt",
-    "uretprobe",
 ];
 
 /// Calls allowed only with a capability, as `(capability, calls)`.
