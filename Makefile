@@ -12,7 +12,8 @@ DEMO_DIR := $(CURDIR)/target/demo
 
 # Debian packages the tests and fixtures use (the tools other OCI engines use, to check
 # our output against).
-APT_PACKAGES := busybox-static skopeo umoci oci-image-tool zstd debootstrap tar gzip findutils
+APT_PACKAGES := busybox-static skopeo umoci oci-image-tool zstd debootstrap tar gzip findutils \
+	libseccomp-dev tini procps
 
 .PHONY: demo test deps build install fixtures debian clean-demo
 

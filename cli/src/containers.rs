@@ -502,7 +502,13 @@ pub fn ps(root: &Path, a: PsArgs) -> CliResult {
     }
     let mut shown = Vec::new();
     for c in list {
-        if !(a.all || a.latest) && !c.state.is_running() && a.filter.is_empty() {
+        // As docker: a status or exited filter looks at stopped containers too.
+        let everything = a.all
+            || a.latest
+            || a.filter
+                .iter()
+                .any(|f| f.starts_with("status=") || f.starts_with("exited="));
+        if !everything && !c.state.is_running() {
             continue;
         }
         let mut keep = true;

@@ -5,6 +5,7 @@ mod containers;
 mod format;
 mod images;
 mod template;
+mod tools;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -59,9 +60,18 @@ enum Command {
     Rename(containers::RenameArgs),
     /// Run a command in a running container.
     Exec(containers::ExecArgs),
+    /// Copy files/folders between a container and the local filesystem.
+    Cp(tools::CpArgs),
+    /// Display the running processes of a container.
+    Top(tools::TopArgs),
+    /// Display containers' resource usage.
+    Stats(tools::StatsArgs),
     /// Manage containers.
     #[command(subcommand)]
     Container(ContainerCommand),
+    /// Manage rbox: disk usage, pruning.
+    #[command(subcommand)]
+    System(tools::SystemCommand),
     /// The monitor of one container (started by rbox itself).
     #[command(name = "__monitor", hide = true)]
     Monitor {
@@ -138,6 +148,14 @@ enum ContainerCommand {
     Rename(containers::RenameArgs),
     /// Run a command in a running container.
     Exec(containers::ExecArgs),
+    /// Copy files/folders between a container and the local filesystem.
+    Cp(tools::CpArgs),
+    /// Display the running processes of a container.
+    Top(tools::TopArgs),
+    /// Display containers' resource usage.
+    Stats(tools::StatsArgs),
+    /// Remove all stopped containers.
+    Prune(tools::ContainerPruneArgs),
 }
 
 /// `rbuild ARGS` is `rbox build ARGS`, `rrun ARGS` is `rbox run ARGS`.
@@ -235,6 +253,13 @@ fn main() -> ExitCode {
         Command::Exec(a) | Command::Container(ContainerCommand::Exec(a)) => {
             containers::exec(&root, a)
         }
+        Command::Cp(a) | Command::Container(ContainerCommand::Cp(a)) => tools::cp(&root, a),
+        Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => tools::top(&root, a),
+        Command::Stats(a) | Command::Container(ContainerCommand::Stats(a)) => {
+            tools::stats(&root, a)
+        }
+        Command::Container(ContainerCommand::Prune(a)) => tools::container_prune(&root, a),
+        Command::System(c) => tools::system(&root, c),
         Command::Monitor { .. } => unreachable!("handled above"),
     };
     match result {

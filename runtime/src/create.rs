@@ -90,7 +90,8 @@ pub fn parse_bytes(s: &str, flag: &str) -> Result<i64> {
         _ => (lower, 1),
     };
     let n: f64 = num.parse().map_err(|_| bad())?;
-    if !(n >= 0.0) {
+    // NaN and negative sizes are both refused.
+    if n.is_nan() || n < 0.0 {
         return Err(bad());
     }
     Ok((n * mult as f64) as i64)

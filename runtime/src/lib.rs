@@ -5,8 +5,10 @@
 //! disk ([`lifecycle`], [`containers`]) — there is no daemon.
 
 pub mod attach;
+pub mod cgroup;
 pub mod container;
 pub mod containers;
+pub mod copy;
 pub mod create;
 pub mod error;
 pub mod etc;
@@ -16,10 +18,13 @@ pub mod lifecycle;
 pub mod logs;
 pub mod monitor;
 pub mod process;
+pub mod prune;
 pub mod rootfs;
 pub mod sealed;
 pub mod seccomp;
 pub mod spec;
+pub mod stats;
+pub mod top;
 pub mod user;
 
 pub use container::{ContainerConfig, State, Status};

@@ -588,6 +588,7 @@ impl Relay {
                     }
                 }
             }
+            let stdin_ready = stdin_open && ready.get(outputs.len() + 1).copied().unwrap_or(false);
             let mut closed = Vec::new();
             for (i, (fd, stream)) in outputs.iter().enumerate() {
                 if !ready[i + 1] {
@@ -613,7 +614,7 @@ impl Relay {
             for i in closed.into_iter().rev() {
                 outputs.remove(i);
             }
-            if stdin_open && ready[outputs.len() + 1..].iter().any(|r| *r) {
+            if stdin_ready {
                 match rustix::io::read(&stdin, &mut buf) {
                     Ok(0) | Err(_) => stdin_open = false,
                     Ok(n) => {

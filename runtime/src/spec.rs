@@ -124,11 +124,32 @@ pub fn normalize_cap(name: &str, flag: &str) -> Result<String> {
     }
 }
 
+/// The capabilities rbox itself may hand out: those in its own bounding set (a host may
+/// withhold some, as this one does CAP_SYS_RESOURCE).
+pub fn grantable_caps() -> Vec<String> {
+    let bnd = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .unwrap_or(u64::MAX);
+    ALL_CAPS
+        .iter()
+        .enumerate()
+        .filter(|(bit, _)| bnd & (1u64 << bit) != 0)
+        .map(|(_, c)| c.to_string())
+        .collect()
+}
+
 /// The capability set of a container: the default set, minus `cap_drop`, plus `cap_add`
-/// (`ALL` in either means all); every capability with `--privileged`.
+/// (`ALL` in either means all); every capability with `--privileged` — all that rbox
+/// itself holds.
 pub fn capabilities(c: &ContainerConfig) -> Result<Vec<String>> {
+    let grantable = grantable_caps();
     if c.host.privileged {
-        return Ok(ALL_CAPS.iter().map(|s| s.to_string()).collect());
+        return Ok(grantable);
     }
     let add = c
         .host
@@ -152,9 +173,15 @@ pub fn capabilities(c: &ContainerConfig) -> Result<Vec<String>> {
             .collect()
     };
     if add.iter().any(|a| a == "ALL") {
-        caps = ALL_CAPS.iter().map(|s| s.to_string()).collect();
+        caps = grantable;
     } else {
         for a in add {
+            if !grantable.contains(&a) {
+                return Err(Error::InvalidOption {
+                    flag: "--cap-add".into(),
+                    reason: format!("{a}: rbox itself does not hold this capability here"),
+                });
+            }
             if !caps.contains(&a) {
                 caps.push(a);
             }

@@ -222,18 +222,95 @@ pub fn processes_under(root: &Path) -> Vec<i32> {
     out
 }
 
+/// Cgroup directories left for container `id`, in any hierarchy (v1 controllers or v2).
+pub fn cgroups_of(id: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let Ok(rd) = fs::read_dir("/sys/fs/cgroup") else {
+        return out;
+    };
+    for e in rd.flatten() {
+        for p in [e.path().join("rbox").join(id), e.path().join(id)] {
+            if p.is_dir() {
+                out.push(p.display().to_string());
+            }
+        }
+    }
+    if Path::new("/sys/fs/cgroup/rbox").join(id).is_dir() {
+        out.push(format!("/sys/fs/cgroup/rbox/{id}"));
+    }
+    out
+}
+
+impl TestRoot {
+    /// Ids of every container of this root.
+    pub fn container_ids(&self) -> Vec<String> {
+        list(&self.path().join("containers"))
+            .into_iter()
+            .filter(|n| n.len() == 64)
+            .collect()
+    }
+
+    /// Removes every container of this root (`rm -f`), as a cleanup step.
+    pub fn remove_all_containers(&self) {
+        let ids = self.container_ids();
+        if !ids.is_empty() {
+            let _ = self
+                .cmd(["rm".to_string(), "-f".into()].into_iter().chain(ids))
+                .output();
+        }
+    }
+
+    /// Runs `rbox` with `args` and returns the exit code, stdout and stderr.
+    pub fn status<I, S>(&self, args: I) -> (i32, String, String)
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let r = self.run(args);
+        (r.code, r.stdout, r.stderr)
+    }
+}
+
 impl Drop for TestRoot {
     fn drop(&mut self) {
+        // What the test left is recorded first; then it is cleaned up either way, so one
+        // failing test doesn't leave the host dirty.
+        let ids = self.container_ids();
+        let leftover_containers: Vec<String> = ids
+            .iter()
+            .filter(|id| {
+                fs::read_to_string(self.path().join("containers").join(id).join("state.json"))
+                    .is_ok_and(|s| s.contains("\"running\"") || s.contains("\"restarting\""))
+            })
+            .cloned()
+            .collect();
+        self.remove_all_containers();
+        let cgroups: Vec<String> = ids.iter().flat_map(|id| cgroups_of(id)).collect();
         let procs = processes_under(self.path());
+        for p in &procs {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(*p),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        let top = self.path().to_string_lossy().into_owned();
         let mut mounts = mounts_under(self.path());
         if self.tmpfs {
-            let top = self.path().to_string_lossy().into_owned();
             mounts.retain(|m| *m != top);
+        }
+        for m in mounts.iter().rev() {
+            let _ = Command::new("umount").arg("-l").arg(m).status();
+        }
+        if self.tmpfs {
             let _ = Command::new("umount").arg(self.path()).status();
         }
         if std::thread::panicking() {
             return;
         }
+        assert!(
+            leftover_containers.is_empty(),
+            "running containers left: {leftover_containers:?}"
+        );
         assert!(
             procs.is_empty(),
             "processes left under the test root: {procs:?}"
@@ -242,6 +319,7 @@ impl Drop for TestRoot {
             mounts.is_empty(),
             "mounts left under the test root: {mounts:?}"
         );
+        assert!(cgroups.is_empty(), "cgroups left: {cgroups:?}");
     }
 }
 
@@ -309,4 +387,106 @@ pub fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let mut f = fs::File::create(&p).unwrap();
     f.write_all(bytes).unwrap();
     p
+}
+
+/// Makes image `name` from image `base` with `patch` merged into its config's `config`
+/// (Env, Entrypoint, Cmd, WorkingDir, User, StopSignal, …): saved, rewritten with new
+/// digests, loaded back, as another tool would have built it.
+pub fn image_with_config(t: &TestRoot, base: &str, name: &str, patch: serde_json::Value) {
+    use sha2::{Digest, Sha256};
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("in.tar");
+    t.ok([
+        OsStr::new("save"),
+        "-o".as_ref(),
+        archive.as_os_str(),
+        base.as_ref(),
+    ]);
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut ar = tar::Archive::new(fs::File::open(&archive).unwrap());
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let p = e.path().unwrap().display().to_string();
+        let mut b = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut b).unwrap();
+        files.push((p, b));
+    }
+    let get = |files: &[(String, Vec<u8>)], p: &str| {
+        files
+            .iter()
+            .find(|(n, _)| n == p)
+            .map(|(_, b)| b.clone())
+            .unwrap()
+    };
+    let sha = |b: &[u8]| hex::encode(Sha256::digest(b));
+    let index: serde_json::Value = serde_json::from_slice(&get(&files, "index.json")).unwrap();
+    let mdigest = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_owned();
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&get(&files, &format!("blobs/sha256/{mdigest}"))).unwrap();
+    let cdigest = manifest["config"]["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_owned();
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&get(&files, &format!("blobs/sha256/{cdigest}"))).unwrap();
+    if !config["config"].is_object() {
+        config["config"] = serde_json::json!({});
+    }
+    for (k, v) in patch.as_object().unwrap() {
+        config["config"][k] = v.clone();
+    }
+    let cbytes = serde_json::to_vec(&config).unwrap();
+    let cd = sha(&cbytes);
+    manifest["config"]["digest"] = format!("sha256:{cd}").into();
+    manifest["config"]["size"] = cbytes.len().into();
+    let mbytes = serde_json::to_vec(&manifest).unwrap();
+    let md = sha(&mbytes);
+    let new_index = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": format!("sha256:{md}"),
+            "size": mbytes.len(),
+            "annotations": {"io.containerd.image.name": name},
+        }],
+    });
+    files.retain(|(n, _)| n != "index.json" && n != "manifest.json");
+    files.push(("index.json".into(), serde_json::to_vec(&new_index).unwrap()));
+    files.push((format!("blobs/sha256/{cd}"), cbytes));
+    files.push((format!("blobs/sha256/{md}"), mbytes));
+    let out = dir.path().join("out.tar");
+    let mut b = tar::Builder::new(fs::File::create(&out).unwrap());
+    for (n, bytes) in &files {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, n, &bytes[..]).unwrap();
+    }
+    b.finish().unwrap();
+    drop(b);
+    t.ok([OsStr::new("load"), "-i".as_ref(), out.as_os_str()]);
+}
+
+/// Polls `f` every 50 ms until it is true or `secs` pass; returns whether it became true.
+pub fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    f()
+}
+
+/// `rbox inspect` of one container.
+pub fn inspect(t: &TestRoot, name: &str) -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_str(&t.ok(["inspect", name])).unwrap();
+    v[0].clone()
 }

@@ -1,0 +1,475 @@
+//! Container tools: cp, top, stats, container prune, system df, system prune.
+
+use std::collections::HashMap;
+use std::io::{self, IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use rbox_runtime::copy::{CopyError, CopyOptions};
+use rbox_runtime::prune::{self, Usage};
+use rbox_runtime::stats::Sample;
+use rbox_runtime::{Container, Containers};
+
+use crate::format::{human_size, print_table};
+use crate::template;
+use crate::{CliError, CliResult};
+
+impl From<CopyError> for CliError {
+    fn from(e: CopyError) -> Self {
+        match e {
+            CopyError::Runtime(e) => CliError::Runtime(e),
+            e => CliError::Failed(e.to_string()),
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct CpArgs {
+    /// Always follow symbolic links in SRC_PATH.
+    #[arg(short = 'L', long)]
+    follow_link: bool,
+    /// Archive mode: keep uid and gid (else the receiving side's user owns the copy).
+    #[arg(short, long)]
+    archive: bool,
+    /// Print no summary (the default when standard output is not a terminal).
+    #[arg(short, long)]
+    quiet: bool,
+    /// CONTAINER:SRC_PATH or a host path.
+    #[arg(value_name = "SRC")]
+    source: String,
+    /// CONTAINER:DEST_PATH or a host path.
+    #[arg(value_name = "DEST")]
+    destination: String,
+}
+
+/// `rbox cp`: prints docker's summary on standard error when output is a terminal.
+pub fn cp(root: &Path, a: CpArgs) -> CliResult {
+    if a.source.is_empty() || a.destination.is_empty() {
+        return Err(CliError::Failed(
+            "source and destination can not be empty".into(),
+        ));
+    }
+    if a.source == "-" || a.destination == "-" {
+        return Err(CliError::Failed(
+            "tar streams on standard input or output (-) are not supported".into(),
+        ));
+    }
+    let containers = Containers::open(root)?;
+    let opts = CopyOptions {
+        follow_link: a.follow_link,
+        archive: a.archive,
+    };
+    let copied = rbox_runtime::copy::copy(&containers, &a.source, &a.destination, opts)?;
+    if !a.quiet && io::stdout().is_terminal() {
+        eprintln!(
+            "Successfully copied {} to {}",
+            human_size(copied.bytes),
+            copied.destination
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args, Debug)]
+pub struct TopArgs {
+    /// The container.
+    container: String,
+    /// Options for the host's ps (default: the columns of ps -ef).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    ps_options: Vec<String>,
+}
+
+/// `rbox top`: the container's processes, in docker's 20-wide columns.
+pub fn top(root: &Path, a: TopArgs) -> CliResult {
+    let containers = Containers::open(root)?;
+    let id = containers.resolve(&a.container)?;
+    let t = rbox_runtime::top::top(&containers, &id, &a.ps_options)?;
+    let mut rows = vec![t.titles];
+    rows.extend(t.processes);
+    // As docker's tabwriter for top: columns at least 20 wide.
+    print_columns(&mut io::stdout().lock(), &rows, 20)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args, Debug)]
+pub struct StatsArgs {
+    /// Show all containers (default: running ones).
+    #[arg(short, long)]
+    all: bool,
+    /// Print one sample and exit (else refresh every second until interrupted).
+    #[arg(long)]
+    no_stream: bool,
+    /// Don't truncate output.
+    #[arg(long)]
+    no_trunc: bool,
+    /// Go-template-like format, e.g. "{{.Name}} {{.CPUPerc}}" or "table {{.ID}}\t{{.PIDs}}".
+    #[arg(long)]
+    format: Option<String>,
+    /// Containers (default: every running one).
+    containers: Vec<String>,
+}
+
+/// `docker stats`'s columns: placeholder and title.
+const STATS_COLUMNS: [(&str, &str); 9] = [
+    ("ID", "CONTAINER ID"),
+    ("Name", "NAME"),
+    ("Container", "CONTAINER"),
+    ("CPUPerc", "CPU %"),
+    ("MemUsage", "MEM USAGE / LIMIT"),
+    ("MemPerc", "MEM %"),
+    ("NetIO", "NET I/O"),
+    ("BlockIO", "BLOCK I/O"),
+    ("PIDs", "PIDS"),
+];
+
+const STATS_DEFAULT: &str =
+    "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
+
+/// `rbox stats`: one sample with `--no-stream`, else a refreshed screen every second.
+pub fn stats(root: &Path, a: StatsArgs) -> CliResult {
+    let containers = Containers::open(root)?;
+    // Named containers are looked up once (an unknown one is an error, as docker);
+    // otherwise the running ones are listed again at each refresh.
+    let named: Option<Vec<(String, String)>> = if a.containers.is_empty() {
+        None
+    } else {
+        let mut v = Vec::new();
+        for n in &a.containers {
+            v.push((n.clone(), containers.resolve(n)?));
+        }
+        Some(v)
+    };
+    let current = || -> Result<Vec<(String, Container)>, CliError> {
+        Ok(match &named {
+            Some(v) => v
+                .iter()
+                .filter_map(|(n, id)| containers.load(id).ok().map(|c| (n.clone(), c)))
+                .collect(),
+            None => containers
+                .list()?
+                .into_iter()
+                .filter(|c| a.all || c.state.is_running())
+                .map(|c| (c.config.name.clone(), c))
+                .collect(),
+        })
+    };
+    let format = a.format.as_deref().unwrap_or(STATS_DEFAULT);
+    let (table, body) = match format.strip_prefix("table") {
+        Some(rest) => (true, rest.trim_start()),
+        None => (false, format),
+    };
+    let mut prev: HashMap<String, Sample> = HashMap::new();
+    for (_, c) in current()? {
+        prev.insert(c.id().to_owned(), Sample::take(&c));
+    }
+    // The first figures come from two samples 100ms apart; then every second.
+    std::thread::sleep(Duration::from_millis(100));
+    loop {
+        let mut lines = Vec::new();
+        let mut next = HashMap::new();
+        for (shown, c) in current()? {
+            let now = Sample::take(&c);
+            let u = now.usage_since(prev.get(c.id()).unwrap_or(&now));
+            let id = if a.no_trunc { c.id() } else { &c.id()[..12] };
+            let fields: Vec<(&str, String)> = vec![
+                ("ID", id.to_owned()),
+                ("Name", c.config.name.clone()),
+                ("Container", shown),
+                ("CPUPerc", format!("{:.2}%", u.cpu_percent)),
+                (
+                    "MemUsage",
+                    format!(
+                        "{} / {}",
+                        binary_size(u.memory),
+                        binary_size(u.memory_limit)
+                    ),
+                ),
+                ("MemPerc", format!("{:.2}%", u.memory_percent)),
+                (
+                    "NetIO",
+                    format!("{} / {}", human_size(u.net.0), human_size(u.net.1)),
+                ),
+                (
+                    "BlockIO",
+                    format!("{} / {}", human_size(u.block.0), human_size(u.block.1)),
+                ),
+                ("PIDs", u.pids.to_string()),
+            ];
+            lines.push(template::render(body, &fields));
+            next.insert(c.id().to_owned(), now);
+        }
+        let mut out = io::stdout().lock();
+        if !a.no_stream {
+            // As docker: the screen is redrawn in place.
+            write!(out, "\x1b[2J\x1b[H")?;
+        }
+        if table {
+            let header: Vec<(&str, String)> = STATS_COLUMNS
+                .iter()
+                .map(|(k, v)| (*k, v.to_string()))
+                .collect();
+            let mut rows = vec![split_cells(&template::render(body, &header))];
+            rows.extend(lines.iter().map(|l| split_cells(l)));
+            print_table(&mut out, &rows)?;
+        } else {
+            for l in &lines {
+                writeln!(out, "{l}")?;
+            }
+        }
+        out.flush()?;
+        if a.no_stream {
+            return Ok(ExitCode::SUCCESS);
+        }
+        drop(out);
+        prev = next;
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+fn split_cells(line: &str) -> Vec<String> {
+    line.split('\t').map(str::to_owned).collect()
+}
+
+/// A size in binary units with four significant digits, as docker's memory figures:
+/// `1.234MiB`, `376KiB`, `0B`.
+fn binary_size(bytes: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut v = bytes as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < UNITS.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    format!("{}{}", significant(v, 4), UNITS[i])
+}
+
+/// A size in decimal units with four significant digits, as docker's reclaimed-space
+/// figures: `16.43MB`, `212B`.
+fn size4(bytes: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
+    let mut v = bytes as f64;
+    let mut i = 0;
+    while v >= 1000.0 && i < UNITS.len() - 1 {
+        v /= 1000.0;
+        i += 1;
+    }
+    format!("{}{}", significant(v, 4), UNITS[i])
+}
+
+/// `v` with `digits` significant digits and no trailing zeros (Go's `%.Ng`).
+fn significant(v: f64, digits: i32) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    let decimals = (digits - 1 - v.abs().log10().floor() as i32).max(0) as usize;
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        s
+    }
+}
+
+/// Prints rows as columns at least `min` wide (cell plus three spaces), the last one
+/// unpadded, as Go's tabwriter does.
+fn print_columns(out: &mut impl Write, rows: &[Vec<String>], min: usize) -> io::Result<()> {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            let w = rows
+                .iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0);
+            (w + 3).max(min)
+        })
+        .collect();
+    for r in rows {
+        let mut line = String::new();
+        for (c, cell) in r.iter().enumerate() {
+            line.push_str(cell);
+            if c + 1 < r.len() {
+                line.push_str(&" ".repeat(widths[c] - cell.chars().count()));
+            }
+        }
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}
+
+/// Asks on standard error; true for yes.
+fn confirm(warning: &str) -> io::Result<bool> {
+    eprint!("{warning}\nAre you sure you want to continue? [y/N] ");
+    let mut answer = String::new();
+    io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
+}
+
+#[derive(Args, Debug)]
+pub struct ContainerPruneArgs {
+    /// Don't ask for confirmation.
+    #[arg(short, long)]
+    force: bool,
+}
+
+/// `rbox container prune`.
+pub fn container_prune(root: &Path, a: ContainerPruneArgs) -> CliResult {
+    if !a.force && !confirm("WARNING! This will remove all stopped containers.")? {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let containers = Containers::open(root)?;
+    let pruned = prune::prune_containers(&containers)?;
+    let mut out = io::stdout().lock();
+    print_deleted_containers(&mut out, &pruned.deleted)?;
+    writeln!(out, "Total reclaimed space: {}", size4(pruned.space))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_deleted_containers(out: &mut impl Write, ids: &[String]) -> io::Result<()> {
+    if !ids.is_empty() {
+        writeln!(out, "Deleted Containers:")?;
+        for id in ids {
+            writeln!(out, "{id}")?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SystemCommand {
+    /// Show disk usage.
+    Df,
+    /// Remove stopped containers and unused images.
+    Prune(SystemPruneArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SystemPruneArgs {
+    /// Remove every image no container uses, not only dangling ones.
+    #[arg(short, long)]
+    all: bool,
+    /// Don't ask for confirmation.
+    #[arg(short, long)]
+    force: bool,
+    /// Prune anonymous volumes too (rbox has no volumes yet: nothing to do).
+    #[arg(long)]
+    volumes: bool,
+}
+
+/// `rbox system df` and `rbox system prune`.
+pub fn system(root: &Path, c: SystemCommand) -> CliResult {
+    match c {
+        SystemCommand::Df => system_df(root),
+        SystemCommand::Prune(a) => system_prune(root, a),
+    }
+}
+
+fn system_df(root: &Path) -> CliResult {
+    let store = rbox_image::Store::open(root)?;
+    let containers = Containers::open(root)?;
+    let du = prune::disk_usage(&store, &containers)?;
+    let row = |name: &str, u: &Usage| {
+        // As docker: a percentage only when there is a size to take it of.
+        let reclaimable = match (u.reclaimable * 100).checked_div(u.size) {
+            Some(pct) => format!("{} ({pct}%)", size4(u.reclaimable)),
+            None => size4(u.reclaimable),
+        };
+        vec![
+            name.to_owned(),
+            u.total.to_string(),
+            u.active.to_string(),
+            size4(u.size),
+            reclaimable,
+        ]
+    };
+    let empty = Usage::default();
+    let rows = vec![
+        ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
+            .map(String::from)
+            .to_vec(),
+        row("Images", &du.images),
+        row("Containers", &du.containers),
+        row("Local Volumes", &empty),
+        row("Build Cache", &empty),
+    ];
+    print_table(&mut io::stdout().lock(), &rows)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn system_prune(root: &Path, a: SystemPruneArgs) -> CliResult {
+    if !a.force {
+        let images = if a.all {
+            "all images without at least one container associated to them"
+        } else {
+            "all dangling images"
+        };
+        let warning =
+            format!("WARNING! This will remove:\n  - all stopped containers\n  - {images}\n");
+        if !confirm(&warning)? {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let store = rbox_image::Store::open(root)?;
+    let containers = Containers::open(root)?;
+    // Containers first: the images they held become unused.
+    let cs = prune::prune_containers(&containers)?;
+    let images = prune::prune_images(&store, &containers, a.all)?;
+    let mut out = io::stdout().lock();
+    print_deleted_containers(&mut out, &cs.deleted)?;
+    if !images.untagged.is_empty() || !images.deleted.is_empty() {
+        writeln!(out, "Deleted Images:")?;
+        for r in &images.untagged {
+            writeln!(out, "untagged: {}", r.familiar())?;
+        }
+        for d in &images.deleted {
+            writeln!(out, "deleted: {d}")?;
+        }
+        writeln!(out)?;
+    }
+    writeln!(
+        out,
+        "Total reclaimed space: {}",
+        size4(cs.space + images.space)
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_like_dockers_units() {
+        assert_eq!(binary_size(0), "0B");
+        assert_eq!(binary_size(385_024), "376KiB");
+        assert_eq!(binary_size(1_293_942), "1.234MiB");
+        assert_eq!(binary_size(25_276_514_304), "23.54GiB");
+        assert_eq!(size4(212), "212B");
+        assert_eq!(size4(16_432_000), "16.43MB");
+        assert_eq!(size4(4_000_000), "4MB");
+    }
+
+    #[test]
+    fn top_columns_are_at_least_twenty_wide() {
+        let mut out = Vec::new();
+        let rows = vec![
+            vec!["UID".to_string(), "PID".into(), "CMD".into()],
+            vec!["root".to_string(), "42".into(), "sleep 60".into()],
+        ];
+        print_columns(&mut out, &rows, 20).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!(
+                "UID{}PID{}CMD\nroot{}42{}sleep 60\n",
+                " ".repeat(17),
+                " ".repeat(17),
+                " ".repeat(16),
+                " ".repeat(18)
+            )
+        );
+    }
+}

@@ -1,0 +1,191 @@
+//! `rbox container prune`, `rbox system prune` and `rbox system df`: what stopped
+//! containers and unused images hold on disk, and removing them.
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::Path;
+
+use rbox_image::{Digest, Reference, Store};
+
+use crate::container::Status;
+use crate::containers::Containers;
+use crate::error::{Error, Result};
+use crate::lifecycle;
+
+/// What pruning containers removed.
+#[derive(Debug, Clone, Default)]
+pub struct ContainersPruned {
+    /// The ids of the containers removed.
+    pub deleted: Vec<String>,
+    /// Bytes their writable layers held.
+    pub space: u64,
+}
+
+/// Removes every container that isn't running (created, exited, dead), as
+/// `docker container prune`. One that starts meanwhile is left alone.
+pub fn prune_containers(containers: &Containers) -> Result<ContainersPruned> {
+    let mut out = ContainersPruned::default();
+    for c in containers.list()? {
+        if c.state.is_running() || c.state.status == Status::Removing {
+            continue;
+        }
+        let size = dir_size(&containers.dir(c.id()).join("upper"));
+        match lifecycle::remove(containers, c.id(), false) {
+            Ok(()) => {
+                out.deleted.push(c.id().to_owned());
+                out.space += size;
+            }
+            // Started or removed by someone else since it was listed.
+            Err(Error::Conflict(_)) | Err(Error::NoSuchContainer(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// What pruning images removed.
+#[derive(Debug, Clone, Default)]
+pub struct ImagesPruned {
+    /// Tags removed (with `all`).
+    pub untagged: Vec<Reference>,
+    /// Image ids removed.
+    pub deleted: Vec<Digest>,
+    /// Bytes of blobs and unpacked layers removed.
+    pub space: u64,
+}
+
+/// Removes dangling images (with `all`, every image no container uses), then the blobs
+/// and snapshots nothing refers to any more. Images that containers use are kept.
+pub fn prune_images(store: &Store, containers: &Containers, all: bool) -> Result<ImagesPruned> {
+    let in_use = containers.images_in_use()?;
+    let used = |d: &Digest| in_use.contains(&d.to_string());
+    let mut out = ImagesPruned {
+        deleted: store.remove_dangling(&used)?,
+        ..Default::default()
+    };
+    if all {
+        for s in store.images()? {
+            if used(s.image.id()) {
+                continue;
+            }
+            let r = store.remove(&s.image.id().to_string(), true, &used)?;
+            out.untagged.extend(r.untagged);
+            out.deleted.extend(r.deleted);
+        }
+    }
+    // Unpacked layers count too: what collection removes of them is known only before.
+    let snapshot_sizes: Vec<(Digest, u64)> = store
+        .snapshots()?
+        .into_iter()
+        .map(|s| {
+            let size = store.snapshot_info(&s).ok().flatten().map_or(0, |i| i.size);
+            (s, size)
+        })
+        .collect();
+    let report = store.gc(&containers.manifests_in_use()?)?;
+    let left: HashSet<Digest> = store.snapshots()?.into_iter().collect();
+    out.space = report.bytes
+        + snapshot_sizes
+            .iter()
+            .filter(|(s, _)| !left.contains(s))
+            .map(|(_, n)| n)
+            .sum::<u64>();
+    Ok(out)
+}
+
+/// One line of `rbox system df`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// How many there are.
+    pub total: usize,
+    /// How many are in use (images: by any container; containers: running).
+    pub active: usize,
+    /// Bytes they hold.
+    pub size: u64,
+    /// Bytes pruning would free.
+    pub reclaimable: u64,
+}
+
+/// What images and containers hold on disk.
+#[derive(Debug, Clone, Default)]
+pub struct DiskUsage {
+    /// Images: their layers, each counted once however many images share it.
+    pub images: Usage,
+    /// Containers: their writable layers.
+    pub containers: Usage,
+}
+
+/// Measures what `rbox system df` shows.
+pub fn disk_usage(store: &Store, containers: &Containers) -> Result<DiskUsage> {
+    let in_use = containers.images_in_use()?;
+    let mut layer_size: std::collections::HashMap<Digest, u64> = Default::default();
+    let mut active_layers: HashSet<Digest> = HashSet::new();
+    let mut images = Usage::default();
+    for s in store.images()? {
+        images.total += 1;
+        let active = in_use.contains(&s.image.id().to_string());
+        if active {
+            images.active += 1;
+        }
+        let chain = s.image.chain_ids().unwrap_or_default();
+        for (i, l) in s.image.manifest.layers().iter().enumerate() {
+            let Some(c) = chain.get(i) else { continue };
+            let size = store
+                .snapshot_info(c)
+                .ok()
+                .flatten()
+                .map_or(l.size(), |info| info.size);
+            layer_size.insert(c.clone(), size);
+            if active {
+                active_layers.insert(c.clone());
+            }
+        }
+    }
+    images.size = layer_size.values().sum();
+    let active_size: u64 = active_layers.iter().filter_map(|c| layer_size.get(c)).sum();
+    images.reclaimable = images.size - active_size;
+
+    let mut cs = Usage::default();
+    for c in containers.list()? {
+        let size = dir_size(&containers.dir(c.id()).join("upper"));
+        cs.total += 1;
+        cs.size += size;
+        if c.state.is_running() {
+            cs.active += 1;
+        } else {
+            cs.reclaimable += size;
+        }
+    }
+    Ok(DiskUsage {
+        images,
+        containers: cs,
+    })
+}
+
+/// Bytes of regular file content under `dir`, following no link.
+pub fn dir_size(dir: &Path) -> u64 {
+    let Ok(rd) = fs::read_dir(dir) else { return 0 };
+    rd.flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_size(&e.path()),
+            Ok(t) if t.is_file() => e.metadata().map_or(0, |m| m.len()),
+            _ => 0,
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_count_files_once_and_follow_no_link() {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir_all(d.path().join("a/b")).unwrap();
+        fs::write(d.path().join("a/b/f"), [0u8; 100]).unwrap();
+        fs::write(d.path().join("g"), [0u8; 10]).unwrap();
+        std::os::unix::fs::symlink("/usr", d.path().join("link")).unwrap();
+        assert_eq!(dir_size(d.path()), 110);
+        assert_eq!(dir_size(&d.path().join("missing")), 0);
+    }
+}
