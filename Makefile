@@ -52,6 +52,18 @@ demo: fixtures
 	$(RBOX) load -i $(DEMO_DIR)/busybox.tar
 	$(RBOX) images
 	$(RBOX) rmi localhost:5000/example/busybox:demo >/dev/null
+	@echo; echo "== run a container (rrun is the same as rbox run)"
+	$(RBOX) run --rm busybox sh -c 'echo "hello from $$(hostname), pid $$$$ of: $$(ps | wc -l) lines of ps"'
+	@echo; echo "== a detached one, its logs, exec into it, stop it"
+	$(RBOX) rm -f demo >/dev/null 2>&1 || true
+	$(RBOX) run -d --name demo --memory 64m busybox sh -c 'trap "echo bye; exit 0" TERM; while true; do date; sleep 1; done'
+	sleep 2
+	$(RBOX) ps
+	$(RBOX) logs --tail 2 demo
+	$(RBOX) exec demo sh -c 'echo in the container: $$(id)'
+	$(RBOX) stop demo
+	$(RBOX) ps -a --filter name=demo
+	$(RBOX) rm demo
 
 # Runs every test and closes with one line that sums them up.
 test: deps
