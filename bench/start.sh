@@ -50,10 +50,10 @@ command -v podman >/dev/null &&
 # Memory of the monitor of detached containers (average of 5).
 ids=()
 for i in 1 2 3 4 5; do ids+=("$("$RBOX" run -d --network none busybox sleep 600)"); done
-sleep 1
+sleep 4 # the monitors give back startup memory after 2 s of quiet
 rss=0 pss=0
 for id in "${ids[@]}"; do
-    pid=$(jq -r .MonitorPid "$RBOX_ROOT/containers/$id/state.json")
+    pid=$("$RBOX" inspect "$id" | jq -r '.[0].State.MonitorPid')
     rss=$((rss + $(awk '/^VmRSS:/{print $2}' "/proc/$pid/status")))
     pss=$((pss + $(awk '/^Pss:/{print $2}' "/proc/$pid/smaps_rollup")))
 done

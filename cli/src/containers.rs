@@ -715,6 +715,7 @@ pub fn inspect_json(containers: &Containers, c: &Container) -> serde_json::Value
         .collect();
     let s = &c.state;
     let dir = containers.dir(c.id());
+    let run = containers.run_path(c.id());
     let mut config = serde_json::to_value(&c.config.config).unwrap_or_default();
     config["Image"] = json!(c.config.image);
     config["AttachStdin"] = json!(c.config.config.open_stdin);
@@ -731,15 +732,16 @@ pub fn inspect_json(containers: &Containers, c: &Container) -> serde_json::Value
             "OOMKilled": s.oom_killed,
             "Dead": s.status == Status::Dead,
             "Pid": s.pid,
+            "MonitorPid": s.monitor_pid,
             "ExitCode": s.exit_code,
             "Error": s.error,
             "StartedAt": s.started_at.clone().unwrap_or_else(|| ZERO_TIME.into()),
             "FinishedAt": s.finished_at.clone().unwrap_or_else(|| ZERO_TIME.into()),
         },
         "Image": c.config.image_id,
-        "ResolvConfPath": dir.join("resolv.conf"),
-        "HostnamePath": dir.join("hostname"),
-        "HostsPath": dir.join("hosts"),
+        "ResolvConfPath": run.join("resolv.conf"),
+        "HostnamePath": run.join("hostname"),
+        "HostsPath": run.join("hosts"),
         "LogPath": dir.join("container.log"),
         "Name": format!("/{}", c.config.name),
         "RestartCount": s.restart_count,
@@ -825,7 +827,7 @@ pub struct ExecArgs {
 
 pub fn exec(root: &Path, a: ExecArgs) -> CliResult {
     // Whatever enters a container runs from a sealed copy of rbox (CVE-2019-5736).
-    if !rbox_runtime::sealed::running_sealed() {
+    if !rbox_runtime::sealed::running_protected() {
         let e = rbox_runtime::sealed::reexec_sealed();
         eprintln!("rbox: {e}");
         return Ok(ExitCode::from(126));

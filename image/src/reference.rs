@@ -6,13 +6,13 @@
 use std::fmt;
 use std::str::FromStr;
 
-use oci_spec::distribution::{ParseError, Reference as OciReference};
-
 use crate::digest::Digest;
 use crate::error::Error;
 
 const DOCKER_HUB: &str = "docker.io";
+const LEGACY_DOCKER_HUB: &str = "index.docker.io";
 const OFFICIAL_PREFIX: &str = "library/";
+const NAME_MAX: usize = 255;
 
 /// A normalized image reference: registry, repository, and a tag and/or a digest.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -23,8 +23,94 @@ pub struct Reference {
     digest: Option<Digest>,
 }
 
+/// A path component: alphanumeric runs joined by `.`, `_`, `__` or runs of `-`.
+fn valid_path_component(c: &str) -> bool {
+    let b = c.as_bytes();
+    if b.is_empty() || !b[0].is_ascii_alphanumeric() || !b[b.len() - 1].is_ascii_alphanumeric() {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_ascii_lowercase() || b[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        // A separator: ".", "_", "__", or one or more "-".
+        let start = i;
+        match b[i] {
+            b'.' => i += 1,
+            b'_' => {
+                i += 1;
+                if i < b.len() && b[i] == b'_' {
+                    i += 1;
+                }
+            }
+            b'-' => {
+                while i < b.len() && b[i] == b'-' {
+                    i += 1;
+                }
+            }
+            _ => return false,
+        }
+        if i == start || i >= b.len() || !(b[i].is_ascii_lowercase() || b[i].is_ascii_digit()) {
+            return false;
+        }
+    }
+    true
+}
+
+/// `host[:port]`: DNS-like labels (letters, digits, inner hyphens), an IPv4 address, or a
+/// bracketed IPv6 address; the port all digits.
+fn valid_domain(d: &str) -> bool {
+    let (host, port) = if let Some(rest) = d.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((v6, after)) => {
+                if v6.parse::<std::net::Ipv6Addr>().is_err() {
+                    return false;
+                }
+                (None, after.strip_prefix(':'))
+            }
+            None => return false,
+        }
+    } else {
+        match d.rsplit_once(':') {
+            Some((h, p)) => (Some(h), Some(p)),
+            None => (Some(d), None),
+        }
+    };
+    if let Some(p) = port {
+        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return false;
+        }
+    }
+    match host {
+        None => true,
+        Some(h) => {
+            !h.is_empty()
+                && h.split('.').all(|label| {
+                    let b = label.as_bytes();
+                    !b.is_empty()
+                        && b[0].is_ascii_alphanumeric()
+                        && b[b.len() - 1].is_ascii_alphanumeric()
+                        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+                })
+        }
+    }
+}
+
+/// `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+fn valid_tag(t: &str) -> bool {
+    let b = t.as_bytes();
+    !b.is_empty()
+        && b.len() <= 128
+        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(c))
+}
+
 impl Reference {
-    /// Parses and normalizes `input` as `docker pull` would.
+    /// Parses and normalizes `input` as `docker pull` would (the grammar of Docker's
+    /// distribution/reference package).
     pub fn parse(input: &str) -> Result<Self, Error> {
         let bad = |reason: &str| Error::InvalidReference {
             input: input.to_owned(),
@@ -36,42 +122,75 @@ impl Reference {
         if input.len() == 64 && input.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(bad("cannot specify 64-byte hexadecimal strings"));
         }
-        let name_part = input.split('@').next().unwrap_or(input);
-        let path_part = match name_part.rsplit_once(':') {
-            Some((n, tag)) if !tag.contains('/') => n,
-            _ => name_part,
+        let (named, digest) = match input.split_once('@') {
+            Some((n, d)) => {
+                let (algo, hex) = d
+                    .split_once(':')
+                    .ok_or_else(|| bad("invalid digest format"))?;
+                if algo != "sha256" {
+                    return Err(bad(if ["sha384", "sha512"].contains(&algo) {
+                        "unsupported digest algorithm (only sha256)"
+                    } else {
+                        "invalid digest format"
+                    }));
+                }
+                if hex.len() != 64 {
+                    return Err(bad("invalid digest length"));
+                }
+                let digest = Digest::from_hex(hex).map_err(|_| bad("invalid digest format"))?;
+                (n, Some(digest))
+            }
+            None => (input, None),
         };
-        let remote = match path_part.split_once('/') {
-            Some((domain, rest)) if is_domain(domain) => rest,
-            _ => path_part,
+        // A tag follows the last ':' that comes after the last '/'.
+        let (name, tag) = match named.rsplit_once(':') {
+            Some((n, t)) if !t.contains('/') => (n, Some(t)),
+            _ => (named, None),
         };
+        if let Some(t) = tag {
+            if !valid_tag(t) {
+                return Err(bad("invalid tag format"));
+            }
+        }
+        if name.is_empty() {
+            return Err(bad("repository name must have at least one component"));
+        }
+        let (domain, remote) = match name.split_once('/') {
+            Some((d, rest)) if is_domain(d) => (Some(d), rest),
+            _ => (None, name),
+        };
+        if let Some(d) = domain {
+            if !valid_domain(d) {
+                return Err(bad("not a valid image reference"));
+            }
+        }
         if remote.bytes().any(|b| b.is_ascii_uppercase()) {
             return Err(bad("repository name must be lowercase"));
         }
-        let parsed = OciReference::try_from(input).map_err(|e| {
-            bad(match e {
-                ParseError::DigestInvalidFormat => "invalid digest format",
-                ParseError::DigestInvalidLength => "invalid digest length",
-                ParseError::DigestUnsupported => "unsupported digest algorithm (only sha256)",
-                ParseError::NameContainsUppercase => "repository name must be lowercase",
-                ParseError::NameEmpty => "repository name must have at least one component",
-                ParseError::NameTooLong => "repository name must not be more than 255 characters",
-                ParseError::TagInvalidFormat => "invalid tag format",
-                ParseError::ReferenceInvalidFormat if input.contains('@') => "invalid digest",
-                ParseError::ReferenceInvalidFormat => "not a valid image reference",
-            })
-        })?;
-        let digest = match parsed.digest() {
-            Some(d) => Some(
-                d.parse::<Digest>()
-                    .map_err(|_| bad("unsupported digest algorithm (only sha256)"))?,
-            ),
-            None => None,
+        if !remote.split('/').all(valid_path_component) {
+            return Err(bad("not a valid image reference"));
+        }
+        if name.len() > NAME_MAX {
+            return Err(bad("repository name must not be more than 255 characters"));
+        }
+        let mut registry = domain.unwrap_or(DOCKER_HUB).to_owned();
+        if registry == LEGACY_DOCKER_HUB {
+            registry = DOCKER_HUB.to_owned();
+        }
+        let repository = if registry == DOCKER_HUB && !remote.contains('/') {
+            format!("{OFFICIAL_PREFIX}{remote}")
+        } else {
+            remote.to_owned()
+        };
+        let tag = match (tag, &digest) {
+            (Some(t), _) => Some(t.to_owned()),
+            (None, None) => Some("latest".to_owned()),
+            (None, Some(_)) => None,
         };
         Ok(Reference {
-            registry: parsed.registry().to_owned(),
-            repository: parsed.repository().to_owned(),
-            tag: parsed.tag().map(str::to_owned),
+            registry,
+            repository,
+            tag,
             digest,
         })
     }
@@ -241,7 +360,7 @@ mod tests {
         for (input, reason) in [
             ("", "empty"),
             ("Busybox", "lowercase"),
-            ("busybox:", "not a valid"),
+            ("busybox:", "tag"),
             ("busy box", "not a valid"),
             ("busybox@sha256:abc", "digest"),
             ("busybox@md5:d41d8cd98f00b204e9800998ecf8427e", "digest"),
@@ -256,6 +375,41 @@ mod tests {
             assert!(err.contains(reason), "{input:?}: {err}");
             assert!(err.contains(&format!("{input:?}")), "{input:?}: {err}");
         }
+    }
+
+    #[test]
+    fn path_components_follow_dockers_grammar() {
+        for ok in [
+            "a__b",
+            "a-b",
+            "a--b",
+            "a.b",
+            "a_b",
+            "a0/b1/c2",
+            "[::1]:5000/x",
+            "10.0.0.1:5000/x:y",
+        ] {
+            assert!(Reference::parse(ok).is_ok(), "{ok} refused");
+        }
+        for bad in [
+            "a___b",
+            "a..b",
+            "a/",
+            "/a",
+            "a//b",
+            "a_",
+            "a.",
+            "ab-",
+            "host:port/x",
+            "a:b:c",
+        ] {
+            assert!(Reference::parse(bad).is_err(), "{bad} accepted");
+        }
+        let long = format!("a/{}", "b".repeat(260));
+        assert!(Reference::parse(&long)
+            .unwrap_err()
+            .to_string()
+            .contains("255"));
     }
 
     #[test]

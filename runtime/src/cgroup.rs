@@ -218,6 +218,38 @@ fn io_stat_v2(s: &str) -> (u64, u64) {
     (r, w)
 }
 
+/// Takes the kernel's cgroup migration lock once, on a thread of its own, so that the
+/// container's first process, moved into its cgroup a few milliseconds later, finds it
+/// warm. The first migration after a quiet spell waits for an RCU grace period (4–11 ms
+/// measured here); migrations soon after it don't. Moving this process into the cgroup it
+/// is already in changes nothing else. Only for processes that are allowed threads: never
+/// the monitor, nor `exec` (libcontainer clones them).
+pub fn prime_migration() {
+    std::thread::spawn(|| {
+        let Ok(own) = std::fs::read_to_string("/proc/self/cgroup") else {
+            return;
+        };
+        let pid = std::process::id().to_string();
+        for line in own.lines() {
+            let mut parts = line.splitn(3, ':');
+            let (Some(_), Some(controllers), Some(path)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            let mount = match controllers.split(',').next() {
+                Some("") => "/sys/fs/cgroup".to_owned(),
+                Some(c) => format!("/sys/fs/cgroup/{}", c.trim_start_matches("name=")),
+                None => continue,
+            };
+            let procs = format!("{mount}{path}/cgroup.procs");
+            if std::fs::write(procs, &pid).is_ok() {
+                return;
+            }
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

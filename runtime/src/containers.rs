@@ -3,14 +3,19 @@
 //!
 //! ```text
 //! containers/<id>/container.json   configuration (fixed at create; rename changes the name)
-//! containers/<id>/state.json       state, written by the monitor
-//! containers/<id>/bundle/          the OCI bundle (config.json) of the current run
+//! containers/<id>/state.json       state when no monitor runs it (created, exited)
 //! containers/<id>/upper, work      the overlay's writable layer: changes survive stop/start
 //! containers/<id>/rootfs           the overlay mount point while the container runs
 //! containers/<id>/container.log    JSON lines: {"log","stream","time"}
 //! names/<name>                     the id that holds the name (created exclusively)
-//! run/<id>/                        libcontainer's state for the current run
 //! ```
+//!
+//! What only lives while a container runs is kept on a tmpfs, in the runtime directory
+//! (`/run/rbox-<key>`, or `/dev/shm/rbox-<key>` where /run is not a tmpfs; `<key>` names the
+//! data root): `<id>/state.json` (the live state), `<id>/bundle/config.json`, `<id>/hostname`,
+//! `hosts`, `resolv.conf`, and `libcontainer/<id>/`. Rewriting a file on the data root's
+//! filesystem costs a forced data flush (ext4 flushes a file renamed over another), several
+//! times per start; on a tmpfs it costs nothing, and a reboot clears it as it should.
 
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
@@ -44,6 +49,7 @@ impl Container {
 #[derive(Debug, Clone)]
 pub struct Containers {
     root: PathBuf,
+    runtime: PathBuf,
 }
 
 /// A held per-container lock.
@@ -52,14 +58,67 @@ pub struct ContainerLock {
     _file: File,
 }
 
+/// The tmpfs that holds runtime state: /run where it is one, else /dev/shm.
+fn runtime_base() -> PathBuf {
+    let is_tmpfs =
+        |p: &str| rustix::fs::statfs(p).is_ok_and(|s| s.f_type == nix::libc::TMPFS_MAGIC);
+    if is_tmpfs("/run") {
+        PathBuf::from("/run")
+    } else if is_tmpfs("/dev/shm") {
+        PathBuf::from("/dev/shm")
+    } else {
+        PathBuf::from("/run")
+    }
+}
+
+/// Makes `dir` (mode 0700) or checks that the one there is ours: a directory, not a link,
+/// owned by us and closed to others (it may sit in a world-writable /dev/shm).
+fn private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    match fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(Error::io(dir, e)),
+    }
+    let m = fs::symlink_metadata(dir).at(dir)?;
+    if !m.is_dir() || m.uid() != nix::unistd::geteuid().as_raw() || m.mode() & 0o077 != 0 {
+        return Err(Error::io(
+            dir,
+            io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "the runtime directory is not a private directory of ours",
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl Containers {
     /// Opens the container area of the data root `root`.
     pub fn open(root: impl Into<PathBuf>) -> Result<Containers> {
-        let c = Containers { root: root.into() };
-        for d in [c.root.join("containers"), c.root.join("names"), c.run_dir()] {
+        let root: PathBuf = root.into();
+        let root = fs::canonicalize(&root).unwrap_or(root);
+        let key = rbox_image::Digest::of(root.as_os_str().as_encoded_bytes());
+        let runtime = runtime_base().join(format!("rbox-{}", &key.hex()[..16]));
+        let c = Containers { root, runtime };
+        for d in [c.root.join("containers"), c.root.join("names")] {
             fs::create_dir_all(&d).at(&d)?;
         }
+        private_dir(&c.runtime)?;
+        let lc = c.run_dir();
+        fs::create_dir_all(&lc).at(&lc)?;
         Ok(c)
+    }
+
+    /// The runtime directory (on a tmpfs) of this data root.
+    pub fn runtime_dir(&self) -> &Path {
+        &self.runtime
+    }
+
+    /// A running container's runtime files: live state, bundle, hostname, hosts,
+    /// resolv.conf.
+    pub fn run_path(&self, id: &str) -> PathBuf {
+        self.runtime.join(id)
     }
 
     /// The data root.
@@ -74,7 +133,7 @@ impl Containers {
 
     /// Where libcontainer keeps the state of running containers.
     pub fn run_dir(&self) -> PathBuf {
-        self.root.join("run")
+        self.runtime.join("libcontainer")
     }
 
     fn name_path(&self, name: &str) -> PathBuf {
@@ -87,7 +146,7 @@ impl Containers {
         self.reserve_name(&config.name, &config.id)?;
         let dir = self.dir(&config.id);
         let made = (|| {
-            for d in ["bundle", "upper", "work", "rootfs"] {
+            for d in ["upper", "work", "rootfs"] {
                 fs::create_dir_all(dir.join(d)).at(dir.join(d))?;
             }
             self.write_config(config)?;
@@ -154,14 +213,46 @@ impl Containers {
         })
     }
 
-    /// Reads a container's state as recorded, without correcting it.
+    /// Reads a container's state as recorded, without correcting it: the live state while
+    /// a monitor runs it, else the one on disk.
     pub fn read_state(&self, id: &str) -> Result<State> {
-        read_json(&self.dir(id).join("state.json"))
+        match read_json(&self.run_path(id).join("state.json")) {
+            Ok(s) => Ok(s),
+            Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                read_json(&self.dir(id).join("state.json"))
+            }
+            Err(e) => Err(e),
+        }
     }
 
-    /// Writes a container's state.
+    /// Writes a container's state: on the tmpfs while a monitor runs it, on disk (and the
+    /// live copy removed) once none does.
     pub fn write_state(&self, id: &str, state: &State) -> Result<()> {
-        write_json(&self.dir(id).join("state.json"), state)
+        if state.monitor_pid != 0 {
+            let run = self.run_path(id);
+            fs::create_dir_all(&run).at(&run)?;
+            return write_json(&run.join("state.json"), state);
+        }
+        write_json(&self.dir(id).join("state.json"), state)?;
+        let _ = fs::remove_file(self.run_path(id).join("state.json"));
+        let _ = fs::remove_dir(self.run_path(id));
+        Ok(())
+    }
+
+    /// Removes a container's runtime files (after a run).
+    pub fn remove_runtime_files(&self, id: &str) {
+        let run = self.run_path(id);
+        if run.exists() {
+            // The live state goes last: it is what tells others a monitor owns the container.
+            for name in ["bundle", "hostname", "hosts", "resolv.conf", "console.sock"] {
+                let p = run.join(name);
+                let _ = if p.is_dir() {
+                    fs::remove_dir_all(&p)
+                } else {
+                    fs::remove_file(&p)
+                };
+            }
+        }
     }
 
     /// Changes a container's state under its lock.
@@ -271,6 +362,7 @@ impl Containers {
             let _ = fs::remove_file(self.name_path(&config.name));
         }
         let _ = fs::remove_dir_all(self.run_dir().join(id));
+        let _ = fs::remove_dir_all(self.run_path(id));
         fs::remove_dir_all(&trash).at(&trash)
     }
 
@@ -307,10 +399,12 @@ pub fn validate_name(name: &str) -> Result<()> {
     }
 }
 
-/// Writes JSON atomically (temp file, fsync, rename).
+/// Writes JSON atomically for readers (temp file, rename). Container files are not
+/// fsynced: a crash can lose the last state change, which the next load corrects from the
+/// processes themselves, but never leaves a torn file.
 pub(crate) fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
     let bytes = serde_json::to_vec_pretty(value).expect("state serializes");
-    rbox_image::store::write_atomic(path, &bytes).map_err(Error::Image)
+    rbox_image::store::replace_file(path, &bytes).map_err(Error::Image)
 }
 
 /// Reads a JSON file.

@@ -377,8 +377,23 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
             extra_hosts: o.add_hosts.clone(),
         },
     };
-    containers.create(&config)?;
-    Ok(config)
+    let mut config = config;
+    let mut tries = 0;
+    loop {
+        match containers.create(&config) {
+            // A generated name that is taken: another one, as Docker does.
+            Err(Error::NameInUse { .. }) if o.name.is_none() && tries < 20 => {
+                tries += 1;
+                config.name = if tries < 10 {
+                    random_name()
+                } else {
+                    format!("{}{}", random_name(), tries)
+                };
+            }
+            Err(e) => return Err(e),
+            Ok(()) => return Ok(config),
+        }
+    }
 }
 
 fn num_cpus() -> usize {

@@ -82,7 +82,8 @@ pub fn exec(containers: &Containers, id: &str, o: &ExecOptions) -> Result<i32> {
     if o.tty {
         env.entry("TERM".into()).or_insert_with(|| "xterm".into());
     }
-    let spec: serde_json::Value = crate::containers::read_json(&dir.join("bundle/config.json"))?;
+    let run = containers.run_path(id);
+    let spec: serde_json::Value = crate::containers::read_json(&run.join("bundle/config.json"))?;
     let seccomp = match spec.pointer("/linux/seccomp") {
         Some(s) => Some(
             serde_json::from_value(s.clone())
@@ -107,11 +108,11 @@ pub fn exec(containers: &Containers, id: &str, o: &ExecOptions) -> Result<i32> {
     let sock_name = format!("exec-{}.sock", std::process::id());
     let console = if o.tty {
         let prev = std::env::current_dir()?;
-        std::env::set_current_dir(&dir).at(&dir)?;
+        std::env::set_current_dir(&run).at(&run)?;
         let l = UnixListener::bind(&sock_name);
         std::env::set_current_dir(prev)?;
-        let l = l.at(dir.join(&sock_name))?;
-        builder = builder.with_console_socket(Some(dir.join(&sock_name)));
+        let l = l.at(run.join(&sock_name))?;
+        builder = builder.with_console_socket(Some(run.join(&sock_name)));
         Some(l)
     } else {
         let null = || File::open("/dev/null").map(OwnedFd::from);
@@ -152,13 +153,13 @@ pub fn exec(containers: &Containers, id: &str, o: &ExecOptions) -> Result<i32> {
         tenant = tenant.with_cwd(Some(Path::new(w)));
     }
     let result = tenant.build();
-    let _ = std::fs::remove_file(dir.join(&sock_name));
+    let _ = std::fs::remove_file(run.join(&sock_name));
     let pid = result.map_err(|e| start_error(e, &o.command[0]))?;
     if o.detach {
         return Ok(0);
     }
     if let Some(listener) = console {
-        let master = receive_fd(&listener).at(dir.join(&sock_name))?;
+        let master = receive_fd(&listener).at(run.join(&sock_name))?;
         let _raw = crate::attach::RawTerminal::enable();
         copy_winsize(io::stdin().as_fd(), master.as_fd());
         let outputs = vec![(master.try_clone()?, Stream::Stdout)];

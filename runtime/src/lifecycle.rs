@@ -22,6 +22,7 @@ pub fn start(containers: &Containers, id: &str, attached: bool) -> Result<Spawne
             c.config.name
         )));
     }
+    crate::cgroup::prime_migration();
     monitor::spawn(containers.root(), id, attached)
 }
 
@@ -121,6 +122,7 @@ pub fn remove(containers: &Containers, id: &str, force: bool) -> Result<()> {
     }
     monitor::delete_libcontainer_state(&containers.run_dir(), id);
     rootfs::unmount(&containers.dir(id).join("rootfs"))?;
+    containers.remove_runtime_files(id);
     containers.remove_files(id)
 }
 

@@ -34,6 +34,8 @@ use crate::{etc, process, rootfs, sealed, spec, user};
 
 /// The hidden verb the CLI maps to [`main`].
 pub const MONITOR_VERB: &str = "__monitor";
+/// How long the monitor waits with nothing to do before it gives memory back.
+const IDLE_RELEASE: Duration = Duration::from_secs(2);
 /// The environment variable naming the fd the monitor reports its start on.
 const SYNC_ENV: &str = "_RBOX_MONITOR_SYNC";
 /// Set when the monitor relays the container's stdio to its own (`rbox run` attached).
@@ -93,7 +95,7 @@ impl Spawned {
 /// Starts a monitor for container `id`. Attached, it inherits this process's stdio and
 /// relays the container's to it; detached, its stdio is /dev/null.
 pub fn spawn(root: &Path, id: &str, attached: bool) -> Result<Spawned> {
-    let exe = sealed::sealed_copy()?;
+    let exe = sealed::protected_exe()?;
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     let mut cmd = Command::new(sealed::exec_path(&exe));
     cmd.arg0("rbox")
@@ -180,6 +182,7 @@ impl Monitor {
     }
 
     fn run(&mut self) -> i32 {
+        tracing::debug!("monitor up");
         let _ = nix::sys::prctl::set_child_subreaper(true);
         let mask = handled_signals();
         let _ = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None);
@@ -192,8 +195,11 @@ impl Monitor {
             Ok(c) => c,
             Err(e) => return report_failure(self.sync.take(), &e),
         };
-        if let Err(e) = std::env::set_current_dir(self.dir()) {
-            return report_failure(self.sync.take(), &Error::io(self.dir(), e));
+        // The runtime directory is the cwd: the console socket is bound there by a relative
+        // name (a socket path has a length limit).
+        let run = self.containers.run_path(&self.id);
+        if let Err(e) = fs::create_dir_all(&run).and_then(|_| std::env::set_current_dir(&run)) {
+            return report_failure(self.sync.take(), &Error::io(run, e));
         }
         let me = std::process::id() as i32;
         let claimed = self.containers.update_state(&self.id, |s| {
@@ -228,6 +234,7 @@ impl Monitor {
                 }
             };
             self.cleanup(&config);
+            tracing::debug!("cleaned up");
             let state = match self.containers.update_state(&self.id, |s| {
                 mark_exited(s, exit.code);
                 s.oom_killed = exit.oom_killed;
@@ -260,14 +267,19 @@ impl Monitor {
             }
             backoff = (backoff * 2).min(Duration::from_secs(60));
         };
-        let _ = self.containers.update_state(&self.id, |s| {
-            s.monitor_pid = 0;
-            s.monitor_start = 0;
-        });
+        if !config.host.auto_remove {
+            // No monitor any more: the state moves from the tmpfs to the disk.
+            let _ = self.containers.update_state(&self.id, |s| {
+                s.monitor_pid = 0;
+                s.monitor_start = 0;
+            });
+        }
+        tracing::debug!("state recorded");
         if config.host.auto_remove {
             let _l = self.containers.lock(&self.id);
             let _ = std::env::set_current_dir("/");
             let _ = self.containers.remove_files(&self.id);
+            tracing::debug!("removed");
         }
         code
     }
@@ -283,6 +295,7 @@ impl Monitor {
             .map(|l| l.parse().map(|d| images.snapshot_fs(&d)))
             .collect::<rbox_image::Result<_>>()?;
         rootfs::mount_overlay(&lowers, &dir.join("upper"), &dir.join("work"), &rootfs_dir)?;
+        tracing::debug!("rootfs mounted");
 
         let passwd = rootfs::read_in_root(&rootfs_dir, "/etc/passwd")?.unwrap_or_default();
         let group = rootfs::read_in_root(&rootfs_dir, "/etc/group")?.unwrap_or_default();
@@ -295,16 +308,19 @@ impl Monitor {
                 user.gid,
             )?;
         }
-        etc::write_files(config, &dir)?;
+        let run = self.containers.run_path(&self.id);
+        etc::write_files(config, &run)?;
         let args = spec::process_args(config)?;
         let init = config.host.init.then(etc::init_binary).transpose()?;
         let files = spec::EtcFiles {
-            dir: &dir,
+            dir: &run,
             init: init.as_deref(),
         };
         let spec = spec::build(config, &user, &args, &rootfs_dir, &files)?;
-        let bundle = dir.join("bundle");
+        let bundle = run.join("bundle");
+        fs::create_dir_all(&bundle).at(&bundle)?;
         crate::containers::write_json(&bundle.join("config.json"), &spec)?;
+        tracing::debug!("spec written");
 
         let log_path = dir.join("container.log");
         let log = LogWriter::open(&log_path).at(&log_path)?;
@@ -322,7 +338,7 @@ impl Monitor {
             });
         let mut outputs: Vec<(OwnedFd, Stream)> = Vec::new();
         let console = if config.config.tty {
-            let sock = dir.join("console.sock");
+            let sock = run.join("console.sock");
             let _ = fs::remove_file(&sock);
             // Bound by a relative name: the full path may be longer than a socket's.
             let listener = UnixListener::bind("console.sock").at(&sock)?;
@@ -352,10 +368,11 @@ impl Monitor {
             .map_err(|e| start_error(e, &args[0]))?;
         let mut master: Option<OwnedFd> = None;
         if let Some(listener) = &console {
-            master = Some(receive_fd(listener).at(dir.join("console.sock"))?);
-            let _ = fs::remove_file(dir.join("console.sock"));
+            master = Some(receive_fd(listener).at(run.join("console.sock"))?);
+            let _ = fs::remove_file(run.join("console.sock"));
         }
         container.start().map_err(|e| start_error(e, &args[0]))?;
+        tracing::debug!("container started");
         let pid = container.pid().map(|p| p.as_raw()).unwrap_or(0);
         let now = crate::now();
         self.containers.update_state(&self.id, |s| {
@@ -370,6 +387,7 @@ impl Monitor {
         if let Some(mut s) = self.sync.take() {
             let _ = writeln!(s, "ok {pid}");
         }
+        release_startup_memory();
         if let Some(m) = &master {
             outputs.push((m.try_clone()?, Stream::Stdout));
             if self.attached {
@@ -382,6 +400,7 @@ impl Monitor {
             stdin_to: master.filter(|_| self.attached && config.config.open_stdin),
         };
         let code = relay.run(pid, outputs, sigfd);
+        tracing::debug!(code, "container exited");
         let oom_killed = oom_killed(&config.id);
         Ok(Exit { code, oom_killed })
     }
@@ -390,6 +409,7 @@ impl Monitor {
     fn cleanup(&self, config: &ContainerConfig) {
         delete_libcontainer_state(&self.containers.run_dir(), &config.id);
         let _ = rootfs::unmount(&self.dir().join("rootfs"));
+        self.containers.remove_runtime_files(&config.id);
     }
 }
 
@@ -424,6 +444,65 @@ pub(crate) fn delete_libcontainer_state(run_dir: &Path, id: &str) {
         Err(e) => tracing::warn!(error = %e, "loading container state"),
     }
     let _ = fs::remove_dir_all(&state_dir);
+}
+
+/// Gives back what starting the container needed and waiting for it doesn't: free heap,
+/// and the resident pages of program text (read-only and file-backed, so dropping them
+/// loses nothing: what the wait loop runs faults back in). The monitor stays small for the
+/// container's whole life.
+fn release_startup_memory() {
+    // SAFETY: malloc_trim only returns free heap memory to the system.
+    unsafe {
+        nix::libc::malloc_trim(0);
+    }
+    let Ok(smaps) = fs::read_to_string("/proc/self/smaps") else {
+        return;
+    };
+    // Each mapping: a header line ("start-end perms offset dev inode path") then fields.
+    let mut current: Option<(usize, usize, bool)> = None;
+    let mut droppable = Vec::new();
+    for line in smaps.lines() {
+        let mut f = line.split_whitespace();
+        let first = f.next().unwrap_or("");
+        if let Some((a, b)) = first.split_once('-').filter(|_| !first.ends_with(':')) {
+            let perms = f.next().unwrap_or("");
+            let path = f.nth(3).unwrap_or("");
+            // Read-only, private, backed by a file: program text and constants.
+            let candidate = (perms == "r-xp" || perms == "r--p") && path.starts_with('/');
+            current = match (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) {
+                (Ok(s), Ok(e)) if candidate => Some((s, e, true)),
+                _ => None,
+            };
+        } else if first == "Anonymous:" {
+            // A page written once (relocated data made read-only afterwards) exists only
+            // in memory: such a mapping is kept whole.
+            if let Some((s, e, true)) = current {
+                if f.next() == Some("0") {
+                    droppable.push((s, e));
+                }
+                current = None;
+            }
+        }
+    }
+    for (start, end) in droppable {
+        if let Some(ptr) = std::ptr::NonNull::new(start as *mut std::ffi::c_void) {
+            // SAFETY: a private, read-only, file-backed mapping none of whose pages was
+            // ever written: its pages are re-read from the file on the next access. Random
+            // access also stops the kernel from mapping neighbours with each page faulted.
+            unsafe {
+                let _ = nix::sys::mman::madvise(
+                    ptr,
+                    end - start,
+                    nix::sys::mman::MmapAdvise::MADV_DONTNEED,
+                );
+                let _ = nix::sys::mman::madvise(
+                    ptr,
+                    end - start,
+                    nix::sys::mman::MmapAdvise::MADV_RANDOM,
+                );
+            }
+        }
+    }
 }
 
 /// Whether the kernel's OOM killer acted in the container's cgroup.
@@ -539,6 +618,7 @@ impl Relay {
         let mut stdin_open = self.stdin_to.is_some();
         let mut status: Option<i32> = None;
         let mut drain_until: Option<Instant> = None;
+        let mut released = false;
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             if status.is_some()
@@ -546,13 +626,21 @@ impl Relay {
             {
                 break;
             }
-            let timeout = drain_until.map(|d| {
-                let left = d.saturating_duration_since(Instant::now());
-                Timespec {
-                    tv_sec: left.as_secs() as i64,
-                    tv_nsec: left.subsec_nanos() as i64,
-                }
-            });
+            // After a quiet spell the monitor gives back what the last burst of work
+            // paged in (a long-running container's monitor should stay small).
+            let idle = Timespec {
+                tv_sec: IDLE_RELEASE.as_secs() as i64,
+                tv_nsec: 0,
+            };
+            let timeout = drain_until
+                .map(|d| {
+                    let left = d.saturating_duration_since(Instant::now());
+                    Timespec {
+                        tv_sec: left.as_secs() as i64,
+                        tv_nsec: left.subsec_nanos() as i64,
+                    }
+                })
+                .or((!released).then_some(idle));
             let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(outputs.len() + 2);
             fds.push(PollFd::new(sigfd, PollFlags::IN));
             for (fd, _) in &outputs {
@@ -569,6 +657,12 @@ impl Relay {
             }
             let ready: Vec<bool> = fds.iter().map(|f| !f.revents().is_empty()).collect();
             drop(fds);
+            if ready.iter().any(|r| *r) {
+                released = false;
+            } else if drain_until.is_none() {
+                release_startup_memory();
+                released = true;
+            }
             if ready[0] {
                 while let Ok(Some(info)) = sigfd.read_signal() {
                     let sig = info.ssi_signo as i32;
@@ -678,6 +772,7 @@ pub(crate) fn orphaned(
     }
     delete_libcontainer_state(&containers.run_dir(), &config.id);
     let _ = rootfs::unmount(&containers.dir(&config.id).join("rootfs"));
+    containers.remove_runtime_files(&config.id);
     let was_restarting = state.status == Status::Restarting;
     mark_exited(state, if was_restarting { state.exit_code } else { 137 });
     if !was_restarting {

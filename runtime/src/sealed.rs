@@ -1,6 +1,11 @@
-//! Running rbox from a sealed in-memory copy of itself, so that nothing inside a container
-//! can overwrite the rbox binary through `/proc/PID/exe` (CVE-2019-5736): every process
-//! that enters a container's namespaces runs from such a copy.
+//! Running rbox from a copy of itself that can't be written, so that nothing inside a
+//! container can overwrite the rbox binary through `/proc/PID/exe` (CVE-2019-5736): every
+//! process that enters a container's namespaces runs from such a copy.
+//!
+//! The copy is the binary seen through a read-only overlayfs mount that is detached at
+//! once (as runc does): no bytes are copied, the page cache is shared with the binary on
+//! disk, and the process's executable lives on a read-only mount no one can remount. Where
+//! that can't be done, a sealed memfd copy of the binary is the fallback.
 
 use std::fs::File;
 use std::io;
@@ -32,6 +37,72 @@ pub fn running_sealed() -> bool {
         .is_some_and(|s| s.contains(SealFlags::WRITE))
 }
 
+/// Whether the running executable can't be written: a sealed memfd or a file on a
+/// read-only mount.
+pub fn running_protected() -> bool {
+    running_sealed()
+        || File::open("/proc/self/exe")
+            .ok()
+            .and_then(|f| rustix::fs::fstatvfs(&f).ok())
+            .is_some_and(|s| s.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY))
+}
+
+/// An fd of the running executable that can't be written: through a detached read-only
+/// overlay if possible, else a sealed memfd copy.
+pub fn protected_exe() -> io::Result<OwnedFd> {
+    match read_only_view() {
+        Ok(fd) => Ok(fd),
+        Err(e) => {
+            tracing::debug!(error = %e, "no read-only view of the binary; copying it");
+            sealed_copy()
+        }
+    }
+}
+
+/// Opens the running executable through a read-only overlayfs mount of its directory,
+/// then detaches the mount: the fd stays valid, and nothing can be written through it.
+fn read_only_view() -> io::Result<OwnedFd> {
+    use nix::mount::{mount, umount2, MntFlags, MsFlags};
+    let exe = std::fs::read_link("/proc/self/exe")?;
+    let (Some(dir), Some(name)) = (exe.parent(), exe.file_name()) else {
+        return Err(io::Error::other("the executable has no directory"));
+    };
+    if !exe.is_absolute() || !exe.exists() {
+        return Err(io::Error::other("the executable is not a file on disk"));
+    }
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let work = std::env::temp_dir().join(format!(".rbox-exe-{}-{nanos:x}", std::process::id()));
+    let (mnt, empty) = (work.join("m"), work.join("e"));
+    std::fs::create_dir(&work)?;
+    let result = (|| {
+        std::fs::create_dir(&mnt)?;
+        std::fs::create_dir(&empty)?;
+        let esc = |p: &std::path::Path| {
+            p.to_string_lossy()
+                .replace('\\', "\\\\")
+                .replace(':', "\\:")
+                .replace(',', "\\,")
+        };
+        // Two lower layers (the binary's directory over an empty one) and no upper one:
+        // a read-only overlay.
+        let opts = format!("lowerdir={}:{}", esc(dir), esc(&empty));
+        mount(
+            Some("overlay"),
+            &mnt,
+            Some("overlay"),
+            MsFlags::MS_RDONLY | MsFlags::MS_NODEV | MsFlags::MS_NOSUID,
+            Some(opts.as_str()),
+        )?;
+        let fd = File::open(mnt.join(name)).map(OwnedFd::from);
+        let _ = umount2(&mnt, MntFlags::MNT_DETACH);
+        fd
+    })();
+    let _ = std::fs::remove_dir_all(&work);
+    result
+}
+
 /// The path that executes `fd` (valid in this process until exec).
 pub fn exec_path(fd: &OwnedFd) -> String {
     format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(fd))
@@ -41,7 +112,7 @@ pub fn exec_path(fd: &OwnedFd) -> String {
 /// only on failure.
 pub fn reexec_sealed() -> io::Error {
     use std::os::unix::process::CommandExt;
-    let fd = match sealed_copy() {
+    let fd = match protected_exe() {
         Ok(fd) => fd,
         Err(e) => return e,
     };

@@ -502,11 +502,10 @@ pub fn default_profile(caps: &[String]) -> LinuxSeccomp {
     LinuxSeccompBuilder::default()
         .default_action(LinuxSeccompAction::ScmpActErrno)
         .default_errno_ret(nix::libc::EPERM as u32)
-        .architectures(vec![
-            Arch::ScmpArchX86_64,
-            Arch::ScmpArchX86,
-            Arch::ScmpArchX32,
-        ])
+        // The native architecture only: a call made through another ABI (int 0x80, x32)
+        // matches no architecture of the filter and is refused outright. It also keeps the
+        // filter a third of the size, and its compilation at every start that much shorter.
+        .architectures(Vec::<Arch>::new())
         .syscalls(syscalls)
         .build()
         .expect("a seccomp profile builds")

@@ -276,14 +276,15 @@ impl Drop for TestRoot {
         // What the test left is recorded first; then it is cleaned up either way, so one
         // failing test doesn't leave the host dirty.
         let ids = self.container_ids();
-        let leftover_containers: Vec<String> = ids
-            .iter()
-            .filter(|id| {
-                fs::read_to_string(self.path().join("containers").join(id).join("state.json"))
-                    .is_ok_and(|s| s.contains("\"running\"") || s.contains("\"restarting\""))
-            })
-            .cloned()
-            .collect();
+        let leftover_containers: Vec<String> = if ids.is_empty() {
+            Vec::new()
+        } else {
+            self.run(["ps", "-q", "--no-trunc"])
+                .stdout
+                .lines()
+                .map(str::to_owned)
+                .collect()
+        };
         self.remove_all_containers();
         let cgroups: Vec<String> = ids.iter().flat_map(|id| cgroups_of(id)).collect();
         let procs = processes_under(self.path());
