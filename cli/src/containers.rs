@@ -97,6 +97,18 @@ pub struct CreateArgs {
     /// Add a custom host-to-IP mapping (NAME:IP).
     #[arg(long)]
     add_host: Vec<String>,
+    /// Bind mount or volume: HOST_PATH:PATH[:ro], NAME:PATH[:ro], or PATH (anonymous).
+    #[arg(short, long = "volume")]
+    volume: Vec<String>,
+    /// A mount: type=bind|volume|tmpfs,source=…,target=…[,readonly].
+    #[arg(long)]
+    mount: Vec<String>,
+    /// A tmpfs mount: PATH[:size=…,mode=…].
+    #[arg(long)]
+    tmpfs: Vec<String>,
+    /// Mount the volumes of another container: CONTAINER[:ro|rw].
+    #[arg(long)]
+    volumes_from: Vec<String>,
     /// The image.
     image: String,
     /// The command and its arguments.
@@ -133,6 +145,10 @@ impl CreateArgs {
             stop_timeout: self.stop_timeout,
             labels: self.label.clone(),
             add_hosts: self.add_host.clone(),
+            volumes: self.volume.clone(),
+            mounts: self.mount.clone(),
+            tmpfs: self.tmpfs.clone(),
+            volumes_from: self.volumes_from.clone(),
         }
     }
 }
@@ -358,7 +374,7 @@ pub struct RmArgs {
 pub fn rm(root: &Path, a: RmArgs) -> CliResult {
     let containers = Containers::open(root)?;
     each(&containers, &a.containers, |id| {
-        lifecycle::remove(&containers, id, a.force)?;
+        lifecycle::remove(&containers, id, a.force, a.volumes)?;
         Ok(())
     })
 }
@@ -755,7 +771,31 @@ pub fn inspect_json(containers: &Containers, c: &Container) -> serde_json::Value
                 "MergedDir": dir.join("rootfs"),
             },
         },
-        "Mounts": [],
+        "Mounts": c.config.host.mounts.iter().map(|m| {
+            use rbox_runtime::volumes::MountKind;
+            let (kind, name, source) = match m.kind {
+                MountKind::Bind => ("bind", None, m.source.clone()),
+                MountKind::Volume => (
+                    "volume",
+                    Some(m.source.clone()),
+                    containers.volume_data(&m.source).display().to_string(),
+                ),
+                MountKind::Tmpfs => ("tmpfs", None, String::new()),
+            };
+            let mut j = json!({
+                "Type": kind,
+                "Source": source,
+                "Destination": m.destination,
+                "Mode": if m.read_only { "ro" } else { "" },
+                "RW": !m.read_only,
+                "Propagation": if m.kind == MountKind::Bind { "rprivate" } else { "" },
+            });
+            if let Some(n) = name {
+                j["Name"] = json!(n);
+                j["Driver"] = json!("local");
+            }
+            j
+        }).collect::<Vec<_>>(),
         "Config": config,
         "NetworkSettings": {
             "Networks": if c.config.host.network_mode == "host" {

@@ -6,6 +6,7 @@ mod format;
 mod images;
 mod template;
 mod tools;
+mod volumes;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -69,6 +70,9 @@ enum Command {
     /// Manage containers.
     #[command(subcommand)]
     Container(ContainerCommand),
+    /// Manage volumes.
+    #[command(subcommand)]
+    Volume(volumes::VolumeCommand),
     /// Manage rbox: disk usage, pruning.
     #[command(subcommand)]
     System(tools::SystemCommand),
@@ -260,6 +264,7 @@ fn main() -> ExitCode {
         }
         Command::Container(ContainerCommand::Prune(a)) => tools::container_prune(&root, a),
         Command::System(c) => tools::system(&root, c),
+        Command::Volume(cmd) => volumes::run(&root, cmd),
         Command::Monitor { .. } => unreachable!("handled above"),
     };
     match result {

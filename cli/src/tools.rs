@@ -355,7 +355,7 @@ pub struct SystemPruneArgs {
     /// Don't ask for confirmation.
     #[arg(short, long)]
     force: bool,
-    /// Prune anonymous volumes too (rbox has no volumes yet: nothing to do).
+    /// Prune unused anonymous volumes too.
     #[arg(long)]
     volumes: bool,
 }
@@ -393,7 +393,7 @@ fn system_df(root: &Path) -> CliResult {
             .to_vec(),
         row("Images", &du.images),
         row("Containers", &du.containers),
-        row("Local Volumes", &empty),
+        row("Local Volumes", &du.volumes),
         row("Build Cache", &empty),
     ];
     print_table(&mut io::stdout().lock(), &rows)?;
@@ -407,8 +407,14 @@ fn system_prune(root: &Path, a: SystemPruneArgs) -> CliResult {
         } else {
             "all dangling images"
         };
-        let warning =
-            format!("WARNING! This will remove:\n  - all stopped containers\n  - {images}\n");
+        let volumes = if a.volumes {
+            "  - all anonymous volumes not used by at least one container\n"
+        } else {
+            ""
+        };
+        let warning = format!(
+            "WARNING! This will remove:\n  - all stopped containers\n{volumes}  - {images}\n"
+        );
         if !confirm(&warning)? {
             return Ok(ExitCode::SUCCESS);
         }
@@ -418,8 +424,20 @@ fn system_prune(root: &Path, a: SystemPruneArgs) -> CliResult {
     // Containers first: the images they held become unused.
     let cs = prune::prune_containers(&containers)?;
     let images = prune::prune_images(&store, &containers, a.all)?;
+    let volumes = if a.volumes {
+        containers.prune_volumes(false)?
+    } else {
+        Vec::new()
+    };
     let mut out = io::stdout().lock();
     print_deleted_containers(&mut out, &cs.deleted)?;
+    if !volumes.is_empty() {
+        writeln!(out, "Deleted Volumes:")?;
+        for v in &volumes {
+            writeln!(out, "{v}")?;
+        }
+        writeln!(out)?;
+    }
     if !images.untagged.is_empty() || !images.deleted.is_empty() {
         writeln!(out, "Deleted Images:")?;
         for r in &images.untagged {

@@ -85,6 +85,9 @@ pub struct HostConfig {
     pub init: bool,
     /// `host:ip` entries for /etc/hosts.
     pub extra_hosts: Vec<String>,
+    /// Bind mounts, volumes and tmpfs mounts, parents first.
+    #[serde(default)]
+    pub mounts: Vec<crate::volumes::Mount>,
 }
 
 /// docker's restart policies.

@@ -68,6 +68,14 @@ pub struct RunOptions {
     pub labels: Vec<String>,
     /// `--add-host NAME:IP`.
     pub add_hosts: Vec<String>,
+    /// `-v SRC:DST[:ro]` or `-v DST`.
+    pub volumes: Vec<String>,
+    /// `--mount type=…,src=…,dst=…`.
+    pub mounts: Vec<String>,
+    /// `--tmpfs DST[:opts]`.
+    pub tmpfs: Vec<String>,
+    /// `--volumes-from CONTAINER[:ro]`.
+    pub volumes_from: Vec<String>,
 }
 
 /// Parses a size as Docker does: a number with an optional `b`, `k`, `m`, `g`, `t` unit.
@@ -118,7 +126,8 @@ pub fn parse_signal(s: &str) -> Result<i32> {
         })
 }
 
-fn random_hex(bytes: usize) -> String {
+/// `bytes` random bytes as hex.
+pub(crate) fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     let _ = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf));
     buf.iter().map(|b| format!("{b:02x}")).collect()
@@ -337,6 +346,23 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
     if o.init {
         crate::etc::init_binary()?;
     }
+    let mut requested = Vec::new();
+    for v in &o.volumes {
+        requested.push((crate::volumes::parse_volume_flag(v)?, true));
+    }
+    for m in &o.mounts {
+        requested.push((crate::volumes::parse_mount_flag(m)?, false));
+    }
+    for t in &o.tmpfs {
+        requested.push((crate::volumes::parse_tmpfs_flag(t)?, false));
+    }
+    let image_volumes: Vec<String> = ic
+        .get("Volumes")
+        .and_then(Value::as_object)
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let (mounts, created_for_mounts) =
+        containers.prepare_mounts(&requested, &o.volumes_from, &image_volumes)?;
     let config = ContainerConfig {
         id: id.clone(),
         name: o.name.clone().unwrap_or_else(random_name),
@@ -375,6 +401,7 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
             readonly_rootfs: o.read_only,
             init: o.init,
             extra_hosts: o.add_hosts.clone(),
+            mounts,
         },
     };
     let mut config = config;
@@ -390,7 +417,10 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
                     format!("{}{}", random_name(), tries)
                 };
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                crate::volumes::undo_created(&created_for_mounts);
+                return Err(e);
+            }
             Ok(()) => return Ok(config),
         }
     }

@@ -26,6 +26,7 @@ pub mod spec;
 pub mod stats;
 pub mod top;
 pub mod user;
+pub mod volumes;
 
 pub use container::{ContainerConfig, State, Status};
 pub use containers::{Container, Containers};

@@ -91,8 +91,9 @@ pub fn kill(containers: &Containers, id: &str, signal: i32) -> Result<()> {
     Ok(())
 }
 
-/// Removes a container; a running one only with `force` (it is killed first).
-pub fn remove(containers: &Containers, id: &str, force: bool) -> Result<()> {
+/// Removes a container; a running one only with `force` (it is killed first). With
+/// `volumes`, its anonymous volumes go too (named volumes never go with a container).
+pub fn remove(containers: &Containers, id: &str, force: bool, volumes: bool) -> Result<()> {
     let c = containers.load(id)?;
     if c.state.is_running() {
         if !force {
@@ -120,10 +121,33 @@ pub fn remove(containers: &Containers, id: &str, force: bool) -> Result<()> {
     if containers.read_config(id).is_err() {
         return Ok(());
     }
+    let config = containers.read_config(id)?;
     monitor::delete_libcontainer_state(&containers.run_dir(), id);
     rootfs::unmount(&containers.dir(id).join("rootfs"))?;
     containers.remove_runtime_files(id);
-    containers.remove_files(id)
+    containers.remove_files(id)?;
+    if volumes {
+        remove_anonymous_volumes(containers, &config)?;
+    }
+    Ok(())
+}
+
+/// Removes the anonymous volumes of a removed container that no other container uses
+/// (one that shares them through --volumes-from keeps them).
+pub fn remove_anonymous_volumes(
+    containers: &Containers,
+    config: &crate::container::ContainerConfig,
+) -> Result<()> {
+    for m in &config.host.mounts {
+        if m.kind != crate::volumes::MountKind::Volume {
+            continue;
+        }
+        let anonymous = containers.volume(&m.source).is_ok_and(|v| v.anonymous);
+        if anonymous && containers.volume_users(&m.source)?.is_empty() {
+            containers.remove_volume(&m.source)?;
+        }
+    }
+    Ok(())
 }
 
 /// Waits until a container is not running; returns its exit code.

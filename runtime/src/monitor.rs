@@ -278,7 +278,10 @@ impl Monitor {
         if config.host.auto_remove {
             let _l = self.containers.lock(&self.id);
             let _ = std::env::set_current_dir("/");
-            let _ = self.containers.remove_files(&self.id);
+            // As Docker's --rm: the container's anonymous volumes go with it.
+            if self.containers.remove_files(&self.id).is_ok() {
+                let _ = crate::lifecycle::remove_anonymous_volumes(&self.containers, &config);
+            }
             tracing::debug!("removed");
         }
         code
@@ -312,9 +315,11 @@ impl Monitor {
         etc::write_files(config, &run)?;
         let args = spec::process_args(config)?;
         let init = config.host.init.then(etc::init_binary).transpose()?;
+        let mounts = self.prepare_volumes(config, &rootfs_dir)?;
         let files = spec::EtcFiles {
             dir: &run,
             init: init.as_deref(),
+            mounts: &mounts,
         };
         let spec = spec::build(config, &user, &args, &rootfs_dir, &files)?;
         let bundle = run.join("bundle");
@@ -403,6 +408,55 @@ impl Monitor {
         tracing::debug!(code, "container exited");
         let oom_killed = oom_killed(&config.id);
         Ok(Exit { code, oom_killed })
+    }
+
+    /// The host source of each mount; a new, empty volume is first filled with what the
+    /// image has at its mount point (as Docker does), ownership, modes and links kept.
+    fn prepare_volumes(
+        &self,
+        config: &ContainerConfig,
+        rootfs_dir: &Path,
+    ) -> Result<Vec<(crate::volumes::Mount, PathBuf)>> {
+        use crate::volumes::MountKind;
+        let mut out = Vec::new();
+        for m in &config.host.mounts {
+            let source = match m.kind {
+                MountKind::Bind => PathBuf::from(&m.source),
+                MountKind::Tmpfs => PathBuf::new(),
+                MountKind::Volume => {
+                    let data = self.containers.volume_data(&m.source);
+                    let empty = fs::read_dir(&data).at(&data)?.next().is_none();
+                    if empty {
+                        let root = rootfs::open_root(rootfs_dir)?;
+                        if let Ok(src) = rootfs::open_in_root(
+                            &root,
+                            Path::new(&m.destination),
+                            rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::RDONLY,
+                        ) {
+                            let dst = rootfs::open_root(&data)?;
+                            crate::copy::copy_dir_contents(&src, &dst, &m.destination).map_err(
+                                |e| Error::Runtime(format!("filling volume {}: {e}", m.source)),
+                            )?;
+                            // The volume's root takes the mount point's owner and mode too.
+                            if let Ok(st) = rustix::fs::fstat(&src) {
+                                let _ = rustix::fs::fchown(
+                                    &dst,
+                                    Some(rustix::fs::Uid::from_raw(st.st_uid)),
+                                    Some(rustix::fs::Gid::from_raw(st.st_gid)),
+                                );
+                                let _ = rustix::fs::fchmod(
+                                    &dst,
+                                    rustix::fs::Mode::from_raw_mode(st.st_mode & 0o7777),
+                                );
+                            }
+                        }
+                    }
+                    data
+                }
+            };
+            out.push((m.clone(), source));
+        }
+        Ok(out)
     }
 
     /// Removes what a run leaves: libcontainer's state and cgroups, and the rootfs mount.

@@ -30,7 +30,7 @@ pub fn prune_containers(containers: &Containers) -> Result<ContainersPruned> {
             continue;
         }
         let size = dir_size(&containers.dir(c.id()).join("upper"));
-        match lifecycle::remove(containers, c.id(), false) {
+        match lifecycle::remove(containers, c.id(), false, false) {
             Ok(()) => {
                 out.deleted.push(c.id().to_owned());
                 out.space += size;
@@ -113,6 +113,8 @@ pub struct DiskUsage {
     pub images: Usage,
     /// Containers: their writable layers.
     pub containers: Usage,
+    /// Volumes: their data.
+    pub volumes: Usage,
 }
 
 /// Measures what `rbox system df` shows.
@@ -156,9 +158,21 @@ pub fn disk_usage(store: &Store, containers: &Containers) -> Result<DiskUsage> {
             cs.reclaimable += size;
         }
     }
+    let mut vs = Usage::default();
+    for v in containers.volumes()? {
+        let size = dir_size(&containers.volume_data(&v.name));
+        vs.total += 1;
+        vs.size += size;
+        if containers.volume_users(&v.name)?.is_empty() {
+            vs.reclaimable += size;
+        } else {
+            vs.active += 1;
+        }
+    }
     Ok(DiskUsage {
         images,
         containers: cs,
+        volumes: vs,
     })
 }
 

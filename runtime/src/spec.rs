@@ -220,6 +220,8 @@ pub struct EtcFiles<'a> {
     pub dir: &'a Path,
     /// The init binary for `--init`, if any.
     pub init: Option<&'a Path>,
+    /// The container's mounts with their host sources (volume data dirs, bind sources).
+    pub mounts: &'a [(crate::volumes::Mount, std::path::PathBuf)],
 }
 
 /// The runtime spec for a container whose rootfs is mounted at `rootfs`.
@@ -270,6 +272,32 @@ pub fn build(
             "source": files.dir.join(f),
             "options": ["rbind", "rprivate"],
         }));
+    }
+    for (m, source) in files.mounts {
+        let ro = if m.read_only { "ro" } else { "rw" };
+        mounts.push(match m.kind {
+            crate::volumes::MountKind::Tmpfs => {
+                let mut options = vec!["nosuid".to_string(), "nodev".into(), "noexec".into()];
+                for o in &m.options {
+                    match o.as_str() {
+                        "exec" => options.retain(|x| x != "noexec"),
+                        "suid" => options.retain(|x| x != "nosuid"),
+                        "dev" => options.retain(|x| x != "nodev"),
+                        other => options.push(other.to_owned()),
+                    }
+                }
+                if m.read_only {
+                    options.push("ro".into());
+                }
+                json!({"destination": m.destination, "type": "tmpfs", "source": "tmpfs", "options": options})
+            }
+            _ => json!({
+                "destination": m.destination,
+                "type": "bind",
+                "source": source,
+                "options": ["rbind", "rprivate", ro],
+            }),
+        });
     }
     if let Some(init) = files.init {
         mounts.push(
@@ -438,6 +466,7 @@ mod tests {
         let files = EtcFiles {
             dir: Path::new("/x"),
             init: None,
+            mounts: &[],
         };
         let v = build(&c, &user, &["true".into()], Path::new("/r"), &files).unwrap();
         let spec: oci_spec::runtime::Spec = serde_json::from_value(v.clone()).unwrap();
