@@ -4,6 +4,7 @@
 mod containers;
 mod format;
 mod images;
+mod registry;
 mod template;
 mod tools;
 mod volumes;
@@ -98,6 +99,14 @@ enum Command {
     /// Manage images.
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Download an image from a registry.
+    Pull(registry::PullArgs),
+    /// Upload an image to a registry.
+    Push(registry::PushArgs),
+    /// Log in to a registry (credentials go to auth.json).
+    Login(registry::LoginArgs),
+    /// Log out of a registry.
+    Logout(registry::LogoutArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -119,6 +128,10 @@ enum ImageCommand {
     Save(images::SaveArgs),
     /// Load images from a tar archive.
     Load(images::LoadArgs),
+    /// Download an image from a registry.
+    Pull(registry::PullArgs),
+    /// Upload an image to a registry.
+    Push(registry::PushArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -224,6 +237,10 @@ fn main() -> ExitCode {
         Command::Load(a) | Command::Image(ImageCommand::Load(a)) => images::load(&root, a),
         Command::Image(ImageCommand::Inspect(a)) => images::inspect(&root, a),
         Command::Image(ImageCommand::Prune(a)) => images::prune(&root, a),
+        Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => registry::pull(&root, a),
+        Command::Push(a) | Command::Image(ImageCommand::Push(a)) => registry::push(&root, a),
+        Command::Login(a) => registry::login(&root, a),
+        Command::Logout(a) => registry::logout(&root, a),
         Command::Run(a) | Command::Container(ContainerCommand::Run(a)) => containers::run(&root, a),
         Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => {
             containers::create(&root, a)

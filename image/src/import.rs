@@ -118,3 +118,21 @@ pub fn manifest_json(
     }))
     .expect("manifest serializes")
 }
+
+/// A layer of an image being committed: media type, digest, size.
+pub type LayerRef = (String, Digest, u64);
+
+impl Store {
+    /// Stores an image from its config and layers (config and manifest written as blobs),
+    /// without tagging it.
+    pub fn commit_image(&self, config: &serde_json::Value, layers: &[LayerRef]) -> Result<Image> {
+        let _content = self.lock_content()?;
+        let config_bytes = serde_json::to_vec(config).expect("config serializes");
+        let config_digest = self.ingest_bytes(&config_bytes)?;
+        let refs: Vec<(&str, &Digest, u64)> =
+            layers.iter().map(|(m, d, s)| (m.as_str(), d, *s)).collect();
+        let manifest = manifest_json(&config_digest, config_bytes.len() as u64, &refs);
+        let manifest_digest = self.ingest_bytes(&manifest)?;
+        self.image(&manifest_digest)
+    }
+}

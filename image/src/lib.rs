@@ -6,6 +6,7 @@
 
 pub mod archive;
 pub mod compression;
+pub mod diff;
 pub mod digest;
 pub mod error;
 pub mod gc;

@@ -511,6 +511,30 @@ fn fd_path(fd: &OwnedFd) -> io::Result<PathBuf> {
     std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
 }
 
+/// Copies everything in the directory `src` into the directory `dst`, keeping ownership,
+/// modes, times and links, following no entry (a new volume filled with the image's
+/// content at its mount point). Returns the bytes of file content copied.
+pub(crate) fn copy_dir_contents(
+    src: &OwnedFd,
+    dst: &OwnedFd,
+    shown: &str,
+) -> Result<u64, CopyError> {
+    let top = dst.try_clone().map_err(|e| {
+        tree::io_error(
+            shown,
+            rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::IO),
+        )
+    })?;
+    let mut copier = tree::Copier::new(tree::Owner::Source, top);
+    copier.contents(
+        src,
+        shown,
+        &tree::At::new(dst, std::ffi::OsStr::new("."), shown),
+        &[],
+    )?;
+    Ok(copier.bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -658,28 +682,4 @@ mod tests {
             Err(CopyError::NotFound(p)) if p == "c:/nope"
         ));
     }
-}
-
-/// Copies everything in the directory `src` into the directory `dst`, keeping ownership,
-/// modes, times and links, following no entry (a new volume filled with the image's
-/// content at its mount point). Returns the bytes of file content copied.
-pub(crate) fn copy_dir_contents(
-    src: &OwnedFd,
-    dst: &OwnedFd,
-    shown: &str,
-) -> Result<u64, CopyError> {
-    let top = dst.try_clone().map_err(|e| {
-        tree::io_error(
-            shown,
-            rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::IO),
-        )
-    })?;
-    let mut copier = tree::Copier::new(tree::Owner::Source, top);
-    copier.contents(
-        src,
-        shown,
-        &tree::At::new(dst, std::ffi::OsStr::new("."), shown),
-        &[],
-    )?;
-    Ok(copier.bytes)
 }

@@ -1,0 +1,277 @@
+//! Registry commands: pull, push, login, logout.
+
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Args;
+use rbox_image::{Reference, Store};
+use rbox_registry::auth::{default_auth_file, read_secret_line};
+use rbox_registry::{AuthFile, Client, Credentials, Event, Options, Platform};
+
+use crate::{CliError, CliResult};
+
+fn fail(e: impl std::fmt::Display) -> CliError {
+    CliError::Failed(e.to_string())
+}
+
+/// Flags every registry command shares.
+#[derive(Args, Debug)]
+pub struct RegistryFlags {
+    /// Verify the registry's TLS certificate; false also allows plain HTTP (loopback
+    /// registries always use plain HTTP).
+    #[arg(long, value_name = "BOOL", default_value_t = true, num_args = 0..=1,
+          default_missing_value = "true", action = clap::ArgAction::Set)]
+    tls_verify: bool,
+    /// The credentials file (default: $REGISTRY_AUTH_FILE, else <root>/auth.json).
+    #[arg(long, value_name = "FILE")]
+    authfile: Option<PathBuf>,
+}
+
+impl RegistryFlags {
+    fn auth_file(&self, root: &Path) -> AuthFile {
+        AuthFile::new(
+            self.authfile
+                .clone()
+                .unwrap_or_else(|| default_auth_file(root)),
+        )
+    }
+
+    fn connect(&self, root: &Path, registry: &str) -> Result<Client, CliError> {
+        let credentials = self.auth_file(root).get(registry).map_err(fail)?;
+        Client::connect(
+            registry,
+            &Options {
+                tls_verify: self.tls_verify,
+                credentials,
+            },
+        )
+        .map_err(fail)
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct PullArgs {
+    /// The image: NAME[:TAG] or NAME@sha256:DIGEST.
+    reference: String,
+    /// The platform to pick from a multi-platform image: os/arch[/variant].
+    #[arg(long)]
+    platform: Option<String>,
+    /// Print only the image's name.
+    #[arg(short, long)]
+    quiet: bool,
+    #[command(flatten)]
+    flags: RegistryFlags,
+}
+
+/// The first 12 hex digits of a blob, as docker names layers in its progress.
+fn short(b: &rbox_registry::manifest::Blob) -> &str {
+    b.digest.short()
+}
+
+pub fn pull(root: &Path, a: PullArgs) -> CliResult {
+    let reference = Reference::parse(&a.reference)?;
+    let platform: Platform = match &a.platform {
+        Some(p) => p.parse().map_err(fail)?,
+        None => Platform::host(),
+    };
+    let store = Store::open(root)?;
+    let client = a.flags.connect(root, reference.registry())?;
+    let quiet = a.quiet;
+    if !quiet {
+        let what = match (reference.digest(), reference.tag()) {
+            (Some(d), _) => d.to_string(),
+            (None, t) => t.unwrap_or("latest").to_owned(),
+        };
+        println!("{what}: Pulling from {}", reference.familiar_name());
+    }
+    let progress = move |e: Event<'_>| {
+        if quiet {
+            return;
+        }
+        match e {
+            Event::Exists(b) if b.layer => println!("{}: Already exists", short(b)),
+            Event::Done(b) if b.layer => println!("{}: Pull complete", short(b)),
+            _ => {}
+        }
+    };
+    let pulled =
+        rbox_registry::pull(&store, &client, &reference, &platform, &progress).map_err(fail)?;
+    if quiet {
+        println!("{reference}");
+    } else {
+        println!("Digest: {}", pulled.image.manifest_digest);
+        if pulled.up_to_date {
+            println!("Status: Image is up to date for {}", reference.familiar());
+        } else {
+            println!(
+                "Status: Downloaded newer image for {}",
+                reference.familiar()
+            );
+        }
+        println!("{reference}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args, Debug)]
+pub struct PushArgs {
+    /// The image to push: NAME[:TAG] (its name says where it goes).
+    image: String,
+    /// Push it under this name instead: REGISTRY/NAME[:TAG].
+    destination: Option<String>,
+    /// Print only the pushed digest.
+    #[arg(short, long)]
+    quiet: bool,
+    #[command(flatten)]
+    flags: RegistryFlags,
+}
+
+pub fn push(root: &Path, a: PushArgs) -> CliResult {
+    let store = Store::open(root)?;
+    let image = store.resolve(&a.image)?;
+    let target = Reference::parse(a.destination.as_deref().unwrap_or(&a.image))?;
+    let client = a.flags.connect(root, target.registry())?;
+    let quiet = a.quiet;
+    if !quiet {
+        println!("The push refers to repository [{}]", target.familiar_name());
+    }
+    let progress = move |e: Event<'_>| {
+        if quiet {
+            return;
+        }
+        match e {
+            Event::Exists(b) if b.layer => println!("{}: Layer already exists", short(b)),
+            Event::Done(b) if b.layer => println!("{}: Pushed", short(b)),
+            Event::Mounted(b, from) if b.layer => {
+                println!("{}: Mounted from {from}", short(b))
+            }
+            _ => {}
+        }
+    };
+    let pushed = rbox_registry::push(&store, &client, &image, &target, &progress).map_err(fail)?;
+    if quiet {
+        println!("{}", pushed.digest);
+    } else {
+        let name = match (target.tag(), target.digest()) {
+            (Some(t), _) => t.to_owned(),
+            (None, Some(d)) => d.to_string(),
+            (None, None) => "latest".into(),
+        };
+        println!("{name}: digest: {} size: {}", pushed.digest, pushed.size);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args, Debug)]
+pub struct LoginArgs {
+    /// The registry: HOST[:PORT] (default: Docker Hub).
+    registry: Option<String>,
+    /// User name.
+    #[arg(short, long)]
+    username: Option<String>,
+    /// Password (prefer --password-stdin: arguments are visible to other users).
+    #[arg(short, long)]
+    password: Option<String>,
+    /// Read the password from standard input.
+    #[arg(long)]
+    password_stdin: bool,
+    #[command(flatten)]
+    flags: RegistryFlags,
+}
+
+/// `https://host:port/v1/` → `host:port`; Docker Hub's names → `docker.io`.
+fn registry_name(arg: Option<&str>) -> String {
+    let s = arg.unwrap_or("docker.io");
+    let s = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .unwrap_or(s);
+    let host = s.split('/').next().unwrap_or(s);
+    match host {
+        "index.docker.io" | "registry-1.docker.io" => "docker.io".into(),
+        h => h.to_owned(),
+    }
+}
+
+fn prompt(what: &str) -> Result<String, CliError> {
+    eprint!("{what}: ");
+    io::stderr().flush()?;
+    let mut line = String::new();
+    io::stdin().read_line(&mut line)?;
+    Ok(line.trim().to_owned())
+}
+
+pub fn login(root: &Path, a: LoginArgs) -> CliResult {
+    let registry = registry_name(a.registry.as_deref());
+    let username = match a.username {
+        Some(u) => u,
+        None if io::stdin().is_terminal() && !a.password_stdin => prompt("Username")?,
+        None => {
+            return Err(fail(
+                "a user name is needed: -u USER (standard input is not a terminal)",
+            ))
+        }
+    };
+    let password = if a.password_stdin {
+        if a.password.is_some() {
+            return Err(fail(
+                "--password and --password-stdin are mutually exclusive",
+            ));
+        }
+        let mut s = String::new();
+        io::stdin().read_to_string(&mut s)?;
+        s.trim_end_matches(['\n', '\r']).to_owned()
+    } else if let Some(p) = a.password {
+        p
+    } else if io::stdin().is_terminal() {
+        eprint!("Password: ");
+        io::stderr().flush()?;
+        let p = read_secret_line()?;
+        eprintln!();
+        p
+    } else {
+        return Err(fail(
+            "a password is needed: --password-stdin (standard input is not a terminal)",
+        ));
+    };
+    if username.is_empty() || password.is_empty() {
+        return Err(fail("user name and password must not be empty"));
+    }
+    let creds = Credentials { username, password };
+    let client = Client::connect(
+        &registry,
+        &Options {
+            tls_verify: a.flags.tls_verify,
+            credentials: Some(creds.clone()),
+        },
+    )
+    .map_err(fail)?;
+    client.check_credentials().map_err(fail)?;
+    a.flags
+        .auth_file(root)
+        .set(&registry, &creds)
+        .map_err(fail)?;
+    println!("Login Succeeded");
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args, Debug)]
+pub struct LogoutArgs {
+    /// The registry: HOST[:PORT] (default: Docker Hub).
+    registry: Option<String>,
+    /// The credentials file (default: $REGISTRY_AUTH_FILE, else <root>/auth.json).
+    #[arg(long, value_name = "FILE")]
+    authfile: Option<PathBuf>,
+}
+
+pub fn logout(root: &Path, a: LogoutArgs) -> CliResult {
+    let registry = registry_name(a.registry.as_deref());
+    let file = AuthFile::new(a.authfile.unwrap_or_else(|| default_auth_file(root)));
+    if file.remove(&registry).map_err(fail)? {
+        println!("Removing login credentials for {registry}");
+    } else {
+        println!("Not logged in to {registry}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
