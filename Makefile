@@ -69,19 +69,19 @@ demo: fixtures
 # A push/pull round trip through Debian's docker-registry with the project's config,
 # on the first free loopback port from 5055, its storage under target/demo; stopped by pid.
 demo-registry: fixtures
-	@echo; echo "== push to a registry on loopback, remove the image, pull it back, run it"
+	@echo; echo "== build an image (rbuild), push it to a registry on loopback, remove it, pull it back, run it"
 	@set -e; port=5055; while (exec 3<>/dev/tcp/127.0.0.1/$$port) 2>/dev/null; do port=$$((port+1)); done; \
 	rm -rf $(DEMO_DIR)/registry; mkdir -p $(DEMO_DIR)/registry; \
 	REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=$(DEMO_DIR)/registry REGISTRY_HTTP_ADDR=127.0.0.1:$$port \
 	    docker-registry serve tests/registry/config.yml 2>$(DEMO_DIR)/registry.log & pid=$$!; \
 	trap "kill $$pid" EXIT; \
 	for i in $$(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$$port) 2>/dev/null && break; sleep 0.1; done; \
-	img=localhost:$$port/example/busybox:demo; \
-	echo "+ rbox tag busybox $$img"; $(RBOX) tag busybox:latest $$img; \
+	img=localhost:$$port/example/hello:demo; \
+	echo "+ rbuild -t $$img examples/hello"; $(RBOX) build -t $$img examples/hello; \
 	echo "+ rbox push $$img"; $(RBOX) push $$img; \
 	echo "+ rbox rmi $$img"; $(RBOX) rmi $$img; \
 	echo "+ rbox pull $$img"; $(RBOX) pull $$img; \
-	echo "+ rbox run --rm $$img echo ..."; $(RBOX) run --rm $$img echo "hello from an image that went through a registry"; \
+	echo "+ rbox run --rm $$img"; $(RBOX) run --rm $$img; \
 	$(RBOX) rmi $$img >/dev/null
 
 # Runs every test and closes with one line that sums them up.

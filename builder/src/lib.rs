@@ -1,5 +1,27 @@
-//! rbox-builder: turns a Dockerfile and a build context into a layered OCI image.
+//! rbox-builder: `rbox build`, from a Dockerfile and a context to a layered OCI image.
 //!
-//! It will own the Dockerfile syntax layer, typed instructions, word expansion, the build
-//! executor and its cache, and `.dockerignore`. It holds no code yet: `rbox build` does not
-//! exist until it does.
+//! A Dockerfile goes through three layers, as in BuildKit's Dockerfile frontend:
+//! - [`syntax`]: text → nodes (comments, directives, continuations, flags, JSON and shell
+//!   forms, heredocs), each with its line range, knowing nothing of what instructions mean;
+//! - [`instructions`]: nodes → typed [`Instruction`]s grouped into [`Stage`]s, with every
+//!   problem reported with its line ([`parse`]);
+//! - [`expand`]: Docker's word expansion, applied by the executor at build time with the ARG
+//!   and ENV values of each step.
+//!
+//! [`dockerignore`] decides which files of the build context are used.
+//!
+//! [`build`] is the executor: stages, RUN in a container over the stage's snapshots, COPY and
+//! ADD into a fresh layer (context.rs: sources kept inside the context, hashed for the cache),
+//! the cache, and the image written to the store.
+
+pub mod build;
+mod context;
+pub mod dockerignore;
+pub mod expand;
+pub mod instructions;
+pub mod syntax;
+
+pub use instructions::{
+    parse, ArgDecl, Diagnostic, Dockerfile, Healthcheck, Heredoc, Instruction, Located,
+    ShellOrExec, Stage,
+};

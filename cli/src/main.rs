@@ -1,6 +1,7 @@
 //! `rbox`: a daemonless container engine. Also `rbuild` (≡ `rbox build`) and `rrun`
 //! (≡ `rbox run`), chosen by the name it is called by.
 
+mod build;
 mod containers;
 mod format;
 mod images;
@@ -34,6 +35,10 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Build an image from a Dockerfile (also `rbuild`).
+    Build(build::BuildArgs),
+    /// Show the history of an image.
+    History(build::HistoryArgs),
     /// Create and run a container from an image.
     #[command(disable_help_flag = true)]
     Run(containers::RunArgs),
@@ -282,6 +287,8 @@ fn main() -> ExitCode {
         Command::Container(ContainerCommand::Prune(a)) => tools::container_prune(&root, a),
         Command::System(c) => tools::system(&root, c),
         Command::Volume(cmd) => volumes::run(&root, cmd),
+        Command::Build(a) => build::build(&root, a),
+        Command::History(a) => build::history(&root, a),
         Command::Monitor { .. } => unreachable!("handled above"),
     };
     match result {

@@ -127,7 +127,7 @@ pub fn parse_signal(s: &str) -> Result<i32> {
 }
 
 /// `bytes` random bytes as hex.
-pub(crate) fn random_hex(bytes: usize) -> String {
+pub fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     let _ = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf));
     buf.iter().map(|b| format!("{b:02x}")).collect()
@@ -421,7 +421,13 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
                 crate::volumes::undo_created(&created_for_mounts);
                 return Err(e);
             }
-            Ok(()) => return Ok(config),
+            Ok(()) => {
+                if let Err(e) = crate::volumes::fill_at_create(images, containers, &config) {
+                    let _ = crate::lifecycle::remove(containers, &config.id, true, true);
+                    return Err(e);
+                }
+                return Ok(config);
+            }
         }
     }
 }

@@ -417,46 +417,20 @@ impl Monitor {
         config: &ContainerConfig,
         rootfs_dir: &Path,
     ) -> Result<Vec<(crate::volumes::Mount, PathBuf)>> {
-        use crate::volumes::MountKind;
-        let mut out = Vec::new();
-        for m in &config.host.mounts {
-            let source = match m.kind {
-                MountKind::Bind => PathBuf::from(&m.source),
-                MountKind::Tmpfs => PathBuf::new(),
-                MountKind::Volume => {
-                    let data = self.containers.volume_data(&m.source);
-                    let empty = fs::read_dir(&data).at(&data)?.next().is_none();
-                    if empty {
-                        let root = rootfs::open_root(rootfs_dir)?;
-                        if let Ok(src) = rootfs::open_in_root(
-                            &root,
-                            Path::new(&m.destination),
-                            rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::RDONLY,
-                        ) {
-                            let dst = rootfs::open_root(&data)?;
-                            crate::copy::copy_dir_contents(&src, &dst, &m.destination).map_err(
-                                |e| Error::Runtime(format!("filling volume {}: {e}", m.source)),
-                            )?;
-                            // The volume's root takes the mount point's owner and mode too.
-                            if let Ok(st) = rustix::fs::fstat(&src) {
-                                let _ = rustix::fs::fchown(
-                                    &dst,
-                                    Some(rustix::fs::Uid::from_raw(st.st_uid)),
-                                    Some(rustix::fs::Gid::from_raw(st.st_gid)),
-                                );
-                                let _ = rustix::fs::fchmod(
-                                    &dst,
-                                    rustix::fs::Mode::from_raw_mode(st.st_mode & 0o7777),
-                                );
-                            }
-                        }
-                    }
-                    data
-                }
-            };
-            out.push((m.clone(), source));
-        }
-        Ok(out)
+        crate::volumes::fill_empty_volumes(&self.containers, config, rootfs_dir)?;
+        Ok(config
+            .host
+            .mounts
+            .iter()
+            .map(|m| {
+                let source = match m.kind {
+                    crate::volumes::MountKind::Bind => PathBuf::from(&m.source),
+                    crate::volumes::MountKind::Tmpfs => PathBuf::new(),
+                    crate::volumes::MountKind::Volume => self.containers.volume_data(&m.source),
+                };
+                (m.clone(), source)
+            })
+            .collect())
     }
 
     /// Removes what a run leaves: libcontainer's state and cgroups, and the rootfs mount.

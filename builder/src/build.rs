@@ -1,0 +1,1078 @@
+//! The build executor: a parsed Dockerfile and a context become a layered image.
+//!
+//! Each stage starts from its base (an image in the store, an earlier stage, or scratch);
+//! metadata instructions change the config and add an `empty_layer` history entry; RUN runs
+//! in a container over the stage's snapshots and its upper directory becomes the layer (and,
+//! moved, the next snapshot: nothing is unpacked again); COPY and ADD write into a fresh upper
+//! directory over the same overlay. A step whose cache key (parent key + expanded instruction
+//! + the content and metadata of its sources) was built before is reused without running.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rbox_image::{Digest, Image, Reference, Store};
+use rbox_runtime::container::{ContainerConfig, HostConfig, ProcessConfig};
+use rbox_runtime::monitor::Started;
+use rbox_runtime::{lifecycle, rootfs, Containers};
+use serde_json::{json, Map, Value};
+
+use crate::context::{copy_into, hash_sources, Context};
+use crate::expand::expand;
+use crate::instructions::{parse, Dockerfile, Instruction, Located, ShellOrExec, Stage};
+
+/// What `rbox build` was asked.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// The build context directory.
+    pub context: PathBuf,
+    /// The Dockerfile's text.
+    pub dockerfile: String,
+    /// The Dockerfile's name, for messages.
+    pub dockerfile_name: String,
+    /// Tags for the result.
+    pub tags: Vec<Reference>,
+    /// `--build-arg K=V`.
+    pub build_args: Vec<(String, String)>,
+    /// `--no-cache`.
+    pub no_cache: bool,
+    /// `--target STAGE`.
+    pub target: Option<String>,
+    /// `--label K=V`.
+    pub labels: Vec<(String, String)>,
+    /// `--network` for RUN.
+    pub network: Option<String>,
+    /// Show no RUN output.
+    pub quiet: bool,
+}
+
+/// Why a build failed: each names the Dockerfile and line when it concerns one.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The Dockerfile doesn't parse.
+    #[error("{}", .0.join("\n"))]
+    Parse(Vec<String>),
+    /// A step failed.
+    #[error("{file}:{line}: {message}")]
+    Step {
+        /// The Dockerfile.
+        file: String,
+        /// The line.
+        line: usize,
+        /// What went wrong.
+        message: String,
+    },
+    /// From the image store.
+    #[error(transparent)]
+    Image(#[from] rbox_image::Error),
+    /// From the runtime.
+    #[error(transparent)]
+    Runtime(#[from] rbox_runtime::Error),
+    /// I/O.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+type Result<T, E = BuildError> = std::result::Result<T, E>;
+
+/// The state of a stage as its instructions run.
+#[derive(Clone, Default)]
+struct StageState {
+    layers: Vec<(String, Digest, u64)>,
+    diff_ids: Vec<Digest>,
+    chain: Vec<Digest>,
+    config: Map<String, Value>,
+    history: Vec<Value>,
+    args: BTreeMap<String, String>,
+    key: Option<Digest>,
+    cmd_set_here: bool,
+    arch: String,
+    os: String,
+}
+
+impl StageState {
+    fn env(&self) -> Vec<String> {
+        self.config
+            .get("Env")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn lookup(&self, name: &str) -> Option<String> {
+        for e in self.env().iter().rev() {
+            if let Some(v) = e.strip_prefix(name).and_then(|r| r.strip_prefix('=')) {
+                return Some(v.to_owned());
+            }
+        }
+        self.args.get(name).cloned()
+    }
+
+    fn set_env(&mut self, key: &str, value: &str) {
+        let mut env = self.env();
+        env.retain(|e| e.split('=').next() != Some(key));
+        env.push(format!("{key}={value}"));
+        self.config.insert("Env".into(), json!(env));
+    }
+
+    fn next_key(&mut self, part: &str) -> Digest {
+        let prev = self.key.as_ref().map(|k| k.to_string()).unwrap_or_default();
+        let k = Digest::of(format!("{prev}\n{part}").as_bytes());
+        self.key = Some(k.clone());
+        k
+    }
+}
+
+/// A cached step: the layer it made.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CacheEntry {
+    digest: String,
+    size: u64,
+    media_type: String,
+}
+
+/// Builds the image; progress and RUN output go to `log`.
+pub fn build(
+    store: &Store,
+    containers: &Containers,
+    o: &BuildOptions,
+    log: &mut dyn Write,
+) -> Result<Image> {
+    let df = parse(&o.dockerfile).map_err(|diags| {
+        BuildError::Parse(
+            diags
+                .iter()
+                .map(|d| format!("{}:{}: {}", o.dockerfile_name, d.line, d.message))
+                .collect(),
+        )
+    })?;
+    let build_args: HashMap<String, String> = o.build_args.iter().cloned().collect();
+    let mut global: BTreeMap<String, String> = BTreeMap::new();
+    for a in &df.global_args {
+        let v = build_args
+            .get(&a.inner.name)
+            .cloned()
+            .or_else(|| a.inner.default.clone());
+        if let Some(v) = v {
+            global.insert(a.inner.name.clone(), v);
+        }
+    }
+    let target = match &o.target {
+        Some(t) => df.stage_index(t).ok_or_else(|| BuildError::Step {
+            file: o.dockerfile_name.clone(),
+            line: 1,
+            message: format!("--target {t}: no such stage"),
+        })?,
+        None => df
+            .stages
+            .len()
+            .checked_sub(1)
+            .ok_or_else(|| BuildError::Step {
+                file: o.dockerfile_name.clone(),
+                line: 1,
+                message: "no FROM instruction".into(),
+            })?,
+    };
+    let needed = needed_stages(&df, target, &global);
+    let ctx = Context::open(&o.context)?;
+    let epoch = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok());
+    let mut b = Builder {
+        store,
+        containers,
+        o,
+        log,
+        ctx,
+        epoch,
+        build_args,
+        global,
+        done: HashMap::new(),
+        step: 0,
+        steps: df
+            .stages
+            .iter()
+            .filter(|s| needed.contains(&s.index))
+            .map(|s| s.instructions.len() + 1)
+            .sum(),
+    };
+    for stage in &df.stages {
+        if !needed.contains(&stage.index) {
+            continue;
+        }
+        let state = b.run_stage(&df, stage)?;
+        b.done.insert(stage.index, state);
+        if stage.index == target {
+            break;
+        }
+    }
+    let mut state = b.done.remove(&target).expect("the target stage was built");
+    let mut labels = state
+        .config
+        .get("Labels")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    for (k, v) in &o.labels {
+        labels.insert(k.clone(), json!(v));
+    }
+    if !labels.is_empty() {
+        state.config.insert("Labels".into(), Value::Object(labels));
+    }
+    let created = b.now();
+    let config = json!({
+        "created": created,
+        "architecture": state.arch,
+        "os": state.os,
+        "config": state.config,
+        "rootfs": {"type": "layers", "diff_ids": state.diff_ids.iter().map(|d| d.to_string()).collect::<Vec<_>>()},
+        "history": state.history,
+    });
+    let image = store.commit_image(&config, &state.layers)?;
+    if o.tags.is_empty() {
+        store.add_untagged(&image)?;
+    }
+    for t in &o.tags {
+        store.tag(&image, t)?;
+    }
+    Ok(image)
+}
+
+/// The stages the target needs: itself, the stages it builds FROM, and those it copies from.
+fn needed_stages(
+    df: &Dockerfile,
+    target: usize,
+    global: &BTreeMap<String, String>,
+) -> HashSet<usize> {
+    let mut needed = HashSet::new();
+    let mut todo = vec![target];
+    while let Some(i) = todo.pop() {
+        if !needed.insert(i) {
+            continue;
+        }
+        let stage = &df.stages[i];
+        let base = expand(&stage.base, '\\', &|n| global.get(n).cloned()).unwrap_or_default();
+        if let Some(j) = df.stage_index(&base).filter(|j| *j < i) {
+            todo.push(j);
+        }
+        for ins in &stage.instructions {
+            if let Instruction::Copy { from: Some(f), .. } = &ins.inner {
+                if let Some(j) = df.stage_index(f).filter(|j| *j < i) {
+                    todo.push(j);
+                }
+            }
+        }
+    }
+    needed
+}
+
+struct Builder<'a> {
+    store: &'a Store,
+    containers: &'a Containers,
+    o: &'a BuildOptions,
+    log: &'a mut dyn Write,
+    ctx: Context,
+    epoch: Option<u64>,
+    build_args: HashMap<String, String>,
+    global: BTreeMap<String, String>,
+    done: HashMap<usize, StageState>,
+    step: usize,
+    steps: usize,
+}
+
+impl Builder<'_> {
+    fn now(&self) -> String {
+        match self.epoch {
+            Some(e) => chrono::DateTime::from_timestamp(e as i64, 0)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_else(rbox_runtime::now),
+            None => rbox_runtime::now(),
+        }
+    }
+
+    fn fail(&self, line: usize, message: impl Into<String>) -> BuildError {
+        BuildError::Step {
+            file: self.o.dockerfile_name.clone(),
+            line,
+            message: message.into(),
+        }
+    }
+
+    fn announce(&mut self, text: &str) {
+        self.step += 1;
+        let _ = writeln!(self.log, "STEP {}/{}: {}", self.step, self.steps, text);
+    }
+
+    fn run_stage(&mut self, df: &Dockerfile, stage: &Stage) -> Result<StageState> {
+        let base = expand(&stage.base, df.directives.escape, &|n| {
+            self.global.get(n).cloned()
+        })
+        .map_err(|e| self.fail(stage.line, e))?;
+        self.announce(&format!(
+            "FROM {base}{}",
+            stage
+                .name
+                .as_deref()
+                .map(|n| format!(" AS {n}"))
+                .unwrap_or_default()
+        ));
+        let mut st = self.base_state(df, stage, &base)?;
+        for ins in &stage.instructions {
+            self.announce(ins.original.trim());
+            let started = Instant::now();
+            self.instruction(df, &mut st, ins)?;
+            let _ = writeln!(self.log, "--> {:.2}s", started.elapsed().as_secs_f64());
+        }
+        Ok(st)
+    }
+
+    fn base_state(&mut self, df: &Dockerfile, stage: &Stage, base: &str) -> Result<StageState> {
+        let arch = rbox_image::import::oci_arch().to_owned();
+        if base == "scratch" {
+            return Ok(StageState {
+                arch,
+                os: "linux".into(),
+                key: Some(Digest::of(b"scratch")),
+                ..Default::default()
+            });
+        }
+        if let Some(i) = df.stage_index(base).filter(|i| *i < stage.index) {
+            let mut s = self
+                .done
+                .get(&i)
+                .cloned()
+                .ok_or_else(|| self.fail(stage.line, format!("stage {base} was not built")))?;
+            s.args.clear();
+            s.cmd_set_here = false;
+            return Ok(s);
+        }
+        let image = self
+            .store
+            .resolve(base)
+            .map_err(|e| self.fail(stage.line, e.to_string()))?;
+        let chain = self.store.ensure_snapshots(&image)?;
+        let raw: Value = serde_json::from_slice(&self.store.read_document(image.id(), "config")?)
+            .map_err(|e| self.fail(stage.line, format!("image config: {e}")))?;
+        let layers = image
+            .manifest
+            .layers()
+            .iter()
+            .map(|l| {
+                Ok((
+                    l.media_type().to_string(),
+                    Digest::try_from(l.digest())?,
+                    l.size(),
+                ))
+            })
+            .collect::<rbox_image::Result<Vec<_>>>()?;
+        Ok(StageState {
+            layers,
+            diff_ids: image.diff_ids()?,
+            chain,
+            config: raw
+                .get("config")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
+            history: raw
+                .get("history")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
+            args: BTreeMap::new(),
+            key: Some(Digest::of(image.id().to_string().as_bytes())),
+            cmd_set_here: false,
+            arch: raw
+                .get("architecture")
+                .and_then(Value::as_str)
+                .unwrap_or(&arch)
+                .to_owned(),
+            os: raw
+                .get("os")
+                .and_then(Value::as_str)
+                .unwrap_or("linux")
+                .to_owned(),
+        })
+    }
+
+    fn x(&self, df: &Dockerfile, st: &StageState, line: usize, word: &str) -> Result<String> {
+        expand(word, df.directives.escape, &|n| st.lookup(n)).map_err(|e| self.fail(line, e))
+    }
+
+    fn history(&self, st: &mut StageState, created_by: &str, empty: bool) {
+        let mut h =
+            json!({"created": self.now(), "created_by": created_by, "comment": "rbox build"});
+        if empty {
+            h["empty_layer"] = json!(true);
+        }
+        st.history.push(h);
+    }
+
+    fn shell_words(st: &StageState, c: &ShellOrExec) -> Vec<String> {
+        match c {
+            ShellOrExec::Exec(v) => v.clone(),
+            ShellOrExec::Shell(s) => {
+                let mut shell: Vec<String> = st
+                    .config
+                    .get("Shell")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
+                shell.push(s.clone());
+                shell
+            }
+        }
+    }
+
+    fn instruction(
+        &mut self,
+        df: &Dockerfile,
+        st: &mut StageState,
+        ins: &Located<Instruction>,
+    ) -> Result<()> {
+        let line = ins.line;
+        let text = ins.original.trim().to_owned();
+        match &ins.inner {
+            Instruction::Env(pairs) => {
+                for (k, v) in pairs {
+                    let v = self.x(df, st, line, v)?;
+                    st.set_env(k, &v);
+                }
+                st.next_key(&format!("ENV {:?}", st.env()));
+                self.history(st, &text, true);
+            }
+            Instruction::Arg(decls) => {
+                for d in decls {
+                    let v = self
+                        .build_args
+                        .get(&d.name)
+                        .cloned()
+                        .or_else(|| {
+                            self.global
+                                .get(&d.name)
+                                .cloned()
+                                .filter(|_| d.default.is_none())
+                        })
+                        .or_else(|| {
+                            d.default
+                                .as_ref()
+                                .and_then(|v| self.x(df, st, line, v).ok())
+                        });
+                    if let Some(v) = v {
+                        st.args.insert(d.name.clone(), v.clone());
+                        st.next_key(&format!("ARG {}={v}", d.name));
+                    }
+                }
+            }
+            Instruction::Label(pairs) => {
+                let mut labels = st
+                    .config
+                    .get("Labels")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default();
+                for (k, v) in pairs {
+                    labels.insert(self.x(df, st, line, k)?, json!(self.x(df, st, line, v)?));
+                }
+                st.config.insert("Labels".into(), Value::Object(labels));
+                self.history(st, &text, true);
+            }
+            Instruction::Workdir(w) => {
+                let w = self.x(df, st, line, w)?;
+                let cur = st
+                    .config
+                    .get("WorkingDir")
+                    .and_then(Value::as_str)
+                    .unwrap_or("/")
+                    .to_owned();
+                let full = if w.starts_with('/') {
+                    w
+                } else {
+                    format!("{}/{w}", cur.trim_end_matches('/'))
+                };
+                st.config.insert("WorkingDir".into(), json!(full));
+                st.next_key(&format!("WORKDIR {full}"));
+                self.history(st, &text, true);
+            }
+            Instruction::User(u) => {
+                let u = self.x(df, st, line, u)?;
+                st.config.insert("User".into(), json!(u));
+                st.next_key(&format!("USER {u}"));
+                self.history(st, &text, true);
+            }
+            Instruction::Cmd(c) => {
+                st.config
+                    .insert("Cmd".into(), json!(Self::shell_words(st, c)));
+                st.cmd_set_here = true;
+                self.history(st, &text, true);
+            }
+            Instruction::Entrypoint(c) => {
+                st.config
+                    .insert("Entrypoint".into(), json!(Self::shell_words(st, c)));
+                // As Docker: an ENTRYPOINT drops a CMD inherited from the base image.
+                if !st.cmd_set_here {
+                    st.config.remove("Cmd");
+                }
+                self.history(st, &text, true);
+            }
+            Instruction::Expose(ports) => {
+                let mut exposed = st
+                    .config
+                    .get("ExposedPorts")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default();
+                for p in ports {
+                    let p = self.x(df, st, line, p)?;
+                    let p = if p.contains('/') {
+                        p
+                    } else {
+                        format!("{p}/tcp")
+                    };
+                    exposed.insert(p, json!({}));
+                }
+                st.config
+                    .insert("ExposedPorts".into(), Value::Object(exposed));
+                self.history(st, &text, true);
+            }
+            Instruction::Volume(vols) => {
+                let mut v = st
+                    .config
+                    .get("Volumes")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default();
+                for p in vols {
+                    v.insert(self.x(df, st, line, p)?, json!({}));
+                }
+                st.config.insert("Volumes".into(), Value::Object(v));
+                st.next_key(&format!("VOLUME {vols:?}"));
+                self.history(st, &text, true);
+            }
+            Instruction::StopSignal(s) => {
+                st.config
+                    .insert("StopSignal".into(), json!(self.x(df, st, line, s)?));
+                self.history(st, &text, true);
+            }
+            Instruction::Shell(s) => {
+                st.config.insert("Shell".into(), json!(s));
+                st.next_key(&format!("SHELL {s:?}"));
+                self.history(st, &text, true);
+            }
+            Instruction::Healthcheck(h) => {
+                let v = match h {
+                    None => json!({"Test": ["NONE"]}),
+                    Some(h) => {
+                        let mut v = json!({"Test": h.test});
+                        for (k, d) in [
+                            ("Interval", &h.interval),
+                            ("Timeout", &h.timeout),
+                            ("StartPeriod", &h.start_period),
+                            ("StartInterval", &h.start_interval),
+                        ] {
+                            if let Some(d) = d {
+                                v[k] = json!(duration_ns(d).ok_or_else(
+                                    || self.fail(line, format!("bad duration {d:?}"))
+                                )?);
+                            }
+                        }
+                        if let Some(r) = h.retries {
+                            v["Retries"] = json!(r);
+                        }
+                        v
+                    }
+                };
+                st.config.insert("Healthcheck".into(), v);
+                self.history(st, &text, true);
+            }
+            Instruction::Onbuild(t) => {
+                let mut ob: Vec<Value> = st
+                    .config
+                    .get("OnBuild")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                ob.push(json!(t));
+                st.config.insert("OnBuild".into(), json!(ob));
+                self.history(st, &text, true);
+            }
+            Instruction::Maintainer(m) => {
+                self.history(st, &text, true);
+                let _ = m;
+            }
+            Instruction::Run {
+                command, network, ..
+            } => self.run(df, st, ins, command, network.as_deref())?,
+            Instruction::Copy {
+                sources,
+                dest,
+                from,
+                chown,
+                chmod,
+                ..
+            } => self.copy(
+                df,
+                st,
+                ins,
+                sources,
+                dest,
+                from.as_deref(),
+                chown.as_deref(),
+                chmod.as_deref(),
+                false,
+            )?,
+            Instruction::Add {
+                sources,
+                dest,
+                chown,
+                chmod,
+                ..
+            } => self.copy(
+                df,
+                st,
+                ins,
+                sources,
+                dest,
+                None,
+                chown.as_deref(),
+                chmod.as_deref(),
+                true,
+            )?,
+        }
+        let _ = text;
+        Ok(())
+    }
+
+    fn cache_path(&self, key: &Digest) -> PathBuf {
+        self.store.root().join("build-cache").join(key.hex())
+    }
+
+    /// A cached layer for `key`, if its blob is still in the store.
+    fn cached(&mut self, key: &Digest, st: &mut StageState) -> Result<bool> {
+        if self.o.no_cache {
+            return Ok(false);
+        }
+        let Ok(bytes) = fs::read(self.cache_path(key)) else {
+            return Ok(false);
+        };
+        let Ok(e) = serde_json::from_slice::<CacheEntry>(&bytes) else {
+            return Ok(false);
+        };
+        let Ok(d) = e.digest.parse::<Digest>() else {
+            return Ok(false);
+        };
+        if !self.store.has_blob(&d) {
+            return Ok(false);
+        }
+        let parent = st.chain.last().cloned();
+        let chain = match &parent {
+            Some(p) => p.chain(&d),
+            None => d.clone(),
+        };
+        if self.store.snapshot_info(&chain)?.is_none() {
+            let blob = self.store.open_blob(&d)?;
+            self.store
+                .unpack_layer(blob, parent.as_ref(), Some(&d), &d.to_string())?;
+        }
+        st.layers.push((e.media_type, d.clone(), e.size));
+        st.diff_ids.push(d);
+        st.chain.push(chain);
+        let _ = writeln!(self.log, "--> Using cache {}", &key.hex()[..12]);
+        Ok(true)
+    }
+
+    fn remember(&self, key: &Digest, diff: &rbox_image::diff::Diff) -> Result<()> {
+        let dir = self.store.root().join("build-cache");
+        fs::create_dir_all(&dir)?;
+        let e = CacheEntry {
+            digest: diff.digest.to_string(),
+            size: diff.size,
+            media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+        };
+        rbox_image::store::replace_file(
+            &self.cache_path(key),
+            &serde_json::to_vec(&e).expect("json"),
+        )?;
+        Ok(())
+    }
+
+    /// Makes `upper` the next layer of `st`.
+    fn add_layer(
+        &mut self,
+        st: &mut StageState,
+        upper: &Path,
+        key: &Digest,
+        created_by: &str,
+    ) -> Result<()> {
+        let (diff, chain) = self.store.commit_dir(upper, st.chain.last(), self.epoch)?;
+        self.remember(key, &diff)?;
+        st.layers.push((
+            "application/vnd.oci.image.layer.v1.tar".into(),
+            diff.digest.clone(),
+            diff.size,
+        ));
+        st.diff_ids.push(diff.digest);
+        st.chain.push(chain);
+        self.history(st, created_by, false);
+        Ok(())
+    }
+
+    fn run(
+        &mut self,
+        df: &Dockerfile,
+        st: &mut StageState,
+        ins: &Located<Instruction>,
+        command: &ShellOrExec,
+        network: Option<&str>,
+    ) -> Result<()> {
+        let words = Self::shell_words(st, command);
+        let mut env = st.env();
+        for (k, v) in &st.args {
+            if !env.iter().any(|e| e.split('=').next() == Some(k.as_str())) {
+                env.push(format!("{k}={v}"));
+            }
+        }
+        let key = st.next_key(&format!("RUN {words:?} {env:?}"));
+        let created_by = ins.original.trim().to_owned();
+        if self.cached(&key, st)? {
+            self.history(st, &created_by, false);
+            return Ok(());
+        }
+        if st.chain.is_empty() {
+            return Err(self.fail(
+                ins.line,
+                "RUN needs a base image with a shell: this stage is FROM scratch",
+            ));
+        }
+        let _ = df;
+        let id = rbox_runtime::create::random_hex(32);
+        let config = ContainerConfig {
+            id: id.clone(),
+            name: format!("rbox-build-{}", &id[..12]),
+            created: rbox_runtime::now(),
+            image: "build".into(),
+            image_id: String::new(),
+            manifest: String::new(),
+            layers: st.chain.iter().map(|c| c.to_string()).collect(),
+            config: ProcessConfig {
+                hostname: id[..12].to_owned(),
+                user: st
+                    .config
+                    .get("User")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned(),
+                env,
+                cmd: words,
+                entrypoint: vec![],
+                working_dir: st
+                    .config
+                    .get("WorkingDir")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned(),
+                ..Default::default()
+            },
+            host: HostConfig {
+                network_mode: network
+                    .or(self.o.network.as_deref())
+                    .unwrap_or("host")
+                    .to_owned(),
+                ..Default::default()
+            },
+        };
+        self.containers.create(&config)?;
+        let _ = self.log.flush();
+        let result = (|| -> Result<i32> {
+            let mut spawned = lifecycle::start(self.containers, &id, !self.o.quiet)?;
+            match spawned.wait_started() {
+                Started::Failed(code, msg) => {
+                    let _ = spawned.child.wait();
+                    Err(self.fail(
+                        ins.line,
+                        format!("{}: {msg} (exit {code})", ins.original.trim()),
+                    ))
+                }
+                Started::Running(_) => {
+                    let status = spawned.child.wait()?;
+                    Ok(status.code().unwrap_or(125))
+                }
+            }
+        })();
+        let upper = self.store.tmp_path("build-upper");
+        let moved = match &result {
+            Ok(0) => fs::rename(self.containers.dir(&id).join("upper"), &upper).is_ok(),
+            _ => false,
+        };
+        let _ = lifecycle::remove(self.containers, &id, true, true);
+        match result {
+            Ok(0) if moved => {
+                drop_mount_points(&upper, &st.chain, self.store);
+                self.add_layer(st, &upper, &key, &created_by)
+            }
+            Ok(0) => Err(self.fail(ins.line, "the container's changes could not be kept")),
+            Ok(code) => Err(self.fail(
+                ins.line,
+                format!("{}: exited with {code}", ins.original.trim()),
+            )),
+            Err(e) => Err(e),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn copy(
+        &mut self,
+        df: &Dockerfile,
+        st: &mut StageState,
+        ins: &Located<Instruction>,
+        sources: &[String],
+        dest: &str,
+        from: Option<&str>,
+        chown: Option<&str>,
+        chmod: Option<&str>,
+        add: bool,
+    ) -> Result<()> {
+        let line = ins.line;
+        let sources: Vec<String> = sources
+            .iter()
+            .map(|s| self.x(df, st, line, s))
+            .collect::<Result<_>>()?;
+        let dest = self.x(df, st, line, dest)?;
+        let workdir = st
+            .config
+            .get("WorkingDir")
+            .and_then(Value::as_str)
+            .unwrap_or("/")
+            .to_owned();
+        let dest = if dest.starts_with('/') {
+            dest
+        } else {
+            format!("{}/{dest}", workdir.trim_end_matches('/'))
+        };
+        if sources.len() > 1 && !dest.ends_with('/') {
+            return Err(self.fail(
+                line,
+                "when copying several sources the destination must be a directory ending with /",
+            ));
+        }
+        let mode = chmod
+            .map(|m| {
+                u32::from_str_radix(m, 8)
+                    .map_err(|_| self.fail(line, format!("--chmod {m}: not an octal mode")))
+            })
+            .transpose()?;
+        // Where the sources come from: the context, an earlier stage, or an image.
+        let from_state =
+            match from {
+                None => None,
+                Some(f) => Some(match df.stage_index(f) {
+                    Some(i) => self.done.get(&i).cloned().ok_or_else(|| {
+                        self.fail(line, format!("--from={f}: stage not built yet"))
+                    })?,
+                    None => {
+                        let image = self.store.resolve(f).map_err(|_| {
+                            self.fail(line, format!("--from={f}: no such stage or image"))
+                        })?;
+                        StageState {
+                            chain: self.store.ensure_snapshots(&image)?,
+                            ..Default::default()
+                        }
+                    }
+                }),
+            };
+        let src_mount = match &from_state {
+            Some(s) => Some(RootView::mount(self.store, &s.chain, None)?),
+            None => None,
+        };
+        let src_root = match &src_mount {
+            Some(m) => m.root.clone(),
+            None => self.ctx.root().to_path_buf(),
+        };
+        let in_context = src_mount.is_none();
+        let hash = hash_sources(&src_root, &sources, in_context.then_some(&self.ctx))
+            .map_err(|e| self.fail(line, e))?;
+        let key = st.next_key(&format!(
+            "{} {sources:?} {dest} {chown:?} {chmod:?} {hash}",
+            if add { "ADD" } else { "COPY" }
+        ));
+        let created_by = ins.original.trim().to_owned();
+        if self.cached(&key, st)? {
+            self.history(st, &created_by, false);
+            return Ok(());
+        }
+        let view = RootView::mount(
+            self.store,
+            &st.chain,
+            Some(self.store.tmp_path("build-upper")),
+        )?;
+        let (uid, gid) = match chown {
+            None => (0, 0),
+            Some(c) => {
+                let passwd = rootfs::read_in_root(&view.root, "/etc/passwd")?.unwrap_or_default();
+                let group = rootfs::read_in_root(&view.root, "/etc/group")?.unwrap_or_default();
+                let u = rbox_runtime::user::resolve(c, &passwd, &group)
+                    .map_err(|e| self.fail(line, e.to_string()))?;
+                (u.uid, u.gid)
+            }
+        };
+        let copied = copy_into(
+            &src_root,
+            &sources,
+            in_context.then_some(&self.ctx),
+            &view.root,
+            &dest,
+            (uid, gid),
+            mode,
+            add,
+        )
+        .map_err(|e| self.fail(line, e));
+        drop(src_mount);
+        let upper = view.finish();
+        copied?;
+        self.add_layer(st, &upper, &key, &created_by)
+    }
+}
+
+/// The merged view of a stack of snapshots, with a writable upper directory when given one.
+struct RootView {
+    root: PathBuf,
+    upper: Option<PathBuf>,
+    work: Option<PathBuf>,
+    mounted: bool,
+}
+
+impl RootView {
+    fn mount(store: &Store, chain: &[Digest], upper: Option<PathBuf>) -> Result<RootView> {
+        let lowers: Vec<PathBuf> = chain.iter().map(|c| store.snapshot_fs(c)).collect();
+        let root = store.tmp_path("build-root");
+        fs::create_dir_all(&root)?;
+        let upper = match upper {
+            Some(u) => u,
+            None => store.tmp_path("build-scratch-upper"),
+        };
+        fs::create_dir_all(&upper)?;
+        if lowers.is_empty() {
+            // FROM scratch: the fresh directory is the whole root.
+            fs::remove_dir(&root)?;
+            return Ok(RootView {
+                root: upper.clone(),
+                upper: Some(upper),
+                work: None,
+                mounted: false,
+            });
+        }
+        let work = store.tmp_path("build-work");
+        fs::create_dir_all(&work)?;
+        rootfs::mount_overlay(&lowers, &upper, &work, &root)?;
+        Ok(RootView {
+            root,
+            upper: Some(upper),
+            work: Some(work),
+            mounted: true,
+        })
+    }
+
+    /// Unmounts and returns the upper directory (the changes).
+    fn finish(mut self) -> PathBuf {
+        self.cleanup();
+        self.upper.take().expect("a view has an upper directory")
+    }
+
+    fn cleanup(&mut self) {
+        if self.mounted {
+            let _ = rootfs::unmount(&self.root);
+            let _ = fs::remove_dir(&self.root);
+            self.mounted = false;
+        }
+        if let Some(w) = self.work.take() {
+            let _ = fs::remove_dir_all(w);
+        }
+    }
+}
+
+impl Drop for RootView {
+    fn drop(&mut self) {
+        self.cleanup();
+        if let Some(u) = self.upper.take() {
+            let _ = fs::remove_dir_all(u);
+        }
+    }
+}
+
+/// Removes from a RUN's upper directory the empty mount points the runtime made for
+/// /etc/hostname, /etc/hosts and /etc/resolv.conf when the image had none: they are not
+/// the build's doing.
+fn drop_mount_points(upper: &Path, chain: &[Digest], store: &Store) {
+    for f in ["etc/hostname", "etc/hosts", "etc/resolv.conf"] {
+        let p = upper.join(f);
+        let empty_file = fs::symlink_metadata(&p).is_ok_and(|m| m.is_file() && m.len() == 0);
+        let in_image = chain.iter().any(|c| store.snapshot_fs(c).join(f).exists());
+        if empty_file && !in_image {
+            let _ = fs::remove_file(&p);
+        }
+    }
+    let etc = upper.join("etc");
+    if fs::read_dir(&etc).is_ok_and(|mut d| d.next().is_none())
+        && chain
+            .iter()
+            .any(|c| store.snapshot_fs(c).join("etc").is_dir())
+    {
+        let _ = fs::remove_dir(&etc);
+    }
+}
+
+/// `30s`, `1m30s`, `500ms` as nanoseconds.
+fn duration_ns(s: &str) -> Option<u64> {
+    let mut total = 0f64;
+    let mut num = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            num.push(c);
+            continue;
+        }
+        let mut unit = c.to_string();
+        while let Some(n) = chars.peek().filter(|n| n.is_ascii_alphabetic()) {
+            unit.push(*n);
+            chars.next();
+        }
+        let n: f64 = num.parse().ok()?;
+        num.clear();
+        total += n * match unit.as_str() {
+            "ns" => 1.0,
+            "us" | "µs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+    }
+    if !num.is_empty() {
+        return None;
+    }
+    Some(total as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_like_go() {
+        assert_eq!(duration_ns("30s"), Some(30_000_000_000));
+        assert_eq!(duration_ns("1m30s"), Some(90_000_000_000));
+        assert_eq!(duration_ns("500ms"), Some(500_000_000));
+        assert_eq!(duration_ns("5"), None);
+    }
+}
