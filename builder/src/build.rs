@@ -180,7 +180,7 @@ pub fn build(
             })?,
     };
     let needed = needed_stages(&df, target, &global);
-    let ctx = Context::open(&o.context)?;
+    let ctx = Context::open(&o.context)?.with_stat_cache(&store.root().join("build-cache"));
     let epoch = std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|s| s.parse::<u64>().ok());
@@ -202,16 +202,27 @@ pub fn build(
             .map(|s| s.instructions.len() + 1)
             .sum(),
     };
+    let mut outcome = Ok(());
     for stage in &df.stages {
         if !needed.contains(&stage.index) {
             continue;
         }
-        let state = b.run_stage(&df, stage)?;
-        b.done.insert(stage.index, state);
+        match b.run_stage(&df, stage) {
+            Ok(state) => {
+                b.done.insert(stage.index, state);
+            }
+            Err(e) => {
+                outcome = Err(e);
+                break;
+            }
+        }
         if stage.index == target {
             break;
         }
     }
+    // What was learned of the context's files holds whether or not the build succeeded.
+    b.ctx.save_stats();
+    outcome?;
     let mut state = b.done.remove(&target).expect("the target stage was built");
     let mut labels = state
         .config

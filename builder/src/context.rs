@@ -19,10 +19,24 @@ use sha2::{Digest as _, Sha256};
 
 use crate::dockerignore::DockerIgnore;
 
-/// A build context: its directory and its `.dockerignore`.
+/// A build context: its directory, its `.dockerignore`, and a stat cache of the content
+/// digests of its files.
 pub struct Context {
     root: PathBuf,
     ignore: DockerIgnore,
+    stats: std::cell::RefCell<StatCache>,
+}
+
+/// Content digests of context files by path, valid while the file's size, mtime, ctime
+/// and inode are those recorded: a rebuild of an unchanged context reads no file content,
+/// and a touched file is read again but, its content unchanged, keeps the cache hit.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct StatCache {
+    #[serde(skip)]
+    path: Option<PathBuf>,
+    #[serde(skip)]
+    dirty: bool,
+    files: std::collections::HashMap<String, (u64, i64, i64, u64, String)>,
 }
 
 impl Context {
@@ -38,7 +52,61 @@ impl Context {
         let ignore = DockerIgnore::parse(
             &fs::read_to_string(root.join(".dockerignore")).unwrap_or_default(),
         );
-        Ok(Context { root, ignore })
+        Ok(Context {
+            root,
+            ignore,
+            stats: Default::default(),
+        })
+    }
+
+    /// Keeps the stat cache of this context in `dir` (loaded now, saved by `save_stats`).
+    pub fn with_stat_cache(self, dir: &Path) -> Context {
+        let key = Digest::of(self.root.as_os_str().as_bytes());
+        let path = dir.join(format!("stat-{}.json", &key.hex()[..16]));
+        let mut cache: StatCache = fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        cache.path = Some(path);
+        *self.stats.borrow_mut() = cache;
+        self
+    }
+
+    /// Writes the stat cache back if it changed.
+    pub fn save_stats(&self) {
+        let c = self.stats.borrow();
+        if let (true, Some(p)) = (c.dirty, &c.path) {
+            if let Some(dir) = p.parent() {
+                let _ = fs::create_dir_all(dir);
+            }
+            if let Ok(bytes) = serde_json::to_vec(&*c) {
+                let _ = rbox_image::store::replace_file(p, &bytes);
+            }
+        }
+    }
+
+    /// The content digest of the file at `full` (`rel` in the context), from the stat
+    /// cache when the file is unchanged.
+    fn file_digest(&self, full: &Path, rel: &str, m: &fs::Metadata) -> io::Result<String> {
+        let stamp = (
+            m.len(),
+            m.mtime() * 1_000_000_000 + m.mtime_nsec(),
+            m.ctime() * 1_000_000_000 + m.ctime_nsec(),
+            m.ino(),
+        );
+        if let Some(e) = self.stats.borrow().files.get(rel) {
+            if (e.0, e.1, e.2, e.3) == stamp {
+                return Ok(e.4.clone());
+            }
+        }
+        let d = content_digest(full)?;
+        let mut c = self.stats.borrow_mut();
+        c.files.insert(
+            rel.to_owned(),
+            (stamp.0, stamp.1, stamp.2, stamp.3, d.clone()),
+        );
+        c.dirty = true;
+        Ok(d)
     }
 
     /// The context's directory.
@@ -180,15 +248,11 @@ fn hash_tree(path: &Path, rel: &Path, ctx: Option<&Context>, h: &mut Sha256) -> 
     if m.file_type().is_symlink() {
         h.update(fs::read_link(path)?.as_os_str().as_bytes());
     } else if m.is_file() {
-        let mut f = File::open(path)?;
-        let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            let n = f.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            h.update(&buf[..n]);
-        }
+        let d = match ctx {
+            Some(c) => c.file_digest(path, &rel.to_string_lossy(), &m)?,
+            None => content_digest(path)?,
+        };
+        h.update(d.as_bytes());
     } else if m.is_dir() {
         let mut names: Vec<_> = fs::read_dir(path)?
             .map(|e| e.map(|e| e.file_name()))
@@ -203,6 +267,21 @@ fn hash_tree(path: &Path, rel: &Path, ctx: Option<&Context>, h: &mut Sha256) -> 
         }
     }
     Ok(())
+}
+
+/// The sha256 of a file's content, as hex.
+fn content_digest(path: &Path) -> io::Result<String> {
+    let mut f = File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
 }
 
 /// Copies the sources (relative to `src_root`) to `dest` inside the root `dst_root`, owned
