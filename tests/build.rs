@@ -358,6 +358,29 @@ fn a_failing_run_keeps_no_image_but_keeps_the_cache_before_it() {
 }
 
 #[test]
+fn heredocs_run_as_scripts_and_become_files() {
+    let t = busybox();
+    let ctx = context(&[(
+        "Dockerfile",
+        "FROM busybox\nARG WHO=heredoc\nRUN <<EOF\necho line one > /from-run\necho line two >> /from-run\nEOF\nCOPY <<CONF /etc/app.conf\nname=$WHO\nCONF\nRUN cat <<EOF > /piped\npiped text\nEOF\n",
+    )]);
+    let (code, out, err) = build(&t, ctx.path(), &["-t", "heredoc:1"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        t.ok(["run", "--rm", "heredoc:1", "cat", "/from-run"]),
+        "line one\nline two\n"
+    );
+    assert_eq!(
+        t.ok(["run", "--rm", "heredoc:1", "cat", "/etc/app.conf"]),
+        "name=heredoc\n"
+    );
+    assert_eq!(
+        t.ok(["run", "--rm", "heredoc:1", "cat", "/piped"]),
+        "piped text\n"
+    );
+}
+
+#[test]
 fn rbuild_is_rbox_build() {
     let t = busybox();
     let dir = tempfile::tempdir().unwrap();

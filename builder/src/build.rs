@@ -622,26 +622,44 @@ impl Builder<'_> {
                 let _ = m;
             }
             Instruction::Run {
-                command, network, ..
-            } => self.run(df, st, ins, command, network.as_deref())?,
+                command,
+                network,
+                heredocs,
+                ..
+            } => self.run(df, st, ins, command, heredocs, network.as_deref())?,
             Instruction::Copy {
                 sources,
                 dest,
                 from,
                 chown,
                 chmod,
+                heredocs,
                 ..
-            } => self.copy(
-                df,
-                st,
-                ins,
-                sources,
-                dest,
-                from.as_deref(),
-                chown.as_deref(),
-                chmod.as_deref(),
-                false,
-            )?,
+            } => {
+                if heredocs.is_empty() {
+                    self.copy(
+                        df,
+                        st,
+                        ins,
+                        sources,
+                        dest,
+                        from.as_deref(),
+                        chown.as_deref(),
+                        chmod.as_deref(),
+                        false,
+                    )?
+                } else {
+                    self.copy_heredocs(
+                        df,
+                        st,
+                        ins,
+                        heredocs,
+                        dest,
+                        chown.as_deref(),
+                        chmod.as_deref(),
+                    )?
+                }
+            }
             Instruction::Add {
                 sources,
                 dest,
@@ -744,9 +762,37 @@ impl Builder<'_> {
         st: &mut StageState,
         ins: &Located<Instruction>,
         command: &ShellOrExec,
+        heredocs: &[crate::Heredoc],
         network: Option<&str>,
     ) -> Result<()> {
-        let words = Self::shell_words(st, command);
+        let words = match (command, heredocs) {
+            (ShellOrExec::Shell(text), [h, ..]) => {
+                // `RUN <<EOF` alone runs the heredoc as a script; `RUN cmd <<EOF` gives the
+                // shell the command followed by the document, as BuildKit does.
+                let lone = text
+                    .trim()
+                    .trim_start_matches("<<")
+                    .trim_start_matches('-')
+                    .trim_matches(|c| c == '"' || c == '\'')
+                    == h.name;
+                let script = if lone && heredocs.len() == 1 {
+                    h.body()
+                } else {
+                    let mut s = text.clone();
+                    for h in heredocs {
+                        s.push('\n');
+                        s.push_str(&h.body());
+                        if !s.ends_with('\n') {
+                            s.push('\n');
+                        }
+                        s.push_str(&h.name);
+                    }
+                    s
+                };
+                Self::shell_words(st, &ShellOrExec::Shell(script))
+            }
+            _ => Self::shell_words(st, command),
+        };
         let mut env = st.env();
         for (k, v) in &st.args {
             if !env.iter().any(|e| e.split('=').next() == Some(k.as_str())) {
@@ -838,6 +884,39 @@ impl Builder<'_> {
             )),
             Err(e) => Err(e),
         }
+    }
+
+    /// `COPY <<EOF /path`: each document becomes a file (named by the delimiter when the
+    /// destination is a directory).
+    #[allow(clippy::too_many_arguments)]
+    fn copy_heredocs(
+        &mut self,
+        df: &Dockerfile,
+        st: &mut StageState,
+        ins: &Located<Instruction>,
+        heredocs: &[crate::Heredoc],
+        dest: &str,
+        chown: Option<&str>,
+        chmod: Option<&str>,
+    ) -> Result<()> {
+        let dir = self.store.tmp_path("heredocs");
+        fs::create_dir_all(&dir)?;
+        let mut names = Vec::new();
+        for h in heredocs {
+            let body = if h.expand {
+                crate::expand::expand_heredoc(&h.body(), &|n| st.lookup(n))
+                    .map_err(|e| self.fail(ins.line, e))?
+            } else {
+                h.body()
+            };
+            fs::write(dir.join(&h.name), body)?;
+            names.push(h.name.clone());
+        }
+        let saved = std::mem::replace(&mut self.ctx, Context::open(&dir)?);
+        let result = self.copy(df, st, ins, &names, dest, None, chown, chmod, false);
+        self.ctx = saved;
+        let _ = fs::remove_dir_all(&dir);
+        result
     }
 
     #[allow(clippy::too_many_arguments)]
