@@ -390,3 +390,27 @@ fn skopeo_reads_what_rbox_pushes_and_rbox_pulls_what_skopeo_pushes() {
     // The blobs were already in the registry's other repository: mounted, not uploaded.
     assert!(out.contains("Mounted from skopeo/busybox"), "{out}");
 }
+
+#[test]
+fn run_pulls_a_missing_image_and_pull_never_refuses() {
+    let reg = Registry::start();
+    let a = TestRoot::new();
+    a.busybox("busybox:latest");
+    let image = format!("{}/auto/busybox:1", reg.addr());
+    a.ok(["tag", "busybox", &image]);
+    a.ok(["push", "-q", &image]);
+    let b = TestRoot::new();
+    let (code, _, err) = b.status(["run", "--rm", "--pull", "never", &image, "true"]);
+    assert_eq!(code, 125, "{err}");
+    assert!(err.contains("no such image"), "{err}");
+    let (code, out, err) = b.status(["run", "--rm", &image, "echo", "pulled and ran"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "pulled and ran\n", "the pull's messages go to stderr");
+    assert!(
+        err.contains("Unable to find image") && err.contains("Downloaded newer image"),
+        "{err}"
+    );
+    // Now in the store: no second pull.
+    let (_, _, err) = b.status(["run", "--rm", &image, "true"]);
+    assert!(!err.contains("Unable to find image"), "{err}");
+}

@@ -34,9 +34,18 @@ fn exit_codes_are_dockers() {
     let (code, _, err) = t.status(["run", "--rm", "busybox", "/etc/passwd"]);
     assert_eq!(code, 126, "{err}");
     assert!(err.contains("/etc/passwd"), "{err}");
-    let (code, _, err) = t.status(["run", "--rm", "nosuchimage:1"]);
+    let (code, _, err) = t.status(["run", "--rm", "--pull", "never", "nosuchimage:1"]);
     assert_eq!(code, 125, "{err}");
     assert!(err.contains("no such image: nosuchimage:1"), "{err}");
+    // Missing, it is pulled; from a registry that isn't there (a closed loopback port) that
+    // fails with the registry named.
+    let (code, _, err) = t.status(["run", "--rm", "localhost:1/nosuch:1"]);
+    assert_eq!(code, 125, "{err}");
+    assert!(
+        err.contains("Unable to find image 'localhost:1/nosuch:1' locally"),
+        "{err}"
+    );
+    assert!(err.contains("localhost:1"), "{err}");
     assert!(
         t.container_ids().is_empty(),
         "--rm left {:?}",

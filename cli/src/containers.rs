@@ -109,6 +109,9 @@ pub struct CreateArgs {
     /// Mount the volumes of another container: CONTAINER[:ro|rw].
     #[arg(long)]
     volumes_from: Vec<String>,
+    /// Pull the image: missing (when the store lacks it), always, or never.
+    #[arg(long, default_value = "missing", value_parser = ["missing", "always", "never"])]
+    pull: String,
     /// The image.
     image: String,
     /// The command and its arguments.
@@ -173,6 +176,8 @@ fn run_failure(e: rbox_runtime::Error) -> CliResult {
 }
 
 pub fn run(root: &Path, a: RunArgs) -> CliResult {
+    // The container's cgroup migration waits for the kernel: start that wait now.
+    rbox_runtime::cgroup::prime_migration();
     let (images, containers) = match open(root) {
         Ok(x) => x,
         Err(e) => {
@@ -180,11 +185,37 @@ pub fn run(root: &Path, a: RunArgs) -> CliResult {
             return Ok(ExitCode::from(125));
         }
     };
-    let config = match rbox_runtime::create::create(&images, &containers, &a.create.options()) {
+    let config = match create_pulling(root, &images, &containers, &a.create) {
         Ok(c) => c,
         Err(e) => return run_failure(e),
     };
     start_container(&containers, &config.id, !a.detach, a.create.tty, a.detach)
+}
+
+/// Creates the container, first pulling its image when `--pull` asks for it (`always`, or
+/// `missing` and the store doesn't have it).
+fn create_pulling(
+    root: &Path,
+    images: &rbox_image::Store,
+    containers: &Containers,
+    a: &CreateArgs,
+) -> rbox_runtime::Result<rbox_runtime::ContainerConfig> {
+    let pull = |image: &str| {
+        crate::registry::pull_missing(root, image)
+            .map_err(|e| rbox_runtime::Error::Runtime(e.to_string()))
+    };
+    if a.pull == "always" {
+        pull(&a.image)?;
+    }
+    match rbox_runtime::create::create(images, containers, &a.options()) {
+        Err(rbox_runtime::Error::Image(rbox_image::Error::NoSuchImage(_)))
+            if a.pull == "missing" && rbox_image::Reference::parse(&a.image).is_ok() =>
+        {
+            pull(&a.image)?;
+            rbox_runtime::create::create(images, containers, &a.options())
+        }
+        other => other,
+    }
 }
 
 /// Starts a container, attached or not, and ends as `docker run`/`docker start` does.
@@ -234,7 +265,7 @@ fn start_container(
 
 pub fn create(root: &Path, a: CreateArgs) -> CliResult {
     let (images, containers) = open(root)?;
-    match rbox_runtime::create::create(&images, &containers, &a.options()) {
+    match create_pulling(root, &images, &containers, &a) {
         Ok(c) => {
             println!("{}", c.id);
             Ok(ExitCode::SUCCESS)

@@ -15,6 +15,34 @@ fn fail(e: impl std::fmt::Display) -> CliError {
     CliError::Failed(e.to_string())
 }
 
+/// Pulls an image that `run`, `create` or `build` needs and the store lacks, with docker
+/// run's messages on standard error (standard output stays the command's own).
+pub fn pull_missing(root: &Path, reference: &str) -> Result<(), CliError> {
+    let reference = Reference::parse(reference)?;
+    eprintln!("Unable to find image '{}' locally", reference.familiar());
+    let store = Store::open(root)?;
+    let flags = RegistryFlags {
+        tls_verify: true,
+        authfile: None,
+    };
+    let client = flags.connect(root, reference.registry())?;
+    let progress = |e: Event<'_>| {
+        if let Event::Done(b) = e {
+            if b.layer {
+                eprintln!("{}: Pull complete", b.digest.short());
+            }
+        }
+    };
+    let pulled = rbox_registry::pull(&store, &client, &reference, &Platform::host(), &progress)
+        .map_err(fail)?;
+    eprintln!("Digest: {}", pulled.image.manifest_digest);
+    eprintln!(
+        "Status: Downloaded newer image for {}",
+        reference.familiar()
+    );
+    Ok(())
+}
+
 /// Flags every registry command shares.
 #[derive(Args, Debug)]
 pub struct RegistryFlags {

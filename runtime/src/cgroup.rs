@@ -225,7 +225,14 @@ fn io_stat_v2(s: &str) -> (u64, u64) {
 /// is already in changes nothing else. Only for processes that are allowed threads: never
 /// the monitor, nor `exec` (libcontainer clones them).
 pub fn prime_migration() {
-    std::thread::spawn(|| {
+    static PRIMED: std::sync::Once = std::sync::Once::new();
+    PRIMED.call_once(|| {
+        std::thread::spawn(prime);
+    });
+}
+
+fn prime() {
+    {
         let Ok(own) = std::fs::read_to_string("/proc/self/cgroup") else {
             return;
         };
@@ -247,7 +254,7 @@ pub fn prime_migration() {
                 return;
             }
         }
-    });
+    }
 }
 
 #[cfg(test)]
