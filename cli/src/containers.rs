@@ -319,14 +319,26 @@ fn each(
     names: &[String],
     mut f: impl FnMut(&str) -> Result<(), CliError>,
 ) -> CliResult {
+    each_printing(containers, names, |id, name| {
+        f(id).map(|()| name.to_owned())
+    })
+}
+
+/// Runs `f` on each named container and prints what it returns; an error for one doesn't
+/// stop the others but makes the exit code 1.
+fn each_printing(
+    containers: &Containers,
+    names: &[String],
+    mut f: impl FnMut(&str, &str) -> Result<String, CliError>,
+) -> CliResult {
     let mut failed = false;
     for n in names {
         let res = containers
             .resolve(n)
             .map_err(CliError::from)
-            .and_then(|id| f(&id));
+            .and_then(|id| f(&id, n));
         match res {
-            Ok(()) => println!("{n}"),
+            Ok(line) => println!("{line}"),
             Err(e) => {
                 eprintln!("rbox: {e}");
                 failed = true;
@@ -419,23 +431,8 @@ pub struct WaitArgs {
 
 pub fn wait(root: &Path, a: WaitArgs) -> CliResult {
     let containers = Containers::open(root)?;
-    let mut failed = false;
-    for n in &a.containers {
-        match containers
-            .resolve(n)
-            .and_then(|id| lifecycle::wait(&containers, &id))
-        {
-            Ok(code) => println!("{code}"),
-            Err(e) => {
-                eprintln!("rbox: {e}");
-                failed = true;
-            }
-        }
-    }
-    Ok(if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
+    each_printing(&containers, &a.containers, |id, _| {
+        Ok(lifecycle::wait(&containers, id)?.to_string())
     })
 }
 
