@@ -471,3 +471,45 @@ fn bad_mounts_are_refused_and_create_nothing() {
         assert!(!fresh.exists(), "{args:?}: the bind source was created");
     }
 }
+
+#[test]
+fn a_mount_point_behind_a_symlink_in_the_image_stays_inside_the_container() {
+    let t = busybox();
+    let host = tempfile::tempdir().unwrap();
+    let target = host.path().join("host-target");
+    std::fs::create_dir(&target).unwrap();
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!(
+            "FROM busybox\nRUN ln -s {} /escape && ln -s ../../../../{} /escape2\n",
+            target.display(),
+            target.display()
+        ),
+    )
+    .unwrap();
+    t.ok([
+        OsStr::new("build"),
+        OsStr::new("-q"),
+        OsStr::new("-t"),
+        OsStr::new("linky:1"),
+        ctx.path().as_os_str(),
+    ]);
+    // The volume is mounted where the link leads inside the container, as Docker does.
+    let inside = format!("{}/x", target.display());
+    let out = t.ok([
+        "run",
+        "--rm",
+        "-v",
+        "linkvol:/escape",
+        "linky:1",
+        "sh",
+        "-c",
+        &format!("echo safe > /escape/x; cat {inside}"),
+    ]);
+    assert_eq!(out, "safe\n");
+    let spec = format!("{}:/escape2/f", ctx.path().join("Dockerfile").display());
+    t.ok(["run", "--rm", "-v", &spec, "linky:1", "true"]);
+    // Nothing reached the host's directory of that name.
+    assert_eq!(std::fs::read_dir(&target).unwrap().count(), 0);
+}

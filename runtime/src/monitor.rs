@@ -418,19 +418,18 @@ impl Monitor {
         rootfs_dir: &Path,
     ) -> Result<Vec<(crate::volumes::Mount, PathBuf)>> {
         crate::volumes::fill_empty_volumes(&self.containers, config, rootfs_dir)?;
-        Ok(config
-            .host
-            .mounts
-            .iter()
-            .map(|m| {
-                let source = match m.kind {
-                    crate::volumes::MountKind::Bind => PathBuf::from(&m.source),
-                    crate::volumes::MountKind::Tmpfs => PathBuf::new(),
-                    crate::volumes::MountKind::Volume => self.containers.volume_data(&m.source),
-                };
-                (m.clone(), source)
-            })
-            .collect())
+        let mut out = Vec::new();
+        for m in &config.host.mounts {
+            let source = match m.kind {
+                crate::volumes::MountKind::Bind => PathBuf::from(&m.source),
+                crate::volumes::MountKind::Tmpfs => PathBuf::new(),
+                crate::volumes::MountKind::Volume => self.containers.volume_data(&m.source),
+            };
+            let mut m = m.clone();
+            m.destination = in_root_destination(rootfs_dir, &m.destination, &source)?;
+            out.push((m, source));
+        }
+        Ok(out)
     }
 
     /// Removes what a run leaves: libcontainer's state and cgroups, and the rootfs mount.
@@ -439,6 +438,45 @@ impl Monitor {
         let _ = rootfs::unmount(&self.dir().join("rootfs"));
         self.containers.remove_runtime_files(&config.id);
     }
+}
+
+/// Where a mount really goes inside the rootfs: symlinks in the image are followed as the
+/// container would follow them, never out of the rootfs (as Docker resolves mount points in
+/// scope). The mount point is made if missing (a directory, or a file for a file source).
+fn in_root_destination(rootfs_dir: &Path, dest: &str, source: &Path) -> Result<String> {
+    use rustix::fs::OFlags;
+    let file_source = source.is_file();
+    let target = Path::new(dest);
+    let root = rootfs::open_root(rootfs_dir)?;
+    let (dir, name) = match (target.parent(), target.file_name()) {
+        (Some(d), Some(n)) if file_source => (d, Some(n)),
+        _ => (target, None),
+    };
+    rootfs::mkdir_all_in_root(rootfs_dir, dir, 0, 0)?;
+    let dirfd = rootfs::open_in_root(&root, dir, OFlags::DIRECTORY | OFlags::RDONLY)
+        .map_err(|e| Error::io(rootfs_dir.join(rootfs::relative(dir)), e.into()))?;
+    let fd = match name {
+        Some(n) => {
+            // A file mount point: open (or make) it in the resolved directory, no link followed.
+            match rustix::fs::openat(
+                &dirfd,
+                n,
+                OFlags::CREATE | OFlags::NOFOLLOW | OFlags::RDONLY | OFlags::CLOEXEC,
+                rustix::fs::Mode::from_raw_mode(0o644),
+            ) {
+                Ok(fd) => fd,
+                Err(_) => rootfs::open_in_root(&root, target, OFlags::PATH)
+                    .map_err(|e| Error::io(rootfs_dir.join(rootfs::relative(target)), e.into()))?,
+            }
+        }
+        None => dirfd,
+    };
+    let real = fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+        .map_err(|e| Error::io(rootfs_dir, e))?;
+    let rel = real.strip_prefix(rootfs_dir).map_err(|_| {
+        Error::Runtime(format!("mount point {dest} resolves outside the container"))
+    })?;
+    Ok(format!("/{}", rel.display()))
 }
 
 pub(crate) fn runtime_error(e: impl std::fmt::Display) -> Error {

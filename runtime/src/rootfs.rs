@@ -6,6 +6,7 @@ use std::ffi::OsStr;
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
@@ -132,38 +133,83 @@ pub fn read_in_root(root: &Path, path: &str) -> Result<Option<String>> {
 }
 
 /// Creates the directory `path` and its parents inside the rootfs (as `mkdir -p` would
-/// in the container), owned by `uid:gid` where created.
+/// in the container), owned by `uid:gid` where created. Symlinks on the way are followed
+/// inside the rootfs, and a dangling one gets its target created, as Docker makes mount
+/// points in scope.
 pub fn mkdir_all_in_root(root: &Path, path: &Path, uid: u32, gid: u32) -> Result<()> {
     let fd = open_root(root)?;
-    let mut cur = PathBuf::from("/");
-    for c in relative(path).components() {
-        let Component::Normal(name) = c else {
-            if c == Component::ParentDir {
-                cur.pop();
-            }
-            continue;
-        };
-        let parent = open_in_root(&fd, &cur, OFlags::DIRECTORY | OFlags::RDONLY)
-            .map_err(|e| Error::io(root.join(relative(&cur)), e.into()))?;
-        match rustix::fs::mkdirat(&parent, name, Mode::from_raw_mode(0o755)) {
-            Ok(()) => {
-                let _ = rustix::fs::chownat(
-                    &parent,
-                    name,
-                    Some(rustix::fs::Uid::from_raw(uid)),
-                    Some(rustix::fs::Gid::from_raw(gid)),
-                    rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
-                );
-            }
-            Err(Errno::EXIST) => {}
-            Err(e) => return Err(Error::io(root.join(relative(&cur)).join(name), e.into())),
-        }
-        cur.push(name);
+    mkdir_all_at(
+        root,
+        &fd,
+        &PathBuf::from("/").join(relative(path)),
+        uid,
+        gid,
+        0,
+    )
+}
+
+fn mkdir_all_at(
+    root: &Path,
+    fd: &OwnedFd,
+    path: &Path,
+    uid: u32,
+    gid: u32,
+    depth: u32,
+) -> Result<()> {
+    let shown = || root.join(relative(path));
+    if open_in_root(fd, path, OFlags::DIRECTORY | OFlags::RDONLY).is_ok() {
+        return Ok(());
     }
-    // It must be (or lead to) a directory.
-    open_in_root(&fd, path, OFlags::DIRECTORY | OFlags::RDONLY)
-        .map(|_| ())
-        .map_err(|e| Error::io(root.join(relative(path)), e.into()))
+    if depth > 40 {
+        return Err(Error::io(shown(), Errno::LOOP.into()));
+    }
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Ok(());
+    };
+    mkdir_all_at(root, fd, parent, uid, gid, depth + 1)?;
+    let pfd = open_in_root(fd, parent, OFlags::DIRECTORY | OFlags::RDONLY)
+        .map_err(|e| Error::io(root.join(relative(parent)), e.into()))?;
+    match rustix::fs::mkdirat(&pfd, name, Mode::from_raw_mode(0o755)) {
+        Ok(()) => {
+            let _ = rustix::fs::chownat(
+                &pfd,
+                name,
+                Some(rustix::fs::Uid::from_raw(uid)),
+                Some(rustix::fs::Gid::from_raw(gid)),
+                rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+            );
+            Ok(())
+        }
+        Err(Errno::EXIST) => {
+            // A dangling symlink: make what it points to, inside the root.
+            let target = rustix::fs::readlinkat(&pfd, name, Vec::new())
+                .map_err(|_| Error::io(shown(), Errno::NOTDIR.into()))?;
+            let target = Path::new(std::ffi::OsStr::from_bytes(target.as_bytes()));
+            let next = if target.is_absolute() {
+                target.to_path_buf()
+            } else {
+                parent.join(target)
+            };
+            let next: PathBuf = normalize(&next);
+            mkdir_all_at(root, fd, &next, uid, gid, depth + 1)
+        }
+        Err(e) => Err(Error::io(shown(), e.into())),
+    }
+}
+
+/// `/a/b/../c` → `/a/c`, never above `/`.
+fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in p.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// Whether `name` contains no path separator and is not `.` or `..`.
@@ -203,8 +249,9 @@ mod tests {
         std::os::unix::fs::symlink("/../../outside", root.join("escape")).unwrap();
         mkdir_all_in_root(&root, Path::new("/link/a/b"), 0, 0).unwrap();
         assert!(root.join("real/a/b").is_dir());
-        // A dangling link is not a directory (as for mkdir -p); nothing is made outside.
-        let _ = mkdir_all_in_root(&root, Path::new("/escape/x"), 0, 0);
+        // A dangling link gets its target made, inside the root; nothing outside.
+        mkdir_all_in_root(&root, Path::new("/escape/x"), 0, 0).unwrap();
         assert!(!dir.path().join("outside").exists());
+        assert!(root.join("outside/x").is_dir());
     }
 }
