@@ -21,11 +21,15 @@ use serde_json::{json, Map, Value};
 
 use crate::context::{copy_into, hash_sources, Context};
 use crate::expand::expand;
+use crate::fetch::{fetch, is_url, parse_checksum, url_file_name};
 use crate::instructions::{parse, Dockerfile, Instruction, Located, ShellOrExec, Stage};
 
+/// Pulls an image the store lacks (`rbox pull`'s work, which the CLI provides).
+pub type Pull<'a> = &'a dyn Fn(&str) -> std::result::Result<(), String>;
+
 /// What `rbox build` was asked.
-#[derive(Debug, Clone, Default)]
-pub struct BuildOptions {
+#[derive(Clone, Default)]
+pub struct BuildOptions<'a> {
     /// The build context directory.
     pub context: PathBuf,
     /// The Dockerfile's text.
@@ -46,6 +50,26 @@ pub struct BuildOptions {
     pub network: Option<String>,
     /// Show no RUN output.
     pub quiet: bool,
+    /// Called for a FROM image that is not in the store (and whose name is a reference),
+    /// to pull it; without it, such a FROM fails.
+    pub pull: Option<Pull<'a>>,
+}
+
+impl std::fmt::Debug for BuildOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuildOptions")
+            .field("context", &self.context)
+            .field("dockerfile_name", &self.dockerfile_name)
+            .field("tags", &self.tags)
+            .field("build_args", &self.build_args)
+            .field("no_cache", &self.no_cache)
+            .field("target", &self.target)
+            .field("labels", &self.labels)
+            .field("network", &self.network)
+            .field("quiet", &self.quiet)
+            .field("pull", &self.pull.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a build failed: each names the Dockerfile and line when it concerns one.
@@ -64,6 +88,9 @@ pub enum BuildError {
         /// What went wrong.
         message: String,
     },
+    /// Anything else, with what it concerns.
+    #[error("{0}")]
+    Failed(String),
     /// From the image store.
     #[error(transparent)]
     Image(#[from] rbox_image::Error),
@@ -79,11 +106,11 @@ type Result<T, E = BuildError> = std::result::Result<T, E>;
 
 /// The state of a stage as its instructions run.
 #[derive(Clone, Default)]
-struct StageState {
+pub(crate) struct StageState {
     layers: Vec<(String, Digest, u64)>,
     diff_ids: Vec<Digest>,
     chain: Vec<Digest>,
-    config: Map<String, Value>,
+    pub(crate) config: Map<String, Value>,
     history: Vec<Value>,
     args: BTreeMap<String, String>,
     key: Option<Digest>,
@@ -93,6 +120,14 @@ struct StageState {
 }
 
 impl StageState {
+    /// A state holding only `config`, for applying metadata instructions to it.
+    pub(crate) fn with_config(config: Map<String, Value>) -> StageState {
+        StageState {
+            config,
+            ..Default::default()
+        }
+    }
+
     fn env(&self) -> Vec<String> {
         self.config
             .get("Env")
@@ -121,12 +156,188 @@ impl StageState {
         self.config.insert("Env".into(), json!(env));
     }
 
+    /// Docker's word expansion of `word` with this stage's ENV and ARG values.
+    fn x(&self, escape: char, word: &str) -> Result<String, String> {
+        expand(word, escape, &|n| self.lookup(n))
+    }
+
+    /// A command as the config keeps it: the exec form as it is, the shell form run by the
+    /// stage's SHELL (`/bin/sh -c` by default).
+    fn shell_words(&self, c: &ShellOrExec) -> Vec<String> {
+        match c {
+            ShellOrExec::Exec(v) => v.clone(),
+            ShellOrExec::Shell(s) => {
+                let mut shell: Vec<String> = self
+                    .config
+                    .get("Shell")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
+                shell.push(s.clone());
+                shell
+            }
+        }
+    }
+
+    fn object(&self, key: &str) -> Map<String, Value> {
+        self.config
+            .get(key)
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Applies a metadata instruction (one that changes only the config) with `escape` as
+    /// the escape character of its words; [`Meta::No`] for the others (RUN, COPY, ADD, ARG,
+    /// MAINTAINER).
+    pub(crate) fn apply_metadata(
+        &mut self,
+        ins: &Instruction,
+        escape: char,
+    ) -> Result<Meta, String> {
+        let key = match ins {
+            Instruction::Env(pairs) => {
+                for (k, v) in pairs {
+                    let v = self.x(escape, v)?;
+                    self.set_env(k, &v);
+                }
+                Some(format!("ENV {:?}", self.env()))
+            }
+            Instruction::Label(pairs) => {
+                let mut labels = self.object("Labels");
+                for (k, v) in pairs {
+                    labels.insert(self.x(escape, k)?, json!(self.x(escape, v)?));
+                }
+                self.config.insert("Labels".into(), Value::Object(labels));
+                None
+            }
+            Instruction::Workdir(w) => {
+                let w = self.x(escape, w)?;
+                let cur = self
+                    .config
+                    .get("WorkingDir")
+                    .and_then(Value::as_str)
+                    .unwrap_or("/")
+                    .to_owned();
+                let full = if w.starts_with('/') {
+                    w
+                } else {
+                    format!("{}/{w}", cur.trim_end_matches('/'))
+                };
+                self.config.insert("WorkingDir".into(), json!(full));
+                Some(format!("WORKDIR {full}"))
+            }
+            Instruction::User(u) => {
+                let u = self.x(escape, u)?;
+                self.config.insert("User".into(), json!(u));
+                Some(format!("USER {u}"))
+            }
+            Instruction::Cmd(c) => {
+                self.config.insert("Cmd".into(), json!(self.shell_words(c)));
+                self.cmd_set_here = true;
+                None
+            }
+            Instruction::Entrypoint(c) => {
+                self.config
+                    .insert("Entrypoint".into(), json!(self.shell_words(c)));
+                // As Docker: an ENTRYPOINT drops a CMD inherited from the base image.
+                if !self.cmd_set_here {
+                    self.config.remove("Cmd");
+                }
+                None
+            }
+            Instruction::Expose(ports) => {
+                let mut exposed = self.object("ExposedPorts");
+                for p in ports {
+                    let p = self.x(escape, p)?;
+                    let p = if p.contains('/') {
+                        p
+                    } else {
+                        format!("{p}/tcp")
+                    };
+                    exposed.insert(p, json!({}));
+                }
+                self.config
+                    .insert("ExposedPorts".into(), Value::Object(exposed));
+                None
+            }
+            Instruction::Volume(vols) => {
+                let mut v = self.object("Volumes");
+                for p in vols {
+                    v.insert(self.x(escape, p)?, json!({}));
+                }
+                self.config.insert("Volumes".into(), Value::Object(v));
+                Some(format!("VOLUME {vols:?}"))
+            }
+            Instruction::StopSignal(s) => {
+                let s = self.x(escape, s)?;
+                self.config.insert("StopSignal".into(), json!(s));
+                None
+            }
+            Instruction::Shell(s) => {
+                self.config.insert("Shell".into(), json!(s));
+                Some(format!("SHELL {s:?}"))
+            }
+            Instruction::Healthcheck(h) => {
+                let v = match h {
+                    None => json!({"Test": ["NONE"]}),
+                    Some(h) => {
+                        let mut v = json!({"Test": h.test});
+                        for (k, d) in [
+                            ("Interval", &h.interval),
+                            ("Timeout", &h.timeout),
+                            ("StartPeriod", &h.start_period),
+                            ("StartInterval", &h.start_interval),
+                        ] {
+                            if let Some(d) = d {
+                                v[k] =
+                                    json!(duration_ns(d)
+                                        .ok_or_else(|| format!("bad duration {d:?}"))?);
+                            }
+                        }
+                        if let Some(r) = h.retries {
+                            v["Retries"] = json!(r);
+                        }
+                        v
+                    }
+                };
+                self.config.insert("Healthcheck".into(), v);
+                None
+            }
+            Instruction::Onbuild(t) => {
+                let mut ob: Vec<Value> = self
+                    .config
+                    .get("OnBuild")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                ob.push(json!(t));
+                self.config.insert("OnBuild".into(), json!(ob));
+                None
+            }
+            _ => return Ok(Meta::No),
+        };
+        Ok(Meta::Applied(key))
+    }
+
     fn next_key(&mut self, part: &str) -> Digest {
         let prev = self.key.as_ref().map(|k| k.to_string()).unwrap_or_default();
         let k = Digest::of(format!("{prev}\n{part}").as_bytes());
         self.key = Some(k.clone());
         k
     }
+}
+
+/// What [`StageState::apply_metadata`] did.
+pub(crate) enum Meta {
+    /// Not a metadata instruction.
+    No,
+    /// Applied; what it adds to the cache key, if anything.
+    Applied(Option<String>),
 }
 
 /// A cached step: the layer it made.
@@ -141,9 +352,12 @@ struct CacheEntry {
 pub fn build(
     store: &Store,
     containers: &Containers,
-    o: &BuildOptions,
+    o: &BuildOptions<'_>,
     log: &mut dyn Write,
 ) -> Result<Image> {
+    // Held for the whole build: the layers it writes are referenced by no image until the
+    // end, and garbage collection must not take them meanwhile.
+    let _content = store.lock_content()?;
     let df = parse(&o.dockerfile).map_err(|diags| {
         BuildError::Parse(
             diags
@@ -286,7 +500,7 @@ fn needed_stages(
 struct Builder<'a> {
     store: &'a Store,
     containers: &'a Containers,
-    o: &'a BuildOptions,
+    o: &'a BuildOptions<'a>,
     log: &'a mut dyn Write,
     ctx: Context,
     epoch: Option<u64>,
@@ -334,6 +548,11 @@ impl Builder<'_> {
                 .unwrap_or_default()
         ));
         let mut st = self.base_state(df, stage, &base)?;
+        let from_image =
+            base != "scratch" && df.stage_index(&base).filter(|i| *i < stage.index).is_none();
+        if from_image {
+            self.onbuild_triggers(df, stage, &mut st)?;
+        }
         for ins in &stage.instructions {
             self.announce(ins.original.trim());
             let started = Instant::now();
@@ -341,6 +560,73 @@ impl Builder<'_> {
             let _ = writeln!(self.log, "--> {:.2}s", started.elapsed().as_secs_f64());
         }
         Ok(st)
+    }
+
+    /// Runs the ONBUILD triggers of the stage's base image right after its FROM, each
+    /// parsed as a line of the Dockerfile, and clears them from the new image's config, as
+    /// Docker does. A failing trigger names the FROM line.
+    fn onbuild_triggers(
+        &mut self,
+        df: &Dockerfile,
+        stage: &Stage,
+        st: &mut StageState,
+    ) -> Result<()> {
+        let Some(triggers) = st.config.remove("OnBuild") else {
+            return Ok(());
+        };
+        let triggers: Vec<String> = triggers
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for t in triggers {
+            let ins = parse(&format!("FROM scratch\n{t}\n"))
+                .ok()
+                .and_then(|d| d.stages.into_iter().next())
+                .map(|s| s.instructions)
+                .filter(|i| i.len() == 1)
+                .and_then(|mut i| i.pop())
+                .ok_or_else(|| {
+                    self.fail(stage.line, format!("ONBUILD trigger {t:?} doesn't parse"))
+                })?;
+            if matches!(
+                ins.inner,
+                Instruction::Onbuild(_) | Instruction::Maintainer(_)
+            ) {
+                return Err(self.fail(
+                    stage.line,
+                    format!(
+                        "ONBUILD trigger {t:?}: {} is not allowed as a trigger",
+                        ins.inner.keyword()
+                    ),
+                ));
+            }
+            let ins = Located {
+                line: stage.line,
+                end_line: stage.line,
+                original: t.clone(),
+                inner: ins.inner,
+            };
+            let _ = writeln!(self.log, "--> Running ONBUILD trigger: {}", t.trim());
+            let started = Instant::now();
+            self.instruction(df, st, &ins).map_err(|e| match e {
+                BuildError::Step {
+                    file,
+                    line,
+                    message,
+                } => BuildError::Step {
+                    file,
+                    line,
+                    message: format!("ONBUILD trigger: {message}"),
+                },
+                e => e,
+            })?;
+            let _ = writeln!(self.log, "--> {:.2}s", started.elapsed().as_secs_f64());
+        }
+        Ok(())
     }
 
     fn base_state(&mut self, df: &Dockerfile, stage: &Stage, base: &str) -> Result<StageState> {
@@ -363,10 +649,16 @@ impl Builder<'_> {
             s.cmd_set_here = false;
             return Ok(s);
         }
-        let image = self
-            .store
-            .resolve(base)
-            .map_err(|e| self.fail(stage.line, e.to_string()))?;
+        let image = match (self.store.resolve(base), self.o.pull) {
+            (Err(rbox_image::Error::NoSuchImage(_)), Some(pull))
+                if Reference::parse(base).is_ok() =>
+            {
+                pull(base).map_err(|e| self.fail(stage.line, e))?;
+                self.store.resolve(base)
+            }
+            (r, _) => r,
+        }
+        .map_err(|e| self.fail(stage.line, e.to_string()))?;
         let chain = self.store.ensure_snapshots(&image)?;
         let raw: Value = serde_json::from_slice(&self.store.read_document(image.id(), "config")?)
             .map_err(|e| self.fail(stage.line, format!("image config: {e}")))?;
@@ -425,26 +717,6 @@ impl Builder<'_> {
         st.history.push(h);
     }
 
-    fn shell_words(st: &StageState, c: &ShellOrExec) -> Vec<String> {
-        match c {
-            ShellOrExec::Exec(v) => v.clone(),
-            ShellOrExec::Shell(s) => {
-                let mut shell: Vec<String> = st
-                    .config
-                    .get("Shell")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|v| v.as_str().map(str::to_owned))
-                            .collect()
-                    })
-                    .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
-                shell.push(s.clone());
-                shell
-            }
-        }
-    }
-
     fn instruction(
         &mut self,
         df: &Dockerfile,
@@ -453,15 +725,18 @@ impl Builder<'_> {
     ) -> Result<()> {
         let line = ins.line;
         let text = ins.original.trim().to_owned();
-        match &ins.inner {
-            Instruction::Env(pairs) => {
-                for (k, v) in pairs {
-                    let v = self.x(df, st, line, v)?;
-                    st.set_env(k, &v);
+        match st.apply_metadata(&ins.inner, df.directives.escape) {
+            Err(e) => return Err(self.fail(line, e)),
+            Ok(Meta::Applied(key)) => {
+                if let Some(k) = key {
+                    st.next_key(&k);
                 }
-                st.next_key(&format!("ENV {:?}", st.env()));
                 self.history(st, &text, true);
+                return Ok(());
             }
+            Ok(Meta::No) => {}
+        }
+        match &ins.inner {
             Instruction::Arg(decls) => {
                 for d in decls {
                     let v = self
@@ -484,138 +759,6 @@ impl Builder<'_> {
                         st.next_key(&format!("ARG {}={v}", d.name));
                     }
                 }
-            }
-            Instruction::Label(pairs) => {
-                let mut labels = st
-                    .config
-                    .get("Labels")
-                    .and_then(Value::as_object)
-                    .cloned()
-                    .unwrap_or_default();
-                for (k, v) in pairs {
-                    labels.insert(self.x(df, st, line, k)?, json!(self.x(df, st, line, v)?));
-                }
-                st.config.insert("Labels".into(), Value::Object(labels));
-                self.history(st, &text, true);
-            }
-            Instruction::Workdir(w) => {
-                let w = self.x(df, st, line, w)?;
-                let cur = st
-                    .config
-                    .get("WorkingDir")
-                    .and_then(Value::as_str)
-                    .unwrap_or("/")
-                    .to_owned();
-                let full = if w.starts_with('/') {
-                    w
-                } else {
-                    format!("{}/{w}", cur.trim_end_matches('/'))
-                };
-                st.config.insert("WorkingDir".into(), json!(full));
-                st.next_key(&format!("WORKDIR {full}"));
-                self.history(st, &text, true);
-            }
-            Instruction::User(u) => {
-                let u = self.x(df, st, line, u)?;
-                st.config.insert("User".into(), json!(u));
-                st.next_key(&format!("USER {u}"));
-                self.history(st, &text, true);
-            }
-            Instruction::Cmd(c) => {
-                st.config
-                    .insert("Cmd".into(), json!(Self::shell_words(st, c)));
-                st.cmd_set_here = true;
-                self.history(st, &text, true);
-            }
-            Instruction::Entrypoint(c) => {
-                st.config
-                    .insert("Entrypoint".into(), json!(Self::shell_words(st, c)));
-                // As Docker: an ENTRYPOINT drops a CMD inherited from the base image.
-                if !st.cmd_set_here {
-                    st.config.remove("Cmd");
-                }
-                self.history(st, &text, true);
-            }
-            Instruction::Expose(ports) => {
-                let mut exposed = st
-                    .config
-                    .get("ExposedPorts")
-                    .and_then(Value::as_object)
-                    .cloned()
-                    .unwrap_or_default();
-                for p in ports {
-                    let p = self.x(df, st, line, p)?;
-                    let p = if p.contains('/') {
-                        p
-                    } else {
-                        format!("{p}/tcp")
-                    };
-                    exposed.insert(p, json!({}));
-                }
-                st.config
-                    .insert("ExposedPorts".into(), Value::Object(exposed));
-                self.history(st, &text, true);
-            }
-            Instruction::Volume(vols) => {
-                let mut v = st
-                    .config
-                    .get("Volumes")
-                    .and_then(Value::as_object)
-                    .cloned()
-                    .unwrap_or_default();
-                for p in vols {
-                    v.insert(self.x(df, st, line, p)?, json!({}));
-                }
-                st.config.insert("Volumes".into(), Value::Object(v));
-                st.next_key(&format!("VOLUME {vols:?}"));
-                self.history(st, &text, true);
-            }
-            Instruction::StopSignal(s) => {
-                st.config
-                    .insert("StopSignal".into(), json!(self.x(df, st, line, s)?));
-                self.history(st, &text, true);
-            }
-            Instruction::Shell(s) => {
-                st.config.insert("Shell".into(), json!(s));
-                st.next_key(&format!("SHELL {s:?}"));
-                self.history(st, &text, true);
-            }
-            Instruction::Healthcheck(h) => {
-                let v = match h {
-                    None => json!({"Test": ["NONE"]}),
-                    Some(h) => {
-                        let mut v = json!({"Test": h.test});
-                        for (k, d) in [
-                            ("Interval", &h.interval),
-                            ("Timeout", &h.timeout),
-                            ("StartPeriod", &h.start_period),
-                            ("StartInterval", &h.start_interval),
-                        ] {
-                            if let Some(d) = d {
-                                v[k] = json!(duration_ns(d).ok_or_else(
-                                    || self.fail(line, format!("bad duration {d:?}"))
-                                )?);
-                            }
-                        }
-                        if let Some(r) = h.retries {
-                            v["Retries"] = json!(r);
-                        }
-                        v
-                    }
-                };
-                st.config.insert("Healthcheck".into(), v);
-                self.history(st, &text, true);
-            }
-            Instruction::Onbuild(t) => {
-                let mut ob: Vec<Value> = st
-                    .config
-                    .get("OnBuild")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
-                ob.push(json!(t));
-                st.config.insert("OnBuild".into(), json!(ob));
-                self.history(st, &text, true);
             }
             Instruction::Maintainer(m) => {
                 self.history(st, &text, true);
@@ -647,6 +790,7 @@ impl Builder<'_> {
                         chown.as_deref(),
                         chmod.as_deref(),
                         false,
+                        None,
                     )?
                 } else {
                     self.copy_heredocs(
@@ -665,6 +809,7 @@ impl Builder<'_> {
                 dest,
                 chown,
                 chmod,
+                checksum,
                 ..
             } => self.copy(
                 df,
@@ -676,9 +821,11 @@ impl Builder<'_> {
                 chown.as_deref(),
                 chmod.as_deref(),
                 true,
+                checksum.as_deref(),
             )?,
+            // Metadata instructions were applied above.
+            _ => {}
         }
-        let _ = text;
         Ok(())
     }
 
@@ -789,9 +936,9 @@ impl Builder<'_> {
                     }
                     s
                 };
-                Self::shell_words(st, &ShellOrExec::Shell(script))
+                st.shell_words(&ShellOrExec::Shell(script))
             }
-            _ => Self::shell_words(st, command),
+            _ => st.shell_words(command),
         };
         let mut env = st.env();
         for (k, v) in &st.args {
@@ -913,7 +1060,7 @@ impl Builder<'_> {
             names.push(h.name.clone());
         }
         let saved = std::mem::replace(&mut self.ctx, Context::open(&dir)?);
-        let result = self.copy(df, st, ins, &names, dest, None, chown, chmod, false);
+        let result = self.copy(df, st, ins, &names, dest, None, chown, chmod, false, None);
         self.ctx = saved;
         let _ = fs::remove_dir_all(&dir);
         result
@@ -931,6 +1078,7 @@ impl Builder<'_> {
         chown: Option<&str>,
         chmod: Option<&str>,
         add: bool,
+        checksum: Option<&str>,
     ) -> Result<()> {
         let line = ins.line;
         let sources: Vec<String> = sources
@@ -961,6 +1109,38 @@ impl Builder<'_> {
                     .map_err(|_| self.fail(line, format!("--chmod {m}: not an octal mode")))
             })
             .transpose()?;
+        // ADD's http(s) sources are fetched; the others come from the context (or --from).
+        let (urls, local): (Vec<String>, Vec<String>) = if add && from.is_none() {
+            sources.iter().cloned().partition(|s| is_url(s))
+        } else {
+            (Vec::new(), sources.clone())
+        };
+        let expected = checksum
+            .map(|c| self.x(df, st, line, c))
+            .transpose()?
+            .map(|c| parse_checksum(&c))
+            .transpose()
+            .map_err(|e| self.fail(line, e))?;
+        if expected.is_some() && (urls.len() != 1 || !local.is_empty()) {
+            return Err(self.fail(
+                line,
+                "ADD --checksum needs exactly one source, an http(s) URL",
+            ));
+        }
+        let downloads = Downloads::new(self.store, &urls, &dest).map_err(|e| self.fail(line, e))?;
+        // The cache key of a URL: the checksum when given (nothing is fetched on a hit),
+        // else its content's digest, so it is fetched each time.
+        let mut url_keys = Vec::new();
+        for (url, path) in urls.iter().zip(&downloads.files) {
+            match &expected {
+                Some(d) => url_keys.push(format!("{url} {d}")),
+                None => {
+                    let _ = writeln!(self.log, "--> Fetching {url}");
+                    let f = fetch(url, path, None).map_err(|e| self.fail(line, e))?;
+                    url_keys.push(format!("{url} {}", f.digest));
+                }
+            }
+        }
         // Where the sources come from: the context, an earlier stage, or an image.
         let from_state =
             match from {
@@ -989,16 +1169,26 @@ impl Builder<'_> {
             None => self.ctx.root().to_path_buf(),
         };
         let in_context = src_mount.is_none();
-        let hash = hash_sources(&src_root, &sources, in_context.then_some(&self.ctx))
+        let hash = hash_sources(&src_root, &local, in_context.then_some(&self.ctx))
             .map_err(|e| self.fail(line, e))?;
-        let key = st.next_key(&format!(
+        let mut key_text = format!(
             "{} {sources:?} {dest} {chown:?} {chmod:?} {hash}",
             if add { "ADD" } else { "COPY" }
-        ));
+        );
+        if !url_keys.is_empty() {
+            key_text.push_str(&format!(" {url_keys:?}"));
+        }
+        let key = st.next_key(&key_text);
         let created_by = ins.original.trim().to_owned();
         if self.cached(&key, st)? {
             self.history(st, &created_by, false);
             return Ok(());
+        }
+        if let Some(d) = &expected {
+            for (url, path) in urls.iter().zip(&downloads.files) {
+                let _ = writeln!(self.log, "--> Fetching {url}");
+                fetch(url, path, Some(d)).map_err(|e| self.fail(line, e))?;
+            }
         }
         let view = RootView::mount(
             self.store,
@@ -1015,21 +1205,96 @@ impl Builder<'_> {
                 (u.uid, u.gid)
             }
         };
-        let copied = copy_into(
-            &src_root,
-            &sources,
-            in_context.then_some(&self.ctx),
-            &view.root,
-            &dest,
-            (uid, gid),
-            mode,
-            add,
-        )
-        .map_err(|e| self.fail(line, e));
+        let mut copied = if local.is_empty() {
+            Ok(())
+        } else {
+            copy_into(
+                &src_root,
+                &local,
+                in_context.then_some(&self.ctx),
+                &view.root,
+                &dest,
+                (uid, gid),
+                mode,
+                add,
+            )
+        };
+        // A fetched file is copied as it is (never extracted), under its URL's name when
+        // the destination is a directory.
+        for path in &downloads.files {
+            if copied.is_err() {
+                break;
+            }
+            let (dir, name) = (
+                path.parent().expect("a download is in a directory"),
+                path.file_name().expect("a download has a name"),
+            );
+            copied = copy_into(
+                dir,
+                &[name.to_string_lossy().into_owned()],
+                None,
+                &view.root,
+                &dest,
+                (uid, gid),
+                mode,
+                false,
+            );
+        }
+        let copied = copied.map_err(|e| self.fail(line, e));
         drop(src_mount);
         let upper = view.finish();
-        copied?;
+        if let Err(e) = copied {
+            let _ = fs::remove_dir_all(&upper);
+            return Err(e);
+        }
         self.add_layer(st, &upper, &key, &created_by)
+    }
+}
+
+/// Where an ADD's URLs are fetched to: one directory per URL in the store's `tmp/`, each to
+/// hold a file named as the URL's last path component; removed when dropped.
+struct Downloads {
+    dir: Option<PathBuf>,
+    files: Vec<PathBuf>,
+}
+
+impl Downloads {
+    fn new(store: &Store, urls: &[String], dest: &str) -> Result<Downloads, String> {
+        if urls.is_empty() {
+            return Ok(Downloads {
+                dir: None,
+                files: Vec::new(),
+            });
+        }
+        let dir = store.tmp_path("build-fetch");
+        let mut d = Downloads {
+            dir: Some(dir.clone()),
+            files: Vec::new(),
+        };
+        for (i, url) in urls.iter().enumerate() {
+            let name = match url_file_name(url) {
+                Some(n) => n,
+                None if dest.ends_with('/') => {
+                    return Err(format!(
+                        "ADD {url}: the URL names no file; give the destination a file name"
+                    ))
+                }
+                // The destination names the file.
+                None => "download".to_owned(),
+            };
+            let sub = dir.join(i.to_string());
+            fs::create_dir_all(&sub).map_err(|e| format!("{}: {e}", sub.display()))?;
+            d.files.push(sub.join(name));
+        }
+        Ok(d)
+    }
+}
+
+impl Drop for Downloads {
+    fn drop(&mut self) {
+        if let Some(d) = &self.dir {
+            let _ = fs::remove_dir_all(d);
+        }
     }
 }
 
@@ -1103,22 +1368,42 @@ impl Drop for RootView {
 /// /etc/hostname, /etc/hosts and /etc/resolv.conf when the image had none: they are not
 /// the build's doing.
 fn drop_mount_points(upper: &Path, chain: &[Digest], store: &Store) {
-    for f in ["etc/hostname", "etc/hosts", "etc/resolv.conf"] {
-        let p = upper.join(f);
-        let empty_file = fs::symlink_metadata(&p).is_ok_and(|m| m.is_file() && m.len() == 0);
-        let in_image = chain.iter().any(|c| store.snapshot_fs(c).join(f).exists());
-        if empty_file && !in_image {
+    for rel in mount_points(upper, chain, store) {
+        let p = upper.join(rel);
+        if p.is_dir() {
+            let _ = fs::remove_dir(&p);
+        } else {
             let _ = fs::remove_file(&p);
         }
     }
-    let etc = upper.join("etc");
-    if fs::read_dir(&etc).is_ok_and(|mut d| d.next().is_none())
+}
+
+/// The runtime's leftovers in a container's upper directory (relative paths, files before
+/// the directory holding them): the empty mount points of /etc/hostname, /etc/hosts and
+/// /etc/resolv.conf when the image (`chain`) has none, and /etc itself when they are all it
+/// holds and the image has an /etc.
+pub(crate) fn mount_points(upper: &Path, chain: &[Digest], store: &Store) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for f in ["etc/hostname", "etc/hosts", "etc/resolv.conf"] {
+        let empty_file =
+            fs::symlink_metadata(upper.join(f)).is_ok_and(|m| m.is_file() && m.len() == 0);
+        let in_image = chain.iter().any(|c| store.snapshot_fs(c).join(f).exists());
+        if empty_file && !in_image {
+            out.push(PathBuf::from(f));
+        }
+    }
+    let only_leftovers = fs::read_dir(upper.join("etc")).is_ok_and(|d| {
+        d.filter_map(|e| e.ok())
+            .all(|e| out.contains(&Path::new("etc").join(e.file_name())))
+    });
+    if only_leftovers
         && chain
             .iter()
             .any(|c| store.snapshot_fs(c).join("etc").is_dir())
     {
-        let _ = fs::remove_dir(&etc);
+        out.push(PathBuf::from("etc"));
     }
+    out
 }
 
 /// `30s`, `1m30s`, `500ms` as nanoseconds.

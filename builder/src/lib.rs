@@ -12,12 +12,15 @@
 //!
 //! [`build`] is the executor: stages, RUN in a container over the stage's snapshots, COPY and
 //! ADD into a fresh layer (context.rs: sources kept inside the context, hashed for the cache),
-//! the cache, and the image written to the store.
+//! the cache, and the image written to the store. [`commit`] makes an image of a container's
+//! changes through the same layer code.
 
 pub mod build;
+pub mod commit;
 mod context;
 pub mod dockerignore;
 pub mod expand;
+pub mod fetch;
 pub mod instructions;
 pub mod syntax;
 

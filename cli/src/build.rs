@@ -1,4 +1,4 @@
-//! `rbox build` (`rbuild`), `rbox history`.
+//! `rbox build` (`rbuild`), `rbox history`, `rbox commit`.
 
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use rbox_builder::build::{build as run_build, BuildError, BuildOptions};
+use rbox_builder::commit::{commit as run_commit, CommitOptions};
 use rbox_image::{Reference, Store};
 use rbox_runtime::Containers;
 use serde_json::Value;
@@ -96,6 +97,7 @@ pub fn build(root: &Path, a: BuildArgs) -> CliResult {
         .collect::<Result<Vec<_>, _>>()?;
     let store = Store::open(root)?;
     let containers = Containers::open(root)?;
+    let pull = |image: &str| crate::registry::pull_missing(root, image).map_err(|e| e.to_string());
     let opts = BuildOptions {
         context: a.context.clone(),
         dockerfile: text,
@@ -107,6 +109,7 @@ pub fn build(root: &Path, a: BuildArgs) -> CliResult {
         labels: pairs(&a.label),
         network: a.network.clone(),
         quiet: a.quiet,
+        pull: Some(&pull),
     };
     let mut sink = io::sink();
     let mut out = io::stdout();
@@ -204,4 +207,50 @@ pub fn history(root: &Path, a: HistoryArgs) -> CliResult {
         print_table(&mut io::stdout().lock(), &rows)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args, Debug)]
+pub struct CommitArgs {
+    /// Commit message (the history entry's comment).
+    #[arg(short, long)]
+    message: Option<String>,
+    /// Author (e.g. "Jane Doe <jane@example.com>").
+    #[arg(short, long)]
+    author: Option<String>,
+    /// Apply a Dockerfile instruction to the image's config: CMD, ENTRYPOINT, ENV, EXPOSE,
+    /// LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR (repeatable).
+    #[arg(short, long)]
+    change: Vec<String>,
+    /// Accepted for docker's sake: the container is not paused; a running container's
+    /// changes are read as they are.
+    #[arg(short, long, value_name = "BOOL", default_value_t = true, num_args = 0..=1,
+          default_missing_value = "true", action = clap::ArgAction::Set)]
+    pause: bool,
+    /// The container.
+    container: String,
+    /// The new image's name: REPOSITORY[:TAG].
+    reference: Option<String>,
+}
+
+pub fn commit(root: &Path, a: CommitArgs) -> CliResult {
+    let reference = a.reference.as_deref().map(Reference::parse).transpose()?;
+    let store = Store::open(root)?;
+    let containers = Containers::open(root)?;
+    let _ = a.pause;
+    let opts = CommitOptions {
+        container: a.container,
+        reference,
+        message: a.message,
+        author: a.author,
+        changes: a.change,
+    };
+    match run_commit(&store, &containers, &opts) {
+        Ok(image) => {
+            println!("{}", image.id());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(BuildError::Runtime(e)) => Err(e.into()),
+        Err(BuildError::Image(e)) => Err(e.into()),
+        Err(e) => Err(CliError::Failed(e.to_string())),
+    }
 }

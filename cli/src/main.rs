@@ -39,6 +39,8 @@ enum Command {
     Build(build::BuildArgs),
     /// Show the history of an image.
     History(build::HistoryArgs),
+    /// Create a new image from a container's changes.
+    Commit(build::CommitArgs),
     /// Create and run a container from an image.
     #[command(disable_help_flag = true)]
     Run(containers::RunArgs),
@@ -178,6 +180,8 @@ enum ContainerCommand {
     Stats(tools::StatsArgs),
     /// Remove all stopped containers.
     Prune(tools::ContainerPruneArgs),
+    /// Create a new image from a container's changes.
+    Commit(build::CommitArgs),
 }
 
 /// `rbuild ARGS` is `rbox build ARGS`, `rrun ARGS` is `rbox run ARGS`.
@@ -289,6 +293,9 @@ fn main() -> ExitCode {
         Command::Volume(cmd) => volumes::run(&root, cmd),
         Command::Build(a) => build::build(&root, a),
         Command::History(a) => build::history(&root, a),
+        Command::Commit(a) | Command::Container(ContainerCommand::Commit(a)) => {
+            build::commit(&root, a)
+        }
         Command::Monitor { .. } => unreachable!("handled above"),
     };
     match result {

@@ -1,13 +1,16 @@
 //! Registry commands: pull, push, login, logout.
 
+use std::collections::HashMap;
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Mutex;
 
 use clap::Args;
-use rbox_image::{Reference, Store};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rbox_image::{Digest, Reference, Store};
 use rbox_registry::auth::{default_auth_file, read_secret_line};
-use rbox_registry::{AuthFile, Client, Credentials, Event, Options, Platform};
+use rbox_registry::{AuthFile, Client, Credentials, Event, Options, Platform, RegistriesConf};
 
 use crate::{CliError, CliResult};
 
@@ -22,7 +25,7 @@ pub fn pull_missing(root: &Path, reference: &str) -> Result<(), CliError> {
     eprintln!("Unable to find image '{}' locally", reference.familiar());
     let store = Store::open(root)?;
     let flags = RegistryFlags {
-        tls_verify: true,
+        tls_verify: None,
         authfile: None,
     };
     let client = flags.connect(root, reference.registry())?;
@@ -47,10 +50,11 @@ pub fn pull_missing(root: &Path, reference: &str) -> Result<(), CliError> {
 #[derive(Args, Debug)]
 pub struct RegistryFlags {
     /// Verify the registry's TLS certificate; false also allows plain HTTP (loopback
-    /// registries always use plain HTTP).
-    #[arg(long, value_name = "BOOL", default_value_t = true, num_args = 0..=1,
+    /// registries always use plain HTTP). Default: true, unless registries.json lists the
+    /// registry as insecure.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1,
           default_missing_value = "true", action = clap::ArgAction::Set)]
-    tls_verify: bool,
+    tls_verify: Option<bool>,
     /// The credentials file (default: $REGISTRY_AUTH_FILE, else <root>/auth.json).
     #[arg(long, value_name = "FILE")]
     authfile: Option<PathBuf>,
@@ -65,12 +69,23 @@ impl RegistryFlags {
         )
     }
 
+    /// `--tls-verify` if given, else false only for a registry registries.json lists as
+    /// insecure.
+    fn tls_verify(&self, root: &Path, registry: &str) -> Result<bool, CliError> {
+        match self.tls_verify {
+            Some(v) => Ok(v),
+            None => Ok(!RegistriesConf::for_root(root)
+                .map_err(fail)?
+                .insecure(registry)),
+        }
+    }
+
     fn connect(&self, root: &Path, registry: &str) -> Result<Client, CliError> {
         let credentials = self.auth_file(root).get(registry).map_err(fail)?;
         Client::connect(
             registry,
             &Options {
-                tls_verify: self.tls_verify,
+                tls_verify: self.tls_verify(root, registry)?,
                 credentials,
             },
         )
@@ -97,6 +112,122 @@ fn short(b: &rbox_registry::manifest::Blob) -> &str {
     b.digest.short()
 }
 
+/// The words a transfer shows for each layer.
+struct Words {
+    exists: &'static str,
+    active: &'static str,
+    done: &'static str,
+}
+
+const PULL_WORDS: Words = Words {
+    exists: "Already exists",
+    active: "Downloading",
+    done: "Pull complete",
+};
+
+const PUSH_WORDS: Words = Words {
+    exists: "Layer already exists",
+    active: "Pushing",
+    done: "Pushed",
+};
+
+/// How a transfer is shown: a bar per layer on a terminal, docker's lines otherwise,
+/// nothing with `-q`. Events come from the transfer threads.
+enum Reporter {
+    Quiet,
+    Lines(Words),
+    Bars {
+        words: Words,
+        multi: MultiProgress,
+        bars: Mutex<HashMap<Digest, ProgressBar>>,
+    },
+}
+
+impl Reporter {
+    fn new(quiet: bool, words: Words) -> Reporter {
+        if quiet {
+            Reporter::Quiet
+        } else if io::stdout().is_terminal() {
+            Reporter::Bars {
+                words,
+                multi: MultiProgress::with_draw_target(ProgressDrawTarget::stdout()),
+                bars: Mutex::new(HashMap::new()),
+            }
+        } else {
+            Reporter::Lines(words)
+        }
+    }
+
+    fn event(&self, e: Event<'_>) {
+        match self {
+            Reporter::Quiet => {}
+            Reporter::Lines(w) => match e {
+                Event::Exists(b) if b.layer => println!("{}: {}", short(b), w.exists),
+                Event::Done(b) if b.layer => println!("{}: {}", short(b), w.done),
+                Event::Mounted(b, from) if b.layer => {
+                    println!("{}: Mounted from {from}", short(b))
+                }
+                _ => {}
+            },
+            Reporter::Bars { words, multi, bars } => {
+                let mut bars = bars.lock().unwrap_or_else(|p| p.into_inner());
+                match e {
+                    Event::Exists(b) if b.layer => line(multi, short(b), words.exists.into()),
+                    Event::Mounted(b, from) if b.layer => {
+                        line(multi, short(b), format!("Mounted from {from}"))
+                    }
+                    Event::Started(b) if b.layer => {
+                        let bar = multi.add(
+                            ProgressBar::new(b.size)
+                                .with_style(bar_style())
+                                .with_prefix(short(b).to_owned())
+                                .with_message(words.active),
+                        );
+                        bars.insert(b.digest.clone(), bar);
+                    }
+                    Event::Progress(b, n) => {
+                        if let Some(bar) = bars.get(&b.digest) {
+                            bar.set_position(n);
+                        }
+                    }
+                    Event::Done(b) if b.layer => {
+                        if let Some(bar) = bars.remove(&b.digest) {
+                            bar.set_style(done_style());
+                            bar.finish_with_message(words.done);
+                        } else {
+                            line(multi, short(b), words.done.into());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+/// A finished line among the bars: `PREFIX: MESSAGE`.
+fn line(multi: &MultiProgress, prefix: &str, message: String) {
+    multi
+        .add(
+            ProgressBar::new(0)
+                .with_style(done_style())
+                .with_prefix(prefix.to_owned()),
+        )
+        .finish_with_message(message);
+}
+
+fn bar_style() -> ProgressStyle {
+    ProgressStyle::with_template(
+        "{prefix}: {msg:<11} [{bar:30}] {bytes:>10} / {total_bytes:<10} {binary_bytes_per_sec}",
+    )
+    .expect("a valid template")
+    .progress_chars("=> ")
+}
+
+fn done_style() -> ProgressStyle {
+    ProgressStyle::with_template("{prefix}: {msg}").expect("a valid template")
+}
+
 pub fn pull(root: &Path, a: PullArgs) -> CliResult {
     let reference = Reference::parse(&a.reference)?;
     let platform: Platform = match &a.platform {
@@ -113,16 +244,8 @@ pub fn pull(root: &Path, a: PullArgs) -> CliResult {
         };
         println!("{what}: Pulling from {}", reference.familiar_name());
     }
-    let progress = move |e: Event<'_>| {
-        if quiet {
-            return;
-        }
-        match e {
-            Event::Exists(b) if b.layer => println!("{}: Already exists", short(b)),
-            Event::Done(b) if b.layer => println!("{}: Pull complete", short(b)),
-            _ => {}
-        }
-    };
+    let reporter = Reporter::new(quiet, PULL_WORDS);
+    let progress = |e: Event<'_>| reporter.event(e);
     let pulled =
         rbox_registry::pull(&store, &client, &reference, &platform, &progress).map_err(fail)?;
     if quiet {
@@ -164,19 +287,8 @@ pub fn push(root: &Path, a: PushArgs) -> CliResult {
     if !quiet {
         println!("The push refers to repository [{}]", target.familiar_name());
     }
-    let progress = move |e: Event<'_>| {
-        if quiet {
-            return;
-        }
-        match e {
-            Event::Exists(b) if b.layer => println!("{}: Layer already exists", short(b)),
-            Event::Done(b) if b.layer => println!("{}: Pushed", short(b)),
-            Event::Mounted(b, from) if b.layer => {
-                println!("{}: Mounted from {from}", short(b))
-            }
-            _ => {}
-        }
-    };
+    let reporter = Reporter::new(quiet, PUSH_WORDS);
+    let progress = |e: Event<'_>| reporter.event(e);
     let pushed = rbox_registry::push(&store, &client, &image, &target, &progress).map_err(fail)?;
     if quiet {
         println!("{}", pushed.digest);
@@ -270,7 +382,7 @@ pub fn login(root: &Path, a: LoginArgs) -> CliResult {
     let client = Client::connect(
         &registry,
         &Options {
-            tls_verify: a.flags.tls_verify,
+            tls_verify: a.flags.tls_verify(root, &registry)?,
             credentials: Some(creds.clone()),
         },
     )

@@ -33,13 +33,40 @@ pub struct Diff {
 /// Writes the tar of `dir` (an upper directory) to `out`: whiteout devices become
 /// `.wh.NAME`, opaque directories get `.wh..wh..opq`, overlay's own xattrs are dropped.
 pub fn write_layer(dir: &Path, out: impl Write, epoch: Option<u64>) -> Result<u64> {
+    write_layer_except(dir, out, epoch, &|_| false)
+}
+
+/// As [`write_layer`], leaving out the entries (and what is under them) whose path relative
+/// to `dir` `skip` names. The directory may change while it is read (the upper directory of
+/// a running container): an entry gone before it is read is left out, and a file's content
+/// is cut or padded to the size it had when its header was written.
+pub fn write_layer_except(
+    dir: &Path,
+    out: impl Write,
+    epoch: Option<u64>,
+    skip: &dyn Fn(&Path) -> bool,
+) -> Result<u64> {
     let mut b = tar::Builder::new(out);
     b.follow_symlinks(false);
     let mut links: HashMap<(u64, u64), PathBuf> = HashMap::new();
     let mut content = 0u64;
-    walk(dir, Path::new(""), &mut b, &mut links, &mut content, epoch)?;
+    let mut w = Walk {
+        links: &mut links,
+        content: &mut content,
+        epoch,
+        skip,
+    };
+    walk(dir, Path::new(""), &mut b, &mut w)?;
     b.into_inner()?.flush()?;
     Ok(content)
+}
+
+/// What a walk carries along.
+struct Walk<'a> {
+    links: &'a mut HashMap<(u64, u64), PathBuf>,
+    content: &'a mut u64,
+    epoch: Option<u64>,
+    skip: &'a dyn Fn(&Path) -> bool,
 }
 
 fn header_for(meta: &fs::Metadata, epoch: Option<u64>) -> tar::Header {
@@ -52,17 +79,17 @@ fn header_for(meta: &fs::Metadata, epoch: Option<u64>) -> tar::Header {
     h
 }
 
-fn walk<W: Write>(
-    root: &Path,
-    rel: &Path,
-    b: &mut tar::Builder<W>,
-    links: &mut HashMap<(u64, u64), PathBuf>,
-    content: &mut u64,
-    epoch: Option<u64>,
-) -> Result<()> {
+fn walk<W: Write>(root: &Path, rel: &Path, b: &mut tar::Builder<W>, w: &mut Walk) -> Result<()> {
+    let epoch = w.epoch;
     let dir = root.join(rel);
-    let mut names: Vec<_> = fs::read_dir(&dir)
-        .at(&dir)?
+    let listing = match fs::read_dir(&dir) {
+        // Removed since its entry was written (a running container's upper).
+        Err(e) if e.kind() == io::ErrorKind::NotFound && !rel.as_os_str().is_empty() => {
+            return Ok(())
+        }
+        r => r.at(&dir)?,
+    };
+    let mut names: Vec<_> = listing
         .map(|e| e.map(|e| e.file_name()))
         .collect::<io::Result<_>>()
         .at(&dir)?;
@@ -70,7 +97,15 @@ fn walk<W: Write>(
     for name in names {
         let path = root.join(rel).join(&name);
         let relp = rel.join(&name);
-        let meta = fs::symlink_metadata(&path).at(&path)?;
+        if (w.skip)(&relp) {
+            continue;
+        }
+        let meta = match fs::symlink_metadata(&path) {
+            Ok(m) => m,
+            // Removed since the directory was listed (a running container's upper).
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io(&path, e)),
+        };
         let ft = meta.file_type();
         if ft.is_char_device() && meta.rdev() == 0 {
             // An overlay whiteout: the OCI form is an empty file named .wh.NAME.
@@ -94,7 +129,7 @@ fn walk<W: Write>(
                 o.set_size(0);
                 b.append_data(&mut o, relp.join(".wh..wh..opq"), io::empty())?;
             }
-            walk(root, &relp, b, links, content, epoch)?;
+            walk(root, &relp, b, w)?;
         } else if ft.is_symlink() {
             let target = fs::read_link(&path).at(&path)?;
             h.set_entry_type(tar::EntryType::Symlink);
@@ -102,20 +137,26 @@ fn walk<W: Write>(
             b.append_link(&mut h, &relp, &target)?;
         } else if ft.is_file() {
             if meta.nlink() > 1 {
-                if let Some(first) = links.get(&(meta.dev(), meta.ino())) {
+                if let Some(first) = w.links.get(&(meta.dev(), meta.ino())) {
                     h.set_entry_type(tar::EntryType::Link);
                     h.set_size(0);
                     b.append_link(&mut h, &relp, first)?;
                     continue;
                 }
-                links.insert((meta.dev(), meta.ino()), relp.clone());
+                w.links.insert((meta.dev(), meta.ino()), relp.clone());
             }
             h.set_entry_type(tar::EntryType::Regular);
             h.set_size(meta.len());
+            let f = match fs::File::open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io(&path, e)),
+            };
             append_xattrs(b, &path)?;
-            let f = fs::File::open(&path).at(&path)?;
-            b.append_data(&mut h, &relp, f)?;
-            *content += meta.len();
+            // Exactly the size in the header, whatever the file does meanwhile.
+            let data = io::Read::take(io::Read::chain(f, io::repeat(0)), meta.len());
+            b.append_data(&mut h, &relp, data)?;
+            *w.content += meta.len();
         } else if ft.is_fifo() || ft.is_char_device() || ft.is_block_device() {
             h.set_entry_type(if ft.is_fifo() {
                 tar::EntryType::Fifo
@@ -217,6 +258,48 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Stores the layer of directory `dir` (uncompressed), leaving out what `skip` names,
+    /// and unpacks the stored blob as the snapshot on top of `parent`: unlike
+    /// [`Store::commit_dir`], `dir` stays as it is (a container's upper directory, which it
+    /// keeps using). Returns the layer and the new chain ID.
+    pub fn commit_layer_copy(
+        &self,
+        dir: &Path,
+        parent: Option<&Digest>,
+        epoch: Option<u64>,
+        skip: &dyn Fn(&Path) -> bool,
+    ) -> Result<(Diff, Digest)> {
+        let _content = self.lock_content()?;
+        let mut blob = self.blob_writer()?;
+        let mut hashing = HashingWriter::new(&mut blob);
+        let content_size = write_layer_except(dir, &mut hashing, epoch, skip)?;
+        let (diff_id, _, _) = hashing.finish();
+        let (digest, size) = blob.commit(Some(&diff_id))?;
+        let chain_id = match parent {
+            Some(p) => p.chain(&digest),
+            None => digest.clone(),
+        };
+        if self.snapshot_info(&chain_id)?.is_none() {
+            let unpacked = self.unpack_layer(
+                self.open_blob(&digest)?,
+                parent,
+                Some(&digest),
+                &digest.to_string(),
+            )?;
+            debug_assert_eq!(unpacked.chain_id, chain_id);
+        }
+        Ok((
+            Diff {
+                digest,
+                size,
+                content_size,
+            },
+            chain_id,
+        ))
+    }
+}
+
 /// The path as bytes (for sorting and hashing).
 pub fn path_bytes(p: &Path) -> &[u8] {
     p.as_os_str().as_bytes()
@@ -282,5 +365,27 @@ mod tests {
             Digest::of(&again),
             "layers are deterministic"
         );
+    }
+
+    #[test]
+    fn a_copied_layer_leaves_its_directory_and_skips_what_it_is_told() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("root")).unwrap();
+        let up = dir.path().join("up");
+        fs::create_dir_all(up.join("etc")).unwrap();
+        fs::write(up.join("etc/hostname"), "").unwrap();
+        fs::write(up.join("new"), "n").unwrap();
+        let skip = |p: &Path| p == Path::new("etc") || p.starts_with("etc/");
+        let (diff, chain) = store.commit_layer_copy(&up, None, Some(0), &skip).unwrap();
+        assert!(up.join("new").is_file(), "the directory stays");
+        let snap = store.snapshot_fs(&chain);
+        assert!(snap.join("new").is_file() && !snap.join("etc").exists());
+        let tar = fs::read(store.blob_path(&diff.digest)).unwrap();
+        let names: Vec<String> = tar::Archive::new(&tar[..])
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().display().to_string())
+            .collect();
+        assert_eq!(names, vec!["new"]);
     }
 }

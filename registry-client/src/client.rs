@@ -137,7 +137,7 @@ impl Client {
                 candidates.push((format!("http://{host}"), false));
             }
         }
-        let mut last = None;
+        let mut last: Option<Error> = None;
         for (base, verify) in candidates {
             let client = Client {
                 agent: agent(verify),
@@ -152,7 +152,25 @@ impl Client {
                 Err(e) => return Err(e),
             }
         }
-        Err(last.expect("at least one scheme is tried"))
+        let mut e = last.expect("at least one scheme is tried");
+        if let Error::Transport { message, .. } = &mut e {
+            // A TLS failure: the registry may serve plain HTTP, or have a certificate the
+            // system doesn't trust.
+            let tls = [
+                "corrupt message",
+                "InvalidContentType",
+                "certificate",
+                "Tls",
+                "tls",
+            ];
+            if opts.tls_verify && tls.iter().any(|t| message.contains(t)) {
+                message.push_str(
+                    " (TLS failed: for a registry with plain HTTP or an untrusted certificate, \
+                     list it as insecure in registries.json or use --tls-verify=false)",
+                );
+            }
+        }
+        Err(e)
     }
 
     /// The registry's name.

@@ -57,6 +57,14 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The registries configuration can't be read or is malformed.
+    #[error("{}: {message}", path.display())]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// An I/O error with no single path.
     #[error(transparent)]
     Io(#[from] io::Error),

@@ -8,6 +8,8 @@
 
 pub mod auth;
 pub mod client;
+pub mod compress;
+pub mod config;
 pub mod error;
 pub mod manifest;
 pub mod progress;
@@ -16,6 +18,7 @@ pub mod push;
 
 pub use auth::{AuthFile, Credentials};
 pub use client::{Client, Options};
+pub use config::RegistriesConf;
 pub use error::{Error, Result};
 pub use manifest::Platform;
 pub use progress::{Event, Progress};

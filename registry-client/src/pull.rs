@@ -2,9 +2,11 @@
 //! snapshots and the tag.
 
 use std::collections::{HashSet, VecDeque};
-use std::io::{Read, Write};
+use std::io::{self, BufReader, Read, Write};
+use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Mutex;
 
+use rbox_image::compression::{decompressed, Compression};
 use rbox_image::{Digest, Image, Reference, Store};
 use ureq::http::header;
 
@@ -128,7 +130,7 @@ pub fn pull(
     }
     let image = store.image(&digest)?;
     progress(Event::Extracting);
-    store.ensure_snapshots(&image)?;
+    unpack(store, &image)?;
     if reference.digest().is_some() {
         store.add_untagged(&image)?;
     } else {
@@ -200,7 +202,11 @@ fn fetch_blob(
     loop {
         let n = body.read(&mut buf).map_err(|e| Error::Transport {
             registry: client.registry().to_owned(),
-            message: format!("fetching {what}: {e}"),
+            message: format!(
+                "fetching {what}: the transfer broke after {done} of {} bytes ({e}); \
+                 nothing was stored",
+                b.size
+            ),
         })?;
         if n == 0 {
             break;
@@ -233,4 +239,95 @@ fn fetch_blob(
     })?;
     progress(Event::Done(b));
     Ok(())
+}
+
+/// Unpacks the layers that have no snapshot yet. A compressed layer is decompressed on a
+/// thread of its own while the tar is applied, so the two run on two cores.
+fn unpack(store: &Store, image: &Image) -> Result<()> {
+    let diff_ids = image.diff_ids()?;
+    let layers = image.layer_digests()?;
+    if diff_ids.len() != layers.len() {
+        return Err(Error::Manifest(format!(
+            "the manifest has {} layers but the config {} diff_ids",
+            layers.len(),
+            diff_ids.len()
+        )));
+    }
+    let chain_ids = Digest::chain_ids(&diff_ids);
+    for (i, chain) in chain_ids.iter().enumerate() {
+        if store.snapshot_dir(chain).join("info.json").exists() {
+            continue;
+        }
+        let parent = i.checked_sub(1).map(|p| &chain_ids[p]);
+        let name = layers[i].to_string();
+        let mut blob = BufReader::with_capacity(256 * 1024, store.open_blob(&layers[i])?);
+        let kind = Compression::detect(&mut blob)
+            .map_err(|e| rbox_image::Error::io(store.blob_path(&layers[i]), e))?;
+        if kind == Compression::None {
+            store.unpack_layer(blob, parent, Some(&diff_ids[i]), &name)?;
+            continue;
+        }
+        std::thread::scope(|s| -> Result<()> {
+            let (tx, rx) = sync_channel::<io::Result<Vec<u8>>>(8);
+            s.spawn(move || {
+                let (_, mut plain) = match decompressed(blob) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                };
+                loop {
+                    let mut buf = vec![0u8; 256 * 1024];
+                    match plain.read(&mut buf) {
+                        Ok(0) => return,
+                        Ok(n) => {
+                            buf.truncate(n);
+                            if tx.send(Ok(buf)).is_err() {
+                                return; // the unpacking stopped
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                    }
+                }
+            });
+            let reader = ChannelReader {
+                rx,
+                buf: Vec::new(),
+                pos: 0,
+            };
+            store.unpack_layer(reader, parent, Some(&diff_ids[i]), &name)?;
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
+
+/// Reads what a thread sends in pieces.
+struct ChannelReader {
+    rx: Receiver<io::Result<Vec<u8>>>,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.buf.len() {
+            match self.rx.recv() {
+                Ok(piece) => {
+                    self.buf = piece?;
+                    self.pos = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
 }

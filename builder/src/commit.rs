@@ -1,0 +1,291 @@
+//! `rbox commit`: a container's changes become a new layer on top of its image.
+//!
+//! The container's upper directory is written as a layer by the same code as a RUN step's
+//! (image/src/diff.rs), without the empty mount points the runtime made for /etc/hostname,
+//! /etc/hosts and /etc/resolv.conf; the container keeps its upper directory, so the snapshot
+//! is unpacked from the stored layer rather than moved. The config is the image's with the
+//! container's own (Env, Cmd, Entrypoint, WorkingDir, User, Labels, StopSignal), as docker
+//! commit keeps it, then the `--change` instructions applied as a Dockerfile would.
+
+use std::path::{Path, PathBuf};
+
+use rbox_image::{Digest, Image, Reference, Store};
+use rbox_runtime::Containers;
+use serde_json::{json, Map, Value};
+
+use crate::build::{mount_points, BuildError, Meta, StageState};
+use crate::instructions::{parse, Instruction};
+
+/// What `rbox commit` was asked.
+#[derive(Debug, Clone, Default)]
+pub struct CommitOptions {
+    /// The container: name, id or id prefix.
+    pub container: String,
+    /// The tag for the new image; untagged when `None`.
+    pub reference: Option<Reference>,
+    /// `-m`: the history entry's comment.
+    pub message: Option<String>,
+    /// `-a`: the image's author.
+    pub author: Option<String>,
+    /// `-c`: Dockerfile instructions applied to the config (CMD, ENTRYPOINT, ENV, EXPOSE,
+    /// LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR).
+    pub changes: Vec<String>,
+}
+
+/// The instructions `--change` accepts, as docker commit.
+const CHANGE_KEYWORDS: [&str; 10] = [
+    "CMD",
+    "ENTRYPOINT",
+    "ENV",
+    "EXPOSE",
+    "LABEL",
+    "ONBUILD",
+    "STOPSIGNAL",
+    "USER",
+    "VOLUME",
+    "WORKDIR",
+];
+
+/// Parses the `--change` instructions, each one line of a Dockerfile; every problem is
+/// reported.
+pub fn parse_changes(changes: &[String]) -> Result<Vec<Instruction>, BuildError> {
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    for c in changes {
+        let keyword = c
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_uppercase();
+        if !CHANGE_KEYWORDS.contains(&keyword.as_str()) {
+            problems.push(format!(
+                "--change {c:?}: {} is not one of {}",
+                if keyword.is_empty() {
+                    "an empty instruction"
+                } else {
+                    &keyword
+                },
+                CHANGE_KEYWORDS.join(", ")
+            ));
+            continue;
+        }
+        match parse(&format!("FROM scratch\n{c}\n")) {
+            Ok(df) => match df.stages.into_iter().next().map(|s| s.instructions) {
+                Some(mut ins) if ins.len() == 1 => out.push(ins.remove(0).inner),
+                _ => problems.push(format!("--change {c:?}: not one instruction")),
+            },
+            Err(diags) => {
+                for d in diags {
+                    problems.push(format!("--change {c:?}: {}", d.message));
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(BuildError::Parse(problems))
+    }
+}
+
+fn strings(v: &[String]) -> Value {
+    json!(v)
+}
+
+/// `KEY=value` pairs with one value per key (the last one given), in the order the keys
+/// first appear.
+fn dedup_env(env: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for e in env {
+        let key = e.split('=').next().unwrap_or_default();
+        match out
+            .iter_mut()
+            .find(|o| o.split('=').next().unwrap_or_default() == key)
+        {
+            Some(o) => *o = e.clone(),
+            None => out.push(e.clone()),
+        }
+    }
+    out
+}
+
+/// Commits container `o.container`; returns the new image (tagged `o.reference` if given).
+pub fn commit(
+    store: &Store,
+    containers: &Containers,
+    o: &CommitOptions,
+) -> Result<Image, BuildError> {
+    let changes = parse_changes(&o.changes)?;
+    let id = containers.resolve(&o.container)?;
+    let container = containers.load(&id)?;
+    // A stopped container is kept from starting or going away while it is read; a running
+    // one is read live (its monitor must stay free to record its exit).
+    let _lock = if container.state.is_running() {
+        None
+    } else {
+        Some(containers.lock(&id)?)
+    };
+    let cc = &container.config;
+    let fail = |m: String| BuildError::Failed(format!("container {}: {m}", cc.name));
+    let manifest: Digest = cc
+        .manifest
+        .parse()
+        .map_err(|_| fail("the container has no image to commit onto".into()))?;
+    // Nothing this adds is collected before it is tagged.
+    let _content = store.lock_content()?;
+    let image = store.image(&manifest)?;
+    let chain: Vec<Digest> = cc
+        .layers
+        .iter()
+        .map(|c| c.parse())
+        .collect::<Result<_, _>>()
+        .map_err(|e: rbox_image::Error| fail(e.to_string()))?;
+    let raw: Value = serde_json::from_slice(&store.read_document(image.id(), "config")?)
+        .map_err(|e| fail(format!("image config: {e}")))?;
+
+    // The config: the image's, the container's, then the changes.
+    let mut config: Map<String, Value> = raw
+        .get("config")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let p = &cc.config;
+    let mut set = |key: &str, v: Option<Value>| match v {
+        Some(v) => {
+            config.insert(key.into(), v);
+        }
+        None => {
+            config.remove(key);
+        }
+    };
+    set("Env", Some(strings(&dedup_env(&p.env))));
+    set("Cmd", (!p.cmd.is_empty()).then(|| strings(&p.cmd)));
+    set(
+        "Entrypoint",
+        (!p.entrypoint.is_empty()).then(|| strings(&p.entrypoint)),
+    );
+    set(
+        "WorkingDir",
+        (!p.working_dir.is_empty()).then(|| json!(p.working_dir)),
+    );
+    set("User", (!p.user.is_empty()).then(|| json!(p.user)));
+    set("Labels", (!p.labels.is_empty()).then(|| json!(p.labels)));
+    if let Some(s) = &p.stop_signal {
+        set("StopSignal", Some(json!(s)));
+    }
+    let mut st = StageState::with_config(config);
+    for c in &changes {
+        match st.apply_metadata(c, '\\') {
+            Ok(Meta::Applied(_)) => {}
+            Ok(Meta::No) => unreachable!("parse_changes keeps metadata instructions only"),
+            Err(e) => return Err(BuildError::Parse(vec![format!("--change: {e}")])),
+        }
+    }
+
+    // The layer: the upper directory without the runtime's mount points.
+    let upper = containers.dir(&id).join("upper");
+    let skipped: Vec<PathBuf> = mount_points(&upper, &chain, store);
+    let skip = |p: &Path| skipped.iter().any(|s| s == p);
+    let epoch = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok());
+    let (diff, _chain_id) = store.commit_layer_copy(&upper, chain.last(), epoch, &skip)?;
+
+    let created = match epoch {
+        Some(e) => chrono::DateTime::from_timestamp(e as i64, 0)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_else(rbox_runtime::now),
+        None => rbox_runtime::now(),
+    };
+    let mut history = raw
+        .get("history")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut h = json!({
+        "created": created,
+        "created_by": p.entrypoint.iter().chain(&p.cmd).cloned().collect::<Vec<_>>().join(" "),
+    });
+    if let Some(m) = &o.message {
+        h["comment"] = json!(m);
+    }
+    if let Some(a) = &o.author {
+        h["author"] = json!(a);
+    }
+    history.push(h);
+    let mut diff_ids: Vec<Value> = image
+        .diff_ids()?
+        .iter()
+        .map(|d| json!(d.to_string()))
+        .collect();
+    diff_ids.push(json!(diff.digest.to_string()));
+    let mut new = json!({
+        "created": created,
+        "architecture": raw.get("architecture").cloned().unwrap_or_else(|| json!(rbox_image::import::oci_arch())),
+        "os": raw.get("os").cloned().unwrap_or_else(|| json!("linux")),
+        "config": st.config,
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "history": history,
+    });
+    if let Some(a) = &o.author {
+        new["author"] = json!(a);
+    }
+    let mut layers = image
+        .manifest
+        .layers()
+        .iter()
+        .map(|l| {
+            Ok((
+                l.media_type().to_string(),
+                Digest::try_from(l.digest())?,
+                l.size(),
+            ))
+        })
+        .collect::<rbox_image::Result<Vec<_>>>()?;
+    layers.push((
+        "application/vnd.oci.image.layer.v1.tar".into(),
+        diff.digest,
+        diff.size,
+    ));
+    let committed = store.commit_image(&new, &layers)?;
+    match &o.reference {
+        Some(r) => store.tag(&committed, r)?,
+        None => store.add_untagged(&committed)?,
+    }
+    Ok(committed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_are_metadata_instructions_only() {
+        let ins = parse_changes(&[
+            "CMD [\"cat\", \"/new\"]".into(),
+            "ENV A=1 B=2".into(),
+            "expose 80".into(),
+        ])
+        .unwrap();
+        assert_eq!(ins.len(), 3);
+        assert!(matches!(ins[0], Instruction::Cmd(_)));
+        let e = parse_changes(&["RUN rm -rf /".into(), "FOO bar".into(), String::new()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("RUN is not one of") && e.contains("FOO is not one of"),
+            "{e}"
+        );
+        assert!(e.contains("an empty instruction"), "{e}");
+        let e = parse_changes(&["CMD [\"unterminated\"".into()]);
+        assert!(e.is_err());
+    }
+
+    #[test]
+    fn env_keeps_one_value_per_key() {
+        assert_eq!(
+            dedup_env(&["PATH=/bin".into(), "A=1".into(), "PATH=/usr/bin".into()]),
+            vec!["PATH=/usr/bin".to_owned(), "A=1".to_owned()]
+        );
+    }
+}
