@@ -107,6 +107,7 @@ hf pull-skopeo-oci "rm -rf $WORK/pull-oci" \
     "skopeo copy -q --src-tls-verify=false docker://$REG/bench/big-skopeo:latest oci:$WORK/pull-oci:latest"
 hf pull-podman "podman rmi -f $PEER_IMAGE $REG/bench/big-podman:latest >/dev/null 2>&1; true" \
     "podman pull -q --tls-verify=false $REG/bench/big-podman:latest"
+podman rmi -f "$REG/bench/big-podman:latest" >/dev/null 2>&1 || true
 build_peer_image # for the next run's pushes
 
 # ---- unpack alone: the same gzipped layer -------------------------------------------------

@@ -329,6 +329,14 @@ enum Sent {
     Mounted,
 }
 
+/// Where a blob is, before any upload.
+enum Found {
+    /// In the repository already, or mounted into it.
+    Here(Sent),
+    /// To upload, with the upload the registry started if it answered a mount with one.
+    Upload(Option<String>),
+}
+
 /// One blob to push.
 struct Outgoing<'a> {
     store: &'a Store,
@@ -372,27 +380,28 @@ impl Outgoing<'_> {
         }
         if !self.plain {
             let sent = match self.find(&self.local.digest)? {
-                Some(sent) => sent,
-                None => {
-                    self.upload_as_is(&path, size)?;
+                Found::Here(sent) => sent,
+                Found::Upload(started) => {
+                    self.upload_as_is(&path, size, started)?;
                     Sent::Uploaded
                 }
             };
             return Ok((sent, None));
         }
+        let mut started = None;
         if let Some(gz) = cached(self.store, &self.local.digest) {
-            if let Some(sent) = self.find(&gz.digest)? {
-                return Ok((sent, Some((gz, false))));
+            match self.find(&gz.digest)? {
+                Found::Here(sent) => return Ok((sent, Some((gz, false)))),
+                Found::Upload(s) => started = s,
             }
         }
-        let gz = self.upload_gzipped(&path)?;
+        let gz = self.upload_gzipped(&path, started)?;
         remember(self.store, &self.local.digest, &gz);
         Ok((Sent::Uploaded, Some((gz, true))))
     }
 
-    /// Whether the repository has blob `d` (`HEAD`), or can mount it from another one;
-    /// `None`: it must be uploaded.
-    fn find(&self, d: &Digest) -> Result<Option<Sent>> {
+    /// Whether the repository has blob `d` (`HEAD`), or can mount it from another one.
+    fn find(&self, d: &Digest) -> Result<Found> {
         let head_url = self.client.url(&format!("{}/blobs/{d}", self.repo));
         let resp = self.client.send(self.scope, |auth| {
             authorized(self.client.agent().head(&head_url), auth).call()
@@ -400,13 +409,13 @@ impl Outgoing<'_> {
         match resp.status().as_u16() {
             200 => {
                 (self.progress)(Event::Exists(self.local));
-                return Ok(Some(Sent::Exists));
+                return Ok(Found::Here(Sent::Exists));
             }
             404 => {}
             _ => return Err(self.client.error(&self.what(), resp)),
         }
         let Some(from) = self.mount_from else {
-            return Ok(None);
+            return Ok(Found::Upload(None));
         };
         let url = self.client.url(&format!(
             "{}/blobs/uploads/?mount={}&from={from}",
@@ -419,18 +428,25 @@ impl Outgoing<'_> {
         match resp.status().as_u16() {
             201 => {
                 (self.progress)(Event::Mounted(self.local, from));
-                Ok(Some(Sent::Mounted))
+                Ok(Found::Here(Sent::Mounted))
             }
-            // The registry started an upload instead: leave it, start ours afresh.
-            202 => Ok(None),
+            // The registry started an upload instead: it is ours to use.
+            202 => Ok(Found::Upload(Some(location(
+                self.client,
+                &resp,
+                &self.what(),
+            )?))),
             _ => Err(self
                 .client
                 .error(&format!("mounting {}", self.what()), resp)),
         }
     }
 
-    /// `POST …/uploads/`: the URL to upload to.
-    fn start_upload(&self) -> Result<String> {
+    /// `POST …/uploads/`: the URL to upload to (`started`: one the registry gave already).
+    fn start_upload(&self, started: Option<String>) -> Result<String> {
+        if let Some(l) = started {
+            return Ok(l);
+        }
         let start = self.client.url(&format!("{}/blobs/uploads/", self.repo));
         let resp = self.client.send(self.scope, |auth| {
             authorized(self.client.agent().post(&start), auth).send_empty()
@@ -458,9 +474,14 @@ impl Outgoing<'_> {
     }
 
     /// Uploads the blob as stored: one `PUT` when small, else a streamed `PATCH`.
-    fn upload_as_is(&self, path: &std::path::Path, size: u64) -> Result<()> {
+    fn upload_as_is(
+        &self,
+        path: &std::path::Path,
+        size: u64,
+        started: Option<String>,
+    ) -> Result<()> {
         let b = self.local;
-        let location = self.start_upload()?;
+        let location = self.start_upload(started)?;
         (self.progress)(Event::Started(b));
         if size <= MONOLITHIC_LIMIT {
             let data = std::fs::read(path).map_err(|e| rbox_image::Error::io(path, e))?;
@@ -502,9 +523,13 @@ impl Outgoing<'_> {
 
     /// Gzips the plain layer into a streamed upload; the registry checks the digest
     /// computed on the way.
-    fn upload_gzipped(&self, path: &std::path::Path) -> Result<Compressed> {
+    fn upload_gzipped(
+        &self,
+        path: &std::path::Path,
+        started: Option<String>,
+    ) -> Result<Compressed> {
         let b = self.local;
-        let location = self.start_upload()?;
+        let location = self.start_upload(started)?;
         (self.progress)(Event::Started(b));
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
         let sent: RefCell<Option<Gzipping>> = RefCell::new(None);
@@ -617,5 +642,58 @@ impl Read for Counting<'_> {
             (self.progress)(Event::Progress(self.blob, self.done));
         }
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_layers_get_the_gzip_media_type_of_their_manifest() {
+        let oci = crate::manifest::OCI_MANIFEST;
+        assert_eq!(
+            gzip_media_type(oci, "application/vnd.oci.image.layer.v1.tar"),
+            OCI_LAYER_GZIP
+        );
+        assert_eq!(
+            gzip_media_type(
+                DOCKER_MANIFEST,
+                "application/vnd.docker.image.rootfs.diff.tar"
+            ),
+            DOCKER_LAYER_GZIP
+        );
+        assert_eq!(gzip_media_type(DOCKER_MANIFEST, ""), DOCKER_LAYER_GZIP);
+        assert_eq!(gzip_media_type(oci, "x"), OCI_LAYER_GZIP);
+    }
+
+    #[test]
+    fn a_rewritten_manifest_keeps_every_other_field() {
+        let plain = Digest::of(b"plain");
+        let other = Digest::of(b"other");
+        let gz = Digest::of(b"gz");
+        let m = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{oci}","config":{{"mediaType":"c","digest":"{other}","size":5}},
+            "layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{plain}","size":5,"annotations":{{"a":"b"}}}},
+            {{"mediaType":"application/vnd.oci.image.layer.v1.tar+zstd","digest":"{other}","size":5}}],
+            "annotations":{{"k":"v"}}}}"#,
+            oci = crate::manifest::OCI_MANIFEST
+        );
+        let swap = HashMap::from([(
+            plain.clone(),
+            Compressed {
+                digest: gz.clone(),
+                size: 3,
+            },
+        )]);
+        let out = rewrite_manifest(m.as_bytes(), crate::manifest::OCI_MANIFEST, &swap).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["layers"][0]["digest"], gz.to_string());
+        assert_eq!(v["layers"][0]["size"], 3);
+        assert_eq!(v["layers"][0]["mediaType"], OCI_LAYER_GZIP);
+        assert_eq!(v["layers"][0]["annotations"]["a"], "b");
+        assert_eq!(v["layers"][1]["digest"], other.to_string());
+        assert_eq!(v["annotations"]["k"], "v");
+        assert_eq!(v["config"]["digest"], other.to_string());
     }
 }
