@@ -289,7 +289,8 @@ impl Containers {
         for e in fs::read_dir(&d).at(&d)? {
             let e = e.at(&d)?;
             let name = e.file_name().to_string_lossy().into_owned();
-            if e.path().join("container.json").exists() {
+            // `.removing-<id>`: a container on its way out is no longer one.
+            if !name.starts_with('.') && e.path().join("container.json").exists() {
                 out.push(name);
             }
         }
@@ -349,6 +350,19 @@ impl Containers {
             1 => Ok(matches.into_iter().next().expect("one match")),
             _ => Err(Error::AmbiguousContainer(name.to_owned())),
         }
+    }
+
+    /// Makes a container vanish at once: its directory renamed to `.removing-<id>` (returned,
+    /// for the caller to delete) and its name freed.
+    pub fn detach_for_removal(&self, id: &str) -> Result<PathBuf> {
+        let config = self.read_config(id)?;
+        let dir = self.dir(id);
+        let trash = self.root.join("containers").join(format!(".removing-{id}"));
+        fs::rename(&dir, &trash).at(&dir)?;
+        if fs::read_to_string(self.name_path(&config.name)).is_ok_and(|h| h == id) {
+            let _ = fs::remove_file(self.name_path(&config.name));
+        }
+        Ok(trash)
     }
 
     /// Removes a container's files and frees its name. The caller has stopped it.

@@ -139,7 +139,7 @@ pub fn remove_anonymous_volumes(
     config: &crate::container::ContainerConfig,
 ) -> Result<()> {
     for m in &config.host.mounts {
-        if m.kind != crate::volumes::MountKind::Volume {
+        if m.kind != crate::volumes::MountKind::Volume || m.borrowed {
             continue;
         }
         let anonymous = containers.volume(&m.source).is_ok_and(|v| v.anonymous);

@@ -233,6 +233,10 @@ impl Monitor {
                     break code;
                 }
             };
+            if config.host.auto_remove {
+                // Nothing to record or restart: the container goes (see below).
+                break exit.code;
+            }
             self.cleanup(&config);
             tracing::debug!("cleaned up");
             let state = match self.containers.update_state(&self.id, |s| {
@@ -276,15 +280,55 @@ impl Monitor {
         }
         tracing::debug!("state recorded");
         if config.host.auto_remove {
-            let _l = self.containers.lock(&self.id);
             let _ = std::env::set_current_dir("/");
-            // As Docker's --rm: the container's anonymous volumes go with it.
-            if self.containers.remove_files(&self.id).is_ok() {
-                let _ = crate::lifecycle::remove_anonymous_volumes(&self.containers, &config);
-            }
+            self.remove_now_clean_later(&config);
             tracing::debug!("removed");
         }
         code
+    }
+
+    /// `--rm`: the container vanishes at once (its directory renamed away, its name freed),
+    /// so that `rbox run --rm` returns as soon as the container's code is known; unmounting,
+    /// cgroups, its files and its anonymous volumes are cleaned up by a child of the
+    /// monitor that outlives it by a few milliseconds.
+    fn remove_now_clean_later(&self, config: &ContainerConfig) {
+        let lock = self.containers.lock(&self.id);
+        let trash = match self.containers.detach_for_removal(&self.id) {
+            Ok(t) => t,
+            Err(_) => {
+                // Removed by someone else meanwhile (rm -f): only what the run left.
+                self.cleanup(config);
+                return;
+            }
+        };
+        // SAFETY: the monitor is single-threaded; the child only does file system work and
+        // exits.
+        match unsafe { nix::unistd::fork() } {
+            Ok(nix::unistd::ForkResult::Child) => {
+                if let Ok(null) = File::options().read(true).write(true).open("/dev/null") {
+                    for fd in 0..3 {
+                        let _ = nix::unistd::dup2(null.as_raw_fd(), fd);
+                    }
+                }
+                delete_libcontainer_state(&self.containers.run_dir(), &config.id);
+                let _ = rootfs::unmount(&trash.join("rootfs"));
+                let _ = fs::remove_dir_all(self.containers.run_path(&config.id));
+                let _ = fs::remove_dir_all(&trash);
+                // As Docker's --rm: the container's anonymous volumes go with it.
+                let _ = crate::lifecycle::remove_anonymous_volumes(&self.containers, config);
+                drop(lock);
+                // SAFETY: leaving the forked child without running the parent's exit code.
+                unsafe { nix::libc::_exit(0) }
+            }
+            Ok(nix::unistd::ForkResult::Parent { .. }) => {}
+            Err(_) => {
+                delete_libcontainer_state(&self.containers.run_dir(), &config.id);
+                let _ = rootfs::unmount(&trash.join("rootfs"));
+                let _ = fs::remove_dir_all(self.containers.run_path(&config.id));
+                let _ = fs::remove_dir_all(&trash);
+                let _ = crate::lifecycle::remove_anonymous_volumes(&self.containers, config);
+            }
+        }
     }
 
     /// Starts the container once and relays its output until it exits.

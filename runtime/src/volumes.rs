@@ -40,6 +40,9 @@ pub struct Mount {
     /// tmpfs options (`size=64m`, `mode=1777`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<String>,
+    /// Lent by another container (`--volumes-from`): never removed with this one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub borrowed: bool,
 }
 
 /// What rbox records about a volume beside its data.
@@ -179,6 +182,7 @@ pub fn parse_volume_flag(spec: &str) -> Result<Mount> {
         destination,
         read_only,
         options: vec![],
+        borrowed: false,
     })
 }
 
@@ -229,6 +233,7 @@ pub fn parse_mount_flag(spec: &str) -> Result<Mount> {
         destination,
         read_only,
         options,
+        borrowed: false,
     })
 }
 
@@ -258,6 +263,7 @@ pub fn parse_tmpfs_flag(spec: &str) -> Result<Mount> {
         destination,
         read_only: options.iter().any(|o| o == "ro"),
         options,
+        borrowed: false,
     })
 }
 
@@ -373,8 +379,12 @@ impl Containers {
         let mut gone = Vec::new();
         for v in self.volumes()? {
             if (all || v.anonymous) && self.volume_users(&v.name)?.is_empty() {
-                self.remove_volume(&v.name)?;
-                gone.push(v.name);
+                match self.remove_volume(&v.name) {
+                    Ok(()) => gone.push(v.name),
+                    // Removed meanwhile by someone else (a --rm container's cleanup).
+                    Err(_) if self.volume(&v.name).is_err() => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
         Ok(gone)
@@ -409,7 +419,11 @@ impl Containers {
                     None => m.read_only,
                 };
                 mounts.retain(|x| x.destination != m.destination);
-                mounts.push(Mount { read_only, ..m });
+                mounts.push(Mount {
+                    read_only,
+                    borrowed: true,
+                    ..m
+                });
             }
         }
         // Checked before anything is created: a bad bind source leaves nothing behind.
@@ -465,6 +479,7 @@ impl Containers {
                     destination: dst,
                     read_only: false,
                     options: vec![],
+                    borrowed: false,
                 });
             }
             Ok(())

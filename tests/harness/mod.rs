@@ -286,9 +286,9 @@ impl Drop for TestRoot {
                 .collect()
         };
         self.remove_all_containers();
-        let cgroups: Vec<String> = ids.iter().flat_map(|id| cgroups_of(id)).collect();
         // A monitor finishing its own cleanup (a --rm container) is given a moment to exit.
         eventually(3, || processes_under(self.path()).is_empty());
+        let cgroups: Vec<String> = ids.iter().flat_map(|id| cgroups_of(id)).collect();
         let procs = processes_under(self.path());
         for p in &procs {
             let _ = nix::sys::signal::kill(
