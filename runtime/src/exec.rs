@@ -116,7 +116,6 @@ pub fn exec(containers: &Containers, id: &str, o: &ExecOptions) -> Result<i32> {
         Some(l)
     } else {
         let null = || File::open("/dev/null").map(OwnedFd::from);
-        let dup = |fd: io::Result<OwnedFd>| fd;
         if o.detach {
             builder = builder
                 .with_stdin(null()?)
@@ -124,7 +123,7 @@ pub fn exec(containers: &Containers, id: &str, o: &ExecOptions) -> Result<i32> {
                 .with_stderr(OwnedFd::from(write_null()?));
         } else {
             let stdin = if o.interactive {
-                dup(io::stdin().as_fd().try_clone_to_owned())?
+                io::stdin().as_fd().try_clone_to_owned()?
             } else {
                 null()?
             };

@@ -8,7 +8,7 @@
 //! restart policy and `--rm`, and cleans up. The container's first process dies with it
 //! (parent-death signal), so a killed monitor never leaves a container nobody watches.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixListener;
@@ -893,9 +893,4 @@ pub(crate) fn orphaned(
         containers.remove_files(&config.id)?;
     }
     Ok(())
-}
-
-/// Opens `/dev/null` for writing (for a detached monitor's own messages).
-pub fn dev_null() -> io::Result<File> {
-    OpenOptions::new().write(true).open("/dev/null")
 }
