@@ -312,6 +312,12 @@ fn init_reaps_and_forwards_signals() {
     t.ok([
         "run", "-d", "--init", "--name", "inited", "busybox", "sleep", "300",
     ]);
+    // Once the init has started its child (a signal sent before it runs would be one no PID 1
+    // handles yet):
+    assert!(harness::eventually(5, || t
+        .ok(["exec", "inited", "ps", "-o", "comm"])
+        .lines()
+        .any(|l| l.trim() == "sleep")));
     let start = std::time::Instant::now();
     t.ok(["stop", "inited"]);
     assert!(start.elapsed() < std::time::Duration::from_secs(5));

@@ -16,14 +16,7 @@ fn busybox() -> TestRoot {
 
 /// The runtime directory rbox uses for this root (on a tmpfs).
 fn runtime_dir(t: &TestRoot) -> std::path::PathBuf {
-    use sha2::Digest;
-    let root = std::fs::canonicalize(t.path()).unwrap();
-    let key = hex::encode(sha2::Sha256::digest(root.as_os_str().as_encoded_bytes()));
-    ["/run", "/dev/shm"]
-        .iter()
-        .map(|b| std::path::Path::new(b).join(format!("rbox-{}", &key[..16])))
-        .find(|p| p.is_dir())
-        .expect("a runtime directory")
+    harness::runtime_dir(t.path()).expect("a runtime directory")
 }
 
 fn state(t: &TestRoot, name: &str) -> serde_json::Value {

@@ -365,6 +365,33 @@ impl Containers {
         Ok(trash)
     }
 
+    /// Finishes removals that were interrupted (a `--rm` container's cleanup killed, a
+    /// crash): `.removing-<id>` directories renamed away more than `age` ago are unmounted,
+    /// their run's leftovers deleted, and removed. Returns the bytes freed.
+    pub fn sweep_removals(&self, age: std::time::Duration) -> Result<u64> {
+        let d = self.root.join("containers");
+        let mut freed = 0;
+        for e in fs::read_dir(&d).at(&d)? {
+            let e = e.at(&d)?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(id) = name.strip_prefix(".removing-") else {
+                continue;
+            };
+            let changed = std::os::unix::fs::MetadataExt::ctime(&e.metadata().at(e.path())?);
+            let now = chrono::Utc::now().timestamp();
+            if now - changed < age.as_secs() as i64 {
+                continue; // Its cleanup may still be running.
+            }
+            let path = e.path();
+            crate::monitor::delete_libcontainer_state(&self.run_dir(), id);
+            crate::rootfs::unmount(&path.join("rootfs"))?;
+            let _ = fs::remove_dir_all(self.run_path(id));
+            freed += crate::prune::dir_size(&path.join("upper"));
+            fs::remove_dir_all(&path).at(&path)?;
+        }
+        Ok(freed)
+    }
+
     /// Removes a container's files and frees its name. The caller has stopped it.
     pub fn remove_files(&self, id: &str) -> Result<()> {
         let config = self.read_config(id)?;
@@ -445,6 +472,30 @@ pub fn mark_exited(state: &mut State, code: i32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interrupted_removals_are_finished_once_old_enough() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Containers::open(dir.path()).unwrap();
+        let left = dir
+            .path()
+            .join("containers")
+            .join(format!(".removing-{}", "a".repeat(64)));
+        fs::create_dir_all(left.join("upper")).unwrap();
+        fs::write(left.join("upper/data"), "12345").unwrap();
+        // Recent: its cleanup may still be running.
+        assert_eq!(
+            c.sweep_removals(std::time::Duration::from_secs(3600))
+                .unwrap(),
+            0
+        );
+        assert!(left.exists());
+        assert_eq!(c.sweep_removals(std::time::Duration::ZERO).unwrap(), 5);
+        assert!(!left.exists());
+        assert!(c.ids().unwrap().is_empty());
+        let _ = fs::remove_dir(c.runtime_dir().join("libcontainer"));
+        let _ = fs::remove_dir(c.runtime_dir());
+    }
 
     #[test]
     fn names_follow_dockers_rule() {

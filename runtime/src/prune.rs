@@ -40,6 +40,7 @@ pub fn prune_containers(containers: &Containers) -> Result<ContainersPruned> {
             Err(e) => return Err(e),
         }
     }
+    out.space += containers.sweep_removals(std::time::Duration::from_secs(10))?;
     Ok(out)
 }
 

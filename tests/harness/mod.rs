@@ -188,6 +188,18 @@ fn list(dir: &Path) -> Vec<String> {
     v
 }
 
+/// The runtime directory rbox keeps for a data root on a tmpfs (`/run/rbox-<key>` or
+/// `/dev/shm/rbox-<key>`), if there is one.
+pub fn runtime_dir(root: &Path) -> Option<PathBuf> {
+    use sha2::Digest;
+    let root = fs::canonicalize(root).ok()?;
+    let key = hex::encode(sha2::Sha256::digest(root.as_os_str().as_encoded_bytes()));
+    ["/run", "/dev/shm"]
+        .iter()
+        .map(|b| Path::new(b).join(format!("rbox-{}", &key[..16])))
+        .find(|p| p.is_dir())
+}
+
 /// Mount points at or under `root`.
 pub fn mounts_under(root: &Path) -> Vec<String> {
     let root = root.to_string_lossy().into_owned();
@@ -306,6 +318,11 @@ impl Drop for TestRoot {
         }
         if self.tmpfs {
             let _ = Command::new("umount").arg(self.path()).status();
+        }
+        // The root's runtime directory on the tmpfs (empty once its containers are gone).
+        if let Some(run) = runtime_dir(self.path()) {
+            let _ = fs::remove_dir(run.join("libcontainer"));
+            let _ = fs::remove_dir(&run);
         }
         if std::thread::panicking() {
             return;
