@@ -228,8 +228,12 @@ fn kill_signals_and_wait_reports() {
         "busybox",
         "sh",
         "-c",
-        "trap 'exit 42' USR1; while :; do sleep 0.1; done",
+        "trap 'exit 42' USR1; echo ready; while :; do sleep 0.1; done",
     ]);
+    // The trap must be set before the signal is sent (PID 1 ignores what it doesn't handle).
+    assert!(eventually(10, || t
+        .ok(["logs", "target"])
+        .contains("ready")));
     t.ok(["kill", "-s", "USR1", "target"]);
     assert_eq!(t.ok(["wait", "target"]), "42\n");
     let (code, _, err) = t.status(["kill", "target"]);

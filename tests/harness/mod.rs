@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
+/// The longest any single rbox command of a test may take.
+const COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// The `rbox` binary cargo built for these tests.
 pub fn rbox_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_rbox"))
@@ -99,7 +102,45 @@ impl TestRoot {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        self.cmd(args).output().expect("rbox runs").into()
+        let args: Vec<_> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+        let mut child = self
+            .cmd(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("rbox runs");
+        // Read both pipes while waiting, and never wait forever: a hung command fails the
+        // test instead of the whole run.
+        let mut out = child.stdout.take().expect("piped");
+        let mut err = child.stderr.take().expect("piped");
+        let out_t = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut out, &mut v);
+            v
+        });
+        let err_t = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut err, &mut v);
+            v
+        });
+        let deadline = std::time::Instant::now() + COMMAND_TIMEOUT;
+        let status = loop {
+            if let Some(st) = child.try_wait().expect("waiting for rbox") {
+                break st;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("rbox {args:?} ran for over {COMMAND_TIMEOUT:?}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        Output {
+            status,
+            stdout: out_t.join().unwrap_or_default(),
+            stderr: err_t.join().unwrap_or_default(),
+        }
+        .into()
     }
 
     /// Runs `rbox ARGS`, asserts it succeeded, and returns its standard output.
