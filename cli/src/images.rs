@@ -367,19 +367,8 @@ pub fn prune(root: &Path, a: PruneArgs) -> CliResult {
             return Ok(ExitCode::SUCCESS);
         }
     }
-    let in_use = images_in_use(root)?;
-    let used = |d: &Digest| in_use.contains(&d.to_string());
-    let mut deleted = store.remove_dangling(&used)?;
-    if a.all {
-        for s in store.images()? {
-            if used(s.image.id()) {
-                continue;
-            }
-            let r = store.remove(&s.image.id().to_string(), true, &used)?;
-            deleted.extend(r.deleted);
-        }
-    }
-    let report = collect(&store, root)?;
+    let pruned = rbox_runtime::prune::prune_images(&store, &Containers::open(root)?, a.all)?;
+    let deleted = pruned.deleted;
     let mut out = io::stdout().lock();
     if !deleted.is_empty() {
         writeln!(out, "Deleted Images:")?;
@@ -388,6 +377,6 @@ pub fn prune(root: &Path, a: PruneArgs) -> CliResult {
         }
         writeln!(out)?;
     }
-    writeln!(out, "Total reclaimed space: {}", human_size(report.bytes))?;
+    writeln!(out, "Total reclaimed space: {}", human_size(pruned.space))?;
     Ok(ExitCode::SUCCESS)
 }
