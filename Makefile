@@ -13,6 +13,7 @@ DEMO_DIR := $(CURDIR)/target/demo
 # Debian packages the tests and fixtures use (the tools other OCI engines use, to check
 # our output against).
 APT_PACKAGES := busybox-static skopeo umoci oci-image-tool zstd debootstrap tar gzip findutils \
+	nftables iptables iproute2 \
 	libseccomp-dev tini procps docker-registry apache2-utils
 
 .PHONY: demo demo-registry test deps build install fixtures debian clean-demo

@@ -50,6 +50,9 @@ www-data:x:33:33:www-data:/var/www:/bin/false
 operator:x:37:37:Operator:/var:/bin/false
 nobody:x:65534:65534:nobody:/home:/bin/false
 PASSWD
+# As the glibc busybox image: names from /etc/hosts first (without this file glibc asks DNS
+# first).
+echo 'hosts: files dns' >"$rootfs/etc/nsswitch.conf"
 cat >"$rootfs/etc/group" <<'GROUP'
 root:x:0:
 daemon:x:1:

@@ -289,7 +289,7 @@ fn rename_ps_filters_and_formats() {
     assert_eq!(c["Config"]["Labels"]["tier"], "web");
     assert_eq!(c["State"]["Running"], true);
     assert!(c["State"]["Pid"].as_i64().unwrap() > 1);
-    assert_eq!(c["HostConfig"]["NetworkMode"], "none");
+    assert_eq!(c["HostConfig"]["NetworkMode"], "bridge");
     t.ok(["rm", "-f", "gamma", "beta", "alpha"]);
 }
 

@@ -46,9 +46,21 @@ pub struct CreateArgs {
     /// Container host name.
     #[arg(long, short = 'h')]
     hostname: Option<String>,
-    /// Network: none or host.
+    /// Network: bridge (the default), none, host, or a network's name.
     #[arg(long, alias = "net")]
     network: Option<String>,
+    /// Another name for the container on its network.
+    #[arg(long, alias = "net-alias")]
+    network_alias: Vec<String>,
+    /// The container's IPv4 address on its network.
+    #[arg(long)]
+    ip: Option<String>,
+    /// Publish a port: [IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp], ports may be ranges.
+    #[arg(short, long)]
+    publish: Vec<String>,
+    /// Publish every exposed port on a free host port.
+    #[arg(short = 'P', long)]
+    publish_all: bool,
     /// Memory limit (e.g. 64m, 1g).
     #[arg(short, long)]
     memory: Option<String>,
@@ -132,6 +144,10 @@ impl CreateArgs {
             user: self.user.clone(),
             hostname: self.hostname.clone(),
             network: self.network.clone(),
+            network_aliases: self.network_alias.clone(),
+            ip: self.ip.clone(),
+            publish: self.publish.clone(),
+            publish_all: self.publish_all,
             memory: self.memory.clone(),
             cpus: self.cpus.clone(),
             pids_limit: self.pids_limit,
@@ -595,7 +611,15 @@ pub fn ps(root: &Path, a: PsArgs) -> CliResult {
             ("RunningFor", ago(Some(&c.config.created))),
             ("Status", status_text(c)),
             ("State", c.state.status.as_str().to_owned()),
-            ("Ports", String::new()),
+            (
+                "Ports",
+                c.state
+                    .ports
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
             ("Names", c.config.name.clone()),
             ("Labels", labels),
         ]
@@ -744,6 +768,110 @@ pub fn logs(root: &Path, a: LogsArgs) -> CliResult {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Ports as docker's maps: `{"8080/tcp": [{"HostIp": "", "HostPort": "9000"}]}`.
+fn port_map(ports: &[rbox_network::PortMapping], configured: bool) -> serde_json::Value {
+    let mut map = serde_json::Map::new();
+    for p in ports {
+        let ip = match (configured, p.host_ip) {
+            (true, None) => String::new(),
+            _ => p.host_ip_text(),
+        };
+        let port = if p.host_port == 0 {
+            String::new()
+        } else {
+            p.host_port.to_string()
+        };
+        if let Some(list) = map
+            .entry(p.container_key())
+            .or_insert_with(|| json!([]))
+            .as_array_mut()
+        {
+            list.push(json!({"HostIp": ip, "HostPort": port}));
+        }
+    }
+    serde_json::Value::Object(map)
+}
+
+/// docker's `NetworkSettings`: the container's networks, its first address, its ports.
+fn network_settings(c: &Container) -> serde_json::Value {
+    let host = &c.config.host;
+    let running = c.state.is_running();
+    let networks: serde_json::Map<String, serde_json::Value> = match host.network_mode.as_str() {
+        "host" | "none" => [(host.network_mode.clone(), json!({}))]
+            .into_iter()
+            .collect(),
+        _ => host
+            .networks
+            .iter()
+            .map(|e| {
+                let mut v = serde_json::to_value(e).unwrap_or_default();
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("Network");
+                }
+                (e.network.clone(), v)
+            })
+            .collect(),
+    };
+    let first = host.networks.first();
+    json!({
+        "Networks": networks,
+        "IPAddress": first.map(|e| e.ip_address.to_string()).unwrap_or_default(),
+        "IPPrefixLen": first.map_or(0, |e| e.ip_prefix_len),
+        "Gateway": first.map(|e| e.gateway.to_string()).unwrap_or_default(),
+        "MacAddress": first.map(|e| e.mac_address.clone()).unwrap_or_default(),
+        "Ports": if running { port_map(&c.state.ports, false) } else { json!({}) },
+        "SandboxKey": if running && !host.networks.is_empty() {
+            rbox_network::netns::path_for(c.id()).display().to_string()
+        } else {
+            String::new()
+        },
+    })
+}
+
+#[derive(Args, Debug)]
+pub struct PortArgs {
+    /// The container.
+    container: String,
+    /// Only this port: PORT[/tcp|udp].
+    port: Option<String>,
+}
+
+/// `port`: a running container's published ports.
+pub fn port(root: &Path, a: PortArgs) -> CliResult {
+    let containers = Containers::open(root)?;
+    let c = containers.load(&containers.resolve(&a.container)?)?;
+    let wanted = a.port.as_deref().map(|p| match p.split_once('/') {
+        Some((n, proto)) => (n.to_owned(), proto.to_owned()),
+        None => (p.to_owned(), "tcp".to_owned()),
+    });
+    let mut out = std::io::stdout().lock();
+    let mut found = false;
+    for p in &c.state.ports {
+        if let Some((n, proto)) = &wanted {
+            if *n != p.container_port.to_string() || *proto != p.protocol {
+                continue;
+            }
+            writeln!(out, "{}:{}", p.host_ip_text(), p.host_port)?;
+        } else {
+            writeln!(
+                out,
+                "{} -> {}:{}",
+                p.container_key(),
+                p.host_ip_text(),
+                p.host_port
+            )?;
+        }
+        found = true;
+    }
+    if let (Some(p), false) = (&a.port, found) {
+        return Err(CliError::Failed(format!(
+            "no public port '{p}' published for {}",
+            c.config.name
+        )));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// docker's zero time, for times that never happened.
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
@@ -762,6 +890,14 @@ pub fn inspect_json(containers: &Containers, c: &Container) -> serde_json::Value
     let run = containers.run_path(c.id());
     let mut config = serde_json::to_value(&c.config.config).unwrap_or_default();
     config["Image"] = json!(c.config.image);
+    let mut host = serde_json::to_value(&c.config.host).unwrap_or_default();
+    if let Some(h) = host.as_object_mut() {
+        h.remove("Networks");
+        h.insert(
+            "PortBindings".into(),
+            port_map(&c.config.host.port_bindings, true),
+        );
+    }
     config["AttachStdin"] = json!(c.config.config.open_stdin);
     json!({
         "Id": c.id(),
@@ -790,7 +926,7 @@ pub fn inspect_json(containers: &Containers, c: &Container) -> serde_json::Value
         "Name": format!("/{}", c.config.name),
         "RestartCount": s.restart_count,
         "Driver": "overlay",
-        "HostConfig": c.config.host,
+        "HostConfig": host,
         "GraphDriver": {
             "Name": "overlay",
             "Data": {
@@ -825,13 +961,7 @@ pub fn inspect_json(containers: &Containers, c: &Container) -> serde_json::Value
             j
         }).collect::<Vec<_>>(),
         "Config": config,
-        "NetworkSettings": {
-            "Networks": if c.config.host.network_mode == "host" {
-                json!({"host": {}})
-            } else {
-                json!({"none": {}})
-            },
-        },
+        "NetworkSettings": network_settings(c),
     })
 }
 

@@ -5,6 +5,7 @@ mod build;
 mod containers;
 mod format;
 mod images;
+mod networks;
 mod registry;
 mod template;
 mod tools;
@@ -81,6 +82,11 @@ enum Command {
     /// Manage volumes.
     #[command(subcommand)]
     Volume(volumes::VolumeCommand),
+    /// Manage networks.
+    #[command(subcommand)]
+    Network(networks::NetworkCommand),
+    /// List a container's published ports.
+    Port(containers::PortArgs),
     /// Manage rbox: disk usage, pruning.
     #[command(subcommand)]
     System(tools::SystemCommand),
@@ -291,6 +297,8 @@ fn main() -> ExitCode {
         Command::Container(ContainerCommand::Prune(a)) => tools::container_prune(&root, a),
         Command::System(c) => tools::system(&root, c),
         Command::Volume(cmd) => volumes::run(&root, cmd),
+        Command::Network(cmd) => networks::run(&root, cmd),
+        Command::Port(a) => containers::port(&root, a),
         Command::Build(a) => build::build(&root, a),
         Command::History(a) => build::history(&root, a),
         Command::Commit(a) | Command::Container(ContainerCommand::Commit(a)) => {
@@ -316,6 +324,9 @@ pub enum CliError {
     /// From the runtime.
     #[error(transparent)]
     Runtime(#[from] rbox_runtime::Error),
+    /// From the networks.
+    #[error(transparent)]
+    Network(#[from] rbox_network::Error),
     /// A failure with its context (the file or name it concerns).
     #[error("{0}")]
     Failed(String),

@@ -413,7 +413,7 @@ fn system_prune(root: &Path, a: SystemPruneArgs) -> CliResult {
             ""
         };
         let warning = format!(
-            "WARNING! This will remove:\n  - all stopped containers\n{volumes}  - {images}\n"
+            "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n{volumes}  - {images}\n"
         );
         if !confirm(&warning)? {
             return Ok(ExitCode::SUCCESS);
@@ -424,6 +424,7 @@ fn system_prune(root: &Path, a: SystemPruneArgs) -> CliResult {
     // Containers first: the images they held become unused.
     let cs = prune::prune_containers(&containers)?;
     let images = prune::prune_images(&store, &containers, a.all)?;
+    let networks = crate::networks::prune(root)?;
     let volumes = if a.volumes {
         containers.prune_volumes(false)?
     } else {
@@ -431,6 +432,13 @@ fn system_prune(root: &Path, a: SystemPruneArgs) -> CliResult {
     };
     let mut out = io::stdout().lock();
     print_deleted_containers(&mut out, &cs.deleted)?;
+    if !networks.is_empty() {
+        writeln!(out, "Deleted Networks:")?;
+        for n in &networks {
+            writeln!(out, "{n}")?;
+        }
+        writeln!(out)?;
+    }
     if !volumes.is_empty() {
         writeln!(out, "Deleted Volumes:")?;
         for v in &volumes {

@@ -61,8 +61,17 @@ pub struct ProcessConfig {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct HostConfig {
-    /// `none`, `host`.
+    /// `bridge` (the default network), `none`, `host`, or a network's name.
     pub network_mode: String,
+    /// The container's addresses on its networks (first: the default route).
+    #[serde(default)]
+    pub networks: Vec<rbox_network::Endpoint>,
+    /// Published ports (`-p`, `-P`); host port 0 for one chosen at each start.
+    #[serde(default)]
+    pub port_bindings: Vec<rbox_network::PortMapping>,
+    /// `-P`: every exposed port published.
+    #[serde(default)]
+    pub publish_all_ports: bool,
     /// Memory limit in bytes.
     pub memory: Option<i64>,
     /// CPU limit in units of 10⁻⁹ CPUs.
@@ -207,6 +216,9 @@ pub struct State {
     pub stopped_by_user: bool,
     /// Why the last start failed, if it did.
     pub error: String,
+    /// The ports published by the current run, with their host ports.
+    #[serde(default)]
+    pub ports: Vec<rbox_network::PortMapping>,
 }
 
 impl State {

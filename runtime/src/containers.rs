@@ -199,7 +199,8 @@ impl Containers {
         Ok(())
     }
 
-    fn write_config(&self, c: &ContainerConfig) -> Result<()> {
+    /// Rewrites a container's configuration (under its lock).
+    pub fn write_config(&self, c: &ContainerConfig) -> Result<()> {
         write_json(&self.dir(&c.id).join("container.json"), c)
     }
 
@@ -460,6 +461,7 @@ pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T
 
 /// Marks a state as exited now with `code`.
 pub fn mark_exited(state: &mut State, code: i32) {
+    state.ports.clear();
     state.status = Status::Exited;
     state.exit_code = code;
     state.pid = 0;

@@ -34,8 +34,16 @@ pub struct RunOptions {
     pub user: Option<String>,
     /// `--hostname`.
     pub hostname: Option<String>,
-    /// `--network`.
+    /// `--network`: `bridge` (the default), `none`, `host` or a network's name.
     pub network: Option<String>,
+    /// `--network-alias`.
+    pub network_aliases: Vec<String>,
+    /// `--ip`.
+    pub ip: Option<String>,
+    /// `-p`.
+    pub publish: Vec<String>,
+    /// `-P`.
+    pub publish_all: bool,
     /// `--memory`, e.g. `64m`.
     pub memory: Option<String>,
     /// `--cpus`, e.g. `0.5`.
@@ -197,13 +205,11 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
     let ic = raw.get("config").cloned().unwrap_or(Value::Null);
 
     let id = random_hex(32);
-    let network = o.network.clone().unwrap_or_else(|| "none".into());
-    if !matches!(network.as_str(), "none" | "host") {
-        return Err(Error::InvalidOption {
-            flag: "--network".into(),
-            reason: format!("network {network:?} is not available: use none or host"),
-        });
-    }
+    let network = o
+        .network
+        .clone()
+        .unwrap_or_else(|| rbox_network::store::DEFAULT_NETWORK.into());
+    let port_bindings = published_ports(o, &ic, &network)?;
     let (entrypoint, cmd) = match &o.entrypoint {
         Some(e) => (
             if e.is_empty() {
@@ -361,8 +367,27 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
         .and_then(Value::as_object)
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default();
+    let networks = crate::net::join(
+        containers,
+        &id,
+        &network,
+        o.ip.as_deref(),
+        &o.network_aliases,
+    )?;
+    let give_back = |networks: &[rbox_network::Endpoint]| {
+        let nets = crate::net::networks(containers);
+        for ep in networks {
+            ep.leave(&nets, &id);
+        }
+    };
     let (mounts, created_for_mounts) =
-        containers.prepare_mounts(&requested, &o.volumes_from, &image_volumes)?;
+        match containers.prepare_mounts(&requested, &o.volumes_from, &image_volumes) {
+            Ok(m) => m,
+            Err(e) => {
+                give_back(&networks);
+                return Err(e);
+            }
+        };
     let config = ContainerConfig {
         id: id.clone(),
         name: o.name.clone().unwrap_or_else(random_name),
@@ -390,6 +415,9 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
         },
         host: HostConfig {
             network_mode: network,
+            networks: networks.clone(),
+            port_bindings,
+            publish_all_ports: o.publish_all,
             memory,
             nano_cpus,
             pids_limit: o.pids_limit.filter(|p| *p > 0),
@@ -419,6 +447,7 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
             }
             Err(e) => {
                 crate::volumes::undo_created(&created_for_mounts);
+                give_back(&networks);
                 return Err(e);
             }
             Ok(()) => {
@@ -430,6 +459,62 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
             }
         }
     }
+}
+
+/// `-p` and `-P` (every port the image exposes, each on a free host port). A host port
+/// that is taken now is refused before anything is made.
+fn published_ports(
+    o: &RunOptions,
+    image_config: &Value,
+    network: &str,
+) -> Result<Vec<rbox_network::PortMapping>> {
+    let mut ports = Vec::new();
+    for p in &o.publish {
+        ports.extend(rbox_network::ports::parse_publish(p)?);
+    }
+    if o.publish_all {
+        let exposed = image_config
+            .get("ExposedPorts")
+            .and_then(Value::as_object)
+            .map(|m| m.keys().cloned().collect::<Vec<_>>())
+            .unwrap_or_default();
+        for key in exposed {
+            if let Some((port, protocol)) = rbox_network::ports::parse_exposed(&key) {
+                let taken = ports
+                    .iter()
+                    .any(|m| m.container_port == port && m.protocol == protocol);
+                if !taken {
+                    ports.push(rbox_network::PortMapping {
+                        host_ip: None,
+                        host_port: 0,
+                        container_port: port,
+                        protocol,
+                    });
+                }
+            }
+        }
+    }
+    if !ports.is_empty() && !crate::net::on_networks(network) {
+        // As docker: published ports mean nothing without a network of the container's own.
+        tracing::warn!("published ports are discarded with --network {network}");
+        return Ok(Vec::new());
+    }
+    for (i, a) in ports.iter().enumerate() {
+        let clash = ports[..i].iter().any(|b| {
+            a.host_port != 0
+                && a.host_port == b.host_port
+                && a.protocol == b.protocol
+                && (a.host_ip.is_none() || b.host_ip.is_none() || a.host_ip == b.host_ip)
+        });
+        if clash {
+            return Err(Error::InvalidOption {
+                flag: "--publish".into(),
+                reason: format!("host port {} is published twice", a.host_port),
+            });
+        }
+    }
+    drop(rbox_network::ports::reserve(&ports)?);
+    Ok(ports)
 }
 
 fn num_cpus() -> usize {

@@ -6,6 +6,9 @@ use std::path::PathBuf;
 /// Everything that can go wrong running containers.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// From the networks.
+    #[error(transparent)]
+    Network(#[from] rbox_network::Error),
     /// From the image store.
     #[error(transparent)]
     Image(#[from] rbox_image::Error),

@@ -40,8 +40,14 @@ pub fn resolv_conf(host: &str) -> String {
 }
 
 /// /etc/hosts for a container of its own network: loopback names, the container's
-/// hostname on loopback, and `--add-host` entries.
-pub fn hosts(hostname: &str, extra: &[String]) -> String {
+/// hostname (on its first address, or on loopback without one), `--add-host` entries and
+/// `peers` (lines naming the containers it shares a network with).
+pub fn hosts(
+    hostname: &str,
+    own: Option<std::net::Ipv4Addr>,
+    extra: &[String],
+    peers: &str,
+) -> String {
     let mut s = String::from(
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
     );
@@ -50,31 +56,46 @@ pub fn hosts(hostname: &str, extra: &[String]) -> String {
             let _ = writeln!(s, "{ip}\t{name}");
         }
     }
-    let _ = writeln!(s, "127.0.1.1\t{hostname}");
+    match own {
+        Some(ip) => {
+            let _ = writeln!(s, "{ip}\t{hostname}");
+        }
+        None => {
+            let _ = writeln!(s, "127.0.1.1\t{hostname}");
+        }
+    }
+    s.push_str(peers);
     s
 }
 
-/// Writes hostname, hosts and resolv.conf into the container's directory.
-pub fn write_files(c: &ContainerConfig, dir: &Path) -> Result<()> {
-    let host_net = c.host.network_mode == "host";
-    let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let (hosts_file, resolv) = if host_net {
+/// The /etc/hosts of a container: the host's own with `--network host`, else [`hosts`].
+pub fn hosts_for(c: &ContainerConfig, peers: &str) -> String {
+    if c.host.network_mode == "host" {
         let mut h = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
         for e in &c.host.extra_hosts {
             if let Some((name, ip)) = e.split_once(':') {
                 let _ = writeln!(h, "{ip}\t{name}");
             }
         }
-        (h, resolv)
+        return h;
+    }
+    let own = c.host.networks.first().map(|e| e.ip_address);
+    hosts(&c.config.hostname, own, &c.host.extra_hosts, peers)
+}
+
+/// Writes hostname, hosts and resolv.conf into the container's directory; `peers` are the
+/// hosts lines of the containers it shares a network with.
+pub fn write_files(c: &ContainerConfig, dir: &Path, peers: &str) -> Result<()> {
+    let host_net = c.host.network_mode == "host";
+    let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let resolv = if host_net {
+        resolv
     } else {
-        (
-            hosts(&c.config.hostname, &c.host.extra_hosts),
-            resolv_conf(&resolv),
-        )
+        resolv_conf(&resolv)
     };
     for (name, content) in [
         ("hostname", format!("{}\n", c.config.hostname)),
-        ("hosts", hosts_file),
+        ("hosts", hosts_for(c, peers)),
         ("resolv.conf", resolv),
     ] {
         let p = dir.join(name);
@@ -95,9 +116,17 @@ mod tests {
 
     #[test]
     fn hosts_name_the_container_and_extra_hosts() {
-        let h = hosts("box", &["db:10.1.2.3".into()]);
+        let h = hosts("box", None, &["db:10.1.2.3".into()], "");
         assert!(h.contains("127.0.0.1\tlocalhost\n"));
         assert!(h.contains("10.1.2.3\tdb\n"));
-        assert!(h.contains("\tbox\n"));
+        assert!(h.contains("127.0.1.1\tbox\n"));
+        let h = hosts(
+            "box",
+            Some("10.66.0.2".parse().unwrap()),
+            &[],
+            "10.66.0.3\tweb cache\n",
+        );
+        assert!(h.contains("10.66.0.2\tbox\n"), "{h}");
+        assert!(h.ends_with("10.66.0.3\tweb cache\n"), "{h}");
     }
 }

@@ -17,6 +17,7 @@ pub mod executor;
 pub mod lifecycle;
 pub mod logs;
 pub mod monitor;
+pub mod net;
 pub mod process;
 pub mod prune;
 pub mod rootfs;

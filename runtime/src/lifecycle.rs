@@ -122,10 +122,16 @@ pub fn remove(containers: &Containers, id: &str, force: bool, volumes: bool) -> 
         return Ok(());
     }
     let config = containers.read_config(id)?;
+    let published = containers
+        .read_state(id)
+        .map(|s| s.ports)
+        .unwrap_or_default();
+    crate::net::detach(containers, &config, &published);
     monitor::delete_libcontainer_state(&containers.run_dir(), id);
     rootfs::unmount(&containers.dir(id).join("rootfs"))?;
     containers.remove_runtime_files(id);
     containers.remove_files(id)?;
+    crate::net::release(containers, &config);
     if volumes {
         remove_anonymous_volumes(containers, &config)?;
     }

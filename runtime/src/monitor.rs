@@ -151,6 +151,7 @@ pub fn main(root: &Path, id: &str) -> i32 {
         id: id.to_owned(),
         sync,
         attached,
+        network: None,
     };
     m.run()
 }
@@ -168,6 +169,8 @@ struct Monitor {
     id: String,
     sync: Option<File>,
     attached: bool,
+    /// The network of the current run: its namespace and the host ports it holds.
+    network: Option<rbox_network::Attachment>,
 }
 
 /// What one run of the container ended with.
@@ -291,7 +294,7 @@ impl Monitor {
     /// so that `rbox run --rm` returns as soon as the container's code is known; unmounting,
     /// cgroups, its files and its anonymous volumes are cleaned up by a child of the
     /// monitor that outlives it by a few milliseconds.
-    fn remove_now_clean_later(&self, config: &ContainerConfig) {
+    fn remove_now_clean_later(&mut self, config: &ContainerConfig) {
         let lock = self.containers.lock(&self.id);
         let trash = match self.containers.detach_for_removal(&self.id) {
             Ok(t) => t,
@@ -301,10 +304,14 @@ impl Monitor {
                 return;
             }
         };
+        // The host ports are free at once; the rest of the network goes with the files.
+        let published = self.network.take().map(|n| n.ports).unwrap_or_default();
+        crate::net::release(&self.containers, config);
         // SAFETY: the monitor is single-threaded; the child only does file system work and
         // exits.
         match unsafe { nix::unistd::fork() } {
             Ok(nix::unistd::ForkResult::Child) => {
+                crate::net::detach(&self.containers, config, &published);
                 if let Ok(null) = File::options().read(true).write(true).open("/dev/null") {
                     for fd in 0..3 {
                         let _ = nix::unistd::dup2(null.as_raw_fd(), fd);
@@ -322,6 +329,7 @@ impl Monitor {
             }
             Ok(nix::unistd::ForkResult::Parent { .. }) => {}
             Err(_) => {
+                crate::net::detach(&self.containers, config, &published);
                 delete_libcontainer_state(&self.containers.run_dir(), &config.id);
                 let _ = rootfs::unmount(&trash.join("rootfs"));
                 let _ = fs::remove_dir_all(self.containers.run_path(&config.id));
@@ -356,7 +364,13 @@ impl Monitor {
             )?;
         }
         let run = self.containers.run_path(&self.id);
-        etc::write_files(config, &run)?;
+        self.network = crate::net::attach(&self.containers, config)?;
+        tracing::debug!("network attached");
+        etc::write_files(
+            config,
+            &run,
+            &crate::net::peer_hosts(&self.containers, config),
+        )?;
         let args = spec::process_args(config)?;
         let init = config.host.init.then(etc::init_binary).transpose()?;
         let mounts = self.prepare_volumes(config, &rootfs_dir)?;
@@ -364,6 +378,7 @@ impl Monitor {
             dir: &run,
             init: init.as_deref(),
             mounts: &mounts,
+            netns: self.network.as_ref().map(|n| n.netns.as_path()),
         };
         let spec = spec::build(config, &user, &args, &rootfs_dir, &files)?;
         let bundle = run.join("bundle");
@@ -424,7 +439,13 @@ impl Monitor {
         tracing::debug!("container started");
         let pid = container.pid().map(|p| p.as_raw()).unwrap_or(0);
         let now = crate::now();
+        let ports = self
+            .network
+            .as_ref()
+            .map(|n| n.ports.clone())
+            .unwrap_or_default();
         self.containers.update_state(&self.id, |s| {
+            s.ports = ports;
             s.status = Status::Running;
             s.pid = pid;
             s.pid_start = process::start_time(pid).unwrap_or(0);
@@ -433,6 +454,8 @@ impl Monitor {
             s.oom_killed = false;
             s.finished_at = None;
         })?;
+        // Containers sharing a user-defined network learn the new one's name.
+        crate::net::refresh_peers(&self.containers, config);
         if let Some(mut s) = self.sync.take() {
             let _ = writeln!(s, "ok {pid}");
         }
@@ -477,7 +500,9 @@ impl Monitor {
     }
 
     /// Removes what a run leaves: libcontainer's state and cgroups, and the rootfs mount.
-    fn cleanup(&self, config: &ContainerConfig) {
+    fn cleanup(&mut self, config: &ContainerConfig) {
+        let published = self.network.take().map(|n| n.ports).unwrap_or_default();
+        crate::net::detach(&self.containers, config, &published);
         delete_libcontainer_state(&self.containers.run_dir(), &config.id);
         let _ = rootfs::unmount(&self.dir().join("rootfs"));
         self.containers.remove_runtime_files(&config.id);
@@ -880,6 +905,7 @@ pub(crate) fn orphaned(
             h.wait_timeout(Some(Duration::from_secs(2)));
         }
     }
+    crate::net::detach(containers, config, &state.ports);
     delete_libcontainer_state(&containers.run_dir(), &config.id);
     let _ = rootfs::unmount(&containers.dir(&config.id).join("rootfs"));
     containers.remove_runtime_files(&config.id);
@@ -891,6 +917,7 @@ pub(crate) fn orphaned(
     containers.write_state(&config.id, state)?;
     if config.host.auto_remove {
         containers.remove_files(&config.id)?;
+        crate::net::release(containers, config);
     }
     Ok(())
 }

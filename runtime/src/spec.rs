@@ -222,6 +222,8 @@ pub struct EtcFiles<'a> {
     pub init: Option<&'a Path>,
     /// The container's mounts with their host sources (volume data dirs, bind sources).
     pub mounts: &'a [(crate::volumes::Mount, std::path::PathBuf)],
+    /// The network namespace to join (bridge networks), by path.
+    pub netns: Option<&'a Path>,
 }
 
 /// The runtime spec for a container whose rootfs is mounted at `rootfs`.
@@ -314,8 +316,10 @@ pub fn build(
         json!({"type": "mount"}),
         json!({"type": "cgroup"}),
     ];
-    if !host_net {
-        namespaces.push(json!({"type": "network"}));
+    match files.netns {
+        Some(path) => namespaces.push(json!({"type": "network", "path": path})),
+        None if !host_net => namespaces.push(json!({"type": "network"})),
+        None => {}
     }
 
     let mut resources = json!({});
@@ -464,6 +468,7 @@ mod tests {
             home: "/root".into(),
         };
         let files = EtcFiles {
+            netns: None,
             dir: Path::new("/x"),
             init: None,
             mounts: &[],

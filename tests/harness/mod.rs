@@ -31,6 +31,35 @@ pub fn workspace() -> PathBuf {
 pub struct TestRoot {
     dir: tempfile::TempDir,
     tmpfs: bool,
+    /// The default network's bridge for this root (`RBOX_BRIDGE`).
+    pub bridge: String,
+    /// The default network's subnet for this root (`RBOX_BRIDGE_SUBNET`).
+    pub subnet: String,
+}
+
+/// `n` random bytes.
+pub fn random_bytes(n: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; n];
+    fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut buf))
+        .expect("/dev/urandom");
+    buf
+}
+
+/// A /24 in 10.128.0.0/10 that no route of the host covers, for one test's network.
+pub fn free_test_subnet() -> String {
+    let routes = Command::new("ip")
+        .args(["-4", "route", "show", "table", "all"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    loop {
+        let r = random_bytes(2);
+        let prefix = format!("10.{}.{}.", 128 + r[0] % 64, r[1]);
+        if !routes.contains(&prefix) {
+            return format!("{prefix}0/24");
+        }
+    }
 }
 
 /// What a command did.
@@ -57,7 +86,19 @@ impl TestRoot {
             .prefix("rbox-test-")
             .tempdir()
             .expect("a temporary directory");
-        TestRoot { dir, tmpfs: false }
+        let bridge = format!(
+            "rbt{}",
+            random_bytes(5)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
+        TestRoot {
+            dir,
+            tmpfs: false,
+            bridge,
+            subnet: free_test_subnet(),
+        }
     }
 
     /// A fresh root on a tmpfs of `size` bytes, to run out of space on purpose.
@@ -91,7 +132,10 @@ impl TestRoot {
         S: AsRef<OsStr>,
     {
         let mut c = Command::new(rbox_bin());
-        c.env("RBOX_ROOT", self.path()).args(args);
+        c.env("RBOX_ROOT", self.path())
+            .env("RBOX_BRIDGE", &self.bridge)
+            .env("RBOX_BRIDGE_SUBNET", &self.subnet)
+            .args(args);
         c.stdin(Stdio::null());
         c
     }
@@ -341,6 +385,10 @@ impl Drop for TestRoot {
         self.remove_all_containers();
         // A monitor finishing its own cleanup (a --rm container) is given a moment to exit.
         eventually(3, || processes_under(self.path()).is_empty());
+        // Networks: every bridge of this root, and the namespaces of its containers.
+        let bridges = self.bridges();
+        let _ = self.cmd(["network", "prune", "-f"]).output();
+        let net_left = network_leftovers(&bridges, &ids);
         let cgroups: Vec<String> = ids.iter().flat_map(|id| cgroups_of(id)).collect();
         let procs = processes_under(self.path());
         for p in &procs {
@@ -381,7 +429,74 @@ impl Drop for TestRoot {
             "mounts left under the test root: {mounts:?}"
         );
         assert!(cgroups.is_empty(), "cgroups left: {cgroups:?}");
+        assert!(net_left.is_empty(), "network objects left: {net_left:?}");
     }
+}
+
+impl TestRoot {
+    /// The bridges of this root's networks (the default one's even before its first use).
+    pub fn bridges(&self) -> Vec<String> {
+        let mut out = vec![self.bridge.clone()];
+        for f in list(&self.path().join("networks")) {
+            if f.ends_with(".json") {
+                let text =
+                    fs::read_to_string(self.path().join("networks").join(&f)).unwrap_or_default();
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+                    if let Some(b) = v["Bridge"].as_str() {
+                        out.push(b.to_owned());
+                    }
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// What is left on the host of these bridges and containers: links (the bridges, and veths
+/// named after the containers), packet filter tables, network namespaces.
+pub fn network_leftovers(bridges: &[String], container_ids: &[String]) -> Vec<String> {
+    let mut left = Vec::new();
+    let links = Command::new("ip")
+        .args(["-o", "link", "show"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let tables = Command::new("nft")
+        .args(["list", "tables"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    for line in links.lines() {
+        let name = line
+            .split(':')
+            .nth(1)
+            .map(|n| n.trim().split('@').next().unwrap_or("").to_owned())
+            .unwrap_or_default();
+        if bridges.contains(&name)
+            || container_ids
+                .iter()
+                .any(|id| name.starts_with(&format!("rb{}", &id[..8])))
+        {
+            left.push(format!("link {name}"));
+        }
+    }
+    for b in bridges {
+        if tables
+            .lines()
+            .any(|t| t.trim() == format!("table ip rbox-{b}"))
+        {
+            left.push(format!("nft table rbox-{b}"));
+        }
+    }
+    for id in container_ids {
+        let ns = Path::new("/run/netns").join(format!("rbox-{}", &id[..16]));
+        if ns.exists() {
+            left.push(format!("netns {}", ns.display()));
+        }
+    }
+    left
 }
 
 /// The busybox rootfs as a plain tarball, made once per test process: the fixture script

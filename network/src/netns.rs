@@ -1,0 +1,76 @@
+//! Network namespaces kept by a path, as `ip netns` and CNI keep them: a bind mount of the
+//! namespace on a file under /run/netns.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sched::{setns, unshare, CloneFlags};
+
+/// Where rbox's network namespaces are: `ip netns` lists them.
+pub const NETNS_DIR: &str = "/run/netns";
+
+/// The path of a container's network namespace.
+pub fn path_for(container_id: &str) -> PathBuf {
+    Path::new(NETNS_DIR).join(format!(
+        "rbox-{}",
+        &container_id[..container_id.len().min(16)]
+    ))
+}
+
+/// Makes a new network namespace at `path` and runs `inside` in it (on this thread), then
+/// comes back to the caller's namespace. On error nothing is left at `path`.
+pub fn create<T>(path: &Path, inside: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+    std::fs::create_dir_all(NETNS_DIR)?;
+    let home = File::open("/proc/thread-self/ns/net")?;
+    File::options()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    let result = (|| {
+        unshare(CloneFlags::CLONE_NEWNET)?;
+        let made = (|| {
+            mount(
+                Some("/proc/thread-self/ns/net"),
+                path,
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )?;
+            inside()
+        })();
+        // Whatever happened, this thread goes home.
+        setns(home.as_fd(), CloneFlags::CLONE_NEWNET)?;
+        made
+    })();
+    if result.is_err() {
+        let _ = remove(path);
+    }
+    result
+}
+
+/// Runs `f` inside the namespace at `path`, then comes back.
+pub fn enter<T>(path: &Path, f: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+    let home = File::open("/proc/thread-self/ns/net")?;
+    let target = File::open(path)?;
+    setns(target.as_fd(), CloneFlags::CLONE_NEWNET)?;
+    let r = f();
+    setns(home.as_fd(), CloneFlags::CLONE_NEWNET)?;
+    r
+}
+
+/// Unmounts and removes a namespace's file; one that isn't there is not an error. The
+/// namespace itself goes when nothing holds it any more.
+pub fn remove(path: &Path) -> io::Result<()> {
+    match umount2(path, MntFlags::MNT_DETACH) {
+        Ok(()) | Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => {}
+        Err(e) => return Err(e.into()),
+    }
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,300 @@
+//! Containers on networks: addresses taken at create and given back at removal, the
+//! network namespace and veths of each run, published ports, and /etc/hosts entries for
+//! the containers sharing a user-defined network.
+
+use std::fmt::Write as _;
+use std::net::Ipv4Addr;
+
+use rbox_network::endpoint::{self, Attachment, Endpoint};
+use rbox_network::store::DEFAULT_NETWORK;
+use rbox_network::{Networks, PortMapping};
+
+use crate::container::ContainerConfig;
+use crate::containers::Containers;
+use crate::error::{Error, Result};
+
+/// The networks of the containers' data root.
+pub fn networks(containers: &Containers) -> Networks {
+    Networks::open(containers.root())
+}
+
+/// Whether a network mode puts the container on networks of its own (not `none`/`host`).
+pub fn on_networks(mode: &str) -> bool {
+    !matches!(mode, "none" | "host")
+}
+
+/// Takes an address on `mode`'s network for a new container (`--ip`, `--network-alias`).
+pub fn join(
+    containers: &Containers,
+    id: &str,
+    mode: &str,
+    ip: Option<&str>,
+    aliases: &[String],
+) -> Result<Vec<Endpoint>> {
+    if !on_networks(mode) {
+        if ip.is_some() {
+            return Err(Error::InvalidOption {
+                flag: "--ip".into(),
+                reason: format!("a fixed address needs a network, not {mode:?}"),
+            });
+        }
+        return Ok(Vec::new());
+    }
+    let wanted = ip
+        .map(|ip| {
+            ip.parse::<Ipv4Addr>().map_err(|_| Error::InvalidOption {
+                flag: "--ip".into(),
+                reason: format!("{ip:?} is not an IPv4 address"),
+            })
+        })
+        .transpose()?;
+    if (wanted.is_some() || !aliases.is_empty()) && mode == DEFAULT_NETWORK {
+        let flag = if wanted.is_some() {
+            "--ip"
+        } else {
+            "--network-alias"
+        };
+        return Err(Error::InvalidOption {
+            flag: flag.into(),
+            reason: "only on user-defined networks".into(),
+        });
+    }
+    let nets = networks(containers);
+    let net = nets.get(mode).map_err(|e| match e {
+        rbox_network::Error::NoSuchNetwork(_) => Error::InvalidOption {
+            flag: "--network".into(),
+            reason: e.to_string(),
+        },
+        e => e.into(),
+    })?;
+    Ok(vec![Endpoint::join(
+        &nets,
+        &net,
+        id,
+        wanted,
+        aliases.to_vec(),
+    )?])
+}
+
+/// Gives back the addresses of a removed container, and takes its name out of the hosts
+/// files of the containers it shared a network with.
+pub fn release(containers: &Containers, config: &ContainerConfig) {
+    if config.host.networks.is_empty() {
+        return;
+    }
+    let nets = networks(containers);
+    for ep in &config.host.networks {
+        ep.leave(&nets, &config.id);
+    }
+    refresh_peers(containers, config);
+}
+
+/// Sets up the network of one run: namespace, veths, published ports.
+pub fn attach(containers: &Containers, config: &ContainerConfig) -> Result<Option<Attachment>> {
+    if config.host.networks.is_empty() {
+        return Ok(None);
+    }
+    let nets = networks(containers);
+    Ok(Some(endpoint::setup(
+        &nets,
+        &config.id,
+        &config.host.networks,
+        &config.host.port_bindings,
+    )?))
+}
+
+/// Undoes [`attach`] after a run; `published` are the ports it published.
+pub fn detach(containers: &Containers, config: &ContainerConfig, published: &[PortMapping]) {
+    if config.host.networks.is_empty() {
+        return;
+    }
+    endpoint::teardown(
+        &networks(containers),
+        &config.id,
+        &config.host.networks,
+        published,
+    );
+}
+
+/// The /etc/hosts lines naming the other containers on `config`'s user-defined networks.
+pub fn peer_hosts(containers: &Containers, config: &ContainerConfig) -> String {
+    let mine: Vec<&str> = config
+        .host
+        .networks
+        .iter()
+        .filter(|e| e.network != DEFAULT_NETWORK)
+        .map(|e| e.network_id.as_str())
+        .collect();
+    let mut out = String::new();
+    if mine.is_empty() {
+        return out;
+    }
+    let Ok(all) = containers.ids() else {
+        return out;
+    };
+    for id in all.iter().filter(|id| **id != config.id) {
+        let Ok(other) = containers.read_config(id) else {
+            continue;
+        };
+        for ep in other
+            .host
+            .networks
+            .iter()
+            .filter(|e| mine.contains(&e.network_id.as_str()))
+        {
+            let _ = write!(out, "{}\t{}", ep.ip_address, other.name);
+            for a in &ep.aliases {
+                let _ = write!(out, " {a}");
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Rewrites the hosts files of the running containers sharing a user-defined network with
+/// `config` (in place: the file is bind-mounted into each of them).
+pub fn refresh_peers(containers: &Containers, config: &ContainerConfig) {
+    let mine: Vec<&str> = config
+        .host
+        .networks
+        .iter()
+        .filter(|e| e.network != DEFAULT_NETWORK)
+        .map(|e| e.network_id.as_str())
+        .collect();
+    if mine.is_empty() {
+        return;
+    }
+    let Ok(all) = containers.ids() else {
+        return;
+    };
+    for id in all.iter().filter(|id| **id != config.id) {
+        let hosts = containers.run_path(id).join("hosts");
+        if !hosts.exists() {
+            continue;
+        }
+        let Ok(other) = containers.read_config(id) else {
+            continue;
+        };
+        if !other
+            .host
+            .networks
+            .iter()
+            .any(|e| mine.contains(&e.network_id.as_str()))
+        {
+            continue;
+        }
+        rewrite_hosts(containers, &other, &hosts);
+    }
+}
+
+/// Rewrites a running container's hosts file in place (it is bind-mounted, by inode).
+fn rewrite_hosts(containers: &Containers, config: &ContainerConfig, path: &std::path::Path) {
+    let text = crate::etc::hosts_for(config, &peer_hosts(containers, config));
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()));
+}
+
+/// `network connect`: an address on one more network, and, if the container runs, an
+/// interface there at once.
+pub fn connect(
+    containers: &Containers,
+    id: &str,
+    network: &str,
+    ip: Option<&str>,
+    aliases: &[String],
+) -> Result<()> {
+    let _lock = containers.lock(id)?;
+    let mut config = containers.read_config(id)?;
+    if !on_networks(&config.host.network_mode) {
+        return Err(Error::Conflict(format!(
+            "container {} is on the {} network: it can't join another",
+            config.name, config.host.network_mode
+        )));
+    }
+    let nets = networks(containers);
+    let net = nets.get(network)?;
+    if config.host.networks.iter().any(|e| e.network_id == net.id) {
+        return Err(Error::Conflict(format!(
+            "container {} is already connected to network {}",
+            config.name, net.name
+        )));
+    }
+    let wanted = ip
+        .map(|ip| {
+            ip.parse::<Ipv4Addr>().map_err(|_| Error::InvalidOption {
+                flag: "--ip".into(),
+                reason: format!("{ip:?} is not an IPv4 address"),
+            })
+        })
+        .transpose()?;
+    let ep = Endpoint::join(&nets, &net, id, wanted, aliases.to_vec())?;
+    let running = containers.read_state(id)?.is_running();
+    if running {
+        let plugged =
+            endpoint::next_ifname(id).and_then(|ifname| endpoint::connect(&nets, id, &ep, &ifname));
+        if let Err(e) = plugged {
+            ep.leave(&nets, id);
+            return Err(e.into());
+        }
+    }
+    config.host.networks.push(ep);
+    containers.write_config(&config)?;
+    refresh_own_and_peers(containers, &config);
+    Ok(())
+}
+
+/// `network disconnect`.
+pub fn disconnect(containers: &Containers, id: &str, network: &str) -> Result<()> {
+    let _lock = containers.lock(id)?;
+    let mut config = containers.read_config(id)?;
+    let nets = networks(containers);
+    let net = nets.get(network)?;
+    let Some(pos) = config
+        .host
+        .networks
+        .iter()
+        .position(|e| e.network_id == net.id)
+    else {
+        return Err(Error::Conflict(format!(
+            "container {} is not connected to network {}",
+            config.name, net.name
+        )));
+    };
+    if containers.read_state(id)?.is_running() {
+        endpoint::disconnect(id, &config.host.networks[pos])?;
+    }
+    let ep = config.host.networks.remove(pos);
+    ep.leave(&nets, id);
+    containers.write_config(&config)?;
+    let mut gone = config.clone();
+    gone.host.networks.push(ep);
+    refresh_own_and_peers(containers, &gone);
+    Ok(())
+}
+
+fn refresh_own_and_peers(containers: &Containers, config: &ContainerConfig) {
+    refresh_peers(containers, config);
+    let hosts = containers.run_path(&config.id).join("hosts");
+    if hosts.exists() {
+        if let Ok(now) = containers.read_config(&config.id) {
+            rewrite_hosts(containers, &now, &hosts);
+        }
+    }
+}
+
+/// The containers (ids) using each network, for `network rm` and `prune`.
+pub fn in_use(containers: &Containers) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for id in containers.ids()? {
+        if let Ok(c) = containers.read_config(&id) {
+            for ep in c.host.networks {
+                out.push((ep.network_id, id.clone()));
+            }
+        }
+    }
+    Ok(out)
+}
