@@ -13,7 +13,7 @@ DEMO_DIR := $(CURDIR)/target/demo
 # Debian packages the tests and fixtures use (the tools other OCI engines use, to check
 # our output against).
 APT_PACKAGES := busybox-static skopeo umoci oci-image-tool zstd debootstrap tar gzip findutils \
-	nftables iptables iproute2 \
+	nftables iptables iproute2 curl \
 	libseccomp-dev tini procps docker-registry apache2-utils
 
 .PHONY: demo demo-registry test deps build install fixtures debian clean-demo
@@ -65,6 +65,12 @@ demo: fixtures
 	$(RBOX) stop demo
 	$(RBOX) ps -a --filter name=demo
 	$(RBOX) rm demo
+	@echo; echo "== a web server on the default bridge, its port 8080 published on 9000"
+	$(RBOX) rm -f web >/dev/null 2>&1 || true
+	$(RBOX) run -d --name web -p 9000:8080 busybox sh -c 'echo "hello from $$(hostname)" >/tmp/index.html && exec httpd -f -p 8080 -h /tmp'
+	$(RBOX) port web
+	for i in 1 2 3 4 5 6 7 8 9 10; do curl -fsS http://127.0.0.1:9000/ && break; sleep 0.2; done
+	$(RBOX) rm -f web
 	@$(MAKE) --no-print-directory demo-registry
 
 # A push/pull round trip through Debian's docker-registry with the project's config,
