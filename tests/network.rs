@@ -47,6 +47,18 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// The first of `n` consecutive free TCP ports on 127.0.0.1.
+fn free_range(n: u16) -> u16 {
+    loop {
+        let r = harness::random_bytes(2);
+        let base = 20000 + u16::from_le_bytes([r[0], r[1]]) % 20000;
+        let free = (base..base + n).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok());
+        if free {
+            return base;
+        }
+    }
+}
+
 fn ip_of(t: &TestRoot, name: &str) -> String {
     inspect(t, name)["NetworkSettings"]["IPAddress"]
         .as_str()
@@ -499,4 +511,56 @@ fn bad_network_input_is_refused_and_leaves_nothing() {
         "busybox",
         "true",
     ]);
+}
+
+#[test]
+fn publish_all_and_port_ranges_map_every_port() {
+    let t = busybox();
+    harness::image_with_config(
+        &t,
+        "busybox",
+        "exposing:1",
+        serde_json::json!({"ExposedPorts": {"8080/tcp": {}, "9090/tcp": {}}}),
+    );
+    let id = t
+        .ok([
+            "run", "-d", "-P", "exposing:1", "sh", "-c",
+            "echo hello-all > /tmp/index.html; httpd -p 8080 -h /tmp; exec httpd -f -p 9090 -h /tmp",
+        ])
+        .trim()
+        .to_owned();
+    let ports = t.ok(["port", &id]);
+    let host_ports: Vec<u16> = ports
+        .lines()
+        .filter_map(|l| l.rsplit(':').next()?.parse().ok())
+        .collect();
+    assert_eq!(host_ports.len(), 2, "{ports}");
+    for p in &host_ports {
+        assert!(
+            eventually(10, || http_get(&format!("127.0.0.1:{p}")).as_deref()
+                == Some("hello-all\n")),
+            "-P port {p} never answered: {ports}"
+        );
+    }
+    t.ok(["rm", "-f", &id]);
+    // A range: each host port to its container port.
+    let lo = free_range(3);
+    let hi = lo + 2;
+    let spec = format!("127.0.0.1:{lo}-{hi}:{lo}-{hi}");
+    let id = t
+        .ok(["run", "-d", "-p", &spec, "busybox", "sleep", "30"])
+        .trim()
+        .to_owned();
+    let ports = t.ok(["port", &id]);
+    assert_eq!(ports.lines().count(), 3, "{ports}");
+    assert!(
+        ports.contains(&format!("{hi}/tcp -> 127.0.0.1:{hi}")),
+        "{ports}"
+    );
+    t.ok(["rm", "-f", &id]);
+    // With every container gone, system prune leaves nothing of the networks on the host.
+    let bridges = t.bridges();
+    t.ok(["system", "prune", "-f"]);
+    let left = network_leftovers(&bridges, &[id]);
+    assert!(left.is_empty(), "{left:?}");
 }
