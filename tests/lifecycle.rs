@@ -370,13 +370,19 @@ fn twenty_containers_leave_nothing_behind() {
     for id in &ids {
         assert!(cgroups_of(id).is_empty(), "{:?}", cgroups_of(id));
     }
-    // Nothing is left of their runs on the tmpfs either.
+    // Nothing is left of their runs on the tmpfs either (but the compiled seccomp filter,
+    // one per profile, kept for the next start).
     let runtime = runtime_dir(&t);
     let left: Vec<_> = std::fs::read_dir(&runtime)
         .unwrap()
         .map(|e| e.unwrap().file_name())
-        .filter(|n| n != "libcontainer")
+        .filter(|n| n != "libcontainer" && n != "seccomp")
         .collect();
+    let filters: Vec<_> = std::fs::read_dir(runtime.join("seccomp"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(filters.len(), 1, "twenty alike containers, one filter: {filters:?}");
     assert!(left.is_empty(), "{left:?}");
     assert_eq!(
         std::fs::read_dir(runtime.join("libcontainer"))

@@ -83,14 +83,9 @@ pub fn exec(containers: &Containers, id: &str, o: &ExecOptions) -> Result<i32> {
         env.entry("TERM".into()).or_insert_with(|| "xterm".into());
     }
     let run = containers.run_path(id);
-    let spec: serde_json::Value = crate::containers::read_json(&run.join("bundle/config.json"))?;
-    let seccomp = match spec.pointer("/linux/seccomp") {
-        Some(s) => Some(
-            serde_json::from_value(s.clone())
-                .map_err(|e| Error::Runtime(format!("seccomp: {e}")))?,
-        ),
-        None => None,
-    };
+    // The container's own filter, loaded with no_new_privs right before exec.
+    let seccomp =
+        crate::spec::seccomp_filter(&c.config, &containers.runtime_dir().join("seccomp"))?;
     let privileged = c.config.host.privileged;
 
     // Signals are taken through a signalfd while the process runs.
@@ -104,6 +99,7 @@ pub fn exec(containers: &Containers, id: &str, o: &ExecOptions) -> Result<i32> {
         .with_executor(RboxExecutor {
             die_with_parent: false,
             seccomp,
+            drop_sys_admin: false,
         });
     let sock_name = format!("exec-{}.sock", std::process::id());
     let console = if o.tty {

@@ -20,9 +20,11 @@ pub const NOT_EXECUTABLE: &str = "rbox-command-not-executable:";
 pub struct RboxExecutor {
     /// Whether the process dies (SIGKILL) when its parent, the monitor, dies.
     pub die_with_parent: bool,
-    /// A seccomp profile to load right before exec (for `exec`, whose process libcontainer
-    /// starts without the container's profile; it runs with no_new_privs).
-    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+    /// The compiled seccomp filter to load right before exec (see `seccomp::compiled`).
+    pub seccomp: Option<Vec<u8>>,
+    /// CAP_SYS_ADMIN is held only to load the filter: dropped from the effective and
+    /// permitted sets once it is loaded (the bounding set never has it).
+    pub drop_sys_admin: bool,
 }
 
 fn lookup(name: &str, path_var: &str) -> Option<PathBuf> {
@@ -86,9 +88,19 @@ impl Executor for RboxExecutor {
         if self.die_with_parent {
             let _ = nix::sys::prctl::set_pdeathsig(Some(Signal::SIGKILL));
         }
-        if let Some(profile) = &self.seccomp {
-            if let Err(e) = libcontainer::seccomp::initialize_seccomp(profile) {
+        if let Some(bpf) = &self.seccomp {
+            if let Err(e) = crate::seccomp::load(bpf) {
                 eprintln!("loading the seccomp profile failed: {e}");
+                // SAFETY: as below.
+                unsafe { nix::libc::_exit(126) }
+            }
+        }
+        if self.drop_sys_admin {
+            let dropped = [caps::CapSet::Effective, caps::CapSet::Permitted]
+                .into_iter()
+                .try_for_each(|set| caps::drop(None, set, caps::Capability::CAP_SYS_ADMIN));
+            if let Err(e) = dropped {
+                eprintln!("dropping CAP_SYS_ADMIN failed: {e}");
                 // SAFETY: as below.
                 unsafe { nix::libc::_exit(126) }
             }

@@ -398,7 +398,14 @@ impl Monitor {
             .map_err(runtime_error)?
             .with_executor(RboxExecutor {
                 die_with_parent: true,
-                seccomp: None,
+                seccomp: spec::seccomp_filter(
+                    config,
+                    &self.containers.runtime_dir().join("seccomp"),
+                )?,
+                drop_sys_admin: spec::holds_sys_admin_for_seccomp(
+                    config,
+                    &spec::capabilities(config)?,
+                ),
             });
         let mut outputs: Vec<(OwnedFd, Stream)> = Vec::new();
         let console = if config.config.tty {

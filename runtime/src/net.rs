@@ -23,6 +23,14 @@ pub fn on_networks(mode: &str) -> bool {
     !matches!(mode, "none" | "host")
 }
 
+/// `--ip`'s value.
+fn parse_ip(ip: &str) -> Result<Ipv4Addr> {
+    ip.parse().map_err(|_| Error::InvalidOption {
+        flag: "--ip".into(),
+        reason: format!("{ip:?} is not an IPv4 address"),
+    })
+}
+
 /// Takes an address on `mode`'s network for a new container (`--ip`, `--network-alias`).
 pub fn join(
     containers: &Containers,
@@ -40,14 +48,7 @@ pub fn join(
         }
         return Ok(Vec::new());
     }
-    let wanted = ip
-        .map(|ip| {
-            ip.parse::<Ipv4Addr>().map_err(|_| Error::InvalidOption {
-                flag: "--ip".into(),
-                reason: format!("{ip:?} is not an IPv4 address"),
-            })
-        })
-        .transpose()?;
+    let wanted = ip.map(parse_ip).transpose()?;
     if (wanted.is_some() || !aliases.is_empty()) && mode == DEFAULT_NETWORK {
         let flag = if wanted.is_some() {
             "--ip"
@@ -223,14 +224,7 @@ pub fn connect(
             config.name, net.name
         )));
     }
-    let wanted = ip
-        .map(|ip| {
-            ip.parse::<Ipv4Addr>().map_err(|_| Error::InvalidOption {
-                flag: "--ip".into(),
-                reason: format!("{ip:?} is not an IPv4 address"),
-            })
-        })
-        .transpose()?;
+    let wanted = ip.map(parse_ip).transpose()?;
     let ep = Endpoint::join(&nets, &net, id, wanted, aliases.to_vec())?;
     let running = containers.read_state(id)?.is_running();
     if running {

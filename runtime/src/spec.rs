@@ -226,6 +226,22 @@ pub struct EtcFiles<'a> {
     pub netns: Option<&'a Path>,
 }
 
+/// Whether the container's first process holds CAP_SYS_ADMIN only to load its seccomp
+/// filter (the executor drops it right after).
+pub fn holds_sys_admin_for_seccomp(c: &ContainerConfig, caps: &[String]) -> bool {
+    !c.host.privileged && !caps.iter().any(|x| x == "CAP_SYS_ADMIN")
+}
+
+/// The container's compiled seccomp filter (none with `--privileged`), cached in
+/// `cache_dir`.
+pub fn seccomp_filter(c: &ContainerConfig, cache_dir: &Path) -> Result<Option<Vec<u8>>> {
+    if c.host.privileged {
+        return Ok(None);
+    }
+    let profile = seccomp::default_profile(&capabilities(c)?);
+    seccomp::compiled(&profile, cache_dir).map(Some)
+}
+
 /// The runtime spec for a container whose rootfs is mounted at `rootfs`.
 pub fn build(
     c: &ContainerConfig,
@@ -361,8 +377,14 @@ pub fn build(
     if !privileged {
         linux["maskedPaths"] = json!(MASKED_PATHS);
         linux["readonlyPaths"] = json!(READONLY_PATHS);
-        linux["seccomp"] = serde_json::to_value(seccomp::default_profile(&caps))
-            .expect("a seccomp profile serializes");
+    }
+    // The seccomp filter is not in the spec: rbox's executor loads it, compiled once
+    // ([`seccomp_filter`]), right before exec. Loading one without no_new_privs takes
+    // CAP_SYS_ADMIN, so the effective and permitted sets keep it until then; the bounding
+    // set doesn't have it, so the workload never does.
+    let mut held = caps.clone();
+    if holds_sys_admin_for_seccomp(c, &caps) {
+        held.push("CAP_SYS_ADMIN".into());
     }
 
     let cwd = if c.config.working_dir.is_empty() {
@@ -378,9 +400,7 @@ pub fn build(
             "args": args,
             "env": environment(c, user),
             "cwd": cwd,
-            // noNewPrivileges is left out, not false: libcontainer then loads the seccomp
-            // filter while it still holds CAP_SYS_ADMIN, as it must without no_new_privs.
-            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+            "capabilities": {"bounding": caps, "effective": held, "permitted": held},
         },
         "root": {"path": rootfs, "readonly": c.host.readonly_rootfs},
         "hostname": c.config.hostname,
@@ -475,7 +495,26 @@ mod tests {
         };
         let v = build(&c, &user, &["true".into()], Path::new("/r"), &files).unwrap();
         let spec: oci_spec::runtime::Spec = serde_json::from_value(v.clone()).unwrap();
-        assert!(spec.linux().as_ref().unwrap().seccomp().is_some());
+        // The filter is loaded by the executor: CAP_SYS_ADMIN is held for it, never bounded.
+        assert!(spec.linux().as_ref().unwrap().seccomp().is_none());
+        let caps = &v["process"]["capabilities"];
+        let has = |set: &str| {
+            caps[set]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c == "CAP_SYS_ADMIN")
+        };
+        assert!(
+            has("effective") && has("permitted") && !has("bounding"),
+            "{caps}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let bpf = seccomp_filter(&c, dir.path()).unwrap().unwrap();
+        assert!(!bpf.is_empty() && bpf.len().is_multiple_of(8));
+        // Compiled once: the second time it is read back, the same.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        assert_eq!(seccomp_filter(&c, dir.path()).unwrap().unwrap(), bpf);
         assert_eq!(v["linux"]["resources"]["cpu"]["quota"], 50_000);
         assert!(v["linux"]["maskedPaths"]
             .as_array()
