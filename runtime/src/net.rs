@@ -117,15 +117,21 @@ pub fn detach(containers: &Containers, config: &ContainerConfig, published: &[Po
     );
 }
 
-/// The /etc/hosts lines naming the other containers on `config`'s user-defined networks.
-pub fn peer_hosts(containers: &Containers, config: &ContainerConfig) -> String {
-    let mine: Vec<&str> = config
+/// The ids of the user-defined networks a container is on (names are resolved there only,
+/// as docker does).
+fn user_networks(config: &ContainerConfig) -> Vec<&str> {
+    config
         .host
         .networks
         .iter()
         .filter(|e| e.network != DEFAULT_NETWORK)
         .map(|e| e.network_id.as_str())
-        .collect();
+        .collect()
+}
+
+/// The /etc/hosts lines naming the other containers on `config`'s user-defined networks.
+pub fn peer_hosts(containers: &Containers, config: &ContainerConfig) -> String {
+    let mine = user_networks(config);
     let mut out = String::new();
     if mine.is_empty() {
         return out;
@@ -156,13 +162,7 @@ pub fn peer_hosts(containers: &Containers, config: &ContainerConfig) -> String {
 /// Rewrites the hosts files of the running containers sharing a user-defined network with
 /// `config` (in place: the file is bind-mounted into each of them).
 pub fn refresh_peers(containers: &Containers, config: &ContainerConfig) {
-    let mine: Vec<&str> = config
-        .host
-        .networks
-        .iter()
-        .filter(|e| e.network != DEFAULT_NETWORK)
-        .map(|e| e.network_id.as_str())
-        .collect();
+    let mine = user_networks(config);
     if mine.is_empty() {
         return;
     }
