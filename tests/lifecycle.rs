@@ -382,7 +382,11 @@ fn twenty_containers_leave_nothing_behind() {
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    assert_eq!(filters.len(), 1, "twenty alike containers, one filter: {filters:?}");
+    assert_eq!(
+        filters.len(),
+        1,
+        "twenty alike containers, one filter: {filters:?}"
+    );
     assert!(left.is_empty(), "{left:?}");
     assert_eq!(
         std::fs::read_dir(runtime.join("libcontainer"))

@@ -60,10 +60,17 @@ fn free_range(n: u16) -> u16 {
 }
 
 fn ip_of(t: &TestRoot, name: &str) -> String {
-    inspect(t, name)["NetworkSettings"]["IPAddress"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    let ip = t
+        .ok(["inspect", "-f", "{{.NetworkSettings.IPAddress}}", name])
+        .trim()
+        .to_owned();
+    assert_eq!(
+        ip,
+        inspect(t, name)["NetworkSettings"]["IPAddress"]
+            .as_str()
+            .unwrap()
+    );
+    ip
 }
 
 #[test]

@@ -967,6 +967,9 @@ pub fn inspect_json(containers: &Containers, c: &Container) -> serde_json::Value
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
+    /// Print each object through a template, e.g. '{{.NetworkSettings.IPAddress}}'.
+    #[arg(short, long)]
+    format: Option<String>,
     /// Containers or images.
     #[arg(required = true)]
     names: Vec<String>,
@@ -988,7 +991,14 @@ pub fn inspect(root: &Path, a: InspectArgs) -> CliResult {
             },
         }
     }
-    println!("{}", serde_json::to_string_pretty(&out).expect("json"));
+    match &a.format {
+        Some(f) => {
+            for v in &out {
+                println!("{}", template::render_json(f, v));
+            }
+        }
+        None => println!("{}", serde_json::to_string_pretty(&out).expect("json")),
+    }
     Ok(if failed {
         ExitCode::FAILURE
     } else {
