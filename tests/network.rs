@@ -571,3 +571,106 @@ fn publish_all_and_port_ranges_map_every_port() {
     let left = network_leftovers(&bridges, &[id]);
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// A network namespace of the test's own, reached from the host through a veth pair: the
+/// "outside" a container's traffic goes out to. Removed on drop.
+struct Outside {
+    ns: String,
+    veth: String,
+    /// The host's end of the link.
+    host_ip: String,
+    /// The outside's own address.
+    ip: String,
+}
+
+impl Outside {
+    fn new() -> Outside {
+        let r = harness::random_bytes(3);
+        let tag: String = r.iter().map(|b| format!("{b:02x}")).collect();
+        let (a, b) = (192 + r[0] % 32, r[1]);
+        let o = Outside {
+            ns: format!("rbt-out-{tag}"),
+            veth: format!("rbo{tag}"),
+            host_ip: format!("10.{a}.{b}.1"),
+            ip: format!("10.{a}.{b}.2"),
+        };
+        let sh = |args: &[&str]| {
+            let st = std::process::Command::new("ip")
+                .args(args)
+                .status()
+                .unwrap();
+            assert!(st.success(), "ip {args:?}");
+        };
+        sh(&["netns", "add", &o.ns]);
+        sh(&[
+            "link", "add", &o.veth, "type", "veth", "peer", "name", "eth0", "netns", &o.ns,
+        ]);
+        sh(&["addr", "add", &format!("{}/30", o.host_ip), "dev", &o.veth]);
+        sh(&["link", "set", &o.veth, "up"]);
+        sh(&[
+            "-n",
+            &o.ns,
+            "addr",
+            "add",
+            &format!("{}/30", o.ip),
+            "dev",
+            "eth0",
+        ]);
+        sh(&["-n", &o.ns, "link", "set", "eth0", "up"]);
+        sh(&["-n", &o.ns, "link", "set", "lo", "up"]);
+        o
+    }
+}
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &self.veth])
+            .status();
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.ns])
+            .status();
+    }
+}
+
+#[test]
+fn outbound_traffic_is_masqueraded() {
+    let t = busybox();
+    let outside = Outside::new();
+    // A listener in the outside namespace (made on a thread that enters it).
+    let ns = std::fs::File::open(format!("/run/netns/{}", outside.ns)).unwrap();
+    let ip = outside.ip.clone();
+    let listener = std::thread::spawn(move || {
+        nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        std::net::TcpListener::bind((ip.as_str(), 7777)).unwrap()
+    })
+    .join()
+    .unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let script = format!("echo from-the-container | nc -w 3 {} 7777", outside.ip);
+    let id = t
+        .ok(["run", "-d", "busybox", "sh", "-c", &script])
+        .trim()
+        .to_owned();
+    let container_ip = ip_of(&t, &id);
+    let mut accepted = None;
+    eventually(10, || {
+        accepted = listener.accept().ok();
+        accepted.is_some()
+    });
+    let (mut conn, peer) = accepted.expect("the container's connection arrives outside");
+    conn.set_nonblocking(false).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut got = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(&mut conn), &mut got).unwrap();
+    assert_eq!(got, "from-the-container\n");
+    drop(conn);
+    // Seen from outside, it came from the host, not from the container's own address.
+    assert_eq!(
+        peer.ip().to_string(),
+        outside.host_ip,
+        "container {container_ip}"
+    );
+    assert_eq!(t.ok(["wait", &id]).trim(), "0");
+    t.ok(["rm", &id]);
+}
