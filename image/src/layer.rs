@@ -20,6 +20,7 @@ use rustix::io::Errno;
 
 use crate::digest::{Digest, HashingReader};
 use crate::error::{Error, IoContext, Result};
+use crate::limits::{Guard, Limits};
 
 const WHITEOUT_PREFIX: &[u8] = b".wh.";
 const OPAQUE_MARKER: &[u8] = b".wh..wh..opq";
@@ -34,8 +35,23 @@ pub struct Applied {
     pub content_size: u64,
 }
 
-/// Unpacks the uncompressed tar stream `tar_stream` into the existing, empty directory `dest`.
+/// Unpacks the uncompressed tar stream `tar_stream` into the existing, empty directory `dest`,
+/// within the default [`Limits`] (or those the environment sets).
 pub fn apply(tar_stream: impl Read, dest: &Path) -> Result<Applied> {
+    apply_with_limits(tar_stream, dest, Limits::default())
+}
+
+/// Unpacks `tar_stream` into `dest`, refusing it as soon as it goes over `limits`.
+pub fn apply_with_limits(tar_stream: impl Read, dest: &Path, limits: Limits) -> Result<Applied> {
+    let guard = Guard::new(tar_stream, limits);
+    let refusal = guard.refusal();
+    apply_guarded(guard, dest).map_err(|e| match refusal.get() {
+        Some(why) => Error::LayerLimit(why),
+        None => e,
+    })
+}
+
+fn apply_guarded(tar_stream: impl Read, dest: &Path) -> Result<Applied> {
     let root: OwnedFd = File::open(dest).at(dest)?.into();
     let mut hashing = HashingReader::new(tar_stream);
     let mut archive = tar::Archive::new(&mut hashing);

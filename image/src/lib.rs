@@ -13,6 +13,7 @@ pub mod gc;
 pub mod image;
 pub mod import;
 pub mod layer;
+pub mod limits;
 pub mod reference;
 pub mod snapshot;
 pub mod store;
