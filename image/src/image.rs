@@ -127,7 +127,10 @@ impl Store {
     }
 
     /// Changes index.json under its lock and replaces it atomically.
-    fn modify_index<T>(&self, f: impl FnOnce(&mut Vec<Descriptor>) -> Result<T>) -> Result<T> {
+    pub(crate) fn modify_index<T>(
+        &self,
+        f: impl FnOnce(&mut Vec<Descriptor>) -> Result<T>,
+    ) -> Result<T> {
         let _lock = self.lock_index()?;
         let mut index = self.read_index()?;
         let mut manifests = index.manifests().clone();

@@ -5,6 +5,7 @@
 //! garbage collection. Other OCI tools (skopeo, umoci, oci-image-tool) read the store as it is.
 
 pub mod archive;
+pub mod check;
 pub mod compression;
 pub mod diff;
 pub mod digest;
