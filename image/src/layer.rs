@@ -170,6 +170,17 @@ fn apply_guarded(tar_stream: impl Read, dest: &Path) -> Result<Applied> {
                 return Err(unsafe_entry("hard link to the layer root"));
             };
             let tparent = open_dir_path(&root, tparents, false).map_err(|e| e.into_error(&name))?;
+            // A hard link to a symlink is that symlink at another depth: a relative target
+            // that stayed inside where it was may climb out from here.
+            if let Ok(link) = rustix::fs::readlinkat(&tparent, OsStr::from_bytes(tlast), Vec::new())
+            {
+                if symlink_escapes(parents.len(), link.as_bytes()) {
+                    return Err(unsafe_entry(&format!(
+                        "hard link to a symlink whose target {:?} points outside the layer from here",
+                        link.to_string_lossy()
+                    )));
+                }
+            }
             rustix::fs::linkat(
                 &tparent,
                 OsStr::from_bytes(tlast),
@@ -641,6 +652,31 @@ mod tests {
             &[(S, "link", "/etc", b""), (H, "hard", "link/passwd", b"")],
             "hard",
             "symlink",
+        );
+    }
+
+    #[test]
+    fn a_hard_link_cannot_move_a_symlink_to_where_it_climbs_out() {
+        refused(
+            &[
+                (D, "a/", "", b""),
+                (S, "a/up", "..", b""),
+                (H, "top", "a/up", b""),
+            ],
+            "top",
+            "outside",
+        );
+        // At the same depth or deeper it stays inside, and is kept.
+        let (outer, r) = apply_to_temp(&layer(&[
+            (D, "a/", "", b""),
+            (D, "b/", "", b""),
+            (S, "a/up", "..", b""),
+            (H, "b/up", "a/up", b""),
+        ]));
+        r.unwrap();
+        assert_eq!(
+            std::fs::read_link(outer.path().join("snap/b/up")).unwrap(),
+            Path::new("..")
         );
     }
 
