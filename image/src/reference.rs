@@ -170,9 +170,6 @@ impl Reference {
         if !remote.split('/').all(valid_path_component) {
             return Err(bad("not a valid image reference"));
         }
-        if name.len() > NAME_MAX {
-            return Err(bad("repository name must not be more than 255 characters"));
-        }
         let mut registry = domain.unwrap_or(DOCKER_HUB).to_owned();
         if registry == LEGACY_DOCKER_HUB {
             registry = DOCKER_HUB.to_owned();
@@ -182,6 +179,11 @@ impl Reference {
         } else {
             remote.to_owned()
         };
+        // As Docker: the limit is on the normalized name (`docker.io/library/…`), so that
+        // every name that parses prints as one that parses too.
+        if registry.len() + 1 + repository.len() > NAME_MAX {
+            return Err(bad("repository name must not be more than 255 characters"));
+        }
         let tag = match (tag, &digest) {
             (Some(t), _) => Some(t.to_owned()),
             (None, None) => Some("latest".to_owned()),
@@ -313,6 +315,20 @@ mod tests {
             "busybox",
             "someone/app:2",
         ] {
+            let r = Reference::parse(input).unwrap();
+            let familiar = r.familiar();
+            assert_eq!(
+                Reference::parse(&familiar).unwrap(),
+                r,
+                "{input} -> {familiar}"
+            );
+        }
+        // A familiar name whose normalized form is over 255 characters is refused, as
+        // Docker does, rather than accepted and printed as a name that doesn't parse.
+        let long = "b".repeat(240);
+        assert!(Reference::parse(&long).is_err());
+        assert!(Reference::parse(&format!("docker.io/library/{}", "b".repeat(237))).is_ok());
+        for input in [&"b".repeat(237)] {
             let r = Reference::parse(input).unwrap();
             let familiar = r.familiar();
             assert_eq!(
