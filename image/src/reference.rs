@@ -328,15 +328,8 @@ mod tests {
         let long = "b".repeat(240);
         assert!(Reference::parse(&long).is_err());
         assert!(Reference::parse(&format!("docker.io/library/{}", "b".repeat(237))).is_ok());
-        for input in [&"b".repeat(237)] {
-            let r = Reference::parse(input).unwrap();
-            let familiar = r.familiar();
-            assert_eq!(
-                Reference::parse(&familiar).unwrap(),
-                r,
-                "{input} -> {familiar}"
-            );
-        }
+        let r = Reference::parse(&"b".repeat(237)).unwrap();
+        assert_eq!(Reference::parse(&r.familiar()).unwrap(), r);
         assert_eq!(
             Reference::parse("docker.io/my.org/app:1")
                 .unwrap()
