@@ -179,6 +179,34 @@ fn a_working_directory_through_a_leaked_fd_stays_inside() {
             );
         }
     }
+    // Nor a build's RUN step under such a WORKDIR.
+    for fd in 3..10 {
+        let ctx = tempfile::tempdir().unwrap();
+        std::fs::write(
+            ctx.path().join("Dockerfile"),
+            format!(
+                "FROM busybox\nWORKDIR /proc/self/fd/{fd}\n\
+                 RUN cd -P ../../../../../../../.. 2>/dev/null; \
+                 ls tmp 2>/dev/null | grep -c {marker} > /found; true\n"
+            ),
+        )
+        .unwrap();
+        let tag = format!("wd{fd}:1");
+        let r = t.run([
+            OsStr::new("build"),
+            OsStr::new("-q"),
+            OsStr::new("-t"),
+            OsStr::new(&tag),
+            ctx.path().as_os_str(),
+        ]);
+        if r.code == 0 {
+            assert_eq!(
+                t.ok(["run", "--rm", &tag, "cat", "/found"]),
+                "0\n",
+                "WORKDIR fd {fd}"
+            );
+        }
+    }
     // exec gets no fd of rbox either.
     let out = t.ok([
         "exec",
