@@ -478,38 +478,59 @@ fn pattern_tokens(pattern: &str, escape: char) -> Result<Vec<PatternToken>, Stri
     Ok(tokens)
 }
 
-/// Whether the whole of `s` matches `tokens`.
-fn pattern_matches(tokens: &[PatternToken], s: &[char]) -> bool {
-    match tokens.split_first() {
-        None => s.is_empty(),
-        Some((PatternToken::Any, rest)) => (0..=s.len()).any(|k| pattern_matches(rest, &s[k..])),
-        Some((PatternToken::One, rest)) => !s.is_empty() && pattern_matches(rest, &s[1..]),
-        Some((PatternToken::Literal(c), rest)) => {
-            s.first() == Some(c) && pattern_matches(rest, &s[1..])
+/// For every `k` in `0..=s.len()`, whether `s[..k]` matches `tokens` as a whole: one pass
+/// per token over the positions reached so far, so the time is linear in the length of `s`
+/// for each token, whatever the pattern (a backtracking match is exponential in its `*`s).
+fn match_ends(tokens: &[PatternToken], s: &[char]) -> Vec<bool> {
+    let mut reached = vec![false; s.len() + 1];
+    reached[0] = true;
+    for t in tokens {
+        let mut next = vec![false; s.len() + 1];
+        match t {
+            PatternToken::Any => {
+                if let Some(first) = reached.iter().position(|r| *r) {
+                    next[first..].iter_mut().for_each(|n| *n = true);
+                }
+            }
+            PatternToken::One => {
+                next[1..].copy_from_slice(&reached[..s.len()]);
+            }
+            PatternToken::Literal(c) => {
+                for k in 0..s.len() {
+                    next[k + 1] = reached[k] && s[k] == *c;
+                }
+            }
         }
+        reached = next;
     }
+    reached
 }
 
 fn trim_prefix(tokens: &[PatternToken], value: &[char], longest: bool) -> String {
-    let mut ends: Box<dyn Iterator<Item = usize>> = if longest {
-        Box::new((0..=value.len()).rev())
+    let ends = match_ends(tokens, value);
+    let end = if longest {
+        ends.iter().rposition(|m| *m)
     } else {
-        Box::new(0..=value.len())
+        ends.iter().position(|m| *m)
     };
-    match ends.find(|&end| pattern_matches(tokens, &value[..end])) {
+    match end {
         Some(end) => value[end..].iter().collect(),
         None => value.iter().collect(),
     }
 }
 
 fn trim_suffix(tokens: &[PatternToken], value: &[char], longest: bool) -> String {
-    let mut starts: Box<dyn Iterator<Item = usize>> = if longest {
-        Box::new(0..=value.len())
+    // A suffix matching is a prefix of the reversed value matching the reversed pattern.
+    let rev_tokens: Vec<PatternToken> = tokens.iter().rev().copied().collect();
+    let rev_value: Vec<char> = value.iter().rev().copied().collect();
+    let lens = match_ends(&rev_tokens, &rev_value);
+    let len = if longest {
+        lens.iter().rposition(|m| *m)
     } else {
-        Box::new((0..=value.len()).rev())
+        lens.iter().position(|m| *m)
     };
-    match starts.find(|&start| pattern_matches(tokens, &value[start..])) {
-        Some(start) => value[..start].iter().collect(),
+    match len {
+        Some(len) => value[..value.len() - len].iter().collect(),
         None => value.iter().collect(),
     }
 }
@@ -523,9 +544,11 @@ fn replace(tokens: &[PatternToken], value: &[char], replacement: &str, all: bool
         let found = if tokens.is_empty() || (replaced && !all) {
             None
         } else {
-            ((pos + 1)..=value.len())
-                .rev()
-                .find(|&end| pattern_matches(tokens, &value[pos..end]))
+            match_ends(tokens, &value[pos..])
+                .iter()
+                .rposition(|m| *m)
+                .filter(|&len| len > 0)
+                .map(|len| pos + len)
         };
         match found {
             Some(end) => {

@@ -2,6 +2,7 @@
 //! (≡ `rbox run`), chosen by the name it is called by.
 
 mod build;
+mod check;
 mod containers;
 mod format;
 mod images;

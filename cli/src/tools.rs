@@ -345,6 +345,8 @@ pub enum SystemCommand {
     Df,
     /// Remove stopped containers and unused images.
     Prune(SystemPruneArgs),
+    /// Verify every blob's digest and every image's parts (--repair removes what is broken).
+    Check(crate::check::CheckArgs),
 }
 
 #[derive(Args, Debug)]
@@ -365,6 +367,7 @@ pub fn system(root: &Path, c: SystemCommand) -> CliResult {
     match c {
         SystemCommand::Df => system_df(root),
         SystemCommand::Prune(a) => system_prune(root, a),
+        SystemCommand::Check(a) => crate::check::check(root, a),
     }
 }
 

@@ -246,6 +246,10 @@ impl Store {
                 }
                 Err(e) => return Err(Error::io(dest, e)),
             }
+        } else {
+            // The same layer is already a snapshot (another build made it): `dir` was
+            // handed over to be moved, and is not needed.
+            fs::remove_dir_all(dir).at(dir)?;
         }
         Ok((
             Diff {
@@ -387,5 +391,26 @@ mod tests {
             .map(|e| e.unwrap().path().unwrap().display().to_string())
             .collect();
         assert_eq!(names, vec!["new"]);
+    }
+
+    #[test]
+    fn committing_a_layer_the_store_has_consumes_the_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("root")).unwrap();
+        let mut chains = Vec::new();
+        for name in ["one", "two"] {
+            let up = store.tmp_path(name);
+            fs::create_dir_all(&up).unwrap();
+            fs::write(up.join("f"), "same").unwrap();
+            let (_, chain) = store.commit_dir(&up, None, Some(0)).unwrap();
+            assert!(!up.exists(), "{name} left in tmp/");
+            chains.push(chain);
+        }
+        assert_eq!(chains[0], chains[1]);
+        assert_eq!(fs::read_dir(store.tmp_dir()).unwrap().count(), 0);
+        assert_eq!(
+            fs::read(store.snapshot_fs(&chains[0]).join("f")).unwrap(),
+            b"same"
+        );
     }
 }

@@ -54,6 +54,10 @@ pub enum Error {
         /// Why it was refused.
         reason: String,
     },
+    /// A layer over a limit of [`crate::limits::Limits`] (a decompression bomb, an absurd
+    /// header).
+    #[error("layer refused: {0}")]
+    LayerLimit(String),
     /// A malformed layer archive.
     #[error("bad layer archive: {0}")]
     BadArchive(String),

@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 use std::fs;
+use std::path::{Path, PathBuf};
 
 use crate::digest::Digest;
 use crate::error::{IoContext, Result};
@@ -60,8 +61,12 @@ impl Store {
             }
         }
         // Nobody is adding content while we hold the gc lock: whatever is in tmp/ was left
-        // by an interrupted process.
+        // by an interrupted process, mounts included (a build's root, killed mid-step).
         let tmp = self.tmp_dir();
+        for m in mounts_under(&tmp).iter().rev() {
+            rustix::mount::unmount(m, rustix::mount::UnmountFlags::DETACH)
+                .map_err(|e| crate::Error::io(m, e.into()))?;
+        }
         for e in fs::read_dir(&tmp).at(&tmp)? {
             let p = e.at(&tmp)?.path();
             let res = if p.is_dir() && !p.is_symlink() {
@@ -72,5 +77,49 @@ impl Store {
             res.at(&p)?;
         }
         Ok(report)
+    }
+}
+
+/// Mount points below `dir`, in the order they were mounted.
+fn mounts_under(dir: &Path) -> Vec<PathBuf> {
+    let Ok(dir) = dir.canonicalize() else {
+        return Vec::new();
+    };
+    fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|p| PathBuf::from(unescape(p)))
+        .filter(|p| p.starts_with(&dir) && *p != dir)
+        .collect()
+}
+
+/// Undoes mountinfo's octal escapes (`\040` for a space).
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 4 <= b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let digit = |k: usize| u32::from(b[i + k] - b'0');
+            out.push((digit(1) * 64 + digit(2) * 8 + digit(3)) as u8);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn mountinfo_escapes_are_undone() {
+        assert_eq!(super::unescape("/a\\040b/c\\134d"), "/a b/c\\d");
+        assert_eq!(super::unescape("/plain\\9"), "/plain\\9");
     }
 }

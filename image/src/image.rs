@@ -95,14 +95,21 @@ pub struct Removal {
 impl Store {
     fn read_index(&self) -> Result<ImageIndex> {
         let p = self.index_path();
-        let bytes = std::fs::read(&p).at(&p)?;
-        if bytes.len() as u64 > MAX_DOCUMENT_SIZE {
+        let f = std::fs::File::open(&p).at(&p)?;
+        let size = f.metadata().at(&p)?.len();
+        if size > MAX_DOCUMENT_SIZE {
             return Err(Error::TooLarge {
                 what: p.display().to_string(),
-                size: bytes.len() as u64,
+                size,
                 limit: MAX_DOCUMENT_SIZE,
             });
         }
+        let mut bytes = Vec::with_capacity(size as usize);
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(f, MAX_DOCUMENT_SIZE + 1),
+            &mut bytes,
+        )
+        .at(&p)?;
         serde_json::from_slice(&bytes).map_err(|source| Error::Json {
             what: p.display().to_string(),
             source,
@@ -120,7 +127,10 @@ impl Store {
     }
 
     /// Changes index.json under its lock and replaces it atomically.
-    fn modify_index<T>(&self, f: impl FnOnce(&mut Vec<Descriptor>) -> Result<T>) -> Result<T> {
+    pub(crate) fn modify_index<T>(
+        &self,
+        f: impl FnOnce(&mut Vec<Descriptor>) -> Result<T>,
+    ) -> Result<T> {
         let _lock = self.lock_index()?;
         let mut index = self.read_index()?;
         let mut manifests = index.manifests().clone();

@@ -20,6 +20,7 @@ use rustix::io::Errno;
 
 use crate::digest::{Digest, HashingReader};
 use crate::error::{Error, IoContext, Result};
+use crate::limits::{Guard, Limits};
 
 const WHITEOUT_PREFIX: &[u8] = b".wh.";
 const OPAQUE_MARKER: &[u8] = b".wh..wh..opq";
@@ -34,8 +35,23 @@ pub struct Applied {
     pub content_size: u64,
 }
 
-/// Unpacks the uncompressed tar stream `tar_stream` into the existing, empty directory `dest`.
+/// Unpacks the uncompressed tar stream `tar_stream` into the existing, empty directory `dest`,
+/// within the default [`Limits`] (or those the environment sets).
 pub fn apply(tar_stream: impl Read, dest: &Path) -> Result<Applied> {
+    apply_with_limits(tar_stream, dest, Limits::default())
+}
+
+/// Unpacks `tar_stream` into `dest`, refusing it as soon as it goes over `limits`.
+pub fn apply_with_limits(tar_stream: impl Read, dest: &Path, limits: Limits) -> Result<Applied> {
+    let guard = Guard::new(tar_stream, limits);
+    let refusal = guard.refusal();
+    apply_guarded(guard, dest).map_err(|e| match refusal.get() {
+        Some(why) => Error::LayerLimit(why),
+        None => e,
+    })
+}
+
+fn apply_guarded(tar_stream: impl Read, dest: &Path) -> Result<Applied> {
     let root: OwnedFd = File::open(dest).at(dest)?.into();
     let mut hashing = HashingReader::new(tar_stream);
     let mut archive = tar::Archive::new(&mut hashing);
@@ -154,6 +170,17 @@ pub fn apply(tar_stream: impl Read, dest: &Path) -> Result<Applied> {
                 return Err(unsafe_entry("hard link to the layer root"));
             };
             let tparent = open_dir_path(&root, tparents, false).map_err(|e| e.into_error(&name))?;
+            // A hard link to a symlink is that symlink at another depth: a relative target
+            // that stayed inside where it was may climb out from here.
+            if let Ok(link) = rustix::fs::readlinkat(&tparent, OsStr::from_bytes(tlast), Vec::new())
+            {
+                if symlink_escapes(parents.len(), link.as_bytes()) {
+                    return Err(unsafe_entry(&format!(
+                        "hard link to a symlink whose target {:?} points outside the layer from here",
+                        link.to_string_lossy()
+                    )));
+                }
+            }
             rustix::fs::linkat(
                 &tparent,
                 OsStr::from_bytes(tlast),
@@ -625,6 +652,31 @@ mod tests {
             &[(S, "link", "/etc", b""), (H, "hard", "link/passwd", b"")],
             "hard",
             "symlink",
+        );
+    }
+
+    #[test]
+    fn a_hard_link_cannot_move_a_symlink_to_where_it_climbs_out() {
+        refused(
+            &[
+                (D, "a/", "", b""),
+                (S, "a/up", "..", b""),
+                (H, "top", "a/up", b""),
+            ],
+            "top",
+            "outside",
+        );
+        // At the same depth or deeper it stays inside, and is kept.
+        let (outer, r) = apply_to_temp(&layer(&[
+            (D, "a/", "", b""),
+            (D, "b/", "", b""),
+            (S, "a/up", "..", b""),
+            (H, "b/up", "a/up", b""),
+        ]));
+        r.unwrap();
+        assert_eq!(
+            std::fs::read_link(outer.path().join("snap/b/up")).unwrap(),
+            Path::new("..")
         );
     }
 

@@ -5,6 +5,7 @@
 //! garbage collection. Other OCI tools (skopeo, umoci, oci-image-tool) read the store as it is.
 
 pub mod archive;
+pub mod check;
 pub mod compression;
 pub mod diff;
 pub mod digest;
@@ -13,6 +14,7 @@ pub mod gc;
 pub mod image;
 pub mod import;
 pub mod layer;
+pub mod limits;
 pub mod reference;
 pub mod snapshot;
 pub mod store;

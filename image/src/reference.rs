@@ -170,9 +170,6 @@ impl Reference {
         if !remote.split('/').all(valid_path_component) {
             return Err(bad("not a valid image reference"));
         }
-        if name.len() > NAME_MAX {
-            return Err(bad("repository name must not be more than 255 characters"));
-        }
         let mut registry = domain.unwrap_or(DOCKER_HUB).to_owned();
         if registry == LEGACY_DOCKER_HUB {
             registry = DOCKER_HUB.to_owned();
@@ -182,6 +179,11 @@ impl Reference {
         } else {
             remote.to_owned()
         };
+        // As Docker: the limit is on the normalized name (`docker.io/library/…`), so that
+        // every name that parses prints as one that parses too.
+        if registry.len() + 1 + repository.len() > NAME_MAX {
+            return Err(bad("repository name must not be more than 255 characters"));
+        }
         let tag = match (tag, &digest) {
             (Some(t), _) => Some(t.to_owned()),
             (None, None) => Some("latest".to_owned()),
@@ -224,10 +226,16 @@ impl Reference {
     /// `localhost:5000/example/echo`.
     pub fn familiar_name(&self) -> String {
         if self.registry == DOCKER_HUB {
-            self.repository
-                .strip_prefix(OFFICIAL_PREFIX)
-                .unwrap_or(&self.repository)
-                .to_owned()
+            // As Docker: `library/` goes only when one component follows it; and the name
+            // keeps its registry when its first component would be read as one.
+            let path = match self.repository.strip_prefix(OFFICIAL_PREFIX) {
+                Some(rest) if !rest.contains('/') => rest,
+                _ => &self.repository,
+            };
+            match path.split_once('/') {
+                Some((first, _)) if is_domain(first) => self.name(),
+                _ => path.to_owned(),
+            }
         } else {
             self.name()
         }
@@ -294,6 +302,51 @@ impl FromStr for Reference {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Inputs the fuzzer found (fuzz/fuzz_targets/reference.rs): the familiar form of a
+    /// name must name the same image.
+    #[test]
+    fn familiar_forms_parse_back_to_the_same_reference() {
+        for input in [
+            "docker.io/libra127.0.0.1127.0.0.1ry/busybox:latest",
+            "docker.io/my.org/app:1",
+            "docker.io/localhost/app",
+            "docker.io/library/a/b:c",
+            "busybox",
+            "someone/app:2",
+        ] {
+            let r = Reference::parse(input).unwrap();
+            let familiar = r.familiar();
+            assert_eq!(
+                Reference::parse(&familiar).unwrap(),
+                r,
+                "{input} -> {familiar}"
+            );
+        }
+        // A familiar name whose normalized form is over 255 characters is refused, as
+        // Docker does, rather than accepted and printed as a name that doesn't parse.
+        let long = "b".repeat(240);
+        assert!(Reference::parse(&long).is_err());
+        assert!(Reference::parse(&format!("docker.io/library/{}", "b".repeat(237))).is_ok());
+        let r = Reference::parse(&"b".repeat(237)).unwrap();
+        assert_eq!(Reference::parse(&r.familiar()).unwrap(), r);
+        assert_eq!(
+            Reference::parse("docker.io/my.org/app:1")
+                .unwrap()
+                .familiar(),
+            "docker.io/my.org/app:1"
+        );
+        assert_eq!(
+            Reference::parse("docker.io/library/a/b")
+                .unwrap()
+                .familiar(),
+            "library/a/b:latest"
+        );
+        assert_eq!(
+            Reference::parse("busybox").unwrap().familiar(),
+            "busybox:latest"
+        );
+    }
 
     fn norm(s: &str) -> String {
         Reference::parse(s).unwrap().to_string()

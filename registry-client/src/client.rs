@@ -468,9 +468,20 @@ impl Client {
     }
 }
 
-/// Reads a small reply body whole (at most 8 MiB, the store's document limit).
+/// Reads a small reply body whole (at most 8 MiB, the store's document limit); a reply
+/// whose `Content-Length` is over the limit is refused before its body is read.
 pub fn read_small(resp: &mut Reply) -> Result<Vec<u8>> {
     let limit = rbox_image::store::MAX_DOCUMENT_SIZE;
+    let announced = resp
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(n) = announced.filter(|n| *n > limit) {
+        return Err(Error::Manifest(format!(
+            "a reply of the registry is {n} bytes, over the limit of {limit}"
+        )));
+    }
     let mut buf = Vec::new();
     resp.body_mut()
         .as_reader()

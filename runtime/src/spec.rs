@@ -376,7 +376,11 @@ pub fn build(
     });
     if !privileged {
         linux["maskedPaths"] = json!(MASKED_PATHS);
-        linux["readonlyPaths"] = json!(READONLY_PATHS);
+        linux["readonlyPaths"] = json!(READONLY_PATHS
+            .iter()
+            .map(|p| p.to_string())
+            .chain(cgroup_mount_points())
+            .collect::<Vec<_>>());
     }
     // The seccomp filter is not in the spec: rbox's executor loads it, compiled once
     // ([`seccomp_filter`]), right before exec. Loading one without no_new_privs takes
@@ -422,6 +426,32 @@ pub fn process_args(c: &ContainerConfig) -> Result<Vec<String>> {
         return Err(Error::NoCommand);
     }
     Ok(args)
+}
+
+/// `/sys/fs/cgroup` and each hierarchy mounted below it on the host, as the container's
+/// cgroup mount repeats them: libcontainer mounts them read-write whatever the spec says,
+/// so each is made read-only again as a read-only path (else a container could raise its
+/// own limits).
+fn cgroup_mount_points() -> Vec<String> {
+    let mut out = vec!["/sys/fs/cgroup".to_owned()];
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    for line in info.lines() {
+        let mut fields = line.split(' ');
+        let Some(point) = fields.nth(4) else { continue };
+        let fstype = line
+            .split_once(" - ")
+            .and_then(|(_, rest)| rest.split(' ').next());
+        let hierarchy = point
+            .strip_prefix("/sys/fs/cgroup/")
+            .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'));
+        if hierarchy
+            && matches!(fstype, Some("cgroup" | "cgroup2"))
+            && !out.iter().any(|p| p == point)
+        {
+            out.push(point.to_owned());
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -334,6 +334,10 @@ impl Containers {
         };
         for e in rd {
             let name = e.at(&d)?.file_name().to_string_lossy().into_owned();
+            // `.removing-<name>`: a volume on its way out is no longer one.
+            if name.starts_with('.') {
+                continue;
+            }
             if let Ok(v) = self.volume(&name) {
                 out.push(v);
             }
@@ -375,7 +379,10 @@ impl Containers {
     }
 
     /// Removes unused volumes: anonymous ones, or every one with `all`. Returns their names.
+    /// Also finishes what a kill interrupted more than 10 s ago: a removal (`.removing-<name>`)
+    /// or a creation that never wrote its `volume.json`.
     pub fn prune_volumes(&self, all: bool) -> Result<Vec<String>> {
+        self.sweep_volumes(std::time::Duration::from_secs(10))?;
         let mut gone = Vec::new();
         for v in self.volumes()? {
             if (all || v.anonymous) && self.volume_users(&v.name)?.is_empty() {
@@ -388,6 +395,34 @@ impl Containers {
             }
         }
         Ok(gone)
+    }
+
+    fn sweep_volumes(&self, age: std::time::Duration) -> Result<()> {
+        let d = self.volumes_dir();
+        let rd = match fs::read_dir(&d) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io(d, e)),
+        };
+        for e in rd {
+            let e = e.at(&d)?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            let path = e.path();
+            let interrupted = name.starts_with(".removing-")
+                || (!name.starts_with('.') && !path.join("volume.json").exists());
+            let changed = e
+                .metadata()
+                .map(|m| std::os::unix::fs::MetadataExt::ctime(&m))
+                .unwrap_or(i64::MAX);
+            if !interrupted || chrono::Utc::now().timestamp() - changed < age.as_secs() as i64 {
+                continue;
+            }
+            match fs::remove_dir_all(&path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(Error::io(path, e)),
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// Turns parsed mounts into the mounts a new container records: bind sources made
@@ -577,6 +612,31 @@ pub fn undo_created(created: &[PathBuf]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interrupted_volume_removals_and_creations_are_not_volumes_and_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Containers::open(dir.path()).unwrap();
+        c.create_volume(Some("kept"), BTreeMap::new()).unwrap();
+        let gone = c.create_volume(Some("gone"), BTreeMap::new()).unwrap();
+        // A removal killed after its rename, and a creation killed before its record.
+        let vols = c.volumes_dir();
+        fs::rename(vols.join(&gone.name), vols.join(".removing-gone")).unwrap();
+        fs::create_dir_all(vols.join("half/_data")).unwrap();
+        let names: Vec<String> = c.volumes().unwrap().into_iter().map(|v| v.name).collect();
+        assert_eq!(names, ["kept"]);
+        // Too young to be sure nobody is at work on them: left alone.
+        c.sweep_volumes(std::time::Duration::from_secs(3600))
+            .unwrap();
+        assert!(vols.join(".removing-gone").exists() && vols.join("half").exists());
+        c.sweep_volumes(std::time::Duration::ZERO).unwrap();
+        let mut left: Vec<String> = fs::read_dir(&vols)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["kept"]);
+    }
 
     #[test]
     fn volume_flags_parse_as_dockers() {

@@ -229,3 +229,35 @@ fn split_then_expand() {
     let expanded: Vec<String> = words.iter().map(|w| x(w)).collect();
     assert_eq!(expanded, vec!["NAME=a b", "OTHER=a y"]);
 }
+
+/// Patterns with many `*` against a long value: a backtracking match took exponential
+/// time (the `expand` fuzz target hung on one); every form must finish at once.
+#[test]
+fn patterns_with_many_stars_match_in_linear_time() {
+    let long = "a".repeat(1500);
+    let lookup = |n: &str| (n == "L").then(|| long.clone());
+    let stars = "*a".repeat(12) + "*b";
+    let start = std::time::Instant::now();
+    for form in ["#", "##", "%", "%%", "/", "//"] {
+        let word = if form.starts_with('/') {
+            format!("${{L{form}{stars}/x}}")
+        } else {
+            format!("${{L{form}{stars}}}")
+        };
+        assert_eq!(expand(&word, '\\', &lookup).unwrap(), long, "{form}");
+    }
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    // The results are still the shell's.
+    let v = |n: &str| (n == "V").then(|| "x.a.b.c".to_owned());
+    assert_eq!(expand("${V#*.*.}", '\\', &v).unwrap(), "b.c");
+    assert_eq!(expand("${V##*.}", '\\', &v).unwrap(), "c");
+    assert_eq!(expand("${V%.*.*}", '\\', &v).unwrap(), "x.a");
+    assert_eq!(expand("${V%%.*}", '\\', &v).unwrap(), "x");
+    assert_eq!(expand("${V/.*./-}", '\\', &v).unwrap(), "x-c");
+    assert_eq!(expand("${V//?/_}", '\\', &v).unwrap(), "_______");
+    assert_eq!(expand("${V/*/}", '\\', &v).unwrap(), "");
+}
