@@ -192,6 +192,8 @@ impl Proxy {
         let upstream = Arc::new(AtomicU16::new(upstream));
         let fault = Arc::new(Mutex::new(fault));
         let stop = Arc::new(AtomicBool::new(false));
+        // Connections being proxied.
+        let active = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let thread = {
             let (upstream, fault, stop) = (upstream.clone(), fault.clone(), stop.clone());
             std::thread::spawn(move || {
@@ -201,8 +203,11 @@ impl Proxy {
                     }
                     let Ok(conn) = conn else { continue };
                     let (upstream, fault) = (upstream.load(Ordering::SeqCst), fault.clone());
+                    let active = active.clone();
+                    active.fetch_add(1, Ordering::SeqCst);
                     std::thread::spawn(move || {
-                        let _ = proxy_one(conn, upstream, &fault);
+                        let _ = proxy_one(conn, upstream, &fault, &active);
+                        active.fetch_sub(1, Ordering::SeqCst);
                     });
                 }
             })
@@ -279,7 +284,12 @@ fn content_length(headers: &[String]) -> Option<u64> {
     })
 }
 
-fn proxy_one(client: TcpStream, upstream: u16, fault: &Mutex<Fault>) -> std::io::Result<()> {
+fn proxy_one(
+    client: TcpStream,
+    upstream: u16,
+    fault: &Mutex<Fault>,
+    active: &std::sync::atomic::AtomicUsize,
+) -> std::io::Result<()> {
     let mut from_client = BufReader::new(client.try_clone()?);
     let mut to_client = client;
     let (request, headers) = read_head(&mut from_client)?;
@@ -328,6 +338,13 @@ fn proxy_one(client: TcpStream, upstream: u16, fault: &Mutex<Fault>) -> std::io:
                     drop(f);
                     to_client.write_all(&chunk[..(after - sent) as usize])?;
                     to_client.flush()?;
+                    // The other transfers of the pull finish first, so that the cut is
+                    // the only failure.
+                    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+                    while active.load(Ordering::SeqCst) > 1 && std::time::Instant::now() < deadline
+                    {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
                     let _ = reached.send(());
                     let _ = resume.recv_timeout(Duration::from_secs(30));
                     let _ = to_client.shutdown(std::net::Shutdown::Both);

@@ -172,6 +172,15 @@ impl Document {
                 "unsupported manifest media type {media_type:?}"
             )));
         }
+        // The config is read whole once stored: one over the store's limit is refused
+        // before it is fetched.
+        let limit = rbox_image::store::MAX_DOCUMENT_SIZE;
+        if config.size > limit {
+            return Err(Error::Manifest(format!(
+                "the image config is {} bytes, over the limit of {limit}",
+                config.size
+            )));
+        }
         Ok(Document::Manifest(Manifest {
             media_type,
             config: blob(config, false)?,

@@ -109,15 +109,6 @@ pub fn pull(
         }
     };
 
-    // A config is read whole later: one over the store's limit is refused before it is
-    // fetched.
-    let limit = rbox_image::store::MAX_DOCUMENT_SIZE;
-    if manifest.config.size > limit {
-        return Err(Error::Manifest(format!(
-            "{what}: the image config is {} bytes, over the limit of {limit}",
-            manifest.config.size
-        )));
-    }
     let _content = store.lock_content()?;
     let had_manifest = store.has_blob(&digest);
     let mut seen = HashSet::new();
