@@ -466,7 +466,8 @@ impl Monitor {
         if let Some(mut s) = self.sync.take() {
             let _ = writeln!(s, "ok {pid}");
         }
-        release_startup_memory();
+        // Startup memory is given back after the first quiet spell (Relay::run), not now:
+        // reading smaps would delay noticing a container that exits at once.
         if let Some(m) = &master {
             outputs.push((m.try_clone()?, Stream::Stdout));
             if self.attached {
