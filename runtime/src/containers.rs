@@ -495,8 +495,7 @@ mod tests {
         assert_eq!(c.sweep_removals(std::time::Duration::ZERO).unwrap(), 5);
         assert!(!left.exists());
         assert!(c.ids().unwrap().is_empty());
-        let _ = fs::remove_dir(c.runtime_dir().join("libcontainer"));
-        let _ = fs::remove_dir(c.runtime_dir());
+        let _ = fs::remove_dir_all(c.runtime_dir());
     }
 
     #[test]

@@ -636,6 +636,7 @@ mod tests {
             .collect();
         left.sort();
         assert_eq!(left, ["kept"]);
+        let _ = fs::remove_dir_all(c.runtime_dir());
     }
 
     #[test]
