@@ -274,14 +274,20 @@ fn kill_9_at_random_points_of_every_command_loses_nothing() {
         _ => {}
     };
 
-    // How long each takes when left alone, to spread the kill points over its life.
+    // How long each takes when left alone, to spread the kill points over its life: the
+    // shortest of three runs (a first run also pays for one-time work, such as making the
+    // default network's bridge).
     let mut took = std::collections::HashMap::new();
     for op in OPS {
-        prepare(op, 1000);
-        let start = Instant::now();
-        let args = args_of(op, 1000);
-        t.ok(&args);
-        took.insert(format!("{op:?}"), start.elapsed());
+        for k in 1000..1003 {
+            prepare(op, k);
+            let start = Instant::now();
+            let args = args_of(op, k);
+            t.ok(&args);
+            let d = start.elapsed();
+            let best = took.entry(format!("{op:?}")).or_insert(d);
+            *best = (*best).min(d);
+        }
     }
     eprintln!("uninterrupted: {took:?}");
 

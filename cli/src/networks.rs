@@ -168,6 +168,7 @@ pub fn run(root: &Path, cmd: NetworkCommand) -> CliResult {
             }
         }
         NetworkCommand::Rm(a) => {
+            rbox_runtime::net::sweep_addresses(&Containers::open(root)?);
             let mut failed = false;
             for name in &a.names {
                 let r = if name == DEFAULT_NETWORK {
@@ -217,6 +218,7 @@ pub fn run(root: &Path, cmd: NetworkCommand) -> CliResult {
 pub fn prune(root: &Path) -> Result<Vec<String>, CliError> {
     let nets = Networks::open(root);
     let containers = Containers::open(root)?;
+    rbox_runtime::net::sweep_addresses(&containers);
     let used = rbox_runtime::net::in_use(&containers)?;
     let mut removed = Vec::new();
     for n in nets.list()? {

@@ -479,6 +479,25 @@ impl Networks {
         )))
     }
 
+    /// Gives back an address whose holder is gone (a create killed midway), once its file
+    /// is `age` old (a create in progress holds it for a moment before its container is
+    /// recorded).
+    pub fn release_stale(
+        &self,
+        net: &Network,
+        ip: Ipv4Addr,
+        container: &str,
+        age: std::time::Duration,
+    ) {
+        let path = self.ips_dir(net).join(ip.to_string());
+        let old = fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|e| e >= age));
+        if old {
+            self.release(net, ip, container);
+        }
+    }
+
     /// Gives an address back (only if `container` has it).
     pub fn release(&self, net: &Network, ip: Ipv4Addr, container: &str) {
         let path = self.ips_dir(net).join(ip.to_string());
@@ -541,6 +560,14 @@ mod tests {
         }
         let e = nets.allocate(&n, "c8", None).unwrap_err().to_string();
         assert!(e.contains("no address left"), "{e}");
+        // An address whose holder is gone is given back once old enough, by its holder only.
+        let held = nets.users(&n).unwrap()[0].clone();
+        nets.release_stale(&n, held.0, &held.1, std::time::Duration::from_secs(3600));
+        assert_eq!(nets.users(&n).unwrap().len(), 5);
+        nets.release_stale(&n, held.0, "someone-else", std::time::Duration::ZERO);
+        assert_eq!(nets.users(&n).unwrap().len(), 5);
+        nets.release_stale(&n, held.0, &held.1, std::time::Duration::ZERO);
+        assert_eq!(nets.users(&n).unwrap().len(), 4);
     }
 
     #[test]

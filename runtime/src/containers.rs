@@ -217,11 +217,17 @@ impl Containers {
     /// Reads a container's state as recorded, without correcting it: the live state while
     /// a monitor runs it, else the one on disk.
     pub fn read_state(&self, id: &str) -> Result<State> {
+        let not_found = |e: &Error| matches!(e, Error::Io { source, .. } if source.kind() == io::ErrorKind::NotFound);
         match read_json(&self.run_path(id).join("state.json")) {
             Ok(s) => Ok(s),
-            Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
-                read_json(&self.dir(id).join("state.json"))
-            }
+            Err(e) if not_found(&e) => match read_json(&self.dir(id).join("state.json")) {
+                // A create killed between its configuration and its first state: the
+                // container was made and never started.
+                Err(e) if not_found(&e) && self.dir(id).join("container.json").is_file() => {
+                    Ok(State::default())
+                }
+                r => r,
+            },
             Err(e) => Err(e),
         }
     }

@@ -280,6 +280,20 @@ fn refresh_own_and_peers(containers: &Containers, config: &ContainerConfig) {
     }
 }
 
+/// Gives back the addresses held by containers that don't exist (a create killed between
+/// taking its address and recording the container), once they are 10 s old.
+pub fn sweep_addresses(containers: &Containers) {
+    let nets = networks(containers);
+    for net in nets.list().unwrap_or_default() {
+        for (ip, owner) in nets.users(&net).unwrap_or_default() {
+            let gone = owner.is_empty() || !containers.dir(&owner).join("container.json").exists();
+            if gone {
+                nets.release_stale(&net, ip, &owner, std::time::Duration::from_secs(10));
+            }
+        }
+    }
+}
+
 /// The containers (ids) using each network, for `network rm` and `prune`.
 pub fn in_use(containers: &Containers) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
