@@ -2,8 +2,8 @@
 //! container can overwrite the rbox binary through `/proc/PID/exe` (CVE-2019-5736): every
 //! process that enters a container's namespaces runs from such a copy.
 //!
-//! The copy is the binary seen through a read-only overlayfs mount that is detached at
-//! once (as runc does): no bytes are copied, the page cache is shared with the binary on
+//! The copy is the binary seen through a read-only overlayfs mount that is never attached
+//! to any mount tree (as runc does): no bytes are copied, the page cache is shared with the binary on
 //! disk, and the process's executable lives on a read-only mount no one can remount. Where
 //! that can't be done, a sealed memfd copy of the binary is the fallback.
 
@@ -59,10 +59,19 @@ pub fn protected_exe() -> io::Result<OwnedFd> {
     }
 }
 
-/// Opens the running executable through a read-only overlayfs mount of its directory,
-/// then detaches the mount: the fd stays valid, and nothing can be written through it.
+/// An empty directory, the second layer of the read-only overlay (overlayfs needs two lower
+/// layers without an upper one). Made once and kept; in /run, which only root writes.
+const EMPTY_LAYER: &str = "/run/.rbox-empty-layer";
+
+/// Opens the running executable through a read-only overlayfs mount of its directory that
+/// is never attached anywhere (`fsopen`/`fsmount`): the fd stays valid, nothing can be
+/// written through it, and a kill at any instant leaves no mount behind.
 fn read_only_view() -> io::Result<OwnedFd> {
-    use nix::mount::{mount, umount2, MntFlags, MsFlags};
+    use rustix::fs::{Mode, OFlags};
+    use rustix::mount::{
+        fsconfig_create, fsconfig_set_string, fsmount, fsopen, FsMountFlags, FsOpenFlags,
+        MountAttrFlags,
+    };
     let exe = std::fs::read_link("/proc/self/exe")?;
     let (Some(dir), Some(name)) = (exe.parent(), exe.file_name()) else {
         return Err(io::Error::other("the executable has no directory"));
@@ -70,37 +79,40 @@ fn read_only_view() -> io::Result<OwnedFd> {
     if !exe.is_absolute() || !exe.exists() {
         return Err(io::Error::other("the executable is not a file on disk"));
     }
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let work = std::env::temp_dir().join(format!(".rbox-exe-{}-{nanos:x}", std::process::id()));
-    let (mnt, empty) = (work.join("m"), work.join("e"));
-    std::fs::create_dir(&work)?;
-    let result = (|| {
-        std::fs::create_dir(&mnt)?;
-        std::fs::create_dir(&empty)?;
-        let esc = |p: &std::path::Path| {
-            p.to_string_lossy()
-                .replace('\\', "\\\\")
-                .replace(':', "\\:")
-                .replace(',', "\\,")
-        };
-        // Two lower layers (the binary's directory over an empty one) and no upper one:
-        // a read-only overlay.
-        let opts = format!("lowerdir={}:{}", esc(dir), esc(&empty));
-        mount(
-            Some("overlay"),
-            &mnt,
-            Some("overlay"),
-            MsFlags::MS_RDONLY | MsFlags::MS_NODEV | MsFlags::MS_NOSUID,
-            Some(opts.as_str()),
-        )?;
-        let fd = File::open(mnt.join(name)).map(OwnedFd::from);
-        let _ = umount2(&mnt, MntFlags::MNT_DETACH);
-        fd
-    })();
-    let _ = std::fs::remove_dir_all(&work);
-    result
+    let empty = std::path::Path::new(EMPTY_LAYER);
+    if empty.starts_with(dir) {
+        return Err(io::Error::other(
+            "the executable's directory holds the empty layer",
+        ));
+    }
+    match std::fs::create_dir(empty) {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+        _ => {}
+    }
+    let esc = |p: &std::path::Path| {
+        p.to_string_lossy()
+            .replace('\\', "\\\\")
+            .replace(':', "\\:")
+            .replace(',', "\\,")
+    };
+    let fs = fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC)?;
+    // Two lower layers (the binary's directory over an empty one) and no upper one: a
+    // read-only overlay.
+    fsconfig_set_string(&fs, "lowerdir", format!("{}:{}", esc(dir), esc(empty)))?;
+    fsconfig_create(&fs)?;
+    let mnt = fsmount(
+        &fs,
+        FsMountFlags::FSMOUNT_CLOEXEC,
+        MountAttrFlags::MOUNT_ATTR_RDONLY
+            | MountAttrFlags::MOUNT_ATTR_NOSUID
+            | MountAttrFlags::MOUNT_ATTR_NODEV,
+    )?;
+    Ok(rustix::fs::openat(
+        &mnt,
+        name,
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?)
 }
 
 /// The path that executes `fd` (valid in this process until exec).
