@@ -5,14 +5,12 @@
 mod harness;
 
 use std::ffi::OsStr;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::{busybox_tarball, cgroups_of, mounts_under, processes_under, workspace, TestRoot};
+use harness::{busybox_tarball, cgroups_of, mounts_under, processes_under, TestRoot};
 
 /// A `docker-registry` on a free loopback port, storage in a temporary directory; killed
 /// (by its pid) when dropped.
@@ -28,43 +26,13 @@ impl Registry {
             .prefix("rbox-registry-")
             .tempdir()
             .unwrap();
-        for _ in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let mut child = Command::new("docker-registry")
-                .arg("serve")
-                .arg(workspace().join("tests/registry/config.yml"))
-                .env(
-                    "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY",
-                    dir.path().join("storage"),
-                )
-                .env("REGISTRY_HTTP_ADDR", format!("127.0.0.1:{port}"))
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("docker-registry runs (apt-get install docker-registry)");
-            let deadline = Instant::now() + Duration::from_secs(15);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break;
-                }
-                if answers(port) {
-                    return Registry {
-                        child,
-                        port,
-                        _dir: dir,
-                    };
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+        std::fs::create_dir(dir.path().join("storage")).unwrap();
+        let (child, port) = harness::spawn_registry(dir.path(), &[]);
+        Registry {
+            child,
+            port,
+            _dir: dir,
         }
-        panic!("docker-registry did not start");
     }
 
     fn addr(&self) -> String {
@@ -77,20 +45,6 @@ impl Drop for Registry {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn answers(port: u16) -> bool {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if s.write_all(b"GET /v2/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut buf = [0u8; 12];
-    s.read_exact(&mut buf).is_ok() && buf.starts_with(b"HTTP/1.")
 }
 
 /// xorshift64*: a small seeded generator, so a failing run can be repeated exactly.

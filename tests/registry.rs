@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use harness::{workspace, TestRoot};
+use harness::{spawn_registry, TestRoot};
 
 /// A registry process, killed (by its pid) when dropped.
 struct Registry {
@@ -34,48 +34,8 @@ impl Registry {
             .unwrap();
         std::fs::create_dir(dir.path().join("storage")).unwrap();
         let extra = env(dir.path());
-        let (child, port) = Registry::spawn(dir.path(), &extra);
+        let (child, port) = spawn_registry(dir.path(), &extra);
         Registry { child, port, dir }
-    }
-
-    /// Starts `docker-registry` on a free loopback port with its storage in `dir`.
-    fn spawn(dir: &Path, env: &[(String, String)]) -> (Child, u16) {
-        for _ in 0..5 {
-            let port = free_port();
-            let mut child = Command::new("docker-registry")
-                .arg("serve")
-                .arg(workspace().join("tests/registry/config.yml"))
-                .env(
-                    "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY",
-                    dir.join("storage"),
-                )
-                .env("REGISTRY_HTTP_ADDR", format!("127.0.0.1:{port}"))
-                .envs(env.iter().map(|(k, v)| (k, v)))
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(
-                    std::fs::OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(dir.join("registry.log"))
-                        .unwrap(),
-                )
-                .spawn()
-                .expect("docker-registry runs (apt-get install docker-registry)");
-            let deadline = Instant::now() + Duration::from_secs(15);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break; // the port was taken: try another
-                }
-                if answers(port) {
-                    return (child, port);
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("docker-registry did not start");
     }
 
     /// Kills the registry (by its pid), as a crash would.
@@ -87,7 +47,7 @@ impl Registry {
     /// Starts it again on the same storage (on a new port).
     fn restart(&mut self) {
         self.kill();
-        let (child, port) = Registry::spawn(self.dir.path(), &[]);
+        let (child, port) = spawn_registry(self.dir.path(), &[]);
         self.child = child;
         self.port = port;
     }
@@ -132,30 +92,6 @@ impl Drop for Registry {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Whether something answers HTTP on `GET /v2/` at the port.
-fn answers(port: u16) -> bool {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if s.write_all(b"GET /v2/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut buf = [0u8; 12];
-    s.read_exact(&mut buf).is_ok() && buf.starts_with(b"HTTP/1.")
-}
-
-/// A port nothing listens on (yet).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// What the proxy does to the bodies of blob downloads (`GET …/blobs/sha256:…`).

@@ -666,3 +666,66 @@ pub fn inspect(t: &TestRoot, name: &str) -> serde_json::Value {
     let v: serde_json::Value = serde_json::from_str(&t.ok(["inspect", name])).unwrap();
     v[0].clone()
 }
+
+/// Starts Debian's `docker-registry` (the project's tests/registry/config.yml) on a free
+/// loopback port, its storage in `dir/storage` and its log in `dir/registry.log`, with extra
+/// environment `env`; returns the process and the port once it answers.
+pub fn spawn_registry(dir: &Path, env: &[(String, String)]) -> (std::process::Child, u16) {
+    use std::time::{Duration, Instant};
+    for _ in 0..5 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(workspace().join("tests/registry/config.yml"))
+            .env(
+                "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY",
+                dir.join("storage"),
+            )
+            .env("REGISTRY_HTTP_ADDR", format!("127.0.0.1:{port}"))
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(
+                fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(dir.join("registry.log"))
+                    .unwrap(),
+            )
+            .spawn()
+            .expect("docker-registry runs (apt-get install docker-registry)");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                break; // the port was taken: try another
+            }
+            if registry_answers(port) {
+                return (child, port);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("docker-registry did not start");
+}
+
+/// Whether something answers HTTP on `GET /v2/` at the loopback port.
+pub fn registry_answers(port: u16) -> bool {
+    use std::io::Read;
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+    if s.write_all(b"GET /v2/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut buf = [0u8; 12];
+    s.read_exact(&mut buf).is_ok() && buf.starts_with(b"HTTP/1.")
+}
