@@ -1,0 +1,4 @@
+//! Attacks from the security review (issue: an image must never reach the host), build side:
+//! each test performs one attack end to end with the real binary and asserts it fails.
+
+mod harness;
