@@ -121,6 +121,14 @@ pub struct CreateArgs {
     /// Mount the volumes of another container: CONTAINER[:ro|rw].
     #[arg(long)]
     volumes_from: Vec<String>,
+    /// The log driver: json-file (the only one).
+    #[arg(long)]
+    log_driver: Option<String>,
+    /// A log option: max-size=SIZE (a file's size before rotation, -1: no limit; default
+    /// 20m), max-file=N (files kept; default 5). `log-opts` in <root>/defaults.json sets the
+    /// root's defaults.
+    #[arg(long = "log-opt")]
+    log_opt: Vec<String>,
     /// Pull the image: missing (when the store lacks it), always, or never.
     #[arg(long, default_value = "missing", value_parser = ["missing", "always", "never"])]
     pull: String,
@@ -168,6 +176,8 @@ impl CreateArgs {
             mounts: self.mount.clone(),
             tmpfs: self.tmpfs.clone(),
             volumes_from: self.volumes_from.clone(),
+            log_driver: self.log_driver.clone(),
+            log_opts: self.log_opt.clone(),
         }
     }
 }
@@ -741,24 +751,24 @@ pub fn logs(root: &Path, a: LogsArgs) -> CliResult {
             o.flush()
         }
     };
-    let records = rbox_runtime::logs::read_all(&path)
+    // One reader for what is kept and what comes: nothing twice, nothing lost to a rotation.
+    let mut follower = rbox_runtime::logs::Follower::new(&path);
+    let records = follower
+        .poll()
         .map_err(|e| CliError::Failed(format!("{}: {e}", path.display())))?;
     let start = tail.map_or(0, |t| records.len().saturating_sub(t));
     for r in &records[start..] {
         print(r)?;
     }
     if a.follow {
-        let mut seen = records.len();
         loop {
             let running = containers
                 .load(&id)
                 .map(|c| c.state.is_running())
                 .unwrap_or(false);
-            let records = rbox_runtime::logs::read_all(&path).unwrap_or_default();
-            for r in records.iter().skip(seen) {
-                print(r)?;
+            for r in follower.poll().unwrap_or_default() {
+                print(&r)?;
             }
-            seen = seen.max(records.len());
             if !running {
                 break;
             }

@@ -43,6 +43,7 @@ impl Store {
     /// Opens the store at `root`, creating its directories on first use.
     pub fn open(root: impl Into<PathBuf>) -> Result<Store> {
         let root = root.into();
+        private_root(&root)?;
         let store = Store { root };
         for d in [
             store.blobs_dir(),
@@ -293,9 +294,48 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     sync_dir(dir)
 }
 
+/// Makes the data root `root` (mode 0700) or closes the one there to others: image layers
+/// and writable layers below it hold setuid binaries, file capabilities and device nodes,
+/// containers' configurations their `-e` secrets. A root another user owns is refused.
+pub fn private_root(root: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    match fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(root)
+    {
+        Ok(()) => {}
+        Err(e) => return Err(Error::io(root, e)),
+    }
+    let m = fs::metadata(root).at(root)?;
+    let me = rustix::process::geteuid().as_raw();
+    if m.uid() != me {
+        return Err(Error::io(
+            root,
+            io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "the data root is owned by uid {}, not by this user ({me}): refused",
+                    m.uid()
+                ),
+            ),
+        ));
+    }
+    if m.mode() & 0o077 != 0 {
+        tracing::warn!(
+            "{}: the data root was open to other users (mode {:o}): now 0700",
+            root.display(),
+            m.mode() & 0o7777
+        );
+        fs::set_permissions(root, fs::Permissions::from_mode(0o700)).at(root)?;
+    }
+    Ok(())
+}
+
 /// Replaces `path` with `bytes` atomically for readers (temp file + rename) without
 /// waiting for the disk: for state that is rewritten often and can be rebuilt, such as a
 /// container's state (a crash may lose the last update, never leave a torn file).
+/// The file is 0600: container configurations hold `-e` secrets.
 pub fn replace_file(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().expect("a replaced file is in a directory");
     let tmp = dir.join(format!(
@@ -303,7 +343,14 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> Result<()> {
         path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
         std::process::id()
     ));
-    let res = fs::write(&tmp, bytes).and_then(|_| fs::rename(&tmp, path));
+    let res = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(bytes))
+        .and_then(|_| fs::rename(&tmp, path));
     if let Err(e) = res {
         let _ = fs::remove_file(&tmp);
         return Err(Error::io(path, e));

@@ -70,6 +70,9 @@ pub fn setup(net: &Network) -> Result<()> {
     {outbound}oifname "{br}" ip saddr 127.0.0.0/8 masquerade
     oifname "{br}" ct status dnat ip saddr {subnet} masquerade
   }}
+  chain input {{ type filter hook input priority filter; policy accept;
+    iifname "{br}" ip daddr 127.0.0.0/8 ct state != {{ established, related }} drop
+  }}
   chain forward {{ type filter hook forward priority filter; policy accept;
     oifname "{br}" ct state established,related accept
     oifname "{br}" iifname "{br}" accept

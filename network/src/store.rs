@@ -357,9 +357,20 @@ impl Networks {
             mac[0] = (mac[0] & 0xfe) | 0x02;
             nl.set_address(index, mac)?;
             nl.add_address(index, net.gateway, net.subnet.prefix)?;
+            // A container's Router Advertisement must not give the host an address or a
+            // route (CVE-2020-13401): no RA, no autoconfiguration on the bridge, set before
+            // it comes up. Without IPv6 in the kernel there is nothing to set.
+            for key in ["accept_ra", "autoconf"] {
+                match sysctl(&format!("net/ipv6/conf/{}/{key}", net.bridge), "0") {
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    r => r?,
+                }
+            }
             nl.set_up(index, None)?;
             // Published ports on 127.0.0.1 are sent into the bridge; the kernel lets
-            // loopback sources out there only with this.
+            // loopback sources out there only with this. It would also let a container
+            // reach the host's loopback-only services with frames to 127.0.0.1: the
+            // network's table drops those at input (nat.rs).
             sysctl(&format!("net/ipv4/conf/{}/route_localnet", net.bridge), "1")?;
             if !net.internal {
                 sysctl("net/ipv4/ip_forward", "1")?;

@@ -257,6 +257,74 @@ fn prime() {
     }
 }
 
+/// The mount points of the cgroup v1 hierarchies that bear no controller, only a name
+/// (`name=systemd`), from the mount table `mountinfo`.
+fn named_hierarchies(mountinfo: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for line in mountinfo.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let mut r = right.split(' ');
+        let (Some("cgroup"), Some(_), Some(opts)) = (r.next(), r.next(), r.next()) else {
+            continue;
+        };
+        let mut named = false;
+        let mut controller = false;
+        for o in opts.split(',') {
+            match o {
+                "rw" | "ro" | "xattr" | "noprefix" | "clone_children" | "none" => {}
+                o if o.starts_with("name=") => named = true,
+                o if o.starts_with("release_agent=") || o.starts_with("cpuset_v2") => {}
+                _ => controller = true,
+            }
+        }
+        if named && !controller {
+            if let Some(point) = left.split(' ').nth(4) {
+                out.push(PathBuf::from(point));
+            }
+        }
+    }
+    out
+}
+
+/// Puts this process (the container's monitor, before it makes the container) into
+/// `/rbox/<id>` of each named v1 hierarchy. libcontainer places a container in the
+/// controllers' hierarchies only; in a named one it would stay where its monitor is, often
+/// the hierarchy's root, which its cgroup namespace would then show it, `release_agent`
+/// (a program run as host root) included. In its own cgroup there, it sees only that.
+pub fn enter_named(id: &str) -> std::io::Result<()> {
+    let info = fs::read_to_string("/proc/self/mountinfo")?;
+    for mount in named_hierarchies(&info) {
+        let dir = mount.join("rbox").join(id);
+        fs::create_dir_all(&dir)?;
+        fs::write(dir.join("cgroup.procs"), std::process::id().to_string())?;
+    }
+    Ok(())
+}
+
+/// Removes container `id`'s cgroups in the named v1 hierarchies (see `enter_named`),
+/// moving this process out first if it is in one; a cgroup still in use stays.
+pub fn remove_named(id: &str) {
+    let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let own = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let inside = format!("/rbox/{id}");
+    for mount in named_hierarchies(&info) {
+        let dir = mount.join("rbox").join(id);
+        if !dir.is_dir() {
+            continue;
+        }
+        let name = mount.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if own
+            .lines()
+            .any(|l| l.ends_with(&format!(":name={name}:{inside}")))
+        {
+            let _ = fs::write(mount.join("cgroup.procs"), std::process::id().to_string());
+        }
+        let _ = fs::remove_dir(&dir);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,5 +344,18 @@ mod tests {
             Some(42)
         );
         assert_eq!(key_value("usage_usec 7\n", "user_usec"), None);
+    }
+
+    #[test]
+    fn named_hierarchies_are_told_from_controllers() {
+        let info =
+            "41 30 0:37 / /sys/fs/cgroup/systemd rw,nosuid - cgroup cgroup rw,xattr,name=systemd\n\
+            42 30 0:38 / /sys/fs/cgroup/memory rw,nosuid - cgroup cgroup rw,memory\n\
+            43 30 0:39 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n\
+            44 30 0:40 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n";
+        assert_eq!(
+            named_hierarchies(info),
+            vec![PathBuf::from("/sys/fs/cgroup/systemd")]
+        );
     }
 }

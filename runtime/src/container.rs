@@ -97,6 +97,9 @@ pub struct HostConfig {
     /// Bind mounts, volumes and tmpfs mounts, parents first.
     #[serde(default)]
     pub mounts: Vec<crate::volumes::Mount>,
+    /// The log driver and its options (`--log-opt`), with the limits in force.
+    #[serde(default)]
+    pub log_config: crate::logs::LogConfig,
 }
 
 /// docker's restart policies.

@@ -71,32 +71,53 @@ fn runtime_base() -> PathBuf {
     }
 }
 
-/// Makes `dir` (mode 0700) or checks that the one there is ours: a directory, not a link,
-/// owned by us and closed to others (it may sit in a world-writable /dev/shm).
+/// Makes `dir` (mode 0700, root's). It sits in a world-writable directory (/dev/shm where
+/// /run is no tmpfs), so anyone may have made that name first: a link, a file, or a
+/// directory that is not ours or open to others is moved aside and removed, and ours made.
 fn private_dir(dir: &Path) -> Result<()> {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt};
-    match fs::DirBuilder::new().mode(0o700).create(dir) {
-        Ok(()) => return Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(Error::io(dir, e)),
-    }
-    let m = fs::symlink_metadata(dir).at(dir)?;
-    if !m.is_dir() || m.uid() != nix::unistd::geteuid().as_raw() || m.mode() & 0o077 != 0 {
-        return Err(Error::io(
-            dir,
-            io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                "the runtime directory is not a private directory of ours",
-            ),
+    for _ in 0..8 {
+        match fs::DirBuilder::new().mode(0o700).create(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(Error::io(dir, e)),
+        }
+        let m = fs::symlink_metadata(dir).at(dir)?;
+        if m.is_dir() && m.uid() == nix::unistd::geteuid().as_raw() && m.mode() & 0o077 == 0 {
+            return Ok(());
+        }
+        tracing::warn!(
+            "{}: not a private directory of ours (someone else made it): replaced",
+            dir.display()
+        );
+        let aside = dir.with_file_name(format!(
+            ".{}.foreign-{}",
+            dir.file_name().and_then(|n| n.to_str()).unwrap_or("rbox"),
+            crate::create::random_hex(8)
         ));
+        // A rename in a sticky directory is allowed to root whoever owns the entry; what is
+        // moved aside is never followed (remove_dir_all doesn't follow links).
+        fs::rename(dir, &aside).at(dir)?;
+        if fs::symlink_metadata(&aside).is_ok_and(|m| m.is_dir()) {
+            let _ = fs::remove_dir_all(&aside);
+        } else {
+            let _ = fs::remove_file(&aside);
+        }
     }
-    Ok(())
+    Err(Error::io(
+        dir,
+        io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "the runtime directory keeps being taken by someone else",
+        ),
+    ))
 }
 
 impl Containers {
     /// Opens the container area of the data root `root`.
     pub fn open(root: impl Into<PathBuf>) -> Result<Containers> {
         let root: PathBuf = root.into();
+        rbox_image::store::private_root(&root)?;
         let root = fs::canonicalize(&root).unwrap_or(root);
         let key = rbox_image::Digest::of(root.as_os_str().as_encoded_bytes());
         let runtime = runtime_base().join(format!("rbox-{}", &key.hex()[..16]));
@@ -108,6 +129,40 @@ impl Containers {
         let lc = c.run_dir();
         fs::create_dir_all(&lc).at(&lc)?;
         Ok(c)
+    }
+
+    /// The root's own defaults for containers' log options: the `log-opts` of
+    /// `<root>/defaults.json` (as in Docker's daemon.json), none when there is no file.
+    pub fn log_defaults(&self) -> Result<std::collections::BTreeMap<String, String>> {
+        let p = self.root.join("defaults.json");
+        let v: serde_json::Value = match fs::read(&p) {
+            Ok(b) => serde_json::from_slice(&b)
+                .map_err(|e| Error::io(&p, io::Error::new(io::ErrorKind::InvalidData, e)))?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Default::default()),
+            Err(e) => return Err(Error::io(&p, e)),
+        };
+        for k in v.as_object().into_iter().flat_map(|o| o.keys()) {
+            if k != "log-opts" {
+                tracing::warn!(
+                    "{}: {k:?} is not a setting rbox knows; ignored",
+                    p.display()
+                );
+            }
+        }
+        let mut out = std::collections::BTreeMap::new();
+        for (k, val) in v["log-opts"].as_object().into_iter().flatten() {
+            let val = val.as_str().ok_or_else(|| {
+                Error::io(
+                    &p,
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("log-opts {k:?}: the value must be a string"),
+                    ),
+                )
+            })?;
+            out.insert(k.clone(), val.to_owned());
+        }
+        Ok(out)
     }
 
     /// The runtime directory (on a tmpfs) of this data root.
@@ -143,7 +198,7 @@ impl Containers {
     /// Records a new container: reserves its name, writes its configuration and a
     /// `created` state, and makes its directories.
     pub fn create(&self, config: &ContainerConfig) -> Result<()> {
-        self.reserve_name(&config.name, &config.id)?;
+        let _name = self.reserve_name(&config.name, &config.id)?;
         let dir = self.dir(&config.id);
         let made = (|| {
             for d in ["upper", "work", "rootfs"] {
@@ -159,37 +214,86 @@ impl Containers {
         made
     }
 
-    fn reserve_name(&self, name: &str, id: &str) -> Result<()> {
+    /// Takes `name` for `id`. The name file is created exclusively and stays locked (the
+    /// returned file) until the caller has written the container's configuration: a
+    /// creator still at work is never mistaken for one that died between steps.
+    fn reserve_name(&self, name: &str, id: &str) -> Result<File> {
         validate_name(name)?;
         let p = self.name_path(name);
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o644)
-            .open(&p)
-        {
-            Ok(mut f) => f.write_all(id.as_bytes()).at(&p),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                let holder = fs::read_to_string(&p).unwrap_or_default();
-                // A name whose container is gone (a crash between steps) is free again.
-                if !holder.is_empty() && !self.dir(&holder).join("container.json").exists() {
-                    fs::remove_file(&p).at(&p)?;
-                    return self.reserve_name(name, id);
+        for _ in 0..8 {
+            match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&p)
+            {
+                Ok(mut f) => {
+                    rustix::fs::flock(&f, FlockOperation::LockExclusive)
+                        .map_err(|e| Error::io(&p, e.into()))?;
+                    f.write_all(id.as_bytes()).at(&p)?;
+                    return Ok(f);
                 }
-                Err(Error::NameInUse {
-                    name: name.to_owned(),
-                    id: holder,
-                })
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    if !self.name_is_stale(&p)? {
+                        return Err(Error::NameInUse {
+                            name: name.to_owned(),
+                            id: fs::read_to_string(&p).unwrap_or_default(),
+                        });
+                    }
+                }
+                Err(e) => return Err(Error::io(p, e)),
             }
-            Err(e) => Err(Error::io(p, e)),
         }
+        Err(Error::NameInUse {
+            name: name.to_owned(),
+            id: fs::read_to_string(&p).unwrap_or_default(),
+        })
+    }
+
+    /// Whether the name file at `p` was left by a creator that died before recording its
+    /// container; if so it is removed (and `true` returned, also when it vanished
+    /// meanwhile). Locked by a live creator, or naming a recorded container, it is not.
+    fn name_is_stale(&self, p: &Path) -> Result<bool> {
+        use std::os::unix::fs::MetadataExt;
+        let mut f = match File::open(p) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(true),
+            Err(e) => return Err(Error::io(p, e)),
+        };
+        if rustix::fs::flock(&f, FlockOperation::NonBlockingLockExclusive).is_err() {
+            return Ok(false);
+        }
+        // Still the file at that path (not one removed meanwhile by another)?
+        let held = f.metadata().at(p)?;
+        match fs::symlink_metadata(p) {
+            Ok(now) if now.ino() == held.ino() && now.dev() == held.dev() => {}
+            _ => return Ok(true),
+        }
+        let mut holder = String::new();
+        f.read_to_string(&mut holder).at(p)?;
+        let old = held
+            .modified()
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|a| a.as_secs() >= 10);
+        // An empty file: its creator died between creating and locking it (or is just
+        // there); a holder without a configuration died before writing it.
+        let stale = if holder.is_empty() {
+            old
+        } else {
+            !self.dir(&holder).join("container.json").exists()
+        };
+        if stale {
+            fs::remove_file(p).at(p)?;
+        }
+        Ok(stale)
     }
 
     /// Gives a container another name.
     pub fn rename(&self, id: &str, new_name: &str) -> Result<()> {
         let _l = self.lock(id)?;
         let mut c = self.read_config(id)?;
-        self.reserve_name(new_name, id)?;
+        let _name = self.reserve_name(new_name, id)?;
         let old = std::mem::replace(&mut c.name, new_name.to_owned());
         if let Err(e) = self.write_config(&c) {
             let _ = fs::remove_file(self.name_path(new_name));

@@ -84,6 +84,10 @@ pub struct RunOptions {
     pub tmpfs: Vec<String>,
     /// `--volumes-from CONTAINER[:ro]`.
     pub volumes_from: Vec<String>,
+    /// `--log-driver` (json-file only).
+    pub log_driver: Option<String>,
+    /// `--log-opt KEY=VALUE`.
+    pub log_opts: Vec<String>,
 }
 
 /// Parses a size as Docker does: a number with an optional `b`, `k`, `m`, `g`, `t` unit.
@@ -319,6 +323,15 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
             });
         }
     }
+    let log_config = crate::logs::LogConfig::new(
+        o.log_driver.as_deref(),
+        &o.log_opts,
+        &containers.log_defaults()?,
+    )
+    .map_err(|reason| Error::InvalidOption {
+        flag: "--log-opt".into(),
+        reason,
+    })?;
     let restart_policy =
         RestartPolicy::parse(o.restart.as_deref().unwrap_or("no")).map_err(|reason| {
             Error::InvalidOption {
@@ -430,6 +443,7 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
             init: o.init,
             extra_hosts: o.add_hosts.clone(),
             mounts,
+            log_config,
         },
     };
     let mut config = config;

@@ -12,8 +12,6 @@ use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::syscall::syscall::SyscallType;
 use nix::sys::signal::SigmaskHow;
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::Pid;
 
 use crate::container::Status;
 use crate::containers::Containers;
@@ -79,6 +77,11 @@ pub fn exec(containers: &Containers, id: &str, o: &ExecOptions) -> Result<i32> {
             }
         }
     }
+    // An empty HOME would have the OCI runtime look the user up through the image's NSS
+    // modules inside the container (see `spec::environment`).
+    if env.get("HOME").is_some_and(|h| h.is_empty()) {
+        env.insert("HOME".into(), who.home.clone());
+    }
     if o.tty {
         env.entry("TERM".into()).or_insert_with(|| "xterm".into());
     }
@@ -102,6 +105,8 @@ pub fn exec(containers: &Containers, id: &str, o: &ExecOptions) -> Result<i32> {
             drop_sys_admin: false,
         });
     let sock_name = format!("exec-{}.sock", std::process::id());
+    let mut piped_stdin: Option<OwnedFd> = None;
+    let mut piped_outputs: Vec<(OwnedFd, Stream)> = Vec::new();
     let console = if o.tty {
         let prev = std::env::current_dir()?;
         std::env::set_current_dir(&run).at(&run)?;
@@ -118,15 +123,23 @@ pub fn exec(containers: &Containers, id: &str, o: &ExecOptions) -> Result<i32> {
                 .with_stdout(OwnedFd::from(write_null()?))
                 .with_stderr(OwnedFd::from(write_null()?));
         } else {
+            // Relayed through pipes: the caller's own descriptors never reach the
+            // container (it could reopen a host file through /proc/self/fd/N).
+            let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC);
             let stdin = if o.interactive {
-                io::stdin().as_fd().try_clone_to_owned()?
+                let (r, w) = pipe()?;
+                piped_stdin = Some(w);
+                r
             } else {
                 null()?
             };
+            let (out_r, out_w) = pipe()?;
+            let (err_r, err_w) = pipe()?;
             builder = builder
                 .with_stdin(stdin)
-                .with_stdout(io::stdout().as_fd().try_clone_to_owned()?)
-                .with_stderr(io::stderr().as_fd().try_clone_to_owned()?);
+                .with_stdout(out_w)
+                .with_stderr(err_w);
+            piped_outputs = vec![(out_r, Stream::Stdout), (err_r, Stream::Stderr)];
         }
         None
     };
@@ -165,16 +178,12 @@ pub fn exec(containers: &Containers, id: &str, o: &ExecOptions) -> Result<i32> {
         };
         return Ok(relay.run(pid.as_raw(), outputs, &sigfd));
     }
-    drop(sigfd);
-    loop {
-        match waitpid(Pid::from_raw(pid.as_raw()), None) {
-            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
-            Ok(WaitStatus::Signaled(_, s, _)) => return Ok(128 + s as i32),
-            Ok(_) => continue,
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
+    let mut relay = Relay {
+        log: None,
+        attached: true,
+        stdin_to: piped_stdin,
+    };
+    Ok(relay.run(pid.as_raw(), piped_outputs, &sigfd))
 }
 
 fn write_null() -> io::Result<File> {

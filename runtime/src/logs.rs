@@ -1,9 +1,13 @@
 //! Container logs in Docker's json-file format: one JSON object a line,
-//! `{"log":"text\n","stream":"stdout","time":"2026-11-22T00:00:00.000000000Z"}`.
+//! `{"log":"text\n","stream":"stdout","time":"2026-11-22T00:00:00.000000000Z"}`, rotated
+//! as Docker's `max-size`/`max-file` options say: `container.log` is the newest file,
+//! `container.log.1` … `container.log.<max-file − 1>` the older ones.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Write};
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -39,20 +43,155 @@ pub struct Record {
     pub time: String,
 }
 
+/// The only log driver: Docker's json-file.
+pub const DRIVER: &str = "json-file";
+/// A log file's size when neither the container nor the root says (Docker's `local`
+/// driver's default): output can't fill the disk.
+pub const DEFAULT_MAX_SIZE: u64 = 20 << 20;
+/// Files kept when neither the container nor the root says.
+pub const DEFAULT_MAX_FILE: u32 = 5;
+
+/// Docker's `HostConfig.LogConfig`: the driver and its options as given
+/// (`--log-opt max-size=10m`), with the limits in force filled in at create.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LogConfig {
+    /// Always `json-file`.
+    #[serde(rename = "Type")]
+    pub kind: String,
+    /// `max-size`, `max-file`.
+    pub config: BTreeMap<String, String>,
+}
+
+impl Default for LogConfig {
+    fn default() -> LogConfig {
+        LogConfig {
+            kind: DRIVER.into(),
+            config: BTreeMap::from([
+                ("max-size".into(), "20m".into()),
+                ("max-file".into(), DEFAULT_MAX_FILE.to_string()),
+            ]),
+        }
+    }
+}
+
+impl LogConfig {
+    /// The driver and options of a container: `opts` (`KEY=VALUE`, from `--log-opt`) over
+    /// `defaults` (the root's), over rbox's own. An unknown driver, option or value is an
+    /// error that names it.
+    pub fn new(
+        driver: Option<&str>,
+        opts: &[String],
+        defaults: &BTreeMap<String, String>,
+    ) -> Result<LogConfig, String> {
+        match driver {
+            None | Some(DRIVER) => {}
+            Some(d) => return Err(format!("--log-driver {d:?}: only {DRIVER} is supported")),
+        }
+        let mut c = LogConfig::default();
+        let given = opts.iter().map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .ok_or_else(|| format!("--log-opt {kv:?}: expected KEY=VALUE"))
+        });
+        let defaults = defaults.iter().map(|(k, v)| Ok((k.clone(), v.clone())));
+        for kv in defaults.chain(given) {
+            let (k, v) = kv?;
+            c.config.insert(k, v);
+        }
+        c.limits()?;
+        Ok(c)
+    }
+
+    /// `(max-size in bytes, max-file)`; `max-size=-1` for no limit, as Docker.
+    pub fn limits(&self) -> Result<(Option<u64>, u32), String> {
+        let mut size = Some(DEFAULT_MAX_SIZE);
+        let mut files = DEFAULT_MAX_FILE;
+        for (k, v) in &self.config {
+            match k.as_str() {
+                "max-size" if v == "-1" => size = None,
+                "max-size" => {
+                    size = Some(
+                        crate::create::parse_bytes(v, "--log-opt max-size")
+                            .ok()
+                            .filter(|n| *n > 0)
+                            .ok_or_else(|| format!("--log-opt max-size={v}: not a size"))?
+                            as u64,
+                    )
+                }
+                "max-file" => {
+                    files = v
+                        .parse()
+                        .ok()
+                        .filter(|n| *n >= 1)
+                        .ok_or_else(|| format!("--log-opt max-file={v}: a number from 1"))?
+                }
+                _ => return Err(format!("unknown log opt {k:?} for the {DRIVER} log driver")),
+            }
+        }
+        Ok((size, files))
+    }
+}
+
+/// The files of a log, oldest first: `path.N` … `path.1`, `path`.
+pub fn files(path: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for n in (1..=1000).rev() {
+        let p = rotated(path, n);
+        if p.exists() {
+            out.push(p);
+        }
+    }
+    out.push(path.to_owned());
+    out
+}
+
+fn rotated(path: &Path, n: u32) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(format!(".{n}"));
+    PathBuf::from(s)
+}
+
 /// Appends a container's output to its log, a line at a time.
 pub struct LogWriter {
     file: File,
+    path: PathBuf,
+    size: u64,
+    max_size: Option<u64>,
+    max_file: u32,
     partial: [Vec<u8>; 2],
 }
 
 impl LogWriter {
-    /// Opens (creating) the log at `path` for appending.
-    pub fn open(path: &Path) -> io::Result<LogWriter> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+    /// Opens (creating, mode 0600) the log at `path` for appending, rotated at
+    /// `max_size` bytes into at most `max_file` files.
+    pub fn open(path: &Path, max_size: Option<u64>, max_file: u32) -> io::Result<LogWriter> {
+        let file = open_log(path)?;
         Ok(LogWriter {
+            size: file.metadata()?.len(),
             file,
+            path: path.to_owned(),
+            max_size,
+            max_file: max_file.max(1),
             partial: [Vec::new(), Vec::new()],
         })
+    }
+
+    /// Starts a new file: the older ones move up one number, the oldest goes (with one
+    /// file only, it is emptied).
+    fn rotate(&mut self) -> io::Result<()> {
+        if self.max_file == 1 {
+            self.file.set_len(0)?;
+        } else {
+            let _ = fs::remove_file(rotated(&self.path, self.max_file - 1));
+            for n in (1..self.max_file - 1).rev() {
+                let _ = fs::rename(rotated(&self.path, n), rotated(&self.path, n + 1));
+            }
+            fs::rename(&self.path, rotated(&self.path, 1))?;
+            self.file = open_log(&self.path)?;
+        }
+        self.size = 0;
+        Ok(())
     }
 
     /// Records output; complete lines are written at once, a partial line when it ends.
@@ -91,24 +230,123 @@ impl LogWriter {
         };
         let mut json = serde_json::to_vec(&rec).expect("a log record serializes");
         json.push(b'\n');
+        if self
+            .max_size
+            .is_some_and(|m| self.size > 0 && self.size + json.len() as u64 > m)
+        {
+            self.rotate()?;
+        }
+        self.size += json.len() as u64;
         self.file.write_all(&json)
     }
 }
 
-/// Reads every record of a log, skipping lines that don't parse (a torn last line).
+fn open_log(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+}
+
+/// Reads every record of a log and its rotated files, oldest first, skipping lines that
+/// don't parse (a torn last line).
 pub fn read_all(path: &Path) -> io::Result<Vec<Record>> {
-    let f = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
     let mut out = Vec::new();
-    for line in BufReader::new(f).lines() {
-        if let Ok(rec) = serde_json::from_str::<Record>(&line?) {
-            out.push(rec);
+    for p in files(path) {
+        let f = match File::open(&p) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for line in BufReader::new(f).lines() {
+            if let Ok(rec) = serde_json::from_str::<Record>(&line?) {
+                out.push(rec);
+            }
         }
     }
     Ok(out)
+}
+
+/// Reads a log as it grows and rotates (`logs`, `logs -f`): the first call returns every
+/// record kept, oldest first, each later one the records written since, whole lines only.
+pub struct Follower {
+    path: PathBuf,
+    older: Vec<PathBuf>,
+    file: Option<(File, u64)>,
+    offset: u64,
+    pending: Vec<u8>,
+}
+
+impl Follower {
+    /// Follows `path` from its oldest kept record.
+    pub fn new(path: &Path) -> Follower {
+        // The current file is opened first: a rotation meanwhile moves it to `.1`, which
+        // is then read as it was (the same open file), never twice.
+        let file = File::open(path).ok().and_then(|f| {
+            let ino = f.metadata().ok()?.ino();
+            Some((f, ino))
+        });
+        let current = file.as_ref().map(|(_, ino)| *ino);
+        let mut older = files(path);
+        older.pop();
+        older.retain(|p| fs::metadata(p).ok().map(|m| m.ino()) != current);
+        Follower {
+            path: path.to_owned(),
+            older,
+            file,
+            offset: 0,
+            pending: Vec::new(),
+        }
+    }
+
+    /// The records written since the last call.
+    pub fn poll(&mut self) -> io::Result<Vec<Record>> {
+        let mut out = Vec::new();
+        for p in std::mem::take(&mut self.older) {
+            if let Ok(f) = File::open(&p) {
+                for line in BufReader::new(f).lines() {
+                    if let Ok(rec) = serde_json::from_str::<Record>(&line?) {
+                        out.push(rec);
+                    }
+                }
+            }
+        }
+        loop {
+            self.drain(&mut out)?;
+            // Rotated (or made) since: what the old file got until then is read to its
+            // end, then the new one from its start.
+            let now = fs::metadata(&self.path).ok().map(|m| m.ino());
+            let current = self.file.as_ref().map(|(_, ino)| *ino);
+            match now {
+                Some(ino) if Some(ino) != current => {
+                    self.drain(&mut out)?;
+                    self.file = File::open(&self.path).ok().map(|f| (f, ino));
+                    self.offset = 0;
+                    self.pending.clear();
+                }
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    fn drain(&mut self, out: &mut Vec<Record>) -> io::Result<()> {
+        let Some((f, _)) = &mut self.file else {
+            return Ok(());
+        };
+        f.seek(SeekFrom::Start(self.offset))?;
+        let mut buf = Vec::new();
+        io::Read::read_to_end(f, &mut buf)?;
+        self.offset += buf.len() as u64;
+        self.pending.extend_from_slice(&buf);
+        while let Some(nl) = self.pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.pending.drain(..=nl).collect();
+            if let Ok(rec) = serde_json::from_slice::<Record>(&line) {
+                out.push(rec);
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -119,7 +357,7 @@ mod tests {
     fn lines_become_records_and_partial_lines_wait() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("log");
-        let mut w = LogWriter::open(&p).unwrap();
+        let mut w = LogWriter::open(&p, None, 1).unwrap();
         w.write(Stream::Stdout, b"hel").unwrap();
         w.write(Stream::Stderr, b"oops\n").unwrap();
         w.write(Stream::Stdout, b"lo\nwor").unwrap();
@@ -138,5 +376,51 @@ mod tests {
             ]
         );
         assert!(recs[0].time.ends_with('Z'));
+    }
+
+    #[test]
+    fn logs_rotate_at_their_size_and_are_read_across_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("log");
+        let mut w = LogWriter::open(&p, Some(1000), 3).unwrap();
+        let mut follow = Follower::new(&p);
+        let mut followed = 0;
+        for i in 0..100 {
+            w.write(Stream::Stdout, format!("line {i:03}\n").as_bytes())
+                .unwrap();
+            if i % 7 == 0 {
+                followed += follow.poll().unwrap().len();
+            }
+        }
+        followed += follow.poll().unwrap().len();
+        assert_eq!(
+            followed, 100,
+            "the follower saw every line across rotations"
+        );
+        assert!(files(&p).len() == 3 && !rotated(&p, 3).exists());
+        for f in files(&p) {
+            assert!(fs::metadata(&f).unwrap().len() <= 1000);
+            assert_eq!(fs::metadata(&f).unwrap().mode() & 0o777, 0o600);
+        }
+        let recs = read_all(&p).unwrap();
+        // What is kept is the newest, in order.
+        assert_eq!(recs.last().unwrap().log, "line 099\n");
+        let n: Vec<u32> = recs.iter().map(|r| r.log[5..8].parse().unwrap()).collect();
+        assert!(n.windows(2).all(|w| w[1] == w[0] + 1) && n.len() < 100);
+    }
+
+    #[test]
+    fn log_options_are_checked() {
+        let none = BTreeMap::new();
+        let c = LogConfig::new(None, &["max-size=10k".into()], &none).unwrap();
+        assert_eq!(c.limits().unwrap(), (Some(10 << 10), DEFAULT_MAX_FILE));
+        let root = BTreeMap::from([("max-file".to_string(), "2".to_string())]);
+        let c = LogConfig::new(None, &[], &root).unwrap();
+        assert_eq!(c.limits().unwrap(), (Some(DEFAULT_MAX_SIZE), 2));
+        for bad in ["compress=true", "max-size=lots", "max-file=0", "nonsense"] {
+            let e = LogConfig::new(None, &[bad.into()], &none).unwrap_err();
+            assert!(e.contains(bad.split('=').next().unwrap()), "{e}");
+        }
+        assert!(LogConfig::new(Some("syslog"), &[], &none).is_err());
     }
 }

@@ -387,7 +387,16 @@ impl Monitor {
         tracing::debug!("spec written");
 
         let log_path = dir.join("container.log");
-        let log = LogWriter::open(&log_path).at(&log_path)?;
+        let (max_size, max_file) =
+            config
+                .host
+                .log_config
+                .limits()
+                .map_err(|e| Error::InvalidOption {
+                    flag: "--log-opt".into(),
+                    reason: e,
+                })?;
+        let log = LogWriter::open(&log_path, max_size, max_file).at(&log_path)?;
         let run_dir = self.containers.run_dir();
         // A previous run's libcontainer state (a crash) would make the id "exist".
         if run_dir.join(&self.id).exists() {
@@ -408,6 +417,7 @@ impl Monitor {
                 ),
             });
         let mut outputs: Vec<(OwnedFd, Stream)> = Vec::new();
+        let mut stdin_pipe: Option<OwnedFd> = None;
         let console = if config.config.tty {
             let sock = run.join("console.sock");
             let _ = fs::remove_file(&sock);
@@ -418,8 +428,12 @@ impl Monitor {
         } else {
             let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
             let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+            // The caller's own descriptors never reach the container (it could reopen a
+            // host file through /proc/self/fd/N, for writing): input comes through a pipe.
             let stdin: OwnedFd = if config.config.open_stdin && self.attached {
-                io::stdin().as_fd().try_clone_to_owned()?
+                let (in_r, in_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+                stdin_pipe = Some(in_w);
+                in_r
             } else {
                 File::open("/dev/null")?.into()
             };
@@ -431,6 +445,8 @@ impl Monitor {
             outputs.push((err_r, Stream::Stderr));
             None
         };
+        crate::cgroup::enter_named(&config.id)
+            .map_err(|e| Error::Runtime(format!("the container's named cgroups: {e}")))?;
         let mut container = builder
             .as_init(&bundle)
             .with_systemd(false)
@@ -477,10 +493,13 @@ impl Monitor {
         let mut relay = Relay {
             log: Some(log),
             attached: self.attached,
-            stdin_to: master.filter(|_| self.attached && config.config.open_stdin),
+            stdin_to: master
+                .filter(|_| self.attached && config.config.open_stdin)
+                .or(stdin_pipe),
         };
         let code = relay.run(pid, outputs, sigfd);
         tracing::debug!(code, "container exited");
+        crate::cgroup::remove_named(&config.id);
         let oom_killed = oom_killed(&config.id);
         Ok(Exit { code, oom_killed })
     }
@@ -574,6 +593,7 @@ pub(crate) fn start_error(e: libcontainer::error::LibcontainerError, command: &s
 
 /// Deletes libcontainer's state of container `id` (and with it its cgroups), if any.
 pub(crate) fn delete_libcontainer_state(run_dir: &Path, id: &str) {
+    crate::cgroup::remove_named(id);
     let state_dir = run_dir.join(id);
     if !state_dir.exists() {
         return;
@@ -853,10 +873,21 @@ impl Relay {
             }
             if stdin_ready {
                 match rustix::io::read(&stdin, &mut buf) {
-                    Ok(0) | Err(_) => stdin_open = false,
+                    Ok(0) | Err(_) => {
+                        stdin_open = false;
+                        // A pipe's end closed is the process's EOF; a terminal's master
+                        // is also its output and stays.
+                        if self.stdin_to.as_ref().is_some_and(|m| is_pipe(m.as_fd())) {
+                            self.stdin_to = None;
+                        }
+                    }
                     Ok(n) => {
                         if let Some(m) = &self.stdin_to {
-                            let _ = write_all(m.as_fd(), &buf[..n]);
+                            if write_all(m.as_fd(), &buf[..n]).is_err() {
+                                // The process closed its input: stop reading ours.
+                                stdin_open = false;
+                                self.stdin_to = None;
+                            }
                         }
                     }
                 }
@@ -881,6 +912,12 @@ impl Relay {
             let _ = write_all(unsafe { BorrowedFd::borrow_raw(fd) }, bytes);
         }
     }
+}
+
+fn is_pipe(fd: BorrowedFd<'_>) -> bool {
+    rustix::fs::fstat(fd).is_ok_and(|st| {
+        rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Fifo
+    })
 }
 
 fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {

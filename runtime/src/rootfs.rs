@@ -115,21 +115,45 @@ pub fn relative(path: &Path) -> PathBuf {
         .collect()
 }
 
-/// Reads a small file inside the rootfs; `None` if it doesn't exist.
+/// The largest file `read_in_root` reads (an image's /etc/passwd, /etc/group).
+pub const MAX_ETC_FILE: u64 = 4 << 20;
+
+/// Reads a small regular file inside the rootfs; `None` if it doesn't exist. The image
+/// chooses what is there: it is opened without blocking (a FIFO or a device never wedges
+/// rbox), and anything but a regular file of at most `MAX_ETC_FILE` bytes is refused.
 pub fn read_in_root(root: &Path, path: &str) -> Result<Option<String>> {
     let fd = open_root(root)?;
-    match open_in_root(&fd, Path::new(path), OFlags::RDONLY) {
-        Ok(f) => {
-            let mut s = String::new();
-            File::from(f)
-                .take(4 << 20)
-                .read_to_string(&mut s)
-                .at(root.join(relative(Path::new(path))))?;
-            Ok(Some(s))
-        }
-        Err(Errno::NOENT) | Err(Errno::NOTDIR) => Ok(None),
-        Err(e) => Err(Error::io(root.join(relative(Path::new(path))), e.into())),
+    let shown = || root.join(relative(Path::new(path)));
+    let refuse = |why: String| {
+        Error::io(
+            shown(),
+            std::io::Error::new(std::io::ErrorKind::InvalidData, why),
+        )
+    };
+    let f = match open_in_root(
+        &fd,
+        Path::new(path),
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY,
+    ) {
+        Ok(f) => f,
+        Err(Errno::NOENT) | Err(Errno::NOTDIR) => return Ok(None),
+        Err(e) => return Err(Error::io(shown(), e.into())),
+    };
+    let st = rustix::fs::fstat(&f).map_err(|e| Error::io(shown(), e.into()))?;
+    if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
+        return Err(refuse(format!("{path} in the image is not a regular file")));
     }
+    if st.st_size as u64 > MAX_ETC_FILE {
+        return Err(refuse(format!(
+            "{path} in the image is over {MAX_ETC_FILE} bytes"
+        )));
+    }
+    let mut s = String::new();
+    File::from(f)
+        .take(MAX_ETC_FILE)
+        .read_to_string(&mut s)
+        .at(shown())?;
+    Ok(Some(s))
 }
 
 /// Creates the directory `path` and its parents inside the rootfs (as `mkdir -p` would
@@ -253,5 +277,18 @@ mod tests {
         mkdir_all_in_root(&root, Path::new("/escape/x"), 0, 0).unwrap();
         assert!(!dir.path().join("outside").exists());
         assert!(root.join("outside/x").is_dir());
+    }
+
+    #[test]
+    fn a_fifo_or_a_device_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        nix::unistd::mkfifo(&root.join("etc/passwd"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let err = read_in_root(root, "/etc/passwd").unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+        std::os::unix::fs::symlink("/dev/zero", root.join("etc/group")).unwrap();
+        // The link resolves inside the root, where there is no /dev/zero.
+        assert_eq!(read_in_root(root, "/etc/group").unwrap(), None);
     }
 }

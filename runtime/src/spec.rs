@@ -208,6 +208,11 @@ pub fn environment(c: &ContainerConfig, user: &ExecUser) -> Vec<String> {
     if c.config.tty && !has("TERM", &env) {
         env.push("TERM=xterm".into());
     }
+    // Never absent nor empty: the OCI runtime fills an empty HOME by asking the C library
+    // for the user's entry inside the container, which loads the image's NSS modules into
+    // the container's init before its seccomp filter is in force. The home comes from the
+    // image's /etc/passwd, read by rbox (`user::resolve`), as for `-u`.
+    env.retain(|e| e != "HOME=");
     if !has("HOME", &env) {
         env.push(format!("HOME={}", user.home));
     }
@@ -554,5 +559,25 @@ mod tests {
         let env = v["process"]["env"].as_array().unwrap();
         assert!(env.iter().any(|e| e == "HOME=/root"));
         assert!(env.iter().any(|e| e.as_str().unwrap().starts_with("PATH=")));
+    }
+
+    #[test]
+    fn home_is_never_empty_whatever_the_image_says() {
+        let user = ExecUser {
+            uid: 1000,
+            gid: 1000,
+            additional_gids: vec![],
+            home: "/home/alice".into(),
+        };
+        for image_env in [vec!["HOME=".to_string()], vec![]] {
+            let mut c = config(HostConfig::default());
+            c.config.env = image_env;
+            let env = environment(&c, &user);
+            let homes: Vec<&String> = env.iter().filter(|e| e.starts_with("HOME=")).collect();
+            assert_eq!(homes, ["HOME=/home/alice"], "{env:?}");
+        }
+        let mut c = config(HostConfig::default());
+        c.config.env = vec!["HOME=/data".into()];
+        assert!(environment(&c, &user).contains(&"HOME=/data".to_string()));
     }
 }
