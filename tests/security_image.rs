@@ -2,3 +2,184 @@
 //! each test performs one attack end to end with the real binary and asserts it fails.
 
 mod harness;
+
+use std::ffi::OsStr;
+use std::io::Write;
+use std::path::Path;
+
+use harness::{write_file, TestRoot};
+
+/// The most memory (KiB) any child of this test process has used so far, and the ceiling
+/// the attacks must stay under: rbox itself needs a few tens of MiB; the attacks took GiBs.
+fn children_peak_rss_kib() -> i64 {
+    use nix::sys::resource::{getrusage, UsageWho};
+    getrusage(UsageWho::RUSAGE_CHILDREN).unwrap().max_rss()
+}
+const MEMORY_CEILING_KIB: i64 = 300 * 1024;
+
+fn assert_bounded(what: &str, stderr: &str) {
+    // One short line or two, never the entry's name whole.
+    assert!(
+        stderr.len() < 2048,
+        "{what}: {} bytes of stderr",
+        stderr.len()
+    );
+    let peak = children_peak_rss_kib();
+    assert!(
+        peak < MEMORY_CEILING_KIB,
+        "{what}: a child of the test used {peak} KiB"
+    );
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(bytes).unwrap();
+    gz.finish().unwrap()
+}
+
+/// A GNU long-name header (`././@LongLink`) whose size field is `size` as given.
+fn long_name_header(size: [u8; 12]) -> Vec<u8> {
+    let mut h = tar::Header::new_gnu();
+    h.as_gnu_mut().unwrap().name[..13].copy_from_slice(b"././@LongLink");
+    h.set_entry_type(tar::EntryType::GNULongName);
+    h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    h.as_old_mut().size = size;
+    h.set_cksum();
+    h.as_bytes().to_vec()
+}
+
+/// A gzipped layer of about 0.5 MB: the long-name header, then 512 MiB of name (gzip
+/// members of 1 MiB each). A parser that believes the header reads the whole name into
+/// memory, and an error naming the entry prints it.
+fn long_name_bomb(size: [u8; 12]) -> Vec<u8> {
+    let mut out = gzip(&long_name_header(size));
+    let mib = gzip(&vec![b'n'; 1 << 20]);
+    for _ in 0..512 {
+        out.extend_from_slice(&mib);
+    }
+    out
+}
+
+/// Size fields the review found read as 0 by the old guard and as 12 GiB by the tar parser:
+/// octal after a tab, and base-256 with a byte the parser skips.
+fn disagreeing_sizes() -> Vec<(&'static str, [u8; 12])> {
+    let twelve_gib: u64 = 12 << 30;
+    let mut b256 = [0u8; 12];
+    b256[0] = 0x80;
+    b256[1] = 0xff;
+    b256[4..].copy_from_slice(&twelve_gib.to_be_bytes());
+    vec![("tab", *b"\t14000000000"), ("base-256", b256)]
+}
+
+/// A docker archive holding one image whose only layer is `layer` (any bytes).
+fn docker_archive(layer: &[u8]) -> Vec<u8> {
+    let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:0000000000000000000000000000000000000000000000000000000000000000"]}}"#;
+    let manifest = br#"[{"Config":"config.json","RepoTags":["evil:1"],"Layers":["layer.tar.gz"]}]"#;
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in [
+        ("manifest.json", &manifest[..]),
+        ("config.json", &config[..]),
+        ("layer.tar.gz", layer),
+    ] {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, name, data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+fn assert_nothing_unpacked(t: &TestRoot) {
+    assert!(t.snapshots().is_empty(), "snapshots: {:?}", t.snapshots());
+    assert_eq!(t.ok(["images", "-q"]), "");
+}
+
+fn build_fails(t: &TestRoot, ctx: &Path) -> String {
+    let (_, err) = t.fails([
+        OsStr::new("build"),
+        OsStr::new("-t"),
+        OsStr::new("evil:1"),
+        ctx.as_os_str(),
+    ]);
+    err
+}
+
+// ---------------------------------------------------------------------------------------
+// The layer guard and the tar parser read header sizes alike.
+
+#[test]
+fn a_long_name_whose_size_readers_disagree_on_is_refused_in_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    for (what, size) in disagreeing_sizes() {
+        let t = TestRoot::new();
+        let bomb = long_name_bomb(size);
+        assert!(bomb.len() < 1 << 20);
+        let file = write_file(dir.path(), &format!("{what}.tar.gz"), &bomb);
+
+        // import
+        let (code, err) = t.fails([OsStr::new("import"), file.as_os_str(), OsStr::new("e:1")]);
+        assert_eq!(code, 1, "{err}");
+        assert!(
+            err.contains("size field") && err.contains("ambiguous"),
+            "{err}"
+        );
+        assert_bounded(&format!("import ({what})"), &err);
+        assert!(t.blobs().is_empty(), "blobs left: {:?}", t.blobs());
+        assert_nothing_unpacked(&t);
+
+        // load of an archive holding the layer
+        let archive = write_file(dir.path(), "archive.tar", &docker_archive(&bomb));
+        let (_, err) = t.fails([OsStr::new("load"), OsStr::new("-i"), archive.as_os_str()]);
+        assert!(err.contains("ambiguous"), "{err}");
+        assert_bounded(&format!("load ({what})"), &err);
+        assert_nothing_unpacked(&t);
+
+        // ADD of the layer in a build
+        let ctx = tempfile::tempdir().unwrap();
+        write_file(ctx.path(), "evil.tar.gz", &bomb);
+        std::fs::write(
+            ctx.path().join("Dockerfile"),
+            "FROM scratch\nADD evil.tar.gz /\n",
+        )
+        .unwrap();
+        let err = build_fails(&t, ctx.path());
+        assert!(err.contains("ambiguous"), "{err}");
+        assert_bounded(&format!("ADD ({what})"), &err);
+    }
+}
+
+#[test]
+fn an_error_never_prints_an_entrys_whole_name() {
+    // A plain GNU long name of 1 MiB (the most allowed) on an entry that is refused.
+    let t = TestRoot::new();
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("/{}", "n".repeat((1 << 20) - 2));
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(1);
+    h.set_mode(0o644);
+    // The builder refuses absolute paths; write the long name entry by hand.
+    let mut long = tar::Header::new_gnu();
+    long.as_gnu_mut().unwrap().name[..13].copy_from_slice(b"././@LongLink");
+    long.set_entry_type(tar::EntryType::GNULongName);
+    long.set_size(name.len() as u64 + 1);
+    long.set_mode(0o644);
+    long.set_cksum();
+    let mut data = name.clone().into_bytes();
+    data.push(0);
+    b.append(&long, &data[..]).unwrap();
+    h.as_gnu_mut().unwrap().name[..5].copy_from_slice(b"short");
+    h.set_cksum();
+    b.append(&h, &b"x"[..]).unwrap();
+    let file = write_file(dir.path(), "abs.tar", &b.into_inner().unwrap());
+    let (_, err) = t.fails([OsStr::new("import"), file.as_os_str(), OsStr::new("e:1")]);
+    assert!(err.contains("absolute"), "{err}");
+    assert!(
+        err.contains("nnnn") && err.contains("bytes in all"),
+        "{err}"
+    );
+    assert_bounded("import", &err);
+}

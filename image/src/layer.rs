@@ -20,7 +20,7 @@ use rustix::io::Errno;
 
 use crate::digest::{Digest, HashingReader};
 use crate::error::{Error, IoContext, Result};
-use crate::limits::{Guard, Limits};
+use crate::limits::{shown, Guard, Limits};
 
 const WHITEOUT_PREFIX: &[u8] = b".wh.";
 const OPAQUE_MARKER: &[u8] = b".wh..wh..opq";
@@ -59,10 +59,11 @@ fn apply_guarded(tar_stream: impl Read, dest: &Path) -> Result<Applied> {
     let mut content_size = 0u64;
     let entries = archive
         .entries()
-        .map_err(|e| Error::BadArchive(e.to_string()))?;
+        .map_err(|e| Error::BadArchive(shown(&e.to_string())))?;
     for entry in entries {
-        let mut entry = entry.map_err(|e| Error::BadArchive(e.to_string()))?;
-        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let mut entry = entry.map_err(|e| Error::BadArchive(shown(&e.to_string())))?;
+        // Shown cut short in errors: a GNU long name can be a megabyte.
+        let name = shown(&String::from_utf8_lossy(&entry.path_bytes()));
         let unsafe_entry = |reason: &str| Error::UnsafeEntry {
             entry: name.clone(),
             reason: reason.to_owned(),
@@ -150,7 +151,7 @@ fn apply_guarded(tar_stream: impl Read, dest: &Path) -> Result<Applied> {
             if symlink_escapes(parents.len(), &target) {
                 return Err(unsafe_entry(&format!(
                     "symlink target {:?} points outside the layer",
-                    String::from_utf8_lossy(&target)
+                    shown(&String::from_utf8_lossy(&target))
                 )));
             }
             rustix::fs::symlinkat(OsStr::from_bytes(&target), &parent, last).map_err(at)?;
@@ -163,7 +164,7 @@ fn apply_guarded(tar_stream: impl Read, dest: &Path) -> Result<Applied> {
             let tcomps = clean_components(&target).map_err(|r| {
                 unsafe_entry(&format!(
                     "hard link target {:?}: {r}",
-                    String::from_utf8_lossy(&target)
+                    shown(&String::from_utf8_lossy(&target))
                 ))
             })?;
             let Some((tlast, tparents)) = tcomps.split_last() else {
@@ -177,7 +178,7 @@ fn apply_guarded(tar_stream: impl Read, dest: &Path) -> Result<Applied> {
                 if symlink_escapes(parents.len(), link.as_bytes()) {
                     return Err(unsafe_entry(&format!(
                         "hard link to a symlink whose target {:?} points outside the layer from here",
-                        link.to_string_lossy()
+                        shown(&link.to_string_lossy())
                     )));
                 }
             }
@@ -311,10 +312,14 @@ impl WalkError {
             reason,
         };
         match self {
-            WalkError::Symlink(p) => unsafe_entry(format!("path goes through the symlink {p:?}")),
-            WalkError::NotDir(p) => unsafe_entry(format!("{p:?} is not a directory")),
-            WalkError::Missing(p) => unsafe_entry(format!("{p:?} does not exist in the layer")),
-            WalkError::Io(p, e) => Error::io(p, e.into()),
+            WalkError::Symlink(p) => {
+                unsafe_entry(format!("path goes through the symlink {:?}", shown(&p)))
+            }
+            WalkError::NotDir(p) => unsafe_entry(format!("{:?} is not a directory", shown(&p))),
+            WalkError::Missing(p) => {
+                unsafe_entry(format!("{:?} does not exist in the layer", shown(&p)))
+            }
+            WalkError::Io(p, e) => Error::io(shown(&p), e.into()),
         }
     }
 }

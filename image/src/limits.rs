@@ -72,8 +72,24 @@ enum State {
     Extension(Vec<u8>),
     /// Passing an entry's data and padding (bytes left).
     Data(u64),
-    /// Collecting a PAX extended header's records (records so far, bytes left with padding).
-    Pax(Vec<u8>, u64),
+    /// Collecting a PAX extended header's records (records so far, bytes of records left,
+    /// bytes of padding after them).
+    Pax(Vec<u8>, u64, u64),
+    /// Past the archive's end (its first all-zero block): the parser reads no header
+    /// from here on, so the rest is only counted.
+    End,
+}
+
+/// The longest piece of an archive's input (an entry's name, a link target) put in an error
+/// message: a GNU long name can be a megabyte.
+pub const MAX_SHOWN: usize = 256;
+
+/// `s` cut to [`MAX_SHOWN`] characters (and marked as cut), for error messages.
+pub fn shown(s: &str) -> String {
+    match s.char_indices().nth(MAX_SHOWN) {
+        None => s.to_owned(),
+        Some((i, _)) => format!("{}… ({} bytes in all)", &s[..i], s.len()),
+    }
 }
 
 /// Why a guarded stream was refused, readable after the reader has been handed on.
@@ -88,6 +104,14 @@ impl Refusal {
 }
 
 /// A reader that enforces [`Limits`] on a tar stream, recording why it stopped.
+///
+/// It follows the framing exactly as the `tar` crate's `Archive::entries` reads it (GNU long
+/// names and links and PAX headers describe the next entry, a PAX `size` overrides the
+/// next entry's header, GNU sparse extension blocks follow their header), and reads every
+/// numeric field with the crate's own parser; a field the parser can't read, or one another
+/// reader could read differently (base-256 bits the parser ignores, text other than octal
+/// digits padded with spaces and NULs), is refused, so the guard and the parser never
+/// disagree on where an entry ends.
 pub struct Guard<R> {
     inner: R,
     limits: Limits,
@@ -96,8 +120,11 @@ pub struct Guard<R> {
     entries: u64,
     declared: u64,
     extensions: u64,
-    /// The size a PAX header gave the next entry.
-    pax_size: Option<u64>,
+    /// The records of a PAX header waiting for the entry it describes.
+    pax: Option<Vec<u8>>,
+    /// A GNU long name or long link is waiting for the entry it describes.
+    long_name: bool,
+    long_link: bool,
     /// The data (with padding) that follows a sparse entry's extension blocks.
     sparse_data: u64,
     refused: Refusal,
@@ -114,7 +141,9 @@ impl<R: Read> Guard<R> {
             entries: 0,
             declared: 0,
             extensions: 0,
-            pax_size: None,
+            pax: None,
+            long_name: false,
+            long_link: false,
             sparse_data: 0,
             refused: Refusal::default(),
         }
@@ -134,6 +163,7 @@ impl<R: Read> Guard<R> {
     fn track(&mut self, mut buf: &[u8]) -> io::Result<()> {
         while !buf.is_empty() {
             match &mut self.state {
+                State::End => return Ok(()),
                 State::Data(left) => {
                     let n = (*left).min(buf.len() as u64);
                     *left -= n;
@@ -142,14 +172,21 @@ impl<R: Read> Guard<R> {
                         self.state = State::Header(Vec::with_capacity(BLOCK as usize));
                     }
                 }
-                State::Pax(records, left) => {
+                State::Pax(records, left, padding) => {
                     let n = (*left).min(buf.len() as u64);
                     records.extend_from_slice(&buf[..n as usize]);
                     *left -= n;
                     buf = &buf[n as usize..];
                     if *left == 0 {
-                        self.pax_size = pax_size(records);
-                        self.state = State::Header(Vec::with_capacity(BLOCK as usize));
+                        let records = std::mem::take(records);
+                        let padding = *padding;
+                        check_pax(&records).map_err(|why| self.refuse(why))?;
+                        self.pax = Some(records);
+                        self.state = if padding == 0 {
+                            State::Header(Vec::with_capacity(BLOCK as usize))
+                        } else {
+                            State::Data(padding)
+                        };
                     }
                 }
                 State::Header(h) | State::Extension(h) => {
@@ -174,7 +211,8 @@ impl<R: Read> Guard<R> {
     /// Checks a header block; returns what follows it.
     fn header(&mut self, block: &[u8]) -> io::Result<State> {
         if block.iter().all(|b| *b == 0) {
-            return Ok(State::Header(Vec::with_capacity(BLOCK as usize)));
+            // The parser stops at the first zero block (it doesn't ignore zeros).
+            return Ok(State::End);
         }
         self.entries += 1;
         if self.entries > self.limits.max_entries {
@@ -183,28 +221,92 @@ impl<R: Read> Guard<R> {
                 self.limits.max_entries
             )));
         }
-        let kind = block[156];
-        // An unreadable size field is left to the parser to report.
-        let mut size = octal_or_binary(&block[124..136]).unwrap_or(0);
-        if !matches!(kind, b'x' | b'g' | b'L' | b'K') {
-            if let Some(s) = self.pax_size.take() {
+        let mut h = tar::Header::new_old();
+        h.as_mut_bytes().copy_from_slice(block);
+        let name = shown(&String::from_utf8_lossy(&h.path_bytes()));
+        let sum = block[..148]
+            .iter()
+            .chain(&block[156..])
+            .fold(0u32, |a, b| a + u32::from(*b))
+            + 8 * 32;
+        if h.cksum().ok() != Some(sum) {
+            return Err(self.refuse(format!(
+                "tar entry {name:?}: the header's checksum is wrong or unreadable"
+            )));
+        }
+        let kind = h.entry_type();
+        let extension_header = kind.is_gnu_longname()
+            || kind.is_gnu_longlink()
+            || kind.is_pax_local_extensions()
+            || kind.is_pax_global_extensions();
+        let header_size = read_numeric(&block[124..136])
+            .map_err(|why| self.refuse(format!("tar entry {name:?}: size field {why}")))?;
+        let mut size = header_size;
+        // A PAX header's size applies to the next entry that isn't itself a metadata header.
+        if !extension_header {
+            if let Some(s) = self.pax.as_deref().and_then(pax_size) {
                 size = s;
             }
         }
-        let name = String::from_utf8_lossy(&block[..100])
-            .trim_end_matches('\0')
-            .to_owned();
-        if matches!(kind, b'x' | b'g' | b'L' | b'K') && size > MAX_METADATA_ENTRY {
+        if extension_header && size > MAX_METADATA_ENTRY {
             return Err(self.refuse(format!(
                 "tar entry {name:?}: a metadata header of {size} bytes (over {MAX_METADATA_ENTRY})"
             )));
         }
-        // A GNU sparse file declares its real size apart from the data stored.
-        let real = if kind == b'S' {
-            octal_or_binary(&block[483..495]).unwrap_or(0).max(size)
-        } else {
-            size
+        let Some(padded) = size.checked_next_multiple_of(BLOCK) else {
+            return Err(self.refuse(format!("tar entry {name:?}: a size of {size} bytes")));
         };
+        // What the parser takes as describing the next entry: GNU long names and links and
+        // PAX headers of a recognized (ustar or GNU) header.
+        let recognized = h.as_gnu().is_some() || h.as_ustar().is_some();
+        if recognized && (kind.is_gnu_longname() || kind.is_gnu_longlink()) {
+            let seen = if kind.is_gnu_longname() {
+                &mut self.long_name
+            } else {
+                &mut self.long_link
+            };
+            if std::mem::replace(seen, true) {
+                return Err(self.refuse(format!(
+                    "tar entry {name:?}: two GNU long names or links for one entry"
+                )));
+            }
+            return Ok(data(padded));
+        }
+        if recognized && kind.is_pax_local_extensions() {
+            if self.pax.is_some() {
+                return Err(
+                    self.refuse(format!("tar entry {name:?}: two PAX headers for one entry"))
+                );
+            }
+            if size == 0 {
+                self.pax = Some(Vec::new());
+                return Ok(data(0));
+            }
+            return Ok(State::Pax(
+                Vec::with_capacity(size as usize),
+                size,
+                padded - size,
+            ));
+        }
+        // An entry: what was waiting for it is its own now.
+        self.pax = None;
+        self.long_name = false;
+        self.long_link = false;
+        // A GNU sparse file declares its real size apart from the data stored.
+        let mut real = size;
+        let mut extended = false;
+        if kind.is_gnu_sparse() {
+            let Some(gnu) = h.as_gnu() else {
+                return Err(self.refuse(format!(
+                    "tar entry {name:?}: a sparse entry without a GNU header"
+                )));
+            };
+            let r = read_numeric(&block[483..495]).map_err(|why| {
+                self.refuse(format!("tar entry {name:?}: sparse real size field {why}"))
+            })?;
+            real = r.max(size);
+            extended = gnu.is_extended();
+        }
         self.declared = self.declared.saturating_add(real);
         if self.declared > self.limits.max_bytes {
             return Err(self.refuse(format!(
@@ -213,21 +315,12 @@ impl<R: Read> Guard<R> {
                 self.limits.max_bytes
             )));
         }
-        let padded = size.div_ceil(BLOCK) * BLOCK;
-        if kind == b'x' && size > 0 {
-            return Ok(State::Pax(Vec::with_capacity(size as usize), padded));
-        }
-        let data = State::Data(padded);
-        if kind == b'S' && block[482] != 0 {
+        if extended {
             self.extensions = 0;
             self.sparse_data = padded;
             return Ok(State::Extension(Vec::with_capacity(BLOCK as usize)));
         }
-        Ok(if size == 0 {
-            State::Header(Vec::with_capacity(BLOCK as usize))
-        } else {
-            data
-        })
+        Ok(data(padded))
     }
 
     /// Checks a GNU sparse extension block; the last one is followed by the entry's data,
@@ -239,52 +332,113 @@ impl<R: Read> Guard<R> {
                 "a sparse tar entry has over {MAX_SPARSE_EXTENSIONS} extension blocks"
             )));
         }
-        if block[504] != 0 {
+        // As the parser reads it: extended only when the flag is exactly 1.
+        if block[504] == 1 {
             return Ok(State::Extension(Vec::with_capacity(BLOCK as usize)));
         }
-        Ok(match std::mem::take(&mut self.sparse_data) {
-            0 => State::Header(Vec::with_capacity(BLOCK as usize)),
-            n => State::Data(n),
-        })
+        Ok(data(std::mem::take(&mut self.sparse_data)))
     }
 }
 
-/// The `size` record of PAX extended header records (`LEN key=value\n`...).
+/// The state after a header followed by `padded` bytes of data.
+fn data(padded: u64) -> State {
+    if padded == 0 {
+        State::Header(Vec::with_capacity(BLOCK as usize))
+    } else {
+        State::Data(padded)
+    }
+}
+
+/// Refuses PAX records the parser would read differently from other readers: a malformed
+/// record (the parser then ignores every `size` after it, Go's archive/tar refuses the
+/// archive), more than one `size`, a `size` that isn't a number.
+fn check_pax(records: &[u8]) -> Result<(), String> {
+    let mut sizes = 0;
+    for ext in tar::PaxExtensions::new(records) {
+        let ext = ext.map_err(|_| "a malformed PAX extended header record".to_owned())?;
+        if ext.key_bytes() == b"size" {
+            sizes += 1;
+            let v = ext.value_bytes();
+            if sizes > 1 {
+                return Err("a PAX extended header with more than one size".into());
+            }
+            if v.is_empty()
+                || !v.iter().all(u8::is_ascii_digit)
+                || std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .is_none()
+            {
+                return Err(format!(
+                    "a PAX extended header size {:?} that isn't a number",
+                    shown(&String::from_utf8_lossy(v))
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The `size` record of PAX extended header records, as the tar parser finds it: the first
+/// `size` record, none if a malformed record comes before it. ([`check_pax`] refused every
+/// header where this differs from reading all records.)
 fn pax_size(records: &[u8]) -> Option<u64> {
-    let mut rest = records;
-    let mut size = None;
-    while !rest.is_empty() && rest[0] != 0 {
-        let space = rest.iter().position(|b| *b == b' ')?;
-        let len: usize = std::str::from_utf8(&rest[..space]).ok()?.parse().ok()?;
-        if len <= space || len > rest.len() {
-            return size;
+    for ext in tar::PaxExtensions::new(records) {
+        let ext = ext.ok()?;
+        if ext.key() != Ok("size") {
+            continue;
         }
-        let record = &rest[space + 1..len];
-        let record = record.strip_suffix(b"\n").unwrap_or(record);
-        if let Some(v) = record.strip_prefix(b"size=") {
-            size = std::str::from_utf8(v).ok().and_then(|v| v.parse().ok());
-        }
-        rest = &rest[len..];
+        return ext.value().ok()?.parse::<u64>().ok();
     }
-    size
+    None
 }
 
-/// A tar numeric field: octal text, or base-256 when the high bit of the first byte is set.
-fn octal_or_binary(field: &[u8]) -> Option<u64> {
-    if field[0] & 0x80 != 0 {
-        let mut v: u64 = 0;
-        for (i, b) in field.iter().enumerate() {
-            let b = if i == 0 { b & 0x7f } else { *b };
-            v = v.checked_mul(256)?.checked_add(u64::from(b))?;
+/// A tar numeric field (size, sparse real size) read exactly as the tar crate reads it, or
+/// why it is refused: unreadable to the parser, or read differently by other readers.
+///
+/// The parser takes octal text up to the first NUL, trimmed of any whitespace (so
+/// `"\t14000000000"` is 12 GiB to it), and of a base-256 field only the last 8 bytes. This
+/// accepts octal digits with leading spaces and trailing spaces or NULs (what tar writers
+/// produce), and base-256 whose ignored bytes are zero, and checks that the parser reads the
+/// same value.
+pub(crate) fn read_numeric(field: &[u8]) -> Result<u64, String> {
+    let mut h = tar::Header::new_old();
+    let at = 124;
+    h.as_mut_bytes()[at..at + field.len()].copy_from_slice(field);
+    // The parser reads only 12-byte fields here; both callers pass 12 bytes.
+    let parsed = h
+        .entry_size()
+        .map_err(|_| "is unreadable to the tar parser".to_owned())?;
+    let strict = if field[0] & 0x80 != 0 {
+        // Base-256: the parser ignores the first len - 8 bytes (the marker byte's low bits
+        // included); another reader would not.
+        (field[0] == 0x80 && field[1..field.len() - 8].iter().all(|b| *b == 0)).then(|| {
+            field[field.len() - 8..]
+                .iter()
+                .fold(0u64, |v, b| (v << 8) | u64::from(*b))
+        })
+    } else {
+        let start = field.iter().position(|b| *b != b' ').unwrap_or(field.len());
+        let digits = field[start..]
+            .iter()
+            .position(|b| !(b'0'..=b'7').contains(b))
+            .map_or(field.len(), |n| start + n);
+        let tail_ok = field[digits..].iter().all(|b| *b == b' ' || *b == 0);
+        if digits == start || !tail_ok {
+            None
+        } else {
+            std::str::from_utf8(&field[start..digits])
+                .ok()
+                .and_then(|s| u64::from_str_radix(s, 8).ok())
         }
-        return Some(v);
+    };
+    match strict {
+        Some(v) if v == parsed => Ok(v),
+        _ => Err(format!(
+            "{:?} is ambiguous (tar readers disagree on it)",
+            shown(&String::from_utf8_lossy(field))
+        )),
     }
-    let s = std::str::from_utf8(field).ok()?;
-    let s = s.trim_matches(|c: char| c == '\0' || c == ' ');
-    if s.is_empty() {
-        return Some(0);
-    }
-    u64::from_str_radix(s, 8).ok()
 }
 
 impl<R: Read> Read for Guard<R> {
@@ -409,6 +563,7 @@ mod tests {
     #[test]
     fn endless_sparse_extensions_are_refused() {
         let mut h = header("sparse", tar::EntryType::GNUSparse, 0);
+        h.as_gnu_mut().unwrap().set_real_size(0);
         h.as_gnu_mut().unwrap().isextended = [1];
         h.set_cksum();
         let mut ext = [0u8; 512];
@@ -456,5 +611,140 @@ mod tests {
         let bytes = b.into_inner().unwrap();
         let why = refused(&bytes[..], small());
         assert!(why.contains("over 100 entries"), "{why}");
+    }
+
+    /// A GNU long-name header whose size field is `field`, its name data, and a file.
+    fn long_name_with_size(field: &[u8; 12], name_len: usize) -> Vec<u8> {
+        let mut h = tar::Header::new_gnu();
+        h.as_gnu_mut().unwrap().name[..13].copy_from_slice(b"././@LongLink");
+        h.set_entry_type(tar::EntryType::GNULongName);
+        h.set_mode(0o644);
+        h.as_old_mut().size = *field;
+        h.set_cksum();
+        let mut bytes = h.as_bytes().to_vec();
+        bytes.extend(std::iter::repeat_n(b'n', name_len));
+        bytes
+    }
+
+    #[test]
+    fn numeric_fields_are_read_as_the_parser_reads_them_or_refused() {
+        assert_eq!(read_numeric(b"00000000012\0"), Ok(10));
+        assert_eq!(read_numeric(b"00000000012 "), Ok(10));
+        assert_eq!(read_numeric(b"     12 \0\0\0\0"), Ok(10));
+        assert_eq!(read_numeric(b"777777777777"), Ok(0o777777777777));
+        let mut b256 = [0u8; 12];
+        b256[0] = 0x80;
+        b256[11] = 5;
+        assert_eq!(read_numeric(&b256), Ok(5));
+        // The parser reads these as 12 GiB (or not at all); another reader as 0 or
+        // something else: refused.
+        for field in [
+            &b"\t14000000000"[..],
+            b"\n1400000000\0",
+            b"+1400000000\0",
+            b"12\0garbage\0\0",
+            b"\0\0\0\0\0\0\0\0\0\0\0\0",
+            b"            ",
+            b"0000000008\0\0",
+        ] {
+            assert!(read_numeric(field).is_err(), "{field:?}");
+        }
+        // Base-256 bits the parser ignores.
+        for (i, v) in [(0, 0x81), (1, 1), (3, 0xff)] {
+            let mut f = b256;
+            f[i] = v;
+            assert!(read_numeric(&f).is_err(), "{f:?}");
+        }
+        let mut neg = [0xffu8; 12];
+        neg[11] = 0;
+        assert!(read_numeric(&neg).is_err());
+    }
+
+    #[test]
+    fn a_long_name_the_parser_reads_as_huge_is_refused_at_its_header() {
+        // "\t14000000000": 0 to a reader trimming only spaces and NULs, 12 GiB to the tar
+        // crate, which would hold all of it in memory. Endless name bytes after it: only a
+        // refusal at the header ends this.
+        let bytes = long_name_with_size(b"\t14000000000", 0);
+        let why = refused((&bytes[..]).chain(io::repeat(b'n')), Limits::default());
+        assert!(
+            why.contains("size field") && why.contains("ambiguous"),
+            "{why}"
+        );
+        assert!(why.len() < 400, "{why}");
+        // A base-256 size with bits only some readers see.
+        let mut f = [0u8; 12];
+        f[0] = 0x80;
+        f[2] = 1;
+        f[11] = 1;
+        let bytes = long_name_with_size(&f, 0);
+        let why = refused((&bytes[..]).chain(io::repeat(b'n')), Limits::default());
+        assert!(why.contains("ambiguous"), "{why}");
+        // A long name of 1 MiB + 1, written plainly: over the metadata limit.
+        let mut f = [0u8; 12];
+        f.copy_from_slice(format!("{:011o}\0", MAX_METADATA_ENTRY + 1).as_bytes());
+        let bytes = long_name_with_size(&f, 0);
+        let why = refused((&bytes[..]).chain(io::repeat(b'n')), Limits::default());
+        assert!(why.contains("metadata header of 1048577"), "{why}");
+    }
+
+    #[test]
+    fn pax_headers_readers_disagree_on_are_refused() {
+        let pax = |records: &[u8]| {
+            let mut h = header("pax", tar::EntryType::XHeader, records.len() as u64);
+            h.set_cksum();
+            let mut b = tar::Builder::new(Vec::new());
+            b.append(&h, records).unwrap();
+            let f = header("f", tar::EntryType::Regular, 0);
+            b.append(&f, &b""[..]).unwrap();
+            b.into_inner().unwrap()
+        };
+        // Two sizes (the parser takes the first), a malformed record before a size (the
+        // parser then ignores the size), a size that isn't a number.
+        for (records, why) in [
+            (&b"9 size=0\n14 size=99999\n"[..], "more than one size"),
+            (b"5 x=y\n15 size=123456\n", "malformed"),
+            (b"11 size=+1\n", "isn't a number"),
+        ] {
+            let got = refused(&pax(records)[..], Limits::default());
+            assert!(got.contains(why), "{records:?}: {got}");
+        }
+    }
+
+    #[test]
+    fn a_pax_size_does_not_reach_past_a_global_header() {
+        // x (size=1536), g, then a file of size 0 followed by three blocks that are
+        // headers to the parser: the parser gives the PAX size to the g entry's place and
+        // not to the file, so the guard must too and see the huge header that follows.
+        let mut b = tar::Builder::new(Vec::new());
+        let rec = b"12 size=512\n";
+        let mut h = header("pax", tar::EntryType::XHeader, rec.len() as u64);
+        h.set_cksum();
+        b.append(&h, &rec[..]).unwrap();
+        let g = header("global", tar::EntryType::XGlobalHeader, 0);
+        b.append(&g, &b""[..]).unwrap();
+        let f = header("f", tar::EntryType::Regular, 0);
+        b.append(&f, &b""[..]).unwrap();
+        let mut bytes = b.into_inner().unwrap();
+        bytes.truncate(bytes.len() - 1024);
+        bytes.extend_from_slice(header("huge", tar::EntryType::Regular, 1 << 40).as_bytes());
+        let why = refused((&bytes[..]).chain(io::repeat(0)), Limits::default());
+        assert!(why.contains("\"huge\""), "{why}");
+    }
+
+    #[test]
+    fn names_in_refusals_are_cut_short() {
+        let long = "x".repeat(10_000);
+        let s = shown(&long);
+        assert!(s.len() < MAX_SHOWN + 40, "{}", s.len());
+        assert!(s.contains("10000 bytes"));
+        assert_eq!(shown("short"), "short");
+        assert_eq!(
+            shown(&"é".repeat(300))
+                .chars()
+                .filter(|c| *c == 'é')
+                .count(),
+            256
+        );
     }
 }
