@@ -7,7 +7,7 @@ use std::ffi::OsStr;
 use std::io::Write;
 use std::path::Path;
 
-use harness::{write_file, TestRoot};
+use harness::{raw_tar, write_file, TestRoot};
 
 /// The most memory (KiB) any child of this test process has used so far, and the ceiling
 /// the attacks must stay under: rbox itself needs a few tens of MiB; the attacks took GiBs.
@@ -107,7 +107,6 @@ fn build_fails(t: &TestRoot, ctx: &Path) -> String {
     err
 }
 
-// ---------------------------------------------------------------------------------------
 // The layer guard and the tar parser read header sizes alike.
 
 #[test]
@@ -182,4 +181,100 @@ fn an_error_never_prints_an_entrys_whole_name() {
         "{err}"
     );
     assert_bounded("import", &err);
+}
+
+// ---------------------------------------------------------------------------------------
+// Whiteouts name entries of their directory, never the directory or its parent.
+
+/// Files planted where a whiteout of `..` would reach: in the store's tmp/, and beside it.
+fn plant(t: &TestRoot) -> Vec<std::path::PathBuf> {
+    let tmp = t.path().join("tmp");
+    std::fs::create_dir_all(tmp.join("sibling")).unwrap();
+    std::fs::create_dir_all(t.path().join("beside")).unwrap();
+    vec![
+        write_file(&tmp, "planted", b"keep"),
+        write_file(&tmp.join("sibling"), "file", b"keep"),
+        write_file(&t.path().join("beside"), "file", b"keep"),
+    ]
+}
+
+fn assert_planted(files: &[std::path::PathBuf]) {
+    for f in files {
+        assert_eq!(
+            std::fs::read(f).ok().as_deref(),
+            Some(&b"keep"[..]),
+            "{} was removed",
+            f.display()
+        );
+    }
+}
+
+fn whiteout_attacks() -> Vec<(&'static str, Vec<u8>)> {
+    use tar::EntryType::{Directory as D, Regular as F};
+    let mut v = Vec::new();
+    for name in [".wh...", ".wh..", "a/.wh...", ".wh..wh.plnk", ".wh."] {
+        v.push((
+            name,
+            raw_tar(&[
+                (D, "a/", "", b""),
+                (F, "a/keep", "", b"x"),
+                (F, name, "", b""),
+            ]),
+        ));
+    }
+    v.push((
+        "a/.wh..wh..opq",
+        raw_tar(&[(D, "a/", "", b""), (F, "a/.wh..wh..opq", "", b"content")]),
+    ));
+    v.push((
+        "a/.wh..wh..opq/",
+        raw_tar(&[(D, "a/", "", b""), (D, "a/.wh..wh..opq/", "", b"")]),
+    ));
+    v
+}
+
+#[test]
+fn a_whiteout_of_dot_dot_is_refused_by_import_and_load_and_nothing_is_removed() {
+    let t = TestRoot::new();
+    let planted = plant(&t);
+    let dir = tempfile::tempdir().unwrap();
+    for (entry, layer) in whiteout_attacks() {
+        let file = write_file(dir.path(), "wh.tar", &layer);
+        let (code, err) = t.fails([OsStr::new("import"), file.as_os_str(), OsStr::new("w:1")]);
+        assert_eq!(code, 1, "{err}");
+        assert!(
+            err.contains(&format!("unsafe layer entry {entry:?}")),
+            "{entry}: {err}"
+        );
+        assert_planted(&planted);
+        let archive = write_file(dir.path(), "archive.tar", &docker_archive(&gzip(&layer)));
+        let (_, err) = t.fails([OsStr::new("load"), OsStr::new("-i"), archive.as_os_str()]);
+        assert!(
+            err.contains(&format!("unsafe layer entry {entry:?}")),
+            "{entry}: {err}"
+        );
+        assert_planted(&planted);
+        assert_nothing_unpacked(&t);
+    }
+}
+
+#[test]
+fn a_whiteout_of_dot_dot_in_add_leaves_the_stores_tmp_alone() {
+    let t = TestRoot::new();
+    let planted = plant(&t);
+    for (entry, layer) in whiteout_attacks() {
+        let ctx = tempfile::tempdir().unwrap();
+        write_file(ctx.path(), "evil.tar.gz", &gzip(&layer));
+        std::fs::write(
+            ctx.path().join("Dockerfile"),
+            "FROM scratch\nADD evil.tar.gz /\n",
+        )
+        .unwrap();
+        let err = build_fails(&t, ctx.path());
+        assert!(
+            err.contains(&format!("unsafe layer entry {entry:?}")),
+            "{entry}: {err}"
+        );
+        assert_planted(&planted);
+    }
 }

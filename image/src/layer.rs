@@ -85,15 +85,18 @@ fn apply_guarded(tar_stream: impl Read, dest: &Path) -> Result<Applied> {
         let parent = open_dir_path(&root, parents, true).map_err(|e| e.into_error(&name))?;
 
         if *last == OPAQUE_MARKER {
+            // An empty regular file, nothing else: the marker only names its directory.
+            if !kind.is_file() || entry.size() != 0 {
+                return Err(unsafe_entry(
+                    "an opaque whiteout marker must be an empty regular file",
+                ));
+            }
             rustix::fs::fsetxattr(&parent, OVERLAY_OPAQUE_XATTR, b"y", XattrFlags::empty())
                 .map_err(|e| Error::io(dest.join(&name), e.into()))?;
             continue;
         }
         if let Some(hidden) = last.strip_prefix(WHITEOUT_PREFIX) {
-            if hidden.starts_with(WHITEOUT_PREFIX) || hidden.is_empty() {
-                // Other `.wh..wh.` metadata (aufs hard link dirs) has no overlay meaning.
-                continue;
-            }
+            whiteout_target(hidden).map_err(unsafe_entry)?;
             clear(&parent, hidden).map_err(|e| Error::io(dest.join(&name), e.into()))?;
             rustix::fs::mknodat(
                 &parent,
@@ -248,6 +251,21 @@ fn apply_guarded(tar_stream: impl Read, dest: &Path) -> Result<Applied> {
     })
 }
 
+/// Refuses a whiteout `.wh.<hidden>` that hides no entry of its directory: `.wh.` (no
+/// name), `.wh..` and `.wh...` (the directory itself and its parent: a whiteout removes what
+/// it names, so these would remove the snapshot's own directory or what is above it), and
+/// `.wh..wh.*` other than the opaque marker (aufs metadata, which overlay has no meaning for).
+pub(crate) fn whiteout_target(hidden: &[u8]) -> std::result::Result<(), &'static str> {
+    match hidden {
+        b"" => Err("a whiteout without a name"),
+        b"." | b".." => Err("a whiteout of '.' or '..' (it would remove a directory above)"),
+        h if h.starts_with(WHITEOUT_PREFIX) => {
+            Err("a '.wh..wh.' name other than the opaque marker '.wh..wh..opq'")
+        }
+        _ => Ok(()),
+    }
+}
+
 fn as_slices(v: &[Vec<u8>]) -> Vec<&[u8]> {
     v.iter().map(Vec::as_slice).collect()
 }
@@ -373,6 +391,10 @@ pub(crate) fn open_dir_path(
 
 /// Removes whatever is at `name` in `parent` (a whole tree for a directory), if anything.
 pub(crate) fn clear(parent: &OwnedFd, name: &[u8]) -> std::result::Result<(), Errno> {
+    // Only an entry of `parent`: never the directory itself, its parent, or a path.
+    if matches!(name, b"" | b"." | b"..") || name.contains(&b'/') {
+        return Err(Errno::INVAL);
+    }
     let name = OsStr::from_bytes(name);
     match rustix::fs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW) {
         Err(Errno::NOENT) => Ok(()),
@@ -741,5 +763,72 @@ mod tests {
         assert!(symlink_escapes(1, b"../../etc"));
         assert!(!symlink_escapes(2, b"a/../../../x"));
         assert!(symlink_escapes(2, b"a/../../../../x"));
+    }
+
+    #[test]
+    fn whiteouts_of_dot_and_dot_dot_are_refused_and_remove_nothing() {
+        for name in [
+            "a/.wh..",
+            "a/.wh...",
+            ".wh...",
+            ".wh..",
+            ".wh.",
+            "a/.wh..wh.plnk",
+        ] {
+            let outer = tempfile::tempdir().unwrap();
+            let dest = outer.path().join("snap");
+            std::fs::create_dir(&dest).unwrap();
+            std::fs::write(outer.path().join("sibling"), b"keep").unwrap();
+            let bytes = layer(&[
+                (D, "a/", "", b""),
+                (F, "a/keep", "", b"x"),
+                (F, name, "", b""),
+            ]);
+            match apply(&bytes[..], &dest) {
+                Err(Error::UnsafeEntry { entry, reason }) => {
+                    assert_eq!(entry, name);
+                    assert!(
+                        reason.contains("whiteout") || reason.contains(".wh."),
+                        "{reason}"
+                    );
+                }
+                other => panic!("{name}: expected a refusal, got {other:?}"),
+            }
+            assert_eq!(
+                std::fs::read(outer.path().join("sibling")).unwrap(),
+                b"keep"
+            );
+            assert_eq!(std::fs::read(dest.join("a/keep")).unwrap(), b"x", "{name}");
+        }
+    }
+
+    #[test]
+    fn an_opaque_marker_with_content_or_as_a_directory_is_refused() {
+        refused(
+            &[(D, "d/", "", b""), (F, "d/.wh..wh..opq", "", b"data")],
+            "d/.wh..wh..opq",
+            "empty regular file",
+        );
+        refused(
+            &[(D, "d/", "", b""), (D, "d/.wh..wh..opq/", "", b"")],
+            "d/.wh..wh..opq/",
+            "empty regular file",
+        );
+        refused(
+            &[(F, "x", "", b""), (S, "d/.wh..wh..opq", "x", b"")],
+            "d/.wh..wh..opq",
+            "empty regular file",
+        );
+    }
+
+    #[test]
+    fn clear_never_removes_the_directory_or_its_parent() {
+        let outer = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(outer.path().join("a/b")).unwrap();
+        let fd: OwnedFd = File::open(outer.path().join("a/b")).unwrap().into();
+        for n in [&b"."[..], b"..", b"", b"x/y"] {
+            assert_eq!(clear(&fd, n), Err(Errno::INVAL));
+        }
+        assert!(outer.path().join("a/b").is_dir());
     }
 }
