@@ -278,3 +278,49 @@ fn a_whiteout_of_dot_dot_in_add_leaves_the_stores_tmp_alone() {
         assert_planted(&planted);
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// `rbox load`: the archive's own tar is guarded as layers are.
+
+#[test]
+fn an_archive_with_a_huge_metadata_header_is_refused_by_load_in_bounded_memory() {
+    let t = TestRoot::new();
+    let dir = tempfile::tempdir().unwrap();
+    let huge: u64 = 800 << 20;
+    let mut field = [0u8; 12];
+    field.copy_from_slice(format!("{huge:011o}\0").as_bytes());
+    let mut pax = tar::Header::new_ustar();
+    pax.set_path("PaxHeaders/x").unwrap();
+    pax.set_entry_type(tar::EntryType::XHeader);
+    pax.set_size(huge);
+    pax.set_mode(0o644);
+    pax.set_cksum();
+    for (what, header, expect) in [
+        (
+            "long name",
+            long_name_header(field),
+            "metadata header of 838860800 bytes",
+        ),
+        (
+            "pax",
+            pax.as_bytes().to_vec(),
+            "metadata header of 838860800 bytes",
+        ),
+        ("tab size", long_name_header(*b"\t14000000000"), "ambiguous"),
+    ] {
+        // The header, then 900 MiB of a sparse file (zeros, no disk).
+        let path = write_file(dir.path(), "huge.tar", &header);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(900 << 20)
+            .unwrap();
+        let (code, err) = t.fails([OsStr::new("load"), OsStr::new("-i"), path.as_os_str()]);
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains(expect), "{what}: {err}");
+        assert_bounded(&format!("load ({what})"), &err);
+        assert!(t.blobs().is_empty(), "blobs left: {:?}", t.blobs());
+        assert_nothing_unpacked(&t);
+    }
+}

@@ -17,6 +17,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::image::{Image, REF_NAME};
 use crate::import::{manifest_json, oci_arch};
 use crate::layer::clean_components;
+use crate::limits::{shown, Guard, Limits, DEFAULT_MAX_ENTRIES};
 use crate::reference::Reference;
 use crate::store::{Store, MAX_DOCUMENT_SIZE};
 
@@ -96,9 +97,29 @@ impl Store {
     }
 
     /// Reads an OCI or docker archive from `input`, storing and unpacking its images.
+    ///
+    /// The archive's own tar goes through the same [`Guard`] as a layer's: its metadata
+    /// headers (PAX, GNU long names), which the tar parser holds whole in memory, are
+    /// refused over 1 MiB, and its sizes are read as the parser reads them. (The archive
+    /// as a whole has no size limit: each layer in it has its own.)
     pub fn load(&self, input: impl Read) -> Result<Vec<Loaded>> {
+        let guard = Guard::new(
+            BufReader::with_capacity(256 * 1024, input),
+            Limits {
+                max_bytes: u64::MAX,
+                max_entries: DEFAULT_MAX_ENTRIES,
+            },
+        );
+        let refusal = guard.refusal();
+        self.load_guarded(guard).map_err(|e| match refusal.get() {
+            Some(why) => Error::BadArchive(format!("image archive refused: {why}")),
+            None => e,
+        })
+    }
+
+    fn load_guarded(&self, input: impl Read) -> Result<Vec<Loaded>> {
         let _content = self.lock_content()?;
-        let mut archive = tar::Archive::new(BufReader::with_capacity(256 * 1024, input));
+        let mut archive = tar::Archive::new(input);
         let mut oci_index: Option<Vec<u8>> = None;
         let mut docker_manifest: Option<Vec<u8>> = None;
         // Archive path → blob digest, for docker archives that name files by path.
@@ -106,11 +127,12 @@ impl Store {
         let mut links: HashMap<String, String> = HashMap::new();
         for entry in archive
             .entries()
-            .map_err(|e| Error::BadArchive(e.to_string()))?
+            .map_err(|e| Error::BadArchive(shown(&e.to_string())))?
         {
-            let mut entry = entry.map_err(|e| Error::BadArchive(e.to_string()))?;
+            let mut entry = entry.map_err(|e| Error::BadArchive(shown(&e.to_string())))?;
             let raw = entry.path_bytes().into_owned();
-            let name = String::from_utf8_lossy(&raw).into_owned();
+            // Shown cut short in errors: a GNU long name can be a megabyte.
+            let name = shown(&String::from_utf8_lossy(&raw));
             let comps = clean_components(&raw).map_err(|reason| Error::UnsafeEntry {
                 entry: name.clone(),
                 reason: reason.into(),
@@ -177,7 +199,8 @@ impl Store {
                 }
             }
             Err(Error::BadArchive(format!(
-                "{p} is named but not in the archive"
+                "{} is named but not in the archive",
+                shown(&p)
             )))
         };
 
