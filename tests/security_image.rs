@@ -4,10 +4,11 @@
 mod harness;
 
 use std::ffi::OsStr;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 
-use harness::{raw_tar, write_file, TestRoot};
+use harness::{raw_tar, spawn_registry, write_file, TestRoot};
+use sha2::Digest;
 
 /// The most memory (KiB) any child of this test process has used so far, and the ceiling
 /// the attacks must stay under: rbox itself needs a few tens of MiB; the attacks took GiBs.
@@ -107,6 +108,7 @@ fn build_fails(t: &TestRoot, ctx: &Path) -> String {
     err
 }
 
+// ---------------------------------------------------------------------------------------
 // The layer guard and the tar parser read header sizes alike.
 
 #[test]
@@ -323,4 +325,118 @@ fn an_archive_with_a_huge_metadata_header_is_refused_by_load_in_bounded_memory()
         assert!(t.blobs().is_empty(), "blobs left: {:?}", t.blobs());
         assert_nothing_unpacked(&t);
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Pull: the same layers from a registry on loopback, spoken to in plain HTTP because its
+// name resolves to loopback only (`localhost`, from /etc/hosts).
+
+/// One HTTP/1.0 request to the registry on 127.0.0.1:`port`; the status and body.
+fn http(port: u16, method: &str, path: &str, ctype: &str, body: &[u8]) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: {ctype}\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(body).unwrap();
+    let mut reply = String::new();
+    let _ = s.read_to_string(&mut reply);
+    let status = reply
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, reply)
+}
+
+fn sha256(b: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(b)))
+}
+
+/// Puts an image whose only layer is `layer` (gzipped) into the registry as `repo:1`, blob
+/// by blob, as another tool would push it.
+fn push_raw(port: u16, repo: &str, layer: &[u8]) {
+    let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:0000000000000000000000000000000000000000000000000000000000000000"]}}"#;
+    for blob in [&config[..], layer] {
+        let (status, reply) = http(
+            port,
+            "POST",
+            &format!("/v2/{repo}/blobs/uploads/"),
+            "application/octet-stream",
+            b"",
+        );
+        assert_eq!(status, 202, "{reply}");
+        let location = reply
+            .lines()
+            .find_map(|l| l.strip_prefix("Location: "))
+            .unwrap()
+            .trim();
+        let path = &location[location.find("/v2/").unwrap()..];
+        let (status, reply) = http(
+            port,
+            "PUT",
+            &format!("{path}&digest={}", sha256(blob)),
+            "application/octet-stream",
+            blob,
+        );
+        assert_eq!(status, 201, "{reply}");
+    }
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": sha256(config), "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": sha256(layer), "size": layer.len()}],
+    });
+    let (status, reply) = http(
+        port,
+        "PUT",
+        &format!("/v2/{repo}/manifests/1"),
+        "application/vnd.oci.image.manifest.v1+json",
+        manifest.to_string().as_bytes(),
+    );
+    assert_eq!(status, 201, "{reply}");
+}
+
+struct Registry(std::process::Child);
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn pull_refuses_the_same_layers_and_names_not_addresses_decide_nothing() {
+    let t = TestRoot::new();
+    let planted = plant(&t);
+    let dir = tempfile::tempdir().unwrap();
+    let (child, port) = spawn_registry(dir.path(), &[]);
+    let _registry = Registry(child);
+    let (_, size) = disagreeing_sizes().remove(0);
+    let wh = whiteout_attacks().remove(0).1;
+    push_raw(port, "evil/bomb", &long_name_bomb(size));
+    push_raw(port, "evil/whiteout", &gzip(&wh));
+
+    let (_, err) = t.fails(["pull", &format!("localhost:{port}/evil/bomb:1")]);
+    assert!(err.contains("ambiguous"), "{err}");
+    assert_bounded("pull", &err);
+    let (_, err) = t.fails(["pull", &format!("localhost:{port}/evil/whiteout:1")]);
+    assert!(err.contains("unsafe layer entry \".wh...\""), "{err}");
+    assert_planted(&planted);
+    assert_nothing_unpacked(&t);
+
+    // A name that isn't loopback by its address gets HTTPS, which this registry doesn't
+    // speak (`[::ffff:127.0.0.1]` reaches 127.0.0.1, but is not a loopback address).
+    let (_, err) = t.fails([
+        "pull",
+        &format!("[::ffff:127.0.0.1]:{port}/evil/whiteout:1"),
+    ]);
+    assert!(err.contains("TLS") || err.contains("tls"), "{err}");
+    assert_nothing_unpacked(&t);
 }

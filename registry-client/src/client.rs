@@ -3,11 +3,14 @@
 
 use std::collections::HashMap;
 use std::io::Read;
+use std::net::{IpAddr, ToSocketAddrs};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::Deserialize;
 use ureq::http::{header, Response};
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 use ureq::Body;
 
 use crate::auth::{Challenge, Credentials};
@@ -57,34 +60,97 @@ pub struct Client {
     auth: Mutex<AuthState>,
 }
 
-/// Whether `registry` (host[:port]) is this machine: spoken to in plain HTTP, as docker does.
+/// Whether `registry` (host[:port]) is this machine, spoken to in plain HTTP as Docker
+/// does: a loopback address, or a name whose addresses are all loopback. The name alone
+/// decides nothing: `x.localhost` that resolves to another machine gets HTTPS.
 pub fn is_loopback(registry: &str) -> bool {
-    let host = if let Some(rest) = registry.strip_prefix('[') {
+    loopback_by(registry, resolve)
+}
+
+/// The host of `host[:port]` or `[v6]:port`.
+fn host_of(registry: &str) -> &str {
+    if let Some(rest) = registry.strip_prefix('[') {
         rest.split(']').next().unwrap_or(rest)
     } else {
         registry.rsplit_once(':').map_or(registry, |(h, _)| h)
-    };
-    host == "localhost"
-        || host.ends_with(".localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    }
 }
 
-fn agent(verify: bool) -> ureq::Agent {
+/// The addresses `host` resolves to (none if it doesn't).
+fn resolve(host: &str) -> Vec<IpAddr> {
+    (host, 0)
+        .to_socket_addrs()
+        .map(|a| a.map(|a| a.ip()).collect())
+        .unwrap_or_default()
+}
+
+/// [`is_loopback`] with the resolver given.
+fn loopback_by(registry: &str, resolve: impl Fn(&str) -> Vec<IpAddr>) -> bool {
+    let host = host_of(api_host(registry));
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return ip.is_loopback();
+    }
+    let addrs = resolve(host);
+    !addrs.is_empty() && addrs.iter().all(IpAddr::is_loopback)
+}
+
+/// The resolver of a registry spoken to in plain HTTP because it is loopback: every
+/// connection to it checks again that all its addresses are loopback, so a name that
+/// resolves elsewhere later (DNS rebinding) is never sent plain HTTP. Other hosts (a token
+/// service) resolve as usual.
+#[derive(Debug)]
+struct LoopbackOnly {
+    host: String,
+}
+
+impl Resolver for LoopbackOnly {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> std::result::Result<ResolvedSocketAddrs, ureq::Error> {
+        let addrs = DefaultResolver::default().resolve(uri, config, timeout)?;
+        let ours = uri
+            .host()
+            .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
+            .is_some_and(|h| h.eq_ignore_ascii_case(&self.host));
+        if ours && uri.scheme_str() == Some("http") {
+            if let Some(a) = addrs.iter().find(|a| !a.ip().is_loopback()) {
+                return Err(ureq::Error::Io(std::io::Error::other(format!(
+                    "{} resolves to {}, not only to loopback addresses: plain HTTP refused",
+                    self.host,
+                    a.ip()
+                ))));
+            }
+        }
+        Ok(addrs)
+    }
+}
+
+fn agent(verify: bool, loopback_only: Option<&str>) -> ureq::Agent {
     let mut tls = ureq::tls::TlsConfig::builder().disable_verification(!verify);
     if let Some(roots) = system_roots() {
         tls = tls.root_certs(roots);
     }
-    ureq::Agent::config_builder()
+    let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_connect(Some(Duration::from_secs(30)))
         .timeout_recv_response(Some(Duration::from_secs(120)))
         .user_agent(concat!("rbox/", env!("CARGO_PKG_VERSION")))
         .accept_encoding("identity")
         .tls_config(tls.build())
-        .build()
-        .new_agent()
+        .build();
+    match loopback_only {
+        Some(host) => ureq::Agent::with_parts(
+            config,
+            DefaultConnector::default(),
+            LoopbackOnly {
+                host: host.to_owned(),
+            },
+        ),
+        None => config.new_agent(),
+    }
 }
 
 /// The system's CA bundle (Debian's, or `$SSL_CERT_FILE`), so registries behind a private
@@ -128,19 +194,20 @@ impl Client {
     /// how the registry wants requests authorized, with one `GET /v2/`.
     pub fn connect(registry: &str, opts: &Options) -> Result<Client> {
         let host = api_host(registry);
-        let mut candidates: Vec<(String, bool)> = Vec::new();
+        // (base, verify TLS, plain HTTP only while the host stays loopback)
+        let mut candidates: Vec<(String, bool, bool)> = Vec::new();
         if is_loopback(registry) {
-            candidates.push((format!("http://{host}"), true));
+            candidates.push((format!("http://{host}"), true, true));
         } else {
-            candidates.push((format!("https://{host}"), opts.tls_verify));
+            candidates.push((format!("https://{host}"), opts.tls_verify, false));
             if !opts.tls_verify {
-                candidates.push((format!("http://{host}"), false));
+                candidates.push((format!("http://{host}"), false, false));
             }
         }
         let mut last: Option<Error> = None;
-        for (base, verify) in candidates {
+        for (base, verify, loopback_only) in candidates {
             let client = Client {
-                agent: agent(verify),
+                agent: agent(verify, loopback_only.then_some(host_of(host))),
                 registry: registry.to_owned(),
                 base,
                 credentials: opts.credentials.clone(),
@@ -501,17 +568,86 @@ mod tests {
 
     #[test]
     fn loopback_registries_are_recognized() {
+        // Only literals and `localhost` (from /etc/hosts): nothing is looked up in DNS.
         for r in [
             "localhost",
             "localhost:5000",
             "127.0.0.1:5000",
             "[::1]:5000",
-            "x.localhost",
         ] {
             assert!(is_loopback(r), "{r}");
         }
-        for r in ["docker.io", "registry:5000", "10.0.0.1:5000", "quay.io"] {
+        for r in [
+            "10.0.0.1:5000",
+            "[::ffff:127.0.0.1]:5000",
+            "[2001:db8::1]:443",
+        ] {
             assert!(!is_loopback(r), "{r}");
         }
+    }
+
+    /// A resolver answering from a table, so no name is looked up on the network.
+    fn table(host: &str) -> Vec<IpAddr> {
+        let ips: &[&str] = match host {
+            "localhost" => &["127.0.0.1", "::1"],
+            "x.localhost" | "v6.localhost" => &["::1"],
+            "evil.localhost" => &["10.0.0.1"],
+            "half.localhost" => &["127.0.0.1", "192.0.2.7"],
+            "mapped.localhost" => &["::ffff:127.0.0.1"],
+            "lan-name" => &["127.0.1.1"],
+            "registry-1.docker.io" => &["203.0.113.9"],
+            _ => &[],
+        };
+        ips.iter().map(|i| i.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn plain_http_is_decided_by_the_resolved_addresses_not_the_name() {
+        for r in [
+            "localhost",
+            "localhost:5000",
+            "x.localhost:5000",
+            "v6.localhost",
+            "lan-name:5000",
+            "127.0.0.1:5000",
+            "[::1]:5000",
+        ] {
+            assert!(loopback_by(r, table), "{r}");
+        }
+        // Names ending in localhost that resolve to another machine (or partly to one),
+        // names that don't resolve, and the rest: HTTPS.
+        for r in [
+            "evil.localhost",
+            "evil.localhost:5000",
+            "half.localhost:5000",
+            "mapped.localhost:5000",
+            "gone.localhost:5000",
+            "docker.io",
+            "quay.io",
+        ] {
+            assert!(!loopback_by(r, table), "{r}");
+        }
+    }
+
+    #[test]
+    fn the_plain_http_resolver_refuses_a_host_that_stopped_being_loopback() {
+        // A literal address needs no lookup: 192.0.2.1 (TEST-NET) is never contacted.
+        let r = LoopbackOnly {
+            host: "192.0.2.1".into(),
+        };
+        let config = ureq::config::Config::default();
+        let uri: ureq::http::Uri = "http://192.0.2.1:5000/v2/".parse().unwrap();
+        let err = r
+            .resolve(&uri, &config, NextTimeout::default())
+            .unwrap_err();
+        assert!(err.to_string().contains("plain HTTP refused"), "{err}");
+        // The same host over HTTPS (a token service), and other hosts, resolve as usual.
+        let uri: ureq::http::Uri = "https://192.0.2.1/token".parse().unwrap();
+        assert!(r.resolve(&uri, &config, NextTimeout::default()).is_ok());
+        let r = LoopbackOnly {
+            host: "127.0.0.1".into(),
+        };
+        let uri: ureq::http::Uri = "http://127.0.0.1:5000/v2/".parse().unwrap();
+        assert!(r.resolve(&uri, &config, NextTimeout::default()).is_ok());
     }
 }
