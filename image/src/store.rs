@@ -322,11 +322,15 @@ pub fn private_root(root: &Path) -> Result<()> {
         ));
     }
     if m.mode() & 0o077 != 0 {
-        tracing::warn!(
-            "{}: the data root was open to other users (mode {:o}): now 0700",
-            root.display(),
-            m.mode() & 0o7777
-        );
+        // An empty directory made for rbox is simply closed; a store that was open says so.
+        let in_use = fs::read_dir(root).at(root)?.next().is_some();
+        if in_use {
+            tracing::warn!(
+                "{}: the data root was open to other users (mode {:o}): now 0700",
+                root.display(),
+                m.mode() & 0o7777
+            );
+        }
         fs::set_permissions(root, fs::Permissions::from_mode(0o700)).at(root)?;
     }
     Ok(())
