@@ -143,25 +143,29 @@ pub fn exec(containers: &Containers, id: &str, o: &ExecOptions) -> Result<i32> {
         }
         None
     };
-    let mut tenant = builder
-        .as_tenant()
-        .with_container_args(o.command.clone())
-        .with_env(env)
-        .with_user(Some(who.uid))
-        .with_group(Some(who.gid))
-        .with_additional_gids(who.additional_gids.clone())
-        .with_no_new_privs(!privileged)
-        .with_detach(o.tty || o.detach);
-    if let Some(w) = o
+    let workdir = o
         .workdir
         .as_deref()
         .or(Some(c.config.config.working_dir.as_str()))
         .filter(|w| !w.is_empty())
-    {
-        tenant = tenant.with_cwd(Some(Path::new(w)));
-    }
+        .unwrap_or("/");
+    let process = process_spec(
+        &run.join("bundle/config.json"),
+        o,
+        env,
+        &who,
+        workdir,
+        privileged,
+    )?;
+    let process_file = run.join(format!("exec-{}.json", std::process::id()));
+    crate::containers::write_json(&process_file, &process)?;
+    let tenant = builder
+        .as_tenant()
+        .with_process(Some(&process_file))
+        .with_detach(o.tty || o.detach);
     let result = tenant.build();
     let _ = std::fs::remove_file(run.join(&sock_name));
+    let _ = std::fs::remove_file(&process_file);
     let pid = result.map_err(|e| start_error(e, &o.command[0]))?;
     if o.detach {
         return Ok(0);
@@ -184,6 +188,61 @@ pub fn exec(containers: &Containers, id: &str, o: &ExecOptions) -> Result<i32> {
         stdin_to: piped_stdin,
     };
     Ok(relay.run(pid.as_raw(), piped_outputs, &sigfd))
+}
+
+/// The OCI process of an exec: the container's own (capabilities, limits, profile) with
+/// the command, environment (the container's, then `-e`), user, working directory and
+/// terminal of this one. A capability the bounding set lacks (CAP_SYS_ADMIN, held by the
+/// first process only to load its filter) is in no set.
+fn process_spec(
+    container_spec: &Path,
+    o: &ExecOptions,
+    env: HashMap<String, String>,
+    who: &user::ExecUser,
+    workdir: &str,
+    privileged: bool,
+) -> Result<serde_json::Value> {
+    let spec: serde_json::Value = crate::containers::read_json(container_spec)?;
+    let mut p = spec["process"].clone();
+    let mut vars: Vec<String> = p["env"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str())
+        .filter(|kv| !env.contains_key(kv.split('=').next().unwrap_or("")))
+        .map(str::to_owned)
+        .collect();
+    let mut given: Vec<_> = env.into_iter().collect();
+    given.sort();
+    vars.extend(given.into_iter().map(|(k, v)| format!("{k}={v}")));
+    if o.tty && !vars.iter().any(|v| v.starts_with("TERM=")) {
+        vars.push("TERM=xterm".into());
+    }
+    let bounding: Vec<serde_json::Value> = p["capabilities"]["bounding"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if let Some(caps) = p["capabilities"].as_object_mut() {
+        for (_, set) in caps.iter_mut() {
+            if let Some(list) = set.as_array_mut() {
+                list.retain(|c| bounding.contains(c));
+            }
+        }
+    }
+    p["args"] = serde_json::json!(o.command);
+    p["env"] = serde_json::json!(vars);
+    p["cwd"] = serde_json::json!(workdir);
+    p["terminal"] = serde_json::json!(o.tty);
+    p["noNewPrivileges"] = serde_json::json!(!privileged);
+    p["user"] = serde_json::json!({
+        "uid": who.uid,
+        "gid": who.gid,
+        "additionalGids": who.additional_gids,
+    });
+    if let Some(obj) = p.as_object_mut() {
+        obj.remove("consoleSize");
+    }
+    Ok(p)
 }
 
 fn write_null() -> io::Result<File> {
