@@ -149,11 +149,24 @@ impl StageState {
         self.args.get(name).cloned()
     }
 
-    fn set_env(&mut self, key: &str, value: &str) {
+    fn set_env(&mut self, key: &str, value: &str) -> Result<(), String> {
         let mut env = self.env();
         env.retain(|e| e.split('=').next() != Some(key));
         env.push(format!("{key}={value}"));
+        check_variables_size(&env, &self.args)?;
         self.config.insert("Env".into(), json!(env));
+        Ok(())
+    }
+
+    /// Sets build argument `key` for the rest of the stage.
+    fn set_arg(&mut self, key: &str, value: String) -> Result<(), String> {
+        let mut args = std::mem::take(&mut self.args);
+        args.insert(key.to_owned(), value);
+        let checked = check_variables_size(&self.env(), &args);
+        if checked.is_ok() {
+            self.args = args;
+        }
+        checked
     }
 
     /// Docker's word expansion of `word` with this stage's ENV and ARG values.
@@ -203,7 +216,7 @@ impl StageState {
             Instruction::Env(pairs) => {
                 for (k, v) in pairs {
                     let v = self.x(escape, v)?;
-                    self.set_env(k, &v);
+                    self.set_env(k, &v)?;
                 }
                 Some(format!("ENV {:?}", self.env()))
             }
@@ -330,6 +343,30 @@ impl StageState {
         self.key = Some(k.clone());
         k
     }
+}
+
+/// The most bytes a stage's ENV and ARG values may hold together (4 MiB): far more than
+/// a process can be given (Linux takes 128 KiB per variable), and a bound on what a
+/// Dockerfile doubling a variable line after line can make the builder hold.
+pub const MAX_VARIABLES_SIZE: usize = 4 << 20;
+
+/// The most bytes a stage's image config may take (4 MiB): labels and the like, line after
+/// line, are bounded too (the store reads no document over 8 MiB).
+pub const MAX_CONFIG_SIZE: usize = 4 << 20;
+
+/// Refuses ENV and ARG values over [`MAX_VARIABLES_SIZE`] in all.
+fn check_variables_size(env: &[String], args: &BTreeMap<String, String>) -> Result<(), String> {
+    let total: usize = env.iter().map(String::len).sum::<usize>()
+        + args
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 1)
+            .sum::<usize>();
+    if total > MAX_VARIABLES_SIZE {
+        return Err(format!(
+            "the stage's ENV and ARG values would take {total} bytes, over the limit of {MAX_VARIABLES_SIZE}"
+        ));
+    }
+    Ok(())
 }
 
 /// What [`StageState::apply_metadata`] did.
@@ -728,6 +765,13 @@ impl Builder<'_> {
         match st.apply_metadata(&ins.inner, df.directives.escape) {
             Err(e) => return Err(self.fail(line, e)),
             Ok(Meta::Applied(key)) => {
+                let size = serde_json::to_vec(&st.config).map_or(0, |v| v.len());
+                if size > MAX_CONFIG_SIZE {
+                    return Err(self.fail(
+                        line,
+                        format!("the image config would take {size} bytes, over the limit of {MAX_CONFIG_SIZE}"),
+                    ));
+                }
                 if let Some(k) = key {
                     st.next_key(&k);
                 }
@@ -739,23 +783,20 @@ impl Builder<'_> {
         match &ins.inner {
             Instruction::Arg(decls) => {
                 for d in decls {
-                    let v = self
-                        .build_args
-                        .get(&d.name)
-                        .cloned()
-                        .or_else(|| {
-                            self.global
-                                .get(&d.name)
-                                .cloned()
-                                .filter(|_| d.default.is_none())
-                        })
-                        .or_else(|| {
-                            d.default
-                                .as_ref()
-                                .and_then(|v| self.x(df, st, line, v).ok())
-                        });
+                    let given = self.build_args.get(&d.name).cloned().or_else(|| {
+                        self.global
+                            .get(&d.name)
+                            .cloned()
+                            .filter(|_| d.default.is_none())
+                    });
+                    let v = match (given, &d.default) {
+                        (Some(v), _) => Some(v),
+                        (None, Some(default)) => Some(self.x(df, st, line, default)?),
+                        (None, None) => None,
+                    };
                     if let Some(v) = v {
-                        st.args.insert(d.name.clone(), v.clone());
+                        st.set_arg(&d.name, v.clone())
+                            .map_err(|e| self.fail(line, e))?;
                         st.next_key(&format!("ARG {}={v}", d.name));
                     }
                 }

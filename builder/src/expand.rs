@@ -8,6 +8,20 @@
 //! defaults (`${A:-${B}}`), `'single'` quotes (literal), `"double"` quotes (variables
 //! expanded, the escape character escapes only `"`, `$` and itself), and the escape
 //! character outside quotes. Unknown variables expand to nothing.
+//!
+//! A Dockerfile is hostile input, so expansion is bounded: `${…}` nests at most
+//! [`MAX_NESTING`] deep, a word grows by at most [`MAX_WORD_GROWTH`] bytes over its own text,
+//! and the pattern operators (`#`, `%`, `/`) do at most [`MAX_PATTERN_WORK`] steps of
+//! matching per word. Past a limit the word is refused with a message saying which.
+
+/// How deep `${…}` may nest inside the words of another `${…}`.
+pub const MAX_NESTING: usize = 64;
+
+/// How many bytes an expanded word may have beyond the length of its text (1 MiB).
+pub const MAX_WORD_GROWTH: usize = 1 << 20;
+
+/// Steps of pattern matching (pattern tokens × characters looked at) one word may take.
+pub const MAX_PATTERN_WORK: u64 = 1 << 28;
 
 /// Expands one word: quotes are removed, variables replaced, whitespace kept as it is.
 /// `lookup` gives a variable's value (`None`: not set, which differs from set-but-empty for
@@ -129,10 +143,21 @@ pub(crate) fn expand_with(
         lookup,
         mode,
         raw_escapes: mode.raw_escapes,
+        depth: 0,
+        max_len: word.len().saturating_add(MAX_WORD_GROWTH),
+        work: MAX_PATTERN_WORK,
     };
     lexer
         .until(None, mode.raw_escapes)
-        .map_err(|error| format!("failed to process \"{word}\": {error}"))
+        .map_err(|error| format!("failed to process \"{}\": {error}", shorten(word)))
+}
+
+/// The word as an error message shows it: at most 80 characters of it.
+fn shorten(word: &str) -> String {
+    match word.char_indices().nth(80) {
+        Some((i, _)) => format!("{}…", &word[..i]),
+        None => word.to_owned(),
+    }
 }
 
 struct Lexer<'a> {
@@ -142,9 +167,26 @@ struct Lexer<'a> {
     lookup: &'a dyn Fn(&str) -> Option<String>,
     mode: Mode,
     raw_escapes: bool,
+    /// How many `${` enclose the current position.
+    depth: usize,
+    /// The longest any part of the result may be, in bytes.
+    max_len: usize,
+    /// Pattern matching steps left.
+    work: u64,
 }
 
 impl Lexer<'_> {
+    /// Refuses a result (or a part of one) longer than the word may grow.
+    fn check_len(&self, s: &str) -> Result<(), String> {
+        if s.len() > self.max_len {
+            return Err(format!(
+                "the expanded word is over {} bytes (the limit is {MAX_WORD_GROWTH} bytes more than its text)",
+                self.max_len
+            ));
+        }
+        Ok(())
+    }
+
     fn peek(&self) -> Option<char> {
         self.chars.get(self.pos).copied()
     }
@@ -177,9 +219,15 @@ impl Lexer<'_> {
                 return Ok(out);
             }
             match c {
-                '$' => out.push_str(&self.dollar()?),
+                '$' => {
+                    out.push_str(&self.dollar()?);
+                    self.check_len(&out)?;
+                }
                 '\'' if !self.mode.skip_quotes => out.push_str(&self.single_quoted()?),
-                '"' if !self.mode.skip_quotes => out.push_str(&self.double_quoted()?),
+                '"' if !self.mode.skip_quotes => {
+                    out.push_str(&self.double_quoted()?);
+                    self.check_len(&out)?;
+                }
                 _ => {
                     self.pos += 1;
                     if c == self.escape {
@@ -250,7 +298,10 @@ impl Lexer<'_> {
                     }
                     return Ok(out);
                 }
-                Some('$') => out.push_str(&self.dollar()?),
+                Some('$') => {
+                    out.push_str(&self.dollar()?);
+                    self.check_len(&out)?;
+                }
                 Some(c) => {
                     self.pos += 1;
                     let mut ch = c;
@@ -276,6 +327,16 @@ impl Lexer<'_> {
     }
 
     fn dollar(&mut self) -> Result<String, String> {
+        if self.depth >= MAX_NESTING {
+            return Err(format!("${{…}} nested more than {MAX_NESTING} deep"));
+        }
+        self.depth += 1;
+        let result = self.dollar_inner();
+        self.depth -= 1;
+        result
+    }
+
+    fn dollar_inner(&mut self) -> Result<String, String> {
         self.pos += 1;
         if self.peek() != Some('{') {
             let name = self.name();
@@ -351,11 +412,11 @@ impl Lexer<'_> {
                         };
                         let tokens = pattern_tokens(&pattern, self.escape)?;
                         let value: Vec<char> = value.unwrap_or_default().chars().collect();
-                        Ok(if op == '#' {
-                            trim_prefix(&tokens, &value, longest)
+                        if op == '#' {
+                            trim_prefix(&tokens, &value, longest, &mut self.work)
                         } else {
-                            trim_suffix(&tokens, &value, longest)
-                        })
+                            trim_suffix(&tokens, &value, longest, &mut self.work)
+                        }
                     }
                     _ => Err(format!("unsupported modifier ({op_text}) in substitution")),
                 }
@@ -386,7 +447,8 @@ impl Lexer<'_> {
                 let tokens = pattern_tokens(&pattern, self.escape)?;
                 let replacement = unescape(&replacement, self.escape);
                 let value: Vec<char> = value.unwrap_or_default().chars().collect();
-                Ok(replace(&tokens, &value, &replacement, all))
+                let max_len = self.max_len;
+                replace(&tokens, &value, &replacement, all, &mut self.work, max_len)
             }
             _ => Err(format!("unsupported modifier ({op_text}) in substitution")),
         }
@@ -478,65 +540,126 @@ fn pattern_tokens(pattern: &str, escape: char) -> Result<Vec<PatternToken>, Stri
     Ok(tokens)
 }
 
-/// For every `k` in `0..=s.len()`, whether `s[..k]` matches `tokens` as a whole: one pass
-/// per token over the positions reached so far, so the time is linear in the length of `s`
-/// for each token, whatever the pattern (a backtracking match is exponential in its `*`s).
-fn match_ends(tokens: &[PatternToken], s: &[char]) -> Vec<bool> {
-    let mut reached = vec![false; s.len() + 1];
-    reached[0] = true;
+/// The error when a word's pattern matching takes more than [`MAX_PATTERN_WORK`] steps.
+fn too_much_work() -> String {
+    format!("pattern matching in this word takes over {MAX_PATTERN_WORK} steps")
+}
+
+/// Every `k` in `0..=s.len()` such that `s[..k]` matches `tokens` as a whole: one pass per
+/// token over the positions reached so far, so the time is linear in the length of `s` for
+/// each token, whatever the pattern (a backtracking match is exponential in its `*`s). Only
+/// the span of positions that can still be reached is held and looked at (a pattern without
+/// `*` looks at no more characters than it has tokens); the steps are charged to `work`.
+fn match_ends(tokens: &[PatternToken], s: &[char], work: &mut u64) -> Result<Ends, String> {
+    // The reached positions are `lo + i` for each true `reached[i]`: only the span that can
+    // still be reached is held, so a short pattern costs little on a long value.
+    let mut lo = 0usize;
+    let mut reached = vec![true];
     for t in tokens {
-        let mut next = vec![false; s.len() + 1];
+        *work = work
+            .checked_sub(reached.len() as u64)
+            .ok_or_else(too_much_work)?;
+        let Some(first) = reached.iter().position(|r| *r) else {
+            break;
+        };
         match t {
             PatternToken::Any => {
-                if let Some(first) = reached.iter().position(|r| *r) {
-                    next[first..].iter_mut().for_each(|n| *n = true);
-                }
+                lo += first;
+                *work = work
+                    .checked_sub((s.len() - lo) as u64)
+                    .ok_or_else(too_much_work)?;
+                reached = vec![true; s.len() - lo + 1];
             }
-            PatternToken::One => {
-                next[1..].copy_from_slice(&reached[..s.len()]);
-            }
-            PatternToken::Literal(c) => {
-                for k in 0..s.len() {
-                    next[k + 1] = reached[k] && s[k] == *c;
+            PatternToken::One | PatternToken::Literal(_) => {
+                let mut next = Vec::with_capacity(reached.len());
+                for (i, r) in reached.iter().enumerate() {
+                    let k = lo + i;
+                    if k >= s.len() {
+                        break;
+                    }
+                    next.push(
+                        *r && match t {
+                            PatternToken::Literal(c) => s[k] == *c,
+                            _ => true,
+                        },
+                    );
                 }
+                lo += 1;
+                reached = next;
             }
         }
-        reached = next;
     }
-    reached
+    Ok(Ends { lo, reached })
 }
 
-fn trim_prefix(tokens: &[PatternToken], value: &[char], longest: bool) -> String {
-    let ends = match_ends(tokens, value);
+/// Where matches of a pattern at the start of a value end: `lo + i` for each true
+/// `reached[i]`.
+struct Ends {
+    lo: usize,
+    reached: Vec<bool>,
+}
+
+impl Ends {
+    /// The shortest match's length.
+    fn shortest(&self) -> Option<usize> {
+        self.reached.iter().position(|r| *r).map(|i| self.lo + i)
+    }
+
+    /// The longest match's length.
+    fn longest(&self) -> Option<usize> {
+        self.reached.iter().rposition(|r| *r).map(|i| self.lo + i)
+    }
+}
+
+fn trim_prefix(
+    tokens: &[PatternToken],
+    value: &[char],
+    longest: bool,
+    work: &mut u64,
+) -> Result<String, String> {
+    let ends = match_ends(tokens, value, work)?;
     let end = if longest {
-        ends.iter().rposition(|m| *m)
+        ends.longest()
     } else {
-        ends.iter().position(|m| *m)
+        ends.shortest()
     };
-    match end {
+    Ok(match end {
         Some(end) => value[end..].iter().collect(),
         None => value.iter().collect(),
-    }
+    })
 }
 
-fn trim_suffix(tokens: &[PatternToken], value: &[char], longest: bool) -> String {
+fn trim_suffix(
+    tokens: &[PatternToken],
+    value: &[char],
+    longest: bool,
+    work: &mut u64,
+) -> Result<String, String> {
     // A suffix matching is a prefix of the reversed value matching the reversed pattern.
     let rev_tokens: Vec<PatternToken> = tokens.iter().rev().copied().collect();
     let rev_value: Vec<char> = value.iter().rev().copied().collect();
-    let lens = match_ends(&rev_tokens, &rev_value);
+    let lens = match_ends(&rev_tokens, &rev_value, work)?;
     let len = if longest {
-        lens.iter().rposition(|m| *m)
+        lens.longest()
     } else {
-        lens.iter().position(|m| *m)
+        lens.shortest()
     };
-    match len {
+    Ok(match len {
         Some(len) => value[..value.len() - len].iter().collect(),
         None => value.iter().collect(),
-    }
+    })
 }
 
-/// Replaces the first (or every) leftmost-longest match of a non-empty pattern.
-fn replace(tokens: &[PatternToken], value: &[char], replacement: &str, all: bool) -> String {
+/// Replaces the first (or every) leftmost-longest match of a non-empty pattern; a result
+/// over `max_len` bytes is refused.
+fn replace(
+    tokens: &[PatternToken],
+    value: &[char],
+    replacement: &str,
+    all: bool,
+    work: &mut u64,
+    max_len: usize,
+) -> Result<String, String> {
     let mut out = String::new();
     let mut pos = 0;
     let mut replaced = false;
@@ -544,9 +667,8 @@ fn replace(tokens: &[PatternToken], value: &[char], replacement: &str, all: bool
         let found = if tokens.is_empty() || (replaced && !all) {
             None
         } else {
-            match_ends(tokens, &value[pos..])
-                .iter()
-                .rposition(|m| *m)
+            match_ends(tokens, &value[pos..], work)?
+                .longest()
                 .filter(|&len| len > 0)
                 .map(|len| pos + len)
         };
@@ -561,8 +683,13 @@ fn replace(tokens: &[PatternToken], value: &[char], replacement: &str, all: bool
                 pos += 1;
             }
         }
+        if out.len() > max_len {
+            return Err(format!(
+                "the expanded word is over {max_len} bytes (the limit is {MAX_WORD_GROWTH} bytes more than its text)"
+            ));
+        }
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]

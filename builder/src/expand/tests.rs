@@ -261,3 +261,59 @@ fn patterns_with_many_stars_match_in_linear_time() {
     assert_eq!(expand("${V//?/_}", '\\', &v).unwrap(), "_______");
     assert_eq!(expand("${V/*/}", '\\', &v).unwrap(), "");
 }
+
+#[test]
+fn nesting_is_limited_instead_of_overflowing_the_stack() {
+    let deep = |n: usize| format!("{}x{}", "${a:-".repeat(n), "}".repeat(n));
+    assert_eq!(x(&deep(MAX_NESTING)), "x");
+    let e = err(&deep(MAX_NESTING + 1));
+    assert!(e.contains("nested more than 64 deep"), "{e}");
+    // 50,000 deep: an error, not a stack overflow; the message quotes only the start.
+    let e = err(&deep(50_000));
+    assert!(e.contains("nested more than 64 deep"), "{e}");
+    assert!(e.len() < 400, "{}", e.len());
+}
+
+#[test]
+fn an_expanded_word_is_limited_in_size() {
+    let big = "a".repeat(600 << 10);
+    let lookup = |n: &str| (n == "A").then(|| big.clone());
+    assert_eq!(expand("${A}", '\\', &lookup).unwrap().len(), 600 << 10);
+    let e = expand("${A}${A}", '\\', &lookup).unwrap_err();
+    assert!(e.contains("expanded word is over"), "{e}");
+    let e = expand("\"$A$A\"", '\\', &lookup).unwrap_err();
+    assert!(e.contains("expanded word is over"), "{e}");
+    // A replacement growing the value is cut at the limit too.
+    let e = expand("${A//a/aaaaaaaa}", '\\', &lookup).unwrap_err();
+    assert!(e.contains("expanded word is over"), "{e}");
+    // A heredoc's own text doesn't count against it.
+    let doc = "b".repeat(3 << 20);
+    assert_eq!(expand_heredoc(&doc, &lookup).unwrap().len(), 3 << 20);
+}
+
+#[test]
+fn pattern_matching_is_bounded_in_time() {
+    let big = "a".repeat(1 << 20);
+    let lookup = |n: &str| (n == "A").then(|| big.clone());
+    let started = std::time::Instant::now();
+    // Linear: a pattern without * looks at few characters per position.
+    assert_eq!(
+        expand("${A//a/b}", '\\', &lookup).unwrap(),
+        "b".repeat(1 << 20)
+    );
+    assert_eq!(
+        expand("${A%%a}", '\\', &lookup).unwrap().len(),
+        (1 << 20) - 1
+    );
+    // Quadratic (a leading * that never matches, at every position): refused.
+    let e = expand("${A//*b/c}", '\\', &lookup).unwrap_err();
+    assert!(
+        e.contains("pattern matching in this word takes over"),
+        "{e}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    // Small values still match as before.
+    assert_eq!(x("${FILE//?/x}"), "x".repeat("dir/sub/file.tar.gz".len()));
+    assert_eq!(x("${FILE%.*}"), "dir/sub/file.tar");
+    assert_eq!(x("${FILE##*/}"), "file.tar.gz");
+}
