@@ -158,3 +158,57 @@ fn exec_it_is_a_real_terminal_with_size_resize_ctrl_c_ctrl_d_and_the_exit_code()
     term.wait_for("/dev/pts/");
     t.ok(["rm", "-f", "plain", "tty"]);
 }
+
+#[test]
+fn volume_modes_from_docker_for_mac_and_selinux_are_accepted() {
+    let t = busybox();
+    let dir = tempfile::tempdir().unwrap();
+    harness::write_file(dir.path(), "f", b"content\n");
+    for mode in ["cached", "delegated", "consistent", "z", "Z", "ro,cached"] {
+        let spec = format!("{}:/code:{mode}", dir.path().display());
+        assert_eq!(
+            t.ok(["run", "--rm", "-v", &spec, "busybox", "cat", "/code/f"]),
+            "content\n",
+            "-v …:{mode}"
+        );
+    }
+    // ro still means read-only, whatever comes with it.
+    let spec = format!("{}:/code:ro,cached", dir.path().display());
+    let r = t.run(["run", "--rm", "-v", &spec, "busybox", "touch", "/code/g"]);
+    assert_ne!(r.code, 0);
+    let (code, err) = t.fails(["run", "--rm", "-v", "/tmp:/x:sideways", "busybox", "true"]);
+    assert_eq!(code, 125);
+    assert!(
+        err.contains("sideways") && err.contains("--volume"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_command_or_user_is_told_as_docker_tells_it() {
+    let t = busybox();
+    let r = t.run(["run", "--rm", "busybox", "/nonexistent"]);
+    assert_eq!(r.code, 127);
+    assert!(
+        r.stderr
+            .contains("exec: \"/nonexistent\": stat /nonexistent: no such file or directory"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("$PATH"), "{}", r.stderr);
+    let r = t.run(["run", "--rm", "busybox", "nonexistent"]);
+    assert_eq!(r.code, 127);
+    assert!(
+        r.stderr.contains("executable file not found in $PATH"),
+        "{}",
+        r.stderr
+    );
+    let r = t.run(["run", "--rm", "-u", "nosuchuser", "busybox", "true"]);
+    assert_eq!(r.code, 125, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("unable to find user nosuchuser"),
+        "{}",
+        r.stderr
+    );
+    assert!(t.container_ids().is_empty());
+}

@@ -46,8 +46,9 @@ pub enum Error {
     /// The group named by `-u` is not in the image's group file.
     #[error("unable to find group {0}: no matching entries in group file")]
     NoSuchGroup(String),
-    /// The command is not in the image (exit 127).
-    #[error("exec: {0:?}: executable file not found in $PATH")]
+    /// The command is not in the image (exit 127): a name not found in $PATH, or a path
+    /// to nothing.
+    #[error("{}", not_found(.0))]
     CommandNotFound(String),
     /// The command exists but can't be run (exit 126).
     #[error("exec: {0:?}: permission denied")]
@@ -86,9 +87,18 @@ impl Error {
     pub fn run_exit_code(&self) -> u8 {
         match self {
             Error::CommandNotFound(_) => 127,
-            Error::CommandNotExecutable(_) | Error::NoSuchUser(_) | Error::NoSuchGroup(_) => 126,
+            Error::CommandNotExecutable(_) => 126,
             _ => 125,
         }
+    }
+}
+
+/// Docker's words for a command that isn't there.
+fn not_found(command: &str) -> String {
+    if command.contains('/') {
+        format!("exec: {command:?}: stat {command}: no such file or directory")
+    } else {
+        format!("exec: {command:?}: executable file not found in $PATH")
     }
 }
 

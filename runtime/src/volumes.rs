@@ -162,9 +162,16 @@ pub fn parse_volume_flag(spec: &str) -> Result<Mount> {
         match m {
             "ro" => read_only = true,
             "rw" => read_only = false,
-            // SELinux relabelling and propagation have no meaning here.
-            "z" | "Z" | "rprivate" | "private" => {}
-            _ => return Err(bad(&format!("unknown mode {m:?}: use ro or rw"))),
+            // SELinux relabelling (no SELinux here) and private propagation (every mount
+            // is private) change nothing; the consistency modes are no-ops on Linux, as
+            // in Docker.
+            "z" | "Z" | "rprivate" | "private" | "cached" | "delegated" | "consistent" => {}
+            _ => {
+                return Err(bad(&format!(
+                    "unknown mode {m:?}: use ro or rw (z, Z, cached, delegated, consistent \
+                     are accepted and change nothing)"
+                )))
+            }
         }
     }
     let destination = clean_destination(dst, "--volume")?;
