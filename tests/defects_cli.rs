@@ -1,3 +1,83 @@
 //! Defects a Docker user hits on day one, cli side: each test is the command as typed.
 
 mod harness;
+
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use harness::{eventually, TestRoot};
+
+fn busybox() -> TestRoot {
+    let t = TestRoot::new();
+    t.busybox("busybox:latest");
+    t
+}
+
+fn openpty() -> (std::fs::File, std::fs::File) {
+    let p = nix::pty::openpty(None, None).unwrap();
+    (std::fs::File::from(p.master), std::fs::File::from(p.slave))
+}
+
+/// Everything written to the terminal `master` until its last writer closes it (or 20 s).
+fn read_terminal(master: &std::fs::File) -> std::thread::JoinHandle<String> {
+    let fd = nix::unistd::dup(master.as_raw_fd()).unwrap();
+    std::thread::spawn(move || {
+        // SAFETY: `fd` is a fresh dup owned by this thread.
+        let mut f = unsafe { std::fs::File::from_raw_fd(fd) };
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            match f.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    })
+}
+
+#[test]
+fn command_line_errors_exit_125_with_their_hints() {
+    let t = TestRoot::new();
+    // An unknown flag, with clap's suggestion and the usage.
+    let (code, _, err) = t.status(["ps", "--al"]);
+    assert_eq!(code, 125, "{err}");
+    assert!(err.contains("--al"), "{err}");
+    assert!(err.contains("similar argument exists: '--all'"), "{err}");
+    assert!(err.contains("Usage:"), "{err}");
+    // An unknown command, with its suggestion.
+    let (code, _, err) = t.status(["rmii", "busybox"]);
+    assert_eq!(code, 125, "{err}");
+    assert!(
+        err.contains("similar subcommands exist") && err.contains("'rmi'"),
+        "{err}"
+    );
+    // A bad flag value.
+    let (code, _, err) = t.status(["run", "--pids-limit", "many", "busybox", "true"]);
+    assert_eq!(code, 125, "{err}");
+    assert!(
+        err.contains("invalid value 'many'") && err.contains("--pids-limit"),
+        "{err}"
+    );
+    // A flag without its value, and a missing argument.
+    let (code, _, err) = t.status(["logs", "--tail"]);
+    assert_eq!(code, 125, "{err}");
+    assert!(err.contains("--tail"), "{err}");
+    let (code, _, err) = t.status(["stop"]);
+    assert_eq!(code, 125, "{err}");
+    assert!(err.contains("required") && err.contains("Usage:"), "{err}");
+    // Nothing was made.
+    assert!(t.container_ids().is_empty());
+    // Help and version are not errors.
+    let (code, out, _) = t.status(["--help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Usage:"), "{out}");
+    assert_eq!(t.status(["run", "--help"]).0, 0);
+    assert_eq!(t.status(["ps", "-h"]).0, 0);
+    let (code, out, _) = t.status(["--version"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("rbox "), "{out}");
+}

@@ -245,7 +245,10 @@ fn main() -> ExitCode {
             }
         }
     }
-    let cli = Cli::parse_from(args());
+    let cli = match Cli::try_parse_from(args()) {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
     if let Command::Monitor { id } = &cli.command {
         return monitor(&cli.root, id);
     }
@@ -329,6 +332,19 @@ fn main() -> ExitCode {
             eprintln!("rbox: {e}");
             ExitCode::from(e.exit_code())
         }
+    }
+}
+
+/// Ends a command line clap refused as docker does: the message with its hints and usage,
+/// exit 125 (`--help`, `--version` and help for a missing subcommand: 0).
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let _ = e.print();
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => ExitCode::SUCCESS,
+        _ => ExitCode::from(125),
     }
 }
 
