@@ -81,3 +81,29 @@ fn command_line_errors_exit_125_with_their_hints() {
     assert_eq!(code, 0);
     assert!(out.starts_with("rbox "), "{out}");
 }
+
+#[test]
+fn stop_kill_and_rm_f_of_an_rm_container_report_success() {
+    let t = busybox();
+    for verb in [&["stop", "-t", "1"][..], &["kill"], &["rm", "-f"]] {
+        for _ in 0..3 {
+            t.ok([
+                "run", "--rm", "-d", "--name", "x", "busybox", "sleep", "100",
+            ]);
+            let (code, out, err) = t.status(verb.iter().copied().chain(["x"]));
+            assert_eq!((code, out.as_str()), (0, "x\n"), "rbox {verb:?} x: {err}");
+            assert!(!err.contains("no such container"), "{err}");
+            assert!(
+                eventually(10, || t.container_ids().is_empty()),
+                "--rm left {:?}",
+                t.container_ids()
+            );
+        }
+    }
+    // By id, it prints the id given.
+    let id = t.ok(["run", "--rm", "-d", "busybox", "sleep", "100"]);
+    let short = &id.trim()[..12];
+    let (code, out, err) = t.status(["stop", "-t", "1", short]);
+    assert_eq!((code, out.trim()), (0, short), "{err}");
+    assert!(eventually(10, || t.container_ids().is_empty()));
+}

@@ -35,28 +35,54 @@ fn stop_signal(c: &Container) -> i32 {
         .unwrap_or(Signal::SIGTERM as i32)
 }
 
-/// Waits for a container's monitor to finish (it records the exit and cleans up).
-fn wait_monitor(containers: &Containers, id: &str, timeout: Duration) -> Result<Container> {
-    let c = containers.load(id)?;
+/// `Ok(None)` when `r` failed because container `id` is no longer there: a `--rm`
+/// container's monitor removes it as it ends, which may happen at any point of a verb
+/// acting on it (its directory is renamed away whole, so one look tells).
+fn unless_gone<T>(containers: &Containers, id: &str, r: Result<T>) -> Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(Error::NoSuchContainer(_)) => Ok(None),
+        Err(_) if !containers.dir(id).join("container.json").exists() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Records that the user stopped the container (its restart policy no longer applies);
+/// false when it is gone already.
+fn mark_stopped_by_user(containers: &Containers, id: &str) -> Result<bool> {
+    let r = containers.update_state(id, |s| s.stopped_by_user = true);
+    Ok(unless_gone(containers, id, r)?.is_some())
+}
+
+/// Waits for a container's monitor to finish (it records the exit and cleans up); `None`
+/// when the monitor removed the container (`--rm`).
+fn wait_monitor(
+    containers: &Containers,
+    c: &Container,
+    timeout: Duration,
+) -> Result<Option<Container>> {
     if let Some(h) = ProcessHandle::open(c.state.monitor_pid, c.state.monitor_start) {
         h.wait_timeout(Some(timeout));
     }
-    containers.load(id)
+    unless_gone(containers, c.id(), containers.load(c.id()))
 }
 
 /// Stops a container: its stop signal, then SIGKILL after `timeout` seconds (the
-/// container's `--stop-timeout`, else 10). Its restart policy no longer applies.
-pub fn stop(containers: &Containers, id: &str, timeout: Option<u32>) -> Result<Container> {
+/// container's `--stop-timeout`, else 10). Its restart policy no longer applies. Returns
+/// the stopped container, or `None` when it removed itself as it stopped (`--rm`).
+pub fn stop(containers: &Containers, id: &str, timeout: Option<u32>) -> Result<Option<Container>> {
     let c = containers.load(id)?;
     if !c.state.is_running() {
-        return Ok(c);
+        return Ok(Some(c));
     }
-    containers.update_state(id, |s| s.stopped_by_user = true)?;
+    if !mark_stopped_by_user(containers, id)? {
+        return Ok(None);
+    }
     if c.state.status == Status::Restarting {
         if let Some(m) = ProcessHandle::open(c.state.monitor_pid, c.state.monitor_start) {
             let _ = m.signal(Signal::SIGTERM as i32);
         }
-        return wait_monitor(containers, id, Duration::from_secs(10));
+        return wait_monitor(containers, &c, Duration::from_secs(10));
     }
     let secs = timeout.or(c.config.config.stop_timeout).unwrap_or(10);
     if let Some(p) = ProcessHandle::open(c.state.pid, c.state.pid_start) {
@@ -66,7 +92,7 @@ pub fn stop(containers: &Containers, id: &str, timeout: Option<u32>) -> Result<C
             p.wait_timeout(Some(Duration::from_secs(10)));
         }
     }
-    wait_monitor(containers, id, Duration::from_secs(10))
+    wait_monitor(containers, &c, Duration::from_secs(10))
 }
 
 /// Sends `signal` to a running container's first process.
@@ -81,12 +107,12 @@ pub fn kill(containers: &Containers, id: &str, signal: i32) -> Result<()> {
             )))
         }
     };
-    if signal == Signal::SIGKILL as i32 {
-        containers.update_state(id, |s| s.stopped_by_user = true)?;
+    if signal == Signal::SIGKILL as i32 && !mark_stopped_by_user(containers, id)? {
+        return Ok(());
     }
     p.signal(signal).map_err(Error::PlainIo)?;
     if signal == Signal::SIGKILL as i32 {
-        wait_monitor(containers, id, Duration::from_secs(10))?;
+        wait_monitor(containers, &c, Duration::from_secs(10))?;
     }
     Ok(())
 }
@@ -102,7 +128,9 @@ pub fn remove(containers: &Containers, id: &str, force: bool, volumes: bool) -> 
                 c.config.name
             )));
         }
-        containers.update_state(id, |s| s.stopped_by_user = true)?;
+        if !mark_stopped_by_user(containers, id)? {
+            return Ok(());
+        }
         if let Some(p) = ProcessHandle::open(c.state.pid, c.state.pid_start) {
             let _ = p.signal(Signal::SIGKILL as i32);
         }
@@ -116,12 +144,13 @@ pub fn remove(containers: &Containers, id: &str, force: bool, volumes: bool) -> 
             }
         }
     }
-    let _lock = containers.lock(id)?;
     // The monitor of a --rm container may have removed it already.
-    if containers.read_config(id).is_err() {
+    let Some(_lock) = unless_gone(containers, id, containers.lock(id))? else {
         return Ok(());
-    }
-    let config = containers.read_config(id)?;
+    };
+    let Some(config) = unless_gone(containers, id, containers.read_config(id))? else {
+        return Ok(());
+    };
     let published = containers
         .read_state(id)
         .map(|s| s.ports)
