@@ -107,3 +107,47 @@ fn stop_kill_and_rm_f_of_an_rm_container_report_success() {
     assert_eq!((code, out.trim()), (0, short), "{err}");
     assert!(eventually(10, || t.container_ids().is_empty()));
 }
+
+#[test]
+fn it_without_a_terminal_is_refused_at_once() {
+    let t = busybox();
+    // `echo ls | rbox run -it busybox sh`
+    let started = Instant::now();
+    let mut child = t
+        .cmd(["run", "-it", "busybox", "sh"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"ls\n").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("rbox run -it with a pipe as its input hangs");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("the input device is not a TTY"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(t.container_ids().is_empty(), "a container was made");
+    // Same for exec.
+    t.ok(["run", "-d", "--name", "up", "busybox", "sleep", "100"]);
+    let (code, _, err) = t.status(["exec", "-it", "up", "sh"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("the input device is not a TTY"), "{err}");
+    // -t alone, -i alone and -itd are fine without a terminal.
+    let (code, out, err) = t.status(["exec", "-t", "up", "echo", "hi"]);
+    assert_eq!((code, out.trim()), (0, "hi"), "{err}");
+    let (code, out, err) = t.status(["run", "--rm", "-t", "busybox", "echo", "hi"]);
+    assert_eq!((code, out.trim()), (0, "hi"), "{err}");
+    let (code, _, err) = t.status(["run", "--rm", "-i", "busybox", "true"]);
+    assert_eq!(code, 0, "{err}");
+    t.ok(["run", "-itd", "--name", "bg", "busybox", "sh"]);
+    t.ok(["rm", "-f", "up", "bg"]);
+}

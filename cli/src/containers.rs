@@ -201,7 +201,20 @@ fn run_failure(e: rbox_runtime::Error) -> CliResult {
     Ok(ExitCode::from(e.run_exit_code()))
 }
 
+/// Refuses a terminal for a standard input that is not one (`-it` with a pipe or a file),
+/// as docker does: the container would wait on a terminal that never comes.
+fn check_tty(interactive: bool, tty: bool) -> Result<(), CliError> {
+    use std::io::IsTerminal;
+    if interactive && tty && !io::stdin().is_terminal() {
+        return Err(CliError::Failed("the input device is not a TTY".into()));
+    }
+    Ok(())
+}
+
 pub fn run(root: &Path, a: RunArgs) -> CliResult {
+    if !a.detach {
+        check_tty(a.create.interactive, a.create.tty)?;
+    }
     // The container's cgroup migration waits for the kernel: start that wait now.
     rbox_runtime::cgroup::prime_migration();
     let (images, containers) = match open(root) {
@@ -323,6 +336,7 @@ pub fn start(root: &Path, a: StartArgs) -> CliResult {
         }
         let id = containers.resolve(&a.containers[0])?;
         let c = containers.load(&id)?;
+        check_tty(a.interactive, c.config.config.tty)?;
         return start_container(&containers, &id, true, c.config.config.tty, false);
     }
     each(&containers, &a.containers, |id| {
@@ -1044,6 +1058,9 @@ pub struct ExecArgs {
 }
 
 pub fn exec(root: &Path, a: ExecArgs) -> CliResult {
+    if !a.detach {
+        check_tty(a.interactive, a.tty)?;
+    }
     // Whatever enters a container runs from a sealed copy of rbox (CVE-2019-5736).
     if !rbox_runtime::sealed::running_protected() {
         let e = rbox_runtime::sealed::reexec_sealed();
