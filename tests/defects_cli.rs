@@ -151,3 +151,35 @@ fn it_without_a_terminal_is_refused_at_once() {
     t.ok(["run", "-itd", "--name", "bg", "busybox", "sh"]);
     t.ok(["rm", "-f", "up", "bg"]);
 }
+
+#[test]
+fn warnings_are_plain_text_unless_stderr_is_a_terminal() {
+    let t = busybox();
+    let warning = "published ports are discarded with --network none";
+    // Piped: no escapes.
+    let (code, _, err) = t.status(["create", "--network", "none", "-p", "80", "busybox", "true"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains(warning), "{err}");
+    assert!(!err.contains('\x1b'), "escapes in a pipe: {err:?}");
+    // On a terminal: colour, unless NO_COLOR says otherwise.
+    for (no_color, coloured) in [(None, true), (Some(""), true), (Some("1"), false)] {
+        let (master, slave) = openpty();
+        let mut cmd = t.cmd(["create", "--network", "none", "-p", "80", "busybox", "true"]);
+        cmd.env_remove("NO_COLOR");
+        if let Some(v) = no_color {
+            cmd.env("NO_COLOR", v);
+        }
+        let mut child = cmd.stdout(Stdio::null()).stderr(slave).spawn().unwrap();
+        drop(cmd);
+        let reader = read_terminal(&master);
+        assert!(child.wait().unwrap().success());
+        let err = reader.join().unwrap();
+        assert!(err.contains(warning), "{err:?}");
+        assert_eq!(
+            err.contains('\x1b'),
+            coloured,
+            "NO_COLOR={no_color:?}: {err:?}"
+        );
+    }
+    t.remove_all_containers();
+}

@@ -259,6 +259,7 @@ fn main() -> ExitCode {
             }),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(stderr_in_colour())
         .with_target(false)
         .without_time()
         .init();
@@ -346,6 +347,14 @@ fn usage_error(e: &clap::Error) -> ExitCode {
         | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => ExitCode::SUCCESS,
         _ => ExitCode::from(125),
     }
+}
+
+/// Whether diagnostics on standard error may carry colour: only on a terminal, and never
+/// with `NO_COLOR` set to a non-empty value (https://no-color.org).
+fn stderr_in_colour() -> bool {
+    use std::io::IsTerminal;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    !no_color && std::io::stderr().is_terminal()
 }
 
 /// An error as the CLI reports it.
