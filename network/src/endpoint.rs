@@ -162,7 +162,7 @@ fn plug(
     nets.ensure_up(net)?;
     let veth = host_veth(container, &net.id);
     let ctx = |what: &str, e: std::io::Error| {
-        crate::Error::Io(format!("network {}: {what}: {e}", net.name))
+        crate::Error::io(format!("network {}: {what}", net.name), e)
     };
     host.delete_link(&veth)
         .map_err(|e| ctx("removing an old veth", e))?;
@@ -172,17 +172,22 @@ fn plug(
         host.link_index(&veth).map_err(|e| ctx("veth", e))?,
         host.link_index(&net.bridge).map_err(|e| ctx("bridge", e))?,
     ) else {
-        return Err(crate::Error::Io(format!(
-            "network {}: bridge {} or veth {veth} vanished",
-            net.name, net.bridge
-        )));
+        return Err(crate::Error::io(
+            format!("network {}: bridge {} or veth {veth}", net.name, net.bridge),
+            std::io::Error::from_raw_os_error(nix::libc::ENODEV),
+        ));
     };
     host.set_up(index, Some(bridge))
         .map_err(|e| ctx("attaching the veth", e))?;
     let inside = inner
         .link_index(ifname)
         .map_err(|e| ctx(ifname, e))?
-        .ok_or_else(|| crate::Error::Io(format!("network {}: no {ifname}", net.name)))?;
+        .ok_or_else(|| {
+            crate::Error::io(
+                format!("network {}: {ifname}", net.name),
+                std::io::Error::from_raw_os_error(nix::libc::ENODEV),
+            )
+        })?;
     inner
         .set_address(inside, mac_for(ep.ip_address))
         .map_err(|e| ctx("setting the MAC address", e))?;

@@ -42,20 +42,69 @@ pub enum Error {
     /// Refused while something uses it.
     #[error("{0}")]
     Conflict(String),
-    /// The system said no.
-    #[error("{0}")]
-    Io(String),
+    /// The system said no: what was being done, and the OS error (its errno kept).
+    #[error("{}", with_context(what, source))]
+    Io {
+        /// What was being done (a path, "network N: creating the veth pair").
+        what: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `nft` refused a ruleset: its exit status and what it said.
+    #[error("nft exited with {}: {stderr}", code.map_or("a signal".to_owned(), |c| format!("status {c}")))]
+    Nft {
+        /// nft's exit code (none: killed by a signal).
+        code: Option<i32>,
+        /// What nft printed on standard error.
+        stderr: String,
+    },
+    /// A network file of ours that doesn't parse.
+    #[error("{}: {source}", path.display())]
+    Corrupt {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+fn with_context(what: &str, e: &std::io::Error) -> String {
+    if what.is_empty() {
+        e.to_string()
+    } else {
+        format!("{what}: {e}")
+    }
+}
+
+impl Error {
+    /// An OS error while doing `what`.
+    pub fn io(what: impl Into<String>, source: std::io::Error) -> Error {
+        Error::Io {
+            what: what.into(),
+            source,
+        }
+    }
+
+    /// The errno of an OS error, if this is one.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            Error::Io { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
 }
 
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
-        Error::Io(e.to_string())
+        Error::io("", e)
     }
 }
 
 impl From<nix::Error> for Error {
     fn from(e: nix::Error) -> Self {
-        Error::Io(e.to_string())
+        Error::io("", std::io::Error::from(e))
     }
 }
 

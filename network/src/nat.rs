@@ -14,7 +14,7 @@ fn table(net: &Network) -> String {
     format!("rbox-{}", net.bridge)
 }
 
-/// Runs `nft -f -` with `script`.
+/// Runs `nft -f -` with `script`: one transaction, applied whole or not at all.
 fn nft(script: &str) -> Result<()> {
     let mut child = Command::new("nft")
         .args(["-f", "-"])
@@ -22,38 +22,45 @@ fn nft(script: &str) -> Result<()> {
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| Error::Io(format!("nft (apt-get install nftables): {e}")))?;
+        .map_err(|e| Error::io("nft (apt-get install nftables)", e))?;
     child
         .stdin
         .take()
         .expect("piped")
         .write_all(script.as_bytes())
-        .map_err(|e| Error::Io(format!("nft: {e}")))?;
-    let out = child
-        .wait_with_output()
-        .map_err(|e| Error::Io(format!("nft: {e}")))?;
+        .map_err(|e| Error::io("nft", e))?;
+    let out = child.wait_with_output().map_err(|e| Error::io("nft", e))?;
     if !out.status.success() {
-        return Err(Error::Io(format!(
-            "nft: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
+        return Err(Error::Nft {
+            code: out.status.code(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
     }
     Ok(())
 }
 
-/// The network's table, made anew.
-pub fn setup(net: &Network) -> Result<()> {
+/// The network's table, as one nft script that replaces whatever table of that name is
+/// there (made empty first if missing, so that its deletion can't fail): masquerade out,
+/// published ports in by DNAT maps, isolation from other networks, and no packets for the
+/// host's loopback from the bridge.
+pub fn ruleset(net: &Network) -> String {
     let t = table(net);
     let br = &net.bridge;
     let subnet = net.subnet;
     let outbound = if net.internal {
         String::new()
     } else {
-        format!("ip saddr {subnet} oifname != \"{br}\" masquerade\n")
+        format!("ip saddr {subnet} oifname != \"{br}\" masquerade\n    ")
     };
-    let _ = nft(&format!("delete table ip {t}\n"));
-    nft(&format!(
-        r#"table ip {t} {{
+    let internal = if net.internal {
+        format!("\n    iifname \"{br}\" drop")
+    } else {
+        String::new()
+    };
+    format!(
+        r#"table ip {t} {{}}
+delete table ip {t}
+table ip {t} {{
   map tcp_any {{ type inet_service : ipv4_addr . inet_service; }}
   map tcp_ip {{ type ipv4_addr . inet_service : ipv4_addr . inet_service; }}
   map udp_any {{ type inet_service : ipv4_addr . inet_service; }}
@@ -77,18 +84,17 @@ pub fn setup(net: &Network) -> Result<()> {
     oifname "{br}" ct state established,related accept
     oifname "{br}" iifname "{br}" accept
     oifname "{br}" ct status dnat accept
-    oifname "{br}" drop
-    {internal}
+    oifname "{br}" drop{internal}
   }}
 }}
-"#,
-        internal = if net.internal {
-            format!("iifname \"{br}\" drop")
-        } else {
-            String::new()
-        }
-    ))?;
-    iptables_forward(br, true);
+"#
+    )
+}
+
+/// The network's table, made anew in one transaction.
+pub fn setup(net: &Network) -> Result<()> {
+    nft(&ruleset(net))?;
+    iptables_forward(&net.bridge, true);
     Ok(())
 }
 
@@ -169,23 +175,137 @@ fn elements(ip: Ipv4Addr, ports: &[PortMapping]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The script that sends (`add`) or stops sending (`delete`) the published ports to the
+/// container's address `ip`.
+pub fn port_script(net: &Network, op: &str, ip: Ipv4Addr, ports: &[PortMapping]) -> String {
+    let t = table(net);
+    elements(ip, ports)
+        .into_iter()
+        .map(|(map, e)| format!("{op} element ip {t} {map} {{ {e} }}\n"))
+        .collect()
+}
+
 /// Sends the published ports to the container's address `ip` on the network.
 pub fn publish(net: &Network, ip: Ipv4Addr, ports: &[PortMapping]) -> Result<()> {
     if ports.is_empty() {
         return Ok(());
     }
-    let t = table(net);
-    let script: String = elements(ip, ports)
-        .into_iter()
-        .map(|(map, e)| format!("add element ip {t} {map} {{ {e} }}\n"))
-        .collect();
-    nft(&script)
+    nft(&port_script(net, "add", ip, ports))
 }
 
-/// Stops sending the ports to `ip`; what isn't there is not an error.
+/// Stops sending the ports to `ip`; what isn't there is not an error (each element is its
+/// own transaction, so one already gone doesn't keep the others).
 pub fn unpublish(net: &Network, ip: Ipv4Addr, ports: &[PortMapping]) {
-    let t = table(net);
-    for (map, e) in elements(ip, ports) {
-        let _ = nft(&format!("delete element ip {t} {map} {{ {e} }}\n"));
+    for p in ports {
+        let _ = nft(&port_script(net, "delete", ip, std::slice::from_ref(p)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(internal: bool) -> Network {
+        Network {
+            name: "app".into(),
+            id: "0".repeat(64),
+            created: String::new(),
+            driver: "bridge".into(),
+            bridge: "rbt0".into(),
+            subnet: "10.99.0.0/24".parse().unwrap(),
+            gateway: "10.99.0.1".parse().unwrap(),
+            internal,
+            labels: Default::default(),
+        }
+    }
+
+    /// The file `golden/NAME` (written anew with RBOX_BLESS=1).
+    fn golden(name: &str, got: &str) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("src/golden")
+            .join(name);
+        if std::env::var_os("RBOX_BLESS").is_some() {
+            std::fs::write(&path, got).unwrap();
+        }
+        let want = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(got, want, "{name} changed (RBOX_BLESS=1 writes it anew)");
+    }
+
+    /// nft's own check (`nft -c`, which changes nothing), where nft runs as root.
+    fn nft_accepts(script: &str) {
+        let Ok(mut child) = Command::new("nft")
+            .args(["-c", "-f", "-"])
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+        else {
+            eprintln!("no nft here: the ruleset is checked against its golden copy only");
+            return;
+        };
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("not root: nft -c can't check the ruleset");
+            return;
+        }
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    #[test]
+    fn the_ruleset_of_a_network_is_its_golden_copy_and_nft_takes_it() {
+        for (internal, name) in [(false, "bridge.nft"), (true, "internal.nft")] {
+            let rules = ruleset(&net(internal));
+            golden(name, &rules);
+            nft_accepts(&rules);
+        }
+    }
+
+    #[test]
+    fn published_ports_become_map_elements() {
+        let ports = [
+            PortMapping {
+                host_ip: None,
+                host_port: 9000,
+                container_port: 8080,
+                protocol: "tcp".into(),
+            },
+            PortMapping {
+                host_ip: Some("127.0.0.1".parse().unwrap()),
+                host_port: 5353,
+                container_port: 53,
+                protocol: "udp".into(),
+            },
+        ];
+        let ip = "10.99.0.2".parse().unwrap();
+        assert_eq!(
+            port_script(&net(false), "add", ip, &ports),
+            "add element ip rbox-rbt0 tcp_any { 9000 : 10.99.0.2 . 8080 }\n\
+             add element ip rbox-rbt0 udp_ip { 127.0.0.1 . 5353 : 10.99.0.2 . 53 }\n"
+        );
+    }
+
+    #[test]
+    fn nft_errors_keep_its_status_and_words() {
+        let e = nft("this is not nft\n").unwrap_err();
+        match &e {
+            Error::Nft { code, stderr } => {
+                assert_eq!(*code, Some(1), "{e}");
+                assert!(!stderr.is_empty());
+            }
+            Error::Io { source, .. } => {
+                // No nft on this machine: the OS error is kept.
+                assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+            }
+            other => panic!("{other}"),
+        }
     }
 }

@@ -151,7 +151,7 @@ pub fn reserve(mappings: &[PortMapping]) -> Result<Reservation> {
                     m.host_port
                 ))
             } else {
-                Error::Io(format!("publishing {m}: {e}"))
+                Error::io(format!("publishing {m}"), e)
             }
         };
         let (fd, port) = if m.protocol == "udp" {

@@ -77,7 +77,7 @@ fn random_id() -> String {
 }
 
 fn io_at(path: &Path) -> impl Fn(io::Error) -> Error + '_ {
-    move |e| Error::Io(format!("{}: {e}", path.display()))
+    move |e| Error::io(path.display().to_string(), e)
 }
 
 /// docker's rule for names.
@@ -114,7 +114,7 @@ impl Networks {
             .open(&path)
             .map_err(io_at(&path))?;
         Flock::lock(f, FlockArg::LockExclusive)
-            .map_err(|(_, e)| Error::Io(format!("{}: {e}", path.display())))
+            .map_err(|(_, e)| Error::io(path.display().to_string(), e.into()))
     }
 
     fn file(&self, name: &str) -> PathBuf {
@@ -128,7 +128,7 @@ impl Networks {
     fn write(&self, net: &Network) -> Result<()> {
         let path = self.file(&net.name);
         let tmp = self.dir.join(format!(".{}.tmp", net.name));
-        let json = serde_json::to_vec_pretty(net).map_err(|e| Error::Io(e.to_string()))?;
+        let json = serde_json::to_vec_pretty(net).expect("a network serializes");
         fs::write(&tmp, json)
             .and_then(|_| fs::rename(&tmp, &path))
             .map_err(io_at(&path))
@@ -136,7 +136,10 @@ impl Networks {
 
     fn read(&self, path: &Path) -> Result<Network> {
         let bytes = fs::read(path).map_err(io_at(path))?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::Io(format!("{}: {e}", path.display())))
+        serde_json::from_slice(&bytes).map_err(|source| Error::Corrupt {
+            path: path.to_owned(),
+            source,
+        })
     }
 
     /// Every network made so far (the default one once used).
@@ -343,7 +346,7 @@ impl Networks {
             return Ok(());
         }
         let fail = |what: &str, e: io::Error| {
-            Error::Io(format!("network {}: {what} {}: {e}", net.name, net.bridge))
+            Error::io(format!("network {}: {what} {}", net.name, net.bridge), e)
         };
         nl.add_bridge(&net.bridge)
             .map_err(|e| fail("creating bridge", e))?;
