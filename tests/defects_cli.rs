@@ -183,3 +183,109 @@ fn warnings_are_plain_text_unless_stderr_is_a_terminal() {
     }
     t.remove_all_containers();
 }
+
+/// `rbox logs ARGS` with the local zone `tz`: (exit code, stdout, stderr).
+fn logs_in_zone(t: &TestRoot, tz: &str, args: &[&str]) -> (i32, String, String) {
+    let o = t
+        .cmd(["logs"].iter().chain(args))
+        .env("TZ", tz)
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn logs_since_and_until_take_dockers_time_forms() {
+    use chrono::{DateTime, Duration as Span, Utc};
+    let t = busybox();
+    t.ok(["run", "--name", "lg", "busybox", "echo", "one"]);
+    let stamped = t.ok(["logs", "-t", "lg"]);
+    let (time, text) = stamped.trim().split_once(' ').unwrap();
+    assert_eq!(text, "one");
+    let at: DateTime<Utc> = DateTime::parse_from_rfc3339(time).unwrap().into();
+    // Five hours east of UTC (POSIX sign convention: Etc/GMT-5 is UTC+5).
+    let zone = "Etc/GMT-5";
+    let local = |d: Span| {
+        (at + Span::hours(5) + d)
+            .format("%Y-%m-%dT%H:%M:%S")
+            .to_string()
+    };
+    let shows = |args: &[&str]| {
+        let (code, out, err) = logs_in_zone(&t, zone, args);
+        assert_eq!(code, 0, "logs {args:?}: {err}");
+        out == "one\n"
+    };
+    // A time without a zone is local time.
+    assert!(shows(&["--since", &local(Span::seconds(-2)), "lg"]));
+    assert!(!shows(&["--since", &local(Span::seconds(2)), "lg"]));
+    assert!(shows(&["--until", &local(Span::seconds(2)), "lg"]));
+    assert!(!shows(&["--until", &local(Span::seconds(-2)), "lg"]));
+    // Minutes only, and a date alone (local midnight).
+    let minutes = (at + Span::hours(5) - Span::minutes(1))
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    assert!(shows(&["--since", &minutes, "lg"]));
+    let today = (at + Span::hours(5)).format("%Y-%m-%d").to_string();
+    let tomorrow = (at + Span::hours(29)).format("%Y-%m-%d").to_string();
+    assert!(shows(&["--since", &today, "lg"]));
+    assert!(!shows(&["--since", &tomorrow, "lg"]));
+    // RFC 3339 with its zone.
+    let zoned = |d: Span, fmt: &str| (at + d).format(fmt).to_string();
+    assert!(shows(&[
+        "--since",
+        &zoned(Span::seconds(-2), "%Y-%m-%dT%H:%M:%SZ"),
+        "lg"
+    ]));
+    assert!(!shows(&[
+        "--since",
+        &zoned(Span::seconds(2), "%Y-%m-%dT%H:%M:%S%.9fZ"),
+        "lg"
+    ]));
+    let plus_one = (at + Span::hours(1) - Span::seconds(2))
+        .format("%Y-%m-%dT%H:%M:%S+01:00")
+        .to_string();
+    assert!(shows(&["--since", &plus_one, "lg"]));
+    // Unix times, with a fraction.
+    let unix = |d: Span| (at + d).timestamp().to_string();
+    assert!(shows(&["--since", &unix(Span::seconds(-2)), "lg"]));
+    assert!(!shows(&[
+        "--since",
+        &format!("{}.5", unix(Span::seconds(2))),
+        "lg"
+    ]));
+    assert!(shows(&["--since", "1733011200.5", "lg"]));
+    assert!(!shows(&["--until", "1733011200", "lg"]));
+    // Durations back from now.
+    assert!(shows(&["--since", "10m", "lg"]));
+    assert!(shows(&["--since", "1h30m", "lg"]));
+    assert!(!shows(&["--until", "1h30m", "lg"]));
+    assert!(shows(&["--since", "90s", "--until", "-1m", "lg"]));
+    // Nonsense is refused, naming the flag.
+    let (code, _, err) = logs_in_zone(&t, zone, &["--since", "yesterday", "lg"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("since") && err.contains("yesterday"), "{err}");
+    let (code, _, err) = logs_in_zone(&t, zone, &["--until", "2026-13-01", "lg"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("until"), "{err}");
+    // --follow of a running container stops at --until.
+    t.ok([
+        "run",
+        "-d",
+        "--name",
+        "talker",
+        "busybox",
+        "sh",
+        "-c",
+        "while :; do echo x; sleep 1; done",
+    ]);
+    let started = Instant::now();
+    let (code, out, err) = logs_in_zone(&t, zone, &["-f", "--until", "-2s", "talker"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with('x'), "{out}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    t.ok(["rm", "-f", "lg", "talker"]);
+}

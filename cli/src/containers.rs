@@ -703,9 +703,14 @@ pub struct LogsArgs {
     /// Number of lines from the end (or "all").
     #[arg(short = 'n', long, default_value = "all")]
     tail: String,
-    /// Show logs since a time (RFC 3339, a Unix time, or a duration like 10m).
-    #[arg(long)]
+    /// Show logs since a time: RFC 3339 (local time without a zone, e.g.
+    /// 2026-12-01T00:00:00), a date, a Unix time (1733011200.5), or a duration back from now
+    /// (10m, 1h30m).
+    #[arg(long, allow_hyphen_values = true)]
     since: Option<String>,
+    /// Show logs before a time (the same forms as --since).
+    #[arg(long, allow_hyphen_values = true)]
+    until: Option<String>,
     /// Show timestamps.
     #[arg(short, long)]
     timestamps: bool,
@@ -713,25 +718,10 @@ pub struct LogsArgs {
     container: String,
 }
 
-fn parse_since(s: &str) -> Result<chrono::DateTime<chrono::Utc>, CliError> {
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&chrono::Utc));
-    }
-    if let Ok(secs) = s.parse::<f64>() {
-        return chrono::DateTime::from_timestamp(secs as i64, 0)
-            .ok_or_else(|| CliError::Failed(format!("--since {s}: out of range")));
-    }
-    let (num, unit) = s.split_at(s.len().saturating_sub(1));
-    let n: f64 = num
-        .parse()
-        .map_err(|_| CliError::Failed(format!("--since {s:?}: not a time or a duration")))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(CliError::Failed(format!("--since {s:?}: use s, m or h"))),
-    };
-    Ok(chrono::Utc::now() - chrono::Duration::milliseconds((secs * 1000.0) as i64))
+/// A `--since`/`--until` time, as docker reads it (see [`crate::timestamp`]).
+fn parse_time(flag: &str, s: &str) -> Result<chrono::DateTime<chrono::Utc>, CliError> {
+    crate::timestamp::parse(s)
+        .map_err(|e| CliError::Failed(format!("invalid value for \"{flag}\": {e}")))
 }
 
 pub fn logs(root: &Path, a: LogsArgs) -> CliResult {
@@ -739,7 +729,16 @@ pub fn logs(root: &Path, a: LogsArgs) -> CliResult {
     let containers = Containers::open(root)?;
     let id = containers.resolve(&a.container)?;
     let path = containers.dir(&id).join("container.log");
-    let since = a.since.as_deref().map(parse_since).transpose()?;
+    let since = a
+        .since
+        .as_deref()
+        .map(|s| parse_time("since", s))
+        .transpose()?;
+    let until = a
+        .until
+        .as_deref()
+        .map(|s| parse_time("until", s))
+        .transpose()?;
     let tail: Option<usize> = match a.tail.as_str() {
         "all" | "-1" => None,
         n => Some(
@@ -748,9 +747,10 @@ pub fn logs(root: &Path, a: LogsArgs) -> CliResult {
         ),
     };
     let print = |r: &Record| -> io::Result<()> {
-        if since.is_some_and(|s| chrono::DateTime::parse_from_rfc3339(&r.time).is_ok_and(|t| t < s))
-        {
-            return Ok(());
+        if let Ok(t) = chrono::DateTime::parse_from_rfc3339(&r.time) {
+            if since.is_some_and(|s| t < s) || until.is_some_and(|u| t > u) {
+                return Ok(());
+            }
         }
         let text = if a.timestamps {
             format!("{} {}", r.time, r.log)
@@ -783,7 +783,8 @@ pub fn logs(root: &Path, a: LogsArgs) -> CliResult {
             for r in follower.poll().unwrap_or_default() {
                 print(&r)?;
             }
-            if !running {
+            // As docker: following ends at --until.
+            if !running || until.is_some_and(|u| chrono::Utc::now() > u) {
                 break;
             }
             std::thread::sleep(Duration::from_millis(100));

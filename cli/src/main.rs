@@ -9,6 +9,7 @@ mod images;
 mod networks;
 mod registry;
 mod template;
+mod timestamp;
 mod tools;
 mod volumes;
 
