@@ -255,6 +255,18 @@ pub fn build(
     rootfs: &Path,
     files: &EtcFiles<'_>,
 ) -> Result<Value> {
+    build_for(c, user, args, rootfs, files, &cgroup_mount_points())
+}
+
+/// [`build`] on a host whose cgroup hierarchies are mounted at `cgroup_mounts`.
+fn build_for(
+    c: &ContainerConfig,
+    user: &ExecUser,
+    args: &[String],
+    rootfs: &Path,
+    files: &EtcFiles<'_>,
+    cgroup_mounts: &[String],
+) -> Result<Value> {
     let privileged = c.host.privileged;
     let caps = capabilities(c)?;
     let host_net = c.host.network_mode == "host";
@@ -384,7 +396,7 @@ pub fn build(
         linux["readonlyPaths"] = json!(READONLY_PATHS
             .iter()
             .map(|p| p.to_string())
-            .chain(cgroup_mount_points())
+            .chain(cgroup_mounts.iter().cloned())
             .collect::<Vec<_>>());
     }
     // The seccomp filter is not in the spec: rbox's executor loads it, compiled once
@@ -579,5 +591,106 @@ mod tests {
         let mut c = config(HostConfig::default());
         c.config.env = vec!["HOME=/data".into()];
         assert!(environment(&c, &user).contains(&"HOME=/data".to_string()));
+    }
+
+    /// Every key of `spec` is one the OCI runtime spec knows: a misspelled key would be
+    /// dropped by the runtime's parser, so it must survive a round trip through it.
+    fn assert_keys_known(spec: &Value, back: &Value, at: &str) {
+        match (spec, back) {
+            (Value::Object(a), Value::Object(b)) => {
+                for (k, v) in a {
+                    let there = b
+                        .get(k)
+                        .unwrap_or_else(|| panic!("{at}.{k}: not an OCI spec key"));
+                    assert_keys_known(v, there, &format!("{at}.{k}"));
+                }
+            }
+            (Value::Array(a), Value::Array(b)) => {
+                assert_eq!(a.len(), b.len(), "{at}");
+                for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                    assert_keys_known(x, y, &format!("{at}[{i}]"));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn golden(name: &str, got: &Value) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("src/golden")
+            .join(name);
+        let text = serde_json::to_string_pretty(got).unwrap() + "\n";
+        if std::env::var_os("RBOX_BLESS").is_some() {
+            std::fs::write(&path, &text).unwrap();
+        }
+        let want = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, want, "{name} changed (RBOX_BLESS=1 writes it anew)");
+    }
+
+    #[test]
+    fn generated_specs_are_their_golden_copies_with_only_oci_keys() {
+        use crate::volumes::{Mount, MountKind};
+        let root = ExecUser {
+            uid: 0,
+            gid: 0,
+            additional_gids: vec![],
+            home: "/root".into(),
+        };
+        let tmpfs = Mount {
+            kind: MountKind::Tmpfs,
+            source: String::new(),
+            destination: "/scratch".into(),
+            read_only: false,
+            options: vec!["exec".into(), "size=1m".into(), "mode=1777".into()],
+            borrowed: false,
+        };
+        let cases: Vec<(&str, HostConfig, Vec<(Mount, std::path::PathBuf)>)> = vec![
+            ("default.json", HostConfig::default(), vec![]),
+            (
+                "privileged.json",
+                HostConfig {
+                    privileged: true,
+                    ..Default::default()
+                },
+                vec![],
+            ),
+            (
+                "read-only.json",
+                HostConfig {
+                    readonly_rootfs: true,
+                    ..Default::default()
+                },
+                vec![],
+            ),
+            (
+                "host-network.json",
+                HostConfig {
+                    network_mode: "host".into(),
+                    ..Default::default()
+                },
+                vec![],
+            ),
+            (
+                "tmpfs.json",
+                HostConfig::default(),
+                vec![(tmpfs, std::path::PathBuf::new())],
+            ),
+        ];
+        let cgroups = ["/sys/fs/cgroup".to_string(), "/sys/fs/cgroup/memory".into()];
+        for (name, host, mounts) in cases {
+            let c = config(host);
+            let netns = Path::new("/run/netns/rbox-aaaa");
+            let files = EtcFiles {
+                netns: (c.host.network_mode != "host").then_some(netns),
+                dir: Path::new("/x"),
+                init: None,
+                mounts: &mounts,
+            };
+            let v =
+                build_for(&c, &root, &["sh".into()], Path::new("/r"), &files, &cgroups).unwrap();
+            let spec: oci_spec::runtime::Spec = serde_json::from_value(v.clone()).unwrap();
+            assert_keys_known(&v, &serde_json::to_value(&spec).unwrap(), name);
+            golden(name, &v);
+        }
     }
 }
