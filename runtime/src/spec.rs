@@ -644,7 +644,8 @@ mod tests {
             options: vec!["exec".into(), "size=1m".into(), "mode=1777".into()],
             borrowed: false,
         };
-        let cases: Vec<(&str, HostConfig, Vec<(Mount, std::path::PathBuf)>)> = vec![
+        type Mounts = Vec<(Mount, std::path::PathBuf)>;
+        let cases: Vec<(&str, HostConfig, Mounts)> = vec![
             ("default.json", HostConfig::default(), vec![]),
             (
                 "privileged.json",
