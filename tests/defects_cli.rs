@@ -289,3 +289,124 @@ fn logs_since_and_until_take_dockers_time_forms() {
     assert!(started.elapsed() < Duration::from_secs(10));
     t.ok(["rm", "-f", "lg", "talker"]);
 }
+
+/// `rbox build ARGS -` with `input` as standard input and `tmp` as TMPDIR.
+fn build_from_stdin(
+    t: &TestRoot,
+    tmp: &std::path::Path,
+    args: &[&str],
+    input: &[u8],
+) -> (i32, String, String) {
+    let mut child = t
+        .cmd(["build"].iter().chain(args).chain(&["-"]))
+        .env("TMPDIR", tmp)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let o = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// A tar archive of `files` (path, content), gzip'd if asked.
+fn context_tar(files: &[(&str, &str)], gzip: bool) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (p, c) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(c.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, p, c.as_bytes()).unwrap();
+    }
+    let tar = b.into_inner().unwrap();
+    if !gzip {
+        return tar;
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&tar).unwrap();
+    gz.finish().unwrap()
+}
+
+#[test]
+fn build_reads_a_dockerfile_or_a_context_archive_from_stdin() {
+    let t = busybox();
+    let scratch = tempfile::tempdir().unwrap();
+    let tmp = scratch.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let left = || std::fs::read_dir(&tmp).unwrap().count();
+
+    // `rbox build -t fromstdin - < Dockerfile`: an empty context.
+    let df = b"FROM busybox\nRUN echo built > /built\nCMD [\"cat\", \"/built\"]\n";
+    let (code, out, err) = build_from_stdin(&t, &tmp, &["-t", "fromstdin"], df);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!err.contains("-/Dockerfile"), "{err}");
+    assert_eq!(t.ok(["run", "--rm", "fromstdin"]), "built\n");
+    // Nothing to COPY from an empty context.
+    let (code, out, err) = build_from_stdin(&t, &tmp, &[], b"FROM busybox\nCOPY x /x\n");
+    assert_ne!(code, 0, "{out}{err}");
+
+    // `rbox build -t fromtar - < context.tar`.
+    let files = [
+        (
+            "Dockerfile",
+            "FROM busybox\nCOPY hello.txt /hello.txt\nCMD [\"cat\", \"/hello.txt\"]\n",
+        ),
+        ("hello.txt", "hello from the archive\n"),
+    ];
+    let (code, out, err) =
+        build_from_stdin(&t, &tmp, &["-t", "fromtar"], &context_tar(&files, false));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(t.ok(["run", "--rm", "fromtar"]), "hello from the archive\n");
+
+    // gzip'd, with -f naming a Dockerfile inside the archive.
+    let files = [
+        (
+            "sub/Other.dockerfile",
+            "FROM busybox\nCOPY sub/data /data\nCMD [\"cat\", \"/data\"]\n",
+        ),
+        ("sub/data", "gzip'd context\n"),
+    ];
+    let gz = context_tar(&files, true);
+    let (code, out, err) = build_from_stdin(
+        &t,
+        &tmp,
+        &["-t", "fromgz", "-f", "sub/Other.dockerfile"],
+        &gz,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(t.ok(["run", "--rm", "fromgz"]), "gzip'd context\n");
+    // An archive without the Dockerfile asked for.
+    let (code, _, err) = build_from_stdin(&t, &tmp, &[], &gz);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("Cannot locate specified Dockerfile: Dockerfile"),
+        "{err}"
+    );
+
+    // An archive climbing out of its directory is refused, and writes nothing outside.
+    let hostile = harness::raw_tar(&[
+        (tar::EntryType::Regular, "Dockerfile", "", b"FROM busybox\n"),
+        (tar::EntryType::Regular, "../escaped", "", b"out"),
+    ]);
+    let (code, _, err) = build_from_stdin(&t, &tmp, &[], &hostile);
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains(".."), "{err}");
+    assert!(!scratch.path().join("escaped").exists());
+    // Both from standard input: refused, as docker.
+    let (code, _, err) = build_from_stdin(&t, &tmp, &["-f", "-"], df);
+    assert_eq!(code, 1);
+    assert!(err.contains("can't use stdin for both"), "{err}");
+    // Every temporary context is gone.
+    assert_eq!(left(), 0, "temporary contexts left");
+}

@@ -46,8 +46,111 @@ pub struct BuildArgs {
     /// Only parse and check the Dockerfile: every problem with its line.
     #[arg(long)]
     check: bool,
-    /// The build context directory.
+    /// The build context: a directory, or - for standard input (a Dockerfile alone, or a
+    /// tar archive of the context, plain, gzip or zstd, with its Dockerfile at the root).
     context: PathBuf,
+}
+
+/// A build context read from standard input, unpacked in a private temporary directory that
+/// goes with it.
+struct StdinContext {
+    dir: PathBuf,
+    /// The Dockerfile when the input was one (not an archive).
+    dockerfile: Option<String>,
+}
+
+impl Drop for StdinContext {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A new private directory under the system's temporary directory.
+fn private_temp_dir() -> io::Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    let base = std::env::temp_dir();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    for attempt in 0u32..100 {
+        let dir = base.join(format!(
+            "rbox-build-{}-{nanos:08x}{attempt:02}",
+            std::process::id()
+        ));
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        "no free temporary directory name",
+    ))
+}
+
+/// Whether `head` (the input's first bytes) starts an archive, as docker decides: a
+/// compressed stream, or a tar header whose checksum holds.
+fn is_archive(head: &[u8]) -> bool {
+    const MAGICS: [&[u8]; 4] = [
+        &[0x1f, 0x8b],
+        &[0x28, 0xb5, 0x2f, 0xfd],
+        b"BZh",
+        &[0xfd, b'7', b'z', b'X', b'Z', 0x00],
+    ];
+    if MAGICS.iter().any(|m| head.starts_with(m)) {
+        return true;
+    }
+    if head.len() < 512 {
+        return false;
+    }
+    let field = &head[148..156];
+    let text = String::from_utf8_lossy(field);
+    let Ok(recorded) = u32::from_str_radix(text.trim_matches(|c: char| c == ' ' || c == '\0'), 8)
+    else {
+        return false;
+    };
+    let sum: u32 = head[..512]
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                *b as u32
+            }
+        })
+        .sum();
+    sum == recorded
+}
+
+/// Reads the context from standard input: an archive is unpacked (refusing absolute paths,
+/// `..` and anything through a symlink, as a layer is), a Dockerfile is kept as the
+/// Dockerfile of an empty context.
+fn stdin_context() -> Result<StdinContext, CliError> {
+    let mut stdin = io::stdin().lock();
+    let mut head = Vec::with_capacity(512);
+    (&mut stdin).take(512).read_to_end(&mut head)?;
+    let dir = private_temp_dir()
+        .map_err(|e| CliError::Failed(format!("a temporary directory for the context: {e}")))?;
+    let mut ctx = StdinContext {
+        dir,
+        dockerfile: None,
+    };
+    let mut input = io::Cursor::new(head).chain(stdin);
+    if !is_archive(input.get_ref().0.get_ref()) {
+        let mut text = Vec::new();
+        input.read_to_end(&mut text)?;
+        ctx.dockerfile = Some(String::from_utf8(text).map_err(|_| {
+            CliError::Failed("the Dockerfile on standard input is not UTF-8".into())
+        })?);
+        return Ok(ctx);
+    }
+    let (_, tar) = rbox_image::compression::decompressed(input)
+        .map_err(|e| CliError::Failed(format!("the context on standard input: {e}")))?;
+    rbox_image::layer::apply(tar, &ctx.dir)
+        .map_err(|e| CliError::Failed(format!("the context on standard input: {e}")))?;
+    Ok(ctx)
 }
 
 fn pairs(v: &[String]) -> Vec<(String, String)> {
@@ -60,14 +163,40 @@ fn pairs(v: &[String]) -> Vec<(String, String)> {
         .collect()
 }
 
-pub fn build(root: &Path, a: BuildArgs) -> CliResult {
-    let (name, text) = match a.file.as_deref() {
-        Some("-") => {
+pub fn build(root: &Path, mut a: BuildArgs) -> CliResult {
+    let from_stdin = a.context.as_os_str() == "-";
+    if from_stdin && a.file.as_deref() == Some("-") {
+        return Err(CliError::Failed(
+            "invalid argument: can't use stdin for both build context and dockerfile".into(),
+        ));
+    }
+    // Kept until the build ends: its directory is the context.
+    let stdin_ctx = from_stdin.then(stdin_context).transpose()?;
+    if let Some(ctx) = &stdin_ctx {
+        a.context = ctx.dir.clone();
+    }
+    let (name, text) = match (&stdin_ctx, a.file.as_deref()) {
+        (
+            Some(StdinContext {
+                dockerfile: Some(text),
+                ..
+            }),
+            _,
+        ) => ("Dockerfile".to_owned(), text.clone()),
+        // In an archive, the Dockerfile is named from the archive's root.
+        (Some(ctx), f) => {
+            let rel = f.unwrap_or("Dockerfile").trim_start_matches('/');
+            let text = std::fs::read_to_string(ctx.dir.join(rel)).map_err(|_| {
+                CliError::Failed(format!("Cannot locate specified Dockerfile: {rel}"))
+            })?;
+            (rel.to_owned(), text)
+        }
+        (None, Some("-")) => {
             let mut s = String::new();
             io::stdin().read_to_string(&mut s)?;
             ("Dockerfile".to_owned(), s)
         }
-        f => {
+        (None, f) => {
             let path = f
                 .map(PathBuf::from)
                 .unwrap_or_else(|| a.context.join("Dockerfile"));
