@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
@@ -72,7 +72,7 @@ pub struct Networks {
 
 fn random_id() -> String {
     let mut buf = [0u8; 32];
-    let _ = File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf));
+    getrandom::getrandom(&mut buf).expect("random bytes from the kernel");
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -356,7 +356,9 @@ impl Networks {
                 .ok_or_else(|| io::Error::from_raw_os_error(19))?;
             // A bridge's address is its lowest port's until it is given one of its own.
             let mut mac = [0u8; 6];
-            File::open("/dev/urandom")?.read_exact(&mut mac)?;
+            getrandom::getrandom(&mut mac).map_err(|e| {
+                io::Error::from_raw_os_error(e.raw_os_error().unwrap_or(nix::libc::EIO))
+            })?;
             mac[0] = (mac[0] & 0xfe) | 0x02;
             nl.set_address(index, mac)?;
             nl.add_address(index, net.gateway, net.subnet.prefix)?;

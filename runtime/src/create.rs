@@ -2,7 +2,6 @@
 //! each: ENTRYPOINT/CMD, environment, working directory, user, limits, names.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::PathBuf;
 
 use rbox_image::Store;
@@ -141,7 +140,8 @@ pub fn parse_signal(s: &str) -> Result<i32> {
 /// `bytes` random bytes as hex.
 pub fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
-    let _ = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf));
+    // Without the kernel's randomness no id is safe to hand out: never zeros.
+    getrandom::getrandom(&mut buf).expect("random bytes from the kernel");
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
