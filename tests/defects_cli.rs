@@ -410,3 +410,51 @@ fn build_reads_a_dockerfile_or_a_context_archive_from_stdin() {
     // Every temporary context is gone.
     assert_eq!(left(), 0, "temporary contexts left");
 }
+
+#[test]
+fn ps_quotes_and_cuts_the_command_as_docker() {
+    let t = busybox();
+    let (code, _, _) = t.status(["run", "--name", "three", "busybox", "sh", "-c", "exit 3"]);
+    assert_eq!(code, 3);
+    t.ok([
+        "create",
+        "--name",
+        "long",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hello world; exit 0",
+    ]);
+    t.ok([
+        "create",
+        "--name",
+        "dq",
+        "busybox",
+        "sh",
+        "-c",
+        "echo \"hi there\"",
+    ]);
+    t.ok([
+        "create", "--name", "plain", "busybox", "echo", "$HOME", "a\\b",
+    ]);
+    let command = |name: &str, full: bool| {
+        let filter = format!("name={name}");
+        let mut args = vec!["ps", "-a", "--filter", &filter, "--format", "{{.Command}}"];
+        if full {
+            args.push("--no-trunc");
+        }
+        t.ok(args).trim_end().to_owned()
+    };
+    assert_eq!(command("three", false), "\"sh -c 'exit 3'\"");
+    assert_eq!(command("long", false), "\"sh -c 'echo hello w…\"");
+    assert_eq!(
+        command("long", true),
+        "\"sh -c 'echo hello world; exit 0'\""
+    );
+    assert_eq!(command("dq", true), r#""sh -c 'echo \"hi there\"'""#);
+    assert_eq!(command("plain", true), r#""echo $HOME a\\b""#);
+    // The table shows the same.
+    let table = t.ok(["ps", "-a", "--filter", "name=three"]);
+    assert!(table.contains("\"sh -c 'exit 3'\""), "{table}");
+    t.ok(["rm", "three", "long", "dq", "plain"]);
+}

@@ -543,21 +543,55 @@ pub fn status_text(c: &Container) -> String {
     }
 }
 
+/// The COMMAND column as docker shows it: the path and its arguments, an argument with a
+/// space in single quotes (`sh -c 'exit 3'`), cut to 20 characters unless `full`, in Go's
+/// double-quoted form.
 fn command_text(c: &Container, full: bool) -> String {
-    let cmd = c
+    let mut words = c
         .config
         .config
         .entrypoint
         .iter()
-        .chain(c.config.config.cmd.iter())
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(" ");
-    if full || cmd.chars().count() <= 20 {
-        format!("\"{cmd}\"")
-    } else {
-        format!("\"{}…\"", cmd.chars().take(19).collect::<String>())
+        .chain(c.config.config.cmd.iter());
+    let mut cmd = words.next().cloned().unwrap_or_default();
+    for w in words {
+        cmd.push(' ');
+        if w.contains(' ') {
+            cmd.push_str(&format!("'{w}'"));
+        } else {
+            cmd.push_str(w);
+        }
     }
+    if !full && cmd.chars().count() > 20 {
+        cmd = format!("{}…", cmd.chars().take(19).collect::<String>());
+    }
+    go_quote(&cmd)
+}
+
+/// `s` in double quotes with Go's escapes (`strconv.Quote`).
+fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for ch in s.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\x07' => out.push_str("\\a"),
+            '\x08' => out.push_str("\\b"),
+            '\x0c' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\x0b' => out.push_str("\\v"),
+            c if c.is_control() && (c as u32) < 0x80 => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn matches_filter(c: &Container, f: &str) -> Result<bool, CliError> {
