@@ -4,30 +4,20 @@
 //! process of its own ([`monitor`]) through libcontainer, and acted on from its state on
 //! disk ([`lifecycle`], [`containers`]) — there is no daemon.
 
-pub mod attach;
-pub mod cgroup;
-pub mod container;
-pub mod containers;
-pub mod copy;
-pub mod create;
 pub mod error;
-pub mod etc;
-pub mod exec;
-pub mod executor;
-pub mod lifecycle;
-pub mod logs;
-pub mod monitor;
-pub mod net;
-pub mod process;
-pub mod prune;
-pub mod rootfs;
-pub mod sealed;
-pub mod seccomp;
-pub mod spec;
-pub mod stats;
-pub mod top;
-pub mod user;
-pub mod volumes;
+pub mod host;
+pub mod model;
+pub mod oci;
+pub mod ops;
+pub mod store;
+pub mod supervise;
+
+pub use host::{cgroup, net, process, rootfs, sealed};
+pub use model::container;
+pub use oci::{etc, executor, seccomp, spec, user};
+pub use ops::{copy, create, exec, lifecycle, prune, stats, top};
+pub use store::{containers, logs, volumes};
+pub use supervise::{attach, monitor};
 
 pub use container::{ContainerConfig, State, Status};
 pub use containers::{Container, Containers};

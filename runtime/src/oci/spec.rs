@@ -617,7 +617,7 @@ mod tests {
 
     fn golden(name: &str, got: &Value) {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("src/golden")
+            .join("src/oci/golden")
             .join(name);
         let text = serde_json::to_string_pretty(got).unwrap() + "\n";
         if std::env::var_os("RBOX_BLESS").is_some() {

@@ -1,0 +1,5 @@
+//! What a container is, as data: its configuration and state, its mounts and log options,
+//! the options it is made from, and ids. No I/O beyond reading the clock and the kernel's
+//! randomness; everything above depends on it, it depends on nothing of the crate's.
+
+pub mod container;

@@ -1,0 +1,5 @@
+//! A container's monitor: the spawn protocol between a verb and its monitor, the run and
+//! restart loop, the stdio relay that `exec` shares, and the one teardown of a run.
+
+pub mod attach;
+pub mod monitor;
