@@ -458,3 +458,89 @@ fn ps_quotes_and_cuts_the_command_as_docker() {
     assert!(table.contains("\"sh -c 'exit 3'\""), "{table}");
     t.ok(["rm", "three", "long", "dq", "plain"]);
 }
+
+#[test]
+fn inspect_writes_dockers_host_config() {
+    let t = busybox();
+    t.ok(["create", "--name", "plain", "busybox", "true"]);
+    let c = harness::inspect(&t, "plain");
+    assert_eq!(c["Platform"], "linux");
+    let h = &c["HostConfig"];
+    assert_eq!(h["Memory"], 0, "{h}");
+    assert_eq!(h["NanoCpus"], 0, "{h}");
+    assert!(h["Binds"].is_null(), "{h}");
+    assert!(h["SecurityOpt"].is_null(), "{h}");
+    assert!(h["CapAdd"].is_null() && h["CapDrop"].is_null(), "{h}");
+    assert!(h["ExtraHosts"].is_null() && h["PidsLimit"].is_null(), "{h}");
+    assert_eq!(h["Dns"], serde_json::json!([]), "{h}");
+    assert_eq!(h["DnsOptions"], serde_json::json!([]), "{h}");
+    assert_eq!(h["DnsSearch"], serde_json::json!([]), "{h}");
+    assert_eq!(h["LogConfig"]["Type"], "json-file", "{h}");
+    assert!(h["LogConfig"]["Config"].is_object(), "{h}");
+    assert_eq!(h["RestartPolicy"]["MaximumRetryCount"], 0, "{h}");
+    assert_eq!(h["PortBindings"], serde_json::json!({}), "{h}");
+    assert_eq!(h["ShmSize"], 64 << 20, "{h}");
+    assert_eq!(h["ContainerIDFile"], "", "{h}");
+    assert!(h.get("Init").is_none() && h.get("Tmpfs").is_none(), "{h}");
+    assert!(h.get("Networks").is_none(), "{h}");
+    // With what rbox has set.
+    let host_dir = tempfile::tempdir().unwrap();
+    let bind = format!("{}:/host:ro", host_dir.path().display());
+    t.ok([
+        "create",
+        "--name",
+        "full",
+        "-m",
+        "32m",
+        "--cpus",
+        "0.5",
+        "--pids-limit",
+        "50",
+        "--cap-add",
+        "NET_ADMIN",
+        "--cap-drop",
+        "CHOWN",
+        "--add-host",
+        "db:10.0.0.2",
+        "-v",
+        &bind,
+        "-v",
+        "named:/data",
+        "-v",
+        "/anon",
+        "--tmpfs",
+        "/scratch:size=1m",
+        "--init",
+        "--restart",
+        "on-failure:3",
+        "-p",
+        "8080:80",
+        "--log-opt",
+        "max-size=1m",
+        "busybox",
+        "true",
+    ]);
+    let h = harness::inspect(&t, "full")["HostConfig"].clone();
+    assert_eq!(h["Memory"], 32 << 20, "{h}");
+    assert_eq!(h["NanoCpus"], 500_000_000, "{h}");
+    assert_eq!(h["PidsLimit"], 50, "{h}");
+    assert_eq!(h["CapAdd"], serde_json::json!(["NET_ADMIN"]), "{h}");
+    assert_eq!(h["CapDrop"], serde_json::json!(["CHOWN"]), "{h}");
+    assert_eq!(h["ExtraHosts"], serde_json::json!(["db:10.0.0.2"]), "{h}");
+    assert_eq!(h["Binds"], serde_json::json!([bind, "named:/data"]), "{h}");
+    assert_eq!(h["Tmpfs"]["/scratch"], "size=1m", "{h}");
+    assert_eq!(h["Init"], true, "{h}");
+    assert_eq!(
+        h["RestartPolicy"],
+        serde_json::json!({"Name": "on-failure", "MaximumRetryCount": 3}),
+        "{h}"
+    );
+    assert_eq!(
+        h["PortBindings"]["80/tcp"],
+        serde_json::json!([{"HostIp": "", "HostPort": "8080"}]),
+        "{h}"
+    );
+    assert_eq!(h["LogConfig"]["Config"]["max-size"], "1m", "{h}");
+    t.ok(["rm", "-v", "plain", "full"]);
+    t.ok(["volume", "rm", "named"]);
+}

@@ -949,14 +949,11 @@ pub fn inspect_json(containers: &Containers, c: &Container) -> serde_json::Value
     let run = containers.run_path(c.id());
     let mut config = serde_json::to_value(&c.config.config).unwrap_or_default();
     config["Image"] = json!(c.config.image);
-    let mut host = serde_json::to_value(&c.config.host).unwrap_or_default();
-    if let Some(h) = host.as_object_mut() {
-        h.remove("Networks");
-        h.insert(
-            "PortBindings".into(),
-            port_map(&c.config.host.port_bindings, true),
-        );
-    }
+    let host = crate::inspect::HostConfigJson::new(
+        containers,
+        &c.config.host,
+        port_map(&c.config.host.port_bindings, true),
+    );
     config["AttachStdin"] = json!(c.config.config.open_stdin);
     json!({
         "Id": c.id(),
@@ -985,6 +982,11 @@ pub fn inspect_json(containers: &Containers, c: &Container) -> serde_json::Value
         "Name": format!("/{}", c.config.name),
         "RestartCount": s.restart_count,
         "Driver": "overlay",
+        "Platform": "linux",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": null,
         "HostConfig": host,
         "GraphDriver": {
             "Name": "overlay",

@@ -6,6 +6,7 @@ mod check;
 mod containers;
 mod format;
 mod images;
+mod inspect;
 mod networks;
 mod registry;
 mod template;
