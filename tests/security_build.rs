@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use harness::TestRoot;
+use harness::{raw_tar, write_file, TestRoot};
 
 fn busybox() -> TestRoot {
     let t = TestRoot::new();
@@ -28,12 +28,31 @@ fn context(files: &[(&str, &str)]) -> tempfile::TempDir {
     d
 }
 
-#[allow(dead_code)]
 fn build(t: &TestRoot, ctx: &Path, args: &[&str]) -> (i32, String, String) {
     let mut full: Vec<&OsStr> = vec![OsStr::new("build")];
     full.extend(args.iter().map(OsStr::new));
     full.push(ctx.as_os_str());
     t.status(full)
+}
+
+/// A random token to find (or not) in what a build stored.
+fn token(what: &str) -> String {
+    let hex: String = harness::random_bytes(12)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{what}-{hex}")
+}
+
+/// Whether any blob of the store (layers are plain tars) or any snapshot file holds `needle`.
+fn store_holds(t: &TestRoot, needle: &str) -> bool {
+    let st = std::process::Command::new("grep")
+        .args(["-r", "-F", "-q", "--no-messages", "--", needle])
+        .arg(t.path().join("images"))
+        .arg(t.path().join("snapshots"))
+        .status()
+        .unwrap();
+    st.success()
 }
 
 /// `rbox build` of `dockerfile` in an empty context with its address space limited to
@@ -144,4 +163,163 @@ fn a_growing_replacement_repeated_is_refused_quickly() {
         "{err}"
     );
     assert!(took < Duration::from_secs(30), "{took:?}");
+}
+
+/// A host directory holding a secret file; returns the directory and the secret.
+fn host_secret() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = token("host-secret");
+    std::fs::write(dir.path().join("secret.txt"), &secret).unwrap();
+    (dir, secret)
+}
+
+#[test]
+fn copy_from_a_stage_never_follows_its_links_onto_the_host() {
+    let t = busybox();
+    let (host, secret) = host_secret();
+    let h = host.path().display().to_string();
+    let up = format!("../../../../../../../..{h}");
+    for (i, copy) in [
+        "COPY --from=a /leak/secret.txt /x".to_owned(),
+        "COPY --from=a /leak /x".to_owned(),
+        "COPY --from=a /leak/ /x/".to_owned(),
+        "COPY --from=a /up/secret.txt /x".to_owned(),
+        "COPY --from=a /le* /x/".to_owned(),
+        "COPY --from=a /dir/ /x/".to_owned(),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let df = format!(
+            "FROM busybox AS a\nRUN ln -s {h} /leak && ln -s {up} /up && mkdir /dir && ln -s {h}/secret.txt /dir/s\nFROM busybox\n{copy}\nRUN cat /x /x/* /x/*/* 2>/dev/null; true\n"
+        );
+        let ctx = context(&[("Dockerfile", &df)]);
+        let tag = format!("leak:{i}");
+        let (code, out, err) = build(&t, ctx.path(), &["-t", &tag]);
+        assert!(
+            !out.contains(&secret),
+            "{copy}: the RUN read the host's file:\n{out}"
+        );
+        assert!(
+            !store_holds(&t, &secret),
+            "{copy}: the host's file is in the store"
+        );
+        if code == 0 {
+            // Resolved inside the stage: a link is copied as a link.
+            let listing = t.ok([
+                "run",
+                "--rm",
+                &tag,
+                "sh",
+                "-c",
+                "ls -lR /x; cat /x /x/* 2>&1; true",
+            ]);
+            assert!(!listing.contains(&secret), "{copy}: {listing}");
+        } else {
+            assert!(err.contains("Dockerfile:4:"), "{copy}: {err}");
+        }
+    }
+}
+
+#[test]
+fn copy_from_an_image_or_an_onbuild_trigger_never_follows_its_links_onto_the_host() {
+    let t = busybox();
+    let (host, secret) = host_secret();
+    let h = host.path().display().to_string();
+    // An image as a registry could serve it: /leak is a link to the host's directory.
+    let tar = raw_tar(&[(tar::EntryType::Symlink, "leak", &h, b"")]);
+    let dir = tempfile::tempdir().unwrap();
+    let tarball = write_file(dir.path(), "leak.tar", &tar);
+    t.ok([
+        OsStr::new("import"),
+        tarball.as_os_str(),
+        OsStr::new("leaky:1"),
+    ]);
+    let ctx = context(&[(
+        "Dockerfile",
+        "FROM busybox\nCOPY --from=leaky:1 /leak/secret.txt /x\n",
+    )]);
+    let (code, _, err) = build(&t, ctx.path(), &["-t", "from-image:1"]);
+    assert_ne!(code, 0, "the host's file was copied");
+    assert!(
+        err.contains("Dockerfile:2:") && err.contains("not found"),
+        "{err}"
+    );
+    assert!(!store_holds(&t, &secret));
+    // The same from a base image's ONBUILD trigger.
+    let ctx = context(&[(
+        "Dockerfile",
+        "FROM busybox\nONBUILD COPY --from=leaky:1 /leak/secret.txt /x\n",
+    )]);
+    let (code, out, err) = build(&t, ctx.path(), &["-t", "trigger:1"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let ctx = context(&[("Dockerfile", "FROM trigger:1\nRUN cat /x; true\n")]);
+    let (code, out, err) = build(&t, ctx.path(), &["-t", "triggered:1"]);
+    assert_ne!(code, 0, "the host's file was copied: {out}");
+    assert!(
+        err.contains("ONBUILD trigger") && err.contains("not found"),
+        "{err}"
+    );
+    assert!(!store_holds(&t, &secret));
+}
+
+#[test]
+fn dockerignore_holds_whatever_link_reaches_an_excluded_file() {
+    let t = busybox();
+    let env_secret = token("dotenv");
+    let key_secret = token("key");
+    let ctx = context(&[
+        (".dockerignore", ".env\nsecrets\n"),
+        (".env", &env_secret),
+        ("secrets/key", &key_secret),
+        ("public.txt", "public\n"),
+    ]);
+    let c = ctx.path();
+    std::os::unix::fs::symlink(".env", c.join("alias-env")).unwrap();
+    std::os::unix::fs::symlink("secrets", c.join("alias-secrets")).unwrap();
+    std::os::unix::fs::symlink("./secrets/key", c.join("alias-key")).unwrap();
+    std::fs::create_dir(c.join("sub")).unwrap();
+    std::os::unix::fs::symlink("../.env", c.join("sub/up-env")).unwrap();
+    for (i, copy) in [
+        "COPY alias-env /e",
+        "COPY alias-key /k",
+        "COPY alias-secrets /s",
+        "COPY alias-secrets/key /k",
+        "COPY alias-* /d/",
+        "COPY sub/up-env /e",
+        "COPY sub/../alias-env /e",
+    ]
+    .iter()
+    .enumerate()
+    {
+        std::fs::write(c.join("Dockerfile"), format!("FROM busybox\n{copy}\n")).unwrap();
+        let (code, out, err) = build(&t, c, &["-t", &format!("ign:{i}")]);
+        assert_ne!(code, 0, "{copy} built:\n{out}");
+        assert!(
+            err.contains("Dockerfile:2:") && err.contains("excluded by .dockerignore"),
+            "{copy}: {err}"
+        );
+        assert!(!store_holds(&t, &env_secret) && !store_holds(&t, &key_secret));
+    }
+    // The whole context: links are copied as links, the excluded files are not there.
+    std::fs::write(c.join("Dockerfile"), "FROM busybox\nCOPY . /all\n").unwrap();
+    let (code, out, err) = build(&t, c, &["-t", "ign:all"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!store_holds(&t, &env_secret) && !store_holds(&t, &key_secret));
+    let seen = t.ok([
+        "run",
+        "--rm",
+        "ign:all",
+        "sh",
+        "-c",
+        "for l in alias-env alias-secrets sub/up-env; do readlink /all/$l; done; ls -a /all; cat /all/public.txt",
+    ]);
+    assert!(
+        seen.starts_with(".env\nsecrets\n../.env\n") && seen.contains("public\n"),
+        "{seen}"
+    );
+    assert!(
+        !seen.contains("\n.env\n") && !seen.contains("\nsecrets\n\n"),
+        "{seen}"
+    );
 }
