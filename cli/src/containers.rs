@@ -335,12 +335,12 @@ pub fn start(root: &Path, a: StartArgs) -> CliResult {
             ));
         }
         let id = containers.resolve(&a.containers[0])?;
-        let c = containers.load(&id)?;
+        let c = lifecycle::reconcile(&containers, &id)?;
         check_tty(a.interactive, c.config.config.tty)?;
         return start_container(&containers, &id, true, c.config.config.tty, false);
     }
     each(&containers, &a.containers, |id| {
-        let c = containers.load(id)?;
+        let c = lifecycle::reconcile(&containers, id)?;
         if c.state.is_running() {
             return Ok(());
         }
@@ -614,7 +614,7 @@ fn matches_filter(c: &Container, f: &str) -> Result<bool, CliError> {
 
 pub fn ps(root: &Path, a: PsArgs) -> CliResult {
     let containers = Containers::open(root)?;
-    let mut list = containers.list()?;
+    let mut list = lifecycle::reconcile_all(&containers)?;
     if a.latest {
         list.truncate(1);
     }
@@ -898,7 +898,7 @@ pub struct PortArgs {
 /// `port`: a running container's published ports.
 pub fn port(root: &Path, a: PortArgs) -> CliResult {
     let containers = Containers::open(root)?;
-    let c = containers.load(&containers.resolve(&a.container)?)?;
+    let c = lifecycle::reconcile(&containers, &containers.resolve(&a.container)?)?;
     let wanted = a.port.as_deref().map(|p| match p.split_once('/') {
         Some((n, proto)) => (n.to_owned(), proto.to_owned()),
         None => (p.to_owned(), "tcp".to_owned()),
@@ -1041,7 +1041,10 @@ pub fn inspect(root: &Path, a: InspectArgs) -> CliResult {
     let mut out = Vec::new();
     let mut failed = false;
     for n in &a.names {
-        match containers.resolve(n).and_then(|id| containers.load(&id)) {
+        match containers
+            .resolve(n)
+            .and_then(|id| lifecycle::reconcile(&containers, &id))
+        {
             Ok(c) => out.push(inspect_json(&containers, &c)),
             Err(_) => match crate::images::inspect_one(root, n) {
                 Ok(v) => out.push(v),

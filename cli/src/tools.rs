@@ -145,10 +145,13 @@ pub fn stats(root: &Path, a: StatsArgs) -> CliResult {
         Ok(match &named {
             Some(v) => v
                 .iter()
-                .filter_map(|(n, id)| containers.load(id).ok().map(|c| (n.clone(), c)))
+                .filter_map(|(n, id)| {
+                    rbox_runtime::lifecycle::reconcile(&containers, id)
+                        .ok()
+                        .map(|c| (n.clone(), c))
+                })
                 .collect(),
-            None => containers
-                .list()?
+            None => rbox_runtime::lifecycle::reconcile_all(&containers)?
                 .into_iter()
                 .filter(|c| a.all || c.state.is_running())
                 .map(|c| (c.config.name.clone(), c))

@@ -12,11 +12,11 @@ pub mod ops;
 pub mod store;
 pub mod supervise;
 
-pub use host::{cgroup, net, process, rootfs, sealed};
+pub use host::{cgroup, net, rootfs, sealed};
 pub use model::container;
 pub use oci::{etc, executor, seccomp, spec, user};
 pub use ops::{copy, create, exec, lifecycle, prune, stats, top};
-pub use store::{containers, logs, volumes};
+pub use store::{containers, logs, process, volumes};
 pub use supervise::{attach, monitor};
 
 pub use container::{ContainerConfig, State, Status};

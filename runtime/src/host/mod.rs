@@ -1,8 +1,10 @@
 //! What a container takes from the host: its root filesystem (an overlay), cgroups, the
-//! sealed view of rbox's binary, its network namespace and veths, processes by pid.
+//! sealed view of rbox's binary, its network namespace and veths, volume filling,
+//! tree copying.
 
 pub mod cgroup;
+pub mod fill;
 pub mod net;
-pub mod process;
 pub mod rootfs;
 pub mod sealed;
+pub mod tree;

@@ -96,10 +96,10 @@ pub struct HostConfig {
     pub extra_hosts: Vec<String>,
     /// Bind mounts, volumes and tmpfs mounts, parents first.
     #[serde(default)]
-    pub mounts: Vec<crate::volumes::Mount>,
+    pub mounts: Vec<crate::model::mount::Mount>,
     /// The log driver and its options (`--log-opt`), with the limits in force.
     #[serde(default)]
-    pub log_config: crate::logs::LogConfig,
+    pub log_config: crate::model::log_config::LogConfig,
 }
 
 /// docker's restart policies.

@@ -19,9 +19,14 @@ use crate::containers::{ContainerLock, Containers};
 use crate::error::Error;
 use crate::{process, rootfs};
 
-mod tree;
+use crate::host::tree::{kind, lossy, open_dir, At, Copier, Owner, TreeError};
 
-use tree::{io_error, kind, lossy, open_dir, At, Copier, Owner};
+fn io_error(path: impl Into<String>, e: Errno) -> CopyError {
+    CopyError::Io {
+        path: path.into(),
+        source: e.into(),
+    }
+}
 
 /// Why a copy failed; paths are shown as the user would name them (`CONTAINER:/path`).
 #[derive(Debug, thiserror::Error)]
@@ -46,18 +51,9 @@ pub enum CopyError {
         /// The file.
         destination: String,
     },
-    /// An existing entry whose kind (directory or not) differs from the one copied over it.
-    #[error("cannot overwrite {existing} {destination} with {copied} {source_path}")]
-    Overwrite {
-        /// `directory` or `non-directory`: what is there.
-        existing: &'static str,
-        /// What is there.
-        destination: String,
-        /// `directory` or `non-directory`: what is copied.
-        copied: &'static str,
-        /// What is copied.
-        source_path: String,
-    },
+    /// Copying the tree itself failed.
+    #[error(transparent)]
+    Tree(#[from] TreeError),
     /// Writing into a container whose root filesystem is read-only (`--read-only`).
     #[error("container rootfs is marked read-only")]
     ReadOnlyRootfs,
@@ -207,7 +203,7 @@ impl RootfsAccess {
     /// Makes container `id`'s root filesystem reachable at its `rootfs` directory.
     pub fn open(containers: &Containers, id: &str) -> crate::Result<RootfsAccess> {
         // Corrects the state of a container whose monitor died (which takes the lock).
-        let c = containers.load(id)?;
+        let c = crate::ops::lifecycle::reconcile(containers, id)?;
         let lock = containers.lock(id)?;
         let state = containers.read_state(id)?;
         let path = containers.dir(id).join("rootfs");
@@ -509,30 +505,6 @@ fn transfer(src: &Source, side: &Side, dst: &Named, owner: Owner) -> Result<u64,
 /// The path the kernel has for an open fd.
 fn fd_path(fd: &OwnedFd) -> io::Result<PathBuf> {
     std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-}
-
-/// Copies everything in the directory `src` into the directory `dst`, keeping ownership,
-/// modes, times and links, following no entry (a new volume filled with the image's
-/// content at its mount point). Returns the bytes of file content copied.
-pub(crate) fn copy_dir_contents(
-    src: &OwnedFd,
-    dst: &OwnedFd,
-    shown: &str,
-) -> Result<u64, CopyError> {
-    let top = dst.try_clone().map_err(|e| {
-        tree::io_error(
-            shown,
-            rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::IO),
-        )
-    })?;
-    let mut copier = tree::Copier::new(tree::Owner::Source, top);
-    copier.contents(
-        src,
-        shown,
-        &tree::At::new(dst, std::ffi::OsStr::new("."), shown),
-        &[],
-    )?;
-    Ok(copier.bytes)
 }
 
 #[cfg(test)]

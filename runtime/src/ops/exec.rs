@@ -45,7 +45,7 @@ pub struct ExecOptions {
 /// Runs a command in container `id`; returns its exit code (0 when detached). The calling
 /// process must run from a sealed copy of rbox and be single-threaded.
 pub fn exec(containers: &Containers, id: &str, o: &ExecOptions) -> Result<i32> {
-    let c = containers.load(id)?;
+    let c = crate::ops::lifecycle::reconcile(containers, id)?;
     if c.state.status != Status::Running {
         return Err(Error::Conflict(format!(
             "container {} is not running",

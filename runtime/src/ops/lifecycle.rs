@@ -1,5 +1,6 @@
 //! start, stop, kill, rm, wait: acting on a container and its monitor directly, from
-//! the state on disk.
+//! the state on disk; and the reconcile of containers whose monitor died, which every verb
+//! calls before it acts (loading a container is a pure read).
 
 use std::time::Duration;
 
@@ -11,11 +12,42 @@ use crate::create::parse_signal;
 use crate::error::{Error, Result};
 use crate::monitor::{self, Spawned};
 use crate::process::ProcessHandle;
-use crate::rootfs;
+use crate::supervise::teardown;
+
+/// Loads container `id`, first undoing what its run left if its monitor died unseen
+/// (mounts, network, cgroups), and recording it as killed.
+pub fn reconcile(containers: &Containers, id: &str) -> Result<Container> {
+    let c = containers.load(id)?;
+    if !c.orphaned {
+        return Ok(c);
+    }
+    // Look again under the lock: the monitor may have just finished cleanly.
+    let _l = containers.lock(id)?;
+    let mut state = containers.read_state(id)?;
+    let c = containers.load(id)?;
+    if c.orphaned {
+        teardown::dead_monitor(containers, &c.config, &mut state)?;
+    }
+    containers.load(id)
+}
+
+/// Every container, newest first, each reconciled as [`reconcile`] does.
+pub fn reconcile_all(containers: &Containers) -> Result<Vec<Container>> {
+    let mut out = Vec::new();
+    for id in containers.ids()? {
+        match reconcile(containers, &id) {
+            Ok(c) => out.push(c),
+            Err(Error::NoSuchContainer(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    out.sort_by(|a, b| b.config.created.cmp(&a.config.created));
+    Ok(out)
+}
 
 /// Starts a created or stopped container under a new monitor.
 pub fn start(containers: &Containers, id: &str, attached: bool) -> Result<Spawned> {
-    let c = containers.load(id)?;
+    let c = reconcile(containers, id)?;
     if c.state.is_running() {
         return Err(Error::Conflict(format!(
             "container {} is already running",
@@ -64,14 +96,14 @@ fn wait_monitor(
     if let Some(h) = ProcessHandle::open(c.state.monitor_pid, c.state.monitor_start) {
         h.wait_timeout(Some(timeout));
     }
-    unless_gone(containers, c.id(), containers.load(c.id()))
+    unless_gone(containers, c.id(), reconcile(containers, c.id()))
 }
 
 /// Stops a container: its stop signal, then SIGKILL after `timeout` seconds (the
 /// container's `--stop-timeout`, else 10). Its restart policy no longer applies. Returns
 /// the stopped container, or `None` when it removed itself as it stopped (`--rm`).
 pub fn stop(containers: &Containers, id: &str, timeout: Option<u32>) -> Result<Option<Container>> {
-    let c = containers.load(id)?;
+    let c = reconcile(containers, id)?;
     if !c.state.is_running() {
         return Ok(Some(c));
     }
@@ -97,7 +129,7 @@ pub fn stop(containers: &Containers, id: &str, timeout: Option<u32>) -> Result<O
 
 /// Sends `signal` to a running container's first process.
 pub fn kill(containers: &Containers, id: &str, signal: i32) -> Result<()> {
-    let c = containers.load(id)?;
+    let c = reconcile(containers, id)?;
     let p = match ProcessHandle::open(c.state.pid, c.state.pid_start) {
         Some(p) if c.state.status == Status::Running => p,
         _ => {
@@ -120,7 +152,7 @@ pub fn kill(containers: &Containers, id: &str, signal: i32) -> Result<()> {
 /// Removes a container; a running one only with `force` (it is killed first). With
 /// `volumes`, its anonymous volumes go too (named volumes never go with a container).
 pub fn remove(containers: &Containers, id: &str, force: bool, volumes: bool) -> Result<()> {
-    let c = containers.load(id)?;
+    let c = reconcile(containers, id)?;
     if c.state.is_running() {
         if !force {
             return Err(Error::Conflict(format!(
@@ -155,10 +187,7 @@ pub fn remove(containers: &Containers, id: &str, force: bool, volumes: bool) -> 
         .read_state(id)
         .map(|s| s.ports)
         .unwrap_or_default();
-    crate::net::detach(containers, &config, &published);
-    monitor::delete_libcontainer_state(&containers.run_dir(), id);
-    rootfs::unmount(&containers.dir(id).join("rootfs"))?;
-    containers.remove_runtime_files(id);
+    teardown::run(containers, &config, &published, &containers.dir(id))?;
     containers.remove_files(id)?;
     crate::net::release(containers, &config);
     if volumes {
@@ -167,28 +196,18 @@ pub fn remove(containers: &Containers, id: &str, force: bool, volumes: bool) -> 
     Ok(())
 }
 
-/// Removes the anonymous volumes of a removed container that no other container uses
-/// (one that shares them through --volumes-from keeps them).
+/// Removes the anonymous volumes of a removed container that no other container uses.
 pub fn remove_anonymous_volumes(
     containers: &Containers,
     config: &crate::container::ContainerConfig,
 ) -> Result<()> {
-    for m in &config.host.mounts {
-        if m.kind != crate::volumes::MountKind::Volume || m.borrowed {
-            continue;
-        }
-        let anonymous = containers.volume(&m.source).is_ok_and(|v| v.anonymous);
-        if anonymous && containers.volume_users(&m.source)?.is_empty() {
-            containers.remove_volume(&m.source)?;
-        }
-    }
-    Ok(())
+    containers.remove_anonymous_volumes(config)
 }
 
 /// Waits until a container is not running; returns its exit code.
 pub fn wait(containers: &Containers, id: &str) -> Result<i32> {
     loop {
-        let c = containers.load(id)?;
+        let c = reconcile(containers, id)?;
         if !c.state.is_running() {
             return Ok(c.state.exit_code);
         }

@@ -9,7 +9,7 @@ use rbox_image::{Digest, Reference, Store};
 
 use crate::container::Status;
 use crate::containers::Containers;
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::lifecycle;
 
 /// What pruning containers removed.
@@ -25,7 +25,7 @@ pub struct ContainersPruned {
 /// `docker container prune`. One that starts meanwhile is left alone.
 pub fn prune_containers(containers: &Containers) -> Result<ContainersPruned> {
     let mut out = ContainersPruned::default();
-    for c in containers.list()? {
+    for c in lifecycle::reconcile_all(containers)? {
         if c.state.is_running() || c.state.status == Status::Removing {
             continue;
         }
@@ -40,7 +40,7 @@ pub fn prune_containers(containers: &Containers) -> Result<ContainersPruned> {
             Err(e) => return Err(e),
         }
     }
-    out.space += containers.sweep_removals(std::time::Duration::from_secs(10))?;
+    out.space += sweep_removals(containers, std::time::Duration::from_secs(10))?;
     Ok(out)
 }
 
@@ -149,7 +149,7 @@ pub fn disk_usage(store: &Store, containers: &Containers) -> Result<DiskUsage> {
     images.reclaimable = images.size - active_size;
 
     let mut cs = Usage::default();
-    for c in containers.list()? {
+    for c in lifecycle::reconcile_all(containers)? {
         let size = dir_size(&containers.dir(c.id()).join("upper"));
         cs.total += 1;
         cs.size += size;
@@ -189,9 +189,58 @@ pub fn dir_size(dir: &Path) -> u64 {
         .sum()
 }
 
+/// Finishes removals that were interrupted (a `--rm` container's cleanup killed, a
+/// crash): `.removing-<id>` directories renamed away more than `age` ago are unmounted,
+/// their run's leftovers deleted, and removed. Returns the bytes freed.
+pub fn sweep_removals(containers: &Containers, age: std::time::Duration) -> Result<u64> {
+    let d = containers.root().join("containers");
+    let mut freed = 0;
+    for e in fs::read_dir(&d).at(&d)? {
+        let e = e.at(&d)?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(id) = name.strip_prefix(".removing-") else {
+            continue;
+        };
+        let changed = std::os::unix::fs::MetadataExt::ctime(&e.metadata().at(e.path())?);
+        let now = chrono::Utc::now().timestamp();
+        if now - changed < age.as_secs() as i64 {
+            continue; // Its cleanup may still be running.
+        }
+        let path = e.path();
+        crate::supervise::teardown::delete_libcontainer_state(&containers.run_dir(), id);
+        crate::host::rootfs::unmount(&path.join("rootfs"))?;
+        let _ = fs::remove_dir_all(containers.run_path(id));
+        freed += dir_size(&path.join("upper"));
+        fs::remove_dir_all(&path).at(&path)?;
+    }
+    Ok(freed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interrupted_removals_are_finished_once_old_enough() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Containers::open(dir.path()).unwrap();
+        let left = dir
+            .path()
+            .join("containers")
+            .join(format!(".removing-{}", "a".repeat(64)));
+        fs::create_dir_all(left.join("upper")).unwrap();
+        fs::write(left.join("upper/data"), "12345").unwrap();
+        // Recent: its cleanup may still be running.
+        assert_eq!(
+            sweep_removals(&c, std::time::Duration::from_secs(3600)).unwrap(),
+            0
+        );
+        assert!(left.exists());
+        assert_eq!(sweep_removals(&c, std::time::Duration::ZERO).unwrap(), 5);
+        assert!(!left.exists());
+        assert!(c.ids().unwrap().is_empty());
+        let _ = fs::remove_dir_all(c.runtime_dir());
+    }
 
     #[test]
     fn sizes_count_files_once_and_follow_no_link() {

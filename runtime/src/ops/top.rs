@@ -24,7 +24,7 @@ pub struct ProcessTable {
 
 /// The processes of container `id`, `ps -ef` style, or with `ps_args` from the host's `ps`.
 pub fn top(containers: &Containers, id: &str, ps_args: &[String]) -> Result<ProcessTable> {
-    let c = containers.load(id)?;
+    let c = crate::ops::lifecycle::reconcile(containers, id)?;
     if c.state.status != Status::Running {
         return Err(Error::Conflict(format!(
             "container {} is not running",

@@ -36,6 +36,9 @@ pub struct Container {
     pub config: ContainerConfig,
     /// Its state, corrected for monitors that died.
     pub state: State,
+    /// Its state file says it runs but its monitor is gone: what the run left (mounts,
+    /// network, cgroups) is still on the host.
+    pub orphaned: bool,
 }
 
 impl Container {
@@ -93,7 +96,7 @@ fn private_dir(dir: &Path) -> Result<()> {
         let aside = dir.with_file_name(format!(
             ".{}.foreign-{}",
             dir.file_name().and_then(|n| n.to_str()).unwrap_or("rbox"),
-            crate::create::random_hex(8)
+            crate::model::ids::random_hex(8)
         ));
         // A rename in a sticky directory is allowed to root whoever owns the entry; what is
         // moved aside is never followed (remove_dir_all doesn't follow links).
@@ -408,20 +411,22 @@ impl Containers {
         Ok(out)
     }
 
-    /// Loads a container with its state corrected: a container whose monitor is gone is
-    /// not running, whatever its state file says.
+    /// Loads a container with its state as it truly is: one whose monitor is gone is not
+    /// running, whatever its state file says (`orphaned` then tells that what its run
+    /// left is still to be undone, by `ops::lifecycle::reconcile`). A pure read.
     pub fn load(&self, id: &str) -> Result<Container> {
         let config = self.read_config(id)?;
         let mut state = self.read_state(id)?;
-        if state.is_running() && !process::alive(state.monitor_pid, state.monitor_start) {
-            // Look again under the lock: the monitor may have just finished cleanly.
-            let _l = self.lock(id)?;
-            state = self.read_state(id)?;
-            if state.is_running() && !process::alive(state.monitor_pid, state.monitor_start) {
-                crate::monitor::orphaned(self, &config, &mut state)?;
-            }
+        let orphaned =
+            state.is_running() && !process::alive(state.monitor_pid, state.monitor_start);
+        if orphaned {
+            dead_monitor_state(&mut state);
         }
-        Ok(Container { config, state })
+        Ok(Container {
+            config,
+            state,
+            orphaned,
+        })
     }
 
     /// Every container, newest first.
@@ -474,33 +479,6 @@ impl Containers {
             let _ = fs::remove_file(self.name_path(&config.name));
         }
         Ok(trash)
-    }
-
-    /// Finishes removals that were interrupted (a `--rm` container's cleanup killed, a
-    /// crash): `.removing-<id>` directories renamed away more than `age` ago are unmounted,
-    /// their run's leftovers deleted, and removed. Returns the bytes freed.
-    pub fn sweep_removals(&self, age: std::time::Duration) -> Result<u64> {
-        let d = self.root.join("containers");
-        let mut freed = 0;
-        for e in fs::read_dir(&d).at(&d)? {
-            let e = e.at(&d)?;
-            let name = e.file_name().to_string_lossy().into_owned();
-            let Some(id) = name.strip_prefix(".removing-") else {
-                continue;
-            };
-            let changed = std::os::unix::fs::MetadataExt::ctime(&e.metadata().at(e.path())?);
-            let now = chrono::Utc::now().timestamp();
-            if now - changed < age.as_secs() as i64 {
-                continue; // Its cleanup may still be running.
-            }
-            let path = e.path();
-            crate::monitor::delete_libcontainer_state(&self.run_dir(), id);
-            crate::rootfs::unmount(&path.join("rootfs"))?;
-            let _ = fs::remove_dir_all(self.run_path(id));
-            freed += crate::prune::dir_size(&path.join("upper"));
-            fs::remove_dir_all(&path).at(&path)?;
-        }
-        Ok(freed)
     }
 
     /// Removes a container's files and frees its name. The caller has stopped it.
@@ -569,6 +547,16 @@ pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T
         .map_err(|e| Error::io(path, io::Error::new(io::ErrorKind::InvalidData, e)))
 }
 
+/// The state of a container whose monitor died unseen: its process died with the monitor
+/// (parent-death signal), so it was killed, unless it was between runs (restarting).
+pub fn dead_monitor_state(state: &mut State) {
+    let was_restarting = state.status == crate::model::container::Status::Restarting;
+    mark_exited(state, if was_restarting { state.exit_code } else { 137 });
+    if !was_restarting {
+        state.error = "the container's monitor died; the container was killed with it".into();
+    }
+}
+
 /// Marks a state as exited now with `code`.
 pub fn mark_exited(state: &mut State, code: i32) {
     state.ports.clear();
@@ -584,29 +572,6 @@ pub fn mark_exited(state: &mut State, code: i32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn interrupted_removals_are_finished_once_old_enough() {
-        let dir = tempfile::tempdir().unwrap();
-        let c = Containers::open(dir.path()).unwrap();
-        let left = dir
-            .path()
-            .join("containers")
-            .join(format!(".removing-{}", "a".repeat(64)));
-        fs::create_dir_all(left.join("upper")).unwrap();
-        fs::write(left.join("upper/data"), "12345").unwrap();
-        // Recent: its cleanup may still be running.
-        assert_eq!(
-            c.sweep_removals(std::time::Duration::from_secs(3600))
-                .unwrap(),
-            0
-        );
-        assert!(left.exists());
-        assert_eq!(c.sweep_removals(std::time::Duration::ZERO).unwrap(), 5);
-        assert!(!left.exists());
-        assert!(c.ids().unwrap().is_empty());
-        let _ = fs::remove_dir_all(c.runtime_dir());
-    }
 
     #[test]
     fn names_follow_dockers_rule() {

@@ -4,4 +4,5 @@
 
 pub mod containers;
 pub mod logs;
+pub mod process;
 pub mod volumes;

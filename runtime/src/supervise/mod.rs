@@ -3,3 +3,4 @@
 
 pub mod attach;
 pub mod monitor;
+pub mod teardown;

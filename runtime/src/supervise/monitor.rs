@@ -25,11 +25,12 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 
-use crate::container::{ContainerConfig, State, Status};
+use crate::container::{ContainerConfig, Status};
 use crate::containers::{mark_exited, Containers};
 use crate::error::{Error, IoContext, Result};
 use crate::executor::{RboxExecutor, NOT_EXECUTABLE, NOT_FOUND};
 use crate::logs::{LogWriter, Stream};
+use crate::supervise::teardown::{self, delete_libcontainer_state};
 use crate::{etc, process, rootfs, sealed, spec, user};
 
 /// The hidden verb the CLI maps to [`main`].
@@ -311,31 +312,18 @@ impl Monitor {
         // exits.
         match unsafe { nix::unistd::fork() } {
             Ok(nix::unistd::ForkResult::Child) => {
-                crate::net::detach(&self.containers, config, &published);
                 if let Ok(null) = File::options().read(true).write(true).open("/dev/null") {
                     for fd in 0..3 {
                         let _ = nix::unistd::dup2(null.as_raw_fd(), fd);
                     }
                 }
-                delete_libcontainer_state(&self.containers.run_dir(), &config.id);
-                let _ = rootfs::unmount(&trash.join("rootfs"));
-                let _ = fs::remove_dir_all(self.containers.run_path(&config.id));
-                let _ = fs::remove_dir_all(&trash);
-                // As Docker's --rm: the container's anonymous volumes go with it.
-                let _ = crate::lifecycle::remove_anonymous_volumes(&self.containers, config);
+                teardown::removed(&self.containers, config, &published, &trash);
                 drop(lock);
                 // SAFETY: leaving the forked child without running the parent's exit code.
                 unsafe { nix::libc::_exit(0) }
             }
             Ok(nix::unistd::ForkResult::Parent { .. }) => {}
-            Err(_) => {
-                crate::net::detach(&self.containers, config, &published);
-                delete_libcontainer_state(&self.containers.run_dir(), &config.id);
-                let _ = rootfs::unmount(&trash.join("rootfs"));
-                let _ = fs::remove_dir_all(self.containers.run_path(&config.id));
-                let _ = fs::remove_dir_all(&trash);
-                let _ = crate::lifecycle::remove_anonymous_volumes(&self.containers, config);
-            }
+            Err(_) => teardown::removed(&self.containers, config, &published, &trash),
         }
     }
 
@@ -511,7 +499,7 @@ impl Monitor {
         config: &ContainerConfig,
         rootfs_dir: &Path,
     ) -> Result<Vec<(crate::volumes::Mount, PathBuf)>> {
-        crate::volumes::fill_empty_volumes(&self.containers, config, rootfs_dir)?;
+        crate::host::fill::fill_empty_volumes(&self.containers, config, rootfs_dir)?;
         let mut out = Vec::new();
         for m in &config.host.mounts {
             let source = match m.kind {
@@ -529,10 +517,7 @@ impl Monitor {
     /// Removes what a run leaves: libcontainer's state and cgroups, and the rootfs mount.
     fn cleanup(&mut self, config: &ContainerConfig) {
         let published = self.network.take().map(|n| n.ports).unwrap_or_default();
-        crate::net::detach(&self.containers, config, &published);
-        delete_libcontainer_state(&self.containers.run_dir(), &config.id);
-        let _ = rootfs::unmount(&self.dir().join("rootfs"));
-        self.containers.remove_runtime_files(&config.id);
+        let _ = teardown::run(&self.containers, config, &published, &self.dir());
     }
 }
 
@@ -589,24 +574,6 @@ pub(crate) fn start_error(e: libcontainer::error::LibcontainerError, command: &s
     } else {
         Error::Runtime(format!("starting the container failed: {msg}"))
     }
-}
-
-/// Deletes libcontainer's state of container `id` (and with it its cgroups), if any.
-pub(crate) fn delete_libcontainer_state(run_dir: &Path, id: &str) {
-    crate::cgroup::remove_named(id);
-    let state_dir = run_dir.join(id);
-    if !state_dir.exists() {
-        return;
-    }
-    match libcontainer::container::Container::load(state_dir.clone()) {
-        Ok(mut c) => {
-            if let Err(e) = c.delete(true) {
-                tracing::warn!(error = %e, "deleting container state");
-            }
-        }
-        Err(e) => tracing::warn!(error = %e, "loading container state"),
-    }
-    let _ = fs::remove_dir_all(&state_dir);
 }
 
 /// Gives back what starting the container needed and waiting for it doesn't: free heap,
@@ -931,38 +898,6 @@ fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
             }
             Err(e) => return Err(e.into()),
         }
-    }
-    Ok(())
-}
-
-/// Corrects the state of a container whose monitor died unseen (the caller holds the
-/// container's lock): its process died with the monitor (parent-death signal), so it is
-/// recorded as killed, and what the run left is cleaned up.
-pub(crate) fn orphaned(
-    containers: &Containers,
-    config: &ContainerConfig,
-    state: &mut State,
-) -> Result<()> {
-    if process::alive(state.pid, state.pid_start) {
-        // Still on its way out; give it a moment.
-        if let Some(h) = process::ProcessHandle::open(state.pid, state.pid_start) {
-            let _ = h.signal(Signal::SIGKILL as i32);
-            h.wait_timeout(Some(Duration::from_secs(2)));
-        }
-    }
-    crate::net::detach(containers, config, &state.ports);
-    delete_libcontainer_state(&containers.run_dir(), &config.id);
-    let _ = rootfs::unmount(&containers.dir(&config.id).join("rootfs"));
-    containers.remove_runtime_files(&config.id);
-    let was_restarting = state.status == Status::Restarting;
-    mark_exited(state, if was_restarting { state.exit_code } else { 137 });
-    if !was_restarting {
-        state.error = "the container's monitor died; the container was killed with it".into();
-    }
-    containers.write_state(&config.id, state)?;
-    if config.host.auto_remove {
-        containers.remove_files(&config.id)?;
-        crate::net::release(containers, config);
     }
     Ok(())
 }

@@ -12,11 +12,35 @@ use std::os::unix::ffi::OsStrExt;
 use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, Stat, Timespec, Timestamps, Uid};
 use rustix::io::Errno;
 
-use super::CopyError;
+/// What can go wrong copying a tree.
+#[derive(Debug, thiserror::Error)]
+pub enum TreeError {
+    /// A directory and a non-directory never replace each other (as Docker's extraction).
+    #[error("cannot overwrite {existing} {destination} with {copied} {source_path}")]
+    Overwrite {
+        /// `directory` or `non-directory`: what is there.
+        existing: &'static str,
+        /// Where.
+        destination: String,
+        /// `directory` or `non-directory`: what is copied.
+        copied: &'static str,
+        /// What is copied.
+        source_path: String,
+    },
+    /// An I/O error on a path.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+}
 
 /// Who owns what a copy creates.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum Owner {
+pub enum Owner {
     /// The source's uid and gid.
     Source,
     /// This uid and gid.
@@ -24,23 +48,23 @@ pub(super) enum Owner {
 }
 
 /// An entry named in an open directory, and how to show it.
-pub(super) struct At<'a> {
+pub struct At<'a> {
     dir: &'a OwnedFd,
     name: &'a OsStr,
     shown: &'a str,
 }
 
 impl<'a> At<'a> {
-    pub(super) fn new(dir: &'a OwnedFd, name: &'a OsStr, shown: &'a str) -> At<'a> {
+    pub fn new(dir: &'a OwnedFd, name: &'a OsStr, shown: &'a str) -> At<'a> {
         At { dir, name, shown }
     }
 }
 
 /// Copies entries between open directories, following no entry.
-pub(super) struct Copier {
+pub struct Copier {
     owner: Owner,
     /// Bytes of regular file content copied so far.
-    pub(super) bytes: u64,
+    pub bytes: u64,
     /// The directory the destination paths in `links` start from.
     top: OwnedFd,
     /// Files with several links, by (device, inode), and where their first copy went:
@@ -50,7 +74,7 @@ pub(super) struct Copier {
 
 impl Copier {
     /// A copier whose destination paths start at `top`.
-    pub(super) fn new(owner: Owner, top: OwnedFd) -> Copier {
+    pub fn new(owner: Owner, top: OwnedFd) -> Copier {
         Copier {
             owner,
             bytes: 0,
@@ -69,13 +93,13 @@ impl Copier {
 
     /// Copies every entry of the directory `s` into the directory `d.dir` (whose path
     /// from the top is `rel`).
-    pub(super) fn contents(
+    pub fn contents(
         &mut self,
         s: &OwnedFd,
         sshow: &str,
         d: &At<'_>,
         rel: &[OsString],
-    ) -> Result<(), CopyError> {
+    ) -> Result<(), TreeError> {
         let mut names = Vec::new();
         let dir = rustix::fs::Dir::read_from(s).map_err(|e| io_error(sshow, e))?;
         for ent in dir {
@@ -96,12 +120,7 @@ impl Copier {
 
     /// Copies the entry `s` to the entry `d`, whose directory's path from the top is
     /// `rel`.
-    pub(super) fn entry(
-        &mut self,
-        s: &At<'_>,
-        d: &At<'_>,
-        rel: &[OsString],
-    ) -> Result<(), CopyError> {
+    pub fn entry(&mut self, s: &At<'_>, d: &At<'_>, rel: &[OsString]) -> Result<(), TreeError> {
         let (sp, sn, sshow) = (s.dir, s.name, s.shown);
         let (dp, dn, dshow) = (d.dir, d.name, d.shown);
         let st = rustix::fs::statat(sp, sn, AtFlags::SYMLINK_NOFOLLOW)
@@ -117,7 +136,7 @@ impl Copier {
         let dir_there = existing == Some(FileType::Directory);
         if existing.is_some() && dir_there != (ft == FileType::Directory) {
             let what = |dir: bool| if dir { "directory" } else { "non-directory" };
-            return Err(CopyError::Overwrite {
+            return Err(TreeError::Overwrite {
                 existing: what(dir_there),
                 destination: dshow.to_owned(),
                 copied: what(!dir_there),
@@ -177,7 +196,7 @@ impl Copier {
                 )
                 .map_err(at)?;
                 let (mut r, mut w) = (File::from(s), File::from(d));
-                self.bytes += io::copy(&mut r, &mut w).map_err(|e| CopyError::Io {
+                self.bytes += io::copy(&mut r, &mut w).map_err(|e| TreeError::Io {
                     path: dshow.to_owned(),
                     source: e,
                 })?;
@@ -248,7 +267,7 @@ impl Copier {
     }
 }
 
-pub(super) fn kind(st: &Stat) -> FileType {
+pub fn kind(st: &Stat) -> FileType {
     FileType::from_raw_mode(st.st_mode)
 }
 
@@ -266,7 +285,7 @@ fn times(st: &Stat) -> Timestamps {
 }
 
 /// Opens the directory `name` of `parent`, refusing a symlink in its place.
-pub(super) fn open_dir(parent: &OwnedFd, name: &OsStr) -> rustix::io::Result<OwnedFd> {
+pub fn open_dir(parent: &OwnedFd, name: &OsStr) -> rustix::io::Result<OwnedFd> {
     rustix::fs::openat(
         parent,
         name,
@@ -275,13 +294,32 @@ pub(super) fn open_dir(parent: &OwnedFd, name: &OsStr) -> rustix::io::Result<Own
     )
 }
 
-pub(super) fn lossy(n: &OsStr) -> std::borrow::Cow<'_, str> {
+pub fn lossy(n: &OsStr) -> std::borrow::Cow<'_, str> {
     String::from_utf8_lossy(n.as_bytes())
 }
 
-pub(super) fn io_error(path: impl Into<String>, e: Errno) -> CopyError {
-    CopyError::Io {
+pub fn io_error(path: impl Into<String>, e: Errno) -> TreeError {
+    TreeError::Io {
         path: path.into(),
         source: e.into(),
     }
+}
+/// Copies everything in the directory `src` into the directory `dst`, keeping ownership,
+/// modes, times and links, following no entry (a new volume filled with the image's
+/// content at its mount point). Returns the bytes of file content copied.
+pub fn copy_dir_contents(src: &OwnedFd, dst: &OwnedFd, shown: &str) -> Result<u64, TreeError> {
+    let top = dst.try_clone().map_err(|e| {
+        io_error(
+            shown,
+            rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::IO),
+        )
+    })?;
+    let mut copier = Copier::new(Owner::Source, top);
+    copier.contents(
+        src,
+        shown,
+        &At::new(dst, std::ffi::OsStr::new("."), shown),
+        &[],
+    )?;
+    Ok(copier.bytes)
 }

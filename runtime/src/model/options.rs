@@ -1,0 +1,131 @@
+//! The options a container is made from (`rbox run`, `rbox create`), and Docker's
+//! parsers for sizes and signals.
+
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+
+/// The options of `rbox run` and `rbox create`.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// The image, as the user named it.
+    pub image: String,
+    /// The command and its arguments (replacing the image's CMD).
+    pub command: Vec<String>,
+    /// `--name`.
+    pub name: Option<String>,
+    /// `--entrypoint` (empty string: none).
+    pub entrypoint: Option<String>,
+    /// `-e KEY=value` or `-e KEY` (taken from this environment).
+    pub env: Vec<String>,
+    /// `--env-file`.
+    pub env_files: Vec<PathBuf>,
+    /// `-w`.
+    pub workdir: Option<String>,
+    /// `-u`.
+    pub user: Option<String>,
+    /// `--hostname`.
+    pub hostname: Option<String>,
+    /// `--network`: `bridge` (the default), `none`, `host` or a network's name.
+    pub network: Option<String>,
+    /// `--network-alias`.
+    pub network_aliases: Vec<String>,
+    /// `--ip`.
+    pub ip: Option<String>,
+    /// `-p`.
+    pub publish: Vec<String>,
+    /// `-P`.
+    pub publish_all: bool,
+    /// `--memory`, e.g. `64m`.
+    pub memory: Option<String>,
+    /// `--cpus`, e.g. `0.5`.
+    pub cpus: Option<String>,
+    /// `--pids-limit`.
+    pub pids_limit: Option<i64>,
+    /// `--restart`.
+    pub restart: Option<String>,
+    /// `--rm`.
+    pub rm: bool,
+    /// `-t`.
+    pub tty: bool,
+    /// `-i`.
+    pub interactive: bool,
+    /// `--cap-add`.
+    pub cap_add: Vec<String>,
+    /// `--cap-drop`.
+    pub cap_drop: Vec<String>,
+    /// `--privileged`.
+    pub privileged: bool,
+    /// `--read-only`.
+    pub read_only: bool,
+    /// `--init`.
+    pub init: bool,
+    /// `--stop-signal`.
+    pub stop_signal: Option<String>,
+    /// `--stop-timeout`.
+    pub stop_timeout: Option<u32>,
+    /// `--label K=V`.
+    pub labels: Vec<String>,
+    /// `--add-host NAME:IP`.
+    pub add_hosts: Vec<String>,
+    /// `-v SRC:DST[:ro]` or `-v DST`.
+    pub volumes: Vec<String>,
+    /// `--mount type=…,src=…,dst=…`.
+    pub mounts: Vec<String>,
+    /// `--tmpfs DST[:opts]`.
+    pub tmpfs: Vec<String>,
+    /// `--volumes-from CONTAINER[:ro]`.
+    pub volumes_from: Vec<String>,
+    /// `--log-driver` (json-file only).
+    pub log_driver: Option<String>,
+    /// `--log-opt KEY=VALUE`.
+    pub log_opts: Vec<String>,
+}
+
+/// Parses a size as Docker does: a number with an optional `b`, `k`, `m`, `g`, `t` unit.
+pub fn parse_bytes(s: &str, flag: &str) -> Result<i64> {
+    let bad = || Error::InvalidOption {
+        flag: flag.into(),
+        reason: format!("invalid size: {s:?}"),
+    };
+    let lower = s.trim().to_ascii_lowercase();
+    let lower = lower
+        .strip_suffix('b')
+        .filter(|r| !r.is_empty() && !r.ends_with(|c: char| c.is_ascii_digit()))
+        .unwrap_or(&lower);
+    let (num, mult): (&str, i64) = match lower.chars().last() {
+        Some('k') => (&lower[..lower.len() - 1], 1 << 10),
+        Some('m') => (&lower[..lower.len() - 1], 1 << 20),
+        Some('g') => (&lower[..lower.len() - 1], 1 << 30),
+        Some('t') => (&lower[..lower.len() - 1], 1 << 40),
+        Some('b') => (&lower[..lower.len() - 1], 1),
+        _ => (lower, 1),
+    };
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    // NaN and negative sizes are both refused.
+    if n.is_nan() || n < 0.0 {
+        return Err(bad());
+    }
+    Ok((n * mult as f64) as i64)
+}
+
+/// Parses a signal name or number (`SIGTERM`, `term`, `15`).
+pub fn parse_signal(s: &str) -> Result<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        if (1..=64).contains(&n) {
+            return Ok(n);
+        }
+    }
+    let up = s.to_ascii_uppercase();
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
+    name.parse::<nix::sys::signal::Signal>()
+        .map(|sig| sig as i32)
+        .map_err(|_| Error::InvalidOption {
+            flag: "signal".into(),
+            reason: format!("invalid signal: {s}"),
+        })
+}
