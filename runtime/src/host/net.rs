@@ -9,9 +9,9 @@ use rbox_network::endpoint::{self, Attachment, Endpoint};
 use rbox_network::store::DEFAULT_NETWORK;
 use rbox_network::{Networks, PortMapping};
 
-use crate::container::ContainerConfig;
-use crate::containers::Containers;
 use crate::error::{Error, Result};
+use crate::model::container::ContainerConfig;
+use crate::store::containers::Containers;
 
 /// The networks of the containers' data root.
 pub fn networks(containers: &Containers) -> Networks {
@@ -191,7 +191,7 @@ pub fn refresh_peers(containers: &Containers, config: &ContainerConfig) {
 
 /// Rewrites a running container's hosts file in place (it is bind-mounted, by inode).
 fn rewrite_hosts(containers: &Containers, config: &ContainerConfig, path: &std::path::Path) {
-    let text = crate::etc::hosts_for(config, &peer_hosts(containers, config));
+    let text = crate::oci::etc::hosts_for(config, &peer_hosts(containers, config));
     let _ = std::fs::OpenOptions::new()
         .write(true)
         .truncate(true)

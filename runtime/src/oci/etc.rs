@@ -4,8 +4,8 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::container::ContainerConfig;
 use crate::error::{Error, Result};
+use crate::model::container::ContainerConfig;
 
 /// Where Debian's tini package puts its static build, which runs in any image.
 const INIT_CANDIDATES: &[&str] = &["/usr/bin/tini-static", "/usr/libexec/docker/docker-init"];

@@ -56,7 +56,7 @@ impl Executor for RboxExecutor {
             .as_ref()
             .and_then(|p| p.env().as_ref())
             .and_then(|env| env.iter().find_map(|e| e.strip_prefix("PATH=")))
-            .unwrap_or(crate::spec::DEFAULT_PATH)
+            .unwrap_or(crate::oci::spec::DEFAULT_PATH)
             .to_owned();
         let name = &args[0];
         match lookup(name, &path_var) {
@@ -89,7 +89,7 @@ impl Executor for RboxExecutor {
             let _ = nix::sys::prctl::set_pdeathsig(Some(Signal::SIGKILL));
         }
         if let Some(bpf) = &self.seccomp {
-            if let Err(e) = crate::seccomp::load(bpf) {
+            if let Err(e) = crate::oci::seccomp::load(bpf) {
                 eprintln!("loading the seccomp profile failed: {e}");
                 // SAFETY: as below.
                 unsafe { nix::libc::_exit(126) }

@@ -6,10 +6,10 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use crate::container::ContainerConfig;
 use crate::error::{Error, Result};
-use crate::seccomp;
-use crate::user::ExecUser;
+use crate::model::container::ContainerConfig;
+use crate::oci::seccomp;
+use crate::oci::user::ExecUser;
 
 /// Docker's default capability set.
 pub const DEFAULT_CAPS: &[&str] = &[
@@ -226,7 +226,7 @@ pub struct EtcFiles<'a> {
     /// The init binary for `--init`, if any.
     pub init: Option<&'a Path>,
     /// The container's mounts with their host sources (volume data dirs, bind sources).
-    pub mounts: &'a [(crate::volumes::Mount, std::path::PathBuf)],
+    pub mounts: &'a [(crate::store::volumes::Mount, std::path::PathBuf)],
     /// The network namespace to join (bridge networks), by path.
     pub netns: Option<&'a Path>,
 }
@@ -311,7 +311,7 @@ fn build_for(
     for (m, source) in files.mounts {
         let ro = if m.read_only { "ro" } else { "rw" };
         mounts.push(match m.kind {
-            crate::volumes::MountKind::Tmpfs => {
+            crate::store::volumes::MountKind::Tmpfs => {
                 let mut options = vec!["nosuid".to_string(), "nodev".into(), "noexec".into()];
                 for o in &m.options {
                     match o.as_str() {
@@ -474,7 +474,7 @@ fn cgroup_mount_points() -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::container::{HostConfig, ProcessConfig};
+    use crate::model::container::{HostConfig, ProcessConfig};
 
     fn config(host: HostConfig) -> ContainerConfig {
         ContainerConfig {
@@ -629,7 +629,7 @@ mod tests {
 
     #[test]
     fn generated_specs_are_their_golden_copies_with_only_oci_keys() {
-        use crate::volumes::{Mount, MountKind};
+        use crate::store::volumes::{Mount, MountKind};
         let root = ExecUser {
             uid: 0,
             gid: 0,

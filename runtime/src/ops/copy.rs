@@ -15,9 +15,9 @@ use std::path::{Component, Path, PathBuf};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
 
-use crate::containers::{ContainerLock, Containers};
 use crate::error::Error;
-use crate::{process, rootfs};
+use crate::store::containers::{ContainerLock, Containers};
+use crate::{host::rootfs, store::process};
 
 use crate::host::tree::{kind, lossy, open_dir, At, Copier, Owner, TreeError};
 

@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use rbox_image::Store;
 use serde_json::Value;
 
-use crate::container::{ContainerConfig, HostConfig, ProcessConfig, RestartPolicy};
-use crate::containers::Containers;
 use crate::error::{Error, Result};
-use crate::spec;
+use crate::model::container::{ContainerConfig, HostConfig, ProcessConfig, RestartPolicy};
+use crate::oci::spec;
+use crate::store::containers::Containers;
 
 pub use crate::model::ids::random_hex;
 use crate::model::ids::random_name;
@@ -176,7 +176,7 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
             });
         }
     }
-    let log_config = crate::logs::LogConfig::new(
+    let log_config = crate::store::logs::LogConfig::new(
         o.log_driver.as_deref(),
         &o.log_opts,
         &containers.log_defaults()?,
@@ -216,24 +216,24 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
         spec::normalize_cap(c, "--cap-drop")?;
     }
     if o.init {
-        crate::etc::init_binary()?;
+        crate::oci::etc::init_binary()?;
     }
     let mut requested = Vec::new();
     for v in &o.volumes {
-        requested.push((crate::volumes::parse_volume_flag(v)?, true));
+        requested.push((crate::store::volumes::parse_volume_flag(v)?, true));
     }
     for m in &o.mounts {
-        requested.push((crate::volumes::parse_mount_flag(m)?, false));
+        requested.push((crate::store::volumes::parse_mount_flag(m)?, false));
     }
     for t in &o.tmpfs {
-        requested.push((crate::volumes::parse_tmpfs_flag(t)?, false));
+        requested.push((crate::store::volumes::parse_tmpfs_flag(t)?, false));
     }
     let image_volumes: Vec<String> = ic
         .get("Volumes")
         .and_then(Value::as_object)
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default();
-    let networks = crate::net::join(
+    let networks = crate::host::net::join(
         containers,
         &id,
         &network,
@@ -241,7 +241,7 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
         &o.network_aliases,
     )?;
     let give_back = |networks: &[rbox_network::Endpoint]| {
-        let nets = crate::net::networks(containers);
+        let nets = crate::host::net::networks(containers);
         for ep in networks {
             ep.leave(&nets, &id);
         }
@@ -313,13 +313,13 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
                 };
             }
             Err(e) => {
-                crate::volumes::undo_created(&created_for_mounts);
+                crate::store::volumes::undo_created(&created_for_mounts);
                 give_back(&networks);
                 return Err(e);
             }
             Ok(()) => {
                 if let Err(e) = crate::host::fill::fill_at_create(images, containers, &config) {
-                    let _ = crate::lifecycle::remove(containers, &config.id, true, true);
+                    let _ = crate::ops::lifecycle::remove(containers, &config.id, true, true);
                     return Err(e);
                 }
                 return Ok(config);
@@ -361,7 +361,7 @@ fn published_ports(
             }
         }
     }
-    if !ports.is_empty() && !crate::net::on_networks(network) {
+    if !ports.is_empty() && !crate::host::net::on_networks(network) {
         // As docker: published ports mean nothing without a network of the container's own.
         tracing::warn!("published ports are discarded with --network {network}");
         return Ok(Vec::new());

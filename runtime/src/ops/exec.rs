@@ -13,15 +13,15 @@ use libcontainer::syscall::syscall::SyscallType;
 use nix::sys::signal::SigmaskHow;
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
-use crate::container::Status;
-use crate::containers::Containers;
 use crate::error::{Error, IoContext, Result};
-use crate::executor::RboxExecutor;
-use crate::logs::Stream;
-use crate::monitor::{
+use crate::model::container::Status;
+use crate::oci::executor::RboxExecutor;
+use crate::store::containers::Containers;
+use crate::store::logs::Stream;
+use crate::supervise::monitor::{
     copy_winsize, handled_signals, receive_fd, runtime_error, start_error, Relay,
 };
-use crate::{rootfs, user};
+use crate::{host::rootfs, oci::user};
 
 /// The options of `rbox exec`.
 #[derive(Debug, Clone, Default)]
@@ -88,7 +88,7 @@ pub fn exec(containers: &Containers, id: &str, o: &ExecOptions) -> Result<i32> {
     let run = containers.run_path(id);
     // The container's own filter, loaded with no_new_privs right before exec.
     let seccomp =
-        crate::spec::seccomp_filter(&c.config, &containers.runtime_dir().join("seccomp"))?;
+        crate::oci::spec::seccomp_filter(&c.config, &containers.runtime_dir().join("seccomp"))?;
     let privileged = c.config.host.privileged;
 
     // Signals are taken through a signalfd while the process runs.
@@ -158,7 +158,7 @@ pub fn exec(containers: &Containers, id: &str, o: &ExecOptions) -> Result<i32> {
         privileged,
     )?;
     let process_file = run.join(format!("exec-{}.json", std::process::id()));
-    crate::containers::write_json(&process_file, &process)?;
+    crate::store::containers::write_json(&process_file, &process)?;
     let tenant = builder
         .as_tenant()
         .with_process(Some(&process_file))
@@ -172,7 +172,7 @@ pub fn exec(containers: &Containers, id: &str, o: &ExecOptions) -> Result<i32> {
     }
     if let Some(listener) = console {
         let master = receive_fd(&listener).at(run.join(&sock_name))?;
-        let _raw = crate::attach::RawTerminal::enable();
+        let _raw = crate::supervise::attach::RawTerminal::enable();
         copy_winsize(io::stdin().as_fd(), master.as_fd());
         let outputs = vec![(master.try_clone()?, Stream::Stdout)];
         let mut relay = Relay {
@@ -202,7 +202,7 @@ fn process_spec(
     workdir: &str,
     privileged: bool,
 ) -> Result<serde_json::Value> {
-    let spec: serde_json::Value = crate::containers::read_json(container_spec)?;
+    let spec: serde_json::Value = crate::store::containers::read_json(container_spec)?;
     let mut p = spec["process"].clone();
     let mut vars: Vec<String> = p["env"]
         .as_array()

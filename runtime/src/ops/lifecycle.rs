@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use crate::container::Status;
-use crate::containers::{Container, Containers};
-use crate::create::parse_signal;
 use crate::error::{Error, Result};
-use crate::monitor::{self, Spawned};
-use crate::process::ProcessHandle;
+use crate::model::container::Status;
+use crate::ops::create::parse_signal;
+use crate::store::containers::{Container, Containers};
+use crate::store::process::ProcessHandle;
+use crate::supervise::monitor::{self, Spawned};
 use crate::supervise::teardown;
 
 /// Loads container `id`, first undoing what its run left if its monitor died unseen
@@ -54,7 +54,7 @@ pub fn start(containers: &Containers, id: &str, attached: bool) -> Result<Spawne
             c.config.name
         )));
     }
-    crate::cgroup::prime_migration();
+    crate::host::cgroup::prime_migration();
     monitor::spawn(containers.root(), id, attached)
 }
 
@@ -189,7 +189,7 @@ pub fn remove(containers: &Containers, id: &str, force: bool, volumes: bool) -> 
         .unwrap_or_default();
     teardown::run(containers, &config, &published, &containers.dir(id))?;
     containers.remove_files(id)?;
-    crate::net::release(containers, &config);
+    crate::host::net::release(containers, &config);
     if volumes {
         remove_anonymous_volumes(containers, &config)?;
     }
@@ -199,7 +199,7 @@ pub fn remove(containers: &Containers, id: &str, force: bool, volumes: bool) -> 
 /// Removes the anonymous volumes of a removed container that no other container uses.
 pub fn remove_anonymous_volumes(
     containers: &Containers,
-    config: &crate::container::ContainerConfig,
+    config: &crate::model::container::ContainerConfig,
 ) -> Result<()> {
     containers.remove_anonymous_volumes(config)
 }

@@ -7,10 +7,10 @@ use std::path::Path;
 
 use rbox_image::{Digest, Reference, Store};
 
-use crate::container::Status;
-use crate::containers::Containers;
 use crate::error::{Error, IoContext, Result};
-use crate::lifecycle;
+use crate::model::container::Status;
+use crate::ops::lifecycle;
+use crate::store::containers::Containers;
 
 /// What pruning containers removed.
 #[derive(Debug, Clone, Default)]

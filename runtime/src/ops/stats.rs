@@ -3,9 +3,9 @@
 
 use std::time::Instant;
 
-use crate::cgroup::Cgroup;
-use crate::containers::Container;
-use crate::process;
+use crate::host::cgroup::Cgroup;
+use crate::store::containers::Container;
+use crate::store::process;
 
 /// A container's counters at one moment.
 #[derive(Debug, Clone)]

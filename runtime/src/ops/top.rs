@@ -7,11 +7,11 @@ use std::fs;
 
 use chrono::{DateTime, Datelike, Local};
 
-use crate::cgroup::Cgroup;
-use crate::container::Status;
-use crate::containers::Containers;
 use crate::error::{Error, Result};
-use crate::process;
+use crate::host::cgroup::Cgroup;
+use crate::model::container::Status;
+use crate::store::containers::Containers;
+use crate::store::process;
 
 /// Rows of processes under column titles.
 #[derive(Debug, Clone, Default)]

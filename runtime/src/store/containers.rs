@@ -25,9 +25,9 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::FlockOperation;
 
-use crate::container::{ContainerConfig, State, Status};
 use crate::error::{Error, IoContext, Result};
-use crate::process;
+use crate::model::container::{ContainerConfig, State, Status};
+use crate::store::process;
 
 /// A container as loaded from disk.
 #[derive(Debug, Clone)]

@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::containers::{read_json, write_json, Containers};
 use crate::error::{Error, IoContext, Result};
 use crate::model::mount::bind_source;
 pub use crate::model::mount::*;
+use crate::store::containers::{read_json, write_json, Containers};
 
 /// What rbox records about a volume beside its data.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -83,7 +83,7 @@ impl Containers {
         }
         let name = match name {
             Some(n) => n.to_owned(),
-            None => crate::create::random_hex(32),
+            None => crate::model::ids::random_hex(32),
         };
         let dir = self.volumes_dir().join(&name);
         fs::create_dir_all(dir.join("_data")).at(&dir)?;

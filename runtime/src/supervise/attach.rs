@@ -9,7 +9,7 @@ use rustix::termios::{tcgetattr, tcsetattr, OptionalActions, Termios};
 use std::io;
 use std::os::fd::AsFd;
 
-use crate::monitor::Spawned;
+use crate::supervise::monitor::Spawned;
 
 /// Signals an attached client passes on, as Docker's `--sig-proxy`.
 const PROXIED: &[Signal] = &[

@@ -25,13 +25,13 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 
-use crate::container::{ContainerConfig, Status};
-use crate::containers::{mark_exited, Containers};
 use crate::error::{Error, IoContext, Result};
-use crate::executor::{RboxExecutor, NOT_EXECUTABLE, NOT_FOUND};
-use crate::logs::{LogWriter, Stream};
+use crate::model::container::{ContainerConfig, Status};
+use crate::oci::executor::{RboxExecutor, NOT_EXECUTABLE, NOT_FOUND};
+use crate::store::containers::{mark_exited, Containers};
+use crate::store::logs::{LogWriter, Stream};
 use crate::supervise::teardown::{self, delete_libcontainer_state};
-use crate::{etc, process, rootfs, sealed, spec, user};
+use crate::{host::rootfs, host::sealed, oci::etc, oci::spec, oci::user, store::process};
 
 /// The hidden verb the CLI maps to [`main`].
 pub const MONITOR_VERB: &str = "__monitor";
@@ -307,7 +307,7 @@ impl Monitor {
         };
         // The host ports are free at once; the rest of the network goes with the files.
         let published = self.network.take().map(|n| n.ports).unwrap_or_default();
-        crate::net::release(&self.containers, config);
+        crate::host::net::release(&self.containers, config);
         // SAFETY: the monitor is single-threaded; the child only does file system work and
         // exits.
         match unsafe { nix::unistd::fork() } {
@@ -352,12 +352,12 @@ impl Monitor {
             )?;
         }
         let run = self.containers.run_path(&self.id);
-        self.network = crate::net::attach(&self.containers, config)?;
+        self.network = crate::host::net::attach(&self.containers, config)?;
         tracing::debug!("network attached");
         etc::write_files(
             config,
             &run,
-            &crate::net::peer_hosts(&self.containers, config),
+            &crate::host::net::peer_hosts(&self.containers, config),
         )?;
         let args = spec::process_args(config)?;
         let init = config.host.init.then(etc::init_binary).transpose()?;
@@ -371,7 +371,7 @@ impl Monitor {
         let spec = spec::build(config, &user, &args, &rootfs_dir, &files)?;
         let bundle = run.join("bundle");
         fs::create_dir_all(&bundle).at(&bundle)?;
-        crate::containers::write_json(&bundle.join("config.json"), &spec)?;
+        crate::store::containers::write_json(&bundle.join("config.json"), &spec)?;
         tracing::debug!("spec written");
 
         let log_path = dir.join("container.log");
@@ -433,7 +433,7 @@ impl Monitor {
             outputs.push((err_r, Stream::Stderr));
             None
         };
-        crate::cgroup::enter_named(&config.id)
+        crate::host::cgroup::enter_named(&config.id)
             .map_err(|e| Error::Runtime(format!("the container's named cgroups: {e}")))?;
         let mut container = builder
             .as_init(&bundle)
@@ -466,7 +466,7 @@ impl Monitor {
             s.finished_at = None;
         })?;
         // Containers sharing a user-defined network learn the new one's name.
-        crate::net::refresh_peers(&self.containers, config);
+        crate::host::net::refresh_peers(&self.containers, config);
         if let Some(mut s) = self.sync.take() {
             let _ = writeln!(s, "ok {pid}");
         }
@@ -487,7 +487,7 @@ impl Monitor {
         };
         let code = relay.run(pid, outputs, sigfd);
         tracing::debug!(code, "container exited");
-        crate::cgroup::remove_named(&config.id);
+        crate::host::cgroup::remove_named(&config.id);
         let oom_killed = oom_killed(&config.id);
         Ok(Exit { code, oom_killed })
     }
@@ -498,14 +498,14 @@ impl Monitor {
         &self,
         config: &ContainerConfig,
         rootfs_dir: &Path,
-    ) -> Result<Vec<(crate::volumes::Mount, PathBuf)>> {
+    ) -> Result<Vec<(crate::store::volumes::Mount, PathBuf)>> {
         crate::host::fill::fill_empty_volumes(&self.containers, config, rootfs_dir)?;
         let mut out = Vec::new();
         for m in &config.host.mounts {
             let source = match m.kind {
-                crate::volumes::MountKind::Bind => PathBuf::from(&m.source),
-                crate::volumes::MountKind::Tmpfs => PathBuf::new(),
-                crate::volumes::MountKind::Volume => self.containers.volume_data(&m.source),
+                crate::store::volumes::MountKind::Bind => PathBuf::from(&m.source),
+                crate::store::volumes::MountKind::Tmpfs => PathBuf::new(),
+                crate::store::volumes::MountKind::Volume => self.containers.volume_data(&m.source),
             };
             let mut m = m.clone();
             m.destination = in_root_destination(rootfs_dir, &m.destination, &source)?;
