@@ -18,9 +18,8 @@ use crate::model::container::Status;
 use crate::oci::executor::RboxExecutor;
 use crate::store::containers::Containers;
 use crate::store::logs::Stream;
-use crate::supervise::monitor::{
-    copy_winsize, handled_signals, receive_fd, runtime_error, start_error, Relay,
-};
+use crate::supervise::monitor::{handled_signals, runtime_error, start_error};
+use crate::supervise::relay::{copy_winsize, receive_fd, Relay};
 use crate::{host::rootfs, oci::user};
 
 /// The options of `rbox exec`.

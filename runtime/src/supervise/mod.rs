@@ -3,4 +3,6 @@
 
 pub mod attach;
 pub mod monitor;
+pub mod protocol;
+pub mod relay;
 pub mod teardown;

@@ -9,20 +9,16 @@
 //! (parent-death signal), so a killed monitor never leaves a container nobody watches.
 
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixListener;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::syscall::syscall::SyscallType;
-use nix::sys::signal::{kill, sigprocmask, SigSet, SigmaskHow, Signal};
+use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::Pid;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 
 use crate::error::{Error, IoContext, Result};
@@ -30,17 +26,11 @@ use crate::model::container::{ContainerConfig, Status};
 use crate::oci::executor::{RboxExecutor, NOT_EXECUTABLE, NOT_FOUND};
 use crate::store::containers::{mark_exited, Containers};
 use crate::store::logs::{LogWriter, Stream};
+pub use crate::supervise::protocol::{spawn, Spawned, Started, MONITOR_VERB};
+use crate::supervise::protocol::{ATTACH_ENV, SYNC_ENV};
+use crate::supervise::relay::{copy_winsize, reap_all, receive_fd, Relay};
 use crate::supervise::teardown::{self, delete_libcontainer_state};
-use crate::{host::rootfs, host::sealed, oci::etc, oci::spec, oci::user, store::process};
-
-/// The hidden verb the CLI maps to [`main`].
-pub const MONITOR_VERB: &str = "__monitor";
-/// How long the monitor waits with nothing to do before it gives memory back.
-const IDLE_RELEASE: Duration = Duration::from_secs(2);
-/// The environment variable naming the fd the monitor reports its start on.
-const SYNC_ENV: &str = "_RBOX_MONITOR_SYNC";
-/// Set when the monitor relays the container's stdio to its own (`rbox run` attached).
-const ATTACH_ENV: &str = "_RBOX_MONITOR_ATTACH";
+use crate::{host::rootfs, oci::etc, oci::spec, oci::user, store::process};
 
 /// Signals the monitor handles through its signalfd.
 pub(crate) fn handled_signals() -> SigSet {
@@ -58,78 +48,6 @@ pub(crate) fn handled_signals() -> SigSet {
         s.add(sig);
     }
     s
-}
-
-/// A started monitor, as its starter sees it.
-pub struct Spawned {
-    /// The monitor process.
-    pub child: Child,
-    sync: File,
-}
-
-/// How a start went, as the monitor reports it.
-#[derive(Debug)]
-pub enum Started {
-    /// Running, with the container's first process's host pid.
-    Running(i32),
-    /// Failed, with the exit code `run` should end with and the reason.
-    Failed(u8, String),
-}
-
-impl Spawned {
-    /// Waits for the monitor to report that the container runs (or why it doesn't).
-    pub fn wait_started(&mut self) -> Started {
-        let mut msg = String::new();
-        let _ = self.sync.read_to_string(&mut msg);
-        let msg = msg.trim_end();
-        if let Some(pid) = msg.strip_prefix("ok ") {
-            return Started::Running(pid.parse().unwrap_or(0));
-        }
-        if let Some(rest) = msg.strip_prefix("err ") {
-            let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
-            return Started::Failed(code.parse().unwrap_or(125), reason.to_owned());
-        }
-        Started::Failed(125, "the container's monitor died while starting it".into())
-    }
-}
-
-/// Starts a monitor for container `id`. Attached, it inherits this process's stdio and
-/// relays the container's to it; detached, its stdio is /dev/null.
-pub fn spawn(root: &Path, id: &str, attached: bool) -> Result<Spawned> {
-    let exe = sealed::protected_exe()?;
-    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
-    let mut cmd = Command::new(sealed::exec_path(&exe));
-    cmd.arg0("rbox")
-        .arg(MONITOR_VERB)
-        .arg("--root")
-        .arg(root)
-        .arg(id)
-        .env(SYNC_ENV, w.as_raw_fd().to_string());
-    if attached {
-        cmd.env(ATTACH_ENV, "1");
-    } else {
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-    }
-    let wfd = w.as_raw_fd();
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            nix::unistd::setsid()?;
-            // The sync pipe crosses exec; everything else stays close-on-exec.
-            let flags = nix::libc::fcntl(wfd, nix::libc::F_GETFD);
-            nix::libc::fcntl(wfd, nix::libc::F_SETFD, flags & !nix::libc::FD_CLOEXEC);
-            Ok(())
-        });
-    }
-    let child = cmd.spawn().at("rbox monitor")?;
-    drop(w);
-    drop(exe);
-    Ok(Spawned {
-        child,
-        sync: File::from(r),
-    })
 }
 
 /// The monitor process: runs container `id` of data root `root` until it is done for
@@ -160,7 +78,7 @@ pub fn main(root: &Path, id: &str) -> i32 {
 fn report_failure(sync: Option<File>, e: &Error) -> i32 {
     let code = e.run_exit_code();
     if let Some(mut s) = sync {
-        let _ = writeln!(s, "err {code} {e}");
+        Started::Failed(code, e.to_string()).send(&mut s);
     }
     code as i32
 }
@@ -468,7 +386,7 @@ impl Monitor {
         // Containers sharing a user-defined network learn the new one's name.
         crate::host::net::refresh_peers(&self.containers, config);
         if let Some(mut s) = self.sync.take() {
-            let _ = writeln!(s, "ok {pid}");
+            Started::Running(pid).send(&mut s);
         }
         // Startup memory is given back after the first quiet spell (Relay::run), not now:
         // reading smaps would delay noticing a container that exits at once.
@@ -576,66 +494,6 @@ pub(crate) fn start_error(e: libcontainer::error::LibcontainerError, command: &s
     }
 }
 
-/// Gives back what starting the container needed and waiting for it doesn't: free heap,
-/// and the resident pages of program text (read-only and file-backed, so dropping them
-/// loses nothing: what the wait loop runs faults back in). The monitor stays small for the
-/// container's whole life.
-fn release_startup_memory() {
-    // SAFETY: malloc_trim only returns free heap memory to the system.
-    unsafe {
-        nix::libc::malloc_trim(0);
-    }
-    let Ok(smaps) = fs::read_to_string("/proc/self/smaps") else {
-        return;
-    };
-    // Each mapping: a header line ("start-end perms offset dev inode path") then fields.
-    let mut current: Option<(usize, usize, bool)> = None;
-    let mut droppable = Vec::new();
-    for line in smaps.lines() {
-        let mut f = line.split_whitespace();
-        let first = f.next().unwrap_or("");
-        if let Some((a, b)) = first.split_once('-').filter(|_| !first.ends_with(':')) {
-            let perms = f.next().unwrap_or("");
-            let path = f.nth(3).unwrap_or("");
-            // Read-only, private, backed by a file: program text and constants.
-            let candidate = (perms == "r-xp" || perms == "r--p") && path.starts_with('/');
-            current = match (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) {
-                (Ok(s), Ok(e)) if candidate => Some((s, e, true)),
-                _ => None,
-            };
-        } else if first == "Anonymous:" {
-            // A page written once (relocated data made read-only afterwards) exists only
-            // in memory: such a mapping is kept whole.
-            if let Some((s, e, true)) = current {
-                if f.next() == Some("0") {
-                    droppable.push((s, e));
-                }
-                current = None;
-            }
-        }
-    }
-    for (start, end) in droppable {
-        if let Some(ptr) = std::ptr::NonNull::new(start as *mut std::ffi::c_void) {
-            // SAFETY: a private, read-only, file-backed mapping none of whose pages was
-            // ever written: its pages are re-read from the file on the next access. Random
-            // access also stops the kernel from mapping neighbours with each page faulted.
-            unsafe {
-                let _ = nix::sys::mman::madvise(
-                    ptr,
-                    end - start,
-                    nix::sys::mman::MmapAdvise::MADV_DONTNEED,
-                );
-                let _ = nix::sys::mman::madvise(
-                    ptr,
-                    end - start,
-                    nix::sys::mman::MmapAdvise::MADV_RANDOM,
-                );
-            }
-        }
-    }
-}
-
-/// Whether the kernel's OOM killer acted in the container's cgroup.
 fn oom_killed(id: &str) -> bool {
     let read_count = |p: &str, key: &str| -> u64 {
         fs::read_to_string(p)
@@ -679,225 +537,4 @@ fn wait_backoff(sigfd: &SignalFd, d: Duration) -> bool {
             }
         }
     }
-}
-
-fn reap_all() -> Vec<(i32, i32)> {
-    let mut out = Vec::new();
-    loop {
-        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(p, c)) => out.push((p.as_raw(), c)),
-            Ok(WaitStatus::Signaled(p, s, _)) => out.push((p.as_raw(), 128 + s as i32)),
-            Ok(WaitStatus::StillAlive) | Err(_) => return out,
-            Ok(_) => {}
-        }
-    }
-}
-
-/// Receives the pty master libcontainer sends over the console socket.
-pub(crate) fn receive_fd(listener: &UnixListener) -> io::Result<OwnedFd> {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
-    let (stream, _) = listener.accept()?;
-    let mut buf = [0u8; 4096];
-    let mut iov = [io::IoSliceMut::new(&mut buf)];
-    let mut cmsg = nix::cmsg_space!([RawFd; 1]);
-    let msg = recvmsg::<()>(
-        stream.as_raw_fd(),
-        &mut iov,
-        Some(&mut cmsg),
-        MsgFlags::empty(),
-    )?;
-    for c in msg.cmsgs()? {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            if let Some(fd) = fds.first() {
-                // SAFETY: SCM_RIGHTS gave us a new fd that nothing else owns.
-                return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
-            }
-        }
-    }
-    Err(io::Error::other(
-        "no terminal received on the console socket",
-    ))
-}
-
-pub(crate) fn copy_winsize(from: BorrowedFd<'_>, to: BorrowedFd<'_>) {
-    if let Ok(ws) = rustix::termios::tcgetwinsize(from) {
-        let _ = rustix::termios::tcsetwinsize(to, ws);
-    }
-}
-
-/// Copies the container's output to its log (and to an attached `run`), and an attached
-/// terminal's input to the container.
-pub(crate) struct Relay {
-    pub(crate) log: Option<LogWriter>,
-    pub(crate) attached: bool,
-    pub(crate) stdin_to: Option<OwnedFd>,
-}
-
-impl Relay {
-    /// Relays until the process `pid` exits and its output is drained; returns its code.
-    pub(crate) fn run(
-        &mut self,
-        pid: i32,
-        mut outputs: Vec<(OwnedFd, Stream)>,
-        sigfd: &SignalFd,
-    ) -> i32 {
-        for (fd, _) in &outputs {
-            let _ = rustix::fs::fcntl_setfl(fd, rustix::fs::OFlags::NONBLOCK);
-        }
-        let stdin = io::stdin();
-        let mut stdin_open = self.stdin_to.is_some();
-        let mut status: Option<i32> = None;
-        let mut drain_until: Option<Instant> = None;
-        let mut released = false;
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            if status.is_some()
-                && (outputs.is_empty() || drain_until.is_some_and(|d| Instant::now() >= d))
-            {
-                break;
-            }
-            // After a quiet spell the monitor gives back what the last burst of work
-            // paged in (a long-running container's monitor should stay small).
-            let idle = Timespec {
-                tv_sec: IDLE_RELEASE.as_secs() as i64,
-                tv_nsec: 0,
-            };
-            let timeout = drain_until
-                .map(|d| {
-                    let left = d.saturating_duration_since(Instant::now());
-                    Timespec {
-                        tv_sec: left.as_secs() as i64,
-                        tv_nsec: left.subsec_nanos() as i64,
-                    }
-                })
-                .or((!released).then_some(idle));
-            let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(outputs.len() + 2);
-            fds.push(PollFd::new(sigfd, PollFlags::IN));
-            for (fd, _) in &outputs {
-                fds.push(PollFd::new(fd, PollFlags::IN));
-            }
-            if stdin_open {
-                fds.push(PollFd::new(&stdin, PollFlags::IN));
-            }
-            if let Err(e) = poll(&mut fds, timeout.as_ref()) {
-                if e != rustix::io::Errno::INTR {
-                    break;
-                }
-                continue;
-            }
-            let ready: Vec<bool> = fds.iter().map(|f| !f.revents().is_empty()).collect();
-            drop(fds);
-            if ready.iter().any(|r| *r) {
-                released = false;
-            } else if drain_until.is_none() {
-                release_startup_memory();
-                released = true;
-            }
-            if ready[0] {
-                while let Ok(Some(info)) = sigfd.read_signal() {
-                    let sig = info.ssi_signo as i32;
-                    if sig == Signal::SIGCHLD as i32 {
-                        for (p, code) in reap_all() {
-                            if p == pid {
-                                status = Some(code);
-                                drain_until = Some(Instant::now() + Duration::from_millis(500));
-                            }
-                        }
-                    } else if sig == Signal::SIGWINCH as i32 {
-                        if let Some(m) = &self.stdin_to {
-                            copy_winsize(stdin.as_fd(), m.as_fd());
-                        }
-                    } else if let Ok(s) = Signal::try_from(sig) {
-                        let _ = kill(Pid::from_raw(pid), s);
-                    }
-                }
-            }
-            let stdin_ready = stdin_open && ready.get(outputs.len() + 1).copied().unwrap_or(false);
-            let mut closed = Vec::new();
-            for (i, (fd, stream)) in outputs.iter().enumerate() {
-                if !ready[i + 1] {
-                    continue;
-                }
-                loop {
-                    match rustix::io::read(fd, &mut buf) {
-                        Ok(0) => {
-                            closed.push(i);
-                            break;
-                        }
-                        Ok(n) => self.output(*stream, &buf[..n]),
-                        Err(rustix::io::Errno::AGAIN) => break,
-                        Err(rustix::io::Errno::INTR) => continue,
-                        // A pty's master reads EIO once every slave is closed.
-                        Err(_) => {
-                            closed.push(i);
-                            break;
-                        }
-                    }
-                }
-            }
-            for i in closed.into_iter().rev() {
-                outputs.remove(i);
-            }
-            if stdin_ready {
-                match rustix::io::read(&stdin, &mut buf) {
-                    Ok(0) | Err(_) => {
-                        stdin_open = false;
-                        // A pipe's end closed is the process's EOF; a terminal's master
-                        // is also its output and stays.
-                        if self.stdin_to.as_ref().is_some_and(|m| is_pipe(m.as_fd())) {
-                            self.stdin_to = None;
-                        }
-                    }
-                    Ok(n) => {
-                        if let Some(m) = &self.stdin_to {
-                            if write_all(m.as_fd(), &buf[..n]).is_err() {
-                                // The process closed its input: stop reading ours.
-                                stdin_open = false;
-                                self.stdin_to = None;
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        if let Some(log) = &mut self.log {
-            let _ = log.flush_partial();
-        }
-        status.unwrap_or(137)
-    }
-
-    fn output(&mut self, stream: Stream, bytes: &[u8]) {
-        if let Some(log) = &mut self.log {
-            let _ = log.write(stream, bytes);
-        }
-        if self.attached {
-            let fd = match stream {
-                Stream::Stdout => 1,
-                Stream::Stderr => 2,
-            };
-            // SAFETY: fds 1 and 2 are the monitor's inherited stdio, open for its whole life.
-            let _ = write_all(unsafe { BorrowedFd::borrow_raw(fd) }, bytes);
-        }
-    }
-}
-
-fn is_pipe(fd: BorrowedFd<'_>) -> bool {
-    rustix::fs::fstat(fd).is_ok_and(|st| {
-        rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Fifo
-    })
-}
-
-fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
-    while !bytes.is_empty() {
-        match rustix::io::write(fd, bytes) {
-            Ok(n) => bytes = &bytes[n..],
-            Err(rustix::io::Errno::INTR) => {}
-            Err(rustix::io::Errno::AGAIN) => {
-                let mut f = [PollFd::new(&fd, PollFlags::OUT)];
-                let _ = poll(&mut f, None);
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(())
 }
