@@ -323,3 +323,61 @@ fn dockerignore_holds_whatever_link_reaches_an_excluded_file() {
         "{seen}"
     );
 }
+
+#[test]
+fn commit_during_a_symlink_swap_never_reads_the_host() {
+    let t = busybox();
+    // The host directory has the same file names as the container's, so a walk that goes
+    // through the link finds something to read at once.
+    let host = tempfile::tempdir().unwrap();
+    let secret = token("host-secret");
+    for i in 1..=2000 {
+        std::fs::write(host.path().join(format!("f{i}")), &secret).unwrap();
+    }
+    let h = host.path().display().to_string();
+    let script = format!(
+        "mkdir -p /x/d && for i in $(seq 2000); do echo inside > /x/d/f$i; done && touch /x/ready && \
+         while :; do mv /x/d /x/hold; ln -s {h} /x/d; rm /x/d; mv /x/hold /x/d; done"
+    );
+    t.ok([
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        "swapper",
+        "busybox",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert!(harness::eventually(30, || t
+        .run(["exec", "swapper", "test", "-e", "/x/ready"])
+        .code
+        == 0));
+    let mut committed = 0;
+    for i in 0..30 {
+        let r = t.run(["commit", "swapper", &format!("swapped:{i}")]);
+        if r.code == 0 {
+            committed += 1;
+        }
+        assert!(
+            !store_holds(&t, &secret),
+            "commit {i} stored the host's file"
+        );
+    }
+    assert!(committed >= 20, "only {committed} of 30 commits succeeded");
+    t.ok(["rm", "-f", "swapper"]);
+    // What a commit stored: the link as a link, or the directory from inside.
+    let seen = t.ok([
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "swapped:29",
+        "sh",
+        "-c",
+        "ls -l /x | grep -v hold; cat /x/d/f1 2>/dev/null; true",
+    ]);
+    assert!(!seen.contains(&secret), "{seen}");
+}

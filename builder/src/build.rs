@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -931,7 +932,8 @@ impl Builder<'_> {
         key: &Digest,
         created_by: &str,
     ) -> Result<()> {
-        let (diff, chain) = self.store.commit_dir(upper, st.chain.last(), self.epoch)?;
+        let (diff, chain) =
+            crate::layer::commit_dir(self.store, upper, st.chain.last(), self.epoch)?;
         self.remember(key, &diff)?;
         st.layers.push((
             "application/vnd.oci.image.layer.v1.tar".into(),
@@ -1407,40 +1409,84 @@ impl Drop for RootView {
 
 /// Removes from a RUN's upper directory the empty mount points the runtime made for
 /// /etc/hostname, /etc/hosts and /etc/resolv.conf when the image had none: they are not
-/// the build's doing.
+/// the build's doing. Relative to the directory's fd: an /etc the step made a link is
+/// never followed.
 fn drop_mount_points(upper: &Path, chain: &[Digest], store: &Store) {
+    let Some(etc) = open_etc(upper) else {
+        return;
+    };
     for rel in mount_points(upper, chain, store) {
-        let p = upper.join(rel);
-        if p.is_dir() {
-            let _ = fs::remove_dir(&p);
-        } else {
-            let _ = fs::remove_file(&p);
+        match rel.strip_prefix("etc").ok().and_then(|r| r.file_name()) {
+            Some(name) => {
+                let _ = rustix::fs::unlinkat(&etc, name, rustix::fs::AtFlags::empty());
+            }
+            None => {
+                if let Ok(top) = open_nofollow_dir(rustix::fs::CWD, upper.as_os_str()) {
+                    let _ = rustix::fs::unlinkat(&top, "etc", rustix::fs::AtFlags::REMOVEDIR);
+                }
+            }
         }
     }
+}
+
+fn open_nofollow_dir(
+    dir: impl std::os::fd::AsFd,
+    name: &std::ffi::OsStr,
+) -> rustix::io::Result<std::os::fd::OwnedFd> {
+    rustix::fs::openat(
+        dir,
+        name,
+        rustix::fs::OFlags::DIRECTORY
+            | rustix::fs::OFlags::NOFOLLOW
+            | rustix::fs::OFlags::RDONLY
+            | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+}
+
+/// `dir/etc` opened as a directory, following no link on the way.
+fn open_etc(dir: &Path) -> Option<std::os::fd::OwnedFd> {
+    let top = open_nofollow_dir(rustix::fs::CWD, dir.as_os_str()).ok()?;
+    open_nofollow_dir(&top, std::ffi::OsStr::new("etc")).ok()
+}
+
+/// The status of `dir/etc/name`, following no link.
+fn etc_entry(dir: &Path, name: &str) -> Option<rustix::fs::Stat> {
+    let etc = open_etc(dir)?;
+    rustix::fs::statat(&etc, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).ok()
 }
 
 /// The runtime's leftovers in a container's upper directory (relative paths, files before
 /// the directory holding them): the empty mount points of /etc/hostname, /etc/hosts and
 /// /etc/resolv.conf when the image (`chain`) has none, and /etc itself when they are all it
-/// holds and the image has an /etc.
+/// holds and the image has an /etc. Looked at relative to directory fds, following no link.
 pub(crate) fn mount_points(upper: &Path, chain: &[Digest], store: &Store) -> Vec<PathBuf> {
+    use rustix::fs::FileType;
     let mut out = Vec::new();
-    for f in ["etc/hostname", "etc/hosts", "etc/resolv.conf"] {
-        let empty_file =
-            fs::symlink_metadata(upper.join(f)).is_ok_and(|m| m.is_file() && m.len() == 0);
-        let in_image = chain.iter().any(|c| store.snapshot_fs(c).join(f).exists());
+    let names = ["hostname", "hosts", "resolv.conf"];
+    for f in names {
+        let empty_file = etc_entry(upper, f).is_some_and(|st| {
+            FileType::from_raw_mode(st.st_mode) == FileType::RegularFile && st.st_size == 0
+        });
+        let in_image = chain
+            .iter()
+            .any(|c| etc_entry(&store.snapshot_fs(c), f).is_some());
         if empty_file && !in_image {
-            out.push(PathBuf::from(f));
+            out.push(Path::new("etc").join(f));
         }
     }
-    let only_leftovers = fs::read_dir(upper.join("etc")).is_ok_and(|d| {
-        d.filter_map(|e| e.ok())
-            .all(|e| out.contains(&Path::new("etc").join(e.file_name())))
+    let only_leftovers = open_etc(upper).is_some_and(|etc| {
+        rustix::fs::Dir::read_from(&etc).is_ok_and(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| std::ffi::OsStr::from_bytes(e.file_name().to_bytes()).to_owned())
+                .filter(|n| n != "." && n != "..")
+                .all(|n| out.contains(&Path::new("etc").join(n)))
+        })
     });
     if only_leftovers
         && chain
             .iter()
-            .any(|c| store.snapshot_fs(c).join("etc").is_dir())
+            .any(|c| open_etc(&store.snapshot_fs(c)).is_some())
     {
         out.push(PathBuf::from("etc"));
     }

@@ -1,7 +1,9 @@
 //! `rbox commit`: a container's changes become a new layer on top of its image.
 //!
 //! The container's upper directory is written as a layer by the same code as a RUN step's
-//! (image/src/diff.rs), without the empty mount points the runtime made for /etc/hostname,
+//! (layer.rs: read relative to open directory fds with `O_NOFOLLOW`, so a running container
+//! swapping a directory for a link to the host has the link stored, never the host's
+//! files), without the empty mount points the runtime made for /etc/hostname,
 //! /etc/hosts and /etc/resolv.conf; the container keeps its upper directory, so the snapshot
 //! is unpacked from the stored layer rather than moved. The config is the image's with the
 //! container's own (Env, Cmd, Entrypoint, WorkingDir, User, Labels, StopSignal), as docker
@@ -189,7 +191,7 @@ pub fn commit(
     let epoch = std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|s| s.parse::<u64>().ok());
-    let (diff, _chain_id) = store.commit_layer_copy(&upper, chain.last(), epoch, &skip)?;
+    let (diff, _chain_id) = crate::layer::commit_copy(store, &upper, chain.last(), epoch, &skip)?;
 
     let created = match epoch {
         Some(e) => chrono::DateTime::from_timestamp(e as i64, 0)

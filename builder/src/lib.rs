@@ -13,7 +13,8 @@
 //! [`build`] is the executor: stages, RUN in a container over the stage's snapshots, COPY and
 //! ADD into a fresh layer (context.rs: sources kept inside the context, hashed for the cache),
 //! the cache, and the image written to the store. [`commit`] makes an image of a container's
-//! changes through the same layer code.
+//! changes through the same layer code (layer.rs: upper directories read relative to open
+//! directory fds, following no link).
 
 pub mod build;
 pub mod commit;
@@ -22,6 +23,7 @@ pub mod dockerignore;
 pub mod expand;
 pub mod fetch;
 pub mod instructions;
+mod layer;
 pub mod syntax;
 
 pub use instructions::{

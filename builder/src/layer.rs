@@ -1,0 +1,412 @@
+//! Layers from upper directories, read relative to open directory fds.
+//!
+//! A RUN step's upper directory, a COPY's, and a running container's for `rbox commit`
+//! become a layer tar here, as image/src/diff.rs writes it (overlay whiteouts back to
+//! `.wh.` entries, opaque directories, sorted entries, numeric owners, times clamped to
+//! SOURCE_DATE_EPOCH), but every entry is opened relative to its directory's fd with
+//! `O_NOFOLLOW`: a container that swaps a directory for a symlink to the host while it is
+//! read has the link stored as a link (or the entry left out), never the host's files.
+
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use rbox_image::diff::Diff;
+use rbox_image::digest::HashingWriter;
+use rbox_image::snapshot::SnapshotInfo;
+use rbox_image::store::{sync_dir, write_atomic};
+use rbox_image::{Digest, Store};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
+use rustix::io::Errno;
+
+const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
+
+fn io_err(path: &Path, e: Errno) -> rbox_image::Error {
+    rbox_image::Error::io(path, io::Error::from(e))
+}
+
+/// Opens directory `name` in `dir`, not following a link.
+fn open_dir(dir: impl AsFd, name: &OsStr) -> Result<OwnedFd, Errno> {
+    rustix::fs::openat(
+        dir,
+        name,
+        OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+}
+
+/// The names in the open directory `dir`, sorted.
+fn list(dir: &OwnedFd) -> Result<Vec<OsString>, Errno> {
+    let mut names = Vec::new();
+    for e in rustix::fs::Dir::read_from(dir)? {
+        let e = e?;
+        let n = e.file_name().to_bytes();
+        if n != b"." && n != b".." {
+            names.push(OsStr::from_bytes(n).to_os_string());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+fn header_for(st: &Stat, epoch: Option<u64>) -> tar::Header {
+    let mut h = tar::Header::new_ustar();
+    h.set_mode(st.st_mode & 0o7777);
+    h.set_uid(st.st_uid as u64);
+    h.set_gid(st.st_gid as u64);
+    let mtime = st.st_mtime.max(0) as u64;
+    h.set_mtime(epoch.map_or(mtime, |e| mtime.min(e)));
+    h
+}
+
+fn xattr(fd: &OwnedFd, name: &str) -> Option<Vec<u8>> {
+    let mut buf = vec![0u8; 256];
+    let n = rustix::fs::fgetxattr(fd, name, &mut buf).ok()?;
+    buf.truncate(n);
+    Some(buf)
+}
+
+/// Extended attributes worth keeping (file capabilities and the like; never overlay's).
+fn append_xattrs<W: Write>(b: &mut tar::Builder<W>, fd: &OwnedFd) -> io::Result<()> {
+    let mut names = vec![0u8; 4096];
+    let Ok(n) = rustix::fs::flistxattr(fd, &mut names) else {
+        return Ok(());
+    };
+    let mut exts: Vec<(String, Vec<u8>)> = Vec::new();
+    for name in names[..n].split(|b| *b == 0).filter(|n| !n.is_empty()) {
+        let name = String::from_utf8_lossy(name).into_owned();
+        if name.starts_with("trusted.overlay.") {
+            continue;
+        }
+        if let Some(v) = xattr(fd, &name) {
+            exts.push((format!("SCHILY.xattr.{name}"), v));
+        }
+    }
+    if !exts.is_empty() {
+        b.append_pax_extensions(exts.iter().map(|(k, v)| (k.as_str(), v.as_slice())))?;
+    }
+    Ok(())
+}
+
+/// What a walk carries along.
+struct Walk<'a> {
+    top: &'a Path,
+    links: HashMap<(u64, u64), PathBuf>,
+    content: u64,
+    epoch: Option<u64>,
+    skip: &'a dyn Fn(&Path) -> bool,
+}
+
+/// Writes the tar of the upper directory `dir` to `out`, leaving out the entries (and what
+/// is under them) whose relative path `skip` names; returns the bytes of file content. The
+/// directory may change while it is read (a running container's): an entry gone or changed
+/// into another type before it is opened is left out, and a file's content is cut or padded
+/// to the size it had when it was opened.
+pub fn write_layer(
+    dir: &Path,
+    out: impl Write,
+    epoch: Option<u64>,
+    skip: &dyn Fn(&Path) -> bool,
+) -> rbox_image::Result<u64> {
+    let top = rustix::fs::open(
+        dir,
+        OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| io_err(dir, e))?;
+    let mut b = tar::Builder::new(out);
+    b.follow_symlinks(false);
+    let mut w = Walk {
+        top: dir,
+        links: HashMap::new(),
+        content: 0,
+        epoch,
+        skip,
+    };
+    walk(&top, Path::new(""), &mut b, &mut w)?;
+    b.into_inner()?.flush()?;
+    Ok(w.content)
+}
+
+fn walk<W: Write>(
+    dir: &OwnedFd,
+    rel: &Path,
+    b: &mut tar::Builder<W>,
+    w: &mut Walk,
+) -> rbox_image::Result<()> {
+    let shown = |p: &Path| w.top.join(p);
+    let names = list(dir).map_err(|e| io_err(&shown(rel), e))?;
+    for name in names {
+        let relp = rel.join(&name);
+        if (w.skip)(&relp) {
+            continue;
+        }
+        let st = match rustix::fs::statat(dir, &name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            // Removed since the directory was listed (a running container's upper).
+            Err(Errno::NOENT) => continue,
+            Err(e) => return Err(io_err(&shown(&relp), e)),
+        };
+        let ft = FileType::from_raw_mode(st.st_mode);
+        match ft {
+            FileType::CharacterDevice if st.st_rdev == 0 => {
+                // An overlay whiteout: the OCI form is an empty file named .wh.NAME.
+                let mut h = header_for(&st, w.epoch);
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_size(0);
+                let mut wh = OsString::from(".wh.");
+                wh.push(&name);
+                b.append_data(&mut h, rel.join(wh), io::empty())?;
+            }
+            FileType::Directory => {
+                let sub = match open_dir(dir, &name) {
+                    Ok(fd) => fd,
+                    // Gone, or swapped for a link or a file since it was looked at: left
+                    // out rather than followed.
+                    Err(Errno::NOENT | Errno::LOOP | Errno::NOTDIR) => continue,
+                    Err(e) => return Err(io_err(&shown(&relp), e)),
+                };
+                let st = rustix::fs::fstat(&sub).map_err(|e| io_err(&shown(&relp), e))?;
+                let mut h = header_for(&st, w.epoch);
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_size(0);
+                append_xattrs(b, &sub)?;
+                b.append_data(&mut h, &relp, io::empty())?;
+                if xattr(&sub, OPAQUE_XATTR).as_deref() == Some(b"y") {
+                    let mut o = header_for(&st, w.epoch);
+                    o.set_entry_type(tar::EntryType::Regular);
+                    o.set_size(0);
+                    b.append_data(&mut o, relp.join(".wh..wh..opq"), io::empty())?;
+                }
+                walk(&sub, &relp, b, w)?;
+            }
+            FileType::Symlink => {
+                let target = match rustix::fs::readlinkat(dir, &name, Vec::new()) {
+                    Ok(t) => t,
+                    Err(Errno::NOENT | Errno::INVAL) => continue,
+                    Err(e) => return Err(io_err(&shown(&relp), e)),
+                };
+                let mut h = header_for(&st, w.epoch);
+                h.set_entry_type(tar::EntryType::Symlink);
+                h.set_size(0);
+                b.append_link(&mut h, &relp, OsStr::from_bytes(target.as_bytes()))?;
+            }
+            FileType::RegularFile => {
+                // Non-blocking: a file swapped for a fifo must not hold the walk.
+                let fd = match rustix::fs::openat(
+                    dir,
+                    &name,
+                    OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+                    Mode::empty(),
+                ) {
+                    Ok(fd) => fd,
+                    Err(Errno::NOENT | Errno::LOOP | Errno::NXIO) => continue,
+                    Err(e) => return Err(io_err(&shown(&relp), e)),
+                };
+                let st = rustix::fs::fstat(&fd).map_err(|e| io_err(&shown(&relp), e))?;
+                if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+                    continue;
+                }
+                let mut h = header_for(&st, w.epoch);
+                if st.st_nlink > 1 {
+                    let key = (st.st_dev, st.st_ino);
+                    if let Some(first) = w.links.get(&key) {
+                        h.set_entry_type(tar::EntryType::Link);
+                        h.set_size(0);
+                        b.append_link(&mut h, &relp, first)?;
+                        continue;
+                    }
+                    w.links.insert(key, relp.clone());
+                }
+                let size = st.st_size as u64;
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_size(size);
+                append_xattrs(b, &fd)?;
+                // Exactly the size in the header, whatever the file does meanwhile.
+                let data = io::Read::take(io::Read::chain(File::from(fd), io::repeat(0)), size);
+                b.append_data(&mut h, &relp, data)?;
+                w.content += size;
+            }
+            FileType::Fifo | FileType::CharacterDevice | FileType::BlockDevice => {
+                let mut h = header_for(&st, w.epoch);
+                h.set_entry_type(match ft {
+                    FileType::Fifo => tar::EntryType::Fifo,
+                    FileType::CharacterDevice => tar::EntryType::Char,
+                    _ => tar::EntryType::Block,
+                });
+                h.set_size(0);
+                h.set_device_major(rustix::fs::major(st.st_rdev))?;
+                h.set_device_minor(rustix::fs::minor(st.st_rdev))?;
+                b.append_data(&mut h, &relp, io::empty())?;
+            }
+            // Sockets have no place in a layer.
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Stores the layer of `dir` (uncompressed: its digest is its diff ID), leaving out what
+/// `skip` names; returns the layer, its chain ID on top of `parent`, and the content size.
+fn store_layer(
+    store: &Store,
+    dir: &Path,
+    parent: Option<&Digest>,
+    epoch: Option<u64>,
+    skip: &dyn Fn(&Path) -> bool,
+) -> rbox_image::Result<(Diff, Digest)> {
+    let mut blob = store.blob_writer()?;
+    let mut hashing = HashingWriter::new(&mut blob);
+    let content_size = write_layer(dir, &mut hashing, epoch, skip)?;
+    let (diff_id, _, _) = hashing.finish();
+    let (digest, size) = blob.commit(Some(&diff_id))?;
+    let chain_id = match parent {
+        Some(p) => p.chain(&digest),
+        None => digest.clone(),
+    };
+    Ok((
+        Diff {
+            digest,
+            size,
+            content_size,
+        },
+        chain_id,
+    ))
+}
+
+/// Stores the layer of directory `dir` (a build step's upper directory) and makes `dir`
+/// itself the snapshot on top of `parent`: moved, not copied. Returns the layer and the new
+/// chain ID.
+pub fn commit_dir(
+    store: &Store,
+    dir: &Path,
+    parent: Option<&Digest>,
+    epoch: Option<u64>,
+) -> rbox_image::Result<(Diff, Digest)> {
+    let _content = store.lock_content()?;
+    let (diff, chain_id) = store_layer(store, dir, parent, epoch, &|_| false)?;
+    let dest = store.snapshot_dir(&chain_id);
+    if dest.join("info.json").exists() {
+        // The same layer is already a snapshot (another build made it).
+        fs::remove_dir_all(dir).map_err(|e| rbox_image::Error::io(dir, e))?;
+        return Ok((diff, chain_id));
+    }
+    let work = store.tmp_path("snapshot");
+    fs::create_dir_all(&work).map_err(|e| rbox_image::Error::io(&work, e))?;
+    fs::rename(dir, work.join("fs")).map_err(|e| rbox_image::Error::io(dir, e))?;
+    let info = SnapshotInfo {
+        chain_id: chain_id.to_string(),
+        diff_id: diff.digest.to_string(),
+        size: diff.content_size,
+    };
+    write_atomic(
+        &work.join("info.json"),
+        &serde_json::to_vec(&info).expect("snapshot info serializes"),
+    )?;
+    match fs::rename(&work, &dest) {
+        Ok(()) => sync_dir(&store.snapshots_dir())?,
+        Err(_) if dest.join("info.json").exists() => {
+            let _ = fs::remove_dir_all(&work);
+        }
+        Err(e) => return Err(rbox_image::Error::io(dest, e)),
+    }
+    Ok((diff, chain_id))
+}
+
+/// Stores the layer of directory `dir` (a container's upper directory, which it keeps
+/// using), leaving out what `skip` names, and unpacks the stored blob as the snapshot on
+/// top of `parent`. Returns the layer and the new chain ID.
+pub fn commit_copy(
+    store: &Store,
+    dir: &Path,
+    parent: Option<&Digest>,
+    epoch: Option<u64>,
+    skip: &dyn Fn(&Path) -> bool,
+) -> rbox_image::Result<(Diff, Digest)> {
+    let _content = store.lock_content()?;
+    let (diff, chain_id) = store_layer(store, dir, parent, epoch, skip)?;
+    if store.snapshot_info(&chain_id)?.is_none() {
+        store.unpack_layer(
+            store.open_blob(&diff.digest)?,
+            parent,
+            Some(&diff.digest),
+            &diff.digest.to_string(),
+        )?;
+    }
+    Ok((diff, chain_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(dir: &Path) -> Vec<(String, String)> {
+        let mut tar_bytes = Vec::new();
+        write_layer(dir, &mut tar_bytes, None, &|_| false).unwrap();
+        let mut a = tar::Archive::new(&tar_bytes[..]);
+        a.entries()
+            .unwrap()
+            .map(|e| {
+                let mut e = e.unwrap();
+                let p = e.path().unwrap().display().to_string();
+                let what = match e.header().entry_type() {
+                    tar::EntryType::Symlink => {
+                        format!("-> {}", e.link_name().unwrap().unwrap().display())
+                    }
+                    tar::EntryType::Directory => "dir".into(),
+                    _ => {
+                        let mut s = String::new();
+                        io::Read::read_to_string(&mut e, &mut s).unwrap();
+                        s
+                    }
+                };
+                (p, what)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn links_are_stored_as_links_and_never_walked() {
+        let d = tempfile::tempdir().unwrap();
+        let host = d.path().join("host");
+        let upper = d.path().join("upper");
+        fs::create_dir_all(&host).unwrap();
+        fs::write(host.join("secret"), "host").unwrap();
+        fs::create_dir_all(upper.join("dir")).unwrap();
+        fs::write(upper.join("dir/f"), "inside").unwrap();
+        std::os::unix::fs::symlink(&host, upper.join("leak")).unwrap();
+        let e = entries(&upper);
+        assert_eq!(
+            e,
+            vec![
+                ("dir".into(), "dir".into()),
+                ("dir/f".into(), "inside".into()),
+                ("leak".into(), format!("-> {}", host.display())),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_directory_swapped_for_a_link_is_never_followed() {
+        let d = tempfile::tempdir().unwrap();
+        let host = d.path().join("host");
+        let upper = d.path().join("upper");
+        fs::create_dir_all(&host).unwrap();
+        fs::write(host.join("secret"), "host").unwrap();
+        fs::create_dir_all(upper.join("dir")).unwrap();
+        let top = open_dir(rustix::fs::CWD, upper.as_os_str()).unwrap();
+        // The swap happens between the listing and the opening of the directory.
+        let st = rustix::fs::statat(&top, "dir", AtFlags::SYMLINK_NOFOLLOW).unwrap();
+        assert_eq!(FileType::from_raw_mode(st.st_mode), FileType::Directory);
+        fs::remove_dir(upper.join("dir")).unwrap();
+        std::os::unix::fs::symlink(&host, upper.join("dir")).unwrap();
+        let e = open_dir(&top, OsStr::new("dir")).unwrap_err();
+        assert!(e == Errno::NOTDIR || e == Errno::LOOP, "{e}");
+        let e = entries(&upper);
+        assert_eq!(e, vec![("dir".into(), format!("-> {}", host.display()))]);
+    }
+}
