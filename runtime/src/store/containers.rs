@@ -483,14 +483,8 @@ impl Containers {
 
     /// Removes a container's files and frees its name. The caller has stopped it.
     pub fn remove_files(&self, id: &str) -> Result<()> {
-        let config = self.read_config(id)?;
-        let dir = self.dir(id);
         // Renamed away first, so a crash midway leaves no half container under its id.
-        let trash = self.root.join("containers").join(format!(".removing-{id}"));
-        fs::rename(&dir, &trash).at(&dir)?;
-        if fs::read_to_string(self.name_path(&config.name)).is_ok_and(|h| h == id) {
-            let _ = fs::remove_file(self.name_path(&config.name));
-        }
+        let trash = self.detach_for_removal(id)?;
         let _ = fs::remove_dir_all(self.run_dir().join(id));
         let _ = fs::remove_dir_all(self.run_path(id));
         fs::remove_dir_all(&trash).at(&trash)
