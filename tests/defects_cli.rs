@@ -544,3 +544,48 @@ fn inspect_writes_dockers_host_config() {
     t.ok(["rm", "-v", "plain", "full"]);
     t.ok(["volume", "rm", "named"]);
 }
+
+#[test]
+fn a_fully_cached_rebuild_is_the_same_image_and_leaves_nothing_dangling() {
+    let t = busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    harness::write_file(
+        ctx.path(),
+        "Dockerfile",
+        b"FROM busybox\nCOPY app.txt /app.txt\nRUN echo built > /built\nENV MODE=prod\nCMD [\"cat\", \"/app.txt\"]\n",
+    );
+    harness::write_file(ctx.path(), "app.txt", b"one\n");
+    let build = || {
+        t.ok([
+            "build".as_ref(),
+            "-q".as_ref(),
+            "-t".as_ref(),
+            "app:1".as_ref(),
+            ctx.path().as_os_str(),
+        ])
+        .trim()
+        .to_owned()
+    };
+    let first = build();
+    for _ in 0..3 {
+        assert_eq!(build(), first, "a cached rebuild made another image");
+    }
+    let images = t.ok(["images"]);
+    assert!(
+        !images.contains("<none>"),
+        "dangling images after cached rebuilds:\n{images}"
+    );
+    assert_eq!(
+        t.ok(["images", "-q"]).lines().count(),
+        2,
+        "busybox and app:1"
+    );
+    // A change is a new image, and the old one is what dangles (as Docker's).
+    harness::write_file(ctx.path(), "app.txt", b"two\n");
+    let second = build();
+    assert_ne!(second, first);
+    assert_eq!(t.ok(["run", "--rm", "app:1"]), "two\n");
+    // Going back to the first content finds the first image again.
+    harness::write_file(ctx.path(), "app.txt", b"one\n");
+    assert_eq!(build(), first);
+}

@@ -47,7 +47,8 @@ pub struct BuildOptions<'a> {
     pub target: Option<String>,
     /// `--label K=V`.
     pub labels: Vec<(String, String)>,
-    /// `--network` for RUN.
+    /// `--network` for RUN: `default` (the default bridge, also without it), `none`, or
+    /// `host` (which also lets `RUN --network=host` have the host's network).
     pub network: Option<String>,
     /// Show no RUN output.
     pub quiet: bool,
@@ -346,6 +347,34 @@ impl StageState {
     }
 }
 
+/// The network a RUN step runs on (a runtime network mode), from its `--network` flag and
+/// `rbox build --network`: `default` (the default bridge, as docker build: a namespace of
+/// its own that reaches out through NAT but not the host's loopback), `none` (loopback
+/// only), or `host`. As BuildKit's `network.host` entitlement, the host's network is given
+/// only when `rbox build --network host` asks for it: a Dockerfile (or a base image's
+/// ONBUILD trigger) can't choose it on its own.
+pub fn run_network(step: Option<&str>, build: Option<&str>) -> Result<&'static str, String> {
+    let mode = |v: &str, what: &str| match v {
+        "default" | "bridge" => Ok("bridge"),
+        "none" => Ok("none"),
+        "host" => Ok("host"),
+        other => Err(format!("{what} {other:?}: use default, none or host")),
+    };
+    let build = build.map(|b| mode(b, "--network")).transpose()?;
+    let step = step.map(|s| mode(s, "RUN --network")).transpose()?;
+    match (step, build) {
+        (Some("host"), Some("host")) => Ok("host"),
+        (Some("host"), _) => Err(
+            "RUN --network=host needs the host's network granted: rbox build --network host".into(),
+        ),
+        // The build's choice is the default of its steps: `default` there means it.
+        (Some("bridge"), Some(b)) => Ok(b),
+        (Some(s), _) => Ok(s),
+        (None, Some(b)) => Ok(b),
+        (None, None) => Ok("bridge"),
+    }
+}
+
 /// The most bytes a stage's ENV and ARG values may hold together (4 MiB): far more than
 /// a process can be given (Linux takes 128 KiB per variable), and a bound on what a
 /// Dockerfile doubling a variable line after line can make the builder hold.
@@ -396,6 +425,7 @@ pub fn build(
     // Held for the whole build: the layers it writes are referenced by no image until the
     // end, and garbage collection must not take them meanwhile.
     let _content = store.lock_content()?;
+    run_network(None, o.network.as_deref()).map_err(BuildError::Failed)?;
     let df = parse(&o.dockerfile).map_err(|diags| {
         BuildError::Parse(
             diags
@@ -497,6 +527,7 @@ pub fn build(
         "rootfs": {"type": "layers", "diff_ids": state.diff_ids.iter().map(|d| d.to_string()).collect::<Vec<_>>()},
         "history": state.history,
     });
+    let config = same_image_as_before(store, config);
     let image = store.commit_image(&config, &state.layers)?;
     if o.tags.is_empty() {
         store.add_untagged(&image)?;
@@ -505,6 +536,43 @@ pub fn build(
         store.tag(&image, t)?;
     }
     Ok(image)
+}
+
+/// A build whose every layer and setting is what an earlier build made is that image, as
+/// Docker's: the earlier config (with its times) is used again, so the image id is the same
+/// and nothing is left dangling. Builds are known by their config without its times, under
+/// `build-cache/image-<digest>`.
+fn same_image_as_before(store: &Store, config: Value) -> Value {
+    let timeless = |c: &Value| {
+        let mut c = c.clone();
+        if let Some(o) = c.as_object_mut() {
+            o.remove("created");
+        }
+        for h in c["history"].as_array_mut().into_iter().flatten() {
+            if let Some(o) = h.as_object_mut() {
+                o.remove("created");
+            }
+        }
+        Digest::of(&serde_json::to_vec(&c).expect("a config serializes"))
+    };
+    let key = timeless(&config);
+    let record = store
+        .root()
+        .join("build-cache")
+        .join(format!("image-{}", key.hex()));
+    let earlier = fs::read_to_string(&record)
+        .ok()
+        .and_then(|d| d.trim().parse::<Digest>().ok())
+        .and_then(|d| store.open_blob(&d).ok())
+        .and_then(|f| serde_json::from_reader::<_, Value>(std::io::BufReader::new(f)).ok())
+        .filter(|old| timeless(old) == key);
+    if let Some(old) = earlier {
+        return old;
+    }
+    let digest = Digest::of(&serde_json::to_vec(&config).expect("a config serializes"));
+    let _ = fs::create_dir_all(record.parent().expect("in build-cache"))
+        .and_then(|_| fs::write(&record, digest.to_string()));
+    config
 }
 
 /// The stages the target needs: itself, the stages it builds FROM, and those it copies from.
@@ -1002,6 +1070,8 @@ impl Builder<'_> {
             ));
         }
         let _ = df;
+        let mode =
+            run_network(network, self.o.network.as_deref()).map_err(|e| self.fail(ins.line, e))?;
         let id = rbox_runtime::create::random_hex(32);
         let config = ContainerConfig {
             id: id.clone(),
@@ -1031,14 +1101,22 @@ impl Builder<'_> {
                 ..Default::default()
             },
             host: HostConfig {
-                network_mode: network
-                    .or(self.o.network.as_deref())
-                    .unwrap_or("host")
-                    .to_owned(),
+                network_mode: mode.to_owned(),
+                networks: Vec::new(),
                 ..Default::default()
             },
         };
-        self.containers.create(&config)?;
+        let mut config = config;
+        // On the default bridge, as docker build: an address taken now, given back when the
+        // step's container is removed.
+        config.host.networks = rbox_runtime::net::join(self.containers, &id, mode, None, &[])?;
+        if let Err(e) = self.containers.create(&config) {
+            let nets = rbox_runtime::net::networks(self.containers);
+            for ep in &config.host.networks {
+                ep.leave(&nets, &id);
+            }
+            return Err(e.into());
+        }
         let _ = self.log.flush();
         let result = (|| -> Result<i32> {
             let mut spawned = lifecycle::start(self.containers, &id, !self.o.quiet)?;
@@ -1529,6 +1607,23 @@ fn duration_ns(s: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_hosts_network_only_when_the_build_grants_it() {
+        assert_eq!(run_network(None, None), Ok("bridge"));
+        assert_eq!(run_network(Some("default"), None), Ok("bridge"));
+        assert_eq!(run_network(Some("none"), None), Ok("none"));
+        assert_eq!(run_network(None, Some("none")), Ok("none"));
+        assert_eq!(run_network(Some("default"), Some("none")), Ok("none"));
+        assert_eq!(run_network(None, Some("host")), Ok("host"));
+        assert_eq!(run_network(Some("none"), Some("host")), Ok("none"));
+        assert_eq!(run_network(Some("host"), Some("host")), Ok("host"));
+        let e = run_network(Some("host"), None).unwrap_err();
+        assert!(e.contains("rbox build --network host"), "{e}");
+        assert!(run_network(Some("host"), Some("default")).is_err());
+        assert!(run_network(None, Some("mynet")).is_err());
+        assert!(run_network(Some("container:x"), None).is_err());
+    }
 
     #[test]
     fn durations_parse_like_go() {
