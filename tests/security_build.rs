@@ -381,3 +381,198 @@ fn commit_during_a_symlink_swap_never_reads_the_host() {
     ]);
     assert!(!seen.contains(&secret), "{seen}");
 }
+
+/// A TCP listener on the host's loopback and an abstract unix socket, both the test's own,
+/// and whether anything connected to the listener.
+struct HostServices {
+    port: u16,
+    abstract_name: String,
+    touched: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    _tcp: std::thread::JoinHandle<()>,
+    _unix: std::os::unix::net::UnixListener,
+}
+
+fn host_services() -> HostServices {
+    use std::os::linux::net::SocketAddrExt;
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = tcp.local_addr().unwrap().port();
+    let touched = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = touched.clone();
+    let tcp = std::thread::spawn(move || {
+        for s in tcp.incoming() {
+            match s {
+                Ok(mut s) => {
+                    flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                    let _ = std::io::Write::write_all(&mut s, b"host-loopback-service\n");
+                }
+                Err(_) => return,
+            }
+        }
+    });
+    let abstract_name = token("rbox-test-abstract");
+    let addr = std::os::unix::net::SocketAddr::from_abstract_name(&abstract_name).unwrap();
+    let unix = std::os::unix::net::UnixListener::bind_addr(&addr).unwrap();
+    HostServices {
+        port,
+        abstract_name,
+        touched,
+        _tcp: tcp,
+        _unix: unix,
+    }
+}
+
+/// The veths attached to `bridge` on the host.
+fn veths_on(bridge: &str) -> String {
+    let out = std::process::Command::new("ip")
+        .args(["-o", "link", "show", "master", bridge])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A RUN that reports what it can reach of the host.
+fn probe(port: u16, name: &str) -> String {
+    format!(
+        "echo probe-start; if echo | nc -w 2 127.0.0.1 {port}; then echo TCP-REACHED; else echo tcp-refused; fi; \
+         if grep -q {name} /proc/net/unix; then echo UNIX-SEEN; else echo unix-unseen; fi; \
+         echo ifaces: $(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort); echo probe-end"
+    )
+}
+
+/// Whether the output has `line` as a line of its own (the Dockerfile's text, shown in the
+/// STEP lines, has the markers too).
+fn has_line(out: &str, line: &str) -> bool {
+    out.lines().any(|l| l == line)
+}
+
+fn ifaces(out: &str) -> &str {
+    out.lines()
+        .find_map(|l| l.strip_prefix("ifaces: "))
+        .unwrap_or("?")
+}
+
+#[test]
+fn run_steps_have_a_network_of_their_own_unless_the_build_grants_the_hosts() {
+    let t = busybox();
+    let svc = host_services();
+    let p = probe(svc.port, &svc.abstract_name);
+    let checked = |out: &str, err: &str, what: &str| {
+        assert!(has_line(out, "probe-end"), "{what}: {out}{err}");
+        assert!(
+            has_line(out, "tcp-refused") && !has_line(out, "TCP-REACHED"),
+            "{what}: reached the host's loopback: {out}"
+        );
+        assert!(
+            has_line(out, "unix-unseen") && !has_line(out, "UNIX-SEEN"),
+            "{what}: saw the host's abstract socket: {out}"
+        );
+        assert!(
+            !out.contains(&t.bridge),
+            "{what}: saw the host's bridge: {out}"
+        );
+        assert_eq!(veths_on(&t.bridge), "", "{what}: a veth is left");
+    };
+    // By default: the default bridge, as docker build.
+    let ctx = context(&[("Dockerfile", &format!("FROM busybox\nRUN {p}\n"))]);
+    let (code, out, err) = build(&t, ctx.path(), &["--no-cache", "-t", "probe:1"]);
+    assert_eq!(code, 0, "{out}{err}");
+    checked(&out, &err, "default");
+    assert_eq!(ifaces(&out), "eth0 lo", "{out}");
+    // `--network none` and `RUN --network=none`: loopback only.
+    let (code, out, err) = build(&t, ctx.path(), &["--no-cache", "--network", "none"]);
+    assert_eq!(code, 0, "{out}{err}");
+    checked(&out, &err, "--network none");
+    assert_eq!(ifaces(&out), "lo", "{out}");
+    let ctx_none = context(&[(
+        "Dockerfile",
+        &format!("FROM busybox\nRUN --network=none {p}\n"),
+    )]);
+    let (code, out, err) = build(&t, ctx_none.path(), &["--no-cache"]);
+    assert_eq!(code, 0, "{out}{err}");
+    checked(&out, &err, "RUN --network=none");
+    assert_eq!(ifaces(&out), "lo", "{out}");
+    // A base image's ONBUILD RUN runs the same way.
+    let base = context(&[("Dockerfile", &format!("FROM busybox\nONBUILD RUN {p}\n"))]);
+    let (code, out, err) = build(&t, base.path(), &["-t", "onbuild-probe:1"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let child = context(&[("Dockerfile", "FROM onbuild-probe:1\n")]);
+    let (code, out, err) = build(&t, child.path(), &["--no-cache"]);
+    assert_eq!(code, 0, "{out}{err}");
+    checked(&out, &err, "ONBUILD RUN");
+    // The Dockerfile can't ask for the host's network by itself, nor can a trigger.
+    for df in [
+        format!("FROM busybox\nRUN --network=host {p}\n"),
+        format!("FROM busybox\nONBUILD RUN --network=host {p}\n"),
+    ] {
+        let ctx = context(&[("Dockerfile", &df)]);
+        let (code, out, err) = build(&t, ctx.path(), &["--no-cache", "-t", "hostnet:1"]);
+        if df.contains("ONBUILD") {
+            assert_eq!(code, 0, "{out}{err}");
+            let child = context(&[("Dockerfile", "FROM hostnet:1\n")]);
+            let (code, out, err) = build(&t, child.path(), &["--no-cache"]);
+            assert_ne!(code, 0, "{out}");
+            assert!(
+                err.contains("ONBUILD trigger") && err.contains("--network host"),
+                "{err}"
+            );
+        } else {
+            assert_ne!(code, 0, "{out}");
+            assert!(
+                err.contains("Dockerfile:2:") && err.contains("--network host"),
+                "{err}"
+            );
+        }
+    }
+    assert!(!svc.touched.load(std::sync::atomic::Ordering::SeqCst));
+    let (code, _, err) = build(&t, ctx.path(), &["--network", "mynet"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("use default, none or host"), "{err}");
+    // Granted on the command line, the host's network is what the step gets (which shows
+    // the probe would see it).
+    let (code, out, err) = build(&t, ctx_none.path(), &["--no-cache", "--network", "host"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("tcp-refused"),
+        "RUN --network=none is kept: {out}"
+    );
+    let (code, out, err) = build(&t, ctx.path(), &["--no-cache", "--network", "host"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("TCP-REACHED") && out.contains("UNIX-SEEN"),
+        "{out}"
+    );
+    assert!(svc.touched.load(std::sync::atomic::Ordering::SeqCst));
+}
+
+#[test]
+fn a_run_step_on_the_bridge_reaches_out_through_the_gateway() {
+    let t = busybox();
+    // The default bridge exists once something ran on it; the test serves on its gateway.
+    t.ok(["run", "--rm", "busybox", "true"]);
+    let gateway = t.subnet.trim_end_matches("0/24").to_owned() + "1";
+    let server = std::net::TcpListener::bind((gateway.as_str(), 0)).unwrap();
+    let port = server.local_addr().unwrap().port();
+    let serve = std::thread::spawn(move || {
+        let (mut s, _) = server.accept().unwrap();
+        let mut buf = [0u8; 1024];
+        let _ = std::io::Read::read(&mut s, &mut buf);
+        let body = "served-on-the-bridge\n";
+        let _ = std::io::Write::write_all(
+            &mut s,
+            format!(
+                "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        );
+    });
+    let ctx = context(&[(
+        "Dockerfile",
+        &format!("FROM busybox\nRUN wget -q -O /got http://{gateway}:{port}/ && cat /got\n"),
+    )]);
+    let (code, out, err) = build(&t, ctx.path(), &["-t", "fetched:1"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("served-on-the-bridge"), "{out}");
+    serve.join().unwrap();
+    assert_eq!(veths_on(&t.bridge), "");
+}

@@ -34,7 +34,8 @@ pub struct BuildArgs {
     /// Set metadata on the image (KEY=VALUE).
     #[arg(long)]
     label: Vec<String>,
-    /// Network for RUN: host (default) or none.
+    /// Network for RUN: default (a namespace of its own on the default bridge), none
+    /// (loopback only), or host (the host's network, which RUN --network=host also needs).
     #[arg(long)]
     network: Option<String>,
     /// Print only the image id.
