@@ -237,3 +237,62 @@ impl Netlink {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    /// Runs `f` on a thread of its own in a new, private network namespace (gone with the
+    /// thread), as root; elsewhere says why it didn't.
+    pub(crate) fn in_private_netns(f: impl FnOnce() + Send + 'static) {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: making network namespaces needs root");
+            return;
+        }
+        std::thread::spawn(move || {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+            f();
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn bridges_veths_addresses_and_routes_are_made_and_read_back() {
+        in_private_netns(|| {
+            let mut nl = Netlink::open().unwrap();
+            assert_eq!(nl.link_index("rbt-test0").unwrap(), None);
+            nl.add_bridge("rbt-test0").unwrap();
+            // Made exclusively: a second time is EEXIST, with its errno.
+            let again = nl.add_bridge("rbt-test0").unwrap_err();
+            assert_eq!(again.raw_os_error(), Some(nix::libc::EEXIST));
+            let br = nl.link_index("rbt-test0").unwrap().unwrap();
+            nl.set_address(br, [0x02, 0, 0, 0, 0, 1]).unwrap();
+            nl.add_address(br, "10.250.0.1".parse().unwrap(), 24)
+                .unwrap();
+            nl.set_up(br, None).unwrap();
+            // A veth whose peer goes into this same namespace, under the bridge.
+            let ns = std::fs::File::open("/proc/thread-self/ns/net").unwrap();
+            nl.add_veth("rbt-h0", "rbt-p0", ns.as_fd(), Some(1400))
+                .unwrap();
+            let h = nl.link_index("rbt-h0").unwrap().unwrap();
+            let p = nl.link_index("rbt-p0").unwrap().unwrap();
+            nl.set_up(h, Some(br)).unwrap();
+            nl.set_up(p, None).unwrap();
+            nl.add_address(p, "10.250.0.2".parse().unwrap(), 24)
+                .unwrap();
+            nl.add_default_route("10.250.0.1".parse().unwrap()).unwrap();
+            let routes = nl.ipv4_routes().unwrap();
+            assert!(
+                routes.contains(&("10.250.0.0".parse().unwrap(), 24)),
+                "{routes:?}"
+            );
+            nl.delete_link("rbt-h0").unwrap();
+            // The pair goes together.
+            assert_eq!(nl.link_index("rbt-p0").unwrap(), None);
+            nl.delete_link("rbt-test0").unwrap();
+            assert_eq!(nl.link_index("rbt-test0").unwrap(), None);
+        });
+    }
+}

@@ -74,3 +74,52 @@ pub fn remove(path: &Path) -> io::Result<()> {
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_namespace_is_made_at_a_path_entered_and_removed() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: making network namespaces needs root");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ns");
+        // On a thread of its own: the namespace calls change the calling thread only.
+        let p = path.clone();
+        std::thread::spawn(move || {
+            let home = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
+            let inode = create(&p, || std::fs::read_link("/proc/thread-self/ns/net")).unwrap();
+            assert_ne!(inode, home, "the namespace made is a new one");
+            assert_eq!(
+                std::fs::read_link("/proc/thread-self/ns/net").unwrap(),
+                home
+            );
+            let seen = enter(&p, || std::fs::read_link("/proc/thread-self/ns/net")).unwrap();
+            assert_eq!(seen, inode);
+            // Only loopback there, down.
+            let links = enter(&p, || {
+                let mut nl = crate::netlink::Netlink::open()?;
+                Ok((nl.link_index("lo")?, nl.link_index("eth0")?))
+            })
+            .unwrap();
+            assert!(links.0.is_some() && links.1.is_none());
+            remove(&p).unwrap();
+            assert!(!p.exists());
+            // Removing what isn't there is not an error.
+            remove(&p).unwrap();
+        })
+        .join()
+        .unwrap();
+        // A failure inside leaves nothing at the path.
+        let p = path.clone();
+        std::thread::spawn(move || {
+            let r: io::Result<()> = create(&p, || Err(io::Error::other("no")));
+            assert!(r.is_err() && !p.exists());
+        })
+        .join()
+        .unwrap();
+    }
+}
