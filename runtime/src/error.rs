@@ -56,9 +56,18 @@ pub enum Error {
     /// An operation the container's state doesn't allow.
     #[error("{0}")]
     Conflict(String),
-    /// libcontainer failed.
+    /// Something of the runtime's own failed.
     #[error("{0}")]
     Runtime(String),
+    /// The OCI runtime (libcontainer) failed while doing `what`; its error kept whole.
+    #[error("{what}: {source}")]
+    Oci {
+        /// What was being done.
+        what: &'static str,
+        /// libcontainer's error.
+        #[source]
+        source: Box<libcontainer::error::LibcontainerError>,
+    },
     /// An I/O error on a path.
     #[error("{}: {source}", path.display())]
     Io {

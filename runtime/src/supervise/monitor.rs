@@ -478,8 +478,12 @@ fn in_root_destination(rootfs_dir: &Path, dest: &str, source: &Path) -> Result<S
     Ok(format!("/{}", rel.display()))
 }
 
-pub(crate) fn runtime_error(e: impl std::fmt::Display) -> Error {
-    Error::Runtime(e.to_string())
+/// A failure of the OCI runtime while setting up, kept as the error's source.
+pub(crate) fn runtime_error(e: libcontainer::error::LibcontainerError) -> Error {
+    Error::Oci {
+        what: "the OCI runtime",
+        source: Box::new(e),
+    }
 }
 
 /// Turns a libcontainer start failure into the error `run` reports.
@@ -490,7 +494,10 @@ pub(crate) fn start_error(e: libcontainer::error::LibcontainerError, command: &s
     } else if msg.contains(NOT_EXECUTABLE) {
         Error::CommandNotExecutable(command.to_owned())
     } else {
-        Error::Runtime(format!("starting the container failed: {msg}"))
+        Error::Oci {
+            what: "starting the container failed",
+            source: Box::new(e),
+        }
     }
 }
 
