@@ -1,0 +1,346 @@
+//! COPY and ADD: sources from the context, a stage, an image or a URL, written into a fresh
+//! upper directory over the stage's overlay.
+
+use std::fs;
+use std::path::PathBuf;
+
+use rbox_image::{Digest, Store};
+use rbox_runtime::rootfs;
+use serde_json::Value;
+
+use super::{Builder, Result, StageState};
+use crate::context::{copy_into, hash_sources, Context};
+use crate::fetch::{fetch, is_url, parse_checksum, url_file_name};
+use crate::instructions::{Dockerfile, Instruction, Located};
+
+impl Builder<'_> {
+    /// `COPY <<EOF /path`: each document becomes a file (named by the delimiter when the
+    /// destination is a directory).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn copy_heredocs(
+        &mut self,
+        df: &Dockerfile,
+        st: &mut StageState,
+        ins: &Located<Instruction>,
+        heredocs: &[crate::Heredoc],
+        dest: &str,
+        chown: Option<&str>,
+        chmod: Option<&str>,
+    ) -> Result<()> {
+        let dir = self.store.tmp_path("heredocs");
+        fs::create_dir_all(&dir)?;
+        let mut names = Vec::new();
+        for h in heredocs {
+            let body = if h.expand {
+                crate::expand::expand_heredoc(&h.body(), &|n| st.lookup(n))
+                    .map_err(|e| self.fail(ins.line, e))?
+            } else {
+                h.body()
+            };
+            fs::write(dir.join(&h.name), body)?;
+            names.push(h.name.clone());
+        }
+        let saved = std::mem::replace(&mut self.ctx, Context::open(&dir)?);
+        let result = self.copy(df, st, ins, &names, dest, None, chown, chmod, false, None);
+        self.ctx = saved;
+        let _ = fs::remove_dir_all(&dir);
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn copy(
+        &mut self,
+        df: &Dockerfile,
+        st: &mut StageState,
+        ins: &Located<Instruction>,
+        sources: &[String],
+        dest: &str,
+        from: Option<&str>,
+        chown: Option<&str>,
+        chmod: Option<&str>,
+        add: bool,
+        checksum: Option<&str>,
+    ) -> Result<()> {
+        let line = ins.line;
+        let sources: Vec<String> = sources
+            .iter()
+            .map(|s| self.x(df, st, line, s))
+            .collect::<Result<_>>()?;
+        let dest = self.x(df, st, line, dest)?;
+        let workdir = st
+            .config
+            .get("WorkingDir")
+            .and_then(Value::as_str)
+            .unwrap_or("/")
+            .to_owned();
+        let dest = if dest.starts_with('/') {
+            dest
+        } else {
+            format!("{}/{dest}", workdir.trim_end_matches('/'))
+        };
+        if sources.len() > 1 && !dest.ends_with('/') {
+            return Err(self.fail(
+                line,
+                "when copying several sources the destination must be a directory ending with /",
+            ));
+        }
+        let mode = chmod
+            .map(|m| {
+                u32::from_str_radix(m, 8)
+                    .map_err(|_| self.fail(line, format!("--chmod {m}: not an octal mode")))
+            })
+            .transpose()?;
+        // ADD's http(s) sources are fetched; the others come from the context (or --from).
+        let (urls, local): (Vec<String>, Vec<String>) = if add && from.is_none() {
+            sources.iter().cloned().partition(|s| is_url(s))
+        } else {
+            (Vec::new(), sources.clone())
+        };
+        let expected = checksum
+            .map(|c| self.x(df, st, line, c))
+            .transpose()?
+            .map(|c| parse_checksum(&c))
+            .transpose()
+            .map_err(|e| self.fail(line, e))?;
+        if expected.is_some() && (urls.len() != 1 || !local.is_empty()) {
+            return Err(self.fail(
+                line,
+                "ADD --checksum needs exactly one source, an http(s) URL",
+            ));
+        }
+        let downloads = Downloads::new(self.store, &urls, &dest).map_err(|e| self.fail(line, e))?;
+        // The cache key of a URL: the checksum when given (nothing is fetched on a hit),
+        // else its content's digest, so it is fetched each time.
+        let mut url_keys = Vec::new();
+        for (url, path) in urls.iter().zip(&downloads.files) {
+            match &expected {
+                Some(d) => url_keys.push(format!("{url} {d}")),
+                None => {
+                    let _ = writeln!(self.log, "--> Fetching {url}");
+                    let f = fetch(url, path, None).map_err(|e| self.fail(line, e))?;
+                    url_keys.push(format!("{url} {}", f.digest));
+                }
+            }
+        }
+        // Where the sources come from: the context, an earlier stage, or an image.
+        let from_state =
+            match from {
+                None => None,
+                Some(f) => Some(match df.stage_index(f) {
+                    Some(i) => self.done.get(&i).cloned().ok_or_else(|| {
+                        self.fail(line, format!("--from={f}: stage not built yet"))
+                    })?,
+                    None => {
+                        let image = self.store.resolve(f).map_err(|_| {
+                            self.fail(line, format!("--from={f}: no such stage or image"))
+                        })?;
+                        StageState {
+                            chain: self.store.ensure_snapshots(&image)?,
+                            ..Default::default()
+                        }
+                    }
+                }),
+            };
+        let src_mount = match &from_state {
+            Some(s) => Some(RootView::mount(self.store, &s.chain, None)?),
+            None => None,
+        };
+        let src_root = match &src_mount {
+            Some(m) => m.root.clone(),
+            None => self.ctx.root().to_path_buf(),
+        };
+        let in_context = src_mount.is_none();
+        let hash = hash_sources(&src_root, &local, in_context.then_some(&self.ctx))
+            .map_err(|e| self.fail(line, e))?;
+        let mut key_text = format!(
+            "{} {sources:?} {dest} {chown:?} {chmod:?} {hash}",
+            if add { "ADD" } else { "COPY" }
+        );
+        if !url_keys.is_empty() {
+            key_text.push_str(&format!(" {url_keys:?}"));
+        }
+        let key = st.next_key(&key_text);
+        let created_by = ins.original.trim().to_owned();
+        if self.cached(&key, st)? {
+            self.history(st, &created_by, false);
+            return Ok(());
+        }
+        if let Some(d) = &expected {
+            for (url, path) in urls.iter().zip(&downloads.files) {
+                let _ = writeln!(self.log, "--> Fetching {url}");
+                fetch(url, path, Some(d)).map_err(|e| self.fail(line, e))?;
+            }
+        }
+        let view = RootView::mount(
+            self.store,
+            &st.chain,
+            Some(self.store.tmp_path("build-upper")),
+        )?;
+        let (uid, gid) = match chown {
+            None => (0, 0),
+            Some(c) => {
+                let passwd = rootfs::read_in_root(&view.root, "/etc/passwd")?.unwrap_or_default();
+                let group = rootfs::read_in_root(&view.root, "/etc/group")?.unwrap_or_default();
+                let u = rbox_runtime::user::resolve(c, &passwd, &group)
+                    .map_err(|e| self.fail(line, e.to_string()))?;
+                (u.uid, u.gid)
+            }
+        };
+        let mut copied = if local.is_empty() {
+            Ok(())
+        } else {
+            copy_into(
+                &src_root,
+                &local,
+                in_context.then_some(&self.ctx),
+                &view.root,
+                &dest,
+                (uid, gid),
+                mode,
+                add,
+            )
+        };
+        // A fetched file is copied as it is (never extracted), under its URL's name when
+        // the destination is a directory.
+        for path in &downloads.files {
+            if copied.is_err() {
+                break;
+            }
+            let (dir, name) = (
+                path.parent().expect("a download is in a directory"),
+                path.file_name().expect("a download has a name"),
+            );
+            copied = copy_into(
+                dir,
+                &[name.to_string_lossy().into_owned()],
+                None,
+                &view.root,
+                &dest,
+                (uid, gid),
+                mode,
+                false,
+            );
+        }
+        let copied = copied.map_err(|e| self.fail(line, e));
+        drop(src_mount);
+        let upper = view.finish();
+        if let Err(e) = copied {
+            let _ = fs::remove_dir_all(&upper);
+            return Err(e);
+        }
+        self.add_layer(st, &upper, &key, &created_by)
+    }
+}
+
+/// Where an ADD's URLs are fetched to: one directory per URL in the store's `tmp/`, each to
+/// hold a file named as the URL's last path component; removed when dropped.
+struct Downloads {
+    dir: Option<PathBuf>,
+    files: Vec<PathBuf>,
+}
+
+impl Downloads {
+    fn new(store: &Store, urls: &[String], dest: &str) -> Result<Downloads, String> {
+        if urls.is_empty() {
+            return Ok(Downloads {
+                dir: None,
+                files: Vec::new(),
+            });
+        }
+        let dir = store.tmp_path("build-fetch");
+        let mut d = Downloads {
+            dir: Some(dir.clone()),
+            files: Vec::new(),
+        };
+        for (i, url) in urls.iter().enumerate() {
+            let name = match url_file_name(url) {
+                Some(n) => n,
+                None if dest.ends_with('/') => {
+                    return Err(format!(
+                        "ADD {url}: the URL names no file; give the destination a file name"
+                    ))
+                }
+                // The destination names the file.
+                None => "download".to_owned(),
+            };
+            let sub = dir.join(i.to_string());
+            fs::create_dir_all(&sub).map_err(|e| format!("{}: {e}", sub.display()))?;
+            d.files.push(sub.join(name));
+        }
+        Ok(d)
+    }
+}
+
+impl Drop for Downloads {
+    fn drop(&mut self) {
+        if let Some(d) = &self.dir {
+            let _ = fs::remove_dir_all(d);
+        }
+    }
+}
+
+/// The merged view of a stack of snapshots, with a writable upper directory when given one.
+struct RootView {
+    root: PathBuf,
+    upper: Option<PathBuf>,
+    work: Option<PathBuf>,
+    mounted: bool,
+}
+
+impl RootView {
+    fn mount(store: &Store, chain: &[Digest], upper: Option<PathBuf>) -> Result<RootView> {
+        let lowers: Vec<PathBuf> = chain.iter().map(|c| store.snapshot_fs(c)).collect();
+        let root = store.tmp_path("build-root");
+        fs::create_dir_all(&root)?;
+        let upper = match upper {
+            Some(u) => u,
+            None => store.tmp_path("build-scratch-upper"),
+        };
+        fs::create_dir_all(&upper)?;
+        if lowers.is_empty() {
+            // FROM scratch: the fresh directory is the whole root.
+            fs::remove_dir(&root)?;
+            return Ok(RootView {
+                root: upper.clone(),
+                upper: Some(upper),
+                work: None,
+                mounted: false,
+            });
+        }
+        let work = store.tmp_path("build-work");
+        fs::create_dir_all(&work)?;
+        rootfs::mount_overlay(&lowers, &upper, &work, &root)?;
+        Ok(RootView {
+            root,
+            upper: Some(upper),
+            work: Some(work),
+            mounted: true,
+        })
+    }
+
+    /// Unmounts and returns the upper directory (the changes).
+    fn finish(mut self) -> PathBuf {
+        self.cleanup();
+        self.upper.take().expect("a view has an upper directory")
+    }
+
+    fn cleanup(&mut self) {
+        if self.mounted {
+            let _ = rootfs::unmount(&self.root);
+            let _ = fs::remove_dir(&self.root);
+            self.mounted = false;
+        }
+        if let Some(w) = self.work.take() {
+            let _ = fs::remove_dir_all(w);
+        }
+    }
+}
+
+impl Drop for RootView {
+    fn drop(&mut self) {
+        self.cleanup();
+        if let Some(u) = self.upper.take() {
+            let _ = fs::remove_dir_all(u);
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! Metadata instructions: ENV, LABEL, WORKDIR, USER, CMD, ENTRYPOINT, EXPOSE, VOLUME,
+//! STOPSIGNAL, SHELL, HEALTHCHECK and ONBUILD change the image config only.
+
+use serde_json::{json, Value};
+
+use super::StageState;
+use crate::instructions::Instruction;
+
+impl StageState {
+    /// Applies a metadata instruction (one that changes only the config) with `escape` as
+    /// the escape character of its words; [`Meta::No`] for the others (RUN, COPY, ADD, ARG,
+    /// MAINTAINER).
+    pub(crate) fn apply_metadata(
+        &mut self,
+        ins: &Instruction,
+        escape: char,
+    ) -> Result<Meta, String> {
+        let key = match ins {
+            Instruction::Env(pairs) => {
+                for (k, v) in pairs {
+                    let v = self.x(escape, v)?;
+                    self.set_env(k, &v)?;
+                }
+                Some(format!("ENV {:?}", self.env()))
+            }
+            Instruction::Label(pairs) => {
+                let mut labels = self.object("Labels");
+                for (k, v) in pairs {
+                    labels.insert(self.x(escape, k)?, json!(self.x(escape, v)?));
+                }
+                self.config.insert("Labels".into(), Value::Object(labels));
+                None
+            }
+            Instruction::Workdir(w) => {
+                let w = self.x(escape, w)?;
+                let cur = self
+                    .config
+                    .get("WorkingDir")
+                    .and_then(Value::as_str)
+                    .unwrap_or("/")
+                    .to_owned();
+                let full = if w.starts_with('/') {
+                    w
+                } else {
+                    format!("{}/{w}", cur.trim_end_matches('/'))
+                };
+                self.config.insert("WorkingDir".into(), json!(full));
+                Some(format!("WORKDIR {full}"))
+            }
+            Instruction::User(u) => {
+                let u = self.x(escape, u)?;
+                self.config.insert("User".into(), json!(u));
+                Some(format!("USER {u}"))
+            }
+            Instruction::Cmd(c) => {
+                self.config.insert("Cmd".into(), json!(self.shell_words(c)));
+                self.cmd_set_here = true;
+                None
+            }
+            Instruction::Entrypoint(c) => {
+                self.config
+                    .insert("Entrypoint".into(), json!(self.shell_words(c)));
+                // As Docker: an ENTRYPOINT drops a CMD inherited from the base image.
+                if !self.cmd_set_here {
+                    self.config.remove("Cmd");
+                }
+                None
+            }
+            Instruction::Expose(ports) => {
+                let mut exposed = self.object("ExposedPorts");
+                for p in ports {
+                    let p = self.x(escape, p)?;
+                    let p = if p.contains('/') {
+                        p
+                    } else {
+                        format!("{p}/tcp")
+                    };
+                    exposed.insert(p, json!({}));
+                }
+                self.config
+                    .insert("ExposedPorts".into(), Value::Object(exposed));
+                None
+            }
+            Instruction::Volume(vols) => {
+                let mut v = self.object("Volumes");
+                for p in vols {
+                    v.insert(self.x(escape, p)?, json!({}));
+                }
+                self.config.insert("Volumes".into(), Value::Object(v));
+                Some(format!("VOLUME {vols:?}"))
+            }
+            Instruction::StopSignal(s) => {
+                let s = self.x(escape, s)?;
+                self.config.insert("StopSignal".into(), json!(s));
+                None
+            }
+            Instruction::Shell(s) => {
+                self.config.insert("Shell".into(), json!(s));
+                Some(format!("SHELL {s:?}"))
+            }
+            Instruction::Healthcheck(h) => {
+                let v = match h {
+                    None => json!({"Test": ["NONE"]}),
+                    Some(h) => {
+                        let mut v = json!({"Test": h.test});
+                        for (k, d) in [
+                            ("Interval", &h.interval),
+                            ("Timeout", &h.timeout),
+                            ("StartPeriod", &h.start_period),
+                            ("StartInterval", &h.start_interval),
+                        ] {
+                            if let Some(d) = d {
+                                v[k] =
+                                    json!(duration_ns(d)
+                                        .ok_or_else(|| format!("bad duration {d:?}"))?);
+                            }
+                        }
+                        if let Some(r) = h.retries {
+                            v["Retries"] = json!(r);
+                        }
+                        v
+                    }
+                };
+                self.config.insert("Healthcheck".into(), v);
+                None
+            }
+            Instruction::Onbuild(t) => {
+                let mut ob: Vec<Value> = self
+                    .config
+                    .get("OnBuild")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                ob.push(json!(t));
+                self.config.insert("OnBuild".into(), json!(ob));
+                None
+            }
+            _ => return Ok(Meta::No),
+        };
+        Ok(Meta::Applied(key))
+    }
+}
+
+/// The most bytes a stage's image config may take (4 MiB): labels and the like, line after
+/// line, are bounded too (the store reads no document over 8 MiB).
+pub const MAX_CONFIG_SIZE: usize = 4 << 20;
+
+/// What [`StageState::apply_metadata`] did.
+pub(crate) enum Meta {
+    /// Not a metadata instruction.
+    No,
+    /// Applied; what it adds to the cache key, if anything.
+    Applied(Option<String>),
+}
+
+/// `30s`, `1m30s`, `500ms` as nanoseconds.
+fn duration_ns(s: &str) -> Option<u64> {
+    let mut total = 0f64;
+    let mut num = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            num.push(c);
+            continue;
+        }
+        let mut unit = c.to_string();
+        while let Some(n) = chars.peek().filter(|n| n.is_ascii_alphabetic()) {
+            unit.push(*n);
+            chars.next();
+        }
+        let n: f64 = num.parse().ok()?;
+        num.clear();
+        total += n * match unit.as_str() {
+            "ns" => 1.0,
+            "us" | "µs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+    }
+    if !num.is_empty() {
+        return None;
+    }
+    Some(total as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_like_go() {
+        assert_eq!(duration_ns("30s"), Some(30_000_000_000));
+        assert_eq!(duration_ns("1m30s"), Some(90_000_000_000));
+        assert_eq!(duration_ns("500ms"), Some(500_000_000));
+        assert_eq!(duration_ns("5"), None);
+    }
+}

@@ -1,0 +1,525 @@
+//! The build executor: a parsed Dockerfile and a context become a layered image.
+//!
+//! Each stage starts from its base (an image in the store, an earlier stage, or scratch);
+//! metadata instructions change the config and add an `empty_layer` history entry; RUN runs
+//! in a container over the stage's snapshots and its upper directory becomes the layer (and,
+//! moved, the next snapshot: nothing is unpacked again); COPY and ADD write into a fresh upper
+//! directory over the same overlay. A step whose cache key (parent key + expanded instruction
+//! + the content and metadata of its sources) was built before is reused without running.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rbox_image::{Digest, Image, Reference, Store};
+use rbox_runtime::Containers;
+use serde_json::{json, Value};
+
+use crate::context::Context;
+use crate::expand::expand;
+use crate::instructions::{parse, Dockerfile, Instruction, Located, Stage};
+
+mod cache;
+mod copy;
+mod metadata;
+mod plan;
+mod run;
+mod state;
+
+use cache::same_image_as_before;
+pub(crate) use metadata::Meta;
+pub use metadata::MAX_CONFIG_SIZE;
+use plan::needed_stages;
+pub(crate) use run::mount_points;
+pub use run::run_network;
+pub(crate) use state::StageState;
+pub use state::MAX_VARIABLES_SIZE;
+
+/// Pulls an image the store lacks (`rbox pull`'s work, which the CLI provides).
+pub type Pull<'a> = &'a dyn Fn(&str) -> std::result::Result<(), String>;
+
+/// What `rbox build` was asked.
+#[derive(Clone, Default)]
+pub struct BuildOptions<'a> {
+    /// The build context directory.
+    pub context: PathBuf,
+    /// The Dockerfile's text.
+    pub dockerfile: String,
+    /// The Dockerfile's name, for messages.
+    pub dockerfile_name: String,
+    /// Tags for the result.
+    pub tags: Vec<Reference>,
+    /// `--build-arg K=V`.
+    pub build_args: Vec<(String, String)>,
+    /// `--no-cache`.
+    pub no_cache: bool,
+    /// `--target STAGE`.
+    pub target: Option<String>,
+    /// `--label K=V`.
+    pub labels: Vec<(String, String)>,
+    /// `--network` for RUN: `default` (the default bridge, also without it), `none`, or
+    /// `host` (which also lets `RUN --network=host` have the host's network).
+    pub network: Option<String>,
+    /// Show no RUN output.
+    pub quiet: bool,
+    /// Called for a FROM image that is not in the store (and whose name is a reference),
+    /// to pull it; without it, such a FROM fails.
+    pub pull: Option<Pull<'a>>,
+}
+
+impl std::fmt::Debug for BuildOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuildOptions")
+            .field("context", &self.context)
+            .field("dockerfile_name", &self.dockerfile_name)
+            .field("tags", &self.tags)
+            .field("build_args", &self.build_args)
+            .field("no_cache", &self.no_cache)
+            .field("target", &self.target)
+            .field("labels", &self.labels)
+            .field("network", &self.network)
+            .field("quiet", &self.quiet)
+            .field("pull", &self.pull.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a build failed: each names the Dockerfile and line when it concerns one.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The Dockerfile doesn't parse.
+    #[error("{}", .0.join("\n"))]
+    Parse(Vec<String>),
+    /// A step failed.
+    #[error("{file}:{line}: {message}")]
+    Step {
+        /// The Dockerfile.
+        file: String,
+        /// The line.
+        line: usize,
+        /// What went wrong.
+        message: String,
+    },
+    /// Anything else, with what it concerns.
+    #[error("{0}")]
+    Failed(String),
+    /// From the image store.
+    #[error(transparent)]
+    Image(#[from] rbox_image::Error),
+    /// From the runtime.
+    #[error(transparent)]
+    Runtime(#[from] rbox_runtime::Error),
+    /// I/O.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+pub(crate) type Result<T, E = BuildError> = std::result::Result<T, E>;
+
+/// Builds the image; progress and RUN output go to `log`.
+pub fn build(
+    store: &Store,
+    containers: &Containers,
+    o: &BuildOptions<'_>,
+    log: &mut dyn Write,
+) -> Result<Image> {
+    // Held for the whole build: the layers it writes are referenced by no image until the
+    // end, and garbage collection must not take them meanwhile.
+    let _content = store.lock_content()?;
+    run_network(None, o.network.as_deref()).map_err(BuildError::Failed)?;
+    let df = parse(&o.dockerfile).map_err(|diags| {
+        BuildError::Parse(
+            diags
+                .iter()
+                .map(|d| format!("{}:{}: {}", o.dockerfile_name, d.line, d.message))
+                .collect(),
+        )
+    })?;
+    let build_args: HashMap<String, String> = o.build_args.iter().cloned().collect();
+    let mut global: BTreeMap<String, String> = BTreeMap::new();
+    for a in &df.global_args {
+        let v = build_args
+            .get(&a.inner.name)
+            .cloned()
+            .or_else(|| a.inner.default.clone());
+        if let Some(v) = v {
+            global.insert(a.inner.name.clone(), v);
+        }
+    }
+    let target = match &o.target {
+        Some(t) => df.stage_index(t).ok_or_else(|| BuildError::Step {
+            file: o.dockerfile_name.clone(),
+            line: 1,
+            message: format!("--target {t}: no such stage"),
+        })?,
+        None => df
+            .stages
+            .len()
+            .checked_sub(1)
+            .ok_or_else(|| BuildError::Step {
+                file: o.dockerfile_name.clone(),
+                line: 1,
+                message: "no FROM instruction".into(),
+            })?,
+    };
+    let needed = needed_stages(&df, target, &global);
+    let ctx = Context::open(&o.context)?.with_stat_cache(&store.root().join("build-cache"));
+    let epoch = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok());
+    let mut b = Builder {
+        store,
+        containers,
+        o,
+        log,
+        ctx,
+        epoch,
+        build_args,
+        global,
+        done: HashMap::new(),
+        step: 0,
+        steps: df
+            .stages
+            .iter()
+            .filter(|s| needed.contains(&s.index))
+            .map(|s| s.instructions.len() + 1)
+            .sum(),
+    };
+    let mut outcome = Ok(());
+    for stage in &df.stages {
+        if !needed.contains(&stage.index) {
+            continue;
+        }
+        match b.run_stage(&df, stage) {
+            Ok(state) => {
+                b.done.insert(stage.index, state);
+            }
+            Err(e) => {
+                outcome = Err(e);
+                break;
+            }
+        }
+        if stage.index == target {
+            break;
+        }
+    }
+    // What was learned of the context's files holds whether or not the build succeeded.
+    b.ctx.save_stats();
+    outcome?;
+    let mut state = b.done.remove(&target).expect("the target stage was built");
+    let mut labels = state
+        .config
+        .get("Labels")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    for (k, v) in &o.labels {
+        labels.insert(k.clone(), json!(v));
+    }
+    if !labels.is_empty() {
+        state.config.insert("Labels".into(), Value::Object(labels));
+    }
+    let created = b.now();
+    let config = json!({
+        "created": created,
+        "architecture": state.arch,
+        "os": state.os,
+        "config": state.config,
+        "rootfs": {"type": "layers", "diff_ids": state.diff_ids.iter().map(|d| d.to_string()).collect::<Vec<_>>()},
+        "history": state.history,
+    });
+    let config = same_image_as_before(store, config);
+    let image = store.commit_image(&config, &state.layers)?;
+    if o.tags.is_empty() {
+        store.add_untagged(&image)?;
+    }
+    for t in &o.tags {
+        store.tag(&image, t)?;
+    }
+    Ok(image)
+}
+
+pub(crate) struct Builder<'a> {
+    pub(super) store: &'a Store,
+    pub(super) containers: &'a Containers,
+    pub(super) o: &'a BuildOptions<'a>,
+    pub(super) log: &'a mut dyn Write,
+    pub(super) ctx: Context,
+    pub(super) epoch: Option<u64>,
+    pub(super) build_args: HashMap<String, String>,
+    pub(super) global: BTreeMap<String, String>,
+    pub(super) done: HashMap<usize, StageState>,
+    pub(super) step: usize,
+    pub(super) steps: usize,
+}
+
+impl Builder<'_> {
+    pub(super) fn now(&self) -> String {
+        match self.epoch {
+            Some(e) => chrono::DateTime::from_timestamp(e as i64, 0)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_else(rbox_runtime::now),
+            None => rbox_runtime::now(),
+        }
+    }
+
+    pub(super) fn fail(&self, line: usize, message: impl Into<String>) -> BuildError {
+        BuildError::Step {
+            file: self.o.dockerfile_name.clone(),
+            line,
+            message: message.into(),
+        }
+    }
+
+    fn announce(&mut self, text: &str) {
+        self.step += 1;
+        let _ = writeln!(self.log, "STEP {}/{}: {}", self.step, self.steps, text);
+    }
+
+    fn run_stage(&mut self, df: &Dockerfile, stage: &Stage) -> Result<StageState> {
+        let base = expand(&stage.base, df.directives.escape, &|n| {
+            self.global.get(n).cloned()
+        })
+        .map_err(|e| self.fail(stage.line, e))?;
+        self.announce(&format!(
+            "FROM {base}{}",
+            stage
+                .name
+                .as_deref()
+                .map(|n| format!(" AS {n}"))
+                .unwrap_or_default()
+        ));
+        let mut st = self.base_state(df, stage, &base)?;
+        let from_image =
+            base != "scratch" && df.stage_index(&base).filter(|i| *i < stage.index).is_none();
+        if from_image {
+            self.onbuild_triggers(df, stage, &mut st)?;
+        }
+        for ins in &stage.instructions {
+            self.announce(ins.original.trim());
+            let started = Instant::now();
+            self.instruction(df, &mut st, ins)?;
+            let _ = writeln!(self.log, "--> {:.2}s", started.elapsed().as_secs_f64());
+        }
+        Ok(st)
+    }
+
+    /// Runs the ONBUILD triggers of the stage's base image right after its FROM, each
+    /// parsed as a line of the Dockerfile, and clears them from the new image's config, as
+    /// Docker does. A failing trigger names the FROM line.
+    fn onbuild_triggers(
+        &mut self,
+        df: &Dockerfile,
+        stage: &Stage,
+        st: &mut StageState,
+    ) -> Result<()> {
+        let Some(triggers) = st.config.remove("OnBuild") else {
+            return Ok(());
+        };
+        let triggers: Vec<String> = triggers
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for t in triggers {
+            let ins = parse(&format!("FROM scratch\n{t}\n"))
+                .ok()
+                .and_then(|d| d.stages.into_iter().next())
+                .map(|s| s.instructions)
+                .filter(|i| i.len() == 1)
+                .and_then(|mut i| i.pop())
+                .ok_or_else(|| {
+                    self.fail(stage.line, format!("ONBUILD trigger {t:?} doesn't parse"))
+                })?;
+            if matches!(
+                ins.inner,
+                Instruction::Onbuild(_) | Instruction::Maintainer(_)
+            ) {
+                return Err(self.fail(
+                    stage.line,
+                    format!(
+                        "ONBUILD trigger {t:?}: {} is not allowed as a trigger",
+                        ins.inner.keyword()
+                    ),
+                ));
+            }
+            let ins = Located {
+                line: stage.line,
+                end_line: stage.line,
+                original: t.clone(),
+                inner: ins.inner,
+            };
+            let _ = writeln!(self.log, "--> Running ONBUILD trigger: {}", t.trim());
+            let started = Instant::now();
+            self.instruction(df, st, &ins).map_err(|e| match e {
+                BuildError::Step {
+                    file,
+                    line,
+                    message,
+                } => BuildError::Step {
+                    file,
+                    line,
+                    message: format!("ONBUILD trigger: {message}"),
+                },
+                e => e,
+            })?;
+            let _ = writeln!(self.log, "--> {:.2}s", started.elapsed().as_secs_f64());
+        }
+        Ok(())
+    }
+
+    fn x(&self, df: &Dockerfile, st: &StageState, line: usize, word: &str) -> Result<String> {
+        expand(word, df.directives.escape, &|n| st.lookup(n)).map_err(|e| self.fail(line, e))
+    }
+
+    pub(super) fn history(&self, st: &mut StageState, created_by: &str, empty: bool) {
+        let mut h =
+            json!({"created": self.now(), "created_by": created_by, "comment": "rbox build"});
+        if empty {
+            h["empty_layer"] = json!(true);
+        }
+        st.history.push(h);
+    }
+
+    fn instruction(
+        &mut self,
+        df: &Dockerfile,
+        st: &mut StageState,
+        ins: &Located<Instruction>,
+    ) -> Result<()> {
+        let line = ins.line;
+        let text = ins.original.trim().to_owned();
+        match st.apply_metadata(&ins.inner, df.directives.escape) {
+            Err(e) => return Err(self.fail(line, e)),
+            Ok(Meta::Applied(key)) => {
+                let size = serde_json::to_vec(&st.config).map_or(0, |v| v.len());
+                if size > MAX_CONFIG_SIZE {
+                    return Err(self.fail(
+                        line,
+                        format!("the image config would take {size} bytes, over the limit of {MAX_CONFIG_SIZE}"),
+                    ));
+                }
+                if let Some(k) = key {
+                    st.next_key(&k);
+                }
+                self.history(st, &text, true);
+                return Ok(());
+            }
+            Ok(Meta::No) => {}
+        }
+        match &ins.inner {
+            Instruction::Arg(decls) => {
+                for d in decls {
+                    let given = self.build_args.get(&d.name).cloned().or_else(|| {
+                        self.global
+                            .get(&d.name)
+                            .cloned()
+                            .filter(|_| d.default.is_none())
+                    });
+                    let v = match (given, &d.default) {
+                        (Some(v), _) => Some(v),
+                        (None, Some(default)) => Some(self.x(df, st, line, default)?),
+                        (None, None) => None,
+                    };
+                    if let Some(v) = v {
+                        st.set_arg(&d.name, v.clone())
+                            .map_err(|e| self.fail(line, e))?;
+                        st.next_key(&format!("ARG {}={v}", d.name));
+                    }
+                }
+            }
+            Instruction::Maintainer(m) => {
+                self.history(st, &text, true);
+                let _ = m;
+            }
+            Instruction::Run {
+                command,
+                network,
+                heredocs,
+                ..
+            } => self.run(df, st, ins, command, heredocs, network.as_deref())?,
+            Instruction::Copy {
+                sources,
+                dest,
+                from,
+                chown,
+                chmod,
+                heredocs,
+                ..
+            } => {
+                if heredocs.is_empty() {
+                    self.copy(
+                        df,
+                        st,
+                        ins,
+                        sources,
+                        dest,
+                        from.as_deref(),
+                        chown.as_deref(),
+                        chmod.as_deref(),
+                        false,
+                        None,
+                    )?
+                } else {
+                    self.copy_heredocs(
+                        df,
+                        st,
+                        ins,
+                        heredocs,
+                        dest,
+                        chown.as_deref(),
+                        chmod.as_deref(),
+                    )?
+                }
+            }
+            Instruction::Add {
+                sources,
+                dest,
+                chown,
+                chmod,
+                checksum,
+                ..
+            } => self.copy(
+                df,
+                st,
+                ins,
+                sources,
+                dest,
+                None,
+                chown.as_deref(),
+                chmod.as_deref(),
+                true,
+                checksum.as_deref(),
+            )?,
+            // Metadata instructions were applied above.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Makes `upper` the next layer of `st`.
+    pub(super) fn add_layer(
+        &mut self,
+        st: &mut StageState,
+        upper: &Path,
+        key: &Digest,
+        created_by: &str,
+    ) -> Result<()> {
+        let (diff, chain) =
+            crate::layer::commit_dir(self.store, upper, st.chain.last(), self.epoch)?;
+        self.remember(key, &diff)?;
+        st.layers.push((
+            "application/vnd.oci.image.layer.v1.tar".into(),
+            diff.digest.clone(),
+            diff.size,
+        ));
+        st.diff_ids.push(diff.digest);
+        st.chain.push(chain);
+        self.history(st, created_by, false);
+        Ok(())
+    }
+}
