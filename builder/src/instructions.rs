@@ -2,17 +2,19 @@
 //! grouped into [`Stage`]s (BuildKit's `instructions` package).
 //!
 //! Arguments are kept as written, before expansion: Docker expands them at build time with
-//! the ARG and ENV values in effect at that step (`ENV PATH=$PATH:/x`), so the executor calls
-//! [`crate::expand::expand`] on each word it is documented to expand. Quotes that the
-//! expansion removes are therefore still in the words here (`ENV A="x y"` gives the value
-//! `"x y"`).
+//! the ARG and ENV values in effect at that step (`ENV PATH=$PATH:/x`), so the executor
+//! dispatches each instruction through [`Instruction::expand`], which expands every word
+//! Docker expands, once. Quotes that the expansion removes are therefore still in the words
+//! here (`ENV A="x y"` gives the value `"x y"`).
 
 mod commands;
 mod duration;
+mod expansion;
 mod flags;
 
 pub use crate::syntax::{Diagnostic, Heredoc};
 pub use duration::parse_duration;
+pub use expansion::MAX_EXPANDED_SIZE;
 
 use crate::syntax::{self, Directives};
 
@@ -66,8 +68,8 @@ pub struct Healthcheck {
     pub retries: Option<u32>,
 }
 
-/// One instruction of a stage. "Expanded" below means: Docker applies word expansion to it
-/// at build time ([`crate::expand::expand`] with the stage's ARG and ENV values).
+/// One instruction of a stage. "Expanded" below means: word expansion applies to it at
+/// dispatch ([`Instruction::expand`], with the step's ARG and ENV values).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Instruction {
     /// `RUN [--mount=...] [--network=...] command`. Not expanded (the shell does it).
@@ -85,8 +87,8 @@ pub enum Instruction {
         /// Each `--mount=` value as written (`type=cache,target=/root/.cache`), expanded.
         mounts: Vec<String>,
     },
-    /// `COPY [--from] [--chown] [--chmod] [--link] src... dest`; sources, dest and the flags'
-    /// values are expanded. Heredoc sources (`COPY <<EOF /file`) are in `heredocs`, not in
+    /// `COPY [--from] [--chown] [--chmod] [--link] src... dest`; sources and dest are
+    /// expanded, the flags' values are used as written. Heredoc sources (`COPY <<EOF /file`) are in `heredocs`, not in
     /// `sources`; `sources` and `heredocs` are never both empty.
     Copy {
         /// Source paths or globs, relative to the context (or to the `from` stage/image).
@@ -130,8 +132,8 @@ pub enum Instruction {
     Cmd(ShellOrExec),
     /// `ENTRYPOINT`; not expanded. An empty `ENTRYPOINT` is `Shell("")`.
     Entrypoint(ShellOrExec),
-    /// `ENV K=V ...` or the legacy `ENV K V` (the whole rest of the line is the value); keys
-    /// and values expanded.
+    /// `ENV K=V ...` or the legacy `ENV K V` (the whole rest of the line is the value); values
+    /// expanded, each seeing those before it on the line.
     Env(Vec<(String, String)>),
     /// `ARG NAME[=default] ...`.
     Arg(Vec<ArgDecl>),

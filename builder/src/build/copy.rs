@@ -15,58 +15,53 @@ use crate::instructions::{Dockerfile, Instruction, Located};
 
 impl Builder<'_> {
     /// `COPY <<EOF /path`: each document becomes a file (named by the delimiter when the
-    /// destination is a directory).
-    #[allow(clippy::too_many_arguments)]
+    /// destination is a directory). The heredocs are expanded already.
     pub(super) fn copy_heredocs(
         &mut self,
         df: &Dockerfile,
         st: &mut StageState,
         ins: &Located<Instruction>,
         heredocs: &[crate::Heredoc],
-        dest: &str,
-        chown: Option<&str>,
-        chmod: Option<&str>,
+        step: CopyStep<'_>,
     ) -> Result<()> {
         let dir = self.store.tmp_path("heredocs");
         fs::create_dir_all(&dir)?;
         let mut names = Vec::new();
         for h in heredocs {
-            let body = if h.expand {
-                crate::expand::expand_heredoc(&h.body(), &|n| st.lookup(n))
-                    .map_err(|e| self.fail(ins.line, e))?
-            } else {
-                h.body()
-            };
-            fs::write(dir.join(&h.name), body)?;
+            fs::write(dir.join(&h.name), h.body())?;
             names.push(h.name.clone());
         }
         let saved = std::mem::replace(&mut self.ctx, Context::open(&dir)?);
-        let result = self.copy(df, st, ins, &names, dest, None, chown, chmod, false, None);
+        let step = CopyStep {
+            sources: &names,
+            ..step
+        };
+        let result = self.copy(df, st, ins, step);
         self.ctx = saved;
         let _ = fs::remove_dir_all(&dir);
         result
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// COPY or ADD of `step`, whose words are expanded already.
     pub(super) fn copy(
         &mut self,
         df: &Dockerfile,
         st: &mut StageState,
         ins: &Located<Instruction>,
-        sources: &[String],
-        dest: &str,
-        from: Option<&str>,
-        chown: Option<&str>,
-        chmod: Option<&str>,
-        add: bool,
-        checksum: Option<&str>,
+        step: CopyStep<'_>,
     ) -> Result<()> {
         let line = ins.line;
-        let sources: Vec<String> = sources
-            .iter()
-            .map(|s| self.x(df, st, line, s))
-            .collect::<Result<_>>()?;
-        let dest = self.x(df, st, line, dest)?;
+        let CopyStep {
+            sources,
+            dest,
+            from,
+            chown,
+            chmod,
+            checksum,
+            add,
+        } = step;
+        let sources = sources.to_vec();
+        let dest = dest.to_owned();
         let workdir = st
             .config
             .get("WorkingDir")
@@ -97,9 +92,7 @@ impl Builder<'_> {
             (Vec::new(), sources.clone())
         };
         let expected = checksum
-            .map(|c| self.x(df, st, line, c))
-            .transpose()?
-            .map(|c| parse_checksum(&c))
+            .map(parse_checksum)
             .transpose()
             .map_err(|e| self.fail(line, e))?;
         if expected.is_some() && (urls.len() != 1 || !local.is_empty()) {
@@ -230,6 +223,25 @@ impl Builder<'_> {
         }
         self.add_layer(st, &upper, &key, &created_by)
     }
+}
+
+/// What a COPY or ADD step copies, its words expanded.
+#[derive(Clone, Copy)]
+pub(super) struct CopyStep<'s> {
+    /// Sources: paths or globs (and for ADD, URLs).
+    pub(super) sources: &'s [String],
+    /// The destination, as written (relative to WORKDIR unless absolute).
+    pub(super) dest: &'s str,
+    /// `COPY --from`.
+    pub(super) from: Option<&'s str>,
+    /// `--chown`.
+    pub(super) chown: Option<&'s str>,
+    /// `--chmod`, octal.
+    pub(super) chmod: Option<&'s str>,
+    /// `ADD --checksum`.
+    pub(super) checksum: Option<&'s str>,
+    /// ADD (URLs fetched, local archives extracted) rather than COPY.
+    pub(super) add: bool,
 }
 
 /// Where an ADD's URLs are fetched to: one directory per URL in the store's `tmp/`, each to

@@ -7,32 +7,38 @@ use super::StageState;
 use crate::instructions::Instruction;
 
 impl StageState {
-    /// Applies a metadata instruction (one that changes only the config) with `escape` as
-    /// the escape character of its words; [`Meta::No`] for the others (RUN, COPY, ADD, ARG,
-    /// MAINTAINER).
+    /// Expands a metadata instruction (one that changes only the config) with this stage's
+    /// ARG and ENV values, `escape` the escape character of its words, and applies it;
+    /// [`Meta::No`] for the others (RUN, COPY, ADD, ARG, MAINTAINER).
     pub(crate) fn apply_metadata(
         &mut self,
         ins: &Instruction,
         escape: char,
     ) -> Result<Meta, String> {
+        let expanded = ins.expand(escape, &|n| self.lookup(n))?;
+        self.apply(&expanded)
+    }
+
+    /// Applies a metadata instruction whose words are expanded ([`Instruction::expand`]);
+    /// [`Meta::No`] for the others.
+    pub(super) fn apply(&mut self, ins: &Instruction) -> Result<Meta, String> {
         let key = match ins {
             Instruction::Env(pairs) => {
                 for (k, v) in pairs {
-                    let v = self.x(escape, v)?;
-                    self.set_env(k, &v)?;
+                    self.set_env(k, v)?;
                 }
                 Some(format!("ENV {:?}", self.env()))
             }
             Instruction::Label(pairs) => {
                 let mut labels = self.object("Labels");
                 for (k, v) in pairs {
-                    labels.insert(self.x(escape, k)?, json!(self.x(escape, v)?));
+                    labels.insert(k.clone(), json!(v));
                 }
                 self.config.insert("Labels".into(), Value::Object(labels));
                 None
             }
             Instruction::Workdir(w) => {
-                let w = self.x(escape, w)?;
+                let w = w.clone();
                 let cur = self
                     .config
                     .get("WorkingDir")
@@ -48,7 +54,6 @@ impl StageState {
                 Some(format!("WORKDIR {full}"))
             }
             Instruction::User(u) => {
-                let u = self.x(escape, u)?;
                 self.config.insert("User".into(), json!(u));
                 Some(format!("USER {u}"))
             }
@@ -69,9 +74,8 @@ impl StageState {
             Instruction::Expose(ports) => {
                 let mut exposed = self.object("ExposedPorts");
                 for p in ports {
-                    let p = self.x(escape, p)?;
                     let p = if p.contains('/') {
-                        p
+                        p.clone()
                     } else {
                         format!("{p}/tcp")
                     };
@@ -84,13 +88,12 @@ impl StageState {
             Instruction::Volume(vols) => {
                 let mut v = self.object("Volumes");
                 for p in vols {
-                    v.insert(self.x(escape, p)?, json!({}));
+                    v.insert(p.clone(), json!({}));
                 }
                 self.config.insert("Volumes".into(), Value::Object(v));
                 Some(format!("VOLUME {vols:?}"))
             }
             Instruction::StopSignal(s) => {
-                let s = self.x(escape, s)?;
                 self.config.insert("StopSignal".into(), json!(s));
                 None
             }
@@ -189,6 +192,40 @@ fn duration_ns(s: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::instructions::parse;
+    use serde_json::Map;
+
+    fn instruction(text: &str) -> Instruction {
+        let df = parse(&format!("FROM scratch\n{text}\n")).expect("parses");
+        df.stages[0].instructions[0].inner.clone()
+    }
+
+    #[test]
+    fn words_are_expanded_once_at_dispatch() {
+        let mut st = StageState::with_config(Map::new());
+        st.set_env("B", "x").unwrap();
+        st.apply_metadata(&instruction("ENV A='$B' C=$B D=$C"), '\\')
+            .unwrap();
+        assert_eq!(st.env(), ["B=x", "A=$B", "C=x", "D=x"]);
+        // A value holding `$B` is a value: the next step doesn't expand it again.
+        st.apply_metadata(&instruction("WORKDIR /w/$A"), '\\')
+            .unwrap();
+        st.apply_metadata(&instruction("LABEL l=$A"), '\\').unwrap();
+        assert_eq!(st.config["WorkingDir"], "/w/$B");
+        assert_eq!(st.config["Labels"]["l"], "$B");
+        // An expanded instruction is applied as it is.
+        let expanded = instruction("USER $C")
+            .expand('\\', &|n| st.lookup(n))
+            .unwrap();
+        assert_eq!(expanded, Instruction::User("x".into()));
+        st.apply(&expanded).unwrap();
+        assert_eq!(st.config["User"], "x");
+        let e = st
+            .apply_metadata(&instruction("STOPSIGNAL ${NOPE:?unset}"), '\\')
+            .err()
+            .unwrap();
+        assert!(e.contains("unset"), "{e}");
+    }
 
     #[test]
     fn durations_parse_like_go() {

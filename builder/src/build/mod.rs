@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 use crate::context::Context;
 use crate::expand::expand;
-use crate::instructions::{parse, Dockerfile, Instruction, Located, Stage};
+use crate::instructions::{parse, ArgDecl, Dockerfile, Instruction, Located, Stage};
 
 mod cache;
 mod copy;
@@ -28,6 +28,7 @@ mod run;
 mod state;
 
 use cache::same_image_as_before;
+use copy::CopyStep;
 pub(crate) use metadata::Meta;
 pub use metadata::MAX_CONFIG_SIZE;
 use plan::needed_stages;
@@ -372,10 +373,6 @@ impl Builder<'_> {
         Ok(())
     }
 
-    fn x(&self, df: &Dockerfile, st: &StageState, line: usize, word: &str) -> Result<String> {
-        expand(word, df.directives.escape, &|n| st.lookup(n)).map_err(|e| self.fail(line, e))
-    }
-
     pub(super) fn history(&self, st: &mut StageState, created_by: &str, empty: bool) {
         let mut h =
             json!({"created": self.now(), "created_by": created_by, "comment": "rbox build"});
@@ -385,6 +382,8 @@ impl Builder<'_> {
         st.history.push(h);
     }
 
+    /// Runs one instruction: its words expanded with the step's ARG and ENV values (ARG's a
+    /// declaration at a time, as each sets a variable), then dispatched on its kind.
     fn instruction(
         &mut self,
         df: &Dockerfile,
@@ -393,7 +392,15 @@ impl Builder<'_> {
     ) -> Result<()> {
         let line = ins.line;
         let text = ins.original.trim().to_owned();
-        match st.apply_metadata(&ins.inner, df.directives.escape) {
+        let escape = df.directives.escape;
+        if let Instruction::Arg(decls) = &ins.inner {
+            return self.arg(st, line, decls, escape);
+        }
+        let expanded = ins
+            .inner
+            .expand(escape, &|n| st.lookup(n))
+            .map_err(|e| self.fail(line, e))?;
+        match st.apply(&expanded) {
             Err(e) => return Err(self.fail(line, e)),
             Ok(Meta::Applied(key)) => {
                 let size = serde_json::to_vec(&st.config).map_or(0, |v| v.len());
@@ -411,37 +418,14 @@ impl Builder<'_> {
             }
             Ok(Meta::No) => {}
         }
-        match &ins.inner {
-            Instruction::Arg(decls) => {
-                for d in decls {
-                    let given = self.build_args.get(&d.name).cloned().or_else(|| {
-                        self.global
-                            .get(&d.name)
-                            .cloned()
-                            .filter(|_| d.default.is_none())
-                    });
-                    let v = match (given, &d.default) {
-                        (Some(v), _) => Some(v),
-                        (None, Some(default)) => Some(self.x(df, st, line, default)?),
-                        (None, None) => None,
-                    };
-                    if let Some(v) = v {
-                        st.set_arg(&d.name, v.clone())
-                            .map_err(|e| self.fail(line, e))?;
-                        st.next_key(&format!("ARG {}={v}", d.name));
-                    }
-                }
-            }
-            Instruction::Maintainer(m) => {
-                self.history(st, &text, true);
-                let _ = m;
-            }
+        match &expanded {
+            Instruction::Maintainer(_) => self.history(st, &text, true),
             Instruction::Run {
                 command,
                 network,
                 heredocs,
                 ..
-            } => self.run(df, st, ins, command, heredocs, network.as_deref())?,
+            } => self.run(st, ins, command, heredocs, network.as_deref())?,
             Instruction::Copy {
                 sources,
                 dest,
@@ -451,29 +435,19 @@ impl Builder<'_> {
                 heredocs,
                 ..
             } => {
+                let step = CopyStep {
+                    sources,
+                    dest,
+                    from: from.as_deref(),
+                    chown: chown.as_deref(),
+                    chmod: chmod.as_deref(),
+                    checksum: None,
+                    add: false,
+                };
                 if heredocs.is_empty() {
-                    self.copy(
-                        df,
-                        st,
-                        ins,
-                        sources,
-                        dest,
-                        from.as_deref(),
-                        chown.as_deref(),
-                        chmod.as_deref(),
-                        false,
-                        None,
-                    )?
+                    self.copy(df, st, ins, step)?
                 } else {
-                    self.copy_heredocs(
-                        df,
-                        st,
-                        ins,
-                        heredocs,
-                        dest,
-                        chown.as_deref(),
-                        chmod.as_deref(),
-                    )?
+                    self.copy_heredocs(df, st, ins, heredocs, step)?
                 }
             }
             Instruction::Add {
@@ -483,20 +457,53 @@ impl Builder<'_> {
                 chmod,
                 checksum,
                 ..
-            } => self.copy(
-                df,
-                st,
-                ins,
-                sources,
-                dest,
-                None,
-                chown.as_deref(),
-                chmod.as_deref(),
-                true,
-                checksum.as_deref(),
-            )?,
-            // Metadata instructions were applied above.
+            } => {
+                let step = CopyStep {
+                    sources,
+                    dest,
+                    from: None,
+                    chown: chown.as_deref(),
+                    chmod: chmod.as_deref(),
+                    checksum: checksum.as_deref(),
+                    add: true,
+                };
+                self.copy(df, st, ins, step)?
+            }
+            // Metadata instructions were applied above, ARG before.
             _ => {}
+        }
+        Ok(())
+    }
+
+    /// `ARG`: each name set to its `--build-arg` value, else (for a bare `ARG NAME`) the
+    /// global ARG's, else its default, expanded with the values set so far.
+    fn arg(
+        &mut self,
+        st: &mut StageState,
+        line: usize,
+        decls: &[ArgDecl],
+        escape: char,
+    ) -> Result<()> {
+        for d in decls {
+            let given = self.build_args.get(&d.name).cloned().or_else(|| {
+                self.global
+                    .get(&d.name)
+                    .cloned()
+                    .filter(|_| d.default.is_none())
+            });
+            let v = match given {
+                Some(v) => Some(v),
+                None => match Instruction::Arg(vec![d.clone()]).expand(escape, &|n| st.lookup(n)) {
+                    Ok(Instruction::Arg(mut one)) => one.pop().and_then(|d| d.default),
+                    Ok(_) => unreachable!("an ARG expands to an ARG"),
+                    Err(e) => return Err(self.fail(line, e)),
+                },
+            };
+            if let Some(v) = v {
+                st.set_arg(&d.name, v.clone())
+                    .map_err(|e| self.fail(line, e))?;
+                st.next_key(&format!("ARG {}={v}", d.name));
+            }
         }
         Ok(())
     }

@@ -11,7 +11,7 @@ use rbox_runtime::monitor::Started;
 use serde_json::Value;
 
 use super::{Builder, Result, StageState};
-use crate::instructions::{Dockerfile, Instruction, Located, ShellOrExec};
+use crate::instructions::{Instruction, Located, ShellOrExec};
 
 /// The network a RUN step runs on (a runtime network mode), from its `--network` flag and
 /// `rbox build --network`: `default` (the default bridge, as docker build: a namespace of
@@ -44,7 +44,6 @@ pub fn run_network(step: Option<&str>, build: Option<&str>) -> Result<&'static s
 impl Builder<'_> {
     pub(super) fn run(
         &mut self,
-        df: &Dockerfile,
         st: &mut StageState,
         ins: &Located<Instruction>,
         command: &ShellOrExec,
@@ -97,7 +96,6 @@ impl Builder<'_> {
                 "RUN needs a base image with a shell: this stage is FROM scratch",
             ));
         }
-        let _ = df;
         let mode =
             run_network(network, self.o.network.as_deref()).map_err(|e| self.fail(ins.line, e))?;
         let id = rbox_runtime::create::random_hex(32);

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use rbox_image::Digest;
 use serde_json::{json, Map, Value};
 
-use crate::expand::expand;
 use crate::instructions::ShellOrExec;
 
 /// The state of a stage as its instructions run.
@@ -71,11 +70,6 @@ impl StageState {
             self.args = args;
         }
         checked
-    }
-
-    /// Docker's word expansion of `word` with this stage's ENV and ARG values.
-    pub(super) fn x(&self, escape: char, word: &str) -> Result<String, String> {
-        expand(word, escape, &|n| self.lookup(n))
     }
 
     /// A command as the config keeps it: the exec form as it is, the shell form run by the
