@@ -1,4 +1,9 @@
 //! The build cache: a key per step, chaining its parent's, names the layer the step made.
+//!
+//! A key is the digest of an explicit encoding: the encoding's version, the parent key, and
+//! a [`StepKey`] holding the step's inputs, typed per kind of step, serialized as JSON
+//! (fields in a fixed order, no maps): the same inputs give the same key, and any input
+//! changed gives another.
 
 use std::fs;
 use std::path::PathBuf;
@@ -53,12 +58,120 @@ pub(super) fn same_image_as_before(store: &Store, config: Value) -> Value {
     config
 }
 
+/// The version of the key encoding: a change to [`StepKey`] that could give an old key a
+/// new meaning bumps it, so that no earlier cache entry is taken for another step.
+const KEY_VERSION: u32 = 1;
+
+/// What a step's cache key is made of, besides its parent's key: the inputs that decide
+/// what the step makes, its words expanded.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub(crate) enum StepKey {
+    /// The root of a stage FROM scratch.
+    Scratch,
+    /// The root of a stage FROM an image: its id.
+    Image {
+        /// `sha256:...` of the image's config.
+        id: String,
+    },
+    /// ENV: the whole environment after it.
+    Env {
+        /// `K=V` entries, in the config's order.
+        env: Vec<String>,
+    },
+    /// ARG: one build argument set.
+    Arg {
+        /// Its name.
+        name: String,
+        /// Its value.
+        value: String,
+    },
+    /// WORKDIR: the absolute working directory after it.
+    Workdir {
+        /// The path.
+        path: String,
+    },
+    /// USER.
+    User {
+        /// `user[:group]`.
+        user: String,
+    },
+    /// VOLUME.
+    Volume {
+        /// The paths.
+        volumes: Vec<String>,
+    },
+    /// SHELL.
+    Shell {
+        /// The shell's words.
+        shell: Vec<String>,
+    },
+    /// RUN: what runs, and with which variables.
+    Run {
+        /// The command line as the container gets it (the SHELL's words included).
+        argv: Vec<String>,
+        /// The ENV and ARG values, `K=V`.
+        env: Vec<String>,
+    },
+    /// COPY or ADD.
+    Copy {
+        /// ADD rather than COPY.
+        add: bool,
+        /// The sources, local ones and URLs.
+        sources: Vec<String>,
+        /// The absolute destination.
+        dest: String,
+        /// `--chown`.
+        chown: Option<String>,
+        /// `--chmod`.
+        chmod: Option<String>,
+        /// The digest of the local sources' content and metadata.
+        content: String,
+        /// Each URL's checksum when given, else its content's digest.
+        urls: Vec<UrlKey>,
+    },
+}
+
+/// What an ADD's URL adds to its key.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct UrlKey {
+    /// The URL.
+    pub(crate) url: String,
+    /// `sha256:...`: the `--checksum`, or the fetched content's digest.
+    pub(crate) digest: String,
+}
+
+/// The encoding of one key, as it is hashed.
+#[derive(serde::Serialize)]
+struct Encoded<'a> {
+    version: u32,
+    parent: Option<String>,
+    step: &'a StepKey,
+}
+
+impl StepKey {
+    /// The key of this step after `parent` (`None` for a stage's root).
+    pub(crate) fn key(&self, parent: Option<&Digest>) -> Digest {
+        Digest::of(&self.encode(parent))
+    }
+
+    /// The bytes the key is the digest of.
+    fn encode(&self, parent: Option<&Digest>) -> Vec<u8> {
+        let encoded = Encoded {
+            version: KEY_VERSION,
+            parent: parent.map(Digest::to_string),
+            step: self,
+        };
+        serde_json::to_vec(&encoded).expect("a cache key serializes")
+    }
+}
+
 impl StageState {
-    pub(super) fn next_key(&mut self, part: &str) -> Digest {
-        let prev = self.key.as_ref().map(|k| k.to_string()).unwrap_or_default();
-        let k = Digest::of(format!("{prev}\n{part}").as_bytes());
-        self.key = Some(k.clone());
-        k
+    /// Chains `step` to the stage's key, and returns the new key.
+    pub(super) fn next_key(&mut self, step: &StepKey) -> Digest {
+        let key = step.key(self.key.as_ref());
+        self.key = Some(key.clone());
+        key
     }
 }
 
@@ -114,5 +227,194 @@ impl Builder<'_> {
             &serde_json::to_vec(&e).expect("json"),
         )?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    fn copy() -> StepKey {
+        StepKey::Copy {
+            add: false,
+            sources: vec!["a".into(), "b/*".into()],
+            dest: "/d/".into(),
+            chown: None,
+            chmod: None,
+            content: Digest::of(b"content").to_string(),
+            urls: vec![],
+        }
+    }
+
+    fn url(url: &str, digest: &[u8]) -> UrlKey {
+        UrlKey {
+            url: url.into(),
+            digest: Digest::of(digest).to_string(),
+        }
+    }
+
+    /// One step of each kind, whose words are all "x" where they can be.
+    fn one_of_each() -> Vec<StepKey> {
+        let x = || "x".to_owned();
+        vec![
+            StepKey::Scratch,
+            StepKey::Image { id: x() },
+            StepKey::Env { env: vec![x()] },
+            StepKey::Arg {
+                name: x(),
+                value: x(),
+            },
+            StepKey::Workdir { path: x() },
+            StepKey::User { user: x() },
+            StepKey::Volume { volumes: vec![x()] },
+            StepKey::Shell { shell: vec![x()] },
+            StepKey::Run {
+                argv: vec![x()],
+                env: vec![x()],
+            },
+            copy(),
+        ]
+    }
+
+    /// The key of the RUN below after FROM scratch: sha256 of its encoding, worked out
+    /// apart from this code. A change here invalidates every cache: bump KEY_VERSION.
+    const GOLDEN_RUN_KEY: &str =
+        "sha256:125e94a398358b3793ab72f1e0077552530117856f8f92eb099bc71f70e522cb";
+
+    #[test]
+    fn the_encoding_is_stable() {
+        let encoded = StepKey::Workdir { path: "/w".into() }.encode(None);
+        assert_eq!(
+            String::from_utf8(encoded).unwrap(),
+            r#"{"version":1,"parent":null,"step":{"step":"workdir","path":"/w"}}"#
+        );
+        let root = StepKey::Scratch.key(None);
+        let run = StepKey::Run {
+            argv: vec!["/bin/sh".into(), "-c".into(), "make".into()],
+            env: vec!["PATH=/bin".into()],
+        };
+        assert_eq!(
+            String::from_utf8(run.encode(Some(&root))).unwrap(),
+            format!(
+                r#"{{"version":1,"parent":"{root}","step":{{"step":"run","argv":["/bin/sh","-c","make"],"env":["PATH=/bin"]}}}}"#
+            )
+        );
+        assert_eq!(run.key(Some(&root)).to_string(), GOLDEN_RUN_KEY);
+        for step in one_of_each() {
+            assert_eq!(step.key(Some(&root)), step.clone().key(Some(&root)));
+        }
+    }
+
+    #[test]
+    fn each_input_changes_the_key() {
+        let parent = StepKey::Scratch.key(None);
+        let mut steps = one_of_each();
+        let changed = |f: &dyn Fn(&mut StepKey)| {
+            let mut step = copy();
+            f(&mut step);
+            step
+        };
+        steps.extend([
+            changed(&|s| {
+                if let StepKey::Copy { add, .. } = s {
+                    *add = true
+                }
+            }),
+            changed(&|s| {
+                if let StepKey::Copy { sources, .. } = s {
+                    sources.pop();
+                }
+            }),
+            changed(&|s| {
+                if let StepKey::Copy { dest, .. } = s {
+                    *dest = "/d".into()
+                }
+            }),
+            changed(&|s| {
+                if let StepKey::Copy { chown, .. } = s {
+                    *chown = Some("1:1".into())
+                }
+            }),
+            changed(&|s| {
+                if let StepKey::Copy { chmod, .. } = s {
+                    *chmod = Some("755".into())
+                }
+            }),
+            changed(&|s| {
+                if let StepKey::Copy { content, .. } = s {
+                    *content = Digest::of(b"other").to_string()
+                }
+            }),
+            changed(&|s| {
+                if let StepKey::Copy { urls, .. } = s {
+                    urls.push(url("https://h/f", b"f"))
+                }
+            }),
+            changed(&|s| {
+                if let StepKey::Copy { urls, .. } = s {
+                    urls.push(url("https://h/f", b"g"))
+                }
+            }),
+            changed(&|s| {
+                if let StepKey::Copy { urls, .. } = s {
+                    urls.push(url("https://h/g", b"f"))
+                }
+            }),
+            // Words are kept apart, and each field from the others.
+            StepKey::Run {
+                argv: vec!["x y".into()],
+                env: vec![],
+            },
+            StepKey::Run {
+                argv: vec!["x".into(), "y".into()],
+                env: vec![],
+            },
+            StepKey::Run {
+                argv: vec![],
+                env: vec!["x".into()],
+            },
+            StepKey::Run {
+                argv: vec!["x".into()],
+                env: vec!["A=1".into()],
+            },
+            StepKey::Arg {
+                name: "x=x".into(),
+                value: String::new(),
+            },
+            StepKey::Arg {
+                name: "x".into(),
+                value: "y".into(),
+            },
+            StepKey::Env {
+                env: vec!["x".into(), "x".into()],
+            },
+            StepKey::Image { id: "y".into() },
+        ]);
+        let keys: HashSet<Digest> = steps.iter().map(|s| s.key(Some(&parent))).collect();
+        assert_eq!(keys.len(), steps.len(), "two steps share a key");
+        // The parent is an input too.
+        let other = StepKey::Image { id: "x".into() }.key(None);
+        for step in &steps {
+            let key = step.key(Some(&parent));
+            assert_ne!(key, step.key(Some(&other)), "{step:?}");
+            assert_ne!(key, step.key(None), "{step:?}");
+        }
+    }
+
+    #[test]
+    fn a_stage_chains_its_keys() {
+        let mut st = StageState {
+            key: Some(StepKey::Scratch.key(None)),
+            ..Default::default()
+        };
+        let step = StepKey::User { user: "u".into() };
+        let first = st.next_key(&step);
+        assert_eq!(first, step.key(Some(&StepKey::Scratch.key(None))));
+        let second = st.next_key(&step);
+        assert_eq!(second, step.key(Some(&first)));
+        assert_ne!(first, second);
+        assert_eq!(st.key, Some(second));
     }
 }

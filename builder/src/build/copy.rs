@@ -8,6 +8,7 @@ use rbox_image::{Digest, Store};
 use rbox_runtime::rootfs;
 use serde_json::Value;
 
+use super::cache::{StepKey, UrlKey};
 use super::{Builder, Result, StageState};
 use crate::context::{copy_into, hash_sources, Context};
 use crate::fetch::{fetch, is_url, parse_checksum, url_file_name};
@@ -107,11 +108,17 @@ impl Builder<'_> {
         let mut url_keys = Vec::new();
         for (url, path) in urls.iter().zip(&downloads.files) {
             match &expected {
-                Some(d) => url_keys.push(format!("{url} {d}")),
+                Some(d) => url_keys.push(UrlKey {
+                    url: url.clone(),
+                    digest: d.to_string(),
+                }),
                 None => {
                     let _ = writeln!(self.log, "--> Fetching {url}");
                     let f = fetch(url, path, None).map_err(|e| self.fail(line, e))?;
-                    url_keys.push(format!("{url} {}", f.digest));
+                    url_keys.push(UrlKey {
+                        url: url.clone(),
+                        digest: f.digest.to_string(),
+                    });
                 }
             }
         }
@@ -145,14 +152,15 @@ impl Builder<'_> {
         let in_context = src_mount.is_none();
         let hash = hash_sources(&src_root, &local, in_context.then_some(&self.ctx))
             .map_err(|e| self.fail(line, e))?;
-        let mut key_text = format!(
-            "{} {sources:?} {dest} {chown:?} {chmod:?} {hash}",
-            if add { "ADD" } else { "COPY" }
-        );
-        if !url_keys.is_empty() {
-            key_text.push_str(&format!(" {url_keys:?}"));
-        }
-        let key = st.next_key(&key_text);
+        let key = st.next_key(&StepKey::Copy {
+            add,
+            sources: sources.clone(),
+            dest: dest.clone(),
+            chown: chown.map(str::to_owned),
+            chmod: chmod.map(str::to_owned),
+            content: hash.to_string(),
+            urls: url_keys,
+        });
         let created_by = ins.original.trim().to_owned();
         if self.cached(&key, st)? {
             self.history(st, &created_by, false);

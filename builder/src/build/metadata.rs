@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 
+use super::cache::StepKey;
 use super::StageState;
 use crate::instructions::Instruction;
 
@@ -27,7 +28,7 @@ impl StageState {
                 for (k, v) in pairs {
                     self.set_env(k, v)?;
                 }
-                Some(format!("ENV {:?}", self.env()))
+                Some(StepKey::Env { env: self.env() })
             }
             Instruction::Label(pairs) => {
                 let mut labels = self.object("Labels");
@@ -51,11 +52,11 @@ impl StageState {
                     format!("{}/{w}", cur.trim_end_matches('/'))
                 };
                 self.config.insert("WorkingDir".into(), json!(full));
-                Some(format!("WORKDIR {full}"))
+                Some(StepKey::Workdir { path: full })
             }
             Instruction::User(u) => {
                 self.config.insert("User".into(), json!(u));
-                Some(format!("USER {u}"))
+                Some(StepKey::User { user: u.clone() })
             }
             Instruction::Cmd(c) => {
                 self.config.insert("Cmd".into(), json!(self.shell_words(c)));
@@ -91,7 +92,9 @@ impl StageState {
                     v.insert(p.clone(), json!({}));
                 }
                 self.config.insert("Volumes".into(), Value::Object(v));
-                Some(format!("VOLUME {vols:?}"))
+                Some(StepKey::Volume {
+                    volumes: vols.clone(),
+                })
             }
             Instruction::StopSignal(s) => {
                 self.config.insert("StopSignal".into(), json!(s));
@@ -99,7 +102,7 @@ impl StageState {
             }
             Instruction::Shell(s) => {
                 self.config.insert("Shell".into(), json!(s));
-                Some(format!("SHELL {s:?}"))
+                Some(StepKey::Shell { shell: s.clone() })
             }
             Instruction::Healthcheck(h) => {
                 let v = match h {
@@ -153,7 +156,7 @@ pub(crate) enum Meta {
     /// Not a metadata instruction.
     No,
     /// Applied; what it adds to the cache key, if anything.
-    Applied(Option<String>),
+    Applied(Option<StepKey>),
 }
 
 /// `30s`, `1m30s`, `500ms` as nanoseconds.

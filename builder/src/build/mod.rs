@@ -27,7 +27,7 @@ mod plan;
 mod run;
 mod state;
 
-use cache::same_image_as_before;
+use cache::{same_image_as_before, StepKey};
 use copy::CopyStep;
 pub(crate) use metadata::Meta;
 pub use metadata::MAX_CONFIG_SIZE;
@@ -502,7 +502,10 @@ impl Builder<'_> {
             if let Some(v) = v {
                 st.set_arg(&d.name, v.clone())
                     .map_err(|e| self.fail(line, e))?;
-                st.next_key(&format!("ARG {}={v}", d.name));
+                st.next_key(&StepKey::Arg {
+                    name: d.name.clone(),
+                    value: v,
+                });
             }
         }
         Ok(())

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use rbox_image::{Digest, Reference};
 use serde_json::Value;
 
+use super::cache::StepKey;
 use super::{Builder, Result, StageState};
 use crate::expand::expand;
 use crate::instructions::{Dockerfile, Instruction, Stage};
@@ -49,7 +50,7 @@ impl Builder<'_> {
             return Ok(StageState {
                 arch,
                 os: "linux".into(),
-                key: Some(Digest::of(b"scratch")),
+                key: Some(StepKey::Scratch.key(None)),
                 ..Default::default()
             });
         }
@@ -103,7 +104,12 @@ impl Builder<'_> {
                 .cloned()
                 .unwrap_or_default(),
             args: BTreeMap::new(),
-            key: Some(Digest::of(image.id().to_string().as_bytes())),
+            key: Some(
+                StepKey::Image {
+                    id: image.id().to_string(),
+                }
+                .key(None),
+            ),
             cmd_set_here: false,
             arch: raw
                 .get("architecture")

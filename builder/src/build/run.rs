@@ -10,6 +10,7 @@ use rbox_runtime::lifecycle;
 use rbox_runtime::monitor::Started;
 use serde_json::Value;
 
+use super::cache::StepKey;
 use super::{Builder, Result, StageState};
 use crate::instructions::{Instruction, Located, ShellOrExec};
 
@@ -84,7 +85,10 @@ impl Builder<'_> {
                 env.push(format!("{k}={v}"));
             }
         }
-        let key = st.next_key(&format!("RUN {words:?} {env:?}"));
+        let key = st.next_key(&StepKey::Run {
+            argv: words.clone(),
+            env: env.clone(),
+        });
         let created_by = ins.original.trim().to_owned();
         if self.cached(&key, st)? {
             self.history(st, &created_by, false);
