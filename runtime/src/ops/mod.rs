@@ -1,10 +1,16 @@
 //! The verbs: create, the lifecycle (start, stop, kill, rm, wait, and the reconcile of
-//! dead monitors that they call), exec, cp, top, stats, prune.
+//! dead monitors that they call), exec, cp, top, stats, prune; `ps` rows, log queries,
+//! the inspect documents, the network verbs that need containers, `--pull`.
 
 pub mod copy;
 pub mod create;
 pub mod exec;
+pub mod inspect;
 pub mod lifecycle;
+pub mod logs;
+pub mod networks;
 pub mod prune;
+pub mod ps;
+pub mod run;
 pub mod stats;
 pub mod top;

@@ -1,0 +1,101 @@
+//! `run` and `create` with `--pull`: when the image is fetched before the container is
+//! made. Fetching is the caller's (the registry client and its messages).
+
+use rbox_image::Store;
+
+use crate::model::container::ContainerConfig;
+use crate::model::options::RunOptions;
+use crate::ops::create;
+use crate::store::containers::Containers;
+
+/// `--pull`: when to fetch the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PullPolicy {
+    /// When the store lacks it (docker's default).
+    #[default]
+    Missing,
+    /// Every time.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl PullPolicy {
+    /// `missing`, `always` or `never`.
+    pub fn parse(s: &str) -> Option<PullPolicy> {
+        match s {
+            "missing" => Some(PullPolicy::Missing),
+            "always" => Some(PullPolicy::Always),
+            "never" => Some(PullPolicy::Never),
+            _ => None,
+        }
+    }
+}
+
+/// Creates the container of `options`, first calling `pull` with the image's name when
+/// `policy` asks for it: `Always`, or `Missing` when the store doesn't have the image and
+/// its name is a reference a registry could have.
+pub fn create_pulling(
+    images: &Store,
+    containers: &Containers,
+    options: &RunOptions,
+    policy: PullPolicy,
+    pull: impl Fn(&str) -> crate::Result<()>,
+) -> crate::Result<ContainerConfig> {
+    if policy == PullPolicy::Always {
+        pull(&options.image)?;
+    }
+    match create::create(images, containers, options) {
+        Err(crate::Error::Image(rbox_image::Error::NoSuchImage(_)))
+            if policy == PullPolicy::Missing
+                && rbox_image::Reference::parse(&options.image).is_ok() =>
+        {
+            pull(&options.image)?;
+            create::create(images, containers, options)
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policies_read_as_docker_writes_them() {
+        assert_eq!(PullPolicy::parse("missing"), Some(PullPolicy::Missing));
+        assert_eq!(PullPolicy::parse("always"), Some(PullPolicy::Always));
+        assert_eq!(PullPolicy::parse("never"), Some(PullPolicy::Never));
+        assert_eq!(PullPolicy::parse("sometimes"), None);
+    }
+
+    #[test]
+    fn a_missing_image_is_pulled_once_then_created_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let images = Store::open(dir.path()).unwrap();
+        let containers = Containers::open(dir.path()).unwrap();
+        let options = RunOptions {
+            image: "example.invalid/nothing:1".into(),
+            ..Default::default()
+        };
+        let pulled = std::cell::Cell::new(0);
+        let pull = |image: &str| {
+            assert_eq!(image, "example.invalid/nothing:1");
+            pulled.set(pulled.get() + 1);
+            Ok(())
+        };
+        // The pull brought nothing: the create after it fails as the store lacks it.
+        let e = create_pulling(&images, &containers, &options, PullPolicy::Missing, pull);
+        assert!(matches!(
+            e,
+            Err(crate::Error::Image(rbox_image::Error::NoSuchImage(_)))
+        ));
+        assert_eq!(pulled.get(), 1);
+        let e = create_pulling(&images, &containers, &options, PullPolicy::Never, pull);
+        assert!(e.is_err());
+        assert_eq!(pulled.get(), 1);
+        let failing = |_: &str| Err(crate::Error::Runtime("unreachable".into()));
+        let e = create_pulling(&images, &containers, &options, PullPolicy::Always, failing);
+        assert_eq!(e.unwrap_err().to_string(), "unreachable");
+    }
+}
