@@ -2,26 +2,45 @@
 
 use std::io::{self, Write};
 
-/// A size in decimal units with three significant digits: `4.26MB`, `133MB`, `0B`.
-pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
-    let mut v = bytes as f64;
-    let mut i = 0;
-    while v >= 1000.0 && i < UNITS.len() - 1 {
-        v /= 1000.0;
-        i += 1;
-    }
-    format!("{}{}", three_significant(v), UNITS[i])
+/// Units of a size: decimal (`kB`, `MB`: image, disk and network figures) or binary
+/// (`KiB`, `MiB`: docker's memory figures).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Units {
+    /// Powers of 1000.
+    Decimal,
+    /// Powers of 1024.
+    Binary,
 }
 
-fn three_significant(v: f64) -> String {
-    let decimals = if v >= 100.0 {
-        0
-    } else if v >= 10.0 {
-        1
-    } else {
-        2
+/// A size with `digits` significant digits and no trailing zeros, as docker's Go
+/// (`%.Ng`): `size(4_261_000, Decimal, 3)` is `4.26MB`, `size(1_293_942, Binary, 4)` is
+/// `1.234MiB`, `0B` for nothing.
+pub fn size(bytes: u64, units: Units, digits: i32) -> String {
+    let (base, names) = match units {
+        Units::Decimal => (1000.0, ["B", "kB", "MB", "GB", "TB", "PB", "EB"]),
+        Units::Binary => (1024.0, ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]),
     };
+    let mut v = bytes as f64;
+    let mut i = 0;
+    while v >= base && i < names.len() - 1 {
+        v /= base;
+        i += 1;
+    }
+    format!("{}{}", significant(v, digits), names[i])
+}
+
+/// A size in decimal units with three significant digits, as `docker images` shows it:
+/// `4.26MB`, `133MB`, `0B`.
+pub fn human_size(bytes: u64) -> String {
+    size(bytes, Units::Decimal, 3)
+}
+
+/// `v` with `digits` significant digits and no trailing zeros (Go's `%.Ng`).
+fn significant(v: f64, digits: i32) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    let decimals = (digits - 1 - v.abs().log10().floor() as i32).max(0) as usize;
     let s = format!("{v:.decimals$}");
     if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_owned()
@@ -112,6 +131,15 @@ mod tests {
         assert_eq!(human_size(77_800_000), "77.8MB");
         assert_eq!(human_size(133_000_000), "133MB");
         assert_eq!(human_size(4_000_000), "4MB");
+        assert_eq!(human_size(999_999_600), "1000MB");
+        assert_eq!(human_size(99_960), "100kB");
+        assert_eq!(size(0, Units::Binary, 4), "0B");
+        assert_eq!(size(385_024, Units::Binary, 4), "376KiB");
+        assert_eq!(size(1_293_942, Units::Binary, 4), "1.234MiB");
+        assert_eq!(size(25_276_514_304, Units::Binary, 4), "23.54GiB");
+        assert_eq!(size(212, Units::Decimal, 4), "212B");
+        assert_eq!(size(16_432_000, Units::Decimal, 4), "16.43MB");
+        assert_eq!(size(4_000_000, Units::Decimal, 4), "4MB");
     }
 
     #[test]

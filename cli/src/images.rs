@@ -12,6 +12,7 @@ use rbox_image::{Digest, Reference, Store};
 use rbox_runtime::Containers;
 use serde_json::{json, Value};
 
+use crate::each::{collect_each, exit, print_each};
 use crate::format::{ago, human_size, print_table};
 use crate::{CliError, CliResult};
 
@@ -126,32 +127,21 @@ pub struct RmiArgs {
 
 pub fn rmi(root: &Path, a: RmiArgs) -> CliResult {
     let store = Store::open(root)?;
-    let mut failed = false;
-    let mut out = io::stdout().lock();
     let in_use = images_in_use(root)?;
     let used = |d: &Digest| in_use.contains(&d.to_string());
-    for name in &a.images {
-        match store.remove(name, a.force, &used) {
-            Ok(r) => {
-                for t in &r.untagged {
-                    writeln!(out, "Untagged: {}", t.familiar())?;
-                }
-                for d in &r.deleted {
-                    writeln!(out, "Deleted: {d}")?;
-                }
-            }
-            Err(e) => {
-                eprintln!("rbox: {e}");
-                failed = true;
-            }
-        }
-    }
+    let code = print_each(&a.images, |name| {
+        store.remove(name, a.force, &used).map(|r| {
+            let lines: Vec<String> = r
+                .untagged
+                .iter()
+                .map(|t| format!("Untagged: {}", t.familiar()))
+                .chain(r.deleted.iter().map(|d| format!("Deleted: {d}")))
+                .collect();
+            (!lines.is_empty()).then(|| lines.join("\n"))
+        })
+    })?;
     collect(&store, root)?;
-    Ok(if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(code)
 }
 
 #[derive(Args, Debug)]
@@ -320,26 +310,12 @@ pub fn inspect_one(root: &Path, name: &str) -> Result<Value, CliError> {
 }
 
 pub fn inspect(root: &Path, a: InspectArgs) -> CliResult {
-    let mut out = Vec::new();
-    let mut failed = false;
-    for name in &a.images {
-        match inspect_one(root, name) {
-            Ok(v) => out.push(v),
-            Err(e) => {
-                eprintln!("rbox: {e}");
-                failed = true;
-            }
-        }
-    }
+    let (out, failed) = collect_each(&a.images, |name| inspect_one(root, name));
     println!(
         "{}",
         serde_json::to_string_pretty(&out).expect("inspect output serializes")
     );
-    Ok(if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(exit(failed))
 }
 
 #[derive(Args, Debug)]

@@ -4,9 +4,9 @@
 mod build;
 mod check;
 mod containers;
+mod each;
 mod format;
 mod images;
-mod inspect;
 mod networks;
 mod registry;
 mod template;

@@ -5,11 +5,11 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use rbox_network::store::DEFAULT_NETWORK;
-use rbox_network::{CreateOptions, Network, Networks};
+use rbox_network::{CreateOptions, Networks};
+use rbox_runtime::ops::networks;
 use rbox_runtime::Containers;
-use serde_json::json;
 
+use crate::each::{collect_each, exit, print_each};
 use crate::{CliError, CliResult};
 
 #[derive(Subcommand, Debug)]
@@ -123,12 +123,6 @@ pub fn run(root: &Path, cmd: NetworkCommand) -> CliResult {
             writeln!(out, "{}", net.id)?;
         }
         NetworkCommand::Ls(a) => {
-            let mut list = nets.list()?;
-            if !list.iter().any(|n| n.name == DEFAULT_NETWORK) {
-                if let Ok(d) = nets.get(DEFAULT_NETWORK) {
-                    list.insert(0, d);
-                }
-            }
             if !a.quiet {
                 writeln!(
                     out,
@@ -136,7 +130,7 @@ pub fn run(root: &Path, cmd: NetworkCommand) -> CliResult {
                     "NETWORK ID", "NAME", "DRIVER"
                 )?;
             }
-            for n in list {
+            for n in networks::list(&nets)? {
                 let id = if a.no_trunc { &n.id[..] } else { &n.id[..12] };
                 if a.quiet {
                     writeln!(out, "{id}")?;
@@ -147,51 +141,26 @@ pub fn run(root: &Path, cmd: NetworkCommand) -> CliResult {
         }
         NetworkCommand::Inspect(a) => {
             let containers = Containers::open(root)?;
-            let mut all = Vec::new();
-            let mut failed = false;
-            for name in &a.names {
-                match nets.get(name) {
-                    Ok(n) => all.push(inspect_json(&nets, &containers, &n)),
-                    Err(e) => {
-                        eprintln!("rbox: {e}");
-                        failed = true;
-                    }
-                }
-            }
+            let (all, failed) = collect_each(&a.names, |name| {
+                nets.get(name)
+                    .map(|n| networks::NetworkJson::new(&nets, &containers, n))
+            });
             writeln!(
                 out,
                 "{}",
                 serde_json::to_string_pretty(&all).unwrap_or_default()
             )?;
-            if failed {
-                return Ok(ExitCode::FAILURE);
-            }
+            return Ok(exit(failed));
         }
         NetworkCommand::Rm(a) => {
-            rbox_runtime::net::sweep_addresses(&Containers::open(root)?);
-            let mut failed = false;
-            for name in &a.names {
-                let r = if name == DEFAULT_NETWORK {
-                    Err(rbox_network::Error::Conflict(format!(
-                        "{name} is a pre-defined network and cannot be removed"
-                    )))
-                } else {
-                    nets.remove(name)
-                };
-                match r {
-                    Ok(_) => writeln!(out, "{name}")?,
-                    Err(e) => {
-                        eprintln!("rbox: {e}");
-                        failed = true;
-                    }
-                }
-            }
-            if failed {
-                return Ok(ExitCode::FAILURE);
-            }
+            networks::prepare_removal(&Containers::open(root)?);
+            drop(out);
+            return print_each(&a.names, |name| {
+                networks::remove(&nets, name).map(|_| Some(name.to_owned()))
+            });
         }
         NetworkCommand::Prune(_) => {
-            let removed = prune(root)?;
+            let removed = networks::prune(&Containers::open(root)?)?;
             if !removed.is_empty() {
                 writeln!(out, "Deleted Networks:")?;
                 for n in removed {
@@ -211,65 +180,4 @@ pub fn run(root: &Path, cmd: NetworkCommand) -> CliResult {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Removes the user-defined networks no container uses, and takes the default network's
-/// bridge down when none uses it (it comes back on first use). Returns the names removed.
-pub fn prune(root: &Path) -> Result<Vec<String>, CliError> {
-    let nets = Networks::open(root);
-    let containers = Containers::open(root)?;
-    rbox_runtime::net::sweep_addresses(&containers);
-    let used = rbox_runtime::net::in_use(&containers)?;
-    let mut removed = Vec::new();
-    for n in nets.list()? {
-        if used.iter().any(|(net, _)| *net == n.id) {
-            continue;
-        }
-        if n.name == DEFAULT_NETWORK {
-            nets.take_down(&n)?;
-        } else if nets.remove(&n.name).is_ok() {
-            removed.push(n.name);
-        }
-    }
-    Ok(removed)
-}
-
-fn inspect_json(nets: &Networks, containers: &Containers, n: &Network) -> serde_json::Value {
-    let mut members = serde_json::Map::new();
-    for (ip, id) in nets.users(n).unwrap_or_default() {
-        let Ok(c) = containers.read_config(&id) else {
-            continue;
-        };
-        let mac = c
-            .host
-            .networks
-            .iter()
-            .find(|e| e.network_id == n.id)
-            .map(|e| e.mac_address.clone())
-            .unwrap_or_default();
-        members.insert(
-            id,
-            json!({
-                "Name": c.name,
-                "MacAddress": mac,
-                "IPv4Address": format!("{ip}/{}", n.subnet.prefix),
-            }),
-        );
-    }
-    json!({
-        "Name": n.name,
-        "Id": n.id,
-        "Created": n.created,
-        "Scope": "local",
-        "Driver": n.driver,
-        "EnableIPv6": false,
-        "IPAM": {
-            "Driver": "default",
-            "Config": [{"Subnet": n.subnet.to_string(), "Gateway": n.gateway.to_string()}],
-        },
-        "Internal": n.internal,
-        "Containers": members,
-        "Options": {"com.docker.network.bridge.name": n.bridge},
-        "Labels": n.labels,
-    })
 }

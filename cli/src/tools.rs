@@ -12,7 +12,7 @@ use rbox_runtime::prune::{self, Usage};
 use rbox_runtime::stats::Sample;
 use rbox_runtime::{Container, Containers};
 
-use crate::format::{human_size, print_table};
+use crate::format::{human_size, print_table, size, Units};
 use crate::template;
 use crate::{CliError, CliResult};
 
@@ -238,41 +238,13 @@ fn split_cells(line: &str) -> Vec<String> {
 /// A size in binary units with four significant digits, as docker's memory figures:
 /// `1.234MiB`, `376KiB`, `0B`.
 fn binary_size(bytes: u64) -> String {
-    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    let mut v = bytes as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i < UNITS.len() - 1 {
-        v /= 1024.0;
-        i += 1;
-    }
-    format!("{}{}", significant(v, 4), UNITS[i])
+    size(bytes, Units::Binary, 4)
 }
 
 /// A size in decimal units with four significant digits, as docker's reclaimed-space
 /// figures: `16.43MB`, `212B`.
 fn size4(bytes: u64) -> String {
-    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
-    let mut v = bytes as f64;
-    let mut i = 0;
-    while v >= 1000.0 && i < UNITS.len() - 1 {
-        v /= 1000.0;
-        i += 1;
-    }
-    format!("{}{}", significant(v, 4), UNITS[i])
-}
-
-/// `v` with `digits` significant digits and no trailing zeros (Go's `%.Ng`).
-fn significant(v: f64, digits: i32) -> String {
-    if v == 0.0 {
-        return "0".into();
-    }
-    let decimals = (digits - 1 - v.abs().log10().floor() as i32).max(0) as usize;
-    let s = format!("{v:.decimals$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_owned()
-    } else {
-        s
-    }
+    size(bytes, Units::Decimal, 4)
 }
 
 /// Prints rows as columns at least `min` wide (cell plus three spaces), the last one
@@ -430,7 +402,7 @@ fn system_prune(root: &Path, a: SystemPruneArgs) -> CliResult {
     // Containers first: the images they held become unused.
     let cs = prune::prune_containers(&containers)?;
     let images = prune::prune_images(&store, &containers, a.all)?;
-    let networks = crate::networks::prune(root)?;
+    let networks = rbox_runtime::ops::networks::prune(&containers)?;
     let volumes = if a.volumes {
         containers.prune_volumes(false)?
     } else {
@@ -473,17 +445,6 @@ fn system_prune(root: &Path, a: SystemPruneArgs) -> CliResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_read_like_dockers_units() {
-        assert_eq!(binary_size(0), "0B");
-        assert_eq!(binary_size(385_024), "376KiB");
-        assert_eq!(binary_size(1_293_942), "1.234MiB");
-        assert_eq!(binary_size(25_276_514_304), "23.54GiB");
-        assert_eq!(size4(212), "212B");
-        assert_eq!(size4(16_432_000), "16.43MB");
-        assert_eq!(size4(4_000_000), "4MB");
-    }
 
     #[test]
     fn top_columns_are_at_least_twenty_wide() {

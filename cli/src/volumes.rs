@@ -6,9 +6,10 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
+use rbox_runtime::ops::inspect::VolumeJson;
 use rbox_runtime::Containers;
-use serde_json::json;
 
+use crate::each::{collect_each, exit, print_each};
 use crate::format::print_table;
 use crate::CliResult;
 
@@ -100,49 +101,25 @@ pub fn run(root: &Path, cmd: VolumeCommand) -> CliResult {
             }
         }
         VolumeCommand::Inspect(a) => {
-            let mut list = Vec::new();
-            let mut failed = false;
-            for n in &a.names {
-                match containers.volume(n) {
-                    Ok(v) => list.push(json!({
-                        "CreatedAt": v.created_at,
-                        "Driver": "local",
-                        "Labels": v.labels,
-                        "Mountpoint": containers.volume_data(&v.name),
-                        "Name": v.name,
-                        "Options": {},
-                        "Scope": "local",
-                    })),
-                    Err(e) => {
-                        eprintln!("rbox: {e}");
-                        failed = true;
-                    }
-                }
-            }
+            let (list, failed) = collect_each(&a.names, |n| {
+                containers
+                    .volume(n)
+                    .map(|v| VolumeJson::new(&containers, v))
+            });
             writeln!(
                 out,
                 "{}",
                 serde_json::to_string_pretty(&list).expect("json")
             )?;
-            if failed {
-                return Ok(ExitCode::FAILURE);
-            }
+            return Ok(exit(failed));
         }
         VolumeCommand::Rm(a) => {
-            let mut failed = false;
-            for n in &a.names {
-                match containers.remove_volume(n) {
-                    Ok(()) => writeln!(out, "{n}")?,
-                    Err(_) if a.force && containers.volume(n).is_err() => {}
-                    Err(e) => {
-                        eprintln!("rbox: {e}");
-                        failed = true;
-                    }
-                }
-            }
-            if failed {
-                return Ok(ExitCode::FAILURE);
-            }
+            drop(out);
+            return print_each(&a.names, |n| match containers.remove_volume(n) {
+                Ok(()) => Ok(Some(n.to_owned())),
+                Err(_) if a.force && containers.volume(n).is_err() => Ok(None),
+                Err(e) => Err(e),
+            });
         }
         VolumeCommand::Prune(a) => {
             if !a.force {

@@ -1,0 +1,85 @@
+//! inspect (containers, else images) and port.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Args;
+use rbox_runtime::lifecycle;
+use rbox_runtime::Containers;
+
+use crate::each::{collect_each, exit};
+use crate::template;
+use crate::{CliError, CliResult};
+
+#[derive(Args, Debug)]
+pub struct PortArgs {
+    /// The container.
+    container: String,
+    /// Only this port: PORT[/tcp|udp].
+    port: Option<String>,
+}
+
+/// `port`: a running container's published ports.
+pub fn port(root: &Path, a: PortArgs) -> CliResult {
+    let containers = Containers::open(root)?;
+    let c = lifecycle::reconcile(&containers, &containers.resolve(&a.container)?)?;
+    let wanted = a.port.as_deref().map(|p| match p.split_once('/') {
+        Some((n, proto)) => (n.to_owned(), proto.to_owned()),
+        None => (p.to_owned(), "tcp".to_owned()),
+    });
+    let mut out = std::io::stdout().lock();
+    let mut found = false;
+    for p in &c.state.ports {
+        if let Some((n, proto)) = &wanted {
+            if *n != p.container_port.to_string() || *proto != p.protocol {
+                continue;
+            }
+            writeln!(out, "{}:{}", p.host_ip_text(), p.host_port)?;
+        } else {
+            writeln!(
+                out,
+                "{} -> {}:{}",
+                p.container_key(),
+                p.host_ip_text(),
+                p.host_port
+            )?;
+        }
+        found = true;
+    }
+    if let (Some(p), false) = (&a.port, found) {
+        return Err(CliError::Failed(format!(
+            "no public port '{p}' published for {}",
+            c.config.name
+        )));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// Print each object through a template, e.g. '{{.NetworkSettings.IPAddress}}'.
+    #[arg(short, long)]
+    format: Option<String>,
+    /// Containers or images.
+    #[arg(required = true)]
+    names: Vec<String>,
+}
+
+pub fn inspect(root: &Path, a: InspectArgs) -> CliResult {
+    let containers = Containers::open(root)?;
+    let (out, failed) = collect_each(&a.names, |n| {
+        rbox_runtime::ops::inspect::container(&containers, n)
+            .or_else(|_| crate::images::inspect_one(root, n))
+            .map_err(|_| format!("no such object: {n}"))
+    });
+    match &a.format {
+        Some(f) => {
+            for v in &out {
+                println!("{}", template::render_json(f, v));
+            }
+        }
+        None => println!("{}", serde_json::to_string_pretty(&out).expect("json")),
+    }
+    Ok(exit(failed))
+}

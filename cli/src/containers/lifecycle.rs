@@ -1,0 +1,152 @@
+//! start, stop, restart, kill, rm, wait, rename.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Args;
+use rbox_runtime::create::parse_signal;
+use rbox_runtime::lifecycle;
+use rbox_runtime::monitor::Started;
+use rbox_runtime::Containers;
+
+use super::run::start_container;
+use super::{check_tty, each, each_printing};
+use crate::{CliError, CliResult};
+
+#[derive(Args, Debug)]
+pub struct StartArgs {
+    /// Attach to the container's output and exit with its code.
+    #[arg(short, long)]
+    attach: bool,
+    /// Attach standard input.
+    #[arg(short, long)]
+    interactive: bool,
+    /// Containers to start.
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn start(root: &Path, a: StartArgs) -> CliResult {
+    let containers = Containers::open(root)?;
+    if a.attach {
+        if a.containers.len() > 1 {
+            return Err(CliError::Failed(
+                "you cannot start and attach multiple containers at once".into(),
+            ));
+        }
+        let id = containers.resolve(&a.containers[0])?;
+        let c = lifecycle::reconcile(&containers, &id)?;
+        check_tty(a.interactive, c.config.config.tty)?;
+        return start_container(&containers, &id, true, c.config.config.tty, false);
+    }
+    each(&containers, &a.containers, |id| {
+        let c = lifecycle::reconcile(&containers, id)?;
+        if c.state.is_running() {
+            return Ok(());
+        }
+        let mut spawned = lifecycle::start(&containers, id, false)?;
+        match spawned.wait_started() {
+            Started::Running(_) => Ok(()),
+            Started::Failed(_, msg) => Err(CliError::Failed(msg)),
+        }
+    })
+}
+
+#[derive(Args, Debug)]
+pub struct StopArgs {
+    /// Seconds to wait before killing the container.
+    #[arg(short, long)]
+    time: Option<u32>,
+    /// Containers to stop.
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn stop(root: &Path, a: StopArgs) -> CliResult {
+    let containers = Containers::open(root)?;
+    each(&containers, &a.containers, |id| {
+        lifecycle::stop(&containers, id, a.time)?;
+        Ok(())
+    })
+}
+
+pub fn restart(root: &Path, a: StopArgs) -> CliResult {
+    let containers = Containers::open(root)?;
+    each(&containers, &a.containers, |id| {
+        lifecycle::stop(&containers, id, a.time)?;
+        let mut spawned = lifecycle::start(&containers, id, false)?;
+        match spawned.wait_started() {
+            Started::Running(_) => Ok(()),
+            Started::Failed(_, msg) => Err(CliError::Failed(msg)),
+        }
+    })
+}
+
+#[derive(Args, Debug)]
+pub struct KillArgs {
+    /// Signal to send.
+    #[arg(short, long, default_value = "KILL")]
+    signal: String,
+    /// Containers to signal.
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn kill(root: &Path, a: KillArgs) -> CliResult {
+    let containers = Containers::open(root)?;
+    let sig = parse_signal(&a.signal)?;
+    each(&containers, &a.containers, |id| {
+        lifecycle::kill(&containers, id, sig)?;
+        Ok(())
+    })
+}
+
+#[derive(Args, Debug)]
+pub struct RmArgs {
+    /// Kill and remove running containers.
+    #[arg(short, long)]
+    force: bool,
+    /// Remove anonymous volumes too.
+    #[arg(short, long)]
+    volumes: bool,
+    /// Containers to remove.
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn rm(root: &Path, a: RmArgs) -> CliResult {
+    let containers = Containers::open(root)?;
+    each(&containers, &a.containers, |id| {
+        lifecycle::remove(&containers, id, a.force, a.volumes)?;
+        Ok(())
+    })
+}
+
+#[derive(Args, Debug)]
+pub struct WaitArgs {
+    /// Containers to wait for.
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn wait(root: &Path, a: WaitArgs) -> CliResult {
+    let containers = Containers::open(root)?;
+    each_printing(&containers, &a.containers, |id| {
+        Ok(lifecycle::wait(&containers, id)?.to_string())
+    })
+}
+
+#[derive(Args, Debug)]
+pub struct RenameArgs {
+    /// The container.
+    container: String,
+    /// Its new name.
+    new_name: String,
+}
+
+pub fn rename(root: &Path, a: RenameArgs) -> CliResult {
+    let containers = Containers::open(root)?;
+    let id = containers.resolve(&a.container)?;
+    containers.rename(&id, &a.new_name)?;
+    Ok(ExitCode::SUCCESS)
+}

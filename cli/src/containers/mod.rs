@@ -1,0 +1,68 @@
+//! Container commands, one file per group: run and create ([`run`]), start, stop, restart,
+//! kill, rm, wait, rename ([`lifecycle`]), ps ([`ps`]), logs ([`logs`]), inspect and port
+//! ([`inspect`]), exec ([`exec`]). Each is its arguments over a call into rbox-runtime.
+
+mod exec;
+mod inspect;
+mod lifecycle;
+mod logs;
+mod ps;
+mod run;
+
+use std::io;
+use std::process::ExitCode;
+
+use rbox_runtime::Containers;
+
+pub use exec::{exec, ExecArgs};
+pub use inspect::{inspect, port, InspectArgs, PortArgs};
+pub use lifecycle::{
+    kill, rename, restart, rm, start, stop, wait, KillArgs, RenameArgs, RmArgs, StartArgs,
+    StopArgs, WaitArgs,
+};
+pub use logs::{logs, LogsArgs};
+pub use ps::{ps, PsArgs};
+pub use run::{create, run, CreateArgs, RunArgs};
+
+use crate::{CliError, CliResult};
+
+/// Exits as `docker run` does for an error before the container runs.
+fn run_failure(e: rbox_runtime::Error) -> CliResult {
+    eprintln!("rbox: {e}");
+    Ok(ExitCode::from(e.run_exit_code()))
+}
+
+/// Refuses a terminal for a standard input that is not one (`-it` with a pipe or a file),
+/// as docker does: the container would wait on a terminal that never comes.
+fn check_tty(interactive: bool, tty: bool) -> Result<(), CliError> {
+    use std::io::IsTerminal;
+    if interactive && tty && !io::stdin().is_terminal() {
+        return Err(CliError::Failed("the input device is not a TTY".into()));
+    }
+    Ok(())
+}
+
+/// Runs `f` on each named container (by its id) and prints what it returns, as
+/// [`crate::each::print_each`].
+fn each_printing(
+    containers: &Containers,
+    names: &[String],
+    mut f: impl FnMut(&str) -> Result<String, CliError>,
+) -> CliResult {
+    crate::each::print_each(names, |n| {
+        let id = containers.resolve(n)?;
+        f(&id).map(Some)
+    })
+}
+
+/// Runs `f` on each named container, printing each name as docker does.
+fn each(
+    containers: &Containers,
+    names: &[String],
+    mut f: impl FnMut(&str) -> Result<(), CliError>,
+) -> CliResult {
+    crate::each::print_each(names, |n| {
+        let id = containers.resolve(n)?;
+        f(&id).map(|()| Some(n.to_owned()))
+    })
+}

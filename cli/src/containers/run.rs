@@ -1,0 +1,281 @@
+//! `run` and `create`: their options, the pull before, the start and attach after.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Args;
+use rbox_runtime::attach;
+use rbox_runtime::lifecycle;
+use rbox_runtime::monitor::Started;
+use rbox_runtime::ops::run::PullPolicy;
+use rbox_runtime::{Containers, RunOptions};
+
+use super::{check_tty, run_failure};
+use crate::{CliError, CliResult};
+
+/// Options shared by `run` and `create`.
+#[derive(Args, Debug)]
+pub struct CreateArgs {
+    /// Print help (-h is --hostname, as in docker).
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
+    /// Assign a name to the container.
+    #[arg(long)]
+    name: Option<String>,
+    /// Set environment variables (KEY=VALUE, or KEY to pass this one's).
+    #[arg(short, long = "env", value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// Read environment variables from a file.
+    #[arg(long)]
+    env_file: Vec<PathBuf>,
+    /// Working directory inside the container.
+    #[arg(short, long)]
+    workdir: Option<String>,
+    /// User: name or uid, with an optional :group or :gid.
+    #[arg(short, long)]
+    user: Option<String>,
+    /// Overwrite the image's ENTRYPOINT.
+    #[arg(long)]
+    entrypoint: Option<String>,
+    /// Container host name.
+    #[arg(long, short = 'h')]
+    hostname: Option<String>,
+    /// Network: bridge (the default), none, host, or a network's name.
+    #[arg(long, alias = "net")]
+    network: Option<String>,
+    /// Another name for the container on its network.
+    #[arg(long, alias = "net-alias")]
+    network_alias: Vec<String>,
+    /// The container's IPv4 address on its network.
+    #[arg(long)]
+    ip: Option<String>,
+    /// Publish a port: [IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp], ports may be ranges.
+    #[arg(short, long)]
+    publish: Vec<String>,
+    /// Publish every exposed port on a free host port.
+    #[arg(short = 'P', long)]
+    publish_all: bool,
+    /// Memory limit (e.g. 64m, 1g).
+    #[arg(short, long)]
+    memory: Option<String>,
+    /// Number of CPUs (e.g. 0.5).
+    #[arg(long)]
+    cpus: Option<String>,
+    /// Limit on the number of processes (-1: none).
+    #[arg(long, allow_negative_numbers = true)]
+    pids_limit: Option<i64>,
+    /// Restart policy: no, on-failure[:N], always, unless-stopped.
+    #[arg(long)]
+    restart: Option<String>,
+    /// Remove the container when it exits.
+    #[arg(long)]
+    rm: bool,
+    /// Allocate a pseudo-terminal.
+    #[arg(short, long)]
+    tty: bool,
+    /// Keep standard input open.
+    #[arg(short, long)]
+    interactive: bool,
+    /// Add Linux capabilities.
+    #[arg(long)]
+    cap_add: Vec<String>,
+    /// Drop Linux capabilities.
+    #[arg(long)]
+    cap_drop: Vec<String>,
+    /// Give the container every capability and lift the security defaults.
+    #[arg(long)]
+    privileged: bool,
+    /// Mount the container's root filesystem read-only.
+    #[arg(long)]
+    read_only: bool,
+    /// Run an init inside the container that forwards signals and reaps processes.
+    #[arg(long)]
+    init: bool,
+    /// Signal to stop the container.
+    #[arg(long)]
+    stop_signal: Option<String>,
+    /// Seconds to wait for the container to stop before killing it.
+    #[arg(long)]
+    stop_timeout: Option<u32>,
+    /// Set metadata on the container (KEY=VALUE).
+    #[arg(short, long)]
+    label: Vec<String>,
+    /// Add a custom host-to-IP mapping (NAME:IP).
+    #[arg(long)]
+    add_host: Vec<String>,
+    /// Bind mount or volume: HOST_PATH:PATH[:ro], NAME:PATH[:ro], or PATH (anonymous).
+    #[arg(short, long = "volume")]
+    volume: Vec<String>,
+    /// A mount: type=bind|volume|tmpfs,source=…,target=…[,readonly].
+    #[arg(long)]
+    mount: Vec<String>,
+    /// A tmpfs mount: PATH[:size=…,mode=…].
+    #[arg(long)]
+    tmpfs: Vec<String>,
+    /// Mount the volumes of another container: CONTAINER[:ro|rw].
+    #[arg(long)]
+    volumes_from: Vec<String>,
+    /// The log driver: json-file (the only one).
+    #[arg(long)]
+    log_driver: Option<String>,
+    /// A log option: max-size=SIZE (a file's size before rotation, -1: no limit; default
+    /// 20m), max-file=N (files kept; default 5). `log-opts` in <root>/defaults.json sets the
+    /// root's defaults.
+    #[arg(long = "log-opt")]
+    log_opt: Vec<String>,
+    /// Pull the image: missing (when the store lacks it), always, or never.
+    #[arg(long, default_value = "missing", value_parser = ["missing", "always", "never"])]
+    pull: String,
+    /// The image.
+    image: String,
+    /// The command and its arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+impl CreateArgs {
+    fn options(&self) -> RunOptions {
+        RunOptions {
+            image: self.image.clone(),
+            command: self.command.clone(),
+            name: self.name.clone(),
+            entrypoint: self.entrypoint.clone(),
+            env: self.env.clone(),
+            env_files: self.env_file.clone(),
+            workdir: self.workdir.clone(),
+            user: self.user.clone(),
+            hostname: self.hostname.clone(),
+            network: self.network.clone(),
+            network_aliases: self.network_alias.clone(),
+            ip: self.ip.clone(),
+            publish: self.publish.clone(),
+            publish_all: self.publish_all,
+            memory: self.memory.clone(),
+            cpus: self.cpus.clone(),
+            pids_limit: self.pids_limit,
+            restart: self.restart.clone(),
+            rm: self.rm,
+            tty: self.tty,
+            interactive: self.interactive,
+            cap_add: self.cap_add.clone(),
+            cap_drop: self.cap_drop.clone(),
+            privileged: self.privileged,
+            read_only: self.read_only,
+            init: self.init,
+            stop_signal: self.stop_signal.clone(),
+            stop_timeout: self.stop_timeout,
+            labels: self.label.clone(),
+            add_hosts: self.add_host.clone(),
+            volumes: self.volume.clone(),
+            mounts: self.mount.clone(),
+            tmpfs: self.tmpfs.clone(),
+            volumes_from: self.volumes_from.clone(),
+            log_driver: self.log_driver.clone(),
+            log_opts: self.log_opt.clone(),
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Run in the background and print the container's id.
+    #[arg(short, long)]
+    detach: bool,
+    #[command(flatten)]
+    create: CreateArgs,
+}
+
+fn open(root: &Path) -> Result<(rbox_image::Store, Containers), CliError> {
+    Ok((rbox_image::Store::open(root)?, Containers::open(root)?))
+}
+
+pub fn run(root: &Path, a: RunArgs) -> CliResult {
+    if !a.detach {
+        check_tty(a.create.interactive, a.create.tty)?;
+    }
+    // The container's cgroup migration waits for the kernel: start that wait now.
+    rbox_runtime::cgroup::prime_migration();
+    let (images, containers) = match open(root) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("rbox: {e}");
+            return Ok(ExitCode::from(125));
+        }
+    };
+    let config = match create_pulling(root, &images, &containers, &a.create) {
+        Ok(c) => c,
+        Err(e) => return run_failure(e),
+    };
+    start_container(&containers, &config.id, !a.detach, a.create.tty, a.detach)
+}
+
+/// Creates the container, first pulling its image when `--pull` asks for it.
+fn create_pulling(
+    root: &Path,
+    images: &rbox_image::Store,
+    containers: &Containers,
+    a: &CreateArgs,
+) -> rbox_runtime::Result<rbox_runtime::ContainerConfig> {
+    let pull = |image: &str| {
+        crate::registry::pull_missing(root, image)
+            .map_err(|e| rbox_runtime::Error::Runtime(e.to_string()))
+    };
+    let policy = PullPolicy::parse(&a.pull).unwrap_or_default();
+    rbox_runtime::ops::run::create_pulling(images, containers, &a.options(), policy, pull)
+}
+
+/// Starts a container, attached or not, and ends as `docker run`/`docker start` does.
+pub(super) fn start_container(
+    containers: &Containers,
+    id: &str,
+    attached: bool,
+    tty: bool,
+    print_id: bool,
+) -> CliResult {
+    let signals = if attached {
+        match attach::catch_signals() {
+            Ok(s) => Some(s),
+            Err(e) => return run_failure(e.into()),
+        }
+    } else {
+        None
+    };
+    let _raw = (attached && tty)
+        .then(attach::RawTerminal::enable)
+        .flatten();
+    let mut spawned = match lifecycle::start(containers, id, attached) {
+        Ok(s) => s,
+        Err(e) => return run_failure(e),
+    };
+    match spawned.wait_started() {
+        Started::Failed(code, msg) => {
+            drop(_raw);
+            eprintln!("rbox: {msg}");
+            let _ = spawned.child.wait();
+            Ok(ExitCode::from(code))
+        }
+        Started::Running(pid) => {
+            if print_id {
+                println!("{id}");
+            }
+            match &signals {
+                Some(sig) => {
+                    let code = attach::wait(spawned, pid, sig);
+                    Ok(ExitCode::from(code.clamp(0, 255) as u8))
+                }
+                None => Ok(ExitCode::SUCCESS),
+            }
+        }
+    }
+}
+
+pub fn create(root: &Path, a: CreateArgs) -> CliResult {
+    let (images, containers) = open(root)?;
+    match create_pulling(root, &images, &containers, &a) {
+        Ok(c) => {
+            println!("{}", c.id);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => run_failure(e),
+    }
+}
