@@ -7,31 +7,7 @@ use std::ffi::OsStr;
 use std::path::Path;
 use std::process::Command;
 
-use harness::{rbox_bin, TestRoot};
-
-fn busybox() -> TestRoot {
-    let t = TestRoot::new();
-    t.busybox("busybox:latest");
-    t
-}
-
-/// A build context with `files` (path, content).
-fn context(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
-    for (p, c) in files {
-        let p = d.path().join(p);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, c).unwrap();
-    }
-    d
-}
-
-fn build(t: &TestRoot, ctx: &Path, args: &[&str]) -> (i32, String, String) {
-    let mut full: Vec<&OsStr> = vec![OsStr::new("build")];
-    full.extend(args.iter().map(OsStr::new));
-    full.push(ctx.as_os_str());
-    t.status(full)
-}
+use harness::{busybox, context, rbox_bin, TestRoot};
 
 fn config(t: &TestRoot, image: &str) -> serde_json::Value {
     let v: serde_json::Value = serde_json::from_str(&t.ok(["image", "inspect", image])).unwrap();
@@ -48,7 +24,7 @@ fn a_hello_world_script_is_copied_made_executable_and_run() {
         ),
         ("hello.sh", "#!/bin/sh\necho Hello from a built image\n"),
     ]);
-    let (code, out, err) = build(&t, ctx.path(), &["-t", "hello:1"]);
+    let (code, out, err) = t.build(ctx.path(), &["-t", "hello:1"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(
         out.contains("STEP 1/4: FROM busybox") && out.contains("Successfully tagged hello:1"),
@@ -108,7 +84,7 @@ fn workdir_expose_entrypoint_cmd_env_and_user_become_the_config() {
         "Dockerfile",
         "FROM busybox\nENV GREETING=hello NAME=world\nARG SUFFIX=!\nWORKDIR /app\nWORKDIR sub\nEXPOSE 8080 53/udp\nLABEL org.example.tier=\"web tier\"\nUSER nobody\nSTOPSIGNAL SIGUSR1\nENTRYPOINT [\"sh\", \"-c\"]\nCMD [\"echo $GREETING $NAME from $(pwd) as $(id -un)\"]\n",
     )]);
-    let (code, out, err) = build(&t, ctx.path(), &["-t", "cfg:1", "--build-arg", "SUFFIX=?"]);
+    let (code, out, err) = t.build(ctx.path(), &["-t", "cfg:1", "--build-arg", "SUFFIX=?"]);
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(
         t.ok(["run", "--rm", "cfg:1"]),
@@ -132,7 +108,7 @@ fn workdir_expose_entrypoint_cmd_env_and_user_become_the_config() {
 fn a_data_volume_image_gives_its_containers_a_volume() {
     let t = busybox();
     let ctx = context(&[("Dockerfile", "FROM busybox\nRUN mkdir -p /var/lib/mysql && echo seed > /var/lib/mysql/seed\nVOLUME /var/lib/mysql\nCMD [\"/bin/true\"]\n")]);
-    let (code, out, err) = build(&t, ctx.path(), &["-t", "datavol:1"]);
+    let (code, out, err) = t.build(ctx.path(), &["-t", "datavol:1"]);
     assert_eq!(code, 0, "{out}{err}");
     t.ok(["create", "--name", "store", "datavol:1"]);
     assert_eq!(
@@ -157,12 +133,12 @@ fn multi_stage_builds_copy_from_an_earlier_stage_and_skip_unused_ones() {
         "Dockerfile",
         "FROM busybox AS build\nRUN echo built-artifact > /artifact\n\nFROM busybox AS unused\nRUN exit 1\n\nFROM busybox\nCOPY --from=build /artifact /opt/artifact\nCMD [\"cat\", \"/opt/artifact\"]\n",
     )]);
-    let (code, out, err) = build(&t, ctx.path(), &["-t", "multi:1"]);
+    let (code, out, err) = t.build(ctx.path(), &["-t", "multi:1"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(!out.contains("exit 1"), "the unused stage ran: {out}");
     assert_eq!(t.ok(["run", "--rm", "multi:1"]), "built-artifact\n");
     // --target builds only up to that stage.
-    let (code, out, err) = build(&t, ctx.path(), &["-t", "multi:build", "--target", "build"]);
+    let (code, out, err) = t.build(ctx.path(), &["-t", "multi:build", "--target", "build"]);
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(
         t.ok(["run", "--rm", "multi:build", "cat", "/artifact"]),
@@ -180,20 +156,20 @@ fn the_cache_reuses_steps_until_a_source_changes() {
         ),
         ("a.txt", "first\n"),
     ]);
-    let (code, out, _) = build(&t, ctx.path(), &["-t", "cached:1"]);
+    let (code, out, _) = t.build(ctx.path(), &["-t", "cached:1"]);
     assert_eq!(code, 0, "{out}");
     assert!(!out.contains("Using cache"), "{out}");
     let first = t.ok(["images", "-q", "--no-trunc", "cached:1"]);
-    let (code, out, _) = build(&t, ctx.path(), &["-t", "cached:2"]);
+    let (code, out, _) = t.build(ctx.path(), &["-t", "cached:2"]);
     assert_eq!(code, 0);
     assert_eq!(out.matches("Using cache").count(), 3, "{out}");
     // Touching a file (same content) keeps the cache: content, not times.
     std::fs::write(ctx.path().join("a.txt"), "first\n").unwrap();
-    let (_, out, _) = build(&t, ctx.path(), &["-t", "cached:3"]);
+    let (_, out, _) = t.build(ctx.path(), &["-t", "cached:3"]);
     assert_eq!(out.matches("Using cache").count(), 3, "{out}");
     // New content reruns from the COPY on, and only from there.
     std::fs::write(ctx.path().join("a.txt"), "second\n").unwrap();
-    let (code, out, _) = build(&t, ctx.path(), &["-t", "cached:4"]);
+    let (code, out, _) = t.build(ctx.path(), &["-t", "cached:4"]);
     assert_eq!(code, 0);
     assert_eq!(out.matches("Using cache").count(), 1, "{out}");
     assert_eq!(
@@ -202,7 +178,7 @@ fn the_cache_reuses_steps_until_a_source_changes() {
     );
     assert_ne!(first, t.ok(["images", "-q", "--no-trunc", "cached:4"]));
     // --no-cache runs everything.
-    let (_, out, _) = build(&t, ctx.path(), &["--no-cache", "-t", "cached:5"]);
+    let (_, out, _) = t.build(ctx.path(), &["--no-cache", "-t", "cached:5"]);
     assert!(!out.contains("Using cache"), "{out}");
 }
 
@@ -221,7 +197,7 @@ fn dockerignore_keeps_files_out_and_deletions_become_whiteouts() {
         ("secret/key", "k\n"),
         ("doomed.txt", "bye\n"),
     ]);
-    let (code, out, err) = build(&t, ctx.path(), &["-t", "ignore:1"]);
+    let (code, out, err) = t.build(ctx.path(), &["-t", "ignore:1"]);
     assert_eq!(code, 0, "{out}{err}");
     let listing = t.ok(["run", "--rm", "ignore:1", "ls", "-a", "/src"]);
     let names: Vec<&str> = listing
@@ -307,7 +283,7 @@ fn bad_dockerfiles_name_the_file_and_line() {
         ("FROM busybox\nCMD [\"unterminated\"\n", ""),
     ] {
         let ctx = context(&[("Dockerfile", dockerfile)]);
-        let (code, out, err) = build(&t, ctx.path(), &["-t", "bad:1"]);
+        let (code, out, err) = t.build(ctx.path(), &["-t", "bad:1"]);
         assert_ne!(code, 0, "{dockerfile:?} built: {out}");
         assert!(
             err.contains("Dockerfile") && err.contains(needle),
@@ -320,7 +296,7 @@ fn bad_dockerfiles_name_the_file_and_line() {
     }
     // --check reports without building.
     let ctx = context(&[("Dockerfile", "FROM busybox\nFOO bar\nBAR baz\n")]);
-    let (code, _, err) = build(&t, ctx.path(), &["--check"]);
+    let (code, _, err) = t.build(ctx.path(), &["--check"]);
     assert_ne!(code, 0);
     assert!(err.contains(":2:") && err.contains(":3:"), "{err}");
 }
@@ -332,7 +308,7 @@ fn a_failing_run_keeps_no_image_but_keeps_the_cache_before_it() {
         "Dockerfile",
         "FROM busybox\nRUN echo step1 > /s1\nRUN echo oops; exit 3\n",
     )]);
-    let (code, out, err) = build(&t, ctx.path(), &["-t", "broken:1"]);
+    let (code, out, err) = t.build(ctx.path(), &["-t", "broken:1"]);
     assert_ne!(code, 0);
     assert!(
         err.contains(":3:") && err.contains("exited with 3"),
@@ -352,7 +328,7 @@ fn a_failing_run_keeps_no_image_but_keeps_the_cache_before_it() {
         "Dockerfile",
         "FROM busybox\nRUN echo step1 > /s1\nRUN echo fixed\n",
     )]);
-    let (code, out, _) = build(&t, fixed.path(), &["-t", "broken:1"]);
+    let (code, out, _) = t.build(fixed.path(), &["-t", "broken:1"]);
     assert_eq!(code, 0);
     assert_eq!(out.matches("Using cache").count(), 1, "{out}");
 }
@@ -364,7 +340,7 @@ fn heredocs_run_as_scripts_and_become_files() {
         "Dockerfile",
         "FROM busybox\nARG WHO=heredoc\nRUN <<EOF\necho line one > /from-run\necho line two >> /from-run\nEOF\nCOPY <<CONF /etc/app.conf\nname=$WHO\nCONF\nRUN cat <<EOF > /piped\npiped text\nEOF\n",
     )]);
-    let (code, out, err) = build(&t, ctx.path(), &["-t", "heredoc:1"]);
+    let (code, out, err) = t.build(ctx.path(), &["-t", "heredoc:1"]);
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(
         t.ok(["run", "--rm", "heredoc:1", "cat", "/from-run"]),
@@ -599,7 +575,7 @@ fn add_fetches_urls_and_verifies_their_checksum() {
             "FROM busybox\nADD {url} /etc/\nADD --checksum=sha256:{sum} {url} /opt/renamed.conf\nADD {url}?v=1 /srv/\n"
         ),
     )]);
-    let (code, out, err) = build(&t, ctx.path(), &["-t", "fetched:1"]);
+    let (code, out, err) = t.build(ctx.path(), &["-t", "fetched:1"]);
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(server.requests(), 3);
     // Mode 0600, root's, the URL's name in a directory, the server's time.
@@ -623,7 +599,7 @@ fn add_fetches_urls_and_verifies_their_checksum() {
     );
     // Rebuilt: with a checksum, a cache hit fetches nothing; without one, the content is
     // fetched again to know whether it changed (it didn't: a hit too).
-    let (code, out, err) = build(&t, ctx.path(), &["-t", "fetched:2"]);
+    let (code, out, err) = t.build(ctx.path(), &["-t", "fetched:2"]);
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(out.matches("Using cache").count(), 3, "{out}");
     assert_eq!(server.requests(), 5);
@@ -640,7 +616,7 @@ fn add_fetches_urls_and_verifies_their_checksum() {
         ),
     ] {
         let ctx = context(&[("Dockerfile", &dockerfile)]);
-        let (code, out, err) = build(&t, ctx.path(), &["-t", "bad:1"]);
+        let (code, out, err) = t.build(ctx.path(), &["-t", "bad:1"]);
         assert_ne!(code, 0, "{out}");
         assert!(
             err.contains("Dockerfile:2:") && err.contains(needle),
@@ -661,7 +637,7 @@ fn onbuild_triggers_run_in_the_child_build_and_are_not_inherited() {
         "Dockerfile",
         "FROM busybox\nONBUILD RUN echo triggered > /onbuild\nONBUILD COPY note.txt /note.txt\nONBUILD ENV CHILD=yes\n",
     )]);
-    let (code, out, err) = build(&t, parent.path(), &["-t", "parent:1"]);
+    let (code, out, err) = t.build(parent.path(), &["-t", "parent:1"]);
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(
         config(&t, "parent:1")["OnBuild"].as_array().unwrap().len(),
@@ -677,7 +653,7 @@ fn onbuild_triggers_run_in_the_child_build_and_are_not_inherited() {
         ),
         ("note.txt", "from the child's context\n"),
     ]);
-    let (code, out, err) = build(&t, child.path(), &["-t", "child:1"]);
+    let (code, out, err) = t.build(child.path(), &["-t", "child:1"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("ONBUILD trigger"), "{out}");
     assert_eq!(
@@ -699,15 +675,15 @@ fn onbuild_triggers_run_in_the_child_build_and_are_not_inherited() {
     );
     // A grandchild runs nothing more.
     let grandchild = context(&[("Dockerfile", "FROM child:1\nCMD [\"true\"]\n")]);
-    let (code, out, err) = build(&t, grandchild.path(), &["-t", "grandchild:1"]);
+    let (code, out, err) = t.build(grandchild.path(), &["-t", "grandchild:1"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(!out.contains("ONBUILD trigger"), "{out}");
     // A failing trigger names the FROM line.
     let broken = context(&[("Dockerfile", "FROM busybox\nONBUILD RUN exit 4\n")]);
-    let (code, out, err) = build(&t, broken.path(), &["-t", "broken-parent:1"]);
+    let (code, out, err) = t.build(broken.path(), &["-t", "broken-parent:1"]);
     assert_eq!(code, 0, "{out}{err}");
     let child = context(&[("Dockerfile", "# a comment\nFROM broken-parent:1\n")]);
-    let (code, _, err) = build(&t, child.path(), &["-t", "bad:1"]);
+    let (code, _, err) = t.build(child.path(), &["-t", "bad:1"]);
     assert_ne!(code, 0);
     assert!(
         err.contains("Dockerfile:2:")
@@ -778,7 +754,7 @@ fn umoci_unpacks_a_built_image_to_the_tree_a_container_sees() {
         ),
         ("f", "copied\n"),
     ]);
-    let (code, out, err) = build(&t, ctx.path(), &["-t", "layers:1"]);
+    let (code, out, err) = t.build(ctx.path(), &["-t", "layers:1"]);
     assert_eq!(code, 0, "{out}{err}");
     let v: serde_json::Value =
         serde_json::from_str(&t.ok(["image", "inspect", "layers:1"])).unwrap();
@@ -877,7 +853,7 @@ fn a_missing_base_image_is_pulled_and_a_failed_pull_names_the_line() {
         "Dockerfile",
         "# base\nFROM 127.0.0.1:1/nosuch:1\nRUN true\n",
     )]);
-    let (code, out, err) = build(&t, ctx.path(), &["-t", "bad:1"]);
+    let (code, out, err) = t.build(ctx.path(), &["-t", "bad:1"]);
     assert_ne!(code, 0, "{out}");
     assert!(
         err.contains("Unable to find image '127.0.0.1:1/nosuch:1' locally"),
@@ -889,7 +865,7 @@ fn a_missing_base_image_is_pulled_and_a_failed_pull_names_the_line() {
     );
     // A name that is no reference is not pulled.
     let ctx = context(&[("Dockerfile", "FROM Not_A_Reference\n")]);
-    let (code, _, err) = build(&t, ctx.path(), &["-t", "bad:1"]);
+    let (code, _, err) = t.build(ctx.path(), &["-t", "bad:1"]);
     assert_ne!(code, 0);
     assert!(
         !err.contains("Unable to find image") && err.contains("Dockerfile:1:"),

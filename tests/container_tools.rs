@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime};
 
-use harness::{mounts_under, TestRoot};
+use harness::{busybox, mounts_under, TestRoot};
 
 /// Removes the named containers when dropped, so a failed assertion leaves nothing
 /// running under the test root either.
@@ -43,12 +43,6 @@ impl Drop for Removal<'_> {
             let _ = self.t.run(["rm", "-f", n]);
         }
     }
-}
-
-fn busybox() -> TestRoot {
-    let t = TestRoot::new();
-    t.busybox("busybox:latest");
-    t
 }
 
 fn s(p: &Path) -> &str {

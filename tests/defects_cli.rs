@@ -7,13 +7,7 @@ use std::os::fd::{AsRawFd, FromRawFd};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use harness::{eventually, TestRoot};
-
-fn busybox() -> TestRoot {
-    let t = TestRoot::new();
-    t.busybox("busybox:latest");
-    t
-}
+use harness::{busybox, eventually, TestRoot};
 
 fn openpty() -> (std::fs::File, std::fs::File) {
     let p = nix::pty::openpty(None, None).unwrap();

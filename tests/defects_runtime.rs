@@ -7,13 +7,7 @@ use std::os::fd::{AsRawFd, FromRawFd};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use harness::TestRoot;
-
-fn busybox() -> TestRoot {
-    let t = TestRoot::new();
-    t.busybox("busybox:latest");
-    t
-}
+use harness::busybox;
 
 /// A terminal for the test: the master side, read by a thread into `out`.
 struct Terminal {

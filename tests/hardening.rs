@@ -12,14 +12,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use harness::{busybox_tarball, raw_tar, rbox_bin, write_file, TestRoot};
+use harness::{busybox, busybox_tarball, raw_tar, rbox_bin, write_file, TestRoot};
 use sha2::Digest;
-
-fn busybox() -> TestRoot {
-    let t = TestRoot::new();
-    t.busybox("busybox:latest");
-    t
-}
 
 fn sha256_file(p: &Path) -> String {
     hex::encode(sha2::Sha256::digest(std::fs::read(p).unwrap()))

@@ -4,13 +4,7 @@
 
 mod harness;
 
-use harness::{inspect, TestRoot};
-
-fn busybox() -> TestRoot {
-    let t = TestRoot::new();
-    t.busybox("busybox:latest");
-    t
-}
+use harness::{busybox, inspect, TestRoot};
 
 fn cap_eff(t: &TestRoot, flags: &[&str]) -> String {
     let mut args = vec!["run", "--rm"];

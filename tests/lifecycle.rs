@@ -6,13 +6,7 @@ mod harness;
 
 use std::time::Duration;
 
-use harness::{cgroups_of, eventually, inspect, mounts_under, processes_under, TestRoot};
-
-fn busybox() -> TestRoot {
-    let t = TestRoot::new();
-    t.busybox("busybox:latest");
-    t
-}
+use harness::{busybox, cgroups_of, eventually, inspect, mounts_under, processes_under, TestRoot};
 
 /// The runtime directory rbox uses for this root (on a tmpfs).
 fn runtime_dir(t: &TestRoot) -> std::path::PathBuf {

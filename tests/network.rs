@@ -10,13 +10,7 @@ use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
 use std::time::Duration;
 
-use harness::{eventually, inspect, network_leftovers, TestRoot};
-
-fn busybox() -> TestRoot {
-    let t = TestRoot::new();
-    t.busybox("busybox:latest");
-    t
-}
+use harness::{busybox, eventually, inspect, network_leftovers, TestRoot};
 
 /// `GET /` at `addr`, the body if the server answered.
 fn http_get(addr: &str) -> Option<String> {

@@ -8,14 +8,8 @@ use std::os::fd::{AsRawFd, FromRawFd};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use harness::{eventually, image_with_config, inspect, TestRoot};
+use harness::{busybox, eventually, image_with_config, inspect};
 use serde_json::json;
-
-fn busybox() -> TestRoot {
-    let t = TestRoot::new();
-    t.busybox("busybox:latest");
-    t
-}
 
 #[test]
 fn exit_codes_are_dockers() {

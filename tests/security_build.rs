@@ -5,35 +5,10 @@ mod harness;
 
 use std::ffi::OsStr;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use harness::{raw_tar, write_file, TestRoot};
-
-fn busybox() -> TestRoot {
-    let t = TestRoot::new();
-    t.busybox("busybox:latest");
-    t
-}
-
-/// A build context with `files` (path, content).
-fn context(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
-    for (p, c) in files {
-        let p = d.path().join(p);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, c).unwrap();
-    }
-    d
-}
-
-fn build(t: &TestRoot, ctx: &Path, args: &[&str]) -> (i32, String, String) {
-    let mut full: Vec<&OsStr> = vec![OsStr::new("build")];
-    full.extend(args.iter().map(OsStr::new));
-    full.push(ctx.as_os_str());
-    t.status(full)
-}
+use harness::{busybox, context, raw_tar, write_file, TestRoot};
 
 /// A random token to find (or not) in what a build stored.
 fn token(what: &str) -> String {
@@ -195,7 +170,7 @@ fn copy_from_a_stage_never_follows_its_links_onto_the_host() {
         );
         let ctx = context(&[("Dockerfile", &df)]);
         let tag = format!("leak:{i}");
-        let (code, out, err) = build(&t, ctx.path(), &["-t", &tag]);
+        let (code, out, err) = t.build(ctx.path(), &["-t", &tag]);
         assert!(
             !out.contains(&secret),
             "{copy}: the RUN read the host's file:\n{out}"
@@ -239,7 +214,7 @@ fn copy_from_an_image_or_an_onbuild_trigger_never_follows_its_links_onto_the_hos
         "Dockerfile",
         "FROM busybox\nCOPY --from=leaky:1 /leak/secret.txt /x\n",
     )]);
-    let (code, _, err) = build(&t, ctx.path(), &["-t", "from-image:1"]);
+    let (code, _, err) = t.build(ctx.path(), &["-t", "from-image:1"]);
     assert_ne!(code, 0, "the host's file was copied");
     assert!(
         err.contains("Dockerfile:2:") && err.contains("not found"),
@@ -251,10 +226,10 @@ fn copy_from_an_image_or_an_onbuild_trigger_never_follows_its_links_onto_the_hos
         "Dockerfile",
         "FROM busybox\nONBUILD COPY --from=leaky:1 /leak/secret.txt /x\n",
     )]);
-    let (code, out, err) = build(&t, ctx.path(), &["-t", "trigger:1"]);
+    let (code, out, err) = t.build(ctx.path(), &["-t", "trigger:1"]);
     assert_eq!(code, 0, "{out}{err}");
     let ctx = context(&[("Dockerfile", "FROM trigger:1\nRUN cat /x; true\n")]);
-    let (code, out, err) = build(&t, ctx.path(), &["-t", "triggered:1"]);
+    let (code, out, err) = t.build(ctx.path(), &["-t", "triggered:1"]);
     assert_ne!(code, 0, "the host's file was copied: {out}");
     assert!(
         err.contains("ONBUILD trigger") && err.contains("not found"),
@@ -293,7 +268,7 @@ fn dockerignore_holds_whatever_link_reaches_an_excluded_file() {
     .enumerate()
     {
         std::fs::write(c.join("Dockerfile"), format!("FROM busybox\n{copy}\n")).unwrap();
-        let (code, out, err) = build(&t, c, &["-t", &format!("ign:{i}")]);
+        let (code, out, err) = t.build(c, &["-t", &format!("ign:{i}")]);
         assert_ne!(code, 0, "{copy} built:\n{out}");
         assert!(
             err.contains("Dockerfile:2:") && err.contains("excluded by .dockerignore"),
@@ -303,7 +278,7 @@ fn dockerignore_holds_whatever_link_reaches_an_excluded_file() {
     }
     // The whole context: links are copied as links, the excluded files are not there.
     std::fs::write(c.join("Dockerfile"), "FROM busybox\nCOPY . /all\n").unwrap();
-    let (code, out, err) = build(&t, c, &["-t", "ign:all"]);
+    let (code, out, err) = t.build(c, &["-t", "ign:all"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(!store_holds(&t, &env_secret) && !store_holds(&t, &key_secret));
     let seen = t.ok([
@@ -474,12 +449,12 @@ fn run_steps_have_a_network_of_their_own_unless_the_build_grants_the_hosts() {
     };
     // By default: the default bridge, as docker build.
     let ctx = context(&[("Dockerfile", &format!("FROM busybox\nRUN {p}\n"))]);
-    let (code, out, err) = build(&t, ctx.path(), &["--no-cache", "-t", "probe:1"]);
+    let (code, out, err) = t.build(ctx.path(), &["--no-cache", "-t", "probe:1"]);
     assert_eq!(code, 0, "{out}{err}");
     checked(&out, &err, "default");
     assert_eq!(ifaces(&out), "eth0 lo", "{out}");
     // `--network none` and `RUN --network=none`: loopback only.
-    let (code, out, err) = build(&t, ctx.path(), &["--no-cache", "--network", "none"]);
+    let (code, out, err) = t.build(ctx.path(), &["--no-cache", "--network", "none"]);
     assert_eq!(code, 0, "{out}{err}");
     checked(&out, &err, "--network none");
     assert_eq!(ifaces(&out), "lo", "{out}");
@@ -487,16 +462,16 @@ fn run_steps_have_a_network_of_their_own_unless_the_build_grants_the_hosts() {
         "Dockerfile",
         &format!("FROM busybox\nRUN --network=none {p}\n"),
     )]);
-    let (code, out, err) = build(&t, ctx_none.path(), &["--no-cache"]);
+    let (code, out, err) = t.build(ctx_none.path(), &["--no-cache"]);
     assert_eq!(code, 0, "{out}{err}");
     checked(&out, &err, "RUN --network=none");
     assert_eq!(ifaces(&out), "lo", "{out}");
     // A base image's ONBUILD RUN runs the same way.
     let base = context(&[("Dockerfile", &format!("FROM busybox\nONBUILD RUN {p}\n"))]);
-    let (code, out, err) = build(&t, base.path(), &["-t", "onbuild-probe:1"]);
+    let (code, out, err) = t.build(base.path(), &["-t", "onbuild-probe:1"]);
     assert_eq!(code, 0, "{out}{err}");
     let child = context(&[("Dockerfile", "FROM onbuild-probe:1\n")]);
-    let (code, out, err) = build(&t, child.path(), &["--no-cache"]);
+    let (code, out, err) = t.build(child.path(), &["--no-cache"]);
     assert_eq!(code, 0, "{out}{err}");
     checked(&out, &err, "ONBUILD RUN");
     // The Dockerfile can't ask for the host's network by itself, nor can a trigger.
@@ -505,11 +480,11 @@ fn run_steps_have_a_network_of_their_own_unless_the_build_grants_the_hosts() {
         format!("FROM busybox\nONBUILD RUN --network=host {p}\n"),
     ] {
         let ctx = context(&[("Dockerfile", &df)]);
-        let (code, out, err) = build(&t, ctx.path(), &["--no-cache", "-t", "hostnet:1"]);
+        let (code, out, err) = t.build(ctx.path(), &["--no-cache", "-t", "hostnet:1"]);
         if df.contains("ONBUILD") {
             assert_eq!(code, 0, "{out}{err}");
             let child = context(&[("Dockerfile", "FROM hostnet:1\n")]);
-            let (code, out, err) = build(&t, child.path(), &["--no-cache"]);
+            let (code, out, err) = t.build(child.path(), &["--no-cache"]);
             assert_ne!(code, 0, "{out}");
             assert!(
                 err.contains("ONBUILD trigger") && err.contains("--network host"),
@@ -524,18 +499,18 @@ fn run_steps_have_a_network_of_their_own_unless_the_build_grants_the_hosts() {
         }
     }
     assert!(!svc.touched.load(std::sync::atomic::Ordering::SeqCst));
-    let (code, _, err) = build(&t, ctx.path(), &["--network", "mynet"]);
+    let (code, _, err) = t.build(ctx.path(), &["--network", "mynet"]);
     assert_ne!(code, 0);
     assert!(err.contains("use default, none or host"), "{err}");
     // Granted on the command line, the host's network is what the step gets (which shows
     // the probe would see it).
-    let (code, out, err) = build(&t, ctx_none.path(), &["--no-cache", "--network", "host"]);
+    let (code, out, err) = t.build(ctx_none.path(), &["--no-cache", "--network", "host"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(
         out.contains("tcp-refused"),
         "RUN --network=none is kept: {out}"
     );
-    let (code, out, err) = build(&t, ctx.path(), &["--no-cache", "--network", "host"]);
+    let (code, out, err) = t.build(ctx.path(), &["--no-cache", "--network", "host"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(
         out.contains("TCP-REACHED") && out.contains("UNIX-SEEN"),
@@ -570,7 +545,7 @@ fn a_run_step_on_the_bridge_reaches_out_through_the_gateway() {
         "Dockerfile",
         &format!("FROM busybox\nRUN wget -q -O /got http://{gateway}:{port}/ && cat /got\n"),
     )]);
-    let (code, out, err) = build(&t, ctx.path(), &["-t", "fetched:1"]);
+    let (code, out, err) = t.build(ctx.path(), &["-t", "fetched:1"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("served-on-the-bridge"), "{out}");
     serve.join().unwrap();

@@ -11,13 +11,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::{eventually, inspect, write_file, TestRoot};
-
-fn busybox() -> TestRoot {
-    let t = TestRoot::new();
-    t.busybox("busybox:latest");
-    t
-}
+use harness::{busybox, eventually, inspect, write_file, TestRoot};
 
 fn build(t: &TestRoot, tag: &str, dir: &Path) {
     t.ok([

@@ -6,14 +6,8 @@ mod harness;
 use std::ffi::OsStr;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
-use harness::{busybox_tarball, image_with_config, inspect, TestRoot};
+use harness::{busybox, busybox_tarball, image_with_config, inspect, TestRoot};
 use serde_json::json;
-
-fn busybox() -> TestRoot {
-    let t = TestRoot::new();
-    t.busybox("busybox:latest");
-    t
-}
 
 fn volumes(t: &TestRoot) -> Vec<String> {
     t.ok(["volume", "ls", "-q"])

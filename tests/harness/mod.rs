@@ -729,3 +729,38 @@ pub fn registry_answers(port: u16) -> bool {
     let mut buf = [0u8; 12];
     s.read_exact(&mut buf).is_ok() && buf.starts_with(b"HTTP/1.")
 }
+
+/// A fresh root with the busybox base image as `busybox:latest`.
+pub fn busybox() -> TestRoot {
+    let t = TestRoot::new();
+    t.busybox("busybox:latest");
+    t
+}
+
+/// A build context with `files` (path, content).
+pub fn context(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    for (p, c) in files {
+        let p = d.path().join(p);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, c).unwrap();
+    }
+    d
+}
+
+impl TestRoot {
+    /// `rbox build ARGS CONTEXT`: its exit code, output and errors.
+    pub fn build(&self, ctx: &Path, args: &[&str]) -> (i32, String, String) {
+        let mut full: Vec<&OsStr> = vec![OsStr::new("build")];
+        full.extend(args.iter().map(OsStr::new));
+        full.push(ctx.as_os_str());
+        self.status(full)
+    }
+
+    /// Builds `ctx` as `tag` (quietly), asserting that it succeeds; returns the image id.
+    pub fn build_ok(&self, ctx: &Path, tag: &str) -> String {
+        let (code, out, err) = self.build(ctx, &["-q", "-t", tag]);
+        assert_eq!(code, 0, "building {tag} failed:\n{out}\n{err}");
+        out.trim().to_owned()
+    }
+}
