@@ -17,7 +17,6 @@ use rbox_runtime::Containers;
 use serde_json::{json, Value};
 
 use crate::context::Context;
-use crate::expand::expand;
 use crate::instructions::{parse, ArgDecl, Dockerfile, Instruction, Located, Stage};
 
 mod cache;
@@ -31,7 +30,7 @@ use cache::{same_image_as_before, StepKey};
 use copy::CopyStep;
 pub(crate) use metadata::Meta;
 pub use metadata::MAX_CONFIG_SIZE;
-use plan::needed_stages;
+use plan::{base_stage, stage_base, Plan};
 pub(crate) use run::mount_points;
 pub use run::run_network;
 pub(crate) use state::StageState;
@@ -138,33 +137,18 @@ pub fn build(
         )
     })?;
     let build_args: HashMap<String, String> = o.build_args.iter().cloned().collect();
-    let mut global: BTreeMap<String, String> = BTreeMap::new();
-    for a in &df.global_args {
-        let v = build_args
-            .get(&a.inner.name)
-            .cloned()
-            .or_else(|| a.inner.default.clone());
-        if let Some(v) = v {
-            global.insert(a.inner.name.clone(), v);
-        }
-    }
-    let target = match &o.target {
-        Some(t) => df.stage_index(t).ok_or_else(|| BuildError::Step {
+    let plan =
+        Plan::new(&df, &build_args, o.target.as_deref()).map_err(|message| BuildError::Step {
             file: o.dockerfile_name.clone(),
             line: 1,
-            message: format!("--target {t}: no such stage"),
-        })?,
-        None => df
-            .stages
-            .len()
-            .checked_sub(1)
-            .ok_or_else(|| BuildError::Step {
-                file: o.dockerfile_name.clone(),
-                line: 1,
-                message: "no FROM instruction".into(),
-            })?,
-    };
-    let needed = needed_stages(&df, target, &global);
+            message,
+        })?;
+    let steps = plan.steps(&df);
+    let Plan {
+        global,
+        target,
+        needed,
+    } = plan;
     let ctx = Context::open(&o.context)?.with_stat_cache(&store.root().join("build-cache"));
     let epoch = std::env::var("SOURCE_DATE_EPOCH")
         .ok()
@@ -180,12 +164,7 @@ pub fn build(
         global,
         done: HashMap::new(),
         step: 0,
-        steps: df
-            .stages
-            .iter()
-            .filter(|s| needed.contains(&s.index))
-            .map(|s| s.instructions.len() + 1)
-            .sum(),
+        steps,
     };
     let mut outcome = Ok(());
     for stage in &df.stages {
@@ -279,10 +258,7 @@ impl Builder<'_> {
     }
 
     fn run_stage(&mut self, df: &Dockerfile, stage: &Stage) -> Result<StageState> {
-        let base = expand(&stage.base, df.directives.escape, &|n| {
-            self.global.get(n).cloned()
-        })
-        .map_err(|e| self.fail(stage.line, e))?;
+        let base = stage_base(df, stage, &self.global).map_err(|e| self.fail(stage.line, e))?;
         self.announce(&format!(
             "FROM {base}{}",
             stage
@@ -292,8 +268,7 @@ impl Builder<'_> {
                 .unwrap_or_default()
         ));
         let mut st = self.base_state(df, stage, &base)?;
-        let from_image =
-            base != "scratch" && df.stage_index(&base).filter(|i| *i < stage.index).is_none();
+        let from_image = base != "scratch" && base_stage(df, stage, &base).is_none();
         if from_image {
             self.onbuild_triggers(df, stage, &mut st)?;
         }

@@ -1,6 +1,6 @@
 //! The stage graph: which stages the target needs, and what each stage starts FROM.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use rbox_image::{Digest, Reference};
 use serde_json::Value;
@@ -10,8 +10,80 @@ use super::{Builder, Result, StageState};
 use crate::expand::expand;
 use crate::instructions::{Dockerfile, Instruction, Stage};
 
+/// What a build runs: the values of the global ARGs, the target stage, and the stages it
+/// needs.
+pub(super) struct Plan {
+    /// The ARGs before the first FROM: `--build-arg` values, else their defaults.
+    pub(super) global: BTreeMap<String, String>,
+    /// The index of the stage the image is made of.
+    pub(super) target: usize,
+    /// The stages the target needs, itself included.
+    pub(super) needed: HashSet<usize>,
+}
+
+impl Plan {
+    /// The plan for `target` (`--target`; the last stage without it).
+    pub(super) fn new(
+        df: &Dockerfile,
+        build_args: &HashMap<String, String>,
+        target: Option<&str>,
+    ) -> Result<Plan, String> {
+        let mut global = BTreeMap::new();
+        for a in &df.global_args {
+            let v = build_args
+                .get(&a.inner.name)
+                .cloned()
+                .or_else(|| a.inner.default.clone());
+            if let Some(v) = v {
+                global.insert(a.inner.name.clone(), v);
+            }
+        }
+        let target = match target {
+            Some(t) => df
+                .stage_index(t)
+                .ok_or_else(|| format!("--target {t}: no such stage"))?,
+            None => df
+                .stages
+                .len()
+                .checked_sub(1)
+                .ok_or("no FROM instruction")?,
+        };
+        let needed = needed_stages(df, target, &global);
+        Ok(Plan {
+            global,
+            target,
+            needed,
+        })
+    }
+
+    /// How many steps the build announces: each needed stage's FROM and instructions.
+    pub(super) fn steps(&self, df: &Dockerfile) -> usize {
+        df.stages
+            .iter()
+            .filter(|s| self.needed.contains(&s.index))
+            .map(|s| s.instructions.len() + 1)
+            .sum()
+    }
+}
+
+/// What `stage` is built FROM, expanded with the global ARGs.
+pub(super) fn stage_base(
+    df: &Dockerfile,
+    stage: &Stage,
+    global: &BTreeMap<String, String>,
+) -> Result<String, String> {
+    expand(&stage.base, df.directives.escape, &|n| {
+        global.get(n).cloned()
+    })
+}
+
+/// The earlier stage `base` names, if it names one (else an image, or scratch).
+pub(super) fn base_stage(df: &Dockerfile, stage: &Stage, base: &str) -> Option<usize> {
+    df.stage_index(base).filter(|i| *i < stage.index)
+}
+
 /// The stages the target needs: itself, the stages it builds FROM, and those it copies from.
-pub(super) fn needed_stages(
+fn needed_stages(
     df: &Dockerfile,
     target: usize,
     global: &BTreeMap<String, String>,
@@ -23,8 +95,9 @@ pub(super) fn needed_stages(
             continue;
         }
         let stage = &df.stages[i];
-        let base = expand(&stage.base, '\\', &|n| global.get(n).cloned()).unwrap_or_default();
-        if let Some(j) = df.stage_index(&base).filter(|j| *j < i) {
+        // A FROM that doesn't expand fails when its stage runs.
+        let base = stage_base(df, stage, global).unwrap_or_default();
+        if let Some(j) = base_stage(df, stage, &base) {
             todo.push(j);
         }
         for ins in &stage.instructions {
@@ -54,7 +127,7 @@ impl Builder<'_> {
                 ..Default::default()
             });
         }
-        if let Some(i) = df.stage_index(base).filter(|i| *i < stage.index) {
+        if let Some(i) = base_stage(df, stage, base) {
             let mut s = self
                 .done
                 .get(&i)
@@ -122,5 +195,32 @@ impl Builder<'_> {
                 .unwrap_or("linux")
                 .to_owned(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::instructions::parse;
+
+    #[test]
+    fn the_target_needs_the_stages_it_builds_from_and_copies_from() {
+        let df = parse(
+            "ARG BASE=one\nFROM scratch AS one\nFROM scratch AS two\nFROM $BASE AS three\nCOPY --from=two /a /b\nFROM scratch AS four\n",
+        )
+        .unwrap();
+        let no_args = HashMap::new();
+        let plan = Plan::new(&df, &no_args, Some("three")).unwrap();
+        assert_eq!(plan.target, 2);
+        assert_eq!(plan.needed, HashSet::from([0, 1, 2]));
+        assert_eq!(plan.global["BASE"], "one");
+        assert_eq!(plan.steps(&df), 4);
+        let plan = Plan::new(&df, &no_args, None).unwrap();
+        assert_eq!((plan.target, plan.needed), (3, HashSet::from([3])));
+        let args = HashMap::from([("BASE".to_owned(), "two".to_owned())]);
+        let plan = Plan::new(&df, &args, Some("2")).unwrap();
+        assert_eq!(plan.needed, HashSet::from([1, 2]));
+        let e = Plan::new(&df, &no_args, Some("nope")).err().unwrap();
+        assert_eq!(e, "--target nope: no such stage");
     }
 }
