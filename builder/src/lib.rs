@@ -5,14 +5,14 @@
 //!   forms, heredocs), each with its line range, knowing nothing of what instructions mean;
 //! - [`instructions`]: nodes → typed [`Instruction`]s grouped into [`Stage`]s, with every
 //!   problem reported with its line ([`parse`]);
-//! - [`expand`]: Docker's word expansion, applied by the executor at build time with the ARG
-//!   and ENV values of each step.
+//! - [`expand`]: Docker's word expansion, applied to each instruction once, as the executor
+//!   dispatches it ([`Instruction::expand`], with the ARG and ENV values of its step).
 //!
 //! [`dockerignore`] decides which files of the build context are used.
 //!
-//! [`build`] is the executor: stages, RUN in a container over the stage's snapshots, COPY and
-//! ADD into a fresh layer (context.rs: sources kept inside the context, hashed for the cache),
-//! the cache, and the image written to the store. [`commit`] makes an image of a container's
+//! [`build`] is the executor: the plan of stages, RUN in a container over the stage's
+//! snapshots, COPY and ADD into a fresh layer (context.rs: sources kept inside the context,
+//! hashed for the cache), the cache keys, and the image written to the store. [`commit`] makes an image of a container's
 //! changes through the same layer code (layer.rs: upper directories read relative to open
 //! directory fds, following no link).
 

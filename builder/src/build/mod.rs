@@ -6,6 +6,16 @@
 //! moved, the next snapshot: nothing is unpacked again); COPY and ADD write into a fresh upper
 //! directory over the same overlay. A step whose cache key (parent key + expanded instruction
 //! + the content and metadata of its sources) was built before is reused without running.
+//!
+//! Each instruction's words are expanded once, as it is dispatched
+//! ([`Instruction::expand`], with the step's ARG and ENV values): what runs it sees only
+//! expanded words. The parts:
+//! - `plan`: the global ARGs, the target, the stages it needs, what each is built FROM;
+//! - `state`: a stage's layers, config, ARG values and cache key as its instructions run;
+//! - `metadata`: the instructions that change only the config;
+//! - `cache`: the cache keys (a typed encoding per kind of step) and entries;
+//! - `run`: RUN in a container, its network, the runtime's leftovers dropped;
+//! - `copy`: COPY and ADD.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -468,11 +478,11 @@ impl Builder<'_> {
             });
             let v = match given {
                 Some(v) => Some(v),
-                None => match Instruction::Arg(vec![d.clone()]).expand(escape, &|n| st.lookup(n)) {
-                    Ok(Instruction::Arg(mut one)) => one.pop().and_then(|d| d.default),
-                    Ok(_) => unreachable!("an ARG expands to an ARG"),
-                    Err(e) => return Err(self.fail(line, e)),
-                },
+                None => {
+                    d.expand(escape, &|n| st.lookup(n))
+                        .map_err(|e| self.fail(line, e))?
+                        .default
+                }
             };
             if let Some(v) = v {
                 st.set_arg(&d.name, v.clone())

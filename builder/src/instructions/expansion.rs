@@ -124,6 +124,22 @@ impl Instruction {
     }
 }
 
+impl ArgDecl {
+    /// The declaration with its default expanded, as [`Instruction::expand`] does: ARG is
+    /// dispatched one declaration at a time, as each sets a variable the next may use, and
+    /// only when its default is used.
+    pub fn expand(
+        &self,
+        escape: char,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<ArgDecl, String> {
+        match Instruction::Arg(vec![self.clone()]).expand(escape, lookup)? {
+            Instruction::Arg(mut decls) if decls.len() == 1 => Ok(decls.remove(0)),
+            other => unreachable!("an ARG expands to itself: {other:?}"),
+        }
+    }
+}
+
 /// The words of one instruction as they are expanded.
 struct Words<'a> {
     escape: char,

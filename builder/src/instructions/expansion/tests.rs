@@ -159,3 +159,19 @@ fn the_escape_directive_is_the_escape_character() {
         Instruction::Workdir("/a`a".into())
     );
 }
+
+#[test]
+fn an_arg_declaration_alone() {
+    let Instruction::Arg(decls) = one("ARG X=${A}b Y\n") else {
+        panic!("not an ARG");
+    };
+    let x = decls[0].expand('\\', &vars).unwrap();
+    assert_eq!((x.name.as_str(), x.default.as_deref()), ("X", Some("ab")));
+    assert_eq!(decls[1].expand('\\', &vars).unwrap(), decls[1]);
+    assert!(ArgDecl {
+        name: "Z".into(),
+        default: Some("${NOPE:?unset}".into()),
+    }
+    .expand('\\', &vars)
+    .is_err());
+}
