@@ -7,6 +7,7 @@
 pub mod archive;
 pub mod check;
 pub mod compression;
+pub mod config;
 pub mod diff;
 pub mod digest;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod reference;
 pub mod snapshot;
 pub mod store;
 
+pub use config::ImageConfig;
 pub use digest::Digest;
 pub use error::{Error, Result};
 pub use image::{Image, ImageSummary, Removal};

@@ -117,6 +117,15 @@ impl Store {
         })
     }
 
+    /// The typed configuration of the image whose config blob is `d`.
+    pub fn image_config(&self, d: &Digest) -> Result<crate::config::ImageConfig> {
+        let bytes = self.read_document(d, "config")?;
+        crate::config::ImageConfig::parse(&bytes).map_err(|source| Error::Json {
+            what: format!("config {d}"),
+            source,
+        })
+    }
+
     /// Reads a small blob (manifest, config, index) whole, refusing one over `MAX_DOCUMENT_SIZE`.
     pub fn read_document(&self, d: &Digest, what: &str) -> Result<Vec<u8>> {
         let f = self.open_blob(d)?;

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use rbox_image::Store;
-use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::model::container::{ContainerConfig, HostConfig, ProcessConfig, RestartPolicy};
@@ -15,16 +14,6 @@ use crate::store::containers::Containers;
 pub use crate::model::ids::random_hex;
 use crate::model::ids::random_name;
 pub use crate::model::options::{parse_bytes, parse_signal, RunOptions};
-
-fn strings(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 /// Reads `--env-file` lines: `KEY=value`, or `KEY` to take it from this environment.
 fn env_file(path: &PathBuf) -> Result<Vec<String>> {
@@ -57,9 +46,7 @@ fn resolve_env(entries: Vec<String>) -> Vec<String> {
 pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result<ContainerConfig> {
     let image = images.resolve(&o.image)?;
     let chain = images.ensure_snapshots(&image)?;
-    let raw: Value = serde_json::from_slice(&images.read_document(image.id(), "config")?)
-        .map_err(|e| Error::Runtime(format!("image config: {e}")))?;
-    let ic = raw.get("config").cloned().unwrap_or(Value::Null);
+    let ic = images.image_config(image.id())?.run();
 
     let id = random_hex(32);
     let network = o
@@ -77,9 +64,9 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
             o.command.clone(),
         ),
         None => (
-            strings(ic.get("Entrypoint")),
+            ic.entrypoint.clone().unwrap_or_default(),
             if o.command.is_empty() {
-                strings(ic.get("Cmd"))
+                ic.cmd.clone().unwrap_or_default()
             } else {
                 o.command.clone()
             },
@@ -88,7 +75,7 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
     if entrypoint.is_empty() && cmd.is_empty() {
         return Err(Error::NoCommand);
     }
-    let mut env = strings(ic.get("Env"));
+    let mut env = ic.env.clone().unwrap_or_default();
     for f in &o.env_files {
         env.extend(resolve_env(env_file(f)?));
     }
@@ -96,11 +83,7 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
     let working_dir = o
         .workdir
         .clone()
-        .or_else(|| {
-            ic.get("WorkingDir")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
+        .or_else(|| ic.working_dir.clone())
         .unwrap_or_default();
     if !working_dir.is_empty() && !working_dir.starts_with('/') {
         return Err(Error::InvalidOption {
@@ -117,26 +100,14 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
             .unwrap_or_else(|_| id[..12].to_owned()),
         None => id[..12].to_owned(),
     };
-    let stop_signal = o.stop_signal.clone().or_else(|| {
-        ic.get("StopSignal")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    });
+    let stop_signal = o.stop_signal.clone().or_else(|| ic.stop_signal.clone());
     if let Some(s) = &stop_signal {
         parse_signal(s).map_err(|_| Error::InvalidOption {
             flag: "--stop-signal".into(),
             reason: format!("invalid signal: {s}"),
         })?;
     }
-    let mut labels: BTreeMap<String, String> = ic
-        .get("Labels")
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut labels: BTreeMap<String, String> = ic.labels.clone().unwrap_or_default();
     for l in &o.labels {
         let (k, v) = l.split_once('=').unwrap_or((l, ""));
         labels.insert(k.to_owned(), v.to_owned());
@@ -229,8 +200,8 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
         requested.push((crate::store::volumes::parse_tmpfs_flag(t)?, false));
     }
     let image_volumes: Vec<String> = ic
-        .get("Volumes")
-        .and_then(Value::as_object)
+        .volumes
+        .as_ref()
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default();
     let networks = crate::host::net::join(
@@ -267,7 +238,7 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
             user: o
                 .user
                 .clone()
-                .or_else(|| ic.get("User").and_then(Value::as_str).map(str::to_owned))
+                .or_else(|| ic.user.clone())
                 .unwrap_or_default(),
             env,
             cmd,
@@ -332,7 +303,7 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
 /// that is taken now is refused before anything is made.
 fn published_ports(
     o: &RunOptions,
-    image_config: &Value,
+    image_config: &rbox_image::config::RunConfig,
     network: &str,
 ) -> Result<Vec<rbox_network::PortMapping>> {
     let mut ports = Vec::new();
@@ -341,8 +312,8 @@ fn published_ports(
     }
     if o.publish_all {
         let exposed = image_config
-            .get("ExposedPorts")
-            .and_then(Value::as_object)
+            .exposed_ports
+            .as_ref()
             .map(|m| m.keys().cloned().collect::<Vec<_>>())
             .unwrap_or_default();
         for key in exposed {
