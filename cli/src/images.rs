@@ -6,26 +6,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
-use std::collections::HashSet;
-
-use rbox_image::{Digest, Reference, Store};
+use rbox_image::{Reference, Store};
+use rbox_runtime::ops::images;
 use rbox_runtime::Containers;
 use serde_json::{json, Value};
 
 use crate::each::{collect_each, exit, print_each};
 use crate::format::{ago, human_size, print_table};
 use crate::{CliError, CliResult};
-
-/// The image ids containers use: those images are kept from removal and pruning.
-fn images_in_use(root: &Path) -> Result<HashSet<String>, CliError> {
-    Ok(Containers::open(root)?.images_in_use()?)
-}
-
-/// Collects unreferenced blobs and snapshots, keeping what containers use.
-fn collect(store: &Store, root: &Path) -> Result<rbox_image::gc::GcReport, CliError> {
-    let keep = Containers::open(root)?.manifests_in_use()?;
-    Ok(store.gc(&keep)?)
-}
 
 #[derive(Args, Debug)]
 pub struct ListArgs {
@@ -41,11 +29,26 @@ pub struct ListArgs {
 
 pub fn list(root: &Path, a: ListArgs) -> CliResult {
     let store = Store::open(root)?;
-    let filter = a.reference.as_deref().map(Reference::parse).transpose()?;
-    let explicit_tag = a
-        .reference
-        .as_deref()
-        .is_some_and(|r| r.rsplit_once(':').is_some_and(|(_, t)| !t.contains('/')));
+    let listed = rbox_runtime::ops::images::list(&store, a.reference.as_deref())?;
+    let id = |r: &images::Row| {
+        if a.no_trunc {
+            r.id.to_string()
+        } else {
+            r.id.short().to_owned()
+        }
+    };
+    let mut out = io::stdout().lock();
+    if a.quiet {
+        let mut ids: Vec<String> = Vec::new();
+        for r in &listed {
+            let id = id(r);
+            if !ids.contains(&id) {
+                writeln!(out, "{id}")?;
+                ids.push(id);
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut rows = vec![vec![
         "REPOSITORY".to_string(),
         "TAG".into(),
@@ -53,43 +56,16 @@ pub fn list(root: &Path, a: ListArgs) -> CliResult {
         "CREATED".into(),
         "SIZE".into(),
     ]];
-    let mut ids = Vec::new();
-    for s in store.images()? {
-        let id = if a.no_trunc {
-            s.image.id().to_string()
-        } else {
-            s.image.id().short().to_owned()
-        };
-        let created = ago(s.image.config.created().as_deref());
-        let size = human_size(s.size);
-        let mut names: Vec<(String, String)> = s
-            .references
-            .iter()
-            .filter(|r| match &filter {
-                None => true,
-                Some(f) => f.name() == r.name() && (!explicit_tag || f.tag() == r.tag()),
-            })
-            .map(|r| (r.familiar_name(), r.tag().unwrap_or("<none>").to_owned()))
-            .collect();
-        if s.references.is_empty() && filter.is_none() {
-            names.push(("<none>".into(), "<none>".into()));
-        }
-        names.sort();
-        for (repo, tag) in names {
-            if !ids.contains(&id) {
-                ids.push(id.clone());
-            }
-            rows.push(vec![repo, tag, id.clone(), created.clone(), size.clone()]);
-        }
+    for r in &listed {
+        rows.push(vec![
+            r.repository.clone(),
+            r.tag.clone(),
+            id(r),
+            ago(r.created.as_deref()),
+            human_size(r.size),
+        ]);
     }
-    let mut out = io::stdout().lock();
-    if a.quiet {
-        for id in ids {
-            writeln!(out, "{id}")?;
-        }
-    } else {
-        print_table(&mut out, &rows)?;
-    }
+    print_table(&mut out, &rows)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -127,10 +103,10 @@ pub struct RmiArgs {
 
 pub fn rmi(root: &Path, a: RmiArgs) -> CliResult {
     let store = Store::open(root)?;
-    let in_use = images_in_use(root)?;
-    let used = |d: &Digest| in_use.contains(&d.to_string());
+    let containers = Containers::open(root)?;
+    let remover = images::Remover::new(&store, &containers)?;
     let code = print_each(&a.images, |name| {
-        store.remove(name, a.force, &used).map(|r| {
+        remover.remove(name, a.force).map(|r| {
             let lines: Vec<String> = r
                 .untagged
                 .iter()
@@ -140,7 +116,7 @@ pub fn rmi(root: &Path, a: RmiArgs) -> CliResult {
             (!lines.is_empty()).then(|| lines.join("\n"))
         })
     })?;
-    collect(&store, root)?;
+    remover.collect()?;
     Ok(code)
 }
 

@@ -399,27 +399,25 @@ fn system_prune(root: &Path, a: SystemPruneArgs) -> CliResult {
     }
     let store = rbox_image::Store::open(root)?;
     let containers = Containers::open(root)?;
-    // Containers first: the images they held become unused.
-    let cs = prune::prune_containers(&containers)?;
-    let images = prune::prune_images(&store, &containers, a.all)?;
-    let networks = rbox_runtime::ops::networks::prune(&containers)?;
-    let volumes = if a.volumes {
-        containers.prune_volumes(false)?
-    } else {
-        Vec::new()
-    };
+    let pruned = rbox_runtime::ops::system::prune(&store, &containers, a.all, a.volumes)?;
+    let (cs, networks, volumes, images) = (
+        &pruned.containers,
+        &pruned.networks,
+        &pruned.volumes,
+        &pruned.images,
+    );
     let mut out = io::stdout().lock();
     print_deleted_containers(&mut out, &cs.deleted)?;
     if !networks.is_empty() {
         writeln!(out, "Deleted Networks:")?;
-        for n in &networks {
+        for n in networks {
             writeln!(out, "{n}")?;
         }
         writeln!(out)?;
     }
     if !volumes.is_empty() {
         writeln!(out, "Deleted Volumes:")?;
-        for v in &volumes {
+        for v in volumes {
             writeln!(out, "{v}")?;
         }
         writeln!(out)?;
@@ -434,11 +432,7 @@ fn system_prune(root: &Path, a: SystemPruneArgs) -> CliResult {
         }
         writeln!(out)?;
     }
-    writeln!(
-        out,
-        "Total reclaimed space: {}",
-        size4(cs.space + images.space)
-    )?;
+    writeln!(out, "Total reclaimed space: {}", size4(pruned.space()))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,16 +1,20 @@
 //! The verbs: create, the lifecycle (start, stop, kill, rm, wait, and the reconcile of
 //! dead monitors that they call), exec, cp, top, stats, prune; `ps` rows, log queries,
-//! the inspect documents, the network verbs that need containers, `--pull`.
+//! the inspect documents, the image and network verbs that need containers, `--pull`,
+//! `system prune`.
 
 pub mod copy;
 pub mod create;
 pub mod exec;
+pub mod images;
 pub mod inspect;
 pub mod lifecycle;
+pub mod pause;
 pub mod logs;
 pub mod networks;
 pub mod prune;
 pub mod ps;
 pub mod run;
 pub mod stats;
+pub mod system;
 pub mod top;

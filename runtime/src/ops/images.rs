@@ -1,0 +1,155 @@
+//! The image verbs that need containers or choose what to show: `rmi` (an image a
+//! container uses is kept, then what nothing refers to is collected) and `images` (which
+//! tags a reference selects).
+
+use std::collections::HashSet;
+
+use rbox_image::gc::GcReport;
+use rbox_image::{Digest, Reference, Removal, Store};
+
+use crate::store::containers::Containers;
+
+/// Removes images by name, keeping those containers use; [`Remover::collect`] then frees
+/// what nothing refers to any more.
+pub struct Remover<'a> {
+    store: &'a Store,
+    containers: &'a Containers,
+    in_use: HashSet<String>,
+}
+
+impl<'a> Remover<'a> {
+    /// Reads which images containers use.
+    pub fn new(store: &'a Store, containers: &'a Containers) -> crate::Result<Remover<'a>> {
+        Ok(Remover {
+            store,
+            containers,
+            in_use: containers.images_in_use()?,
+        })
+    }
+
+    /// Removes image `name` (a tag, a name or an id); `force` removes an image several
+    /// tags name.
+    pub fn remove(&self, name: &str, force: bool) -> Result<Removal, rbox_image::Error> {
+        let used = |d: &Digest| self.in_use.contains(&d.to_string());
+        self.store.remove(name, force, &used)
+    }
+
+    /// Collects the blobs and snapshots nothing refers to, keeping what containers use.
+    pub fn collect(self) -> crate::Result<GcReport> {
+        collect(self.store, self.containers)
+    }
+}
+
+/// Collects the blobs and snapshots nothing refers to, keeping what containers use.
+pub fn collect(store: &Store, containers: &Containers) -> crate::Result<GcReport> {
+    let keep = containers.manifests_in_use()?;
+    Ok(store.gc(&keep)?)
+}
+
+/// One row of `images`: a tag of an image, or `<none>` for an image without one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// The repository as docker shows it (`busybox`, `example.com/app`), or `<none>`.
+    pub repository: String,
+    /// The tag, or `<none>`.
+    pub tag: String,
+    /// The image id.
+    pub id: Digest,
+    /// When the image was made (RFC 3339), if its config says.
+    pub created: Option<String>,
+    /// Bytes of file content in its layers.
+    pub size: u64,
+}
+
+/// The rows `images [REFERENCE]` shows, sorted by repository and tag within each image:
+/// only the tags of `reference`'s repository (and of its tag, when it names one).
+pub fn list(store: &Store, reference: Option<&str>) -> crate::Result<Vec<Row>> {
+    let filter = reference.map(Reference::parse).transpose()?;
+    let explicit_tag =
+        reference.is_some_and(|r| r.rsplit_once(':').is_some_and(|(_, t)| !t.contains('/')));
+    let mut rows = Vec::new();
+    for s in store.images()? {
+        let mut names: Vec<(String, String)> = s
+            .references
+            .iter()
+            .filter(|r| match &filter {
+                None => true,
+                Some(f) => f.name() == r.name() && (!explicit_tag || f.tag() == r.tag()),
+            })
+            .map(|r| (r.familiar_name(), r.tag().unwrap_or("<none>").to_owned()))
+            .collect();
+        if s.references.is_empty() && filter.is_none() {
+            names.push(("<none>".into(), "<none>".into()));
+        }
+        names.sort();
+        let created = s.image.config.created();
+        for (repository, tag) in names {
+            rows.push(Row {
+                repository,
+                tag,
+                id: s.image.id().clone(),
+                created: created.clone(),
+                size: s.size,
+            });
+        }
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let empty_tar = [0u8; 1024];
+        let busybox = Reference::parse("busybox:latest").unwrap();
+        let image = store
+            .import_rootfs(&empty_tar[..], Some(&busybox), "test")
+            .unwrap();
+        store
+            .tag(&image, &Reference::parse("busybox:1").unwrap())
+            .unwrap();
+        store
+            .tag(&image, &Reference::parse("example.com/app:2").unwrap())
+            .unwrap();
+        (dir, store)
+    }
+
+    fn names(rows: &[Row]) -> Vec<String> {
+        rows.iter()
+            .map(|r| format!("{}:{}", r.repository, r.tag))
+            .collect()
+    }
+
+    #[test]
+    fn a_reference_selects_its_repository_and_its_tag() {
+        let (_dir, store) = store();
+        assert_eq!(
+            names(&list(&store, None).unwrap()),
+            ["busybox:1", "busybox:latest", "example.com/app:2"]
+        );
+        assert_eq!(
+            names(&list(&store, Some("busybox")).unwrap()),
+            ["busybox:1", "busybox:latest"]
+        );
+        assert_eq!(
+            names(&list(&store, Some("busybox:1")).unwrap()),
+            ["busybox:1"]
+        );
+        assert!(list(&store, Some("alpine")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn removing_one_tag_keeps_the_image_its_other_tags_name() {
+        let (dir, store) = store();
+        let containers = Containers::open(dir.path()).unwrap();
+        let remover = Remover::new(&store, &containers).unwrap();
+        let r = remover.remove("busybox:1", false).unwrap();
+        assert_eq!(r.untagged.len(), 1);
+        assert!(r.deleted.is_empty());
+        remover.collect().unwrap();
+        assert_eq!(list(&store, None).unwrap().len(), 2);
+    }
+}
