@@ -24,17 +24,10 @@ pub struct PortArgs {
 pub fn port(root: &Path, a: PortArgs) -> CliResult {
     let containers = Containers::open(root)?;
     let c = lifecycle::reconcile(&containers, &containers.resolve(&a.container)?)?;
-    let wanted = a.port.as_deref().map(|p| match p.split_once('/') {
-        Some((n, proto)) => (n.to_owned(), proto.to_owned()),
-        None => (p.to_owned(), "tcp".to_owned()),
-    });
+    let ports = rbox_runtime::ops::inspect::published(&c, a.port.as_deref());
     let mut out = std::io::stdout().lock();
-    let mut found = false;
-    for p in &c.state.ports {
-        if let Some((n, proto)) = &wanted {
-            if *n != p.container_port.to_string() || *proto != p.protocol {
-                continue;
-            }
+    for p in &ports {
+        if a.port.is_some() {
             writeln!(out, "{}:{}", p.host_ip_text(), p.host_port)?;
         } else {
             writeln!(
@@ -45,8 +38,8 @@ pub fn port(root: &Path, a: PortArgs) -> CliResult {
                 p.host_port
             )?;
         }
-        found = true;
     }
+    let found = !ports.is_empty();
     if let (Some(p), false) = (&a.port, found) {
         return Err(CliError::Failed(format!(
             "no public port '{p}' published for {}",

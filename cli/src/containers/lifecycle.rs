@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use clap::Args;
 use rbox_runtime::create::parse_signal;
 use rbox_runtime::lifecycle;
-use rbox_runtime::monitor::Started;
 use rbox_runtime::Containers;
 
 use super::run::start_container;
@@ -40,15 +39,7 @@ pub fn start(root: &Path, a: StartArgs) -> CliResult {
         return start_container(&containers, &id, true, c.config.config.tty, false);
     }
     each(&containers, &a.containers, |id| {
-        let c = lifecycle::reconcile(&containers, id)?;
-        if c.state.is_running() {
-            return Ok(());
-        }
-        let mut spawned = lifecycle::start(&containers, id, false)?;
-        match spawned.wait_started() {
-            Started::Running(_) => Ok(()),
-            Started::Failed(_, msg) => Err(CliError::Failed(msg)),
-        }
+        Ok(rbox_runtime::ops::run::start_detached(&containers, id)?)
     })
 }
 
@@ -73,12 +64,7 @@ pub fn stop(root: &Path, a: StopArgs) -> CliResult {
 pub fn restart(root: &Path, a: StopArgs) -> CliResult {
     let containers = Containers::open(root)?;
     each(&containers, &a.containers, |id| {
-        lifecycle::stop(&containers, id, a.time)?;
-        let mut spawned = lifecycle::start(&containers, id, false)?;
-        match spawned.wait_started() {
-            Started::Running(_) => Ok(()),
-            Started::Failed(_, msg) => Err(CliError::Failed(msg)),
-        }
+        Ok(rbox_runtime::ops::run::restart(&containers, id, a.time)?)
     })
 }
 

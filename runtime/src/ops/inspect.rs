@@ -51,6 +51,19 @@ pub fn port_map(ports: &[rbox_network::PortMapping], configured: bool) -> PortMa
     map
 }
 
+/// The ports of a running container `port [PORT[/PROTO]]` lists: every one, or those of
+/// one container port (`tcp` unless it names the protocol).
+pub fn published<'a>(c: &'a Container, wanted: Option<&str>) -> Vec<&'a rbox_network::PortMapping> {
+    let wanted = wanted.map(|p| p.split_once('/').unwrap_or((p, "tcp")));
+    c.state
+        .ports
+        .iter()
+        .filter(|p| {
+            wanted.is_none_or(|(n, proto)| n == p.container_port.to_string() && proto == p.protocol)
+        })
+        .collect()
+}
+
 /// A container as `docker inspect` shows it.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -545,5 +558,96 @@ impl<'a> HostConfigJson<'a> {
             io_maximum_bandwidth: 0,
             init: host.init.then_some(true),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::container::{ContainerConfig, State};
+
+    fn container(ports: Vec<rbox_network::PortMapping>) -> Container {
+        Container {
+            config: ContainerConfig {
+                id: "c".repeat(64),
+                name: "web".into(),
+                created: "2026-12-01T00:00:00Z".into(),
+                image: "busybox".into(),
+                image_id: "sha256:abc".into(),
+                manifest: String::new(),
+                layers: Vec::new(),
+                config: ProcessConfig {
+                    cmd: vec!["sleep".into(), "60".into()],
+                    ..Default::default()
+                },
+                host: HostConfig {
+                    network_mode: "none".into(),
+                    ..Default::default()
+                },
+            },
+            state: State {
+                status: Status::Running,
+                ports,
+                ..Default::default()
+            },
+            orphaned: false,
+        }
+    }
+
+    fn port(container_port: u16, protocol: &str, host_port: u16) -> rbox_network::PortMapping {
+        rbox_network::PortMapping {
+            host_ip: None,
+            host_port,
+            container_port,
+            protocol: protocol.into(),
+        }
+    }
+
+    #[test]
+    fn port_selects_one_container_port_tcp_by_default() {
+        let c = container(vec![port(80, "tcp", 8080), port(80, "udp", 8081)]);
+        assert_eq!(published(&c, None).len(), 2);
+        assert_eq!(published(&c, Some("80"))[0].host_port, 8080);
+        assert_eq!(published(&c, Some("80/udp"))[0].host_port, 8081);
+        assert!(published(&c, Some("81")).is_empty());
+    }
+
+    #[test]
+    fn port_maps_read_as_dockers() {
+        let ports = [port(80, "tcp", 0), port(80, "tcp", 9000)];
+        let v = serde_json::to_value(port_map(&ports, true)).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"80/tcp": [
+                {"HostIp": "", "HostPort": ""},
+                {"HostIp": "", "HostPort": "9000"},
+            ]})
+        );
+        let v = serde_json::to_value(port_map(&ports[1..], false)).unwrap();
+        assert_eq!(v["80/tcp"][0]["HostIp"], "0.0.0.0");
+    }
+
+    #[test]
+    fn documents_have_dockers_field_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let containers = Containers::open(dir.path()).unwrap();
+        let c = container(Vec::new());
+        let v = serde_json::to_value(ContainerJson::new(&containers, &c)).unwrap();
+        assert_eq!(v["Path"], "sleep");
+        assert_eq!(v["Args"], serde_json::json!(["60"]));
+        assert_eq!(v["Name"], "/web");
+        assert_eq!(v["State"]["OOMKilled"], false);
+        assert_eq!(v["State"]["FinishedAt"], ZERO_TIME);
+        assert_eq!(v["ExecIDs"], serde_json::Value::Null);
+        assert_eq!(v["Config"]["Cmd"], serde_json::json!(["sleep", "60"]));
+        assert_eq!(v["Config"]["Image"], "busybox");
+        assert_eq!(v["Config"]["AttachStdin"], false);
+        assert_eq!(
+            v["NetworkSettings"]["Networks"],
+            serde_json::json!({"none": {}})
+        );
+        assert_eq!(v["NetworkSettings"]["SandboxKey"], "");
+        assert_eq!(v["HostConfig"]["ShmSize"], 64 << 20);
+        assert_eq!(v["GraphDriver"]["Name"], "overlay");
     }
 }

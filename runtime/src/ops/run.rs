@@ -1,12 +1,14 @@
 //! `run` and `create` with `--pull`: when the image is fetched before the container is
-//! made. Fetching is the caller's (the registry client and its messages).
+//! made (fetching is the caller's: the registry client and its messages); `start` and
+//! `restart` in the background.
 
 use rbox_image::Store;
 
 use crate::model::container::ContainerConfig;
 use crate::model::options::RunOptions;
-use crate::ops::create;
+use crate::ops::{create, lifecycle};
 use crate::store::containers::Containers;
+use crate::supervise::monitor::Started;
 
 /// `--pull`: when to fetch the image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -54,6 +56,30 @@ pub fn create_pulling(
             create::create(images, containers, options)
         }
         other => other,
+    }
+}
+
+/// Starts container `id` in the background, unless it runs, and returns once its process
+/// runs (or with the reason it could not start).
+pub fn start_detached(containers: &Containers, id: &str) -> crate::Result<()> {
+    let c = lifecycle::reconcile(containers, id)?;
+    if c.state.is_running() {
+        return Ok(());
+    }
+    started(lifecycle::start(containers, id, false)?)
+}
+
+/// Stops container `id` (waiting `timeout` seconds before killing it) and starts it again
+/// in the background, as [`start_detached`].
+pub fn restart(containers: &Containers, id: &str, timeout: Option<u32>) -> crate::Result<()> {
+    lifecycle::stop(containers, id, timeout)?;
+    started(lifecycle::start(containers, id, false)?)
+}
+
+fn started(mut spawned: crate::supervise::monitor::Spawned) -> crate::Result<()> {
+    match spawned.wait_started() {
+        Started::Running(_) => Ok(()),
+        Started::Failed(_, msg) => Err(crate::Error::Runtime(msg)),
     }
 }
 
