@@ -1,6 +1,5 @@
 //! Container tools: cp, top, stats, container prune, system df, system prune.
 
-use std::collections::HashMap;
 use std::io::{self, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -8,9 +7,9 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use rbox_runtime::copy::{CopyError, CopyOptions};
+use rbox_runtime::ops::sampler::Sampler;
 use rbox_runtime::prune::{self, Usage};
-use rbox_runtime::stats::Sample;
-use rbox_runtime::{Container, Containers};
+use rbox_runtime::Containers;
 
 use crate::format::{human_size, print_table, size, Units};
 use crate::template;
@@ -130,56 +129,23 @@ const STATS_DEFAULT: &str =
 /// `rbox stats`: one sample with `--no-stream`, else a refreshed screen every second.
 pub fn stats(root: &Path, a: StatsArgs) -> CliResult {
     let containers = Containers::open(root)?;
-    // Named containers are looked up once (an unknown one is an error, as docker);
-    // otherwise the running ones are listed again at each refresh.
-    let named: Option<Vec<(String, String)>> = if a.containers.is_empty() {
-        None
-    } else {
-        let mut v = Vec::new();
-        for n in &a.containers {
-            v.push((n.clone(), containers.resolve(n)?));
-        }
-        Some(v)
-    };
-    let current = || -> Result<Vec<(String, Container)>, CliError> {
-        Ok(match &named {
-            Some(v) => v
-                .iter()
-                .filter_map(|(n, id)| {
-                    rbox_runtime::lifecycle::reconcile(&containers, id)
-                        .ok()
-                        .map(|c| (n.clone(), c))
-                })
-                .collect(),
-            None => rbox_runtime::lifecycle::reconcile_all(&containers)?
-                .into_iter()
-                .filter(|c| a.all || c.state.is_running())
-                .map(|c| (c.config.name.clone(), c))
-                .collect(),
-        })
-    };
+    let mut sampler = Sampler::new(&containers, &a.containers, a.all)?;
     let format = a.format.as_deref().unwrap_or(STATS_DEFAULT);
     let (table, body) = match format.strip_prefix("table") {
         Some(rest) => (true, rest.trim_start()),
         None => (false, format),
     };
-    let mut prev: HashMap<String, Sample> = HashMap::new();
-    for (_, c) in current()? {
-        prev.insert(c.id().to_owned(), Sample::take(&c));
-    }
     // The first figures come from two samples 100ms apart; then every second.
     std::thread::sleep(Duration::from_millis(100));
     loop {
         let mut lines = Vec::new();
-        let mut next = HashMap::new();
-        for (shown, c) in current()? {
-            let now = Sample::take(&c);
-            let u = now.usage_since(prev.get(c.id()).unwrap_or(&now));
+        for f in sampler.round()? {
+            let (c, u) = (&f.container, &f.usage);
             let id = if a.no_trunc { c.id() } else { &c.id()[..12] };
             let fields: Vec<(&str, String)> = vec![
                 ("ID", id.to_owned()),
                 ("Name", c.config.name.clone()),
-                ("Container", shown),
+                ("Container", f.shown.clone()),
                 ("CPUPerc", format!("{:.2}%", u.cpu_percent)),
                 (
                     "MemUsage",
@@ -201,7 +167,6 @@ pub fn stats(root: &Path, a: StatsArgs) -> CliResult {
                 ("PIDs", u.pids.to_string()),
             ];
             lines.push(template::render(body, &fields));
-            next.insert(c.id().to_owned(), now);
         }
         let mut out = io::stdout().lock();
         if !a.no_stream {
@@ -226,7 +191,6 @@ pub fn stats(root: &Path, a: StatsArgs) -> CliResult {
             return Ok(ExitCode::SUCCESS);
         }
         drop(out);
-        prev = next;
         std::thread::sleep(Duration::from_secs(1));
     }
 }

@@ -1,7 +1,7 @@
 //! The verbs: create, the lifecycle (start, stop, kill, rm, wait, and the reconcile of
 //! dead monitors that they call), exec, cp, top, stats, prune; `ps` rows, log queries,
 //! the inspect documents, the image and network verbs that need containers, `--pull`,
-//! `system prune`.
+//! `stats`' rounds, `system prune`.
 
 pub mod copy;
 pub mod create;
@@ -15,6 +15,7 @@ pub mod networks;
 pub mod prune;
 pub mod ps;
 pub mod run;
+pub mod sampler;
 pub mod stats;
 pub mod system;
 pub mod top;
