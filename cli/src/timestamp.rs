@@ -2,6 +2,10 @@
 //! a duration back from now (`10m`, `1h30m`, `1.5h`, `90s`), an RFC 3339 time with or
 //! without its zone (without: local time), a date (`2026-12-01`), or a Unix time with
 //! optional fraction (`1733011200`, `1733011200.5`).
+//!
+//! This stays in the CLI: it reads a flag's text, relative to the current time and the
+//! local zone, as the CLI reads every other flag; the runtime takes the times typed
+//! (`rbox_runtime::ops::logs::Query`).
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 
