@@ -142,8 +142,11 @@ pub fn run(root: &Path, cmd: NetworkCommand) -> CliResult {
         NetworkCommand::Inspect(a) => {
             let containers = Containers::open(root)?;
             let (all, failed) = collect_each(&a.names, |name| {
-                nets.get(name)
-                    .map(|n| networks::NetworkJson::new(&nets, &containers, n))
+                // As a JSON value: its keys sorted, as rbox has always printed them.
+                nets.get(name).map(|n| {
+                    serde_json::to_value(networks::NetworkJson::new(&nets, &containers, n))
+                        .unwrap_or_default()
+                })
             });
             writeln!(
                 out,

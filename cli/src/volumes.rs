@@ -104,7 +104,8 @@ pub fn run(root: &Path, cmd: VolumeCommand) -> CliResult {
             let (list, failed) = collect_each(&a.names, |n| {
                 containers
                     .volume(n)
-                    .map(|v| VolumeJson::new(&containers, v))
+                    .map(|v| serde_json::to_value(VolumeJson::new(&containers, v)))
+                    .map(Result::unwrap_or_default)
             });
             writeln!(
                 out,
