@@ -9,7 +9,7 @@ use clap::Args;
 use rbox_image::{Reference, Store};
 use rbox_runtime::ops::images;
 use rbox_runtime::Containers;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::each::{collect_each, exit, print_each};
 use crate::format::{ago, human_size, print_table};
@@ -252,37 +252,11 @@ pub struct InspectArgs {
     images: Vec<String>,
 }
 
-/// One image as `docker image inspect` shows it.
+/// One image as `docker image inspect` shows it, as JSON (keys sorted).
 pub fn inspect_one(root: &Path, name: &str) -> Result<Value, CliError> {
     let store = Store::open(root)?;
-    let image = store.resolve(name)?;
-    let raw: Value =
-        serde_json::from_slice(&store.read_document(image.id(), "config")?).unwrap_or(Value::Null);
-    let tags: Vec<String> = store
-        .entries()?
-        .iter()
-        .filter(|e| e.manifest == image.manifest_digest)
-        .filter_map(|e| e.reference.as_ref().map(|r| r.familiar()))
-        .collect();
-    Ok(json!({
-        "Id": image.id().to_string(),
-        "RepoTags": tags,
-        "RepoDigests": [],
-        "Created": raw.get("created"),
-        "Author": raw.get("author").cloned().unwrap_or(json!("")),
-        "Config": raw.get("config"),
-        "Architecture": raw.get("architecture"),
-        "Os": raw.get("os"),
-        "Size": store.image_size(&image),
-        "RootFS": {
-            "Type": "layers",
-            "Layers": raw.pointer("/rootfs/diff_ids"),
-        },
-        "Manifest": {
-            "Digest": image.manifest_digest.to_string(),
-            "Layers": image.layer_digests()?.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
-        },
-    }))
+    let doc = images::ImageJson::new(&store, name)?;
+    serde_json::to_value(doc).map_err(|e| CliError::Failed(e.to_string()))
 }
 
 pub fn inspect(root: &Path, a: InspectArgs) -> CliResult {

@@ -1,11 +1,13 @@
 //! The image verbs that need containers or choose what to show: `rmi` (an image a
 //! container uses is kept, then what nothing refers to is collected) and `images` (which
-//! tags a reference selects).
+//! tags a reference selects), and the document of `image inspect`.
 
 use std::collections::HashSet;
 
 use rbox_image::gc::GcReport;
 use rbox_image::{Digest, Reference, Removal, Store};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::store::containers::Containers;
 
@@ -96,6 +98,81 @@ pub fn list(store: &Store, reference: Option<&str>) -> crate::Result<Vec<Row>> {
     Ok(rows)
 }
 
+/// An image as `docker image inspect` shows it. The config's parts are the stored JSON
+/// as it is, not `rbox_image::config::ImageConfig`: Docker's configs hold `null`s
+/// (`"Entrypoint": null`, `"Volumes": null`) that the typed config reads as absent, and
+/// inspect shows them.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageJson {
+    id: String,
+    repo_tags: Vec<String>,
+    repo_digests: [String; 0],
+    created: Option<Value>,
+    author: Value,
+    config: Option<Value>,
+    architecture: Option<Value>,
+    os: Option<Value>,
+    size: u64,
+    #[serde(rename = "RootFS")]
+    root_fs: RootFsJson,
+    manifest: ManifestJson,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct RootFsJson {
+    #[serde(rename = "Type")]
+    kind: &'static str,
+    layers: Option<Value>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ManifestJson {
+    digest: String,
+    layers: Vec<String>,
+}
+
+impl ImageJson {
+    /// The document of image `name` (a tag, a name or an id).
+    pub fn new(store: &Store, name: &str) -> Result<ImageJson, rbox_image::Error> {
+        let image = store.resolve(name)?;
+        let raw: Value = serde_json::from_slice(&store.read_document(image.id(), "config")?)
+            .unwrap_or(Value::Null);
+        let repo_tags = store
+            .entries()?
+            .iter()
+            .filter(|e| e.manifest == image.manifest_digest)
+            .filter_map(|e| e.reference.as_ref().map(|r| r.familiar()))
+            .collect();
+        let field = |k: &str| raw.get(k).cloned();
+        Ok(ImageJson {
+            id: image.id().to_string(),
+            repo_tags,
+            repo_digests: [],
+            created: field("created"),
+            author: field("author").unwrap_or_else(|| Value::String(String::new())),
+            config: field("config"),
+            architecture: field("architecture"),
+            os: field("os"),
+            size: store.image_size(&image),
+            root_fs: RootFsJson {
+                kind: "layers",
+                layers: raw.pointer("/rootfs/diff_ids").cloned(),
+            },
+            manifest: ManifestJson {
+                digest: image.manifest_digest.to_string(),
+                layers: image
+                    .layer_digests()?
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect(),
+            },
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,6 +216,21 @@ mod tests {
             ["busybox:1"]
         );
         assert!(list(&store, Some("alpine")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn image_documents_have_dockers_field_names() {
+        let (_dir, store) = store();
+        let v = serde_json::to_value(ImageJson::new(&store, "busybox:1").unwrap()).unwrap();
+        assert_eq!(
+            v["RepoTags"],
+            serde_json::json!(["busybox:latest", "busybox:1", "example.com/app:2"])
+        );
+        assert_eq!(v["RepoDigests"], serde_json::json!([]));
+        assert_eq!(v["RootFS"]["Type"], "layers");
+        assert_eq!(v["RootFS"]["Layers"].as_array().unwrap().len(), 1);
+        assert_eq!(v["Manifest"]["Layers"].as_array().unwrap().len(), 1);
+        assert!(v["Id"].as_str().unwrap().starts_with("sha256:"));
     }
 
     #[test]
