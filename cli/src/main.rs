@@ -59,6 +59,10 @@ enum Command {
     Restart(containers::StopArgs),
     /// Send a signal to running containers.
     Kill(containers::KillArgs),
+    /// Pause all processes of containers.
+    Pause(containers::PauseArgs),
+    /// Unpause all processes of containers.
+    Unpause(containers::PauseArgs),
     /// Remove containers.
     Rm(containers::RmArgs),
     /// List containers.
@@ -169,6 +173,10 @@ enum ContainerCommand {
     Restart(containers::StopArgs),
     /// Signal containers.
     Kill(containers::KillArgs),
+    /// Pause containers.
+    Pause(containers::PauseArgs),
+    /// Unpause containers.
+    Unpause(containers::PauseArgs),
     /// Remove containers.
     Rm(containers::RmArgs),
     /// Show a container's output.
@@ -294,6 +302,12 @@ fn main() -> ExitCode {
         }
         Command::Kill(a) | Command::Container(ContainerCommand::Kill(a)) => {
             containers::kill(&root, a)
+        }
+        Command::Pause(a) | Command::Container(ContainerCommand::Pause(a)) => {
+            containers::pause(&root, a)
+        }
+        Command::Unpause(a) | Command::Container(ContainerCommand::Unpause(a)) => {
+            containers::unpause(&root, a)
         }
         Command::Rm(a) | Command::Container(ContainerCommand::Rm(a)) => containers::rm(&root, a),
         Command::Ps(a) | Command::Container(ContainerCommand::Ls(a)) => containers::ps(&root, a),

@@ -123,6 +123,29 @@ pub fn wait(root: &Path, a: WaitArgs) -> CliResult {
 }
 
 #[derive(Args, Debug)]
+pub struct PauseArgs {
+    /// Containers to pause (or unpause).
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+/// Freezes every process of each container (the cgroup freezer).
+pub fn pause(root: &Path, a: PauseArgs) -> CliResult {
+    let containers = Containers::open(root)?;
+    each(&containers, &a.containers, |id| {
+        Ok(rbox_runtime::ops::pause::pause(&containers, id)?)
+    })
+}
+
+/// Thaws each paused container.
+pub fn unpause(root: &Path, a: PauseArgs) -> CliResult {
+    let containers = Containers::open(root)?;
+    each(&containers, &a.containers, |id| {
+        Ok(rbox_runtime::ops::pause::unpause(&containers, id)?)
+    })
+}
+
+#[derive(Args, Debug)]
 pub struct RenameArgs {
     /// The container.
     container: String,

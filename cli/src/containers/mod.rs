@@ -1,5 +1,5 @@
 //! Container commands, one file per group: run and create ([`run`]), start, stop, restart,
-//! kill, rm, wait, rename ([`lifecycle`]), ps ([`ps`]), logs ([`logs`]), inspect and port
+//! kill, pause, unpause, rm, wait, rename ([`lifecycle`]), ps ([`ps`]), logs ([`logs`]), inspect and port
 //! ([`inspect`]), exec ([`exec`]). Each is its arguments over a call into rbox-runtime.
 
 mod exec;
@@ -17,8 +17,8 @@ use rbox_runtime::Containers;
 pub use exec::{exec, ExecArgs};
 pub use inspect::{inspect, port, InspectArgs, PortArgs};
 pub use lifecycle::{
-    kill, rename, restart, rm, start, stop, wait, KillArgs, RenameArgs, RmArgs, StartArgs,
-    StopArgs, WaitArgs,
+    kill, pause, rename, restart, rm, start, stop, unpause, wait, KillArgs, PauseArgs, RenameArgs,
+    RmArgs, StartArgs, StopArgs, WaitArgs,
 };
 pub use logs::{logs, LogsArgs};
 pub use ps::{ps, PsArgs};

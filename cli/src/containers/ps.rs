@@ -48,6 +48,9 @@ fn status_text(r: &Row) -> String {
             .max(0.0)
     };
     match r.status {
+        Status::Running if r.paused => {
+            format!("Up {} (Paused)", human_duration(since(&r.started_at)))
+        }
         Status::Running => format!("Up {}", human_duration(since(&r.started_at))),
         Status::Restarting => format!(
             "Restarting ({}) {} ago",

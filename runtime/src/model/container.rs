@@ -222,9 +222,21 @@ pub struct State {
     /// The ports published by the current run, with their host ports.
     #[serde(default)]
     pub ports: Vec<rbox_network::PortMapping>,
+    /// Frozen by `pause` (and still running).
+    #[serde(default)]
+    pub paused: bool,
 }
 
 impl State {
+    /// Docker's word for where it is: `paused` for a paused one, else its status's.
+    pub fn status_word(&self) -> &'static str {
+        if self.paused && self.status == Status::Running {
+            "paused"
+        } else {
+            self.status.as_str()
+        }
+    }
+
     /// Whether a process of the container is (supposed to be) alive.
     pub fn is_running(&self) -> bool {
         matches!(self.status, Status::Running | Status::Restarting)

@@ -51,6 +51,12 @@ pub fn exec(containers: &Containers, id: &str, o: &ExecOptions) -> Result<i32> {
             c.config.name
         )));
     }
+    if c.state.paused {
+        return Err(Error::Conflict(format!(
+            "container {} is paused, unpause the container first",
+            c.config.name
+        )));
+    }
     if o.command.is_empty() {
         return Err(Error::NoCommand);
     }

@@ -281,9 +281,9 @@ impl<'a> ContainerJson<'a> {
             path,
             args: args.collect(),
             state: StateJson {
-                status: s.status.as_str(),
+                status: s.status_word(),
                 running: s.status == Status::Running,
-                paused: false,
+                paused: s.paused,
                 restarting: s.status == Status::Restarting,
                 oom_killed: s.oom_killed,
                 dead: s.status == Status::Dead,

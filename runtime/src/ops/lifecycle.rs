@@ -8,7 +8,7 @@ use nix::sys::signal::Signal;
 
 use crate::error::{Error, Result};
 use crate::model::container::Status;
-use crate::ops::create::parse_signal;
+use crate::model::options::parse_signal;
 use crate::store::containers::{Container, Containers};
 use crate::store::process::ProcessHandle;
 use crate::supervise::monitor::{self, Spawned};
@@ -119,6 +119,8 @@ pub fn stop(containers: &Containers, id: &str, timeout: Option<u32>) -> Result<O
     let secs = timeout.or(c.config.config.stop_timeout).unwrap_or(10);
     if let Some(p) = ProcessHandle::open(c.state.pid, c.state.pid_start) {
         let _ = p.signal(stop_signal(&c));
+        // A paused container gets the signal when it thaws, as Docker's.
+        let _ = crate::ops::pause::thaw(containers, id);
         if !p.wait_timeout(Some(Duration::from_secs(secs as u64))) {
             let _ = p.signal(Signal::SIGKILL as i32);
             p.wait_timeout(Some(Duration::from_secs(10)));
@@ -143,6 +145,7 @@ pub fn kill(containers: &Containers, id: &str, signal: i32) -> Result<()> {
         return Ok(());
     }
     p.signal(signal).map_err(Error::PlainIo)?;
+    let _ = crate::ops::pause::thaw(containers, id);
     if signal == Signal::SIGKILL as i32 {
         wait_monitor(containers, &c, Duration::from_secs(10))?;
     }
@@ -166,6 +169,7 @@ pub fn remove(containers: &Containers, id: &str, force: bool, volumes: bool) -> 
         if let Some(p) = ProcessHandle::open(c.state.pid, c.state.pid_start) {
             let _ = p.signal(Signal::SIGKILL as i32);
         }
+        let _ = crate::ops::pause::thaw(containers, id);
         if let Some(m) = ProcessHandle::open(c.state.monitor_pid, c.state.monitor_start) {
             if c.state.status == Status::Restarting {
                 let _ = m.signal(Signal::SIGTERM as i32);

@@ -59,7 +59,7 @@ impl Filter {
     /// Whether `c` passes.
     pub fn matches(&self, c: &Container) -> bool {
         match self {
-            Filter::Status(s) => c.state.status.as_str() == s,
+            Filter::Status(s) => c.state.status_word() == s,
             Filter::Name(n) => c.config.name.contains(n.as_str()),
             Filter::Id(p) => c.config.id.starts_with(p.as_str()),
             Filter::Label(k, None) => c.config.config.labels.contains_key(k),
@@ -119,6 +119,8 @@ pub struct Row {
     pub created: String,
     /// Where it is in its life.
     pub status: Status,
+    /// Frozen by `pause`.
+    pub paused: bool,
     /// Its last exit code.
     pub exit_code: i32,
     /// When it last started (RFC 3339).
@@ -158,6 +160,7 @@ impl Row {
             command,
             created: c.config.created.clone(),
             status: c.state.status,
+            paused: c.state.paused,
             exit_code: c.state.exit_code,
             started_at: c.state.started_at.clone(),
             finished_at: c.state.finished_at.clone(),

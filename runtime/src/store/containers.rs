@@ -554,6 +554,7 @@ pub fn dead_monitor_state(state: &mut State) {
 /// Marks a state as exited now with `code`.
 pub fn mark_exited(state: &mut State, code: i32) {
     state.ports.clear();
+    state.paused = false;
     state.status = Status::Exited;
     state.exit_code = code;
     state.pid = 0;
