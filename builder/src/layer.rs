@@ -409,4 +409,105 @@ mod tests {
         let e = entries(&upper);
         assert_eq!(e, vec![("dir".into(), format!("-> {}", host.display()))]);
     }
+
+    #[test]
+    fn whiteouts_and_opaque_dirs_round_trip_through_a_layer() {
+        let dir = tempfile::tempdir().unwrap();
+        let up = dir.path().join("up");
+        fs::create_dir_all(up.join("etc")).unwrap();
+        fs::write(up.join("etc/new"), "n").unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            up.join("etc/gone"),
+            rustix::fs::FileType::CharacterDevice,
+            rustix::fs::Mode::empty(),
+            0,
+        )
+        .unwrap();
+        fs::create_dir(up.join("opq")).unwrap();
+        rustix::fs::setxattr(
+            up.join("opq"),
+            "trusted.overlay.opaque",
+            b"y",
+            rustix::fs::XattrFlags::empty(),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("new", up.join("etc/link")).unwrap();
+        let mut tar = Vec::new();
+        write_layer(&up, &mut tar, Some(0), &|_| false).unwrap();
+        let mut names = Vec::new();
+        for e in tar::Archive::new(&tar[..]).entries().unwrap() {
+            let e = e.unwrap();
+            assert_eq!(e.header().mtime().unwrap(), 0);
+            names.push(e.path().unwrap().display().to_string());
+        }
+        assert_eq!(
+            names,
+            vec![
+                "etc",
+                "etc/.wh.gone",
+                "etc/link",
+                "etc/new",
+                "opq",
+                "opq/.wh..wh..opq"
+            ]
+        );
+        // Applying it gives back the same tree.
+        let back = dir.path().join("back");
+        fs::create_dir(&back).unwrap();
+        rbox_image::layer::apply(&tar[..], &back).unwrap();
+        let again = {
+            let mut t = Vec::new();
+            write_layer(&back, &mut t, Some(0), &|_| false).unwrap();
+            t
+        };
+        assert_eq!(
+            Digest::of(&tar),
+            Digest::of(&again),
+            "layers are deterministic"
+        );
+    }
+
+    #[test]
+    fn a_copied_layer_leaves_its_directory_and_skips_what_it_is_told() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("root")).unwrap();
+        let up = dir.path().join("up");
+        fs::create_dir_all(up.join("etc")).unwrap();
+        fs::write(up.join("etc/hostname"), "").unwrap();
+        fs::write(up.join("new"), "n").unwrap();
+        let skip = |p: &Path| p == Path::new("etc") || p.starts_with("etc/");
+        let (diff, chain) = commit_copy(&store, &up, None, Some(0), &skip).unwrap();
+        assert!(up.join("new").is_file(), "the directory stays");
+        let snap = store.snapshot_fs(&chain);
+        assert!(snap.join("new").is_file() && !snap.join("etc").exists());
+        let tar = fs::read(store.blob_path(&diff.digest)).unwrap();
+        let names: Vec<String> = tar::Archive::new(&tar[..])
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().display().to_string())
+            .collect();
+        assert_eq!(names, vec!["new"]);
+    }
+
+    #[test]
+    fn committing_a_layer_the_store_has_consumes_the_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("root")).unwrap();
+        let mut chains = Vec::new();
+        for name in ["one", "two"] {
+            let up = store.tmp_path(name);
+            fs::create_dir_all(&up).unwrap();
+            fs::write(up.join("f"), "same").unwrap();
+            let (_, chain) = commit_dir(&store, &up, None, Some(0)).unwrap();
+            assert!(!up.exists(), "{name} left in tmp/");
+            chains.push(chain);
+        }
+        assert_eq!(chains[0], chains[1]);
+        assert_eq!(fs::read_dir(store.tmp_dir()).unwrap().count(), 0);
+        assert_eq!(
+            fs::read(store.snapshot_fs(&chains[0]).join("f")).unwrap(),
+            b"same"
+        );
+    }
 }
