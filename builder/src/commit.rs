@@ -232,18 +232,7 @@ pub fn commit(
     if let Some(a) = &o.author {
         new["author"] = json!(a);
     }
-    let mut layers = image
-        .manifest
-        .layers()
-        .iter()
-        .map(|l| {
-            Ok((
-                l.media_type().to_string(),
-                Digest::try_from(l.digest())?,
-                l.size(),
-            ))
-        })
-        .collect::<rbox_image::Result<Vec<_>>>()?;
+    let mut layers = image.layer_refs()?;
     layers.push((
         "application/vnd.oci.image.layer.v1.tar".into(),
         diff.digest,

@@ -17,6 +17,7 @@ use rustix::io::Errno;
 use sha2::{Digest as _, Sha256};
 
 use crate::dockerignore::DockerIgnore;
+use crate::layer::list;
 
 /// A build context: its directory, its `.dockerignore`, and a stat cache of the content
 /// digests of its files.
@@ -294,20 +295,6 @@ fn push_components(todo: &mut Vec<OsString>, path: &Path) {
             _ => {}
         }
     }
-}
-
-/// The names in the open directory `dir`, sorted.
-fn list(dir: &OwnedFd) -> Result<Vec<OsString>, Errno> {
-    let mut names = Vec::new();
-    for e in rustix::fs::Dir::read_from(dir)? {
-        let e = e?;
-        let n = e.file_name().to_bytes();
-        if n != b"." && n != b".." {
-            names.push(OsStr::from_bytes(n).to_os_string());
-        }
-    }
-    names.sort();
-    Ok(names)
 }
 
 /// Whether a directory `rel` excluded by `.dockerignore` is walked anyway, for what an

@@ -40,7 +40,7 @@ fn open_dir(dir: impl AsFd, name: &OsStr) -> Result<OwnedFd, Errno> {
 }
 
 /// The names in the open directory `dir`, sorted.
-fn list(dir: &OwnedFd) -> Result<Vec<OsString>, Errno> {
+pub(crate) fn list(dir: &OwnedFd) -> Result<Vec<OsString>, Errno> {
     let mut names = Vec::new();
     for e in rustix::fs::Dir::read_from(dir)? {
         let e = e?;

@@ -54,6 +54,22 @@ impl Image {
     }
 
     /// Layer blob digests from the manifest, bottom first.
+    /// The layers as the manifest names them: (media type, digest, size), bottom first.
+    pub fn layer_refs(&self) -> Result<Vec<crate::import::LayerRef>> {
+        self.manifest
+            .layers()
+            .iter()
+            .map(|l| {
+                Ok((
+                    l.media_type().to_string(),
+                    Digest::try_from(l.digest())?,
+                    l.size(),
+                ))
+            })
+            .collect()
+    }
+
+    /// The layers' digests, bottom first.
     pub fn layer_digests(&self) -> Result<Vec<Digest>> {
         self.manifest
             .layers()

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use rbox_image::{Digest, Reference};
+use rbox_image::Reference;
 use serde_json::Value;
 
 use super::cache::StepKey;
@@ -150,18 +150,7 @@ impl Builder<'_> {
         let chain = self.store.ensure_snapshots(&image)?;
         let raw: Value = serde_json::from_slice(&self.store.read_document(image.id(), "config")?)
             .map_err(|e| self.fail(stage.line, format!("image config: {e}")))?;
-        let layers = image
-            .manifest
-            .layers()
-            .iter()
-            .map(|l| {
-                Ok((
-                    l.media_type().to_string(),
-                    Digest::try_from(l.digest())?,
-                    l.size(),
-                ))
-            })
-            .collect::<rbox_image::Result<Vec<_>>>()?;
+        let layers = image.layer_refs()?;
         Ok(StageState {
             layers,
             diff_ids: image.diff_ids()?,
