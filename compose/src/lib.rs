@@ -1,0 +1,1 @@
+//! Compose files: found, merged, interpolated and checked into one typed project.
