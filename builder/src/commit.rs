@@ -11,9 +11,9 @@
 
 use std::path::{Path, PathBuf};
 
+use rbox_image::config::{Field, History, ImageConfig, RootFs};
 use rbox_image::{Digest, Image, Reference, Store};
 use rbox_runtime::Containers;
-use serde_json::{json, Map, Value};
 
 use crate::build::{mount_points, BuildError, Meta, StageState};
 use crate::instructions::{parse, Instruction};
@@ -90,10 +90,6 @@ pub fn parse_changes(changes: &[String]) -> Result<Vec<Instruction>, BuildError>
     }
 }
 
-fn strings(v: &[String]) -> Value {
-    json!(v)
-}
-
 /// `KEY=value` pairs with one value per key (the last one given), in the order the keys
 /// first appear.
 fn dedup_env(env: &[String]) -> Vec<String> {
@@ -142,38 +138,22 @@ pub fn commit(
         .map(|c| c.parse())
         .collect::<Result<_, _>>()
         .map_err(|e: rbox_image::Error| fail(e.to_string()))?;
-    let raw: Value = serde_json::from_slice(&store.read_document(image.id(), "config")?)
+    let base = store
+        .image_config(image.id())
         .map_err(|e| fail(format!("image config: {e}")))?;
 
     // The config: the image's, the container's, then the changes.
-    let mut config: Map<String, Value> = raw
-        .get("config")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
+    let mut config = base.run();
     let p = &cc.config;
-    let mut set = |key: &str, v: Option<Value>| match v {
-        Some(v) => {
-            config.insert(key.into(), v);
-        }
-        None => {
-            config.remove(key);
-        }
-    };
-    set("Env", Some(strings(&dedup_env(&p.env))));
-    set("Cmd", (!p.cmd.is_empty()).then(|| strings(&p.cmd)));
-    set(
-        "Entrypoint",
-        (!p.entrypoint.is_empty()).then(|| strings(&p.entrypoint)),
-    );
-    set(
-        "WorkingDir",
-        (!p.working_dir.is_empty()).then(|| json!(p.working_dir)),
-    );
-    set("User", (!p.user.is_empty()).then(|| json!(p.user)));
-    set("Labels", (!p.labels.is_empty()).then(|| json!(p.labels)));
+    let non_empty = |v: &Vec<String>| Field::from((!v.is_empty()).then(|| v.clone()));
+    config.env = Field::Set(dedup_env(&p.env));
+    config.cmd = non_empty(&p.cmd);
+    config.entrypoint = non_empty(&p.entrypoint);
+    config.working_dir = Field::from((!p.working_dir.is_empty()).then(|| p.working_dir.clone()));
+    config.user = Field::from((!p.user.is_empty()).then(|| p.user.clone()));
+    config.labels = Field::from((!p.labels.is_empty()).then(|| p.labels.clone()));
     if let Some(s) = &p.stop_signal {
-        set("StopSignal", Some(json!(s)));
+        config.stop_signal = Field::Set(s.clone());
     }
     let mut st = StageState::with_config(config);
     for c in &changes {
@@ -199,39 +179,40 @@ pub fn commit(
             .unwrap_or_else(rbox_runtime::now),
         None => rbox_runtime::now(),
     };
-    let mut history = raw
-        .get("history")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let mut h = json!({
-        "created": created,
-        "created_by": p.entrypoint.iter().chain(&p.cmd).cloned().collect::<Vec<_>>().join(" "),
+    let mut history = base.history;
+    history.push(History {
+        created: Some(created.clone()),
+        created_by: Some(
+            p.entrypoint
+                .iter()
+                .chain(&p.cmd)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        author: o.author.clone(),
+        comment: o.message.clone(),
+        ..Default::default()
     });
-    if let Some(m) = &o.message {
-        h["comment"] = json!(m);
-    }
-    if let Some(a) = &o.author {
-        h["author"] = json!(a);
-    }
-    history.push(h);
-    let mut diff_ids: Vec<Value> = image
-        .diff_ids()?
-        .iter()
-        .map(|d| json!(d.to_string()))
-        .collect();
-    diff_ids.push(json!(diff.digest.to_string()));
-    let mut new = json!({
-        "created": created,
-        "architecture": raw.get("architecture").cloned().unwrap_or_else(|| json!(rbox_image::import::oci_arch())),
-        "os": raw.get("os").cloned().unwrap_or_else(|| json!("linux")),
-        "config": st.config,
-        "rootfs": {"type": "layers", "diff_ids": diff_ids},
-        "history": history,
-    });
-    if let Some(a) = &o.author {
-        new["author"] = json!(a);
-    }
+    let mut diff_ids: Vec<String> = image.diff_ids()?.iter().map(|d| d.to_string()).collect();
+    diff_ids.push(diff.digest.to_string());
+    let new = ImageConfig {
+        created: Some(created),
+        author: o.author.clone(),
+        architecture: Some(base.architecture)
+            .filter(|a| !a.is_empty())
+            .unwrap_or_else(|| rbox_image::import::oci_arch().to_owned()),
+        os: Some(base.os)
+            .filter(|o| !o.is_empty())
+            .unwrap_or_else(|| "linux".into()),
+        config: Some(st.config),
+        rootfs: RootFs {
+            diff_ids,
+            ..Default::default()
+        },
+        history,
+        ..Default::default()
+    };
     let mut layers = image.layer_refs()?;
     layers.push((
         "application/vnd.oci.image.layer.v1.tar".into(),

@@ -9,7 +9,6 @@ use rbox_builder::build::{build as run_build, BuildError, BuildOptions};
 use rbox_builder::commit::{commit as run_commit, CommitOptions};
 use rbox_image::{Reference, Store};
 use rbox_runtime::Containers;
-use serde_json::Value;
 
 use crate::format::{ago, human_size, print_table};
 use crate::{CliError, CliResult};
@@ -279,58 +278,28 @@ pub struct HistoryArgs {
 
 pub fn history(root: &Path, a: HistoryArgs) -> CliResult {
     let store = Store::open(root)?;
-    let image = store.resolve(&a.image)?;
-    let raw: Value = serde_json::from_slice(&store.read_document(image.id(), "config")?)
-        .map_err(|e| CliError::Failed(format!("image config: {e}")))?;
-    let history = raw
-        .get("history")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let layers = image.manifest.layers();
-    let mut layer = layers.len();
     let mut rows = vec![["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"]
         .map(String::from)
         .to_vec()];
-    for (i, h) in history.iter().enumerate().rev() {
-        let empty = h
-            .get("empty_layer")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        let size = if empty {
-            0
-        } else {
-            layer = layer.saturating_sub(1);
-            layers.get(layer).map_or(0, |l| l.size())
-        };
-        let by = h
-            .get("created_by")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .replace('\n', " ");
+    for h in rbox_runtime::ops::images::history(&store, &a.image)? {
+        let by = h.created_by.replace('\n', " ");
         let by = if a.no_trunc || by.chars().count() <= 45 {
             by
         } else {
             format!("{}…", by.chars().take(44).collect::<String>())
         };
-        let id = if i + 1 == history.len() {
-            image.id().short().to_owned()
-        } else {
-            "<missing>".into()
-        };
+        let id =
+            h.id.map_or_else(|| "<missing>".into(), |d| d.short().to_owned());
         if a.quiet {
             println!("{id}");
             continue;
         }
         rows.push(vec![
             id,
-            ago(h.get("created").and_then(Value::as_str)),
+            ago(h.created.as_deref()),
             by,
-            human_size(size),
-            h.get("comment")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned(),
+            human_size(h.size),
+            h.comment,
         ]);
     }
     if !a.quiet {

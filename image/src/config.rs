@@ -40,49 +40,51 @@ pub struct ImageConfig {
     pub extra: BTreeMap<String, Value>,
 }
 
-/// The `config` of an image: Docker's `Config` (OCI's fields and Docker's own).
+/// The `config` of an image: Docker's `Config` (OCI's fields and Docker's own). Each
+/// field is absent, `null` (Docker writes `"Entrypoint": null`, `"Volumes": null`) or a
+/// value, and is written back as it came.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct RunConfig {
     /// `user`, `uid`, `user:group`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub user: Field<String>,
     /// `"8080/tcp": {}`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exposed_ports: Option<BTreeMap<String, Value>>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub exposed_ports: Field<BTreeMap<String, Value>>,
     /// `KEY=value`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub env: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub env: Field<Vec<String>>,
     /// The entrypoint.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub entrypoint: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub entrypoint: Field<Vec<String>>,
     /// The command.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cmd: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub cmd: Field<Vec<String>>,
     /// `"/data": {}`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub volumes: Option<BTreeMap<String, Value>>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub volumes: Field<BTreeMap<String, Value>>,
     /// The working directory.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub working_dir: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub working_dir: Field<String>,
     /// Labels.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labels: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub labels: Field<BTreeMap<String, String>>,
     /// The signal `stop` sends.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stop_signal: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub stop_signal: Field<String>,
     /// Docker: the command line of a Windows image is already escaped.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub args_escaped: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub args_escaped: Field<bool>,
     /// Docker: the image's HEALTHCHECK.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub healthcheck: Option<Healthcheck>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub healthcheck: Field<Healthcheck>,
     /// Docker: ONBUILD triggers, as Dockerfile lines.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub on_build: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub on_build: Field<Vec<String>>,
     /// Docker: the shell of RUN, CMD and ENTRYPOINT's shell forms.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shell: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub shell: Field<Vec<String>>,
     /// Any other field, as it came (Hostname, Domainname, AttachStdin, Tty, Image, …).
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
@@ -159,10 +161,96 @@ pub struct History {
     pub extra: BTreeMap<String, Value>,
 }
 
+/// A field that is absent, `null`, or set: what serde's `Option` can't tell apart, and a
+/// config written back must.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Field<T> {
+    /// Not in the document.
+    #[default]
+    Absent,
+    /// `null`.
+    Null,
+    /// A value.
+    Set(T),
+}
+
+impl<T> Field<T> {
+    /// Not in the document (what `skip_serializing_if` asks).
+    pub fn is_absent(&self) -> bool {
+        matches!(self, Field::Absent)
+    }
+
+    /// The value, if set.
+    pub fn get(&self) -> Option<&T> {
+        match self {
+            Field::Set(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The value to change: set to `T::default()` first if it isn't set.
+    pub fn get_mut_or_default(&mut self) -> &mut T
+    where
+        T: Default,
+    {
+        if !matches!(self, Field::Set(_)) {
+            *self = Field::Set(T::default());
+        }
+        match self {
+            Field::Set(v) => v,
+            _ => unreachable!("set above"),
+        }
+    }
+
+    /// The value, taken out; the field is absent afterwards.
+    pub fn take(&mut self) -> Option<T> {
+        match std::mem::take(self) {
+            Field::Set(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl<T: Clone + Default> Field<T> {
+    /// A copy of the value, or `T::default()`.
+    pub fn cloned_or_default(&self) -> T {
+        self.get().cloned().unwrap_or_default()
+    }
+}
+
+impl<T> From<Option<T>> for Field<T> {
+    /// `None` is absent.
+    fn from(o: Option<T>) -> Field<T> {
+        o.map_or(Field::Absent, Field::Set)
+    }
+}
+
+impl<T: Serialize> Serialize for Field<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Field::Set(v) => v.serialize(s),
+            _ => s.serialize_none(),
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Field<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Field<T>, D::Error> {
+        Ok(Option::<T>::deserialize(d)?.map_or(Field::Null, Field::Set))
+    }
+}
+
 impl ImageConfig {
     /// Parses a config document.
     pub fn parse(bytes: &[u8]) -> serde_json::Result<ImageConfig> {
         serde_json::from_slice(bytes)
+    }
+
+    /// The document as the store writes it: compact JSON, keys in sorted order, so the
+    /// same config is always the same bytes (and the same digest).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let v = serde_json::to_value(self).expect("a config serializes");
+        serde_json::to_vec(&v).expect("a config serializes")
     }
 
     /// The run config, empty when the image has none.
@@ -201,14 +289,14 @@ mod tests {
     fn every_field_docker_writes_survives_a_round_trip() {
         let c = ImageConfig::parse(DOCKER.as_bytes()).unwrap();
         let run = c.run();
-        assert_eq!(run.user.as_deref(), Some("app"));
+        assert_eq!(run.user.get().map(String::as_str), Some("app"));
         assert_eq!(
-            run.on_build.as_deref(),
+            run.on_build.get().map(Vec::as_slice),
             Some(&["RUN echo child".to_string()][..])
         );
-        assert_eq!(run.shell.as_ref().unwrap()[0], "/bin/bash");
-        assert_eq!(run.args_escaped, Some(true));
-        let h = run.healthcheck.unwrap();
+        assert_eq!(run.shell.get().unwrap()[0], "/bin/bash");
+        assert_eq!(run.args_escaped, Field::Set(true));
+        let h = run.healthcheck.get().unwrap().clone();
         assert_eq!(h.retries, Some(3));
         assert_eq!(h.interval, Some(5_000_000_000));
         assert_eq!(c.extra["docker_version"], "20.10.24");
@@ -217,6 +305,20 @@ mod tests {
         let back = serde_json::to_value(&c).unwrap();
         let want: Value = serde_json::from_str(DOCKER).unwrap();
         assert_eq!(back, want);
+    }
+
+    #[test]
+    fn nulls_stay_nulls_and_absent_stays_absent() {
+        let doc = r#"{"architecture":"amd64","os":"linux","config":{"Cmd":["sh"],"Entrypoint":null,"Volumes":null,"OnBuild":null},"rootfs":{"type":"layers","diff_ids":[]}}"#;
+        let c = ImageConfig::parse(doc.as_bytes()).unwrap();
+        let run = c.run();
+        assert_eq!(run.entrypoint, Field::Null);
+        assert!(run.env.is_absent());
+        assert_eq!(run.cmd.get().unwrap(), &["sh".to_string()]);
+        assert_eq!(
+            serde_json::to_value(&c).unwrap(),
+            serde_json::from_str::<Value>(doc).unwrap()
+        );
     }
 
     #[test]

@@ -125,9 +125,13 @@ pub type LayerRef = (String, Digest, u64);
 impl Store {
     /// Stores an image from its config and layers (config and manifest written as blobs),
     /// without tagging it.
-    pub fn commit_image(&self, config: &serde_json::Value, layers: &[LayerRef]) -> Result<Image> {
+    pub fn commit_image(
+        &self,
+        config: &crate::config::ImageConfig,
+        layers: &[LayerRef],
+    ) -> Result<Image> {
         let _content = self.lock_content()?;
-        let config_bytes = serde_json::to_vec(config).expect("config serializes");
+        let config_bytes = config.to_bytes();
         let config_digest = self.ingest_bytes(&config_bytes)?;
         let refs: Vec<(&str, &Digest, u64)> =
             layers.iter().map(|(m, d, s)| (m.as_str(), d, *s)).collect();

@@ -8,8 +8,8 @@
 use std::fs;
 use std::path::PathBuf;
 
+use rbox_image::config::ImageConfig;
 use rbox_image::{Digest, Store};
-use serde_json::Value;
 
 use super::{Builder, Result, StageState};
 
@@ -25,18 +25,14 @@ struct CacheEntry {
 /// Docker's: the earlier config (with its times) is used again, so the image id is the same
 /// and nothing is left dangling. Builds are known by their config without its times, under
 /// `build-cache/image-<digest>`.
-pub(super) fn same_image_as_before(store: &Store, config: Value) -> Value {
-    let timeless = |c: &Value| {
+pub(super) fn same_image_as_before(store: &Store, config: ImageConfig) -> ImageConfig {
+    let timeless = |c: &ImageConfig| {
         let mut c = c.clone();
-        if let Some(o) = c.as_object_mut() {
-            o.remove("created");
+        c.created = None;
+        for h in &mut c.history {
+            h.created = None;
         }
-        for h in c["history"].as_array_mut().into_iter().flatten() {
-            if let Some(o) = h.as_object_mut() {
-                o.remove("created");
-            }
-        }
-        Digest::of(&serde_json::to_vec(&c).expect("a config serializes"))
+        Digest::of(&c.to_bytes())
     };
     let key = timeless(&config);
     let record = store
@@ -47,12 +43,12 @@ pub(super) fn same_image_as_before(store: &Store, config: Value) -> Value {
         .ok()
         .and_then(|d| d.trim().parse::<Digest>().ok())
         .and_then(|d| store.open_blob(&d).ok())
-        .and_then(|f| serde_json::from_reader::<_, Value>(std::io::BufReader::new(f)).ok())
+        .and_then(|f| serde_json::from_reader::<_, ImageConfig>(std::io::BufReader::new(f)).ok())
         .filter(|old| timeless(old) == key);
     if let Some(old) = earlier {
         return old;
     }
-    let digest = Digest::of(&serde_json::to_vec(&config).expect("a config serializes"));
+    let digest = Digest::of(&config.to_bytes());
     let _ = fs::create_dir_all(record.parent().expect("in build-cache"))
         .and_then(|_| fs::write(&record, digest.to_string()));
     config

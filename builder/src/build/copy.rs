@@ -6,7 +6,6 @@ use std::path::PathBuf;
 
 use rbox_image::{Digest, Store};
 use rbox_runtime::rootfs;
-use serde_json::Value;
 
 use super::cache::{StepKey, UrlKey};
 use super::{Builder, Result, StageState};
@@ -63,12 +62,7 @@ impl Builder<'_> {
         } = step;
         let sources = sources.to_vec();
         let dest = dest.to_owned();
-        let workdir = st
-            .config
-            .get("WorkingDir")
-            .and_then(Value::as_str)
-            .unwrap_or("/")
-            .to_owned();
+        let workdir = st.workdir().to_owned();
         let dest = if dest.starts_with('/') {
             dest
         } else {

@@ -1,7 +1,8 @@
 //! Metadata instructions: ENV, LABEL, WORKDIR, USER, CMD, ENTRYPOINT, EXPOSE, VOLUME,
 //! STOPSIGNAL, SHELL, HEALTHCHECK and ONBUILD change the image config only.
 
-use serde_json::{json, Value};
+use rbox_image::config::{Field, Healthcheck};
+use serde_json::json;
 
 use super::cache::StepKey;
 use super::StageState;
@@ -31,49 +32,41 @@ impl StageState {
                 Some(StepKey::Env { env: self.env() })
             }
             Instruction::Label(pairs) => {
-                let mut labels = self.object("Labels");
+                let labels = self.config.labels.get_mut_or_default();
                 for (k, v) in pairs {
-                    labels.insert(k.clone(), json!(v));
+                    labels.insert(k.clone(), v.clone());
                 }
-                self.config.insert("Labels".into(), Value::Object(labels));
                 None
             }
             Instruction::Workdir(w) => {
                 let w = w.clone();
-                let cur = self
-                    .config
-                    .get("WorkingDir")
-                    .and_then(Value::as_str)
-                    .unwrap_or("/")
-                    .to_owned();
                 let full = if w.starts_with('/') {
                     w
                 } else {
-                    format!("{}/{w}", cur.trim_end_matches('/'))
+                    format!("{}/{w}", self.workdir().trim_end_matches('/'))
                 };
-                self.config.insert("WorkingDir".into(), json!(full));
+                self.config.working_dir = Field::Set(full.clone());
                 Some(StepKey::Workdir { path: full })
             }
             Instruction::User(u) => {
-                self.config.insert("User".into(), json!(u));
+                self.config.user = Field::Set(u.clone());
                 Some(StepKey::User { user: u.clone() })
             }
             Instruction::Cmd(c) => {
-                self.config.insert("Cmd".into(), json!(self.shell_words(c)));
+                self.config.cmd = Field::Set(self.shell_words(c));
                 self.cmd_set_here = true;
                 None
             }
             Instruction::Entrypoint(c) => {
-                self.config
-                    .insert("Entrypoint".into(), json!(self.shell_words(c)));
+                self.config.entrypoint = Field::Set(self.shell_words(c));
                 // As Docker: an ENTRYPOINT drops a CMD inherited from the base image.
                 if !self.cmd_set_here {
-                    self.config.remove("Cmd");
+                    self.config.cmd = Field::Absent;
                 }
                 None
             }
             Instruction::Expose(ports) => {
-                let mut exposed = self.object("ExposedPorts");
+                let exposed = self.config.exposed_ports.get_mut_or_default();
                 for p in ports {
                     let p = if p.contains('/') {
                         p.clone()
@@ -82,63 +75,57 @@ impl StageState {
                     };
                     exposed.insert(p, json!({}));
                 }
-                self.config
-                    .insert("ExposedPorts".into(), Value::Object(exposed));
                 None
             }
             Instruction::Volume(vols) => {
-                let mut v = self.object("Volumes");
+                let v = self.config.volumes.get_mut_or_default();
                 for p in vols {
                     v.insert(p.clone(), json!({}));
                 }
-                self.config.insert("Volumes".into(), Value::Object(v));
                 Some(StepKey::Volume {
                     volumes: vols.clone(),
                 })
             }
             Instruction::StopSignal(s) => {
-                self.config.insert("StopSignal".into(), json!(s));
+                self.config.stop_signal = Field::Set(s.clone());
                 None
             }
             Instruction::Shell(s) => {
-                self.config.insert("Shell".into(), json!(s));
+                self.config.shell = Field::Set(s.clone());
                 Some(StepKey::Shell { shell: s.clone() })
             }
             Instruction::Healthcheck(h) => {
-                let v = match h {
-                    None => json!({"Test": ["NONE"]}),
+                let check = match h {
+                    None => Healthcheck {
+                        test: Some(vec!["NONE".into()]),
+                        ..Default::default()
+                    },
                     Some(h) => {
-                        let mut v = json!({"Test": h.test});
-                        for (k, d) in [
-                            ("Interval", &h.interval),
-                            ("Timeout", &h.timeout),
-                            ("StartPeriod", &h.start_period),
-                            ("StartInterval", &h.start_interval),
-                        ] {
-                            if let Some(d) = d {
-                                v[k] =
-                                    json!(duration_ns(d)
-                                        .ok_or_else(|| format!("bad duration {d:?}"))?);
-                            }
+                        let ns = |d: &Option<String>| -> Result<Option<i64>, String> {
+                            d.as_deref()
+                                .map(|d| {
+                                    duration_ns(d)
+                                        .map(|n| n as i64)
+                                        .ok_or_else(|| format!("bad duration {d:?}"))
+                                })
+                                .transpose()
+                        };
+                        Healthcheck {
+                            test: Some(h.test.clone()),
+                            interval: ns(&h.interval)?,
+                            timeout: ns(&h.timeout)?,
+                            start_period: ns(&h.start_period)?,
+                            start_interval: ns(&h.start_interval)?,
+                            retries: h.retries.map(|r| r as i64),
+                            ..Default::default()
                         }
-                        if let Some(r) = h.retries {
-                            v["Retries"] = json!(r);
-                        }
-                        v
                     }
                 };
-                self.config.insert("Healthcheck".into(), v);
+                self.config.healthcheck = Field::Set(check);
                 None
             }
             Instruction::Onbuild(t) => {
-                let mut ob: Vec<Value> = self
-                    .config
-                    .get("OnBuild")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
-                ob.push(json!(t));
-                self.config.insert("OnBuild".into(), json!(ob));
+                self.config.on_build.get_mut_or_default().push(t.clone());
                 None
             }
             _ => return Ok(Meta::No),
@@ -196,7 +183,6 @@ fn duration_ns(s: &str) -> Option<u64> {
 mod tests {
     use super::*;
     use crate::instructions::parse;
-    use serde_json::Map;
 
     fn instruction(text: &str) -> Instruction {
         let df = parse(&format!("FROM scratch\n{text}\n")).expect("parses");
@@ -205,7 +191,7 @@ mod tests {
 
     #[test]
     fn words_are_expanded_once_at_dispatch() {
-        let mut st = StageState::with_config(Map::new());
+        let mut st = StageState::with_config(Default::default());
         st.set_env("B", "x").unwrap();
         st.apply_metadata(&instruction("ENV A='$B' C=$B D=$C"), '\\')
             .unwrap();
@@ -214,15 +200,15 @@ mod tests {
         st.apply_metadata(&instruction("WORKDIR /w/$A"), '\\')
             .unwrap();
         st.apply_metadata(&instruction("LABEL l=$A"), '\\').unwrap();
-        assert_eq!(st.config["WorkingDir"], "/w/$B");
-        assert_eq!(st.config["Labels"]["l"], "$B");
+        assert_eq!(st.workdir(), "/w/$B");
+        assert_eq!(st.config.labels.get().unwrap()["l"], "$B");
         // An expanded instruction is applied as it is.
         let expanded = instruction("USER $C")
             .expand('\\', &|n| st.lookup(n))
             .unwrap();
         assert_eq!(expanded, Instruction::User("x".into()));
         st.apply(&expanded).unwrap();
-        assert_eq!(st.config["User"], "x");
+        assert_eq!(st.config.user.get().unwrap(), "x");
         let e = st
             .apply_metadata(&instruction("STOPSIGNAL ${NOPE:?unset}"), '\\')
             .err()

@@ -22,9 +22,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use rbox_image::config::{History, ImageConfig, RootFs};
 use rbox_image::{Digest, Image, Reference, Store};
 use rbox_runtime::Containers;
-use serde_json::{json, Value};
 
 use crate::context::Context;
 use crate::instructions::{parse, ArgDecl, Dockerfile, Instruction, Located, Stage};
@@ -198,27 +198,24 @@ pub fn build(
     b.ctx.save_stats();
     outcome?;
     let mut state = b.done.remove(&target).expect("the target stage was built");
-    let mut labels = state
-        .config
-        .get("Labels")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    for (k, v) in &o.labels {
-        labels.insert(k.clone(), json!(v));
+    if !o.labels.is_empty() {
+        let labels = state.config.labels.get_mut_or_default();
+        for (k, v) in &o.labels {
+            labels.insert(k.clone(), v.clone());
+        }
     }
-    if !labels.is_empty() {
-        state.config.insert("Labels".into(), Value::Object(labels));
-    }
-    let created = b.now();
-    let config = json!({
-        "created": created,
-        "architecture": state.arch,
-        "os": state.os,
-        "config": state.config,
-        "rootfs": {"type": "layers", "diff_ids": state.diff_ids.iter().map(|d| d.to_string()).collect::<Vec<_>>()},
-        "history": state.history,
-    });
+    let config = ImageConfig {
+        created: Some(b.now()),
+        architecture: state.arch,
+        os: state.os,
+        config: Some(state.config),
+        rootfs: RootFs {
+            diff_ids: state.diff_ids.iter().map(|d| d.to_string()).collect(),
+            ..Default::default()
+        },
+        history: state.history,
+        ..Default::default()
+    };
     let config = same_image_as_before(store, config);
     let image = store.commit_image(&config, &state.layers)?;
     if o.tags.is_empty() {
@@ -300,17 +297,9 @@ impl Builder<'_> {
         stage: &Stage,
         st: &mut StageState,
     ) -> Result<()> {
-        let Some(triggers) = st.config.remove("OnBuild") else {
+        let Some(triggers) = st.config.on_build.take() else {
             return Ok(());
         };
-        let triggers: Vec<String> = triggers
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
         for t in triggers {
             let ins = parse(&format!("FROM scratch\n{t}\n"))
                 .ok()
@@ -359,12 +348,13 @@ impl Builder<'_> {
     }
 
     pub(super) fn history(&self, st: &mut StageState, created_by: &str, empty: bool) {
-        let mut h =
-            json!({"created": self.now(), "created_by": created_by, "comment": "rbox build"});
-        if empty {
-            h["empty_layer"] = json!(true);
-        }
-        st.history.push(h);
+        st.history.push(History {
+            created: Some(self.now()),
+            created_by: Some(created_by.to_owned()),
+            comment: Some("rbox build".into()),
+            empty_layer: empty.then_some(true),
+            ..Default::default()
+        });
     }
 
     /// Runs one instruction: its words expanded with the step's ARG and ENV values (ARG's a

@@ -3,7 +3,6 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use rbox_image::Reference;
-use serde_json::Value;
 
 use super::cache::StepKey;
 use super::{Builder, Result, StageState};
@@ -148,23 +147,17 @@ impl Builder<'_> {
         }
         .map_err(|e| self.fail(stage.line, e.to_string()))?;
         let chain = self.store.ensure_snapshots(&image)?;
-        let raw: Value = serde_json::from_slice(&self.store.read_document(image.id(), "config")?)
+        let ic = self
+            .store
+            .image_config(image.id())
             .map_err(|e| self.fail(stage.line, format!("image config: {e}")))?;
         let layers = image.layer_refs()?;
         Ok(StageState {
             layers,
             diff_ids: image.diff_ids()?,
             chain,
-            config: raw
-                .get("config")
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default(),
-            history: raw
-                .get("history")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default(),
+            config: ic.config.unwrap_or_default(),
+            history: ic.history,
             args: BTreeMap::new(),
             key: Some(
                 StepKey::Image {
@@ -173,16 +166,12 @@ impl Builder<'_> {
                 .key(None),
             ),
             cmd_set_here: false,
-            arch: raw
-                .get("architecture")
-                .and_then(Value::as_str)
-                .unwrap_or(&arch)
-                .to_owned(),
-            os: raw
-                .get("os")
-                .and_then(Value::as_str)
-                .unwrap_or("linux")
-                .to_owned(),
+            arch: Some(ic.architecture)
+                .filter(|a| !a.is_empty())
+                .unwrap_or(arch),
+            os: Some(ic.os)
+                .filter(|o| !o.is_empty())
+                .unwrap_or_else(|| "linux".into()),
         })
     }
 }

@@ -8,7 +8,6 @@ use rbox_image::{Digest, Store};
 use rbox_runtime::container::{ContainerConfig, HostConfig, ProcessConfig};
 use rbox_runtime::lifecycle;
 use rbox_runtime::monitor::Started;
-use serde_json::Value;
 
 use super::cache::StepKey;
 use super::{Builder, Result, StageState};
@@ -113,21 +112,11 @@ impl Builder<'_> {
             layers: st.chain.iter().map(|c| c.to_string()).collect(),
             config: ProcessConfig {
                 hostname: id[..12].to_owned(),
-                user: st
-                    .config
-                    .get("User")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_owned(),
+                user: st.config.user.cloned_or_default(),
                 env,
                 cmd: words,
                 entrypoint: vec![],
-                working_dir: st
-                    .config
-                    .get("WorkingDir")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_owned(),
+                working_dir: st.config.working_dir.cloned_or_default(),
                 ..Default::default()
             },
             host: HostConfig {

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use rbox_image::config::{Field, History, RunConfig};
 use rbox_image::Digest;
-use serde_json::{json, Map, Value};
 
 use crate::instructions::ShellOrExec;
 
@@ -13,8 +13,8 @@ pub(crate) struct StageState {
     pub(super) layers: Vec<(String, Digest, u64)>,
     pub(super) diff_ids: Vec<Digest>,
     pub(super) chain: Vec<Digest>,
-    pub(crate) config: Map<String, Value>,
-    pub(super) history: Vec<Value>,
+    pub(crate) config: RunConfig,
+    pub(super) history: Vec<History>,
     pub(super) args: BTreeMap<String, String>,
     pub(super) key: Option<Digest>,
     pub(super) cmd_set_here: bool,
@@ -24,7 +24,7 @@ pub(crate) struct StageState {
 
 impl StageState {
     /// A state holding only `config`, for applying metadata instructions to it.
-    pub(crate) fn with_config(config: Map<String, Value>) -> StageState {
+    pub(crate) fn with_config(config: RunConfig) -> StageState {
         StageState {
             config,
             ..Default::default()
@@ -32,15 +32,7 @@ impl StageState {
     }
 
     pub(super) fn env(&self) -> Vec<String> {
-        self.config
-            .get("Env")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.config.env.cloned_or_default()
     }
 
     pub(super) fn lookup(&self, name: &str) -> Option<String> {
@@ -57,7 +49,7 @@ impl StageState {
         env.retain(|e| e.split('=').next() != Some(key));
         env.push(format!("{key}={value}"));
         check_variables_size(&env, &self.args)?;
-        self.config.insert("Env".into(), json!(env));
+        self.config.env = Field::Set(env);
         Ok(())
     }
 
@@ -80,13 +72,9 @@ impl StageState {
             ShellOrExec::Shell(s) => {
                 let mut shell: Vec<String> = self
                     .config
-                    .get("Shell")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|v| v.as_str().map(str::to_owned))
-                            .collect()
-                    })
+                    .shell
+                    .get()
+                    .cloned()
                     .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
                 shell.push(s.clone());
                 shell
@@ -94,12 +82,9 @@ impl StageState {
         }
     }
 
-    pub(super) fn object(&self, key: &str) -> Map<String, Value> {
-        self.config
-            .get(key)
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default()
+    /// The working directory, `/` when none is set.
+    pub(super) fn workdir(&self) -> &str {
+        self.config.working_dir.get().map_or("/", String::as_str)
     }
 }
 

@@ -64,9 +64,9 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
             o.command.clone(),
         ),
         None => (
-            ic.entrypoint.clone().unwrap_or_default(),
+            ic.entrypoint.cloned_or_default(),
             if o.command.is_empty() {
-                ic.cmd.clone().unwrap_or_default()
+                ic.cmd.cloned_or_default()
             } else {
                 o.command.clone()
             },
@@ -75,7 +75,7 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
     if entrypoint.is_empty() && cmd.is_empty() {
         return Err(Error::NoCommand);
     }
-    let mut env = ic.env.clone().unwrap_or_default();
+    let mut env = ic.env.cloned_or_default();
     for f in &o.env_files {
         env.extend(resolve_env(env_file(f)?));
     }
@@ -83,7 +83,7 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
     let working_dir = o
         .workdir
         .clone()
-        .or_else(|| ic.working_dir.clone())
+        .or_else(|| ic.working_dir.get().cloned())
         .unwrap_or_default();
     if !working_dir.is_empty() && !working_dir.starts_with('/') {
         return Err(Error::InvalidOption {
@@ -100,14 +100,17 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
             .unwrap_or_else(|_| id[..12].to_owned()),
         None => id[..12].to_owned(),
     };
-    let stop_signal = o.stop_signal.clone().or_else(|| ic.stop_signal.clone());
+    let stop_signal = o
+        .stop_signal
+        .clone()
+        .or_else(|| ic.stop_signal.get().cloned());
     if let Some(s) = &stop_signal {
         parse_signal(s).map_err(|_| Error::InvalidOption {
             flag: "--stop-signal".into(),
             reason: format!("invalid signal: {s}"),
         })?;
     }
-    let mut labels: BTreeMap<String, String> = ic.labels.clone().unwrap_or_default();
+    let mut labels: BTreeMap<String, String> = ic.labels.cloned_or_default();
     for l in &o.labels {
         let (k, v) = l.split_once('=').unwrap_or((l, ""));
         labels.insert(k.to_owned(), v.to_owned());
@@ -201,7 +204,7 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
     }
     let image_volumes: Vec<String> = ic
         .volumes
-        .as_ref()
+        .get()
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default();
     let networks = crate::host::net::join(
@@ -238,7 +241,7 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
             user: o
                 .user
                 .clone()
-                .or_else(|| ic.user.clone())
+                .or_else(|| ic.user.get().cloned())
                 .unwrap_or_default(),
             env,
             cmd,
@@ -313,7 +316,7 @@ fn published_ports(
     if o.publish_all {
         let exposed = image_config
             .exposed_ports
-            .as_ref()
+            .get()
             .map(|m| m.keys().cloned().collect::<Vec<_>>())
             .unwrap_or_default();
         for key in exposed {

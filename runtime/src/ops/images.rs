@@ -4,10 +4,10 @@
 
 use std::collections::HashSet;
 
+use rbox_image::config::RunConfig;
 use rbox_image::gc::GcReport;
 use rbox_image::{Digest, Reference, Removal, Store};
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::store::containers::Containers;
 
@@ -98,21 +98,63 @@ pub fn list(store: &Store, reference: Option<&str>) -> crate::Result<Vec<Row>> {
     Ok(rows)
 }
 
-/// An image as `docker image inspect` shows it. The config's parts are the stored JSON
-/// as it is, not `rbox_image::config::ImageConfig`: Docker's configs hold `null`s
-/// (`"Entrypoint": null`, `"Volumes": null`) that the typed config reads as absent, and
-/// inspect shows them.
+/// One line of `docker history`: an entry of the image's history, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryRow {
+    /// The image's id on the newest line; `None` (docker's `<missing>`) below it.
+    pub id: Option<Digest>,
+    /// When (RFC 3339).
+    pub created: Option<String>,
+    /// The instruction.
+    pub created_by: String,
+    /// The size of the layer it made (0 for an instruction that made none).
+    pub size: u64,
+    /// Its comment.
+    pub comment: String,
+}
+
+/// The history of image `name`, newest first, each entry with the layer it made.
+pub fn history(store: &Store, name: &str) -> Result<Vec<HistoryRow>, rbox_image::Error> {
+    let image = store.resolve(name)?;
+    let history = store.image_config(image.id())?.history;
+    let layers = image.manifest.layers();
+    let mut layer = layers.len();
+    let newest = history.len();
+    Ok(history
+        .into_iter()
+        .enumerate()
+        .rev()
+        .map(|(i, h)| {
+            let size = if h.empty_layer == Some(true) {
+                0
+            } else {
+                layer = layer.saturating_sub(1);
+                layers.get(layer).map_or(0, |l| l.size())
+            };
+            HistoryRow {
+                id: (i + 1 == newest).then(|| image.id().clone()),
+                created: h.created,
+                created_by: h.created_by.unwrap_or_default(),
+                size,
+                comment: h.comment.unwrap_or_default(),
+            }
+        })
+        .collect())
+}
+
+/// An image as `docker image inspect` shows it, its config as stored (`null`s included:
+/// Docker's configs hold `"Entrypoint": null`, `"Volumes": null`).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ImageJson {
     id: String,
     repo_tags: Vec<String>,
     repo_digests: [String; 0],
-    created: Option<Value>,
-    author: Value,
-    config: Option<Value>,
-    architecture: Option<Value>,
-    os: Option<Value>,
+    created: Option<String>,
+    author: String,
+    config: Option<RunConfig>,
+    architecture: String,
+    os: String,
     size: u64,
     #[serde(rename = "RootFS")]
     root_fs: RootFsJson,
@@ -124,7 +166,7 @@ pub struct ImageJson {
 struct RootFsJson {
     #[serde(rename = "Type")]
     kind: &'static str,
-    layers: Option<Value>,
+    layers: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -138,28 +180,26 @@ impl ImageJson {
     /// The document of image `name` (a tag, a name or an id).
     pub fn new(store: &Store, name: &str) -> Result<ImageJson, rbox_image::Error> {
         let image = store.resolve(name)?;
-        let raw: Value = serde_json::from_slice(&store.read_document(image.id(), "config")?)
-            .unwrap_or(Value::Null);
+        let ic = store.image_config(image.id())?;
         let repo_tags = store
             .entries()?
             .iter()
             .filter(|e| e.manifest == image.manifest_digest)
             .filter_map(|e| e.reference.as_ref().map(|r| r.familiar()))
             .collect();
-        let field = |k: &str| raw.get(k).cloned();
         Ok(ImageJson {
             id: image.id().to_string(),
             repo_tags,
             repo_digests: [],
-            created: field("created"),
-            author: field("author").unwrap_or_else(|| Value::String(String::new())),
-            config: field("config"),
-            architecture: field("architecture"),
-            os: field("os"),
+            created: ic.created,
+            author: ic.author.unwrap_or_default(),
+            config: ic.config,
+            architecture: ic.architecture,
+            os: ic.os,
             size: store.image_size(&image),
             root_fs: RootFsJson {
                 kind: "layers",
-                layers: raw.pointer("/rootfs/diff_ids").cloned(),
+                layers: ic.rootfs.diff_ids,
             },
             manifest: ManifestJson {
                 digest: image.manifest_digest.to_string(),
