@@ -3,17 +3,59 @@
 //! Rust process changes (SIGPIPE ignored, signals blocked), then execs it.
 
 use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use libcontainer::workload::{Executor, ExecutorError, ExecutorValidationError};
 use nix::sys::signal::{signal, sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
 use oci_spec::runtime::Spec;
 
-/// Marks a validation message for a command that doesn't exist.
-pub const NOT_FOUND: &str = "rbox-command-not-found:";
-/// Marks a validation message for a command that can't be executed.
-pub const NOT_EXECUTABLE: &str = "rbox-command-not-executable:";
+/// What is wrong with a container's command, found inside the container before exec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandProblem {
+    /// No such file in the container, or not on its PATH (`run` exits 127).
+    NotFound,
+    /// A file that can't be executed (`run` exits 126).
+    NotExecutable,
+}
+
+impl CommandProblem {
+    fn code(self) -> u8 {
+        match self {
+            CommandProblem::NotFound => 1,
+            CommandProblem::NotExecutable => 2,
+        }
+    }
+}
+
+/// The caller's end of the pipe on which the executor reports a [`CommandProblem`]: the
+/// error crossing back from the container's process is only text, and this is known
+/// without reading it. The executor's end is close-on-exec: the workload never holds it.
+pub struct Verdict {
+    read: OwnedFd,
+}
+
+impl Verdict {
+    /// A verdict pipe: the caller keeps the [`Verdict`], the executor gets the other end.
+    pub fn pipe() -> nix::Result<(Verdict, Arc<OwnedFd>)> {
+        use nix::fcntl::OFlag;
+        let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
+        Ok((Verdict { read }, Arc::new(write)))
+    }
+
+    /// The problem the executor reported, if it reported one.
+    pub fn problem(&self) -> Option<CommandProblem> {
+        let mut b = [0u8; 1];
+        match nix::unistd::read(self.read.as_raw_fd(), &mut b) {
+            Ok(1) => [CommandProblem::NotFound, CommandProblem::NotExecutable]
+                .into_iter()
+                .find(|p| p.code() == b[0]),
+            _ => None,
+        }
+    }
+}
 
 /// The workload executor of rbox containers.
 #[derive(Clone)]
@@ -25,6 +67,20 @@ pub struct RboxExecutor {
     /// CAP_SYS_ADMIN is held only to load the filter: dropped from the effective and
     /// permitted sets once it is loaded (the bounding set never has it).
     pub drop_sys_admin: bool,
+    /// Where a [`CommandProblem`] is reported ([`Verdict::pipe`]).
+    pub verdict: Option<Arc<OwnedFd>>,
+}
+
+impl RboxExecutor {
+    fn refuse(&self, problem: CommandProblem, name: &str) -> ExecutorValidationError {
+        if let Some(fd) = &self.verdict {
+            let _ = nix::unistd::write(fd.as_fd(), &[problem.code()]);
+        }
+        ExecutorValidationError::ArgValidationError(match problem {
+            CommandProblem::NotFound => format!("{name}: executable file not found"),
+            CommandProblem::NotExecutable => format!("{name}: permission denied"),
+        })
+    }
 }
 
 fn lookup(name: &str, path_var: &str) -> Option<PathBuf> {
@@ -60,18 +116,12 @@ impl Executor for RboxExecutor {
             .to_owned();
         let name = &args[0];
         match lookup(name, &path_var) {
-            None => Err(ExecutorValidationError::ArgValidationError(format!(
-                "{NOT_FOUND}{name}"
-            ))),
+            None => Err(self.refuse(CommandProblem::NotFound, name)),
             Some(p) => match p.metadata() {
                 Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => Ok(()),
-                Ok(_) => Err(ExecutorValidationError::ArgValidationError(format!(
-                    "{NOT_EXECUTABLE}{name}"
-                ))),
+                Ok(_) => Err(self.refuse(CommandProblem::NotExecutable, name)),
                 // A dangling symlink: not found, as execve would say.
-                Err(_) => Err(ExecutorValidationError::ArgValidationError(format!(
-                    "{NOT_FOUND}{name}"
-                ))),
+                Err(_) => Err(self.refuse(CommandProblem::NotFound, name)),
             },
         }
     }

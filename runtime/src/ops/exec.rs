@@ -15,7 +15,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use crate::error::{Error, IoContext, Result};
 use crate::model::container::Status;
-use crate::oci::executor::RboxExecutor;
+use crate::oci::executor::{RboxExecutor, Verdict};
 use crate::store::containers::Containers;
 use crate::store::logs::Stream;
 use crate::supervise::monitor::{handled_signals, runtime_error, start_error};
@@ -101,10 +101,12 @@ pub fn exec(containers: &Containers, id: &str, o: &ExecOptions) -> Result<i32> {
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None)?;
     let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)?;
 
+    let (verdict, verdict_fd) = Verdict::pipe()?;
     let mut builder = ContainerBuilder::new(id.to_owned(), SyscallType::Linux)
         .with_root_path(containers.run_dir())
         .map_err(runtime_error)?
         .with_executor(RboxExecutor {
+            verdict: Some(verdict_fd),
             die_with_parent: false,
             seccomp,
             drop_sys_admin: false,
@@ -171,7 +173,7 @@ pub fn exec(containers: &Containers, id: &str, o: &ExecOptions) -> Result<i32> {
     let result = tenant.build();
     let _ = std::fs::remove_file(run.join(&sock_name));
     let _ = std::fs::remove_file(&process_file);
-    let pid = result.map_err(|e| start_error(e, &o.command[0]))?;
+    let pid = result.map_err(|e| start_error(e, &o.command[0], &verdict))?;
     if o.detach {
         return Ok(0);
     }

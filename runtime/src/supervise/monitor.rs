@@ -23,7 +23,7 @@ use rustix::event::{poll, PollFd, PollFlags, Timespec};
 
 use crate::error::{Error, IoContext, Result};
 use crate::model::container::{ContainerConfig, Status};
-use crate::oci::executor::{RboxExecutor, NOT_EXECUTABLE, NOT_FOUND};
+use crate::oci::executor::{CommandProblem, RboxExecutor, Verdict};
 use crate::store::containers::{mark_exited, Containers};
 use crate::store::logs::{LogWriter, Stream};
 pub use crate::supervise::protocol::{spawn, Spawned, Started, MONITOR_VERB};
@@ -308,10 +308,12 @@ impl Monitor {
         if run_dir.join(&self.id).exists() {
             delete_libcontainer_state(&run_dir, &self.id);
         }
+        let (verdict, verdict_fd) = Verdict::pipe()?;
         let mut builder = ContainerBuilder::new(self.id.clone(), SyscallType::Linux)
             .with_root_path(&run_dir)
             .map_err(runtime_error)?
             .with_executor(RboxExecutor {
+                verdict: Some(verdict_fd),
                 die_with_parent: true,
                 seccomp: spec::seccomp_filter(
                     config,
@@ -358,13 +360,15 @@ impl Monitor {
             .with_systemd(false)
             .with_detach(true)
             .build()
-            .map_err(|e| start_error(e, &args[0]))?;
+            .map_err(|e| start_error(e, &args[0], &verdict))?;
         let mut master: Option<OwnedFd> = None;
         if let Some(listener) = &console {
             master = Some(receive_fd(listener).at(run.join("console.sock"))?);
             let _ = fs::remove_file(run.join("console.sock"));
         }
-        container.start().map_err(|e| start_error(e, &args[0]))?;
+        container
+            .start()
+            .map_err(|e| start_error(e, &args[0], &verdict))?;
         tracing::debug!("container started");
         let pid = container.pid().map(|p| p.as_raw()).unwrap_or(0);
         let now = crate::now();
@@ -486,18 +490,20 @@ pub(crate) fn runtime_error(e: libcontainer::error::LibcontainerError) -> Error 
     }
 }
 
-/// Turns a libcontainer start failure into the error `run` reports.
-pub(crate) fn start_error(e: libcontainer::error::LibcontainerError, command: &str) -> Error {
-    let msg = e.to_string();
-    if msg.contains(NOT_FOUND) {
-        Error::CommandNotFound(command.to_owned())
-    } else if msg.contains(NOT_EXECUTABLE) {
-        Error::CommandNotExecutable(command.to_owned())
-    } else {
-        Error::Oci {
+/// Turns a libcontainer start failure into the error `run` reports: the executor's
+/// verdict on the command, else the runtime's error.
+pub(crate) fn start_error(
+    e: libcontainer::error::LibcontainerError,
+    command: &str,
+    verdict: &Verdict,
+) -> Error {
+    match verdict.problem() {
+        Some(CommandProblem::NotFound) => Error::CommandNotFound(command.to_owned()),
+        Some(CommandProblem::NotExecutable) => Error::CommandNotExecutable(command.to_owned()),
+        None => Error::Oci {
             what: "starting the container failed",
             source: Box::new(e),
-        }
+        },
     }
 }
 
