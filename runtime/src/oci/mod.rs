@@ -2,6 +2,7 @@
 //! user looked up in the image's files, the /etc files it gets, and the executor that
 //! runs in its init before the workload.
 
+pub mod caps;
 pub mod etc;
 pub mod executor;
 pub mod seccomp;

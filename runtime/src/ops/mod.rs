@@ -14,6 +14,7 @@ pub mod networks;
 pub mod pause;
 pub mod prune;
 pub mod ps;
+pub mod rootfs_access;
 pub mod run;
 pub mod sampler;
 pub mod stats;
