@@ -1,6 +1,12 @@
 //! Human-readable sizes, ages and tables, as the docker CLI prints them.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
+
+use serde_json::Value;
+
+use crate::template::Template;
+use crate::CliError;
 
 /// Units of a size: decimal (`kB`, `MB`: image, disk and network figures) or binary
 /// (`KiB`, `MiB`: docker's memory figures).
@@ -119,6 +125,190 @@ pub fn print_table(out: &mut impl Write, rows: &[Vec<String>]) -> io::Result<()>
     Ok(())
 }
 
+/// Text through Go's `tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)`, as docker's tables:
+/// a cell ended by a tab is in a column, as wide as the column's widest cell plus three
+/// spaces (at least ten), within each block of consecutive lines that have that column;
+/// the last cell of a line is not padded.
+pub fn tabwrite(text: &str) -> String {
+    let mut lines: Vec<Vec<&str>> = text.split('\n').map(|l| l.split('\t').collect()).collect();
+    let trailing_newline = text.ends_with('\n');
+    if trailing_newline {
+        lines.pop();
+    }
+    let mut out = String::new();
+    let mut widths = Vec::new();
+    format_block(&mut out, &lines, &mut widths, 0, lines.len(), 0);
+    if !trailing_newline && out.ends_with('\n') {
+        out.pop();
+    }
+    out
+}
+
+const MIN_WIDTH: usize = 10;
+const PADDING: usize = 3;
+
+fn format_block(
+    out: &mut String,
+    lines: &[Vec<&str>],
+    widths: &mut Vec<usize>,
+    mut line0: usize,
+    line1: usize,
+    col: usize,
+) {
+    let mut this = line0;
+    while this < line1 {
+        if col + 1 >= lines[this].len() {
+            this += 1;
+            continue;
+        }
+        // A column starts here: the lines before it are done, the block runs while lines
+        // have a cell in this column.
+        write_lines(out, lines, widths, line0, this);
+        line0 = this;
+        let mut width = MIN_WIDTH;
+        while this < line1 && col + 1 < lines[this].len() {
+            width = width.max(lines[this][col].chars().count() + PADDING);
+            this += 1;
+        }
+        widths.push(width);
+        format_block(out, lines, widths, line0, this, col + 1);
+        widths.pop();
+        line0 = this;
+    }
+    write_lines(out, lines, widths, line0, line1);
+}
+
+fn write_lines(out: &mut String, lines: &[Vec<&str>], widths: &[usize], from: usize, to: usize) {
+    for line in &lines[from..to] {
+        for (j, cell) in line.iter().enumerate() {
+            out.push_str(cell);
+            if j + 1 < line.len() {
+                if let Some(w) = widths.get(j) {
+                    out.push_str(&" ".repeat(w.saturating_sub(cell.chars().count())));
+                }
+            }
+        }
+        out.push('\n');
+    }
+}
+
+/// A listing's templates: its default table and each field's column title, as docker's.
+pub struct Listing {
+    /// The default format's body, used for no `--format` and for a bare `table`.
+    pub default: &'static str,
+    /// Field and column title (`ID` → `CONTAINER ID`).
+    pub headers: &'static [(&'static str, &'static str)],
+}
+
+/// One row of a listing: its fields with docker's names, and the labels behind docker's
+/// `.Label "KEY"`.
+pub struct Row {
+    /// A map of docker's field names to values.
+    pub fields: Value,
+    /// The object's labels.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// The rows as `--format` asks: none or `table` is the default table, `table TEMPLATE` a
+/// table with a header row, `json` one JSON object per line, anything else the template
+/// for each row.
+pub fn render_rows(
+    format: Option<&str>,
+    listing: &Listing,
+    rows: &[Row],
+) -> Result<String, CliError> {
+    let format = format.unwrap_or("table");
+    let (table, body) = match format.strip_prefix("table") {
+        Some(rest) if rest.trim().is_empty() => (true, listing.default),
+        Some(rest) => (true, rest.strip_prefix(' ').unwrap_or(rest)),
+        None if format.trim() == "json" => (false, "{{json .}}"),
+        None => (false, format),
+    };
+    let t = Template::parse(body).map_err(|e| CliError::Failed(e.to_string()))?;
+    let mut text = String::new();
+    if table {
+        let headers = crate::template::object(
+            listing
+                .headers
+                .iter()
+                .map(|(k, v)| (*k, Value::String((*v).to_owned()))),
+        );
+        text.push_str(&t.execute_header(&headers));
+        text.push('\n');
+    }
+    for r in rows {
+        let label = |name: &str, args: &[Value]| match (name, args) {
+            ("Label", [Value::String(k)]) => Some(Ok(Value::String(
+                r.labels.get(k).cloned().unwrap_or_default(),
+            ))),
+            ("Label", _) => Some(Err(format!(
+                "wrong number of args for Label: want 1 got {}",
+                args.len()
+            ))),
+            _ => None,
+        };
+        let line = t
+            .execute(&r.fields, Some(&label))
+            .map_err(|e| CliError::Failed(e.to_string()))?;
+        text.push_str(&line);
+        text.push('\n');
+    }
+    Ok(if table { tabwrite(&text) } else { text })
+}
+
+/// The `inspect` verbs' `--format`: none is the documents as an indented JSON list,
+/// `json` as a JSON list on one line, anything else a Go template run on each document
+/// (docker's message, `template parsing error: …`, when it fails). Nothing is written
+/// unless every document formats.
+pub fn inspect_text(format: Option<&str>, docs: &[Value]) -> Result<String, CliError> {
+    let Some(format) = format.filter(|f| !f.is_empty()) else {
+        return Ok(serde_json::to_string_pretty(docs).expect("JSON values serialize") + "\n");
+    };
+    if format.trim() == "json" {
+        return Ok(serde_json::to_string(docs).expect("JSON values serialize") + "\n");
+    }
+    let t = Template::parse(format).map_err(|e| CliError::Failed(e.to_string()))?;
+    let mut text = String::new();
+    for d in docs {
+        let line = t
+            .execute(d, None)
+            .map_err(|e| CliError::Failed(format!("template parsing error: {e}")))?;
+        text.push_str(&line);
+        text.push('\n');
+    }
+    Ok(text)
+}
+
+/// Parses an inspect `--format` before any object is looked up, as docker does.
+pub fn check_inspect_format(format: Option<&str>) -> Result<(), CliError> {
+    match format {
+        Some(f) if !f.is_empty() && f.trim() != "json" => Template::parse(f)
+            .map(|_| ())
+            .map_err(|e| CliError::Failed(e.to_string())),
+        _ => Ok(()),
+    }
+}
+
+/// An RFC 3339 time as Go's `time.Time` prints (`2024-05-01 10:00:00 +0000 UTC`).
+pub fn go_time(rfc3339: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .map(|t| {
+            t.with_timezone(&chrono::Utc)
+                .format("%Y-%m-%d %H:%M:%S +0000 UTC")
+                .to_string()
+        })
+        .unwrap_or_else(|_| rfc3339.to_owned())
+}
+
+/// `k=v,k2=v2`, docker's `.Labels` of a row.
+pub fn labels_text(labels: &BTreeMap<String, String>) -> String {
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +345,67 @@ mod tests {
         assert_eq!(human_duration(21.0 * 86400.0), "3 weeks");
         assert_eq!(human_duration(100.0 * 86400.0), "3 months");
         assert_eq!(human_duration(800.0 * 86400.0), "2 years");
+    }
+
+    #[test]
+    fn tabwriter_as_gos() {
+        assert_eq!(
+            tabwrite("NAME\tSTATUS\nweb\tUp 1 second\na-very-long-name\tCreated\n"),
+            "NAME               STATUS\nweb                Up 1 second\na-very-long-name   Created\n"
+        );
+        // A line without the column ends the block: widths start again after it.
+        assert_eq!(
+            tabwrite("a\tb\nno tabs here at all\nlonger-cell-here\tc\n"),
+            "a         b\nno tabs here at all\nlonger-cell-here   c\n"
+        );
+        assert_eq!(tabwrite("x\t\ty\n"), "x                   y\n");
+    }
+
+    fn rows() -> Vec<Row> {
+        let mut labels = BTreeMap::new();
+        labels.insert("app".to_string(), "db".to_string());
+        vec![Row {
+            fields: serde_json::json!({"ID": "abc", "Names": "web", "Labels": "app=db"}),
+            labels,
+        }]
+    }
+
+    const LISTING: Listing = Listing {
+        default: "{{.ID}}\t{{.Names}}",
+        headers: &[("ID", "CONTAINER ID"), ("Names", "NAMES")],
+    };
+
+    #[test]
+    fn listings_format_as_dockers() {
+        let r = rows();
+        assert_eq!(
+            render_rows(None, &LISTING, &r).unwrap(),
+            "CONTAINER ID   NAMES\nabc            web\n"
+        );
+        assert_eq!(
+            render_rows(Some("table"), &LISTING, &r).unwrap(),
+            "CONTAINER ID   NAMES\nabc            web\n"
+        );
+        assert_eq!(
+            render_rows(Some("table {{.Names}}\\t{{.Label \"app\"}}"), &LISTING, &r).unwrap(),
+            "NAMES     LABEL\nweb       db\n"
+        );
+        assert_eq!(
+            render_rows(Some("json"), &LISTING, &r).unwrap(),
+            "{\"ID\":\"abc\",\"Labels\":\"app=db\",\"Names\":\"web\"}\n"
+        );
+        assert_eq!(
+            render_rows(Some("{{.Names}}"), &LISTING, &r).unwrap(),
+            "web\n"
+        );
+        let e = render_rows(Some("{{.Nope}}"), &LISTING, &r)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("map has no entry for key \"Nope\""), "{e}");
+        let e = render_rows(Some("{{.Names"), &LISTING, &r)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("template parsing error: "), "{e}");
     }
 
     #[test]

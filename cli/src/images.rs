@@ -12,7 +12,8 @@ use rbox_runtime::Containers;
 use serde_json::Value;
 
 use crate::each::{collect_each, exit, print_each};
-use crate::format::{ago, human_size, print_table};
+use crate::format::{self, ago, go_time, human_size, Listing};
+use crate::template;
 use crate::{CliError, CliResult};
 
 #[derive(Args, Debug)]
@@ -23,6 +24,10 @@ pub struct ListArgs {
     /// Show full image ids.
     #[arg(long)]
     no_trunc: bool,
+    /// A Go template for each row ("{{.Repository}}:{{.Tag}}"), "table TEMPLATE" for
+    /// aligned columns under a header, "table" for the default, or "json".
+    #[arg(long)]
+    format: Option<String>,
     /// Show only images of this repository (and tag).
     reference: Option<String>,
 }
@@ -49,25 +54,55 @@ pub fn list(root: &Path, a: ListArgs) -> CliResult {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let mut rows = vec![vec![
-        "REPOSITORY".to_string(),
-        "TAG".into(),
-        "IMAGE ID".into(),
-        "CREATED".into(),
-        "SIZE".into(),
-    ]];
-    for r in &listed {
-        rows.push(vec![
-            r.repository.clone(),
-            r.tag.clone(),
-            id(r),
-            ago(r.created.as_deref()),
-            human_size(r.size),
-        ]);
-    }
-    print_table(&mut out, &rows)?;
+    let rows: Vec<format::Row> = listed
+        .iter()
+        .map(|r| {
+            let created = r.created.as_deref();
+            let fields = template::object([
+                ("ID", Value::String(id(r))),
+                ("Repository", Value::String(r.repository.clone())),
+                ("Tag", Value::String(r.tag.clone())),
+                // rbox keeps no repository digests (inspect's RepoDigests is empty too).
+                ("Digest", Value::String("<none>".into())),
+                ("CreatedSince", Value::String(ago(created))),
+                (
+                    "CreatedAt",
+                    Value::String(created.map(go_time).unwrap_or_default()),
+                ),
+                ("Size", Value::String(human_size(r.size))),
+                ("VirtualSize", Value::String(human_size(r.size))),
+                ("SharedSize", Value::String("N/A".into())),
+                ("UniqueSize", Value::String("N/A".into())),
+                ("Containers", Value::String("N/A".into())),
+            ]);
+            format::Row {
+                fields,
+                labels: Default::default(),
+            }
+        })
+        .collect();
+    let text = format::render_rows(a.format.as_deref(), &LISTING, &rows)?;
+    out.write_all(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// `images`' default table and docker's column titles.
+const LISTING: Listing = Listing {
+    default: "{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}",
+    headers: &[
+        ("ID", "IMAGE ID"),
+        ("Repository", "REPOSITORY"),
+        ("Tag", "TAG"),
+        ("Digest", "DIGEST"),
+        ("CreatedSince", "CREATED"),
+        ("CreatedAt", "CREATED AT"),
+        ("Size", "SIZE"),
+        ("VirtualSize", "VIRTUAL SIZE"),
+        ("SharedSize", "SHARED SIZE"),
+        ("UniqueSize", "UNIQUE SIZE"),
+        ("Containers", "CONTAINERS"),
+    ],
+};
 
 #[derive(Args, Debug)]
 pub struct TagArgs {
@@ -247,6 +282,10 @@ pub fn load(root: &Path, a: LoadArgs) -> CliResult {
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
+    /// Print each image through a Go template ('{{.Id}} {{.Size}}'), or "json" for the
+    /// list on one line.
+    #[arg(short, long)]
+    format: Option<String>,
     /// Images to inspect.
     #[arg(required = true)]
     images: Vec<String>,
@@ -260,11 +299,10 @@ pub fn inspect_one(root: &Path, name: &str) -> Result<Value, CliError> {
 }
 
 pub fn inspect(root: &Path, a: InspectArgs) -> CliResult {
+    format::check_inspect_format(a.format.as_deref())?;
     let (out, failed) = collect_each(&a.images, |name| inspect_one(root, name));
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&out).expect("inspect output serializes")
-    );
+    let text = format::inspect_text(a.format.as_deref(), &out)?;
+    io::stdout().lock().write_all(text.as_bytes())?;
     Ok(exit(failed))
 }
 

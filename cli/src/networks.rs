@@ -9,7 +9,11 @@ use rbox_network::{CreateOptions, Networks};
 use rbox_runtime::ops::networks;
 use rbox_runtime::Containers;
 
+use serde_json::Value;
+
 use crate::each::{collect_each, exit, print_each};
+use crate::format::{self, go_time, labels_text, Listing};
+use crate::template;
 use crate::{CliError, CliResult};
 
 #[derive(Subcommand, Debug)]
@@ -20,7 +24,7 @@ pub enum NetworkCommand {
     #[command(alias = "list")]
     Ls(LsArgs),
     /// Show networks as JSON.
-    Inspect(NamesArgs),
+    Inspect(InspectArgs),
     /// Remove networks (refused while a container is on one).
     #[command(alias = "remove")]
     Rm(NamesArgs),
@@ -61,7 +65,37 @@ pub struct LsArgs {
     /// Full ids.
     #[arg(long)]
     no_trunc: bool,
+    /// A Go template for each row ("{{.Name}} {{.Driver}}"), "table TEMPLATE" for aligned
+    /// columns under a header, "table" for the default, or "json".
+    #[arg(long)]
+    format: Option<String>,
 }
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// Print each network through a Go template ('{{.IPAM.Config}}'), or "json" for the
+    /// list on one line.
+    #[arg(short, long)]
+    format: Option<String>,
+    /// Networks, by name or id.
+    #[arg(required = true)]
+    names: Vec<String>,
+}
+
+/// `network ls`' default table and docker's column titles.
+const LISTING: Listing = Listing {
+    default: "{{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",
+    headers: &[
+        ("ID", "NETWORK ID"),
+        ("Name", "NAME"),
+        ("Driver", "DRIVER"),
+        ("Scope", "SCOPE"),
+        ("IPv6", "IPV6"),
+        ("Internal", "INTERNAL"),
+        ("Labels", "LABELS"),
+        ("CreatedAt", "CREATED AT"),
+    ],
+};
 
 #[derive(Args, Debug)]
 pub struct NamesArgs {
@@ -123,23 +157,39 @@ pub fn run(root: &Path, cmd: NetworkCommand) -> CliResult {
             writeln!(out, "{}", net.id)?;
         }
         NetworkCommand::Ls(a) => {
-            if !a.quiet {
-                writeln!(
-                    out,
-                    "{:<14} {:<20} {:<8} SCOPE",
-                    "NETWORK ID", "NAME", "DRIVER"
-                )?;
-            }
-            for n in networks::list(&nets)? {
-                let id = if a.no_trunc { &n.id[..] } else { &n.id[..12] };
-                if a.quiet {
+            let list = networks::list(&nets)?;
+            if a.quiet {
+                for n in &list {
+                    let id = if a.no_trunc { &n.id[..] } else { &n.id[..12] };
                     writeln!(out, "{id}")?;
-                } else {
-                    writeln!(out, "{id:<14} {:<20} {:<8} local", n.name, n.driver)?;
                 }
+                return Ok(ExitCode::SUCCESS);
             }
+            let rows: Vec<format::Row> = list
+                .iter()
+                .map(|n| {
+                    let id = if a.no_trunc { &n.id[..] } else { &n.id[..12] };
+                    let fields = template::object([
+                        ("ID", Value::String(id.to_owned())),
+                        ("Name", Value::String(n.name.clone())),
+                        ("Driver", Value::String(n.driver.clone())),
+                        ("Scope", Value::String("local".into())),
+                        ("IPv6", Value::String("false".into())),
+                        ("Internal", Value::String(n.internal.to_string())),
+                        ("Labels", Value::String(labels_text(&n.labels))),
+                        ("CreatedAt", Value::String(go_time(&n.created))),
+                    ]);
+                    format::Row {
+                        fields,
+                        labels: n.labels.clone(),
+                    }
+                })
+                .collect();
+            let text = format::render_rows(a.format.as_deref(), &LISTING, &rows)?;
+            out.write_all(text.as_bytes())?;
         }
         NetworkCommand::Inspect(a) => {
+            format::check_inspect_format(a.format.as_deref())?;
             let containers = Containers::open(root)?;
             let (all, failed) = collect_each(&a.names, |name| {
                 // As a JSON value: its keys sorted, as rbox has always printed them.
@@ -148,11 +198,8 @@ pub fn run(root: &Path, cmd: NetworkCommand) -> CliResult {
                         .unwrap_or_default()
                 })
             });
-            writeln!(
-                out,
-                "{}",
-                serde_json::to_string_pretty(&all).unwrap_or_default()
-            )?;
+            let text = format::inspect_text(a.format.as_deref(), &all)?;
+            out.write_all(text.as_bytes())?;
             return Ok(exit(failed));
         }
         NetworkCommand::Rm(a) => {

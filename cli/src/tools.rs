@@ -11,9 +11,10 @@ use rbox_runtime::ops::sampler::Sampler;
 use rbox_runtime::prune::{self, Usage};
 use rbox_runtime::Containers;
 
-use crate::format::{human_size, print_table, size, Units};
+use crate::format::{self, human_size, print_table, size, Listing, Units};
 use crate::template;
 use crate::{CliError, CliResult};
+use serde_json::Value;
 
 impl From<CopyError> for CliError {
     fn from(e: CopyError) -> Self {
@@ -103,89 +104,86 @@ pub struct StatsArgs {
     /// Don't truncate output.
     #[arg(long)]
     no_trunc: bool,
-    /// Go-template-like format, e.g. "{{.Name}} {{.CPUPerc}}" or "table {{.ID}}\t{{.PIDs}}".
+    /// A Go template for each row ("{{.Name}} {{.CPUPerc}}"), "table TEMPLATE" for aligned
+    /// columns under a header, "table" for the default, or "json".
     #[arg(long)]
     format: Option<String>,
     /// Containers (default: every running one).
     containers: Vec<String>,
 }
 
-/// `docker stats`'s columns: placeholder and title.
-const STATS_COLUMNS: [(&str, &str); 9] = [
-    ("ID", "CONTAINER ID"),
-    ("Name", "NAME"),
-    ("Container", "CONTAINER"),
-    ("CPUPerc", "CPU %"),
-    ("MemUsage", "MEM USAGE / LIMIT"),
-    ("MemPerc", "MEM %"),
-    ("NetIO", "NET I/O"),
-    ("BlockIO", "BLOCK I/O"),
-    ("PIDs", "PIDS"),
-];
-
-const STATS_DEFAULT: &str =
-    "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
+/// `docker stats`' default table and column titles.
+const STATS: Listing = Listing {
+    default: "{{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}",
+    headers: &[
+        ("ID", "CONTAINER ID"),
+        ("Name", "NAME"),
+        ("Container", "CONTAINER"),
+        ("CPUPerc", "CPU %"),
+        ("MemUsage", "MEM USAGE / LIMIT"),
+        ("MemPerc", "MEM %"),
+        ("NetIO", "NET I/O"),
+        ("BlockIO", "BLOCK I/O"),
+        ("PIDs", "PIDS"),
+    ],
+};
 
 /// `rbox stats`: one sample with `--no-stream`, else a refreshed screen every second.
 pub fn stats(root: &Path, a: StatsArgs) -> CliResult {
+    if let Some(f) = &a.format {
+        // A template that doesn't parse fails before any sample.
+        format::render_rows(Some(f), &STATS, &[])?;
+    }
     let containers = Containers::open(root)?;
     let mut sampler = Sampler::new(&containers, &a.containers, a.all)?;
-    let format = a.format.as_deref().unwrap_or(STATS_DEFAULT);
-    let (table, body) = match format.strip_prefix("table") {
-        Some(rest) => (true, rest.trim_start()),
-        None => (false, format),
-    };
     // The first figures come from two samples 100ms apart; then every second.
     std::thread::sleep(Duration::from_millis(100));
     loop {
-        let mut lines = Vec::new();
+        let mut rows = Vec::new();
         for f in sampler.round()? {
             let (c, u) = (&f.container, &f.usage);
             let id = if a.no_trunc { c.id() } else { &c.id()[..12] };
-            let fields: Vec<(&str, String)> = vec![
-                ("ID", id.to_owned()),
-                ("Name", c.config.name.clone()),
-                ("Container", f.shown.clone()),
-                ("CPUPerc", format!("{:.2}%", u.cpu_percent)),
+            let s = |t: String| Value::String(t);
+            let fields = template::object([
+                ("ID", s(id.to_owned())),
+                ("Name", s(c.config.name.clone())),
+                ("Container", s(f.shown.clone())),
+                ("CPUPerc", s(format!("{:.2}%", u.cpu_percent))),
                 (
                     "MemUsage",
-                    format!(
+                    s(format!(
                         "{} / {}",
                         binary_size(u.memory),
                         binary_size(u.memory_limit)
-                    ),
+                    )),
                 ),
-                ("MemPerc", format!("{:.2}%", u.memory_percent)),
+                ("MemPerc", s(format!("{:.2}%", u.memory_percent))),
                 (
                     "NetIO",
-                    format!("{} / {}", human_size(u.net.0), human_size(u.net.1)),
+                    s(format!("{} / {}", human_size(u.net.0), human_size(u.net.1))),
                 ),
                 (
                     "BlockIO",
-                    format!("{} / {}", human_size(u.block.0), human_size(u.block.1)),
+                    s(format!(
+                        "{} / {}",
+                        human_size(u.block.0),
+                        human_size(u.block.1)
+                    )),
                 ),
-                ("PIDs", u.pids.to_string()),
-            ];
-            lines.push(template::render(body, &fields));
+                ("PIDs", s(u.pids.to_string())),
+            ]);
+            rows.push(format::Row {
+                fields,
+                labels: c.config.config.labels.clone(),
+            });
         }
+        let text = format::render_rows(a.format.as_deref(), &STATS, &rows)?;
         let mut out = io::stdout().lock();
         if !a.no_stream {
             // As docker: the screen is redrawn in place.
             write!(out, "\x1b[2J\x1b[H")?;
         }
-        if table {
-            let header: Vec<(&str, String)> = STATS_COLUMNS
-                .iter()
-                .map(|(k, v)| (*k, v.to_string()))
-                .collect();
-            let mut rows = vec![split_cells(&template::render(body, &header))];
-            rows.extend(lines.iter().map(|l| split_cells(l)));
-            print_table(&mut out, &rows)?;
-        } else {
-            for l in &lines {
-                writeln!(out, "{l}")?;
-            }
-        }
+        out.write_all(text.as_bytes())?;
         out.flush()?;
         if a.no_stream {
             return Ok(ExitCode::SUCCESS);
@@ -193,10 +191,6 @@ pub fn stats(root: &Path, a: StatsArgs) -> CliResult {
         drop(out);
         std::thread::sleep(Duration::from_secs(1));
     }
-}
-
-fn split_cells(line: &str) -> Vec<String> {
-    line.split('\t').map(str::to_owned).collect()
 }
 
 /// A size in binary units with four significant digits, as docker's memory figures:

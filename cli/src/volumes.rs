@@ -9,8 +9,11 @@ use clap::{Args, Subcommand};
 use rbox_runtime::ops::inspect::VolumeJson;
 use rbox_runtime::Containers;
 
+use serde_json::Value;
+
 use crate::each::{collect_each, exit, print_each};
-use crate::format::print_table;
+use crate::format::{self, labels_text, Listing};
+use crate::template;
 use crate::CliResult;
 
 #[derive(Subcommand, Debug)]
@@ -21,7 +24,7 @@ pub enum VolumeCommand {
     #[command(alias = "list")]
     Ls(LsArgs),
     /// Show volumes as JSON.
-    Inspect(NamesArgs),
+    Inspect(InspectArgs),
     /// Remove volumes (refused while a container uses them).
     #[command(alias = "remove")]
     Rm(RmArgs),
@@ -43,14 +46,36 @@ pub struct LsArgs {
     /// Only show names.
     #[arg(short, long)]
     quiet: bool,
+    /// A Go template for each row ("{{.Name}} {{.Mountpoint}}"), "table TEMPLATE" for
+    /// aligned columns under a header, "table" for the default, or "json".
+    #[arg(long)]
+    format: Option<String>,
 }
 
 #[derive(Args, Debug)]
-pub struct NamesArgs {
+pub struct InspectArgs {
+    /// Print each volume through a Go template ('{{.Mountpoint}}'), or "json" for the
+    /// list on one line.
+    #[arg(short, long)]
+    format: Option<String>,
     /// Volumes.
     #[arg(required = true)]
     names: Vec<String>,
 }
+
+/// `volume ls`' default table and docker's column titles.
+const LISTING: Listing = Listing {
+    default: "{{.Driver}}\t{{.Name}}",
+    headers: &[
+        ("Name", "VOLUME NAME"),
+        ("Driver", "DRIVER"),
+        ("Scope", "SCOPE"),
+        ("Mountpoint", "MOUNTPOINT"),
+        ("Labels", "LABELS"),
+        ("Links", "LINKS"),
+        ("Size", "SIZE"),
+    ],
+};
 
 #[derive(Args, Debug)]
 pub struct RmArgs {
@@ -94,24 +119,40 @@ pub fn run(root: &Path, cmd: VolumeCommand) -> CliResult {
                 for v in vols {
                     writeln!(out, "{}", v.name)?;
                 }
-            } else {
-                let mut rows = vec![vec!["DRIVER".to_string(), "VOLUME NAME".into()]];
-                rows.extend(vols.into_iter().map(|v| vec!["local".to_string(), v.name]));
-                print_table(&mut out, &rows)?;
+                return Ok(ExitCode::SUCCESS);
             }
+            let rows: Vec<format::Row> = vols
+                .into_iter()
+                .map(|v| {
+                    let labels = v.labels.clone();
+                    let doc =
+                        serde_json::to_value(VolumeJson::new(&containers, v)).unwrap_or_default();
+                    let get = |k: &str| doc.get(k).cloned().unwrap_or(Value::String(String::new()));
+                    let fields = template::object([
+                        ("Name", get("Name")),
+                        ("Driver", get("Driver")),
+                        ("Scope", get("Scope")),
+                        ("Mountpoint", get("Mountpoint")),
+                        ("Labels", Value::String(labels_text(&labels))),
+                        ("Links", Value::String("N/A".into())),
+                        ("Size", Value::String("N/A".into())),
+                    ]);
+                    format::Row { fields, labels }
+                })
+                .collect();
+            let text = format::render_rows(a.format.as_deref(), &LISTING, &rows)?;
+            out.write_all(text.as_bytes())?;
         }
         VolumeCommand::Inspect(a) => {
+            format::check_inspect_format(a.format.as_deref())?;
             let (list, failed) = collect_each(&a.names, |n| {
                 containers
                     .volume(n)
                     .map(|v| serde_json::to_value(VolumeJson::new(&containers, v)))
                     .map(Result::unwrap_or_default)
             });
-            writeln!(
-                out,
-                "{}",
-                serde_json::to_string_pretty(&list).expect("json")
-            )?;
+            let text = format::inspect_text(a.format.as_deref(), &list)?;
+            out.write_all(text.as_bytes())?;
             return Ok(exit(failed));
         }
         VolumeCommand::Rm(a) => {

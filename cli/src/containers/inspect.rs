@@ -9,7 +9,7 @@ use rbox_runtime::lifecycle;
 use rbox_runtime::Containers;
 
 use crate::each::{collect_each, exit};
-use crate::template;
+use crate::format;
 use crate::{CliError, CliResult};
 
 #[derive(Args, Debug)]
@@ -51,7 +51,8 @@ pub fn port(root: &Path, a: PortArgs) -> CliResult {
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
-    /// Print each object through a template, e.g. '{{.NetworkSettings.IPAddress}}'.
+    /// Print each object through a Go template ('{{.NetworkSettings.IPAddress}}'), or
+    /// "json" for the list on one line.
     #[arg(short, long)]
     format: Option<String>,
     /// Containers or images.
@@ -60,19 +61,14 @@ pub struct InspectArgs {
 }
 
 pub fn inspect(root: &Path, a: InspectArgs) -> CliResult {
+    format::check_inspect_format(a.format.as_deref())?;
     let containers = Containers::open(root)?;
     let (out, failed) = collect_each(&a.names, |n| {
         rbox_runtime::ops::inspect::container(&containers, n)
             .or_else(|_| crate::images::inspect_one(root, n))
             .map_err(|_| format!("no such object: {n}"))
     });
-    match &a.format {
-        Some(f) => {
-            for v in &out {
-                println!("{}", template::render_json(f, v));
-            }
-        }
-        None => println!("{}", serde_json::to_string_pretty(&out).expect("json")),
-    }
+    let text = format::inspect_text(a.format.as_deref(), &out)?;
+    std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(exit(failed))
 }

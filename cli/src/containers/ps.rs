@@ -9,7 +9,9 @@ use rbox_runtime::container::Status;
 use rbox_runtime::ops::ps::{Filter, Query, Row};
 use rbox_runtime::Containers;
 
-use crate::format::{ago, human_duration, print_table};
+use serde_json::Value;
+
+use crate::format::{self, ago, go_time, human_duration, labels_text, Listing};
 use crate::template;
 use crate::{CliError, CliResult};
 
@@ -27,7 +29,8 @@ pub struct PsArgs {
     /// Filter: status=, name=, id=, label=KEY[=VALUE], exited=CODE, ancestor=IMAGE.
     #[arg(short, long)]
     filter: Vec<String>,
-    /// Go-template-like format, e.g. "{{.Names}} {{.Status}}" or "table {{.ID}}\t{{.Status}}".
+    /// A Go template for each row ("{{.Names}} {{.Status}}"), "table TEMPLATE" for aligned
+    /// columns under a header, "table" for the default, or "json".
     #[arg(long)]
     format: Option<String>,
     /// Show the last created container.
@@ -104,26 +107,24 @@ fn go_quote(s: &str) -> String {
     out
 }
 
-/// The placeholders of `--format` and their values for one row.
-fn fields(r: &Row, no_trunc: bool) -> Vec<(&'static str, String)> {
-    let labels = r
-        .labels
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    vec![
-        ("ID", short_id(r, no_trunc).to_owned()),
-        ("Image", r.image.clone()),
-        ("Command", command_text(r, no_trunc)),
-        ("CreatedAt", r.created.clone()),
-        ("RunningFor", ago(Some(&r.created))),
-        ("Status", status_text(r)),
-        ("State", r.status.as_str().to_owned()),
-        ("Ports", r.ports.join(", ")),
-        ("Names", r.name.clone()),
-        ("Labels", labels),
-    ]
+/// One row as `--format` sees it: docker's fields of `ps`.
+fn row(r: &Row, no_trunc: bool) -> format::Row {
+    let fields = template::object([
+        ("ID", Value::String(short_id(r, no_trunc).to_owned())),
+        ("Image", Value::String(r.image.clone())),
+        ("Command", Value::String(command_text(r, no_trunc))),
+        ("CreatedAt", Value::String(go_time(&r.created))),
+        ("RunningFor", Value::String(ago(Some(&r.created)))),
+        ("Status", Value::String(status_text(r))),
+        ("State", Value::String(r.status.as_str().to_owned())),
+        ("Ports", Value::String(r.ports.join(", "))),
+        ("Names", Value::String(r.name.clone())),
+        ("Labels", Value::String(labels_text(&r.labels))),
+    ]);
+    format::Row {
+        fields,
+        labels: r.labels.clone(),
+    }
 }
 
 fn short_id(r: &Row, no_trunc: bool) -> &str {
@@ -134,16 +135,27 @@ fn short_id(r: &Row, no_trunc: bool) -> &str {
     }
 }
 
-/// The columns of the default table: placeholder and title.
-const COLUMNS: [(&str, &str); 7] = [
-    ("ID", "CONTAINER ID"),
-    ("Image", "IMAGE"),
-    ("Command", "COMMAND"),
-    ("RunningFor", "CREATED"),
-    ("Status", "STATUS"),
-    ("Ports", "PORTS"),
-    ("Names", "NAMES"),
-];
+/// `ps`'s default table and docker's column titles.
+const LISTING: Listing = Listing {
+    default:
+        "{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}",
+    headers: &[
+        ("ID", "CONTAINER ID"),
+        ("Image", "IMAGE"),
+        ("Command", "COMMAND"),
+        ("CreatedAt", "CREATED AT"),
+        ("RunningFor", "CREATED"),
+        ("Status", "STATUS"),
+        ("State", "STATE"),
+        ("Ports", "PORTS"),
+        ("Names", "NAMES"),
+        ("Labels", "LABELS"),
+        ("Size", "SIZE"),
+        ("Mounts", "MOUNTS"),
+        ("Networks", "NETWORKS"),
+        ("LocalVolumes", "LOCAL VOLUMES"),
+    ],
+};
 
 pub fn ps(root: &Path, a: PsArgs) -> CliResult {
     let containers = Containers::open(root)?;
@@ -166,30 +178,8 @@ pub fn ps(root: &Path, a: PsArgs) -> CliResult {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    if let Some(fmt) = &a.format {
-        let (table, body) = match fmt.strip_prefix("table") {
-            Some(rest) => (true, rest.trim_start()),
-            None => (false, fmt.as_str()),
-        };
-        if table {
-            writeln!(out, "{}", template::header(body))?;
-        }
-        for r in &rows {
-            writeln!(out, "{}", template::render(body, &fields(r, a.no_trunc)))?;
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    let mut table = vec![COLUMNS.iter().map(|(_, t)| t.to_string()).collect()];
-    for r in &rows {
-        let f = fields(r, a.no_trunc);
-        let get = |k: &str| {
-            f.iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
-        table.push(COLUMNS.iter().map(|(k, _)| get(k)).collect());
-    }
-    print_table(&mut out, &table)?;
+    let rows: Vec<format::Row> = rows.iter().map(|r| row(r, a.no_trunc)).collect();
+    let text = format::render_rows(a.format.as_deref(), &LISTING, &rows)?;
+    out.write_all(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
