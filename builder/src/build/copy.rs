@@ -9,7 +9,7 @@ use rbox_runtime::rootfs;
 
 use super::cache::{StepKey, UrlKey};
 use super::{Builder, Result, StageState};
-use crate::context::{copy_into, hash_sources, Context};
+use crate::context::{copy_into, hash_sources, Context, CopyTo};
 use crate::fetch::{fetch, is_url, parse_checksum, url_file_name};
 use crate::instructions::{Dockerfile, Instruction, Located};
 
@@ -181,19 +181,16 @@ impl Builder<'_> {
                 (u.uid, u.gid)
             }
         };
+        let to = CopyTo {
+            root: &view.root,
+            dest: &dest,
+            owner: (uid, gid),
+            mode,
+        };
         let mut copied = if local.is_empty() {
             Ok(())
         } else {
-            copy_into(
-                &src_root,
-                &local,
-                in_context.then_some(&self.ctx),
-                &view.root,
-                &dest,
-                (uid, gid),
-                mode,
-                add,
-            )
+            copy_into(&src_root, &local, in_context.then_some(&self.ctx), &to, add)
         };
         // A fetched file is copied as it is (never extracted), under its URL's name when
         // the destination is a directory.
@@ -209,10 +206,7 @@ impl Builder<'_> {
                 dir,
                 &[name.to_string_lossy().into_owned()],
                 None,
-                &view.root,
-                &dest,
-                (uid, gid),
-                mode,
+                &to,
                 false,
             );
         }

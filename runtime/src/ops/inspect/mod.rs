@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::model::container::{HostConfig, ProcessConfig, Status};
+use crate::model::container::{ProcessConfig, Status};
 use crate::model::mount::MountKind;
 use crate::store::containers::{Container, Containers};
 use crate::store::volumes::Volume;
@@ -372,6 +372,7 @@ impl VolumeJson {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::container::HostConfig;
     use crate::model::container::{ContainerConfig, State};
 
     fn container(ports: Vec<rbox_network::PortMapping>) -> Container {
