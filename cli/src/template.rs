@@ -179,7 +179,7 @@ struct Parser<'a> {
 
 /// What ended a list: `end`, `else`, or `else if …`/`else with …`.
 enum End {
-    End,
+    Plain,
     Else,
     ElseChain(String, Pipe),
 }
@@ -187,7 +187,7 @@ enum End {
 impl std::fmt::Display for End {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            End::End => f.write_str("end"),
+            End::Plain => f.write_str("end"),
             _ => f.write_str("else"),
         }
     }
@@ -269,7 +269,7 @@ impl<'a> Parser<'a> {
                     if self.depth == 0 {
                         return Err(self.err("unexpected {{end}}"));
                     }
-                    return Ok((nodes, Some(End::End)));
+                    return Ok((nodes, Some(End::Plain)));
                 }
                 "else" => {
                     if self.depth == 0 {
@@ -320,12 +320,12 @@ impl<'a> Parser<'a> {
         }
         let els = match end {
             None => return Err(self.err("unexpected EOF")),
-            Some(End::End) => Vec::new(),
+            Some(End::Plain) => Vec::new(),
             Some(End::Else) => {
                 self.vars.truncate(mark);
                 let (els, end) = self.list()?;
                 match end {
-                    Some(End::End) => els,
+                    Some(End::Plain) => els,
                     None => return Err(self.err("unexpected EOF")),
                     Some(_) => return Err(self.err("expected end; found {{else}}")),
                 }
@@ -1137,7 +1137,7 @@ fn go_float(f: f64, prec: Option<usize>, verb: char) -> String {
                 None => 6,
                 Some(p) => {
                     let p = (p as i32).max(1);
-                    if p > digits && digits >= exp + 1 {
+                    if p > digits && digits > exp {
                         digits
                     } else {
                         p
@@ -1316,7 +1316,7 @@ fn call(name: &str, args: &[Value]) -> Result<Value, String> {
         }
         "eq" => {
             if args.len() < 2 {
-                return Err(format!("error calling eq: missing argument for comparison"));
+                return Err("error calling eq: missing argument for comparison".into());
             }
             for b in &args[1..] {
                 if compare(&args[0], b, true)? == Some(std::cmp::Ordering::Equal) {
