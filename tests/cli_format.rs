@@ -86,6 +86,8 @@ fn ps_formats_tables_json_and_templates() {
         "web",
         "--label",
         "tier=front",
+        "-v",
+        "fmtdata:/data",
         "busybox",
         "true",
     ]);
@@ -139,7 +141,20 @@ fn ps_formats_tables_json_and_templates() {
     let (code, err) = t.fails(["ps", "-a", "--format", "{{.Nope}}"]);
     assert_eq!(code, 1);
     assert!(err.contains(r#"map has no entry for key "Nope""#), "{err}");
+    // Mounts, networks and volumes as docker's ps shows them.
+    assert_eq!(
+        t.ok([
+            "ps",
+            "-a",
+            "--filter",
+            "name=web",
+            "--format",
+            "{{.Mounts}} {{.Networks}} {{.LocalVolumes}}",
+        ]),
+        "fmtdata bridge 1\n"
+    );
     t.ok(["rm", "web", "a-much-longer-name"]);
+    t.ok(["volume", "rm", "fmtdata"]);
 }
 
 #[test]

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use rbox_runtime::container::Status;
+use rbox_runtime::model::mount::MountKind;
 use rbox_runtime::ops::ps::{Filter, Query, Row};
 use rbox_runtime::Containers;
 
@@ -107,9 +108,50 @@ fn go_quote(s: &str) -> String {
     out
 }
 
+/// Docker's `.Mounts`, `.Networks` and `.LocalVolumes` of a container: its volumes' names
+/// and binds' sources (cut to 15 characters unless `no_trunc`), its networks' names, how
+/// many volumes it has.
+fn attachments(containers: &Containers, id: &str, no_trunc: bool) -> [String; 3] {
+    let Ok(c) = containers.load(id) else {
+        return Default::default();
+    };
+    let host = &c.config.host;
+    let cut = |s: &str| {
+        if no_trunc || s.chars().count() <= 15 {
+            s.to_owned()
+        } else {
+            format!("{}…", s.chars().take(14).collect::<String>())
+        }
+    };
+    let mounts: Vec<String> = host
+        .mounts
+        .iter()
+        .filter(|m| m.kind != MountKind::Tmpfs)
+        .map(|m| cut(&m.source))
+        .collect();
+    let volumes = host
+        .mounts
+        .iter()
+        .filter(|m| m.kind == MountKind::Volume)
+        .count();
+    let networks: Vec<&str> = if host.networks.is_empty() {
+        [host.network_mode.as_str()]
+            .into_iter()
+            .filter(|m| !m.is_empty())
+            .collect()
+    } else {
+        host.networks.iter().map(|e| e.network.as_str()).collect()
+    };
+    [mounts.join(","), networks.join(","), volumes.to_string()]
+}
+
 /// One row as `--format` sees it: docker's fields of `ps`.
-fn row(r: &Row, no_trunc: bool) -> format::Row {
+fn row(containers: &Containers, r: &Row, no_trunc: bool) -> format::Row {
+    let [mounts, networks, local_volumes] = attachments(containers, &r.id, no_trunc);
     let fields = template::object([
+        ("Mounts", Value::String(mounts)),
+        ("Networks", Value::String(networks)),
+        ("LocalVolumes", Value::String(local_volumes)),
         ("ID", Value::String(short_id(r, no_trunc).to_owned())),
         ("Image", Value::String(r.image.clone())),
         ("Command", Value::String(command_text(r, no_trunc))),
@@ -150,7 +192,6 @@ const LISTING: Listing = Listing {
         ("Ports", "PORTS"),
         ("Names", "NAMES"),
         ("Labels", "LABELS"),
-        ("Size", "SIZE"),
         ("Mounts", "MOUNTS"),
         ("Networks", "NETWORKS"),
         ("LocalVolumes", "LOCAL VOLUMES"),
@@ -178,7 +219,10 @@ pub fn ps(root: &Path, a: PsArgs) -> CliResult {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let rows: Vec<format::Row> = rows.iter().map(|r| row(r, a.no_trunc)).collect();
+    let rows: Vec<format::Row> = rows
+        .iter()
+        .map(|r| row(&containers, r, a.no_trunc))
+        .collect();
     let text = format::render_rows(a.format.as_deref(), &LISTING, &rows)?;
     out.write_all(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
