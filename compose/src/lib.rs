@@ -1,10 +1,32 @@
 //! Compose files: found, merged, interpolated and checked into one typed project.
+//!
+//! [`load`] reads what a command line names ([`Options`]) into a [`Project`] and the warnings
+//! to print. [`graph`] gives the start and stop order, [`names`] the names, labels and config
+//! hash of what the engine creates, [`output`] the `config` command's forms.
 
-pub mod error;
-pub mod node;
 pub mod de;
+pub mod deploy;
+pub mod discover;
 pub mod dotenv;
+pub mod error;
+pub mod graph;
 pub mod interp;
+pub mod loader;
+pub mod merge;
 pub mod mounts;
+pub mod names;
+pub mod node;
+pub mod output;
+pub mod parts;
+pub mod paths;
 pub mod ports;
+pub mod profiles;
+pub mod project;
+pub mod service;
 pub mod units;
+pub mod validate;
+
+pub use error::{Error, Pos, Warning};
+pub use loader::{load, Loaded, Options};
+pub use project::Project;
+pub use service::Service;

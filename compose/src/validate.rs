@@ -1,0 +1,89 @@
+//! Checks of the merged project that no single key can make: references to services,
+//! networks, volumes, secrets and configs that exist; no dependency cycle; one container per
+//! container_name; something to run (an image or a build).
+
+use indexmap::IndexMap;
+
+use crate::error::{Error, Pos, Result};
+use crate::graph;
+use crate::parts::NetworkMode;
+use crate::project::Project;
+use crate::service::Refs;
+
+fn at(p: &Option<Pos>) -> Pos {
+    p.clone().unwrap_or_else(|| Pos::synthetic(""))
+}
+
+pub fn validate(project: &Project, refs: &IndexMap<String, Refs>) -> Result<()> {
+    let mut container_names: IndexMap<&str, &str> = IndexMap::new();
+    for (name, s) in &project.services {
+        let r = refs.get(name).cloned().unwrap_or_default();
+        let here = at(&s.pos);
+        if s.image.is_none() && s.build.is_none() {
+            return Err(Error::service(&here, name, "has neither an image nor a build context"));
+        }
+        for (dep, pos) in &r.depends_on {
+            if !project.services.contains_key(dep) && !project.disabled.contains_key(dep) {
+                return Err(Error::service(pos, name, format!("depends on undefined service {dep:?}")));
+            }
+        }
+        if let Some(NetworkMode::Service(x)) = &s.network_mode {
+            if !project.services.contains_key(x) && !project.disabled.contains_key(x) {
+                return Err(Error::service(&at(&r.network_mode), name, format!("network_mode uses undefined service {x:?}")));
+            }
+        }
+        for v in &s.volumes_from {
+            let src = v.split(':').next().unwrap_or(v);
+            if !v.starts_with("container:") && !project.services.contains_key(src) && !project.disabled.contains_key(src) {
+                return Err(Error::service(&here, name, format!("volumes_from uses undefined service {src:?}")));
+            }
+        }
+        for (net, pos) in &r.networks {
+            if !project.networks.contains_key(net) {
+                return Err(Error::service(pos, name, format!("refers to undefined network {net:?}")));
+            }
+        }
+        for (vol, pos) in &r.volumes {
+            if !project.volumes.contains_key(vol) {
+                return Err(Error::service(pos, name, format!("refers to undefined volume {vol:?}")));
+            }
+        }
+        for (sec, pos) in &r.secrets {
+            if !project.secrets.contains_key(sec) {
+                return Err(Error::service(pos, name, format!("refers to undefined secret {sec:?}")));
+            }
+        }
+        for (cfg, pos) in &r.configs {
+            if !project.configs.contains_key(cfg) {
+                return Err(Error::service(pos, name, format!("refers to undefined config {cfg:?}")));
+            }
+        }
+        if let Some(cn) = &s.container_name {
+            let cpos = at(&r.container_name);
+            if let Some(other) = container_names.insert(cn, name) {
+                return Err(Error::service(&cpos, name, format!("container_name {cn:?} is already used by service {other:?}")));
+            }
+            if s.replicas() > 1 {
+                return Err(Error::service(
+                    &cpos,
+                    name,
+                    format!("container_name {cn:?} names one container, but the service has {} replicas", s.replicas()),
+                ));
+            }
+        }
+        if let (Some(scale), Some(replicas)) = (s.scale, s.deploy.as_ref().and_then(|d| d.replicas)) {
+            if scale != replicas {
+                return Err(Error::service(&here, name, format!("scale ({scale}) and deploy.replicas ({replicas}) differ")));
+            }
+        }
+    }
+    if let Some(cycle) = graph::find_cycle(&project.services) {
+        let first = &cycle[0];
+        let pos = at(&project.services[first].pos);
+        return Err(Error::Invalid {
+            pos,
+            message: format!("dependency cycle: {}", cycle.join(" -> ")),
+        });
+    }
+    Ok(())
+}
