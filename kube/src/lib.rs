@@ -5,12 +5,18 @@
 //! [`rollout`] keeps a Deployment's revisions, and [`generate()`] writes YAML back from what
 //! runs here.
 
+mod base64;
 mod error;
 mod intstr;
+pub mod names;
+pub mod naming;
 mod object;
 mod parse;
+pub mod plan;
 mod quantity;
+pub mod rollout;
 pub mod types;
+pub mod validate;
 mod yaml;
 
 pub use error::{Error, Problem, Warning};
@@ -18,3 +24,4 @@ pub use intstr::IntOrString;
 pub use object::{Object, Resource};
 pub use parse::{parse, Parsed};
 pub use quantity::{Quantity, QuantityError};
+pub use validate::validate;

@@ -30,7 +30,7 @@ pub fn parse(name: &str, text: &str) -> Result<Parsed, Error> {
     })?;
     let mut parsed = Parsed::default();
     for doc in &docs {
-        read_document(name, doc, String::new(), &mut parsed)?;
+        read_document(name, text, doc, String::new(), &mut parsed)?;
     }
     Ok(parsed)
 }
@@ -53,6 +53,7 @@ fn scalar_string<'a>(node: Option<&'a MarkedYaml<'_>>) -> Option<&'a str> {
 
 fn read_document(
     file: &str,
+    text: &str,
     doc: &MarkedYaml<'_>,
     path: String,
     out: &mut Parsed,
@@ -94,7 +95,7 @@ fn read_document(
             }
         };
         for (i, item) in items.iter().enumerate() {
-            read_document(file, item, format!("{}[{i}]", field("items")), out)?;
+            read_document(file, text, item, format!("{}[{i}]", field("items")), out)?;
         }
         return Ok(());
     }
@@ -126,7 +127,7 @@ fn read_document(
             format!("a {kind} is in apiVersion {expected}, not {api_version}"),
         ));
     }
-    let cx = Context::new(file);
+    let cx = Context::new(file, text);
     let resource = match kind {
         "Pod" => Resource::Pod(typed(doc, &path, &cx)?),
         "Deployment" => Resource::Deployment(typed(doc, &path, &cx)?),

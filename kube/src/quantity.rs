@@ -157,7 +157,7 @@ impl Quantity {
             ("Mi", 20),
             ("Ki", 10),
         ] {
-            if bytes != 0 && bytes % (1u64 << shift) == 0 {
+            if bytes != 0 && bytes.is_multiple_of(1u64 << shift) {
                 return Quantity(format!("{}{suffix}", bytes >> shift));
             }
         }
@@ -166,7 +166,7 @@ impl Quantity {
 
     /// Millicores as Kubernetes prints them (`500` → `500m`, `2000` → `2`).
     pub fn from_millicores(millis: u64) -> Quantity {
-        if millis % 1000 == 0 {
+        if millis.is_multiple_of(1000) {
             Quantity((millis / 1000).to_string())
         } else {
             Quantity(format!("{millis}m"))

@@ -36,18 +36,54 @@ const NO_MEANING_HERE: &[&str] = &[
 /// What one document's deserialization collects besides the value.
 pub(crate) struct Context<'f> {
     pub file: &'f str,
+    /// The text, to read plain integers as written (see [`Context::integer`]).
+    source: &'f str,
+    /// Byte offsets of characters, when the text is not ASCII (positions count characters).
+    char_offsets: Option<Vec<usize>>,
     pub warnings: RefCell<Vec<Warning>>,
     /// The line of every field read, by path: validation cites them.
     pub lines: RefCell<BTreeMap<String, usize>>,
 }
 
 impl<'f> Context<'f> {
-    pub fn new(file: &'f str) -> Self {
+    pub fn new(file: &'f str, source: &'f str) -> Self {
         Context {
             file,
+            source,
+            char_offsets: (!source.is_ascii())
+                .then(|| source.char_indices().map(|(i, _)| i).collect()),
             warnings: RefCell::new(Vec::new()),
             lines: RefCell::new(BTreeMap::new()),
         }
+    }
+
+    /// A plain integer as Kubernetes reads it: its YAML is 1.1, where `0644` is octal (modes
+    /// are written so), while saphyr reads YAML 1.2, where it is 644.
+    fn integer(&self, node: &MarkedYaml<'_>, value: i64) -> i64 {
+        let byte = |i: usize| match &self.char_offsets {
+            None => Some(i),
+            Some(o) => o
+                .get(i)
+                .copied()
+                .or((i == o.len()).then_some(self.source.len())),
+        };
+        let raw = byte(node.span.start.index())
+            .zip(byte(node.span.end.index()))
+            .and_then(|(a, b)| self.source.get(a..b))
+            .unwrap_or("");
+        let (sign, digits) = match raw.strip_prefix('-') {
+            Some(d) => (-1, d),
+            None => (1, raw.strip_prefix('+').unwrap_or(raw)),
+        };
+        if digits.len() > 1
+            && digits.starts_with('0')
+            && digits.bytes().all(|b| (b'0'..=b'7').contains(&b))
+        {
+            if let Ok(v) = i64::from_str_radix(digits, 8) {
+                return sign * v;
+            }
+        }
+        value
     }
 
     fn ignored(&self, path: &str, field: &str, line: usize) {
@@ -134,7 +170,13 @@ pub(crate) struct NodeDeserializer<'a, 'i, 'f> {
 
 impl<'a, 'i, 'f> NodeDeserializer<'a, 'i, 'f> {
     pub fn new(node: &'a MarkedYaml<'i>, path: String, cx: &'a Context<'f>) -> Self {
-        cx.lines.borrow_mut().insert(path.clone(), line_of(node));
+        Self::at_line(node, path, cx, line_of(node))
+    }
+
+    /// A node whose field is cited at `line` (its key's: a block mapping's value starts on
+    /// the line after the key).
+    fn at_line(node: &'a MarkedYaml<'i>, path: String, cx: &'a Context<'f>, line: usize) -> Self {
+        cx.lines.borrow_mut().insert(path.clone(), line);
         NodeDeserializer { node, path, cx }
     }
 
@@ -142,13 +184,13 @@ impl<'a, 'i, 'f> NodeDeserializer<'a, 'i, 'f> {
         line_of(self.node)
     }
 
-    fn child(&self, node: &'a MarkedYaml<'i>, key: &str) -> Self {
+    fn child(&self, node: &'a MarkedYaml<'i>, key: &str, line: usize) -> Self {
         let path = if self.path.is_empty() {
             key.to_string()
         } else {
             format!("{}.{key}", self.path)
         };
-        NodeDeserializer::new(node, path, self.cx)
+        NodeDeserializer::at_line(node, path, self.cx, line)
     }
 
     fn inner(&self) -> &'a MarkedYaml<'i> {
@@ -188,7 +230,7 @@ impl<'de, 'a, 'i, 'f> SeqAccess<'de> for Seq<'a, 'i, 'f> {
 
 struct Map<'a, 'i, 'f> {
     entries: std::vec::IntoIter<(&'a MarkedYaml<'i>, &'a MarkedYaml<'i>)>,
-    value: Option<(&'a MarkedYaml<'i>, String)>,
+    value: Option<(&'a MarkedYaml<'i>, String, usize)>,
     parent: &'a NodeDeserializer<'a, 'i, 'f>,
 }
 
@@ -207,14 +249,14 @@ impl<'de, 'a, 'i, 'f> MapAccess<'de> for Map<'a, 'i, 'f> {
                     path: self.parent.path.clone(),
                     cx: self.parent.cx,
                 };
-                self.value = Some((v, name));
+                self.value = Some((v, name, line_of(k)));
                 seed.deserialize(key_de).map(Some)
             }
         }
     }
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
-        let (v, name) = self.value.take().expect("value after key");
-        seed.deserialize(self.parent.child(v, &name))
+        let (v, name, line) = self.value.take().expect("value after key");
+        seed.deserialize(self.parent.child(v, &name, line))
     }
 }
 
@@ -226,7 +268,7 @@ impl<'de, 'a, 'i, 'f> de::Deserializer<'de> for NodeDeserializer<'a, 'i, 'f> {
         let result = match &node.data {
             YamlData::Value(Scalar::Null) => visitor.visit_unit(),
             YamlData::Value(Scalar::Boolean(b)) => visitor.visit_bool(*b),
-            YamlData::Value(Scalar::Integer(i)) => visitor.visit_i64(*i),
+            YamlData::Value(Scalar::Integer(i)) => visitor.visit_i64(self.cx.integer(node, *i)),
             YamlData::Value(Scalar::FloatingPoint(f)) => visitor.visit_f64(f.into_inner()),
             YamlData::Value(Scalar::String(s)) => visitor.visit_str(s),
             YamlData::Representation(s, ..) => visitor.visit_str(s),
@@ -383,7 +425,7 @@ mod tests {
     #[test]
     fn unknown_fields_are_warnings_with_path_and_line() {
         let doc = load("name: a\nitems:\n- count: 1\n  color: red\nextra: 1\n");
-        let cx = Context::new("f.yaml");
+        let cx = Context::new("f.yaml", "");
         let v = Outer::deserialize(NodeDeserializer::new(&doc, String::new(), &cx)).unwrap();
         assert_eq!((v.name.as_str(), v.items[0].count), ("a", Some(1)));
         let mut w: Vec<String> = cx.warnings.borrow().iter().map(|w| w.to_string()).collect();
@@ -401,7 +443,7 @@ mod tests {
     #[test]
     fn wrong_types_name_path_and_line() {
         let doc = load("name: a\nitems:\n- count: many\n");
-        let cx = Context::new("f.yaml");
+        let cx = Context::new("f.yaml", "");
         let e = Outer::deserialize(NodeDeserializer::new(&doc, String::new(), &cx)).unwrap_err();
         assert_eq!(e.at, Some((3, "items[0].count".to_string())));
         assert!(e.message.contains("invalid type"), "{}", e.message);
@@ -411,9 +453,25 @@ mod tests {
     }
 
     #[test]
+    fn leading_zero_integers_are_octal_as_kubernetes_reads_them() {
+        #[derive(Deserialize)]
+        struct Modes {
+            a: i32,
+            b: i32,
+            c: i32,
+            d: String,
+        }
+        let text = "# é\na: 0644\nb: 644\nc: 0o17\nd: '0644'\n";
+        let doc = load(text);
+        let cx = Context::new("f.yaml", text);
+        let m = Modes::deserialize(NodeDeserializer::new(&doc, String::new(), &cx)).unwrap();
+        assert_eq!((m.a, m.b, m.c, m.d.as_str()), (0o644, 644, 0o17, "0644"));
+    }
+
+    #[test]
     fn null_collections_are_empty() {
         let doc = load("name: a\nitems:\n");
-        let cx = Context::new("f.yaml");
+        let cx = Context::new("f.yaml", "");
         let v = Outer::deserialize(NodeDeserializer::new(&doc, String::new(), &cx)).unwrap();
         assert!(v.items.is_empty());
     }
