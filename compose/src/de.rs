@@ -18,9 +18,12 @@ pub struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     pub fn new(node: &'a Node, what: &str) -> Result<Fields<'a>> {
-        let map = node
-            .as_map()
-            .ok_or_else(|| Error::value(&node.pos, format!("{what} must be a mapping, not {}", node.describe())))?;
+        let map = node.as_map().ok_or_else(|| {
+            Error::value(
+                &node.pos,
+                format!("{what} must be a mapping, not {}", node.describe()),
+            )
+        })?;
         Ok(Fields {
             node,
             map,
@@ -119,7 +122,12 @@ pub fn map_or_list(n: &Node, seps: &[char]) -> Result<IndexMap<String, Option<St
                 let value = match &v.value {
                     Value::Scalar(Kind::Null, _) => None,
                     Value::Scalar(_, s) => Some(s.clone()),
-                    _ => return err(v, format!("the value of {k:?} must be a string, not {}", v.describe())),
+                    _ => {
+                        return err(
+                            v,
+                            format!("the value of {k:?} must be a string, not {}", v.describe()),
+                        )
+                    }
                 };
                 out.insert(k.clone(), value);
             }
@@ -133,7 +141,12 @@ pub fn map_or_list(n: &Node, seps: &[char]) -> Result<IndexMap<String, Option<St
                 };
             }
         }
-        _ => return err(n, format!("expected a mapping or a list, not {}", n.describe())),
+        _ => {
+            return err(
+                n,
+                format!("expected a mapping or a list, not {}", n.describe()),
+            )
+        }
     }
     Ok(out)
 }
@@ -148,9 +161,12 @@ pub fn string_map(n: &Node) -> Result<IndexMap<String, String>> {
 
 /// A value one of `names`, for the enums of the model.
 pub fn one_of<'n>(n: &'n Node, names: &[&str]) -> Result<&'n str> {
-    let s = n
-        .as_scalar()
-        .ok_or_else(|| Error::value(&n.pos, format!("expected one of {}, not {}", names.join(", "), n.describe())))?;
+    let s = n.as_scalar().ok_or_else(|| {
+        Error::value(
+            &n.pos,
+            format!("expected one of {}, not {}", names.join(", "), n.describe()),
+        )
+    })?;
     if names.contains(&s) {
         Ok(s)
     } else {
@@ -201,6 +217,9 @@ mod tests {
         let mut w = Warnings::default();
         f.finish("service \"web\"", &mut w);
         assert_eq!(w.0.len(), 1);
-        assert_eq!(w.0[0].to_string(), "c.yaml:2: service \"web\": unsupported key \"bogus\" ignored");
+        assert_eq!(
+            w.0[0].to_string(),
+            "c.yaml:2: service \"web\": unsupported key \"bogus\" ignored"
+        );
     }
 }

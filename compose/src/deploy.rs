@@ -33,9 +33,15 @@ pub struct RestartPolicy {
     pub condition: RestartCondition,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_attempts: Option<u32>,
-    #[serde(serialize_with = "ser_duration", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        serialize_with = "ser_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub delay: Option<Duration>,
-    #[serde(serialize_with = "ser_duration", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        serialize_with = "ser_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub window: Option<Duration>,
 }
 
@@ -78,7 +84,10 @@ pub fn deploy(n: &Node, w: &mut Warnings) -> Result<Deploy> {
     let (mut limits, mut reservations) = (None, None);
     if let Some(r) = f.get("resources") {
         let mut rf = Fields::new(r, "deploy.resources")?;
-        limits = rf.get("limits").map(|l| resources(l, "deploy.resources.limits", w)).transpose()?;
+        limits = rf
+            .get("limits")
+            .map(|l| resources(l, "deploy.resources.limits", w))
+            .transpose()?;
         reservations = rf
             .get("reservations")
             .map(|l| resources(l, "deploy.resources.reservations", w))
@@ -108,7 +117,10 @@ pub fn deploy(n: &Node, w: &mut Warnings) -> Result<Deploy> {
         None => None,
     };
     let replicas = match f.get("replicas") {
-        Some(r) => Some(de::int::<u32>(r).or_else(|_| err(r, format!("replicas must be a count, not {}", r.describe())))?),
+        Some(r) => Some(
+            de::int::<u32>(r)
+                .or_else(|_| err(r, format!("replicas must be a count, not {}", r.describe())))?,
+        ),
         None => None,
     };
     let d = Deploy {
@@ -118,7 +130,11 @@ pub fn deploy(n: &Node, w: &mut Warnings) -> Result<Deploy> {
         reservations,
         restart_policy,
         placement: f.get("placement").map(Node::to_json),
-        labels: f.get("labels").map(de::string_map).transpose()?.unwrap_or_default(),
+        labels: f
+            .get("labels")
+            .map(de::string_map)
+            .transpose()?
+            .unwrap_or_default(),
     };
     f.finish("deploy", w);
     Ok(d)

@@ -7,7 +7,12 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result, Warning, Warnings};
 
 /// compose's default names, in its order of preference.
-pub const FILE_NAMES: [&str; 4] = ["compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml"];
+pub const FILE_NAMES: [&str; 4] = [
+    "compose.yaml",
+    "compose.yml",
+    "docker-compose.yml",
+    "docker-compose.yaml",
+];
 pub const OVERRIDE_NAMES: [&str; 4] = [
     "compose.override.yaml",
     "compose.override.yml",
@@ -21,14 +26,21 @@ pub const OVERRIDE_NAMES: [&str; 4] = [
 pub fn find_default_files(dir: &Path, warnings: &mut Warnings) -> Result<Vec<PathBuf>> {
     let mut d = Some(dir);
     while let Some(here) = d {
-        let found: Vec<PathBuf> = FILE_NAMES.iter().map(|n| here.join(n)).filter(|p| p.is_file()).collect();
+        let found: Vec<PathBuf> = FILE_NAMES
+            .iter()
+            .map(|n| here.join(n))
+            .filter(|p| p.is_file())
+            .collect();
         if let Some(first) = found.first() {
             let mut files = vec![first.clone()];
             if found.len() > 1 {
                 warnings.push(several(&found));
             }
-            let overrides: Vec<PathBuf> =
-                OVERRIDE_NAMES.iter().map(|n| here.join(n)).filter(|p| p.is_file()).collect();
+            let overrides: Vec<PathBuf> = OVERRIDE_NAMES
+                .iter()
+                .map(|n| here.join(n))
+                .filter(|p| p.is_file())
+                .collect();
             if let Some(o) = overrides.first() {
                 files.push(o.clone());
                 if overrides.len() > 1 {
@@ -50,7 +62,11 @@ fn several(found: &[PathBuf]) -> Warning {
     let names: Vec<String> = found.iter().map(|p| p.display().to_string()).collect();
     Warning {
         place: String::new(),
-        message: format!("found multiple config files with supported names: {}; using {}", names.join(", "), names[0]),
+        message: format!(
+            "found multiple config files with supported names: {}; using {}",
+            names.join(", "),
+            names[0]
+        ),
     }
 }
 
@@ -58,7 +74,11 @@ fn several(found: &[PathBuf]) -> Warning {
 /// `cwd`.
 pub fn split_compose_file(value: &str, separator: Option<&str>, cwd: &Path) -> Vec<PathBuf> {
     let sep = separator.filter(|s| !s.is_empty()).unwrap_or(":");
-    value.split(sep).filter(|p| !p.is_empty()).map(|p| cwd.join(p)).collect()
+    value
+        .split(sep)
+        .filter(|p| !p.is_empty())
+        .map(|p| cwd.join(p))
+        .collect()
 }
 
 /// A directory's name as a project name: lowercase, only `[a-z0-9_-]`, starting with a letter
@@ -74,8 +94,13 @@ pub fn normalize_name(name: &str) -> String {
 
 /// A project name given by `-p`, `COMPOSE_PROJECT_NAME` or `name:` must already be normal.
 pub fn check_name(name: &str) -> std::result::Result<(), String> {
-    let ok = name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    let ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
     if ok {
         Ok(())
     } else {
@@ -104,19 +129,35 @@ mod tests {
     fn finds_in_parents_with_override() {
         let t = tempfile::tempdir().unwrap();
         std::fs::write(t.path().join("docker-compose.yml"), "services: {}\n").unwrap();
-        std::fs::write(t.path().join("docker-compose.override.yml"), "services: {}\n").unwrap();
+        std::fs::write(
+            t.path().join("docker-compose.override.yml"),
+            "services: {}\n",
+        )
+        .unwrap();
         let sub = t.path().join("a/b");
         std::fs::create_dir_all(&sub).unwrap();
         let mut w = Warnings::default();
         let f = find_default_files(&sub, &mut w).unwrap();
-        assert_eq!(f, vec![t.path().join("docker-compose.yml"), t.path().join("docker-compose.override.yml")]);
+        assert_eq!(
+            f,
+            vec![
+                t.path().join("docker-compose.yml"),
+                t.path().join("docker-compose.override.yml")
+            ]
+        );
         assert!(w.0.is_empty());
         std::fs::write(t.path().join("compose.yaml"), "services: {}\n").unwrap();
         let f = find_default_files(&sub, &mut w).unwrap();
         assert_eq!(f[0], t.path().join("compose.yaml"));
         assert_eq!(w.0.len(), 1);
         let empty = tempfile::tempdir().unwrap();
-        assert!(find_default_files(empty.path(), &mut w).is_err() || empty.path().ancestors().any(|a| a.join("compose.yaml").exists()));
+        assert!(
+            find_default_files(empty.path(), &mut w).is_err()
+                || empty
+                    .path()
+                    .ancestors()
+                    .any(|a| a.join("compose.yaml").exists())
+        );
     }
 
     #[test]

@@ -56,9 +56,9 @@ pub fn parse(
         let expand = |s: &str| -> Result<String> {
             let mut unset = Vec::new();
             substitute(s, &look, &mut unset).map_err(|f| match f {
-                Fail::Required { name, message } => {
-                    err(format!("required variable {name} is missing a value: {message}"))
-                }
+                Fail::Required { name, message } => err(format!(
+                    "required variable {name} is missing a value: {message}"
+                )),
                 Fail::Syntax(m) => err(format!("invalid interpolation in {s:?}: {m}")),
             })
         };
@@ -146,8 +146,10 @@ mod tests {
 
     #[test]
     fn syntax() {
-        let v = p("# comment\n\nA=1\nexport B = two words \nC='lit $A # x'\nD=\"q $A\\n\"\n\
-                   E=x # comment\nF=a#b\nSHELL_V\nMISSING\nG=${A}-${H:-dflt}\nI: colon\n");
+        let v = p(
+            "# comment\n\nA=1\nexport B = two words \nC='lit $A # x'\nD=\"q $A\\n\"\n\
+                   E=x # comment\nF=a#b\nSHELL_V\nMISSING\nG=${A}-${H:-dflt}\nI: colon\n",
+        );
         assert_eq!(v["A"], "1");
         assert_eq!(v["B"], "two words");
         assert_eq!(v["C"], "lit $A # x");
@@ -171,9 +173,13 @@ mod tests {
     #[test]
     fn errors_name_the_line() {
         let look = |_: &str| None;
-        let e = parse("x.env", "A=1\nB=\"open\n", &look).unwrap_err().to_string();
+        let e = parse("x.env", "A=1\nB=\"open\n", &look)
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("x.env:2:"), "{e}");
-        let e = parse("x.env", "A=1\nnot a pair\n", &look).unwrap_err().to_string();
+        let e = parse("x.env", "A=1\nnot a pair\n", &look)
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("x.env:2:"), "{e}");
     }
 }

@@ -156,16 +156,30 @@ mod tests {
 
     #[test]
     fn three_tier_levels() {
-        let p = project(&[("db", &[]), ("php", &["db"]), ("nginx", &["php"]), ("cache", &[])]);
-        assert_eq!(start_levels(&p, None), vec![vec!["db", "cache"], vec!["php"], vec!["nginx"]]);
+        let p = project(&[
+            ("db", &[]),
+            ("php", &["db"]),
+            ("nginx", &["php"]),
+            ("cache", &[]),
+        ]);
+        assert_eq!(
+            start_levels(&p, None),
+            vec![vec!["db", "cache"], vec!["php"], vec!["nginx"]]
+        );
         assert_eq!(stop_levels(&p, None)[0], vec!["nginx"]);
-        assert_eq!(start_levels(&p, Some(&["php".into()])), vec![vec!["db"], vec!["php"]]);
+        assert_eq!(
+            start_levels(&p, Some(&["php".into()])),
+            vec![vec!["db"], vec!["php"]]
+        );
     }
 
     #[test]
     fn diamond_is_longest_path() {
         let p = project(&[("d", &["b", "c"]), ("b", &["a"]), ("c", &["b"]), ("a", &[])]);
-        assert_eq!(start_levels(&p, None), vec![vec!["a"], vec!["b"], vec!["c"], vec!["d"]]);
+        assert_eq!(
+            start_levels(&p, None),
+            vec![vec!["a"], vec!["b"], vec!["c"], vec!["d"]]
+        );
     }
 
     #[test]

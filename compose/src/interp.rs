@@ -94,9 +94,16 @@ fn braced(
     // The operator, then the word up to the matching brace.
     let (op, word_start) = match (chars.get(j), chars.get(j + 1)) {
         (Some('}'), _) => ("", j),
-        (Some(':'), Some(&c)) if matches!(c, '-' | '?' | '+') => {
-            (if c == '-' { ":-" } else if c == '?' { ":?" } else { ":+" }, j + 2)
-        }
+        (Some(':'), Some(&c)) if matches!(c, '-' | '?' | '+') => (
+            if c == '-' {
+                ":-"
+            } else if c == '?' {
+                ":?"
+            } else {
+                ":+"
+            },
+            j + 2,
+        ),
         (Some('-'), _) => ("-", j + 1),
         (Some('?'), _) => ("?", j + 1),
         (Some('+'), _) => ("+", j + 1),
@@ -138,13 +145,21 @@ fn braced(
             Some(v) => out.push_str(&v),
             None => unset.push(name),
         },
-        ":-" => out.push_str(&if set_nonempty { value.unwrap_or_default() } else { expand(unset)? }),
+        ":-" => out.push_str(&if set_nonempty {
+            value.unwrap_or_default()
+        } else {
+            expand(unset)?
+        }),
         "-" => out.push_str(&match value {
             Some(v) => v,
             None => expand(unset)?,
         }),
         ":?" | "?" => {
-            let ok = if op == ":?" { set_nonempty } else { value.is_some() };
+            let ok = if op == ":?" {
+                set_nonempty
+            } else {
+                value.is_some()
+            };
             if !ok {
                 return Err(Fail::Required {
                     name,

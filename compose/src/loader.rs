@@ -52,7 +52,9 @@ pub struct Loaded {
     pub environment: HashMap<String, String>,
 }
 
-const TOP_KEYS: [&str; 8] = ["version", "name", "services", "networks", "volumes", "secrets", "configs", "include"];
+const TOP_KEYS: [&str; 8] = [
+    "version", "name", "services", "networks", "volumes", "secrets", "configs", "include",
+];
 
 struct Loader<'a> {
     opts: &'a Options,
@@ -60,7 +62,11 @@ struct Loader<'a> {
     warnings: Warnings,
 }
 
-fn read_env_files(files: &[PathBuf], shell: &HashMap<String, String>, required: bool) -> Result<HashMap<String, String>> {
+fn read_env_files(
+    files: &[PathBuf],
+    shell: &HashMap<String, String>,
+    required: bool,
+) -> Result<HashMap<String, String>> {
     let mut env = HashMap::new();
     for f in files {
         let text = match std::fs::read_to_string(f) {
@@ -97,10 +103,22 @@ pub fn load(opts: &Options) -> Result<Loaded> {
         read_env_files(&env_files, &opts.env, true)?
     };
     let files: Vec<String> = if !opts.files.is_empty() {
-        opts.files.iter().map(|f| if f == "-" { f.clone() } else { cwd.join(f).display().to_string() }).collect()
+        opts.files
+            .iter()
+            .map(|f| {
+                if f == "-" {
+                    f.clone()
+                } else {
+                    cwd.join(f).display().to_string()
+                }
+            })
+            .collect()
     } else if let Some(cf) = pre_env.get("COMPOSE_FILE").filter(|v| !v.is_empty()) {
         let sep = pre_env.get("COMPOSE_PATH_SEPARATOR").map(String::as_str);
-        discover::split_compose_file(cf, sep, &cwd).iter().map(|p| p.display().to_string()).collect()
+        discover::split_compose_file(cf, sep, &cwd)
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect()
     } else {
         discover::find_default_files(&pre_dir, &mut l.warnings)?
             .iter()
@@ -110,7 +128,10 @@ pub fn load(opts: &Options) -> Result<Loaded> {
     let project_dir = match &explicit_dir {
         Some(d) => d.clone(),
         None => match files.iter().find(|f| *f != "-") {
-            Some(f) if files[0] != "-" => Path::new(f).parent().map(Path::to_path_buf).unwrap_or(cwd.clone()),
+            Some(f) if files[0] != "-" => Path::new(f)
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or(cwd.clone()),
             _ => cwd.clone(),
         },
     };
@@ -130,10 +151,17 @@ pub fn load(opts: &Options) -> Result<Loaded> {
     }
     let root = root.ok_or_else(|| Error::Discovery("no compose file given".into()))?;
     let name_pos = root.get("name").map(|n| n.pos.clone());
-    let name = match (&opts.project_name, env.get("COMPOSE_PROJECT_NAME").filter(|v| !v.is_empty())) {
+    let name = match (
+        &opts.project_name,
+        env.get("COMPOSE_PROJECT_NAME").filter(|v| !v.is_empty()),
+    ) {
         (Some(p), _) => Some((p.clone(), None)),
         (None, Some(p)) => Some((p.clone(), None)),
-        _ => root.get("name").filter(|n| !n.is_null()).map(|n| de::string(n).map(|s| (s, name_pos.clone()))).transpose()?,
+        _ => root
+            .get("name")
+            .filter(|n| !n.is_null())
+            .map(|n| de::string(n).map(|s| (s, name_pos.clone())))
+            .transpose()?,
     };
     let name = match name {
         Some((n, pos)) => {
@@ -146,7 +174,10 @@ pub fn load(opts: &Options) -> Result<Loaded> {
             n
         }
         None => {
-            let base = project_dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let base = project_dir
+                .file_name()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let n = discover::normalize_name(&base);
             if n.is_empty() {
                 return Err(Error::Discovery(format!(
@@ -159,7 +190,13 @@ pub fn load(opts: &Options) -> Result<Loaded> {
     let (mut project, refs) = l.convert(&root, &name, &env)?;
     project.working_dir = project_dir;
     project.config_files = files;
-    profiles::apply(&mut project, &opts.profiles, env.get("COMPOSE_PROFILES").map(String::as_str), &opts.services, &mut l.warnings)?;
+    profiles::apply(
+        &mut project,
+        &opts.profiles,
+        env.get("COMPOSE_PROFILES").map(String::as_str),
+        &opts.services,
+        &mut l.warnings,
+    )?;
     validate::validate(&project, &refs)?;
     Ok(Loaded {
         project,
@@ -172,7 +209,9 @@ impl Loader<'_> {
     fn read(&self, f: &str) -> Result<(Arc<str>, String)> {
         if f == "-" {
             let bytes = self.opts.stdin.clone().unwrap_or_default();
-            let text = String::from_utf8(bytes).map_err(|_| Error::Discovery("-: the compose file on stdin is not UTF-8".into()))?;
+            let text = String::from_utf8(bytes).map_err(|_| {
+                Error::Discovery("-: the compose file on stdin is not UTF-8".into())
+            })?;
             return Ok((Arc::from("-"), text));
         }
         let text = std::fs::read_to_string(f).map_err(|e| Error::io(f, e))?;
@@ -182,11 +221,20 @@ impl Loader<'_> {
     /// One file as a tree: parsed, checked at the top level, interpolated, paths resolved
     /// against `base`, includes merged in, services normalized, extends applied. `chain` is the
     /// include/extends path that led here, to refuse cycles.
-    fn load_file(&mut self, f: &str, env: &HashMap<String, String>, base: &Path, chain: &mut Vec<String>) -> Result<Node> {
+    fn load_file(
+        &mut self,
+        f: &str,
+        env: &HashMap<String, String>,
+        base: &Path,
+        chain: &mut Vec<String>,
+    ) -> Result<Node> {
         let (name, text) = self.read(f)?;
         let mut tree = node::parse(&name, &text)?;
         if tree.as_map().is_none() {
-            return err(&tree, format!("a compose file is a mapping, not {}", tree.describe()));
+            return err(
+                &tree,
+                format!("a compose file is a mapping, not {}", tree.describe()),
+            );
         }
         let lookup = |k: &str| env.get(k).cloned();
         interp::interpolate(&mut tree, &lookup, &mut self.warnings)?;
@@ -194,11 +242,17 @@ impl Loader<'_> {
         paths::resolve_file(&mut tree, base, home);
         let map = tree.as_map_mut().expect("checked above");
         if let Some(v) = map.shift_remove("version") {
-            self.warnings.push(Warning::at(&v.key_pos, "the attribute `version` is obsolete, it will be ignored"));
+            self.warnings.push(Warning::at(
+                &v.key_pos,
+                "the attribute `version` is obsolete, it will be ignored",
+            ));
         }
         for (k, v) in map.iter() {
             if !TOP_KEYS.contains(&k.as_str()) && !k.starts_with("x-") {
-                self.warnings.push(Warning::at(&v.key_pos, format!("unsupported top-level key {k:?} ignored")));
+                self.warnings.push(Warning::at(
+                    &v.key_pos,
+                    format!("unsupported top-level key {k:?} ignored"),
+                ));
             }
         }
         if let Some(s) = map.get_mut("services") {
@@ -210,7 +264,12 @@ impl Loader<'_> {
                     }
                 }
                 _ if null => {}
-                _ => return err(s, format!("services must be a mapping, not {}", s.describe())),
+                _ => {
+                    return err(
+                        s,
+                        format!("services must be a mapping, not {}", s.describe()),
+                    )
+                }
             }
         }
         chain.push(f.to_string());
@@ -239,7 +298,11 @@ impl Loader<'_> {
                     None => return err(item, "an include needs path"),
                 };
                 let dir = f.get("project_directory").map(de::string).transpose()?;
-                let env_files = f.get("env_file").map(|e| de::strings(e, true)).transpose()?.unwrap_or_default();
+                let env_files = f
+                    .get("env_file")
+                    .map(|e| de::strings(e, true))
+                    .transpose()?
+                    .unwrap_or_default();
                 f.finish("include", &mut self.warnings);
                 (paths, dir, env_files)
             } else {
@@ -248,7 +311,10 @@ impl Loader<'_> {
             let files: Vec<PathBuf> = paths.iter().map(|p| base.join(p)).collect();
             let dir = match dir {
                 Some(d) => base.join(d),
-                None => files[0].parent().map(Path::to_path_buf).unwrap_or(base.to_path_buf()),
+                None => files[0]
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or(base.to_path_buf()),
             };
             let env_paths: Vec<PathBuf> = if env_files.is_empty() {
                 vec![dir.join(".env")]
@@ -260,7 +326,10 @@ impl Loader<'_> {
             for file in &files {
                 let key = file.display().to_string();
                 if chain.contains(&key) {
-                    return err(item, format!("include cycle: {} -> {key}", chain.join(" -> ")));
+                    return err(
+                        item,
+                        format!("include cycle: {} -> {key}", chain.join(" -> ")),
+                    );
                 }
                 let tree = self.load_file(&key, &inc_env, &dir, chain)?;
                 match &mut merged {
@@ -273,17 +342,41 @@ impl Loader<'_> {
         Ok(out)
     }
 
-    fn apply_extends(&mut self, tree: &mut Node, env: &HashMap<String, String>, chain: &mut Vec<String>) -> Result<()> {
-        let names: Vec<String> = tree.get("services").and_then(Node::as_map).map(|m| m.keys().cloned().collect()).unwrap_or_default();
+    fn apply_extends(
+        &mut self,
+        tree: &mut Node,
+        env: &HashMap<String, String>,
+        chain: &mut Vec<String>,
+    ) -> Result<()> {
+        let names: Vec<String> = tree
+            .get("services")
+            .and_then(Node::as_map)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
         for n in names {
             self.extend_one(tree, &n, env, chain, &mut Vec::new())?;
         }
         Ok(())
     }
 
-    fn extend_one(&mut self, tree: &mut Node, name: &str, env: &HashMap<String, String>, chain: &mut Vec<String>, seen: &mut Vec<String>) -> Result<()> {
-        let services = tree.as_map_mut().and_then(|m| m.get_mut("services")).and_then(Node::as_map_mut).expect("a service's tree has services");
-        let Some(ext) = services.get_mut(name).and_then(Node::as_map_mut).and_then(|m| m.shift_remove("extends")) else {
+    fn extend_one(
+        &mut self,
+        tree: &mut Node,
+        name: &str,
+        env: &HashMap<String, String>,
+        chain: &mut Vec<String>,
+        seen: &mut Vec<String>,
+    ) -> Result<()> {
+        let services = tree
+            .as_map_mut()
+            .and_then(|m| m.get_mut("services"))
+            .and_then(Node::as_map_mut)
+            .expect("a service's tree has services");
+        let Some(ext) = services
+            .get_mut(name)
+            .and_then(Node::as_map_mut)
+            .and_then(|m| m.shift_remove("extends"))
+        else {
             return Ok(());
         };
         let (base_name, file) = match ext.as_map() {
@@ -301,23 +394,41 @@ impl Loader<'_> {
         };
         let base = match file {
             None => {
-                if seen.iter().any(|s| *s == base_name) || base_name == name {
-                    return err(&ext, format!("extends cycle: {} -> {name} -> {base_name}", seen.join(" -> ")));
+                if seen.contains(&base_name) || base_name == name {
+                    return err(
+                        &ext,
+                        format!(
+                            "extends cycle: {} -> {name} -> {base_name}",
+                            seen.join(" -> ")
+                        ),
+                    );
                 }
                 seen.push(name.to_string());
-                let exists = tree.get("services").and_then(|s| s.get(&base_name)).is_some();
+                let exists = tree
+                    .get("services")
+                    .and_then(|s| s.get(&base_name))
+                    .is_some();
                 if !exists {
-                    return err(&ext, format!("service {name:?} extends undefined service {base_name:?}"));
+                    return err(
+                        &ext,
+                        format!("service {name:?} extends undefined service {base_name:?}"),
+                    );
                 }
                 self.extend_one(tree, &base_name, env, chain, seen)?;
                 seen.pop();
-                tree.get("services").and_then(|s| s.get(&base_name)).cloned().expect("checked above")
+                tree.get("services")
+                    .and_then(|s| s.get(&base_name))
+                    .cloned()
+                    .expect("checked above")
             }
             Some(path) => {
                 if chain.contains(&path) {
                     return err(&ext, format!("extends cycle through {path}"));
                 }
-                let dir = Path::new(&path).parent().map(Path::to_path_buf).unwrap_or(self.cwd.clone());
+                let dir = Path::new(&path)
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or(self.cwd.clone());
                 let other = self.load_file(&path, env, &dir, chain)?;
                 match other.get("services").and_then(|s| s.get(&base_name)) {
                     Some(b) => b.clone(),
@@ -325,7 +436,11 @@ impl Loader<'_> {
                 }
             }
         };
-        let services = tree.as_map_mut().and_then(|m| m.get_mut("services")).and_then(Node::as_map_mut).expect("checked");
+        let services = tree
+            .as_map_mut()
+            .and_then(|m| m.get_mut("services"))
+            .and_then(Node::as_map_mut)
+            .expect("checked");
         let own = services.get_mut(name).expect("the service being extended");
         let mut merged = base;
         merged.key_pos = own.key_pos.clone();
@@ -336,7 +451,12 @@ impl Loader<'_> {
     }
 
     /// The merged tree as a typed project, with each service's references for validation.
-    fn convert(&mut self, root: &Node, name: &str, env: &HashMap<String, String>) -> Result<(Project, IndexMap<String, Refs>)> {
+    fn convert(
+        &mut self,
+        root: &Node,
+        name: &str,
+        env: &HashMap<String, String>,
+    ) -> Result<(Project, IndexMap<String, Refs>)> {
         let w = &mut self.warnings;
         let mut p = Project {
             name: name.to_string(),
@@ -347,32 +467,43 @@ impl Loader<'_> {
                 None => Ok(Vec::new()),
                 Some(n) if n.is_null() => Ok(Vec::new()),
                 Some(n) => match n.as_map() {
-                    Some(m) => Ok(m.iter().filter(|(k, _)| !k.starts_with("x-")).map(|(k, v)| (k.clone(), v.clone())).collect()),
+                    Some(m) => Ok(m
+                        .iter()
+                        .filter(|(k, _)| !k.starts_with("x-"))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect()),
                     None => err(n, format!("{key} must be a mapping, not {}", n.describe())),
                 },
             }
         };
         for (k, n) in section("networks")? {
-            p.networks.insert(k.clone(), project::network(name, &k, &n, w)?);
+            p.networks
+                .insert(k.clone(), project::network(name, &k, &n, w)?);
         }
         for (k, n) in section("volumes")? {
-            p.volumes.insert(k.clone(), project::volume(name, &k, &n, w)?);
+            p.volumes
+                .insert(k.clone(), project::volume(name, &k, &n, w)?);
         }
         for (k, n) in section("secrets")? {
-            p.secrets.insert(k.clone(), project::file_object(name, &k, &n, false, w)?);
+            p.secrets
+                .insert(k.clone(), project::file_object(name, &k, &n, false, w)?);
         }
         for (k, n) in section("configs")? {
-            p.configs.insert(k.clone(), project::file_object(name, &k, &n, true, w)?);
+            p.configs
+                .insert(k.clone(), project::file_object(name, &k, &n, true, w)?);
         }
         let lookup = |k: &str| env.get(k).cloned();
-        let read_env_file = |at: &Node, path: &str, required: bool| -> Result<Option<IndexMap<String, String>>> {
-            match std::fs::read_to_string(path) {
-                Ok(text) => Ok(Some(dotenv::parse(path, &text, &lookup)?)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Ok(None),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::value(&at.pos, format!("env file {path} not found"))),
-                Err(e) => Err(Error::io(path, e)),
-            }
-        };
+        let read_env_file =
+            |at: &Node, path: &str, required: bool| -> Result<Option<IndexMap<String, String>>> {
+                match std::fs::read_to_string(path) {
+                    Ok(text) => Ok(Some(dotenv::parse(path, &text, &lookup)?)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Ok(None),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        Err(Error::value(&at.pos, format!("env file {path} not found")))
+                    }
+                    Err(e) => Err(Error::io(path, e)),
+                }
+            };
         let mut refs = IndexMap::new();
         for (k, n) in section("services")? {
             let mut cx = Ctx {
@@ -393,7 +524,10 @@ impl Loader<'_> {
             refs.insert(k.clone(), r);
             p.services.insert(k, s);
         }
-        let uses_default = p.services.values().any(|s| s.networks.contains_key("default"));
+        let uses_default = p
+            .services
+            .values()
+            .any(|s| s.networks.contains_key("default"));
         if uses_default && !p.networks.contains_key("default") {
             p.networks.insert(
                 "default".into(),
@@ -410,7 +544,9 @@ impl Loader<'_> {
 /// An included project's resources added to the including file's; one defined in both is an
 /// error, as compose gives.
 fn merge_included(tree: &mut Node, included: Node) -> Result<()> {
-    let Value::Map(inc) = included.value else { return Ok(()) };
+    let Value::Map(inc) = included.value else {
+        return Ok(());
+    };
     let root = tree.as_map_mut().expect("a file's tree is a mapping");
     for (section, v) in inc {
         let Value::Map(items) = v.value else { continue };
@@ -418,16 +554,23 @@ fn merge_included(tree: &mut Node, included: Node) -> Result<()> {
             continue;
         }
         let pos = v.pos.clone();
-        let target = root.entry(section.clone()).or_insert_with(|| Node::map(pos, IndexMap::new()));
+        let target = root
+            .entry(section.clone())
+            .or_insert_with(|| Node::map(pos, IndexMap::new()));
         if target.is_null() {
             target.value = Value::Map(IndexMap::new());
         }
-        let Some(t) = target.as_map_mut() else { return err(target, format!("{section} must be a mapping")) };
+        let Some(t) = target.as_map_mut() else {
+            return err(target, format!("{section} must be a mapping"));
+        };
         for (k, item) in items {
             if let Some(existing) = t.get(&k) {
                 return Err(Error::Invalid {
                     pos: existing.key_pos.clone(),
-                    message: format!("{section}.{k} conflicts with the one included from {}", item.key_pos.line_only()),
+                    message: format!(
+                        "{section}.{k} conflicts with the one included from {}",
+                        item.key_pos.line_only()
+                    ),
                 });
             }
             t.insert(k, item);

@@ -14,7 +14,9 @@ const KEY_VALUE: &[&str] = &["environment", "labels", "sysctls", "annotations"];
 
 /// A service's map-or-list keys as mappings, so that files merge them by key.
 pub fn normalize_service(service: &mut Node) {
-    let Some(m) = service.as_map_mut() else { return };
+    let Some(m) = service.as_map_mut() else {
+        return;
+    };
     for key in KEY_VALUE {
         if let Some(n) = m.get_mut(*key) {
             list_to_map(n, &['=']);
@@ -58,7 +60,10 @@ pub fn normalize_service(service: &mut Node) {
                             Node::new(i.pos.clone(), Value::Scalar(Kind::Null, String::new()))
                         } else {
                             let c = Node::str(i.pos.clone(), "service_started");
-                            Node::map(i.pos.clone(), IndexMap::from([("condition".to_string(), c)]))
+                            Node::map(
+                                i.pos.clone(),
+                                IndexMap::from([("condition".to_string(), c)]),
+                            )
                         };
                         v.key_pos = i.pos.clone();
                         map.insert(name.to_string(), v);
@@ -77,7 +82,10 @@ fn list_to_map(n: &mut Node, seps: &[char]) {
         let Some(s) = i.as_scalar() else { return };
         let (k, v) = match s.find(seps) {
             Some(at) => (s[..at].to_string(), Node::str(i.pos.clone(), &s[at + 1..])),
-            None => (s.to_string(), Node::new(i.pos.clone(), Value::Scalar(Kind::Null, String::new()))),
+            None => (
+                s.to_string(),
+                Node::new(i.pos.clone(), Value::Scalar(Kind::Null, String::new())),
+            ),
         };
         let mut v = v;
         v.key_pos = i.pos.clone();
@@ -112,7 +120,10 @@ fn merge_by(base: &mut Vec<Node>, over: Vec<Node>, key: fn(&Node) -> Option<Stri
 fn source_of(n: &Node) -> Option<String> {
     match &n.value {
         Value::Scalar(..) => n.as_scalar().map(str::to_string),
-        Value::Map(m) => m.get("source").and_then(Node::as_scalar).map(str::to_string),
+        Value::Map(m) => m
+            .get("source")
+            .and_then(Node::as_scalar)
+            .map(str::to_string),
         Value::Seq(_) => None,
     }
 }
@@ -126,7 +137,11 @@ fn merge_at(base: &mut Node, over: Node, path: &str) {
         return;
     }
     if path == "logging" {
-        let driver = |n: &Node| n.get("driver").and_then(Node::as_scalar).map(str::to_string);
+        let driver = |n: &Node| {
+            n.get("driver")
+                .and_then(Node::as_scalar)
+                .map(str::to_string)
+        };
         if let (Some(a), Some(b)) = (driver(base), driver(&over)) {
             if a != b {
                 *base = over;
@@ -137,7 +152,11 @@ fn merge_at(base: &mut Node, over: Node, path: &str) {
     match (&mut base.value, over.value) {
         (Value::Map(bm), Value::Map(om)) => {
             for (k, v) in om {
-                let sub = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let sub = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 match bm.get_mut(&k) {
                     Some(b) if !b.is_null() => merge_at(b, v, &sub),
                     _ => {
@@ -227,10 +246,16 @@ mod tests {
         assert_eq!(j["image"], "b");
         assert_eq!(j["command"], serde_json::json!(["z"]));
         assert_eq!(j["ports"], serde_json::json!(["80:80", "443:443"]));
-        assert_eq!(j["environment"], serde_json::json!({"A": "1", "B": 3, "C": 4}));
+        assert_eq!(
+            j["environment"],
+            serde_json::json!({"A": "1", "B": 3, "C": 4})
+        );
         assert_eq!(j["volumes"], serde_json::json!(["/h3:/data", "/h2:/logs"]));
         assert_eq!(j["dns"], serde_json::json!(["1.1.1.1", "8.8.8.8"]));
-        assert_eq!(j["healthcheck"], serde_json::json!({"test": ["CMD", "b"], "retries": 3}));
+        assert_eq!(
+            j["healthcheck"],
+            serde_json::json!({"test": ["CMD", "b"], "retries": 3})
+        );
         assert_eq!(
             j["depends_on"],
             serde_json::json!({"db": {"condition": "service_started"}, "cache": {"condition": "service_healthy"}})
@@ -251,11 +276,19 @@ mod tests {
     #[test]
     fn files_merge_services_and_top_level() {
         let f = Arc::from("a.yaml");
-        let mut a = crate::node::parse(&f, "services:\n  web: {image: a}\nnetworks:\n  n1: {}\n").unwrap();
-        let b = crate::node::parse(&f, "services:\n  web: {tty: true}\n  db: {image: d}\nnetworks:\n  n2: {}\n").unwrap();
+        let mut a =
+            crate::node::parse(&f, "services:\n  web: {image: a}\nnetworks:\n  n1: {}\n").unwrap();
+        let b = crate::node::parse(
+            &f,
+            "services:\n  web: {tty: true}\n  db: {image: d}\nnetworks:\n  n2: {}\n",
+        )
+        .unwrap();
         merge_file(&mut a, b);
         let j = json(&a);
-        assert_eq!(j["services"]["web"], serde_json::json!({"image": "a", "tty": true}));
+        assert_eq!(
+            j["services"]["web"],
+            serde_json::json!({"image": "a", "tty": true})
+        );
         assert_eq!(j["services"]["db"]["image"], "d");
         assert_eq!(j["networks"], serde_json::json!({"n1": {}, "n2": {}}));
     }

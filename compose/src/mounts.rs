@@ -130,7 +130,10 @@ pub fn target_of(n: &Node) -> Option<String> {
             let parts: Vec<&str> = s.split(':').collect();
             Some(if parts.len() == 1 { parts[0] } else { parts[1] }.to_string())
         }
-        Value::Map(m) => m.get("target").and_then(|t| t.as_scalar()).map(str::to_string),
+        Value::Map(m) => m
+            .get("target")
+            .and_then(|t| t.as_scalar())
+            .map(str::to_string),
         Value::Seq(_) => None,
     }
 }
@@ -144,7 +147,9 @@ pub fn parse_short(spec: &str) -> std::result::Result<ServiceVolume, String> {
         _ => return Err(format!("{spec:?} is not [SOURCE:]TARGET[:OPTIONS]")),
     };
     if target.is_empty() || !target.starts_with('/') {
-        return Err(format!("{spec:?}: the target {target:?} must be an absolute path"));
+        return Err(format!(
+            "{spec:?}: the target {target:?} must be an absolute path"
+        ));
     }
     let kind = match source {
         Some(s) if is_path(s) => MountType::Bind,
@@ -173,9 +178,15 @@ pub fn parse_short(spec: &str) -> std::result::Result<ServiceVolume, String> {
             "consistent" => v.consistency = Some(Consistency::Consistent),
             "z" | "Z" if kind == MountType::Bind => {
                 let b = v.bind.get_or_insert_with(Default::default);
-                b.selinux = Some(if o == "z" { Selinux::Shared } else { Selinux::Private });
+                b.selinux = Some(if o == "z" {
+                    Selinux::Shared
+                } else {
+                    Selinux::Private
+                });
             }
-            "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate" if kind == MountType::Bind => {
+            "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate"
+                if kind == MountType::Bind =>
+            {
                 v.bind.get_or_insert_with(Default::default).propagation = Some(o.to_string());
             }
             "nocopy" if kind == MountType::Volume => {
@@ -213,7 +224,12 @@ fn long(n: &Node, warnings: &mut Warnings) -> Result<ServiceVolume> {
             "tmpfs" => MountType::Tmpfs,
             _ => MountType::Volume,
         },
-        None => return err(n, "a volume in the long form needs type (bind, volume or tmpfs)"),
+        None => {
+            return err(
+                n,
+                "a volume in the long form needs type (bind, volume or tmpfs)",
+            )
+        }
     };
     let source = f.get("source").map(de::string).transpose()?;
     if kind == MountType::Bind && source.is_none() {
@@ -224,18 +240,24 @@ fn long(n: &Node, warnings: &mut Warnings) -> Result<ServiceVolume> {
         None => return err(n, "a volume needs target"),
     };
     let consistency = match f.get("consistency") {
-        Some(c) => Some(match de::one_of(c, &["consistent", "cached", "delegated"])? {
-            "cached" => Consistency::Cached,
-            "delegated" => Consistency::Delegated,
-            _ => Consistency::Consistent,
-        }),
+        Some(c) => Some(
+            match de::one_of(c, &["consistent", "cached", "delegated"])? {
+                "cached" => Consistency::Cached,
+                "delegated" => Consistency::Delegated,
+                _ => Consistency::Consistent,
+            },
+        ),
         None => None,
     };
     let mut v = ServiceVolume {
         kind,
         source,
         target,
-        read_only: f.get("read_only").map(de::boolean).transpose()?.unwrap_or(false),
+        read_only: f
+            .get("read_only")
+            .map(de::boolean)
+            .transpose()?
+            .unwrap_or(false),
         consistency,
         bind: None,
         volume: None,
@@ -252,7 +274,11 @@ fn long(n: &Node, warnings: &mut Warnings) -> Result<ServiceVolume> {
         };
         v.bind = Some(BindOptions {
             propagation: bf.get("propagation").map(de::string).transpose()?,
-            create_host_path: bf.get("create_host_path").map(de::boolean).transpose()?.unwrap_or(false),
+            create_host_path: bf
+                .get("create_host_path")
+                .map(de::boolean)
+                .transpose()?
+                .unwrap_or(false),
             selinux,
         });
         bf.finish("a bind mount", warnings);
@@ -262,7 +288,11 @@ fn long(n: &Node, warnings: &mut Warnings) -> Result<ServiceVolume> {
     if let Some(o) = f.get("volume") {
         let mut vf = Fields::new(o, "volume")?;
         v.volume = Some(VolumeOptions {
-            nocopy: vf.get("nocopy").map(de::boolean).transpose()?.unwrap_or(false),
+            nocopy: vf
+                .get("nocopy")
+                .map(de::boolean)
+                .transpose()?
+                .unwrap_or(false),
             subpath: vf.get("subpath").map(de::string).transpose()?,
         });
         vf.finish("a volume mount", warnings);
@@ -320,9 +350,15 @@ mod tests {
     #[test]
     fn resolving() {
         let base = Path::new("/proj");
-        assert_eq!(resolve_short("./app:/var/www/app", base, None), "/proj/app:/var/www/app");
+        assert_eq!(
+            resolve_short("./app:/var/www/app", base, None),
+            "/proj/app:/var/www/app"
+        );
         assert_eq!(resolve_short("../x:/y:ro", base, None), "/x:/y:ro");
-        assert_eq!(resolve_short("~/d:/d", base, Some("/home/u")), "/home/u/d:/d");
+        assert_eq!(
+            resolve_short("~/d:/d", base, Some("/home/u")),
+            "/home/u/d:/d"
+        );
         assert_eq!(resolve_short("named:/d", base, None), "named:/d");
         assert_eq!(resolve_short("/abs:/d", base, None), "/abs:/d");
     }
@@ -340,7 +376,13 @@ mod tests {
         let v = parse(n.get("v").unwrap(), &mut w).unwrap();
         assert!(v[0].bind.as_ref().unwrap().create_host_path);
         assert!(v[1].volume.as_ref().unwrap().nocopy);
-        assert_eq!(v[2].tmpfs, Some(TmpfsOptions { size: Some(64 << 20), mode: Some(0o1777) }));
+        assert_eq!(
+            v[2].tmpfs,
+            Some(TmpfsOptions {
+                size: Some(64 << 20),
+                mode: Some(0o1777)
+            })
+        );
         assert!(w.0.is_empty());
     }
 }

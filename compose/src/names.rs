@@ -67,7 +67,10 @@ fn canonical(v: &J) -> String {
                 .collect();
             format!("{{{}}}", items.join(","))
         }
-        J::Array(a) => format!("[{}]", a.iter().map(canonical).collect::<Vec<_>>().join(",")),
+        J::Array(a) => format!(
+            "[{}]",
+            a.iter().map(canonical).collect::<Vec<_>>().join(",")
+        ),
         other => other.to_string(),
     }
 }
@@ -93,16 +96,31 @@ pub fn config_hash(service: &Service) -> String {
 }
 
 /// The labels compose puts on container `number` of a service.
-pub fn container_labels(project: &Project, service: &Service, number: u32, oneoff: bool) -> Vec<(String, String)> {
-    let mut l: Vec<(String, String)> = service.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+pub fn container_labels(
+    project: &Project,
+    service: &Service,
+    number: u32,
+    oneoff: bool,
+) -> Vec<(String, String)> {
+    let mut l: Vec<(String, String)> = service
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     l.extend([
         (LABEL_PROJECT.into(), project.name.clone()),
         (LABEL_SERVICE.into(), service.name.clone()),
         (LABEL_NUMBER.into(), number.to_string()),
         (LABEL_HASH.into(), config_hash(service)),
-        (LABEL_ONEOFF.into(), if oneoff { "True" } else { "False" }.into()),
+        (
+            LABEL_ONEOFF.into(),
+            if oneoff { "True" } else { "False" }.into(),
+        ),
         (LABEL_DEPENDS_ON.into(), depends_on_label(service)),
-        (LABEL_WORKING_DIR.into(), project.working_dir.display().to_string()),
+        (
+            LABEL_WORKING_DIR.into(),
+            project.working_dir.display().to_string(),
+        ),
         (LABEL_CONFIG_FILES.into(), project.config_files.join(",")),
         (LABEL_VERSION.into(), VERSION.into()),
     ]);
@@ -147,9 +165,26 @@ mod tests {
     #[test]
     fn depends_on_format() {
         let mut s = svc();
-        s.depends_on.insert("db".into(), Dependency { condition: Condition::ServiceHealthy, restart: true, required: true });
-        s.depends_on.insert("cache".into(), Dependency { condition: Condition::ServiceStarted, restart: false, required: true });
-        assert_eq!(depends_on_label(&s), "db:service_healthy:true,cache:service_started:false");
+        s.depends_on.insert(
+            "db".into(),
+            Dependency {
+                condition: Condition::ServiceHealthy,
+                restart: true,
+                required: true,
+            },
+        );
+        s.depends_on.insert(
+            "cache".into(),
+            Dependency {
+                condition: Condition::ServiceStarted,
+                restart: false,
+                required: true,
+            },
+        );
+        assert_eq!(
+            depends_on_label(&s),
+            "db:service_healthy:true,cache:service_started:false"
+        );
     }
 
     #[test]
@@ -163,7 +198,14 @@ mod tests {
         };
         b.environment.insert("B".into(), Some("2".into()));
         b.environment.insert("A".into(), Some("1".into()));
-        b.depends_on.insert("db".into(), Dependency { condition: Condition::ServiceStarted, restart: false, required: true });
+        b.depends_on.insert(
+            "db".into(),
+            Dependency {
+                condition: Condition::ServiceStarted,
+                restart: false,
+                required: true,
+            },
+        );
         // Map order inside environment is kept by serde; the hash sorts keys.
         assert_eq!(config_hash(&a), config_hash(&b));
         assert_eq!(config_hash(&a).len(), 64);

@@ -169,14 +169,14 @@ fn pos_of(file: &Arc<str>, y: &MarkedYaml) -> Pos {
     Pos::new(file, y.span.start.line(), y.span.start.col() + 1)
 }
 
-fn scalar_kind(text: &Cow<str>, style: ScalarStyle) -> Kind {
+fn scalar_kind(text: &str, style: ScalarStyle) -> Kind {
     if style != ScalarStyle::Plain {
         return Kind::Str;
     }
     if text.is_empty() {
         return Kind::Null;
     }
-    match Scalar::parse_from_cow(text.clone()) {
+    match Scalar::parse_from_cow(Cow::Borrowed(text)) {
         Scalar::Null => Kind::Null,
         Scalar::Boolean(_) => Kind::Bool,
         Scalar::Integer(_) => Kind::Int,
@@ -250,7 +250,12 @@ fn apply_merge(map: &mut IndexMap<String, Node>, merged: Node) -> Result<()> {
             }
             v
         }
-        _ => return Err(Error::value(&merged.pos, "a merge key (<<) takes a mapping")),
+        _ => {
+            return Err(Error::value(
+                &merged.pos,
+                "a merge key (<<) takes a mapping",
+            ))
+        }
     };
     for source in sources {
         for (k, v) in source {
@@ -276,8 +281,14 @@ mod tests {
         assert_eq!(b.value, Value::Scalar(Kind::Float, "1.10".into()));
         assert_eq!((b.pos.line, b.pos.column), (2, 6));
         assert_eq!((b.key_pos.line, b.key_pos.column), (2, 3));
-        assert_eq!(a.get("c").unwrap().value, Value::Scalar(Kind::Str, "x".into()));
-        assert_eq!(a.get("d").unwrap().value, Value::Scalar(Kind::Bool, "true".into()));
+        assert_eq!(
+            a.get("c").unwrap().value,
+            Value::Scalar(Kind::Str, "x".into())
+        );
+        assert_eq!(
+            a.get("d").unwrap().value,
+            Value::Scalar(Kind::Bool, "true".into())
+        );
         assert!(a.get("e").unwrap().is_null());
     }
 
@@ -288,7 +299,10 @@ mod tests {
         let s = n.get("s").unwrap();
         assert_eq!(s.get("image").unwrap().as_scalar(), Some("busybox"));
         assert_eq!(s.get("tty").unwrap().as_scalar(), Some("false"));
-        assert_eq!(n.get("t").unwrap().get("tty").unwrap().as_scalar(), Some("true"));
+        assert_eq!(
+            n.get("t").unwrap().get("tty").unwrap().as_scalar(),
+            Some("true")
+        );
         let n = p("a: &a {x: 1}\nb: &b {x: 2, y: 2}\nc:\n  <<: [*a, *b]\n").unwrap();
         let c = n.get("c").unwrap();
         assert_eq!(c.get("x").unwrap().as_scalar(), Some("1"));
@@ -297,7 +311,9 @@ mod tests {
 
     #[test]
     fn syntax_error_has_line_and_column() {
-        let e = p("services:\n  web:\n    image: [a\n").unwrap_err().to_string();
+        let e = p("services:\n  web:\n    image: [a\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("c.yaml:"), "{e}");
         let e = p("a: 1\na: 2\n").unwrap_err().to_string();
         assert!(e.starts_with("c.yaml:2:"), "{e}");

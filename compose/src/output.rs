@@ -13,11 +13,19 @@ struct View<'a> {
 }
 
 pub fn to_yaml(project: &Project) -> String {
-    serde_yaml_ng::to_string(&View { name: &project.name, project }).unwrap_or_default()
+    serde_yaml_ng::to_string(&View {
+        name: &project.name,
+        project,
+    })
+    .unwrap_or_default()
 }
 
 pub fn to_json(project: &Project) -> String {
-    serde_json::to_string_pretty(&View { name: &project.name, project }).unwrap_or_default()
+    serde_json::to_string_pretty(&View {
+        name: &project.name,
+        project,
+    })
+    .unwrap_or_default()
 }
 
 /// The enabled services, in the file's order.

@@ -32,7 +32,9 @@ pub fn words(n: &Node) -> Result<Vec<String>> {
         Value::Seq(_) => de::strings(n, false),
         _ => {
             let s = de::string(n)?;
-            shlex::split(&s).ok_or(()).or_else(|_| err(n, format!("{s:?}: an unclosed quote")))
+            shlex::split(&s)
+                .ok_or(())
+                .or_else(|_| err(n, format!("{s:?}: an unclosed quote")))
         }
     }
 }
@@ -78,20 +80,47 @@ pub fn build(n: &Node, w: &mut Warnings) -> Result<Build> {
     }
     let mut f = Fields::new(n, "build")?;
     let b = Build {
-        context: f.get("context").map(de::string).transpose()?.unwrap_or_else(|| ".".into()),
+        context: f
+            .get("context")
+            .map(de::string)
+            .transpose()?
+            .unwrap_or_else(|| ".".into()),
         dockerfile: f.get("dockerfile").map(de::string).transpose()?,
         dockerfile_inline: f.get("dockerfile_inline").map(de::string).transpose()?,
-        args: f.get("args").map(|a| de::map_or_list(a, &['='])).transpose()?.unwrap_or_default(),
+        args: f
+            .get("args")
+            .map(|a| de::map_or_list(a, &['=']))
+            .transpose()?
+            .unwrap_or_default(),
         target: f.get("target").map(de::string).transpose()?,
-        labels: f.get("labels").map(de::string_map).transpose()?.unwrap_or_default(),
-        tags: f.get("tags").map(|t| de::strings(t, false)).transpose()?.unwrap_or_default(),
-        no_cache: f.get("no_cache").map(de::boolean).transpose()?.unwrap_or(false),
+        labels: f
+            .get("labels")
+            .map(de::string_map)
+            .transpose()?
+            .unwrap_or_default(),
+        tags: f
+            .get("tags")
+            .map(|t| de::strings(t, false))
+            .transpose()?
+            .unwrap_or_default(),
+        no_cache: f
+            .get("no_cache")
+            .map(de::boolean)
+            .transpose()?
+            .unwrap_or(false),
         pull: f.get("pull").map(de::boolean).transpose()?.unwrap_or(false),
         network: f.get("network").map(de::string).transpose()?,
-        secrets: f.get("secrets").map(|s| file_refs(s, w)).transpose()?.unwrap_or_default(),
+        secrets: f
+            .get("secrets")
+            .map(|s| file_refs(s, w))
+            .transpose()?
+            .unwrap_or_default(),
     };
     if b.dockerfile.is_some() && b.dockerfile_inline.is_some() {
-        return err(n, "build: dockerfile and dockerfile_inline exclude each other");
+        return err(
+            n,
+            "build: dockerfile and dockerfile_inline exclude each other",
+        );
     }
     f.finish("build", w);
     Ok(b)
@@ -112,7 +141,9 @@ impl HealthTest {
     /// The compose list form (`["CMD-SHELL", "…"]`).
     pub fn to_list(&self) -> Vec<String> {
         match self {
-            HealthTest::Cmd(a) => std::iter::once("CMD".to_string()).chain(a.iter().cloned()).collect(),
+            HealthTest::Cmd(a) => std::iter::once("CMD".to_string())
+                .chain(a.iter().cloned())
+                .collect(),
             HealthTest::CmdShell(s) => vec!["CMD-SHELL".into(), s.clone()],
             HealthTest::None => vec!["NONE".into()],
         }
@@ -130,15 +161,27 @@ fn ser_test<S: Serializer>(t: &Option<HealthTest>, s: S) -> Result<S::Ok, S::Err
 pub struct Healthcheck {
     #[serde(serialize_with = "ser_test", skip_serializing_if = "Option::is_none")]
     pub test: Option<HealthTest>,
-    #[serde(serialize_with = "ser_duration", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        serialize_with = "ser_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub interval: Option<Duration>,
-    #[serde(serialize_with = "ser_duration", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        serialize_with = "ser_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub timeout: Option<Duration>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retries: Option<u32>,
-    #[serde(serialize_with = "ser_duration", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        serialize_with = "ser_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub start_period: Option<Duration>,
-    #[serde(serialize_with = "ser_duration", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        serialize_with = "ser_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub start_interval: Option<Duration>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub disable: bool,
@@ -168,7 +211,11 @@ pub fn healthcheck(n: &Node, w: &mut Warnings) -> Result<Healthcheck> {
         retries: f.get("retries").map(de::int).transpose()?,
         start_period: f.get("start_period").map(duration).transpose()?,
         start_interval: f.get("start_interval").map(duration).transpose()?,
-        disable: f.get("disable").map(de::boolean).transpose()?.unwrap_or(false),
+        disable: f
+            .get("disable")
+            .map(de::boolean)
+            .transpose()?
+            .unwrap_or(false),
     };
     f.finish("healthcheck", w);
     Ok(h)
@@ -218,7 +265,14 @@ pub fn depends_on(n: &Node, w: &mut Warnings) -> Result<IndexMap<String, (Depend
             for (name, v) in m {
                 let mut f = Fields::new(v, "a dependency")?;
                 let condition = match f.get("condition") {
-                    Some(c) => match de::one_of(c, &["service_started", "service_healthy", "service_completed_successfully"])? {
+                    Some(c) => match de::one_of(
+                        c,
+                        &[
+                            "service_started",
+                            "service_healthy",
+                            "service_completed_successfully",
+                        ],
+                    )? {
                         "service_healthy" => Condition::ServiceHealthy,
                         "service_completed_successfully" => Condition::ServiceCompletedSuccessfully,
                         _ => Condition::ServiceStarted,
@@ -227,8 +281,16 @@ pub fn depends_on(n: &Node, w: &mut Warnings) -> Result<IndexMap<String, (Depend
                 };
                 let dep = Dependency {
                     condition,
-                    restart: f.get("restart").map(de::boolean).transpose()?.unwrap_or(false),
-                    required: f.get("required").map(de::boolean).transpose()?.unwrap_or(true),
+                    restart: f
+                        .get("restart")
+                        .map(de::boolean)
+                        .transpose()?
+                        .unwrap_or(false),
+                    required: f
+                        .get("required")
+                        .map(de::boolean)
+                        .transpose()?
+                        .unwrap_or(true),
                 };
                 f.finish(&format!("depends_on {name:?}"), w);
                 let mut at = v.clone();
@@ -236,7 +298,15 @@ pub fn depends_on(n: &Node, w: &mut Warnings) -> Result<IndexMap<String, (Depend
                 out.insert(name.clone(), (dep, at));
             }
         }
-        _ => return err(n, format!("depends_on must be a list or a mapping, not {}", n.describe())),
+        _ => {
+            return err(
+                n,
+                format!(
+                    "depends_on must be a list or a mapping, not {}",
+                    n.describe()
+                ),
+            )
+        }
     }
     Ok(out)
 }
@@ -255,7 +325,10 @@ pub struct ServiceNetwork {
     pub mac_address: Option<String>,
 }
 
-pub fn service_networks(n: &Node, w: &mut Warnings) -> Result<IndexMap<String, (ServiceNetwork, Node)>> {
+pub fn service_networks(
+    n: &Node,
+    w: &mut Warnings,
+) -> Result<IndexMap<String, (ServiceNetwork, Node)>> {
     let mut out = IndexMap::new();
     match &n.value {
         Value::Seq(items) => {
@@ -273,7 +346,11 @@ pub fn service_networks(n: &Node, w: &mut Warnings) -> Result<IndexMap<String, (
                 }
                 let mut f = Fields::new(v, "a service's network")?;
                 let sn = ServiceNetwork {
-                    aliases: f.get("aliases").map(|a| de::strings(a, false)).transpose()?.unwrap_or_default(),
+                    aliases: f
+                        .get("aliases")
+                        .map(|a| de::strings(a, false))
+                        .transpose()?
+                        .unwrap_or_default(),
                     ipv4_address: f.get("ipv4_address").map(de::string).transpose()?,
                     ipv6_address: f.get("ipv6_address").map(de::string).transpose()?,
                     priority: f.get("priority").map(de::int).transpose()?,
@@ -283,7 +360,12 @@ pub fn service_networks(n: &Node, w: &mut Warnings) -> Result<IndexMap<String, (
                 out.insert(name.clone(), (sn, at));
             }
         }
-        _ => return err(n, format!("networks must be a list or a mapping, not {}", n.describe())),
+        _ => {
+            return err(
+                n,
+                format!("networks must be a list or a mapping, not {}", n.describe()),
+            )
+        }
     }
     Ok(out)
 }
@@ -317,7 +399,14 @@ pub fn restart(n: &Node) -> Result<Restart> {
         "on-failure" => Restart::OnFailure(None),
         _ => match s.strip_prefix("on-failure:").map(str::parse::<u32>) {
             Some(Ok(n)) => Restart::OnFailure(Some(n)),
-            _ => return err(n, format!("restart {s:?} is not one of no, always, on-failure[:N], unless-stopped")),
+            _ => {
+                return err(
+                    n,
+                    format!(
+                        "restart {s:?} is not one of no, always, on-failure[:N], unless-stopped"
+                    ),
+                )
+            }
         },
     })
 }
@@ -352,7 +441,14 @@ pub fn network_mode(n: &Node) -> Result<NetworkMode> {
         _ => match s.split_once(':') {
             Some(("service", x)) if !x.is_empty() => NetworkMode::Service(x.into()),
             Some(("container", x)) if !x.is_empty() => NetworkMode::Container(x.into()),
-            _ => return err(n, format!("network_mode {s:?} is not host, none, bridge, service:NAME or container:NAME")),
+            _ => {
+                return err(
+                    n,
+                    format!(
+                    "network_mode {s:?} is not host, none, bridge, service:NAME or container:NAME"
+                ),
+                )
+            }
         },
     })
 }
@@ -367,12 +463,17 @@ pub enum PullPolicy {
 }
 
 pub fn pull_policy(n: &Node) -> Result<PullPolicy> {
-    Ok(match de::one_of(n, &["always", "never", "missing", "if_not_present", "build"])? {
-        "always" => PullPolicy::Always,
-        "never" => PullPolicy::Never,
-        "build" => PullPolicy::Build,
-        _ => PullPolicy::Missing,
-    })
+    Ok(
+        match de::one_of(
+            n,
+            &["always", "never", "missing", "if_not_present", "build"],
+        )? {
+            "always" => PullPolicy::Always,
+            "never" => PullPolicy::Never,
+            "build" => PullPolicy::Build,
+            _ => PullPolicy::Missing,
+        },
+    )
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -384,7 +485,11 @@ pub struct Ulimit {
 pub fn ulimits(n: &Node, w: &mut Warnings) -> Result<IndexMap<String, Ulimit>> {
     let mut f = Fields::new(n, "ulimits")?;
     let mut out = IndexMap::new();
-    let names: Vec<&String> = f.node.as_map().map(|m| m.keys().collect()).unwrap_or_default();
+    let names: Vec<&String> = f
+        .node
+        .as_map()
+        .map(|m| m.keys().collect())
+        .unwrap_or_default();
     for name in names {
         let Some(v) = f.get(name) else { continue };
         let u = if v.as_map().is_some() {
@@ -394,7 +499,9 @@ pub fn ulimits(n: &Node, w: &mut Warnings) -> Result<IndexMap<String, Ulimit>> {
             uf.finish(&format!("ulimit {name:?}"), w);
             match (soft, hard) {
                 (Some(soft), Some(hard)) if soft <= hard => Ulimit { soft, hard },
-                (Some(_), Some(_)) => return err(v, "a ulimit's soft limit is above its hard limit"),
+                (Some(_), Some(_)) => {
+                    return err(v, "a ulimit's soft limit is above its hard limit")
+                }
                 _ => return err(v, "a ulimit needs soft and hard"),
             }
         } else {
@@ -466,7 +573,11 @@ pub fn logging(n: &Node, w: &mut Warnings) -> Result<Logging> {
     let mut f = Fields::new(n, "logging")?;
     let l = Logging {
         driver: f.get("driver").map(de::string).transpose()?,
-        options: f.get("options").map(de::string_map).transpose()?.unwrap_or_default(),
+        options: f
+            .get("options")
+            .map(de::string_map)
+            .transpose()?
+            .unwrap_or_default(),
     };
     f.finish("logging", w);
     Ok(l)
@@ -519,12 +630,23 @@ pub fn extra_hosts(n: &Node) -> Result<Vec<(String, String)>> {
                 let s = de::string(i)?;
                 let at = s.find('=').or_else(|| s.find(':'));
                 match at {
-                    Some(at) => out.push((s[..at].to_string(), s[at + 1..].trim_matches(['[', ']']).to_string())),
+                    Some(at) => out.push((
+                        s[..at].to_string(),
+                        s[at + 1..].trim_matches(['[', ']']).to_string(),
+                    )),
                     None => return err(i, format!("{s:?} is not HOST:IP or HOST=IP")),
                 }
             }
         }
-        _ => return err(n, format!("extra_hosts must be a list or a mapping, not {}", n.describe())),
+        _ => {
+            return err(
+                n,
+                format!(
+                    "extra_hosts must be a list or a mapping, not {}",
+                    n.describe()
+                ),
+            )
+        }
     }
     Ok(out)
 }

@@ -18,7 +18,9 @@ fn abs(n: &mut Node, base: &Path, home: Option<&str>) {
 
 /// Resolve a service's paths: build context, env_file, bind mounts' sources, `extends.file`.
 pub fn resolve_service(service: &mut Node, base: &Path, home: Option<&str>) {
-    let Some(m) = service.as_map_mut() else { return };
+    let Some(m) = service.as_map_mut() else {
+        return;
+    };
     if let Some(b) = m.get_mut("build") {
         let ctx = match &mut b.value {
             Value::Scalar(..) => Some(b),
@@ -106,11 +108,17 @@ mod tests {
         let j = n.to_json();
         let a = &j["services"]["a"];
         assert_eq!(a["build"], "/p/q/app");
-        assert_eq!(a["env_file"], serde_json::json!(["/p/q/x.env", {"path": "/p/q/y.env"}]));
+        assert_eq!(
+            a["env_file"],
+            serde_json::json!(["/p/q/x.env", {"path": "/p/q/y.env"}])
+        );
         assert_eq!(a["volumes"][0], "/p/q/code:/code:cached");
         assert_eq!(a["volumes"][1], "data:/data");
         assert_eq!(a["volumes"][2]["source"], "/p/up");
-        assert_eq!(j["services"]["b"]["build"]["context"], "https://example.com/r.git");
+        assert_eq!(
+            j["services"]["b"]["build"]["context"],
+            "https://example.com/r.git"
+        );
         assert_eq!(j["services"]["b"]["env_file"], "/abs.env");
         assert_eq!(j["secrets"]["s"]["file"], "/p/q/s.txt");
     }

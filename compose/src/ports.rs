@@ -88,13 +88,16 @@ fn range(s: &str) -> std::result::Result<(u16, u16), String> {
 /// Parse one short form into its bindings.
 pub fn parse_short(spec: &str) -> std::result::Result<Vec<PortBinding>, String> {
     let (rest, proto) = match spec.rsplit_once('/') {
-        Some((r, p)) => (r, protocol(p).ok_or_else(|| format!("{p:?} is not tcp, udp or sctp"))?),
+        Some((r, p)) => (
+            r,
+            protocol(p).ok_or_else(|| format!("{p:?} is not tcp, udp or sctp"))?,
+        ),
         None => (spec, Protocol::Tcp),
     };
     let (ip, rest) = if let Some(r) = rest.strip_prefix('[') {
-        let (ip, after) = r
-            .split_once("]:")
-            .ok_or_else(|| format!("{spec:?}: an IPv6 address in brackets must be followed by :"))?;
+        let (ip, after) = r.split_once("]:").ok_or_else(|| {
+            format!("{spec:?}: an IPv6 address in brackets must be followed by :")
+        })?;
         (Some(ip.to_string()), after.to_string())
     } else {
         (None, rest.to_string())
@@ -128,7 +131,11 @@ pub fn parse_short(spec: &str) -> std::result::Result<Vec<PortBinding>, String> 
             })
             .collect(),
         Some((hs, he)) if n_ctr == 0 => vec![make(cs, Some(HostPorts { start: hs, end: he }))],
-        Some(_) => return Err(format!("{spec:?}: the host and container ranges differ in size")),
+        Some(_) => {
+            return Err(format!(
+                "{spec:?}: the host and container ranges differ in size"
+            ))
+        }
     })
 }
 
@@ -148,7 +155,15 @@ pub fn parse(n: &Node, warnings: &mut Warnings) -> Result<Vec<PortBinding>> {
                     Err(m) => return err(item, m),
                 }
             }
-            _ => return err(item, format!("a port must be a string or a mapping, not {}", item.describe())),
+            _ => {
+                return err(
+                    item,
+                    format!(
+                        "a port must be a string or a mapping, not {}",
+                        item.describe()
+                    ),
+                )
+            }
         }
     }
     Ok(out)
@@ -169,7 +184,11 @@ fn long(n: &Node, warnings: &mut Warnings) -> Result<PortBinding> {
         None => None,
     };
     let protocol = match f.get("protocol") {
-        Some(p) => Some(protocol(&de::string(p)?).ok_or(()).or_else(|_| err(p, "protocol is tcp, udp or sctp"))?),
+        Some(p) => Some(
+            protocol(&de::string(p)?)
+                .ok_or(())
+                .or_else(|_| err(p, "protocol is tcp, udp or sctp"))?,
+        ),
         None => None,
     };
     let mode = match f.get("mode") {
@@ -203,20 +222,41 @@ mod tests {
     #[test]
     fn short_forms() {
         let b = parse_short("8080:80").unwrap();
-        assert_eq!((b[0].target, b[0].published, b[0].protocol), (80, hp(8080), Protocol::Tcp));
+        assert_eq!(
+            (b[0].target, b[0].published, b[0].protocol),
+            (80, hp(8080), Protocol::Tcp)
+        );
         let b = parse_short("80").unwrap();
         assert_eq!((b[0].target, b[0].published), (80, None));
         let b = parse_short("9000-9002:80-82").unwrap();
-        let pairs: Vec<_> = b.iter().map(|b| (b.published.unwrap().start, b.target)).collect();
+        let pairs: Vec<_> = b
+            .iter()
+            .map(|b| (b.published.unwrap().start, b.target))
+            .collect();
         assert_eq!(pairs, [(9000, 80), (9001, 81), (9002, 82)]);
         let b = parse_short("127.0.0.1:5353:53/udp").unwrap();
-        assert_eq!((b[0].host_ip.as_deref(), b[0].protocol), (Some("127.0.0.1"), Protocol::Udp));
+        assert_eq!(
+            (b[0].host_ip.as_deref(), b[0].protocol),
+            (Some("127.0.0.1"), Protocol::Udp)
+        );
         let b = parse_short("[::1]:80:8080").unwrap();
-        assert_eq!((b[0].host_ip.as_deref(), b[0].published, b[0].target), (Some("::1"), hp(80), 8080));
+        assert_eq!(
+            (b[0].host_ip.as_deref(), b[0].published, b[0].target),
+            (Some("::1"), hp(80), 8080)
+        );
         let b = parse_short("127.0.0.1::80").unwrap();
-        assert_eq!((b[0].host_ip.as_deref(), b[0].published), (Some("127.0.0.1"), None));
+        assert_eq!(
+            (b[0].host_ip.as_deref(), b[0].published),
+            (Some("127.0.0.1"), None)
+        );
         let b = parse_short("9000-9010:80").unwrap();
-        assert_eq!(b[0].published, Some(HostPorts { start: 9000, end: 9010 }));
+        assert_eq!(
+            b[0].published,
+            Some(HostPorts {
+                start: 9000,
+                end: 9010
+            })
+        );
         assert_eq!(parse_short("3000-3001").unwrap().len(), 2);
     }
 
@@ -239,7 +279,10 @@ mod tests {
         let mut w = Warnings::default();
         let b = parse(n.get("p").unwrap(), &mut w).unwrap();
         assert_eq!(b.len(), 2);
-        assert_eq!((b[1].target, b[1].published, b[1].mode), (53, hp(5353), PortMode::Host));
+        assert_eq!(
+            (b[1].target, b[1].published, b[1].mode),
+            (53, hp(5353), PortMode::Host)
+        );
         let n = crate::node::parse(&std::sync::Arc::from("c.yaml"), "p: 5\n").unwrap();
         let e = parse(n.get("p").unwrap(), &mut w).unwrap_err().to_string();
         assert_eq!(e, "c.yaml:1:4: ports must be a list, not an integer");

@@ -24,7 +24,13 @@ pub fn active(flags: &[String], variable: Option<&str>) -> Vec<String> {
 }
 
 /// Move the services not enabled to `project.disabled`.
-pub fn apply(project: &mut Project, flags: &[String], variable: Option<&str>, named: &[String], warnings: &mut Warnings) -> Result<()> {
+pub fn apply(
+    project: &mut Project,
+    flags: &[String],
+    variable: Option<&str>,
+    named: &[String],
+    warnings: &mut Warnings,
+) -> Result<()> {
     let active = active(flags, variable);
     let all = active.iter().any(|p| p == "*");
     for n in named {
@@ -43,11 +49,17 @@ pub fn apply(project: &mut Project, flags: &[String], variable: Option<&str>, na
         let newly = enabled.insert(n.clone());
         if newly || named.contains(&n) {
             if let Some(s) = project.services.get(&n) {
-                todo.extend(graph::dependencies(s).into_iter().filter(|d| !enabled.contains(d)));
+                todo.extend(
+                    graph::dependencies(s)
+                        .into_iter()
+                        .filter(|d| !enabled.contains(d)),
+                );
             }
         }
     }
-    let (on, off): (Vec<_>, Vec<_>) = std::mem::take(&mut project.services).into_iter().partition(|(k, _)| enabled.contains(k));
+    let (on, off): (Vec<_>, Vec<_>) = std::mem::take(&mut project.services)
+        .into_iter()
+        .partition(|(k, _)| enabled.contains(k));
     project.services = on.into_iter().collect();
     project.disabled = off.into_iter().collect();
     for s in project.services.values_mut() {
@@ -58,9 +70,19 @@ pub fn apply(project: &mut Project, flags: &[String], variable: Option<&str>, na
             }
             let pos = s.pos.clone().unwrap_or_else(|| Pos::synthetic(""));
             if d.required {
-                return Err(Error::service(&pos, &s.name, format!("depends on service {dep:?}, which its profiles disable")));
+                return Err(Error::service(
+                    &pos,
+                    &s.name,
+                    format!("depends on service {dep:?}, which its profiles disable"),
+                ));
             }
-            warnings.push(Warning::at(&pos, format!("service {:?}: optional dependency {dep:?} is disabled by its profiles", s.name)));
+            warnings.push(Warning::at(
+                &pos,
+                format!(
+                    "service {:?}: optional dependency {dep:?} is disabled by its profiles",
+                    s.name
+                ),
+            ));
             dropped.push(dep.clone());
         }
         for d in dropped {
@@ -83,14 +105,26 @@ mod tests {
             ..Default::default()
         };
         for d in deps {
-            s.depends_on.insert(d.to_string(), Dependency { condition: Condition::ServiceStarted, restart: false, required: true });
+            s.depends_on.insert(
+                d.to_string(),
+                Dependency {
+                    condition: Condition::ServiceStarted,
+                    restart: false,
+                    required: true,
+                },
+            );
         }
         s
     }
 
     fn project() -> Project {
         let mut p = Project::default();
-        for s in [svc("web", &[], &[]), svc("debug", &["dev"], &["tools"]), svc("tools", &["tools"], &[]), svc("all", &["x", "y"], &[])] {
+        for s in [
+            svc("web", &[], &[]),
+            svc("debug", &["dev"], &["tools"]),
+            svc("tools", &["tools"], &[]),
+            svc("all", &["x", "y"], &[]),
+        ] {
             p.services.insert(s.name.clone(), s);
         }
         p
@@ -123,7 +157,9 @@ mod tests {
     fn disabled_required_dependency_is_an_error() {
         let mut w = Warnings::default();
         let mut p = project();
-        let e = apply(&mut p, &["dev".into()], None, &[], &mut w).unwrap_err().to_string();
+        let e = apply(&mut p, &["dev".into()], None, &[], &mut w)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("\"tools\""), "{e}");
         assert!(apply(&mut project(), &[], None, &["nope".into()], &mut w).is_err());
     }

@@ -115,7 +115,12 @@ pub struct FileObject {
 }
 
 /// `external: true`, or the legacy `external: {name: …}` (a warning, as compose gives).
-fn external(f: &mut Fields, kind: &str, key: &str, w: &mut Warnings) -> Result<(bool, Option<String>)> {
+fn external(
+    f: &mut Fields,
+    kind: &str,
+    key: &str,
+    w: &mut Warnings,
+) -> Result<(bool, Option<String>)> {
     match f.get("external") {
         None => Ok((false, None)),
         Some(e) if e.as_map().is_some() => {
@@ -156,13 +161,21 @@ pub fn network(project: &str, key: &str, n: &Node, w: &mut Warnings) -> Result<N
             let mut fi = Fields::new(i, "ipam")?;
             let mut config = Vec::new();
             if let Some(c) = fi.get("config") {
-                for pool in c.as_seq().ok_or(()).or_else(|_| err(c, "ipam config must be a list"))? {
+                for pool in c
+                    .as_seq()
+                    .ok_or(())
+                    .or_else(|_| err(c, "ipam config must be a list"))?
+                {
                     let mut fp = Fields::new(pool, "an ipam pool")?;
                     config.push(IpamPool {
                         subnet: fp.get("subnet").map(de::string).transpose()?,
                         gateway: fp.get("gateway").map(de::string).transpose()?,
                         ip_range: fp.get("ip_range").map(de::string).transpose()?,
-                        aux_addresses: fp.get("aux_addresses").map(de::string_map).transpose()?.unwrap_or_default(),
+                        aux_addresses: fp
+                            .get("aux_addresses")
+                            .map(de::string_map)
+                            .transpose()?
+                            .unwrap_or_default(),
                     });
                     fp.finish("an ipam pool", w);
                 }
@@ -179,13 +192,33 @@ pub fn network(project: &str, key: &str, n: &Node, w: &mut Warnings) -> Result<N
     let net = Network {
         name: host_name(project, key, ext, name),
         driver: f.get("driver").map(de::string).transpose()?,
-        driver_opts: f.get("driver_opts").map(de::string_map).transpose()?.unwrap_or_default(),
+        driver_opts: f
+            .get("driver_opts")
+            .map(de::string_map)
+            .transpose()?
+            .unwrap_or_default(),
         external: ext,
-        internal: f.get("internal").map(de::boolean).transpose()?.unwrap_or(false),
-        attachable: f.get("attachable").map(de::boolean).transpose()?.unwrap_or(false),
-        enable_ipv6: f.get("enable_ipv6").map(de::boolean).transpose()?.unwrap_or(false),
+        internal: f
+            .get("internal")
+            .map(de::boolean)
+            .transpose()?
+            .unwrap_or(false),
+        attachable: f
+            .get("attachable")
+            .map(de::boolean)
+            .transpose()?
+            .unwrap_or(false),
+        enable_ipv6: f
+            .get("enable_ipv6")
+            .map(de::boolean)
+            .transpose()?
+            .unwrap_or(false),
         ipam,
-        labels: f.get("labels").map(de::string_map).transpose()?.unwrap_or_default(),
+        labels: f
+            .get("labels")
+            .map(de::string_map)
+            .transpose()?
+            .unwrap_or_default(),
     };
     f.finish(&what, w);
     Ok(net)
@@ -205,16 +238,30 @@ pub fn volume(project: &str, key: &str, n: &Node, w: &mut Warnings) -> Result<Vo
     let v = Volume {
         name: host_name(project, key, ext, name),
         driver: f.get("driver").map(de::string).transpose()?,
-        driver_opts: f.get("driver_opts").map(de::string_map).transpose()?.unwrap_or_default(),
+        driver_opts: f
+            .get("driver_opts")
+            .map(de::string_map)
+            .transpose()?
+            .unwrap_or_default(),
         external: ext,
-        labels: f.get("labels").map(de::string_map).transpose()?.unwrap_or_default(),
+        labels: f
+            .get("labels")
+            .map(de::string_map)
+            .transpose()?
+            .unwrap_or_default(),
     };
     f.finish(&what, w);
     Ok(v)
 }
 
 /// A top-level secret (`config` false) or config.
-pub fn file_object(project: &str, key: &str, n: &Node, config: bool, w: &mut Warnings) -> Result<FileObject> {
+pub fn file_object(
+    project: &str,
+    key: &str,
+    n: &Node,
+    config: bool,
+    w: &mut Warnings,
+) -> Result<FileObject> {
     let kind = if config { "config" } else { "secret" };
     let what = format!("{kind} {key:?}");
     let mut f = Fields::new(n, &what)?;
@@ -222,19 +269,40 @@ pub fn file_object(project: &str, key: &str, n: &Node, config: bool, w: &mut War
     let name = f.get("name").map(de::string).transpose()?.or(ext_name);
     let file = f.get("file").map(de::string).transpose()?;
     let env = f.get("environment").map(de::string).transpose()?;
-    let content = if config { f.get("content").map(de::string).transpose()? } else { None };
+    let content = if config {
+        f.get("content").map(de::string).transpose()?
+    } else {
+        None
+    };
     let source = match (ext, file, env, content) {
         (true, None, None, None) => Source::External,
         (false, Some(p), None, None) => Source::File(p),
         (false, None, Some(e), None) => Source::Environment(e),
         (false, None, None, Some(c)) => Source::Content(c),
-        (false, None, None, None) => return err(n, format!("{what} needs one of file, environment{}, external", if config { ", content" } else { "" })),
-        _ => return err(n, format!("{what}: file, environment, content and external exclude each other")),
+        (false, None, None, None) => {
+            return err(
+                n,
+                format!(
+                    "{what} needs one of file, environment{}, external",
+                    if config { ", content" } else { "" }
+                ),
+            )
+        }
+        _ => {
+            return err(
+                n,
+                format!("{what}: file, environment, content and external exclude each other"),
+            )
+        }
     };
     let o = FileObject {
         name: host_name(project, key, ext, name),
         source,
-        labels: f.get("labels").map(de::string_map).transpose()?.unwrap_or_default(),
+        labels: f
+            .get("labels")
+            .map(de::string_map)
+            .transpose()?
+            .unwrap_or_default(),
     };
     f.finish(&what, w);
     Ok(o)

@@ -119,7 +119,10 @@ pub struct Service {
     pub extra_hosts: Vec<(String, String)>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_signal: Option<String>,
-    #[serde(serialize_with = "ser_duration", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        serialize_with = "ser_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub stop_grace_period: Option<Duration>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pull_policy: Option<PullPolicy>,
@@ -144,7 +147,10 @@ pub struct Service {
     pub attach: Option<bool>,
 }
 
-fn ser_hosts<S: serde::Serializer>(h: &[(String, String)], s: S) -> std::result::Result<S::Ok, S::Error> {
+fn ser_hosts<S: serde::Serializer>(
+    h: &[(String, String)],
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
     let l: Vec<String> = h.iter().map(|(n, a)| format!("{n}={a}")).collect();
     l.serialize(s)
 }
@@ -164,18 +170,30 @@ pub struct Refs {
 
 /// What a service's parse needs besides its node: the environment for `KEY` alone and the
 /// env_file contents, read by the loader.
+/// Reads an env_file (the node of its entry, its path, whether it is required): its
+/// variables, or None for a missing optional file.
+pub type ReadEnvFile<'a> =
+    dyn Fn(&Node, &str, bool) -> Result<Option<IndexMap<String, String>>> + 'a;
+
 pub struct Ctx<'a> {
     pub lookup: &'a dyn Fn(&str) -> Option<String>,
-    pub read_env_file: &'a dyn Fn(&Node, &str, bool) -> Result<Option<IndexMap<String, String>>>,
+    pub read_env_file: &'a ReadEnvFile<'a>,
     pub warnings: &'a mut Warnings,
 }
 
-fn opt<T>(f: &mut Fields, key: &'static str, mut conv: impl FnMut(&Node) -> Result<T>) -> Result<Option<T>> {
+fn opt<T>(
+    f: &mut Fields,
+    key: &'static str,
+    mut conv: impl FnMut(&Node) -> Result<T>,
+) -> Result<Option<T>> {
     f.get(key).map(&mut conv).transpose()
 }
 
 fn list(f: &mut Fields, key: &'static str, single: bool) -> Result<Vec<String>> {
-    Ok(f.get(key).map(|n| de::strings(n, single)).transpose()?.unwrap_or_default())
+    Ok(f.get(key)
+        .map(|n| de::strings(n, single))
+        .transpose()?
+        .unwrap_or_default())
 }
 
 pub fn parse(name: &str, n: &Node, cx: &mut Ctx) -> Result<(Service, Refs)> {
@@ -204,7 +222,8 @@ pub fn parse(name: &str, n: &Node, cx: &mut Ctx) -> Result<(Service, Refs)> {
     if let Some(e) = f.get("env_file") {
         for (path, required, at) in env_files(e)? {
             if let Some(vars) = (cx.read_env_file)(&at, &path, required)? {
-                s.environment.extend(vars.into_iter().map(|(k, v)| (k, Some(v))));
+                s.environment
+                    .extend(vars.into_iter().map(|(k, v)| (k, Some(v))));
             }
         }
     }
@@ -243,7 +262,8 @@ pub fn parse(name: &str, n: &Node, cx: &mut Ctx) -> Result<(Service, Refs)> {
         }
     } else if s.network_mode.is_none() {
         refs.networks.insert("default".into(), n.key_pos.clone());
-        s.networks.insert("default".into(), ServiceNetwork::default());
+        s.networks
+            .insert("default".into(), ServiceNetwork::default());
     }
     if let Some(d) = f.get("depends_on") {
         for (k, (dep, at)) in depends_on(d, w)? {
@@ -292,14 +312,27 @@ pub fn parse(name: &str, n: &Node, cx: &mut Ctx) -> Result<(Service, Refs)> {
     s.platform = opt(&mut f, "platform", de::string)?;
     if let Some(x) = f.get("secrets") {
         s.secrets = file_refs(x, w)?;
-        refs.secrets = s.secrets.iter().map(|r| (r.source.clone(), x.pos.clone())).collect();
+        refs.secrets = s
+            .secrets
+            .iter()
+            .map(|r| (r.source.clone(), x.pos.clone()))
+            .collect();
     }
     if let Some(x) = f.get("configs") {
         s.configs = file_refs(x, w)?;
-        refs.configs = s.configs.iter().map(|r| (r.source.clone(), x.pos.clone())).collect();
+        refs.configs = s
+            .configs
+            .iter()
+            .map(|r| (r.source.clone(), x.pos.clone()))
+            .collect();
     }
     if let Some(b) = &s.build {
-        refs.secrets.extend(b.secrets.iter().map(|r| (r.source.clone(), refs.build.clone().unwrap_or(n.pos.clone()))));
+        refs.secrets.extend(b.secrets.iter().map(|r| {
+            (
+                r.source.clone(),
+                refs.build.clone().unwrap_or(n.pos.clone()),
+            )
+        }));
     }
     s.devices = opt(&mut f, "devices", devices)?.unwrap_or_default();
     s.shm_size = opt(&mut f, "shm_size", bytes)?;
@@ -326,7 +359,11 @@ fn env_files(n: &Node) -> Result<Vec<(String, bool, Node)>> {
                 Some(p) => de::string(p)?,
                 None => return err(i, "an env_file entry needs path"),
             };
-            let required = i.get("required").map(de::boolean).transpose()?.unwrap_or(true);
+            let required = i
+                .get("required")
+                .map(de::boolean)
+                .transpose()?
+                .unwrap_or(true);
             out.push((path, required, i.clone()));
         } else {
             out.push((de::string(i)?, true, i.clone()));

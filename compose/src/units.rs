@@ -49,9 +49,9 @@ pub fn format_duration(d: Duration) -> String {
         return "0s".into();
     }
     if nanos < 1_000_000_000 {
-        return if nanos % 1_000_000 == 0 {
+        return if nanos.is_multiple_of(1_000_000) {
             format!("{}ms", nanos / 1_000_000)
-        } else if nanos % 1000 == 0 {
+        } else if nanos.is_multiple_of(1000) {
             format!("{}us", nanos / 1000)
         } else {
             format!("{nanos}ns")
@@ -124,7 +124,10 @@ mod tests {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("1.5h"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_duration("2h3m4s5ms"), Ok(Duration::new(7384, 5_000_000)));
+        assert_eq!(
+            parse_duration("2h3m4s5ms"),
+            Ok(Duration::new(7384, 5_000_000))
+        );
         assert!(parse_duration("5 minutes").is_err());
         assert!(parse_duration("1.5").is_err());
         assert_eq!(format_duration(Duration::from_secs(90)), "1m30s");

@@ -20,48 +20,87 @@ pub fn validate(project: &Project, refs: &IndexMap<String, Refs>) -> Result<()> 
         let r = refs.get(name).cloned().unwrap_or_default();
         let here = at(&s.pos);
         if s.image.is_none() && s.build.is_none() {
-            return Err(Error::service(&here, name, "has neither an image nor a build context"));
+            return Err(Error::service(
+                &here,
+                name,
+                "has neither an image nor a build context",
+            ));
         }
         for (dep, pos) in &r.depends_on {
             if !project.services.contains_key(dep) && !project.disabled.contains_key(dep) {
-                return Err(Error::service(pos, name, format!("depends on undefined service {dep:?}")));
+                return Err(Error::service(
+                    pos,
+                    name,
+                    format!("depends on undefined service {dep:?}"),
+                ));
             }
         }
         if let Some(NetworkMode::Service(x)) = &s.network_mode {
             if !project.services.contains_key(x) && !project.disabled.contains_key(x) {
-                return Err(Error::service(&at(&r.network_mode), name, format!("network_mode uses undefined service {x:?}")));
+                return Err(Error::service(
+                    &at(&r.network_mode),
+                    name,
+                    format!("network_mode uses undefined service {x:?}"),
+                ));
             }
         }
         for v in &s.volumes_from {
             let src = v.split(':').next().unwrap_or(v);
-            if !v.starts_with("container:") && !project.services.contains_key(src) && !project.disabled.contains_key(src) {
-                return Err(Error::service(&here, name, format!("volumes_from uses undefined service {src:?}")));
+            if !v.starts_with("container:")
+                && !project.services.contains_key(src)
+                && !project.disabled.contains_key(src)
+            {
+                return Err(Error::service(
+                    &here,
+                    name,
+                    format!("volumes_from uses undefined service {src:?}"),
+                ));
             }
         }
         for (net, pos) in &r.networks {
             if !project.networks.contains_key(net) {
-                return Err(Error::service(pos, name, format!("refers to undefined network {net:?}")));
+                return Err(Error::service(
+                    pos,
+                    name,
+                    format!("refers to undefined network {net:?}"),
+                ));
             }
         }
         for (vol, pos) in &r.volumes {
             if !project.volumes.contains_key(vol) {
-                return Err(Error::service(pos, name, format!("refers to undefined volume {vol:?}")));
+                return Err(Error::service(
+                    pos,
+                    name,
+                    format!("refers to undefined volume {vol:?}"),
+                ));
             }
         }
         for (sec, pos) in &r.secrets {
             if !project.secrets.contains_key(sec) {
-                return Err(Error::service(pos, name, format!("refers to undefined secret {sec:?}")));
+                return Err(Error::service(
+                    pos,
+                    name,
+                    format!("refers to undefined secret {sec:?}"),
+                ));
             }
         }
         for (cfg, pos) in &r.configs {
             if !project.configs.contains_key(cfg) {
-                return Err(Error::service(pos, name, format!("refers to undefined config {cfg:?}")));
+                return Err(Error::service(
+                    pos,
+                    name,
+                    format!("refers to undefined config {cfg:?}"),
+                ));
             }
         }
         if let Some(cn) = &s.container_name {
             let cpos = at(&r.container_name);
             if let Some(other) = container_names.insert(cn, name) {
-                return Err(Error::service(&cpos, name, format!("container_name {cn:?} is already used by service {other:?}")));
+                return Err(Error::service(
+                    &cpos,
+                    name,
+                    format!("container_name {cn:?} is already used by service {other:?}"),
+                ));
             }
             if s.replicas() > 1 {
                 return Err(Error::service(
@@ -71,9 +110,14 @@ pub fn validate(project: &Project, refs: &IndexMap<String, Refs>) -> Result<()> 
                 ));
             }
         }
-        if let (Some(scale), Some(replicas)) = (s.scale, s.deploy.as_ref().and_then(|d| d.replicas)) {
+        if let (Some(scale), Some(replicas)) = (s.scale, s.deploy.as_ref().and_then(|d| d.replicas))
+        {
             if scale != replicas {
-                return Err(Error::service(&here, name, format!("scale ({scale}) and deploy.replicas ({replicas}) differ")));
+                return Err(Error::service(
+                    &here,
+                    name,
+                    format!("scale ({scale}) and deploy.replicas ({replicas}) differ"),
+                ));
             }
         }
     }
