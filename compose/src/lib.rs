@@ -4,12 +4,14 @@
 //! to print. [`graph`] gives the start and stop order, [`names`] the names, labels and config
 //! hash of what the engine creates, [`output`] the `config` command's forms.
 
+pub mod build;
 pub mod de;
 pub mod deploy;
 pub mod discover;
 pub mod dotenv;
 pub mod error;
 pub mod graph;
+pub mod health;
 pub mod interp;
 pub mod loader;
 pub mod merge;

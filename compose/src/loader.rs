@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 
+use crate::build::is_remote_context;
 use crate::de::{self, err};
 use crate::discover;
 use crate::dotenv;
@@ -15,7 +16,6 @@ use crate::error::{Error, Result, Warning, Warnings};
 use crate::interp;
 use crate::merge;
 use crate::node::{self, Node, Value};
-use crate::parts::is_remote_context;
 use crate::paths;
 use crate::profiles;
 use crate::project::{self, Network, Project};

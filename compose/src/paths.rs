@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
+use crate::build::is_remote_context;
 use crate::mounts;
 use crate::node::{Node, Value};
-use crate::parts::is_remote_context;
 
 fn abs(n: &mut Node, base: &Path, home: Option<&str>) {
     if let Value::Scalar(_, s) = &mut n.value {

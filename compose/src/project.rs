@@ -14,6 +14,8 @@ use crate::service::Service;
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Project {
     pub name: String,
+    /// The project directory (relative paths were resolved against it).
+    #[serde(skip)]
     pub working_dir: PathBuf,
     /// The compose files read, in order (`-` for stdin), absolute.
     #[serde(skip)]

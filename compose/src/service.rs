@@ -5,9 +5,11 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use serde::Serialize;
 
+use crate::build::{build, Build};
 use crate::de::{self, err, Fields};
 use crate::deploy::{self, Deploy};
 use crate::error::{Pos, Result, Warnings};
+use crate::health::{healthcheck, Healthcheck};
 use crate::mounts::{self, ServiceVolume};
 use crate::node::Node;
 use crate::parts::*;

@@ -213,3 +213,14 @@ fn swarm_stack_with_replicas() {
         .collect();
     assert_eq!(names, ["swarm-nginx-1", "swarm-nginx-2", "swarm-nginx-3"]);
 }
+
+#[test]
+fn config_output_of_the_three_tier_app() {
+    let l = load_dir("three-tier");
+    let y = rbox_compose::output::to_yaml(&l.project);
+    let back: serde_yaml_ng::Value = serde_yaml_ng::from_str(&y).unwrap();
+    assert_eq!(back["name"], "three-tier");
+    assert_eq!(back["services"]["php"]["depends_on"]["db"]["condition"], "service_started");
+    assert_eq!(back["services"]["php"]["volumes"][0]["consistency"], "cached");
+    assert_eq!(back["networks"]["php"]["name"], "three-tier_php");
+}

@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use rbox_compose::parts::{Condition, HealthTest, NetworkMode, Restart};
+use rbox_compose::health::HealthTest;
+use rbox_compose::parts::{Condition, NetworkMode, Restart};
 use rbox_compose::{load, names, output, Loaded, Options};
 
 fn write(dir: &Path, name: &str, text: &str) {
