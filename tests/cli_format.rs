@@ -187,6 +187,14 @@ fn images_volumes_and_networks_format() {
     assert_eq!(code, 1);
     assert!(err.contains("\"Nope\""), "{err}");
 
+    assert_eq!(
+        t.ok(["system", "df", "--format", "{{.Type}}"]),
+        "Images\nContainers\nLocal Volumes\nBuild Cache\n"
+    );
+    assert!(t.ok(["system", "df"]).starts_with(
+        "TYPE            TOTAL     ACTIVE    SIZE      RECLAIMABLE\nImages          1 "
+    ));
+
     t.ok(["volume", "create", "--label", "k=v", "data"]);
     let mountpoint = t.ok(["volume", "inspect", "-f", "{{.Mountpoint}}", "data"]);
     assert!(mountpoint.trim().ends_with("_data"), "{mountpoint}");
@@ -240,6 +248,7 @@ fn a_template_that_does_not_parse_fails_everywhere() {
         &["volume", "ls", "--format", "{{end}}"],
         &["network", "ls", "--format", "{{.Name | nope}}"],
         &["stats", "--no-stream", "--format", "{{.Name"],
+        &["system", "df", "--format", "{{.Type"],
     ] {
         let (code, err) = t.fails(args);
         assert_eq!(code, 1, "{args:?}: {err}");

@@ -299,6 +299,9 @@ impl<'a> Parser<'a> {
                     });
                 }
                 kw => {
+                    if toks.len() == 1 {
+                        return Err(self.err(&format!("missing value for {kw}")));
+                    }
                     let mark = self.vars.len();
                     let pipe = self.pipe(&toks[1..], start, true)?;
                     nodes.push(self.control(kw, pipe, mark)?);
@@ -1829,6 +1832,10 @@ mod tests {
             (
                 "{{break}}",
                 "template parsing error: template: :1: {{break}} outside {{range}}",
+            ),
+            (
+                "{{if}}{{end}}",
+                "template parsing error: template: :1: missing value for if",
             ),
         ] {
             assert_eq!(Template::parse(t).unwrap_err().to_string(), msg, "{t}");

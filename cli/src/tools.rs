@@ -11,7 +11,7 @@ use rbox_runtime::ops::sampler::Sampler;
 use rbox_runtime::prune::{self, Usage};
 use rbox_runtime::Containers;
 
-use crate::format::{self, human_size, print_table, size, Listing, Units};
+use crate::format::{self, human_size, size, Listing, Units};
 use crate::template;
 use crate::{CliError, CliResult};
 use serde_json::Value;
@@ -275,12 +275,32 @@ fn print_deleted_containers(out: &mut impl Write, ids: &[String]) -> io::Result<
 #[derive(Subcommand, Debug)]
 pub enum SystemCommand {
     /// Show disk usage.
-    Df,
+    Df(DfArgs),
     /// Remove stopped containers and unused images.
     Prune(SystemPruneArgs),
     /// Verify every blob's digest and every image's parts (--repair removes what is broken).
     Check(crate::check::CheckArgs),
 }
+
+#[derive(Args, Debug)]
+pub struct DfArgs {
+    /// A Go template for each row ("{{.Type}} {{.Size}}"), "table TEMPLATE" for aligned
+    /// columns under a header, "table" for the default, or "json".
+    #[arg(long)]
+    format: Option<String>,
+}
+
+/// `system df`'s default table and docker's column titles.
+const DF: Listing = Listing {
+    default: "{{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}",
+    headers: &[
+        ("Type", "TYPE"),
+        ("TotalCount", "TOTAL"),
+        ("Active", "ACTIVE"),
+        ("Size", "SIZE"),
+        ("Reclaimable", "RECLAIMABLE"),
+    ],
+};
 
 #[derive(Args, Debug)]
 pub struct SystemPruneArgs {
@@ -298,13 +318,15 @@ pub struct SystemPruneArgs {
 /// `rbox system df` and `rbox system prune`.
 pub fn system(root: &Path, c: SystemCommand) -> CliResult {
     match c {
-        SystemCommand::Df => system_df(root),
+        SystemCommand::Df(a) => system_df(root, a),
         SystemCommand::Prune(a) => system_prune(root, a),
         SystemCommand::Check(a) => crate::check::check(root, a),
     }
 }
 
-fn system_df(root: &Path) -> CliResult {
+fn system_df(root: &Path, a: DfArgs) -> CliResult {
+    // A template that doesn't parse fails before the store is read.
+    format::render_rows(a.format.as_deref(), &DF, &[])?;
     let store = rbox_image::Store::open(root)?;
     let containers = Containers::open(root)?;
     let du = prune::disk_usage(&store, &containers)?;
@@ -314,25 +336,27 @@ fn system_df(root: &Path) -> CliResult {
             Some(pct) => format!("{} ({pct}%)", size4(u.reclaimable)),
             None => size4(u.reclaimable),
         };
-        vec![
-            name.to_owned(),
-            u.total.to_string(),
-            u.active.to_string(),
-            size4(u.size),
-            reclaimable,
-        ]
+        let fields = template::object([
+            ("Type", Value::String(name.to_owned())),
+            ("TotalCount", Value::String(u.total.to_string())),
+            ("Active", Value::String(u.active.to_string())),
+            ("Size", Value::String(size4(u.size))),
+            ("Reclaimable", Value::String(reclaimable)),
+        ]);
+        format::Row {
+            fields,
+            labels: Default::default(),
+        }
     };
     let empty = Usage::default();
-    let rows = vec![
-        ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
-            .map(String::from)
-            .to_vec(),
+    let rows = [
         row("Images", &du.images),
         row("Containers", &du.containers),
         row("Local Volumes", &du.volumes),
         row("Build Cache", &empty),
     ];
-    print_table(&mut io::stdout().lock(), &rows)?;
+    let text = format::render_rows(a.format.as_deref(), &DF, &rows)?;
+    io::stdout().lock().write_all(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 
