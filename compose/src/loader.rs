@@ -244,7 +244,7 @@ impl Loader<'_> {
         if let Some(v) = map.shift_remove("version") {
             self.warnings.push(Warning::at(
                 &v.key_pos,
-                "the attribute `version` is obsolete, it will be ignored",
+                "the attribute `version` is obsolete, it will be ignored, please remove it to avoid potential confusion",
             ));
         }
         for (k, v) in map.iter() {

@@ -117,13 +117,17 @@ fn merge_by(base: &mut Vec<Node>, over: Vec<Node>, key: fn(&Node) -> Option<Stri
     }
 }
 
-fn source_of(n: &Node) -> Option<String> {
+/// Where a secret or config is mounted: its target, else `prefix` and its source.
+fn mount_target(n: &Node, prefix: &str) -> Option<String> {
     match &n.value {
-        Value::Scalar(..) => n.as_scalar().map(str::to_string),
-        Value::Map(m) => m
-            .get("source")
-            .and_then(Node::as_scalar)
-            .map(str::to_string),
+        Value::Scalar(..) => n.as_scalar().map(|s| format!("{prefix}{s}")),
+        Value::Map(m) => match m.get("target").and_then(Node::as_scalar) {
+            Some(t) => Some(t.to_string()),
+            None => m
+                .get("source")
+                .and_then(Node::as_scalar)
+                .map(|s| format!("{prefix}{s}")),
+        },
         Value::Seq(_) => None,
     }
 }
@@ -167,7 +171,8 @@ fn merge_at(base: &mut Node, over: Node, path: &str) {
         }
         (Value::Seq(bs), Value::Seq(os)) => match path {
             "volumes" => merge_by(bs, os, mounts::target_of),
-            "secrets" | "configs" => merge_by(bs, os, source_of),
+            "secrets" => merge_by(bs, os, |n| mount_target(n, "/run/secrets/")),
+            "configs" => merge_by(bs, os, |n| mount_target(n, "/")),
             _ => append_unique(bs, os),
         },
         (_, ov) => {

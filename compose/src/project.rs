@@ -131,11 +131,20 @@ fn external(
             ef.finish("external", w);
             w.push(Warning::at(
                 &e.key_pos,
-                format!("{kind} {key}: external.name is deprecated; set name and external: true"),
+                format!("{kind}s.{key}: external.name is deprecated. Please set name and external: true"),
             ));
             Ok((true, name))
         }
         Some(e) => Ok((de::boolean(e)?, None)),
+    }
+}
+
+/// `name:`, or the legacy `external.name`; both is an error, as in compose.
+fn own_name(f: &mut Fields, ext_name: Option<String>, n: &Node) -> Result<Option<String>> {
+    let name = f.get("name").map(de::string).transpose()?;
+    match (name, ext_name) {
+        (Some(_), Some(_)) => err(n, "external.name and name conflict; only use name"),
+        (a, b) => Ok(a.or(b)),
     }
 }
 
@@ -157,7 +166,7 @@ pub fn network(project: &str, key: &str, n: &Node, w: &mut Warnings) -> Result<N
     }
     let mut f = Fields::new(n, &what)?;
     let (ext, ext_name) = external(&mut f, "network", key, w)?;
-    let name = f.get("name").map(de::string).transpose()?.or(ext_name);
+    let name = own_name(&mut f, ext_name, n)?;
     let ipam = match f.get("ipam") {
         Some(i) => {
             let mut fi = Fields::new(i, "ipam")?;
@@ -236,7 +245,7 @@ pub fn volume(project: &str, key: &str, n: &Node, w: &mut Warnings) -> Result<Vo
     }
     let mut f = Fields::new(n, &what)?;
     let (ext, ext_name) = external(&mut f, "volume", key, w)?;
-    let name = f.get("name").map(de::string).transpose()?.or(ext_name);
+    let name = own_name(&mut f, ext_name, n)?;
     let v = Volume {
         name: host_name(project, key, ext, name),
         driver: f.get("driver").map(de::string).transpose()?,
@@ -268,7 +277,7 @@ pub fn file_object(
     let what = format!("{kind} {key:?}");
     let mut f = Fields::new(n, &what)?;
     let (ext, ext_name) = external(&mut f, kind, key, w)?;
-    let name = f.get("name").map(de::string).transpose()?.or(ext_name);
+    let name = own_name(&mut f, ext_name, n)?;
     let file = f.get("file").map(de::string).transpose()?;
     let env = f.get("environment").map(de::string).transpose()?;
     let content = if config {

@@ -220,7 +220,13 @@ fn config_output_of_the_three_tier_app() {
     let y = rbox_compose::output::to_yaml(&l.project);
     let back: serde_yaml_ng::Value = serde_yaml_ng::from_str(&y).unwrap();
     assert_eq!(back["name"], "three-tier");
-    assert_eq!(back["services"]["php"]["depends_on"]["db"]["condition"], "service_started");
-    assert_eq!(back["services"]["php"]["volumes"][0]["consistency"], "cached");
+    assert_eq!(
+        back["services"]["php"]["depends_on"]["db"]["condition"],
+        "service_started"
+    );
+    assert_eq!(
+        back["services"]["php"]["volumes"][0]["consistency"],
+        "cached"
+    );
     assert_eq!(back["networks"]["php"]["name"], "three-tier_php");
 }
