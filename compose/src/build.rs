@@ -95,3 +95,32 @@ pub fn build(n: &Node, w: &mut Warnings) -> Result<Build> {
     f.finish("build", w);
     Ok(b)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn short_and_long_forms() {
+        let n = crate::node::parse(
+            &Arc::from("c.yaml"),
+            "a: ./dir\nb:\n  context: ctx\n  dockerfile: Other.Dockerfile\n  args: [A=1, B]\n  target: dev\n  \
+             labels: {l: v}\n  tags: [x:1]\n  no_cache: true\n  pull: true\n  network: host\n  secrets: [s]\n\
+             c: {dockerfile: D, dockerfile_inline: 'FROM x'}\n",
+        )
+        .unwrap();
+        let mut w = Warnings::default();
+        assert_eq!(build(n.get("a").unwrap(), &mut w).unwrap().context, "./dir");
+        let b = build(n.get("b").unwrap(), &mut w).unwrap();
+        assert_eq!(b.dockerfile.as_deref(), Some("Other.Dockerfile"));
+        assert_eq!(b.args["A"].as_deref(), Some("1"));
+        assert_eq!(b.args["B"], None);
+        assert!(b.no_cache && b.pull);
+        assert_eq!(b.secrets[0].source, "s");
+        assert!(build(n.get("c").unwrap(), &mut w).is_err());
+        assert!(w.0.is_empty());
+        assert!(is_remote_context("https://github.com/a/b.git#main"));
+        assert!(!is_remote_context("/abs/dir"));
+    }
+}

@@ -139,3 +139,44 @@ pub fn deploy(n: &Node, w: &mut Warnings) -> Result<Deploy> {
     f.finish("deploy", w);
     Ok(d)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn d(text: &str, w: &mut Warnings) -> Result<Deploy> {
+        let n = crate::node::parse(&Arc::from("c.yaml"), text).unwrap();
+        deploy(n.get("d").unwrap(), w)
+    }
+
+    #[test]
+    fn resources_and_restart_policy() {
+        let mut w = Warnings::default();
+        let x = d(
+            "d:\n  replicas: 2\n  resources:\n    limits: {cpus: '0.5', memory: 512M, pids: 100}\n    reservations: {memory: 128m}\n  \
+             restart_policy: {condition: on-failure, max_attempts: 3, delay: 5s}\n  update_config: {parallelism: 2}\n",
+            &mut w,
+        )
+        .unwrap();
+        assert_eq!(x.replicas, Some(2));
+        let l = x.limits.unwrap();
+        assert_eq!(
+            (l.cpus, l.memory, l.pids),
+            (Some(0.5), Some(512 << 20), Some(100))
+        );
+        assert_eq!(x.reservations.unwrap().memory, Some(128 << 20));
+        let r = x.restart_policy.unwrap();
+        assert_eq!(
+            (r.condition, r.max_attempts),
+            (RestartCondition::OnFailure, Some(3))
+        );
+        // Swarm's update_config has no meaning on one host: a warning, not silence.
+        assert_eq!(w.0.len(), 1);
+        assert!(w.0[0].message.contains("update_config"));
+        let e = d("d:\n  replicas: \"x\"\n", &mut w)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("c.yaml:2:13:"), "{e}");
+    }
+}

@@ -104,3 +104,45 @@ pub fn healthcheck(n: &Node, w: &mut Warnings) -> Result<Healthcheck> {
     f.finish("healthcheck", w);
     Ok(h)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn hc(text: &str) -> Result<Healthcheck> {
+        let n = crate::node::parse(&Arc::from("c.yaml"), text).unwrap();
+        healthcheck(n.get("h").unwrap(), &mut Warnings::default())
+    }
+
+    #[test]
+    fn test_forms() {
+        let t = |s: &str| hc(s).unwrap().test.unwrap();
+        assert_eq!(
+            t("h: {test: [CMD, curl, -f, x]}"),
+            HealthTest::Cmd(vec!["curl".into(), "-f".into(), "x".into()])
+        );
+        assert_eq!(
+            t("h: {test: [CMD-SHELL, \"curl x || exit 1\"]}"),
+            HealthTest::CmdShell("curl x || exit 1".into())
+        );
+        assert_eq!(
+            t("h: {test: curl x}"),
+            HealthTest::CmdShell("curl x".into())
+        );
+        assert_eq!(t("h: {test: [NONE]}"), HealthTest::None);
+        assert!(hc("h: {test: [curl]}").is_err());
+        assert_eq!(HealthTest::Cmd(vec!["a".into()]).to_list(), ["CMD", "a"]);
+    }
+
+    #[test]
+    fn timings() {
+        let h = hc("h: {test: x, interval: 10s, timeout: 1s, retries: 3, start_period: 1m, start_interval: 500ms, disable: false}").unwrap();
+        assert_eq!(h.interval, Some(Duration::from_secs(10)));
+        assert_eq!(h.start_period, Some(Duration::from_secs(60)));
+        assert_eq!(h.start_interval, Some(Duration::from_millis(500)));
+        assert_eq!(h.retries, Some(3));
+        assert!(hc("h: {disable: true}").unwrap().disable);
+        assert!(hc("h: {interval: soon}").is_err());
+    }
+}

@@ -30,6 +30,13 @@ pub fn container_name(project: &str, service: &Service, number: u32) -> String {
     }
 }
 
+/// The names of a service's containers, numbers 1 to its replica count.
+pub fn container_names(project: &str, service: &Service) -> Vec<String> {
+    (1..=service.replicas())
+        .map(|n| container_name(project, service, n))
+        .collect()
+}
+
 /// A one-off container of `run`: `<project>-<service>-run-<id>`.
 pub fn oneoff_name(project: &str, service: &str, id: &str) -> String {
     format!("{project}-{service}-run-{id}")
@@ -93,6 +100,16 @@ pub fn config_hash(service: &Service) -> String {
     }
     let digest = Sha256::digest(canonical(&v).as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 (hex) of a network's or volume's config, for the config-hash label of the
+/// resources the project creates (a changed one must be recreated).
+pub fn resource_hash<T: serde::Serialize>(resource: &T) -> String {
+    let v = serde_json::to_value(resource).unwrap_or(J::Null);
+    Sha256::digest(canonical(&v).as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The labels compose puts on container `number` of a service.
@@ -160,6 +177,10 @@ mod tests {
         let mut c = svc();
         c.container_name = Some("nginx".into());
         assert_eq!(container_name("proj", &c, 1), "nginx");
+        let mut r = svc();
+        r.scale = Some(2);
+        assert_eq!(container_names("proj", &r), ["proj-web-1", "proj-web-2"]);
+        assert_eq!(oneoff_name("proj", "web", "0f3a"), "proj-web-run-0f3a");
     }
 
     #[test]
@@ -212,5 +233,13 @@ mod tests {
         let mut c = svc();
         c.environment.insert("A".into(), Some("changed".into()));
         assert_ne!(config_hash(&a), config_hash(&c));
+        let n = crate::project::Network {
+            name: "p_n".into(),
+            ..Default::default()
+        };
+        let mut m = n.clone();
+        assert_eq!(resource_hash(&n), resource_hash(&m));
+        m.internal = true;
+        assert_ne!(resource_hash(&n), resource_hash(&m));
     }
 }

@@ -469,3 +469,132 @@ pub fn extra_hosts(n: &Node) -> Result<Vec<(String, String)>> {
     }
     Ok(out)
 }
+
+impl FileRef {
+    /// Where the file appears in the container: its target, else `/run/secrets/SOURCE` for a
+    /// secret and `/SOURCE` for a config; a relative target of a secret is under
+    /// `/run/secrets`.
+    pub fn mount_path(&self, secret: bool) -> String {
+        match &self.target {
+            Some(t) if t.starts_with('/') => t.clone(),
+            Some(t) if secret => format!("/run/secrets/{t}"),
+            Some(t) => format!("/{t}"),
+            None if secret => format!("/run/secrets/{}", self.source),
+            None => format!("/{}", self.source),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn node(text: &str) -> Node {
+        crate::node::parse(&Arc::from("c.yaml"), text).unwrap()
+    }
+
+    fn v(text: &str) -> Node {
+        node(text).get("v").unwrap().clone()
+    }
+
+    #[test]
+    fn words_split_like_a_shell() {
+        assert_eq!(
+            words(&v("v: echo \"a b\" 'c d' e\\ f")).unwrap(),
+            ["echo", "a b", "c d", "e f"]
+        );
+        assert_eq!(
+            words(&v("v: [sh, -c, \"echo $$X\"]")).unwrap(),
+            ["sh", "-c", "echo $$X"]
+        );
+        assert!(words(&v("v: echo \"open")).is_err());
+    }
+
+    #[test]
+    fn restart_and_network_mode() {
+        assert_eq!(restart(&v("v: \"no\"")).unwrap(), Restart::No);
+        assert_eq!(
+            restart(&v("v: unless-stopped")).unwrap(),
+            Restart::UnlessStopped
+        );
+        assert_eq!(
+            restart(&v("v: on-failure")).unwrap(),
+            Restart::OnFailure(None)
+        );
+        assert_eq!(
+            restart(&v("v: on-failure:5")).unwrap(),
+            Restart::OnFailure(Some(5))
+        );
+        assert!(restart(&v("v: on-failure:x")).is_err());
+        assert_eq!(network_mode(&v("v: host")).unwrap(), NetworkMode::Host);
+        assert_eq!(network_mode(&v("v: none")).unwrap(), NetworkMode::None);
+        assert_eq!(
+            network_mode(&v("v: container:abc")).unwrap(),
+            NetworkMode::Container("abc".into())
+        );
+        assert!(network_mode(&v("v: \"service:\"")).is_err());
+        assert_eq!(
+            pull_policy(&v("v: if_not_present")).unwrap(),
+            PullPolicy::Missing
+        );
+        assert!(pull_policy(&v("v: sometimes")).is_err());
+    }
+
+    #[test]
+    fn depends_on_forms() {
+        let mut w = Warnings::default();
+        let d = depends_on(&v("v: [db, cache]"), &mut w).unwrap();
+        assert_eq!(d.keys().collect::<Vec<_>>(), ["db", "cache"]);
+        assert!(d["db"].0.required);
+        let d = depends_on(
+            &v("v:\n  db: {condition: service_completed_successfully, required: false, restart: true}\n"),
+            &mut w,
+        )
+        .unwrap();
+        let dep = &d["db"].0;
+        assert_eq!(
+            (dep.condition, dep.required, dep.restart),
+            (Condition::ServiceCompletedSuccessfully, false, true)
+        );
+        assert_eq!(d["db"].1.pos.line, 2);
+    }
+
+    #[test]
+    fn networks_ulimits_hosts_devices_refs() {
+        let mut w = Warnings::default();
+        let n = service_networks(
+            &v("v:\n  front:\n    aliases: [a]\n    priority: 10\n  back:\n"),
+            &mut w,
+        )
+        .unwrap();
+        assert_eq!(n["front"].0.priority, Some(10));
+        assert_eq!(n["back"].0, ServiceNetwork::default());
+        let u = ulimits(&v("v: {nofile: {soft: 10, hard: 5}}"), &mut w);
+        assert!(u.is_err());
+        let h = extra_hosts(&v("v: {db: 10.0.0.1, v6: \"::1\"}")).unwrap();
+        assert_eq!(
+            h,
+            [
+                ("db".into(), "10.0.0.1".into()),
+                ("v6".into(), "::1".into())
+            ]
+        );
+        let h = extra_hosts(&v("v: [\"v6:[::1]\"]")).unwrap();
+        assert_eq!(h, [("v6".into(), "::1".into())]);
+        let d = devices(&v("v: [/dev/fuse, \"/dev/sda:/dev/xvda:r\"]")).unwrap();
+        assert_eq!(
+            (d[0].target.as_str(), d[1].permissions.as_str()),
+            ("/dev/fuse", "r")
+        );
+        let r = file_refs(
+            &v("v: [token, {source: cfg, target: /etc/app.conf, mode: 0440}]"),
+            &mut w,
+        )
+        .unwrap();
+        assert_eq!(r[0].mount_path(true), "/run/secrets/token");
+        assert_eq!(r[1].mount_path(false), "/etc/app.conf");
+        assert_eq!(r[1].mode, Some(0o440));
+        assert!(w.0.is_empty());
+    }
+}

@@ -318,3 +318,76 @@ pub fn file_object(
     f.finish(&what, w);
     Ok(o)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn n(text: &str) -> Node {
+        crate::node::parse(&Arc::from("c.yaml"), text).unwrap()
+    }
+
+    #[test]
+    fn network_names() {
+        let mut w = Warnings::default();
+        let t = n("a:\nb: {external: true}\nc: {external: true, name: real}\nd: {name: custom}\ne: {external: {name: legacy}}\n");
+        let name =
+            |k: &str, w: &mut Warnings| network("proj", k, t.get(k).unwrap(), w).unwrap().name;
+        assert_eq!(name("a", &mut w), "proj_a");
+        assert_eq!(name("b", &mut w), "b");
+        assert_eq!(name("c", &mut w), "real");
+        assert_eq!(name("d", &mut w), "custom");
+        assert!(w.0.is_empty());
+        assert_eq!(name("e", &mut w), "legacy");
+        assert_eq!(w.0.len(), 1);
+        let bad = n("x: {external: {name: a}, name: b}\n");
+        assert!(network("proj", "x", bad.get("x").unwrap(), &mut w).is_err());
+    }
+
+    #[test]
+    fn network_options() {
+        let mut w = Warnings::default();
+        let t = n("x:\n  driver: bridge\n  internal: true\n  attachable: true\n  labels: [a=b]\n  driver_opts: {mtu: 1400}\n  \
+                   ipam:\n    config:\n      - {subnet: 10.5.0.0/16, gateway: 10.5.0.1, ip_range: 10.5.1.0/24}\n");
+        let net = network("p", "x", t.get("x").unwrap(), &mut w).unwrap();
+        assert!(net.internal && net.attachable);
+        assert_eq!(net.labels["a"], "b");
+        assert_eq!(net.driver_opts["mtu"], "1400");
+        assert_eq!(
+            net.ipam.unwrap().config[0].ip_range.as_deref(),
+            Some("10.5.1.0/24")
+        );
+        assert!(w.0.is_empty());
+    }
+
+    #[test]
+    fn volumes_secrets_configs() {
+        let mut w = Warnings::default();
+        let t = n("v: {external: true}\nf: {file: /run/x}\ne: {environment: TOKEN}\nc: {content: hello}\nnone: {}\n");
+        assert_eq!(
+            volume("p", "v", t.get("v").unwrap(), &mut w).unwrap().name,
+            "v"
+        );
+        let s = file_object("p", "f", t.get("f").unwrap(), false, &mut w).unwrap();
+        assert_eq!(
+            (s.name.as_str(), &s.source),
+            ("p_f", &Source::File("/run/x".into()))
+        );
+        assert_eq!(
+            file_object("p", "e", t.get("e").unwrap(), false, &mut w)
+                .unwrap()
+                .source,
+            Source::Environment("TOKEN".into())
+        );
+        assert_eq!(
+            file_object("p", "c", t.get("c").unwrap(), true, &mut w)
+                .unwrap()
+                .source,
+            Source::Content("hello".into())
+        );
+        // content is for configs only: for a secret it is unknown (a warning) and the secret has no source.
+        assert!(file_object("p", "c", t.get("c").unwrap(), false, &mut w).is_err());
+        assert!(file_object("p", "none", t.get("none").unwrap(), true, &mut w).is_err());
+    }
+}

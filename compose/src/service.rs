@@ -382,3 +382,89 @@ impl Service {
             .unwrap_or(1)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn parse_svc(text: &str, env: &[(&str, &str)]) -> Result<(Service, Refs, Warnings)> {
+        let n = crate::node::parse(&Arc::from("c.yaml"), text).unwrap();
+        let env: std::collections::HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let lookup = |k: &str| env.get(k).cloned();
+        let read = |_: &Node, path: &str, _: bool| -> Result<Option<IndexMap<String, String>>> {
+            Ok(Some(IndexMap::from([
+                ("FROM_FILE".to_string(), path.to_string()),
+                ("A".to_string(), "file".to_string()),
+            ])))
+        };
+        let mut w = Warnings::default();
+        let mut cx = Ctx {
+            lookup: &lookup,
+            read_env_file: &read,
+            warnings: &mut w,
+        };
+        let (s, r) = parse("web", n.get("web").unwrap(), &mut cx)?;
+        Ok((s, r, w))
+    }
+
+    #[test]
+    fn environment_from_files_list_and_shell() {
+        let (s, _, w) = parse_svc(
+            "web:\n  image: x\n  env_file: [/e.env]\n  environment: [A=list, SHELL_ONLY, NOWHERE]\n",
+            &[("SHELL_ONLY", "sh")],
+        )
+        .unwrap();
+        assert_eq!(s.environment["FROM_FILE"].as_deref(), Some("/e.env"));
+        assert_eq!(s.environment["A"].as_deref(), Some("list"));
+        assert_eq!(s.environment["SHELL_ONLY"].as_deref(), Some("sh"));
+        assert_eq!(s.environment["NOWHERE"], None);
+        assert!(w.0.is_empty());
+    }
+
+    #[test]
+    fn networks_default_and_modes() {
+        let (s, r, _) = parse_svc("web:\n  image: x\n", &[]).unwrap();
+        assert_eq!(s.networks.keys().collect::<Vec<_>>(), ["default"]);
+        assert!(r.networks.contains_key("default"));
+        let (s, r, _) = parse_svc("web:\n  image: x\n  network_mode: host\n", &[]).unwrap();
+        assert!(s.networks.is_empty() && r.networks.is_empty());
+        assert!(parse_svc(
+            "web:\n  image: x\n  network_mode: host\n  networks: [a]\n",
+            &[]
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn sizes_limits_and_flags() {
+        let (s, r, w) = parse_svc(
+            "web:\n  image: x\n  mem_limit: 512m\n  memswap_limit: -1\n  shm_size: 64m\n  cpus: 1.5\n  cpu_shares: 512\n  \
+             pids_limit: 100\n  tty: true\n  stdin_open: true\n  init: true\n  privileged: true\n  read_only: true\n  \
+             sysctls: [net.core.somaxconn=1024]\n  cap_add: [NET_ADMIN]\n  dns: 8.8.8.8\n  volumes: [\"data:/d\"]\n  \
+             scale: 2\n  logging: {driver: json-file, options: {max-size: 10m}}\n  attach: false\n  container_name: c\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            (s.mem_limit, s.memswap_limit, s.shm_size),
+            (Some(512 << 20), Some(-1), Some(64 << 20))
+        );
+        assert_eq!(
+            (s.cpus, s.cpu_shares, s.pids_limit),
+            (Some(1.5), Some(512), Some(100))
+        );
+        assert!(s.tty && s.stdin_open && s.privileged && s.read_only && s.init == Some(true));
+        assert_eq!(s.sysctls["net.core.somaxconn"], "1024");
+        assert_eq!(s.dns, ["8.8.8.8"]);
+        assert_eq!(r.volumes[0].0, "data");
+        assert_eq!(r.container_name.as_ref().unwrap().line, 21);
+        assert_eq!(s.replicas(), 2);
+        assert_eq!(s.logging.unwrap().options["max-size"], "10m");
+        assert_eq!(s.attach, Some(false));
+        assert!(w.0.is_empty(), "{:?}", w.0);
+    }
+}

@@ -131,3 +131,78 @@ pub fn validate(project: &Project, refs: &IndexMap<String, Refs>) -> Result<()> 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::Service;
+
+    fn project() -> (Project, IndexMap<String, Refs>) {
+        let mut p = Project::default();
+        let mut refs = IndexMap::new();
+        for name in ["a", "b"] {
+            let s = Service {
+                name: name.into(),
+                image: Some("x".into()),
+                pos: Some(Pos::synthetic("c.yaml")),
+                ..Default::default()
+            };
+            p.services.insert(name.into(), s);
+            refs.insert(name.to_string(), Refs::default());
+        }
+        (p, refs)
+    }
+
+    #[test]
+    fn clean_project_passes() {
+        let (p, r) = project();
+        validate(&p, &r).unwrap();
+    }
+
+    #[test]
+    fn references_are_checked() {
+        let (p, mut r) = project();
+        r["a"]
+            .configs
+            .push(("cfg".into(), Pos::synthetic("c.yaml")));
+        let e = validate(&p, &r).unwrap_err().to_string();
+        assert!(
+            e.contains("service \"a\": refers to undefined config \"cfg\""),
+            "{e}"
+        );
+        let (mut p, r) = project();
+        p.services["b"].volumes_from.push("nope:ro".into());
+        assert!(validate(&p, &r)
+            .unwrap_err()
+            .to_string()
+            .contains("volumes_from uses undefined service \"nope\""));
+        let (mut p, r) = project();
+        p.services["b"].volumes_from = vec!["a".into(), "container:other".into()];
+        validate(&p, &r).unwrap();
+    }
+
+    #[test]
+    fn a_dependency_on_a_disabled_service_is_known() {
+        let (mut p, mut r) = project();
+        let b = p.services.shift_remove("b").unwrap();
+        p.disabled.insert("b".into(), b);
+        r["a"]
+            .depends_on
+            .insert("b".into(), Pos::synthetic("c.yaml"));
+        validate(&p, &r).unwrap();
+    }
+
+    #[test]
+    fn scale_and_replicas_must_agree() {
+        let (mut p, r) = project();
+        p.services["a"].scale = Some(2);
+        p.services["a"].deploy = Some(crate::deploy::Deploy {
+            replicas: Some(3),
+            ..Default::default()
+        });
+        assert!(validate(&p, &r)
+            .unwrap_err()
+            .to_string()
+            .contains("scale (2) and deploy.replicas (3) differ"));
+    }
+}
