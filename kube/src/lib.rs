@@ -7,6 +7,7 @@
 
 mod base64;
 mod error;
+pub mod generate;
 mod intstr;
 pub mod names;
 pub mod naming;
@@ -20,8 +21,10 @@ pub mod validate;
 mod yaml;
 
 pub use error::{Error, Problem, Warning};
+pub use generate::generate;
 pub use intstr::IntOrString;
 pub use object::{Object, Resource};
 pub use parse::{parse, Parsed};
+pub use plan::plan;
 pub use quantity::{Quantity, QuantityError};
 pub use validate::validate;
