@@ -27,6 +27,12 @@ deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 	@command -v $(CARGO) >/dev/null || { echo "cargo is missing: install Rust (rustup) first" >&2; exit 1; }
+	@# kubernetes-validate (PyPI, with the Kubernetes schemas; offline): kube's tests check the
+	@# YAML of `kube generate` with it.
+	@test -x target/venv/bin/kubernetes-validate || { \
+	    echo "installing kubernetes-validate into target/venv"; \
+	    python3 -m venv target/venv && target/venv/bin/pip install -q kubernetes-validate; \
+	}
 
 build: deps
 	$(CARGO) build --bin rbox
