@@ -183,6 +183,15 @@ fn images_volumes_and_networks_format() {
     assert_eq!(row["Tag"], "latest");
     let id = t.ok(["image", "inspect", "-f", "{{.Id}}", "busybox"]);
     assert!(id.starts_with("sha256:"), "{id}");
+    // Docker's Config keys are there for any image, null where the image sets none.
+    let cmd = t.ok([
+        "image",
+        "inspect",
+        "-f",
+        "{{.Config.Cmd}}|{{.Config.User}}|",
+        "busybox",
+    ]);
+    assert!(cmd == "<no value>||\n" || cmd == "[sh]||\n", "{cmd}");
     let (code, err) = t.fails(["image", "inspect", "-f", "{{.Nope}}", "busybox"]);
     assert_eq!(code, 1);
     assert!(err.contains("\"Nope\""), "{err}");

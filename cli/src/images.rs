@@ -295,7 +295,24 @@ pub struct InspectArgs {
 pub fn inspect_one(root: &Path, name: &str) -> Result<Value, CliError> {
     let store = Store::open(root)?;
     let doc = images::ImageJson::new(&store, name)?;
-    serde_json::to_value(doc).map_err(|e| CliError::Failed(e.to_string()))
+    let mut v = serde_json::to_value(doc).map_err(|e| CliError::Failed(e.to_string()))?;
+    // Docker's Config has these keys whatever the image says (a template reads
+    // `{{.Config.Cmd}}` of any image): empty strings and nulls where the image has none.
+    if let Some(Value::Object(config)) = v.get_mut("Config") {
+        for (key, zero) in [
+            ("User", Value::String(String::new())),
+            ("Env", Value::Null),
+            ("Cmd", Value::Null),
+            ("WorkingDir", Value::String(String::new())),
+            ("Entrypoint", Value::Null),
+            ("Volumes", Value::Null),
+            ("OnBuild", Value::Null),
+            ("Labels", Value::Null),
+        ] {
+            config.entry(key).or_insert(zero);
+        }
+    }
+    Ok(v)
 }
 
 pub fn inspect(root: &Path, a: InspectArgs) -> CliResult {
