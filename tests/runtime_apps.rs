@@ -1,4 +1,4 @@
-//! The runtime features applications rest on (pause and unpause so far), end to end.
+//! The runtime features applications rest on (pause, health checks, …), end to end.
 
 mod harness;
 
@@ -96,4 +96,178 @@ fn stop_kill_and_rm_of_a_paused_container_work_as_dockers() {
     let (_, err) = t.fails(["pause", "nosuch"]);
     assert!(err.contains("nosuch"), "{err}");
     t.ok(["rm", "s", "k"]);
+}
+
+fn health(t: &TestRoot, name: &str) -> serde_json::Value {
+    inspect(t, name)["State"]["Health"].clone()
+}
+
+fn status_of(t: &TestRoot, name: &str) -> String {
+    health(t, name)["Status"].as_str().unwrap_or("").to_owned()
+}
+
+#[test]
+fn health_goes_from_starting_to_unhealthy_to_healthy_as_a_file_appears() {
+    let t = busybox();
+    t.ok([
+        "run",
+        "-d",
+        "--name",
+        "h",
+        "--network",
+        "none",
+        "--health-cmd",
+        "echo probing; test -e /tmp/ok",
+        "--health-interval",
+        "300ms",
+        "--health-start-interval",
+        "300ms",
+        "--health-retries",
+        "2",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    assert_eq!(status_of(&t, "h"), "starting");
+    let ps = t.ok(["ps", "--format", "{{.Status}}"]);
+    assert!(ps.contains("(health: starting)"), "{ps}");
+    assert!(harness::eventually(10, || status_of(&t, "h") == "unhealthy"));
+    let h = health(&t, "h");
+    assert!(h["FailingStreak"].as_u64().unwrap() >= 2, "{h}");
+    let last = h["Log"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["ExitCode"], 1, "{h}");
+    assert_eq!(last["Output"], "probing\n", "{h}");
+    assert!(last["Start"].as_str().unwrap() <= last["End"].as_str().unwrap());
+    let ps = t.ok(["ps", "--format", "{{.Status}}"]);
+    assert!(ps.trim().ends_with("(unhealthy)"), "{ps}");
+    assert_eq!(
+        t.ok(["ps", "-q", "--filter", "health=unhealthy"])
+            .lines()
+            .count(),
+        1
+    );
+    assert_eq!(
+        t.ok(["ps", "-q", "--filter", "health=healthy"])
+            .lines()
+            .count(),
+        0
+    );
+    t.ok(["exec", "h", "touch", "/tmp/ok"]);
+    assert_eq!(t.ok(["wait", "--condition", "healthy", "h"]), "h\n");
+    assert_eq!(status_of(&t, "h"), "healthy");
+    assert_eq!(health(&t, "h")["FailingStreak"], 0);
+    let ps = t.ok(["ps", "--format", "{{.Status}}"]);
+    assert!(ps.trim().ends_with("(healthy)"), "{ps}");
+    assert!(health(&t, "h")["Log"].as_array().unwrap().len() <= 5);
+    // A check adds no process beyond the monitor but the probe while it runs.
+    t.ok(["rm", "-f", "h"]);
+}
+
+#[test]
+fn a_probe_that_hangs_is_killed_at_its_timeout_and_counts_as_a_failure() {
+    let t = busybox();
+    t.ok([
+        "run",
+        "-d",
+        "--name",
+        "hang",
+        "--network",
+        "none",
+        "--health-cmd",
+        "sleep 30",
+        "--health-interval",
+        "5s",
+        "--health-start-interval",
+        "5s",
+        "--health-timeout",
+        "400ms",
+        "--health-retries",
+        "1",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    assert!(harness::eventually(15, || status_of(&t, "hang") == "unhealthy"));
+    let last = health(&t, "hang")["Log"][0].clone();
+    assert_eq!(last["ExitCode"], -1, "{last}");
+    assert_eq!(last["Output"], "Health check exceeded timeout (400ms)");
+    // The check's own process is gone from the container, not left behind.
+    let ps = t.ok(["exec", "hang", "ps", "-o", "args"]);
+    assert!(!ps.contains("sleep 30"), "{ps}");
+    t.ok(["rm", "-f", "hang"]);
+}
+
+#[test]
+fn the_images_healthcheck_runs_and_no_healthcheck_turns_it_off() {
+    let t = busybox();
+    let ctx = harness::context(&[(
+        "Dockerfile",
+        "FROM busybox\nHEALTHCHECK --interval=200ms --start-interval=200ms --retries=1 CMD [\"true\"]\n",
+    )]);
+    t.build_ok(ctx.path(), "checked:1");
+    t.ok([
+        "run",
+        "-d",
+        "--name",
+        "img",
+        "--network",
+        "none",
+        "checked:1",
+        "sleep",
+        "60",
+    ]);
+    assert!(harness::eventually(10, || status_of(&t, "img") == "healthy"));
+    t.ok([
+        "run",
+        "-d",
+        "--name",
+        "off",
+        "--network",
+        "none",
+        "--no-healthcheck",
+        "checked:1",
+        "sleep",
+        "60",
+    ]);
+    assert!(inspect(&t, "off")["State"].get("Health").is_none());
+    assert_eq!(
+        t.ok(["ps", "-q", "--filter", "health=none"])
+            .lines()
+            .count(),
+        1
+    );
+    // Health options that tune a check where there is none are refused, and nothing is
+    // made.
+    let (_, err) = t.fails([
+        "run",
+        "-d",
+        "--name",
+        "bad",
+        "--health-interval",
+        "1s",
+        "busybox",
+        "true",
+    ]);
+    assert!(
+        err.contains("--health-interval") && err.contains("no HEALTHCHECK"),
+        "{err}"
+    );
+    let (_, err) = t.fails([
+        "run",
+        "-d",
+        "--name",
+        "bad",
+        "--health-cmd",
+        "true",
+        "--health-timeout",
+        "soon",
+        "busybox",
+        "true",
+    ]);
+    assert!(err.contains("--health-timeout"), "{err}");
+    assert_eq!(t.container_ids().len(), 2, "a refused run left a container");
+    // wait --condition healthy on a container without a check says so.
+    let (_, err) = t.fails(["wait", "--condition", "healthy", "off"]);
+    assert!(err.contains("no health check"), "{err}");
+    t.ok(["rm", "-f", "img", "off"]);
 }

@@ -254,6 +254,19 @@ fn main() -> ExitCode {
                 return monitor(Path::new(root), id);
             }
         }
+        // A health probe, started by a monitor from its own read-only binary.
+        if verb == rbox_runtime::supervise::health::PROBE_VERB && flag == "--root" {
+            if let (Some(id), true) = (id.to_str(), rbox_runtime::sealed::running_protected()) {
+                let code = match rbox_runtime::Containers::open(Path::new(root)) {
+                    Ok(c) => rbox_runtime::ops::health::probe_main(&c, id),
+                    Err(e) => {
+                        eprintln!("{e}");
+                        125
+                    }
+                };
+                return ExitCode::from(code.clamp(0, 255) as u8);
+            }
+        }
     }
     let cli = match Cli::try_parse_from(args()) {
         Ok(cli) => cli,

@@ -104,7 +104,7 @@ impl StageState {
                         let ns = |d: &Option<String>| -> Result<Option<i64>, String> {
                             d.as_deref()
                                 .map(|d| {
-                                    duration_ns(d)
+                                    rbox_runtime::model::options::duration_ns(d)
                                         .map(|n| n as i64)
                                         .ok_or_else(|| format!("bad duration {d:?}"))
                                 })
@@ -146,39 +146,6 @@ pub(crate) enum Meta {
     Applied(Option<StepKey>),
 }
 
-/// `30s`, `1m30s`, `500ms` as nanoseconds.
-fn duration_ns(s: &str) -> Option<u64> {
-    let mut total = 0f64;
-    let mut num = String::new();
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() || c == '.' {
-            num.push(c);
-            continue;
-        }
-        let mut unit = c.to_string();
-        while let Some(n) = chars.peek().filter(|n| n.is_ascii_alphabetic()) {
-            unit.push(*n);
-            chars.next();
-        }
-        let n: f64 = num.parse().ok()?;
-        num.clear();
-        total += n * match unit.as_str() {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-    }
-    if !num.is_empty() {
-        return None;
-    }
-    Some(total as u64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,13 +181,5 @@ mod tests {
             .err()
             .unwrap();
         assert!(e.contains("unset"), "{e}");
-    }
-
-    #[test]
-    fn durations_parse_like_go() {
-        assert_eq!(duration_ns("30s"), Some(30_000_000_000));
-        assert_eq!(duration_ns("1m30s"), Some(90_000_000_000));
-        assert_eq!(duration_ns("500ms"), Some(500_000_000));
-        assert_eq!(duration_ns("5"), None);
     }
 }

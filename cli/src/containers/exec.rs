@@ -62,6 +62,7 @@ pub fn exec(root: &Path, a: ExecArgs) -> CliResult {
         tty: a.tty,
         interactive: a.interactive,
         detach: a.detach,
+        timeout: None,
     };
     match rbox_runtime::exec::exec(&containers, &id, &opts) {
         Ok(code) => Ok(ExitCode::from(code.clamp(0, 255) as u8)),

@@ -110,6 +110,14 @@ pub fn rm(root: &Path, a: RmArgs) -> CliResult {
 
 #[derive(Args, Debug)]
 pub struct WaitArgs {
+    /// What to wait for: not-running (the default: print the exit code), or healthy (an
+    /// rbox extension: until the health check passes; fails if the container stops, or
+    /// after --timeout).
+    #[arg(long, default_value = "not-running", value_parser = ["not-running", "healthy"])]
+    condition: String,
+    /// With --condition healthy: give up after this long (e.g. 30s).
+    #[arg(long, value_name = "DURATION")]
+    timeout: Option<String>,
     /// Containers to wait for.
     #[arg(required = true)]
     containers: Vec<String>,
@@ -117,6 +125,25 @@ pub struct WaitArgs {
 
 pub fn wait(root: &Path, a: WaitArgs) -> CliResult {
     let containers = Containers::open(root)?;
+    if a.condition == "healthy" {
+        let timeout = match &a.timeout {
+            None => None,
+            Some(t) => Some(std::time::Duration::from_nanos(
+                rbox_runtime::model::options::duration_ns(t).ok_or_else(|| {
+                    CliError::Failed(format!("--timeout: invalid duration {t:?}"))
+                })?,
+            )),
+        };
+        return crate::each::print_each(&a.containers, |name| {
+            rbox_runtime::ops::health::wait_healthy(&containers, name, timeout)
+                .map(|()| Some(name.to_owned()))
+        });
+    }
+    if a.timeout.is_some() {
+        return Err(CliError::Failed(
+            "--timeout goes with --condition healthy".into(),
+        ));
+    }
     each_printing(&containers, &a.containers, |id| {
         Ok(lifecycle::wait(&containers, id)?.to_string())
     })

@@ -55,7 +55,14 @@ fn status_text(r: &Row) -> String {
         Status::Running if r.paused => {
             format!("Up {} (Paused)", human_duration(since(&r.started_at)))
         }
-        Status::Running => format!("Up {}", human_duration(since(&r.started_at))),
+        Status::Running => match r.health {
+            Some(h) => format!(
+                "Up {} {}",
+                human_duration(since(&r.started_at)),
+                h.ps_suffix()
+            ),
+            None => format!("Up {}", human_duration(since(&r.started_at))),
+        },
         Status::Restarting => format!(
             "Restarting ({}) {} ago",
             r.exit_code,

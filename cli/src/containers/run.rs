@@ -123,6 +123,27 @@ pub struct CreateArgs {
     /// root's defaults.
     #[arg(long = "log-opt")]
     log_opt: Vec<String>,
+    /// Command to run to check health (run by the container's /bin/sh).
+    #[arg(long, value_name = "COMMAND")]
+    health_cmd: Option<String>,
+    /// Time between running the check (ms|s|m|h), default 30s.
+    #[arg(long, value_name = "DURATION")]
+    health_interval: Option<String>,
+    /// Maximum time to allow one check to run (ms|s|m|h), default 30s.
+    #[arg(long, value_name = "DURATION")]
+    health_timeout: Option<String>,
+    /// Consecutive failures needed to report unhealthy, default 3.
+    #[arg(long, value_name = "N")]
+    health_retries: Option<u32>,
+    /// Start period for the container to initialize before failures count (ms|s|m|h).
+    #[arg(long, value_name = "DURATION")]
+    health_start_period: Option<String>,
+    /// Time between running the check during the start period (ms|s|m|h), default 5s.
+    #[arg(long, value_name = "DURATION")]
+    health_start_interval: Option<String>,
+    /// Disable any container-specified HEALTHCHECK.
+    #[arg(long)]
+    no_healthcheck: bool,
     /// Pull the image: missing (when the store lacks it), always, or never.
     #[arg(long, default_value = "missing", value_parser = ["missing", "always", "never"])]
     pull: String,
@@ -172,6 +193,15 @@ impl CreateArgs {
             volumes_from: self.volumes_from.clone(),
             log_driver: self.log_driver.clone(),
             log_opts: self.log_opt.clone(),
+            health: rbox_runtime::model::health::HealthFlags {
+                cmd: self.health_cmd.clone(),
+                interval: self.health_interval.clone(),
+                timeout: self.health_timeout.clone(),
+                retries: self.health_retries,
+                start_period: self.health_start_period.clone(),
+                start_interval: self.health_start_interval.clone(),
+                disable: self.no_healthcheck,
+            },
         }
     }
 }

@@ -55,6 +55,9 @@ pub struct ProcessConfig {
     pub tty: bool,
     /// Keep standard input open (`-i`).
     pub open_stdin: bool,
+    /// The health check its monitor runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<crate::model::health::HealthConfig>,
 }
 
 /// The host side, in docker's `HostConfig` terms.
@@ -225,6 +228,9 @@ pub struct State {
     /// Frozen by `pause` (and still running).
     #[serde(default)]
     pub paused: bool,
+    /// The health of the current (or last) run, for a container with a health check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<crate::model::health::Health>,
 }
 
 impl State {

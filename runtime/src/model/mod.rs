@@ -3,6 +3,7 @@
 //! randomness; everything above depends on it, it depends on nothing of the crate's.
 
 pub mod container;
+pub mod health;
 pub mod ids;
 pub mod log_config;
 pub mod mount;

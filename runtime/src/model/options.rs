@@ -80,6 +80,41 @@ pub struct RunOptions {
     pub log_driver: Option<String>,
     /// `--log-opt KEY=VALUE`.
     pub log_opts: Vec<String>,
+    /// `--health-*`, `--no-healthcheck`.
+    pub health: crate::model::health::HealthFlags,
+}
+
+/// `30s`, `1m30s`, `500ms` as nanoseconds.
+pub fn duration_ns(s: &str) -> Option<u64> {
+    let mut total = 0f64;
+    let mut num = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            num.push(c);
+            continue;
+        }
+        let mut unit = c.to_string();
+        while let Some(n) = chars.peek().filter(|n| n.is_ascii_alphabetic()) {
+            unit.push(*n);
+            chars.next();
+        }
+        let n: f64 = num.parse().ok()?;
+        num.clear();
+        total += n * match unit.as_str() {
+            "ns" => 1.0,
+            "us" | "µs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+    }
+    if !num.is_empty() {
+        return None;
+    }
+    Some(total as u64)
 }
 
 /// Parses a size as Docker does: a number with an optional `b`, `k`, `m`, `g`, `t` unit.
@@ -128,4 +163,17 @@ pub fn parse_signal(s: &str) -> Result<i32> {
             flag: "signal".into(),
             reason: format!("invalid signal: {s}"),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_like_go() {
+        assert_eq!(duration_ns("30s"), Some(30_000_000_000));
+        assert_eq!(duration_ns("1m30s"), Some(90_000_000_000));
+        assert_eq!(duration_ns("500ms"), Some(500_000_000));
+        assert_eq!(duration_ns("5"), None);
+    }
 }

@@ -100,6 +100,7 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
             .unwrap_or_else(|_| id[..12].to_owned()),
         None => id[..12].to_owned(),
     };
+    let healthcheck = crate::model::health::resolve(ic.healthcheck.get(), &o.health)?;
     let stop_signal = o
         .stop_signal
         .clone()
@@ -252,6 +253,7 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
             stop_timeout: o.stop_timeout,
             tty: o.tty,
             open_stdin: o.interactive,
+            healthcheck,
         },
         host: HostConfig {
             network_mode: network,

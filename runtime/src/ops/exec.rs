@@ -39,6 +39,8 @@ pub struct ExecOptions {
     pub interactive: bool,
     /// `-d`: start it and return.
     pub detach: bool,
+    /// Killed (SIGKILL) after this long: a health probe's check.
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// Runs a command in container `id`; returns its exit code (0 when detached). The calling
@@ -177,6 +179,7 @@ pub fn exec(containers: &Containers, id: &str, o: &ExecOptions) -> Result<i32> {
     if o.detach {
         return Ok(0);
     }
+    let deadline = o.timeout.map(|t| std::time::Instant::now() + t);
     if let Some(listener) = console {
         let master = receive_fd(&listener).at(run.join(&sock_name))?;
         let _raw = crate::supervise::attach::RawTerminal::enable();
@@ -186,6 +189,8 @@ pub fn exec(containers: &Containers, id: &str, o: &ExecOptions) -> Result<i32> {
             log: None,
             attached: true,
             stdin_to: o.interactive.then_some(master),
+            health: None,
+            deadline,
         };
         return Ok(relay.run(pid.as_raw(), outputs, &sigfd));
     }
@@ -193,6 +198,8 @@ pub fn exec(containers: &Containers, id: &str, o: &ExecOptions) -> Result<i32> {
         log: None,
         attached: true,
         stdin_to: piped_stdin,
+        health: None,
+        deadline,
     };
     Ok(relay.run(pid.as_raw(), piped_outputs, &sigfd))
 }

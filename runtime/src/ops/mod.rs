@@ -6,6 +6,7 @@
 pub mod copy;
 pub mod create;
 pub mod exec;
+pub mod health;
 pub mod images;
 pub mod inspect;
 pub mod lifecycle;

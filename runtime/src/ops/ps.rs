@@ -22,6 +22,8 @@ pub enum Filter {
     Exited(String),
     /// `ancestor=IMAGE`: made from that image, by the name given or part of its id.
     Ancestor(String),
+    /// `health=starting|healthy|unhealthy|none`.
+    Health(String),
 }
 
 /// A filter `ps` can't read.
@@ -33,6 +35,9 @@ pub enum FilterError {
     /// A key `ps` doesn't know.
     #[error("invalid filter {0:?}")]
     UnknownKey(String),
+    /// A value the key doesn't take.
+    #[error("invalid filter '{0}={1}'")]
+    Value(String, String),
 }
 
 impl Filter {
@@ -52,6 +57,10 @@ impl Filter {
             },
             "exited" => Filter::Exited(v),
             "ancestor" => Filter::Ancestor(v),
+            "health" => match v.as_str() {
+                "starting" | "healthy" | "unhealthy" | "none" => Filter::Health(v),
+                _ => return Err(FilterError::Value("health".into(), v)),
+            },
             _ => return Err(FilterError::UnknownKey(k.to_owned())),
         })
     }
@@ -68,6 +77,15 @@ impl Filter {
                 c.state.status == Status::Exited && c.state.exit_code.to_string() == *code
             }
             Filter::Ancestor(i) => c.config.image == *i || c.config.image_id.contains(i.as_str()),
+            Filter::Health(h) => {
+                let status = c
+                    .state
+                    .health
+                    .as_ref()
+                    .filter(|_| c.config.config.healthcheck.is_some())
+                    .map_or("none", |h| h.status.as_str());
+                status == h
+            }
         }
     }
 
@@ -121,6 +139,8 @@ pub struct Row {
     pub status: Status,
     /// Frozen by `pause`.
     pub paused: bool,
+    /// Its health, for a container with a health check.
+    pub health: Option<crate::model::health::HealthStatus>,
     /// Its last exit code.
     pub exit_code: i32,
     /// When it last started (RFC 3339).
@@ -161,6 +181,12 @@ impl Row {
             created: c.config.created.clone(),
             status: c.state.status,
             paused: c.state.paused,
+            health: c
+                .state
+                .health
+                .as_ref()
+                .filter(|_| c.config.config.healthcheck.is_some())
+                .map(|h| h.status),
             exit_code: c.state.exit_code,
             started_at: c.state.started_at.clone(),
             finished_at: c.state.finished_at.clone(),

@@ -26,6 +26,7 @@ use crate::model::container::{ContainerConfig, Status};
 use crate::oci::executor::{CommandProblem, RboxExecutor, Verdict};
 use crate::store::containers::{mark_exited, Containers};
 use crate::store::logs::{LogWriter, Stream};
+use crate::supervise::health::Prober;
 pub use crate::supervise::protocol::{spawn, Spawned, Started, MONITOR_VERB};
 use crate::supervise::protocol::{ATTACH_ENV, SYNC_ENV};
 use crate::supervise::relay::{copy_winsize, reap_all, receive_fd, Relay};
@@ -406,6 +407,12 @@ impl Monitor {
             stdin_to: master
                 .filter(|_| self.attached && config.config.open_stdin)
                 .or(stdin_pipe),
+            health: config
+                .config
+                .healthcheck
+                .clone()
+                .map(|h| Prober::new(&self.containers, &self.id, h)),
+            deadline: None,
         };
         let code = relay.run(pid, outputs, sigfd);
         tracing::debug!(code, "container exited");

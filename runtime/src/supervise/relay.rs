@@ -16,6 +16,7 @@ use nix::unistd::Pid;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 
 use crate::store::logs::{LogWriter, Stream};
+use crate::supervise::health::Prober;
 
 /// How long the monitor waits with nothing to do before it gives memory back.
 const IDLE_RELEASE: Duration = Duration::from_secs(2);
@@ -78,7 +79,7 @@ pub(crate) fn release_startup_memory() {
     }
 }
 
-/// Whether the kernel's OOM killer acted in the container's cgroup.
+/// Reaps every child that has exited: (pid, exit code or 128 + signal).
 pub(crate) fn reap_all() -> Vec<(i32, i32)> {
     let mut out = Vec::new();
     loop {
@@ -129,6 +130,10 @@ pub(crate) struct Relay {
     pub(crate) log: Option<LogWriter>,
     pub(crate) attached: bool,
     pub(crate) stdin_to: Option<OwnedFd>,
+    /// The container's health check, run while it does.
+    pub(crate) health: Option<Prober>,
+    /// When the process is killed (an exec with a timeout: a health probe's check).
+    pub(crate) deadline: Option<Instant>,
 }
 
 impl Relay {
@@ -160,7 +165,15 @@ impl Relay {
                 tv_sec: IDLE_RELEASE.as_secs() as i64,
                 tv_nsec: 0,
             };
-            let timeout = drain_until
+            let wake = [
+                drain_until,
+                self.deadline,
+                self.health.as_ref().map(Prober::wake_at),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let timeout = wake
                 .map(|d| {
                     let left = d.saturating_duration_since(Instant::now());
                     Timespec {
@@ -169,13 +182,18 @@ impl Relay {
                     }
                 })
                 .or((!released).then_some(idle));
-            let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(outputs.len() + 2);
+            let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(outputs.len() + 3);
             fds.push(PollFd::new(sigfd, PollFlags::IN));
             for (fd, _) in &outputs {
                 fds.push(PollFd::new(fd, PollFlags::IN));
             }
             if stdin_open {
                 fds.push(PollFd::new(&stdin, PollFlags::IN));
+            }
+            let probe_output = self.health.as_ref().and_then(Prober::output);
+            let probing = probe_output.is_some();
+            if let Some(fd) = &probe_output {
+                fds.push(PollFd::new(fd, PollFlags::IN));
             }
             if let Err(e) = poll(&mut fds, timeout.as_ref()) {
                 if e != rustix::io::Errno::INTR {
@@ -185,6 +203,19 @@ impl Relay {
             }
             let ready: Vec<bool> = fds.iter().map(|f| !f.revents().is_empty()).collect();
             drop(fds);
+            let now = Instant::now();
+            if self.deadline.is_some_and(|d| now >= d) {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+                self.deadline = None;
+            }
+            if probing && ready.last().copied().unwrap_or(false) {
+                if let Some(h) = &mut self.health {
+                    h.read_output();
+                }
+            }
+            if let Some(h) = self.health.as_mut().filter(|_| status.is_none()) {
+                h.tick(now);
+            }
             if ready.iter().any(|r| *r) {
                 released = false;
             } else if drain_until.is_none() {
@@ -199,6 +230,15 @@ impl Relay {
                             if p == pid {
                                 status = Some(code);
                                 drain_until = Some(Instant::now() + Duration::from_millis(500));
+                                if let Some(h) = &mut self.health {
+                                    h.stop();
+                                }
+                            } else if let Some(h) = &mut self.health {
+                                // What a probe's round paged in is given back at once:
+                                // a container with a check keeps a small monitor.
+                                if h.reaped(p, code) {
+                                    release_startup_memory();
+                                }
                             }
                         }
                     } else if sig == Signal::SIGWINCH as i32 {

@@ -114,6 +114,8 @@ struct StateJson<'a> {
     error: &'a str,
     started_at: &'a str,
     finished_at: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    health: Option<&'a crate::model::health::Health>,
 }
 
 /// docker's `GraphDriver`.
@@ -296,6 +298,10 @@ impl<'a> ContainerJson<'a> {
                 error: &s.error,
                 started_at: s.started_at.as_deref().unwrap_or(ZERO_TIME),
                 finished_at: s.finished_at.as_deref().unwrap_or(ZERO_TIME),
+                health: s
+                    .health
+                    .as_ref()
+                    .filter(|_| c.config.config.healthcheck.is_some()),
             },
             image: &c.config.image_id,
             resolv_conf_path: run.join("resolv.conf"),
