@@ -190,6 +190,7 @@ pub fn load(opts: &Options) -> Result<Loaded> {
     let (mut project, refs) = l.convert(&root, &name, &env)?;
     project.working_dir = project_dir;
     project.config_files = files;
+    validate::drop_missing_optional(&mut project, &mut l.warnings);
     profiles::apply(
         &mut project,
         &opts.profiles,

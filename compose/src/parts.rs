@@ -440,7 +440,7 @@ pub fn extra_hosts(n: &Node) -> Result<Vec<(String, String)>> {
         Value::Map(m) => {
             for (k, v) in m {
                 for ip in de::strings(v, true)? {
-                    out.push((k.clone(), ip));
+                    out.push((k.clone(), ip.trim_matches(['[', ']']).to_string()));
                 }
             }
         }

@@ -92,6 +92,31 @@ pub fn apply(
     Ok(())
 }
 
+/// Enable services by name after the load (`run SERVICE`, `up SERVICE`): each, and what it
+/// depends on, moves from `disabled` to `services`. An unknown name is an error.
+pub fn enable(project: &mut Project, names: &[String]) -> Result<()> {
+    let mut todo: Vec<String> = Vec::new();
+    for n in names {
+        if !project.services.contains_key(n) && !project.disabled.contains_key(n) {
+            return Err(Error::Discovery(format!("no such service: {n}")));
+        }
+        todo.push(n.clone());
+    }
+    while let Some(n) = todo.pop() {
+        if let Some(s) = project.disabled.shift_remove(&n) {
+            todo.extend(graph::dependencies(&s));
+            project.services.insert(n, s);
+        } else if let Some(s) = project.services.get(&n) {
+            todo.extend(
+                graph::dependencies(s)
+                    .into_iter()
+                    .filter(|d| project.disabled.contains_key(d)),
+            );
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +176,17 @@ mod tests {
         apply(&mut p, &[], None, &["debug".into()], &mut w).unwrap();
         assert_eq!(names(&p), ["web", "debug", "tools"]);
         assert!(p.disabled.contains_key("all"));
+    }
+
+    #[test]
+    fn enable_after_load() {
+        let mut w = Warnings::default();
+        let mut p = project();
+        apply(&mut p, &[], None, &[], &mut w).unwrap();
+        enable(&mut p, &["debug".into()]).unwrap();
+        assert_eq!(names(&p), ["web", "debug", "tools"]);
+        assert!(p.disabled.contains_key("all"));
+        assert!(enable(&mut p, &["nope".into()]).is_err());
     }
 
     #[test]

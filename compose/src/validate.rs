@@ -4,7 +4,7 @@
 
 use indexmap::IndexMap;
 
-use crate::error::{Error, Pos, Result};
+use crate::error::{Error, Pos, Result, Warning, Warnings};
 use crate::graph;
 use crate::parts::NetworkMode;
 use crate::project::Project;
@@ -12,6 +12,36 @@ use crate::service::Refs;
 
 fn at(p: &Option<Pos>) -> Pos {
     p.clone().unwrap_or_else(|| Pos::synthetic(""))
+}
+
+/// An optional dependency (`required: false`) on a service the project does not define is
+/// dropped with a warning, as compose does.
+pub fn drop_missing_optional(project: &mut Project, warnings: &mut Warnings) {
+    let known: Vec<String> = project
+        .services
+        .keys()
+        .chain(project.disabled.keys())
+        .cloned()
+        .collect();
+    for s in project.services.values_mut() {
+        let missing: Vec<String> = s
+            .depends_on
+            .iter()
+            .filter(|(d, dep)| !dep.required && !known.contains(d))
+            .map(|(d, _)| d.clone())
+            .collect();
+        for d in missing {
+            let pos = at(&s.pos);
+            warnings.push(Warning::at(
+                &pos,
+                format!(
+                    "service {:?}: optional dependency {d:?} is not defined; ignored",
+                    s.name
+                ),
+            ));
+            s.depends_on.shift_remove(&d);
+        }
+    }
 }
 
 pub fn validate(project: &Project, refs: &IndexMap<String, Refs>) -> Result<()> {
@@ -26,7 +56,11 @@ pub fn validate(project: &Project, refs: &IndexMap<String, Refs>) -> Result<()> 
                 "has neither an image nor a build context",
             ));
         }
-        for (dep, pos) in &r.depends_on {
+        for (dep, pos) in r
+            .depends_on
+            .iter()
+            .filter(|(d, _)| s.depends_on.contains_key(*d))
+        {
             if !project.services.contains_key(dep) && !project.disabled.contains_key(dep) {
                 return Err(Error::service(
                     pos,

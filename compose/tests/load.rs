@@ -486,3 +486,39 @@ fn config_hash_is_stable_across_key_order_and_runs() {
     assert_eq!(h(&a), h(&b));
     assert_ne!(h(&a), h(&c));
 }
+
+#[test]
+fn optional_dependency_on_an_undefined_service_is_a_warning() {
+    let l = load_text(
+        "services:\n  web:\n    image: busybox\n    depends_on:\n      cache: {condition: service_started, required: false}\n      db: {condition: service_healthy}\n  db:\n    image: busybox\n",
+    )
+    .unwrap();
+    let web = &l.project.services["web"];
+    assert_eq!(web.depends_on.keys().collect::<Vec<_>>(), ["db"]);
+    assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
+    assert!(l.warnings[0]
+        .message
+        .contains("optional dependency \"cache\""));
+}
+
+#[test]
+fn extra_hosts_forms_merge_across_files() {
+    let t = project_dir();
+    write(
+        t.path(),
+        "compose.yaml",
+        "services:\n  web:\n    image: busybox\n    extra_hosts: [\"db:10.0.0.1\", \"v6:[::1]\"]\n",
+    );
+    write(
+        t.path(),
+        "compose.override.yaml",
+        "services:\n  web:\n    extra_hosts: {db: 10.0.0.9, cache: 10.0.0.2}\n",
+    );
+    let l = load(&opts(t.path(), &[])).unwrap();
+    let hosts = &l.project.services["web"].extra_hosts;
+    let want: Vec<(String, String)> = [("db", "10.0.0.9"), ("v6", "::1"), ("cache", "10.0.0.2")]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(hosts, &want);
+}
