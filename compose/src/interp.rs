@@ -228,7 +228,7 @@ pub fn interpolate(
 pub fn unset_warning(pos: &Pos, name: &str) -> Warning {
     Warning::at(
         pos,
-        format!("the \"{name}\" variable is not set; defaulting to a blank string"),
+        format!("the \"{name}\" variable is not set. Defaulting to a blank string."),
     )
 }
 

@@ -187,7 +187,7 @@ pub fn load(opts: &Options) -> Result<Loaded> {
             n
         }
     };
-    let (mut project, refs) = l.convert(&root, &name, &env)?;
+    let (mut project, refs) = l.convert(&root, &name, &env, &project_dir)?;
     project.working_dir = project_dir;
     project.config_files = files;
     validate::drop_missing_optional(&mut project, &mut l.warnings);
@@ -457,6 +457,7 @@ impl Loader<'_> {
         root: &Node,
         name: &str,
         env: &HashMap<String, String>,
+        project_dir: &Path,
     ) -> Result<(Project, IndexMap<String, Refs>)> {
         let w = &mut self.warnings;
         let mut p = Project {
@@ -512,7 +513,14 @@ impl Loader<'_> {
                 read_env_file: &read_env_file,
                 warnings: w,
             };
-            let (s, r) = service::parse(&k, &n, &mut cx)?;
+            let (mut s, r) = service::parse(&k, &n, &mut cx)?;
+            if let Some(b) = &mut s.build {
+                // A build without context (only dockerfile_inline, say) builds in the project
+                // directory.
+                if !is_remote_context(&b.context) && !b.context.starts_with('/') {
+                    b.context = crate::mounts::absolute(&b.context, project_dir, None);
+                }
+            }
             if let (Some(b), Some(at)) = (&s.build, &r.build) {
                 if !is_remote_context(&b.context) && !Path::new(&b.context).is_dir() {
                     return Err(Error::service(

@@ -522,3 +522,14 @@ fn extra_hosts_forms_merge_across_files() {
         .collect();
     assert_eq!(hosts, &want);
 }
+
+#[test]
+fn build_without_context_is_the_project_directory() {
+    let l = load_text(
+        "services:\n  web:\n    build:\n      dockerfile_inline: |\n        FROM busybox\n",
+    )
+    .unwrap();
+    let b = l.project.services["web"].build.as_ref().unwrap();
+    assert_eq!(b.context, l.project.working_dir.display().to_string());
+    assert_eq!(b.dockerfile_inline.as_deref(), Some("FROM busybox\n"));
+}
