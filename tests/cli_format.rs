@@ -30,6 +30,8 @@ fn inspect_runs_go_templates() {
         format!("{}\n", bind.path().display())
     );
     assert_eq!(f(r#"{{index .Config.Labels "x"}}"#), "1\n");
+    // A map (labels) lacking a key is no value, as docker prints it.
+    assert_eq!(f("{{.Config.Labels.y}} {{.Config.Labels.nope}}"), "two <no value>\n");
     let labels: serde_json::Value =
         serde_json::from_str(&f("{{json .Config.Labels}}")).expect("JSON");
     assert_eq!(labels["x"], "1");

@@ -10,8 +10,11 @@
 //! `<nil>` inside them, `<no value>` for a null printed on its own.
 //!
 //! Docker's inspect documents are structs: a field that isn't there is an error
-//! (`map has no entry for key "X"`), as docker's raw fallback says. A row of a listing may
-//! have methods (docker's `.Label "k"`), given to [`Template::execute`].
+//! (`map has no entry for key "X"`), as docker's raw fallback says; under the fields that
+//! are Go maps in docker's types (`Labels`, `Networks`, `Ports`, … [`MAP_FIELDS`]) a
+//! missing key is `<no value>`, as there. A row of a listing may have methods (docker's
+//! `.Label "k"`), given to [`Template::execute`]. Not supported: `define`, `template`,
+//! `block` (a parse error says so) and the `html`, `js`, `urlquery`, `call` functions.
 //!
 //! Not the gtmpl crate (0.7.1): it prints lists and maps with Rust's `Debug` form and maps
 //! in hash order, prints nil as `nil`, runs `range`'s `else` after a non-empty range,
@@ -961,9 +964,26 @@ impl Exec<'_> {
         args: &[Value],
     ) -> Result<Value, String> {
         let mut v = v.clone();
+        // The key `v` was reached by, and whether a map had no entry on the way.
+        let mut via: Option<&str> = None;
+        let mut missing = false;
         for (i, name) in chain.iter().enumerate() {
             let last = i + 1 == chain.len();
+            let in_map = via.is_some_and(|k| MAP_FIELDS.contains(&k));
+            via = Some(name);
+            if missing {
+                continue;
+            }
             v = match &v {
+                // A Go map lacking the key, or nil: no value, and none further down.
+                Value::Object(m) if in_map && !m.contains_key(name) && args.is_empty() => {
+                    missing = true;
+                    Value::Null
+                }
+                Value::Null if in_map => {
+                    missing = true;
+                    Value::Null
+                }
                 Value::Object(m) => {
                     match m.get(name) {
                         Some(_) if !args.is_empty() && last => {
@@ -1018,6 +1038,26 @@ impl Exec<'_> {
         Ok(v)
     }
 }
+
+/// The fields of docker's documents that are Go maps, not structs: a key they lack is no
+/// value (`{{.Config.Labels.nope}}`), as docker prints it, where a struct's missing field
+/// is an error.
+const MAP_FIELDS: &[&str] = &[
+    "Labels",
+    "ExposedPorts",
+    "Volumes",
+    "Networks",
+    "Ports",
+    "PortBindings",
+    "Options",
+    "Containers",
+    "Sysctls",
+    "StorageOpt",
+    "Tmpfs",
+    "Data",
+    "DriverOpts",
+    "Annotations",
+];
 
 const DOCKER_FUNCS: &[&str] = &[
     "json", "split", "join", "title", "lower", "upper", "pad", "truncate",
@@ -1538,6 +1578,10 @@ fn sprintf(f: &str, args: &[Value]) -> String {
                     .and_then(|u| char::from_u32(u as u32))
                     .unwrap_or('\u{fffd}')
             ),
+            ('s', Value::Null) => "%!s(<nil>)".into(),
+            ('s', v @ (Value::Number(_) | Value::Bool(_))) => {
+                format!("%!s({}={})", go_type(v), go_print(v))
+            }
             ('s' | 'v', v) => {
                 let s = go_print(v);
                 match (verb, prec) {
@@ -1728,6 +1772,10 @@ mod tests {
         );
         assert_eq!(run("{{printf \"%d\"}}", &v), "%!d(MISSING)");
         assert_eq!(
+            run("{{printf \"%s %d\" 5 \"x\"}}", &v),
+            "%!s(int=5) %!d(string=x)"
+        );
+        assert_eq!(
             run("{{len .Mounts}} {{len .Name}} {{len .Config.Labels}}", &v),
             "2 4 2"
         );
@@ -1794,6 +1842,21 @@ mod tests {
             r#"template: :1:2: executing "" at <.State.Health.Status>: nil pointer evaluating interface {}.Status"#
         );
         assert!(exec_err("{{.Name.X}}", &v).contains("can't evaluate field X in type string"));
+        // A Go map (docker's labels) lacking a key is no value, not an error.
+        assert_eq!(
+            run(
+                "{{.Config.Labels.x}} {{.Config.Labels.nope}} {{.Config.Labels.nope.y}}",
+                &v
+            ),
+            "1 <no value> <no value>"
+        );
+        assert_eq!(
+            run(
+                "{{.NetworkSettings.Networks.none}}",
+                &json!({"NetworkSettings": {"Networks": null}})
+            ),
+            "<no value>"
+        );
         assert!(exec_err("{{index .Mounts 5}}", &v)
             .contains("at <index .Mounts 5>: error calling index: index out of range: 5"));
         assert!(exec_err("{{eq .Name 1}}", &v).contains("incompatible types for comparison"));
