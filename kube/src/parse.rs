@@ -246,6 +246,21 @@ apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Secret\n  metadata
     }
 
     #[test]
+    fn exported_manifests_say_what_the_cluster_set() {
+        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  uid: 1234\n  resourceVersion: '9'\ndata: {k: v}\nstatus: {}\n";
+        let p = parse("get.yaml", text).unwrap();
+        let w: Vec<String> = p.warnings.iter().map(|w| w.to_string()).collect();
+        assert_eq!(
+            w,
+            [
+                "get.yaml:5: metadata.uid is set by the cluster; ignored",
+                "get.yaml:6: metadata.resourceVersion is set by the cluster; ignored",
+                "get.yaml:8: status is set by the cluster; ignored",
+            ]
+        );
+    }
+
+    #[test]
     fn errors() {
         let e = parse("bad.yaml", "kind: Pod\nmetadata: {name: a\n").unwrap_err();
         assert!(

@@ -33,6 +33,19 @@ const NO_MEANING_HERE: &[&str] = &[
     "imagePullSecrets",
 ];
 
+/// Fields the cluster sets (found in `kubectl get -o yaml` output): warned about as such.
+const SET_BY_THE_CLUSTER: &[&str] = &[
+    "status",
+    "uid",
+    "resourceVersion",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "generation",
+    "managedFields",
+    "selfLink",
+    "ownerReferences",
+];
+
 /// What one document's deserialization collects besides the value.
 pub(crate) struct Context<'f> {
     pub file: &'f str,
@@ -87,7 +100,9 @@ impl<'f> Context<'f> {
     }
 
     fn ignored(&self, path: &str, field: &str, line: usize) {
-        let message = if NO_MEANING_HERE.contains(&field) {
+        let message = if SET_BY_THE_CLUSTER.contains(&field) {
+            format!("{path} is set by the cluster; ignored")
+        } else if NO_MEANING_HERE.contains(&field) {
             format!("{path} has no meaning on a single host; ignored")
         } else {
             format!("{path} is not supported; ignored")

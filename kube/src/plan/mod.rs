@@ -16,7 +16,9 @@ pub use container::*;
 pub use env::FieldPath;
 pub use probe::{HealthCheck, ProbeTest};
 pub use service::{ServiceKind, ServicePlan, ServicePortPlan, ServiceTarget};
-pub use volumes::{FileToWrite, MountPlan, VolumePlan, VolumeSource};
+pub use volumes::{
+    host_path_check, FileToWrite, FoundAt, HostPathAction, MountPlan, VolumePlan, VolumeSource,
+};
 
 use crate::error::{Error, Problem, Warning};
 use crate::naming;
@@ -215,7 +217,41 @@ pub fn plan(objects: &[Object]) -> Result<Plan, Error> {
             }
         }
     }
-    let services = service::plan(objects, &workloads, &mut problems, &mut warnings);
+    let mut taken = Vec::new();
+    for w in &workloads {
+        for p in w.pod.published_ports() {
+            let port = HostPort {
+                port: p.host_port.unwrap_or(0),
+                protocol: p.protocol,
+                ip: p.host_ip.clone(),
+            };
+            let owner = format!("{:?}/{}", w.kind, w.name);
+            if let Some((_, other)) = taken
+                .iter()
+                .find(|(t, _): &&(HostPort, String)| t.clashes(&port))
+            {
+                problems.push(Problem {
+                    file: w.file.clone(),
+                    line: w.line,
+                    object: owner.clone(),
+                    field: "hostPort".into(),
+                    message: format!(
+                        "host port {}/{} is published by {other} too",
+                        port.port,
+                        port.protocol.as_lower()
+                    ),
+                });
+            }
+            taken.push((port, owner));
+        }
+    }
+    let services = service::plan(
+        objects,
+        &workloads,
+        &mut taken,
+        &mut problems,
+        &mut warnings,
+    );
     if !problems.is_empty() {
         return Err(Error::Invalid(problems));
     }
@@ -225,6 +261,22 @@ pub fn plan(objects: &[Object]) -> Result<Plan, Error> {
         claims,
         warnings,
     })
+}
+
+/// A port published on the host, to find two owners of one.
+pub(crate) struct HostPort {
+    pub port: u16,
+    pub protocol: Protocol,
+    pub ip: Option<String>,
+}
+
+impl HostPort {
+    /// One port and protocol, on one address or on all.
+    fn clashes(&self, other: &HostPort) -> bool {
+        self.port == other.port
+            && self.protocol == other.protocol
+            && (self.ip.is_none() || other.ip.is_none() || self.ip == other.ip)
+    }
 }
 
 struct Cx<'a> {
@@ -446,6 +498,14 @@ impl Cx<'_> {
         };
         let check = |p: &Option<Probe>, name: &str, cx: &mut Self| {
             p.as_ref().and_then(|p| match probe::resolve(p, port) {
+                Ok(_) if p.grpc.is_some() => {
+                    let f = format!("{at}.{name}");
+                    cx.warn(
+                        &f,
+                        format!("{f}: grpc probes are not supported; the probe is ignored"),
+                    );
+                    None
+                }
                 Ok(h) => Some(h),
                 Err(m) => {
                     cx.bad(&format!("{at}.{name}"), m);

@@ -110,6 +110,9 @@ pub(crate) fn resolve(
             port: port(&t.port)
                 .ok_or_else(|| format!("port {} names no port of the container", t.port))?,
         }
+    } else if p.grpc.is_some() {
+        // Left out by the caller, with a warning.
+        ProbeTest::Exec(Vec::new())
     } else {
         return Err("no handler".into());
     };

@@ -58,6 +58,7 @@ pub struct ServiceTarget {
 pub(crate) fn plan(
     objects: &[Object],
     workloads: &[Workload],
+    taken: &mut Vec<(super::HostPort, String)>,
     problems: &mut Vec<Problem>,
     warnings: &mut Vec<Warning>,
 ) -> Vec<ServicePlan> {
@@ -116,6 +117,23 @@ pub(crate) fn plan(
                         message: format!("no container port named {n:?} in the selected pods"),
                     });
                 }
+            }
+            if let Some(n) = p.node_port {
+                let port = super::HostPort {
+                    port: n as u16,
+                    protocol: p.protocol.unwrap_or_default(),
+                    ip: None,
+                };
+                if let Some((_, other)) = taken.iter().find(|(t, _)| t.clashes(&port)) {
+                    problems.push(Problem {
+                        file: o.file.clone(),
+                        line: o.line_of(&format!("spec.ports[{i}].nodePort")),
+                        object: o.id(),
+                        field: format!("spec.ports[{i}].nodePort"),
+                        message: format!("node port {n} is published by {other} too"),
+                    });
+                }
+                taken.push((port, o.id()));
             }
             ports.push(ServicePortPlan {
                 name: p.name.clone(),

@@ -244,3 +244,30 @@ spec:
         "{e}"
     );
 }
+
+#[test]
+fn a_host_port_is_published_once() {
+    let pod = |name: &str, port: u16| {
+        format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, labels: {{app: {name}}}}}\nspec:\n  containers: [{{name: c, image: busybox, ports: [{{containerPort: 80, hostPort: {port}}}]}}]\n---\n")
+    };
+    let e = plan_of(&format!("{}{}", pod("a", 30080), pod("b", 30080))).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "p.yaml:7: Pod/b: hostPort: host port 30080/tcp is published by Pod/a too"
+    );
+    let svc = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  type: NodePort\n  selector: {app: b}\n  ports: [{port: 80, nodePort: 30080}]\n";
+    let e = plan_of(&format!("{}{svc}", pod("a", 30080))).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "p.yaml:13: Service/s: spec.ports[0].nodePort: node port 30080 is published by Pod/a too"
+    );
+    assert!(plan_of(&format!("{}{}", pod("a", 30080), pod("b", 30081))).is_ok());
+}
+
+#[test]
+fn grpc_probes_are_left_out_with_a_warning() {
+    let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: g}\nspec:\n  containers:\n  - name: c\n    image: busybox\n    livenessProbe: {grpc: {port: 9000}}\n";
+    let p = plan_of(text).unwrap();
+    assert!(p.workloads[0].pod.containers[0].liveness.is_none());
+    assert_eq!(p.warnings[0].to_string(), "p.yaml:8: spec.containers[0].livenessProbe: grpc probes are not supported; the probe is ignored");
+}

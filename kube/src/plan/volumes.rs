@@ -17,7 +17,7 @@ pub struct VolumePlan {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum VolumeSource {
     /// `hostPath`: a bind of a host path. Before binding, the engine checks or makes what is
-    /// there by `check`: Unchecked nothing; DirectoryOrCreate makes a 0755 directory (and
+    /// there by `check` ([`host_path_check`]): DirectoryOrCreate makes a 0755 directory (and
     /// parents) when absent; FileOrCreate an empty 0644 file (the parent must exist);
     /// Directory, File, Socket, CharDevice, BlockDevice require that type, and refuse the
     /// pod otherwise.
@@ -54,6 +54,58 @@ pub struct MountPlan {
     pub read_only: bool,
     /// A path inside the volume to mount instead of its root.
     pub sub_path: Option<String>,
+}
+
+/// What is at a hostPath on this host (symlinks followed, as the kubelet stats it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FoundAt {
+    Nothing,
+    Directory,
+    File,
+    Socket,
+    CharDevice,
+    BlockDevice,
+    Other,
+}
+
+/// What the engine does before binding a hostPath.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostPathAction {
+    Bind,
+    /// Make the directory (and its parents), 0755, then bind.
+    CreateDirectory,
+    /// Make an empty file, 0644, then bind (its directory must exist).
+    CreateFile,
+}
+
+/// The kubelet's hostPath check: what to do given what is there, or why the pod cannot
+/// start. An unchecked path that is absent is made a directory, as the container runtime
+/// under Kubernetes makes it.
+pub fn host_path_check(check: HostPathType, found: FoundAt) -> Result<HostPathAction, String> {
+    use HostPathType as T;
+    let want = |ok: bool, what: &str| {
+        if ok {
+            Ok(HostPathAction::Bind)
+        } else if found == FoundAt::Nothing {
+            Err(format!(
+                "hostPath type check failed: nothing at the path, a {what} is required"
+            ))
+        } else {
+            Err(format!("hostPath type check failed: not a {what}"))
+        }
+    };
+    match (check, found) {
+        (T::Unchecked | T::DirectoryOrCreate, FoundAt::Nothing) => {
+            Ok(HostPathAction::CreateDirectory)
+        }
+        (T::FileOrCreate, FoundAt::Nothing) => Ok(HostPathAction::CreateFile),
+        (T::Unchecked, _) => Ok(HostPathAction::Bind),
+        (T::DirectoryOrCreate | T::Directory, f) => want(f == FoundAt::Directory, "directory"),
+        (T::FileOrCreate | T::File, f) => want(f == FoundAt::File, "file"),
+        (T::Socket, f) => want(f == FoundAt::Socket, "socket"),
+        (T::CharDevice, f) => want(f == FoundAt::CharDevice, "character device"),
+        (T::BlockDevice, f) => want(f == FoundAt::BlockDevice, "block device"),
+    }
 }
 
 const DEFAULT_MODE: i32 = 0o644;
@@ -182,5 +234,37 @@ pub(crate) fn mount(m: &VolumeMount, volumes: &[VolumePlan]) -> MountPlan {
         path: m.mount_path.clone(),
         read_only: forced || m.read_only.unwrap_or(false),
         sub_path: m.sub_path.clone().filter(|s| !s.is_empty()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_path_checks() {
+        use HostPathType as T;
+        assert_eq!(
+            host_path_check(T::DirectoryOrCreate, FoundAt::Nothing),
+            Ok(HostPathAction::CreateDirectory)
+        );
+        assert_eq!(
+            host_path_check(T::FileOrCreate, FoundAt::Nothing),
+            Ok(HostPathAction::CreateFile)
+        );
+        assert_eq!(
+            host_path_check(T::FileOrCreate, FoundAt::File),
+            Ok(HostPathAction::Bind)
+        );
+        assert_eq!(
+            host_path_check(T::Unchecked, FoundAt::Socket),
+            Ok(HostPathAction::Bind)
+        );
+        assert_eq!(
+            host_path_check(T::Directory, FoundAt::File).unwrap_err(),
+            "hostPath type check failed: not a directory"
+        );
+        assert!(host_path_check(T::Socket, FoundAt::Nothing).is_err());
+        assert!(host_path_check(T::DirectoryOrCreate, FoundAt::File).is_err());
     }
 }

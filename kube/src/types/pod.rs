@@ -307,6 +307,10 @@ pub struct Probe {
     pub http_get: Option<HttpGetAction>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tcp_socket: Option<TcpSocketAction>,
+    /// Read so that validation knows the probe has a handler; the plan leaves it out with a
+    /// warning (it needs a gRPC client in the image).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc: Option<GrpcAction>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initial_delay_seconds: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -346,6 +350,14 @@ pub struct HttpGetAction {
 pub struct HttpHeader {
     pub name: String,
     pub value: String,
+}
+
+/// `grpc:` of a probe.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GrpcAction {
+    pub port: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
 }
 
 /// `tcpSocket:` of a probe.
