@@ -62,6 +62,7 @@ impl Condition {
 pub struct Dependency {
     pub condition: Condition,
     /// Restart the dependent when this dependency is restarted or recreated.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub restart: bool,
     /// A missing (or disabled) dependency is an error when required, a warning otherwise.
     pub required: bool,

@@ -53,7 +53,10 @@ pub struct Service {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tmpfs: Vec<String>,
     /// The networks joined (`default` when neither networks nor network_mode is given).
-    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    #[serde(
+        skip_serializing_if = "IndexMap::is_empty",
+        serialize_with = "ser_networks"
+    )]
     pub networks: IndexMap<String, ServiceNetwork>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub network_mode: Option<NetworkMode>,
@@ -155,6 +158,23 @@ fn ser_hosts<S: serde::Serializer>(
 ) -> std::result::Result<S::Ok, S::Error> {
     let l: Vec<String> = h.iter().map(|(n, a)| format!("{n}={a}")).collect();
     l.serialize(s)
+}
+
+/// A network joined with no options is `name: null`, as compose prints it.
+fn ser_networks<S: serde::Serializer>(
+    n: &IndexMap<String, ServiceNetwork>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(n.len()))?;
+    for (k, v) in n {
+        if *v == ServiceNetwork::default() {
+            m.serialize_entry(k, &())?;
+        } else {
+            m.serialize_entry(k, v)?;
+        }
+    }
+    m.end()
 }
 
 /// Where a service refers to something by name, for validation's messages.
