@@ -1,5 +1,10 @@
 //! Reading typed values out of [`Node`]s: every wrong shape is an error at the node's
 //! file:line:column, every key left unread is a warning naming it and its line.
+//!
+//! Hand-written rather than serde's derive: a derived `Deserialize` has no positions to give
+//! its errors, turns an unknown key into silence or an error (compose wants a warning), and
+//! cannot take compose's many "string or list", "mapping or `KEY=VALUE` list" and "string
+//! after interpolation" shapes without a custom visitor per field anyway.
 
 use std::collections::HashSet;
 use std::str::FromStr;

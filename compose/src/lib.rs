@@ -2,7 +2,17 @@
 //!
 //! [`load`] reads what a command line names ([`Options`]) into a [`Project`] and the warnings
 //! to print. [`graph`] gives the start and stop order, [`names`] the names, labels and config
-//! hash of what the engine creates, [`output`] the `config` command's forms.
+//! hash of what the engine creates, [`output`] the `config` command's forms, and
+//! [`profiles::enable`] the services a command names.
+//!
+//! The load, in order: [`discover`] picks the files and the project directory; [`dotenv`]
+//! reads `.env` or `--env-file`; each file is parsed by [`node`] into a tree whose nodes keep
+//! file:line:column (anchors, aliases and `<<` merge keys applied), interpolated by
+//! [`interp`], its relative paths resolved by [`paths`], its `include`s and `extends` applied,
+//! and the files merged by [`merge`]; then [`service`] and [`project`] (with [`ports`],
+//! [`mounts`], [`build`], [`health`], [`deploy`], [`parts`], [`units`], all reading through
+//! [`de`]) type the tree, [`profiles`] filters it and [`validate`] checks what no single key
+//! can.
 
 pub mod build;
 pub mod de;

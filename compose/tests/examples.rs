@@ -231,6 +231,11 @@ fn config_output_of_the_three_tier_app() {
     assert_eq!(back["networks"]["php"]["name"], "three-tier_php");
     // As compose prints them: a network joined without options is null, restart: false left out.
     assert!(back["services"]["db"]["networks"]["db"].is_null());
-    assert!(back["services"]["php"]["depends_on"]["db"].get("restart").is_none());
-    assert_eq!(back["services"]["php"]["depends_on"]["db"]["required"], true);
+    assert!(back["services"]["php"]["depends_on"]["db"]
+        .get("restart")
+        .is_none());
+    assert_eq!(
+        back["services"]["php"]["depends_on"]["db"]["required"],
+        true
+    );
 }
