@@ -70,6 +70,11 @@ pub fn pod_name(owner: &str) -> String {
     format!("{base}-{}", random_suffix(5))
 }
 
+/// The volume an on-disk emptyDir of a pod is made as: `<pod>-<volume>`, removed with the pod.
+pub fn pod_volume_name(pod: &str, volume: &str) -> String {
+    format!("{pod}-{volume}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

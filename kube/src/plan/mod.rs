@@ -39,6 +39,43 @@ pub struct Plan {
     pub warnings: Vec<Warning>,
 }
 
+/// A port the plan publishes on the host: a container's hostPort or a Service's nodePort.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostPortUse {
+    pub port: u16,
+    pub protocol: Protocol,
+    /// None: every address.
+    pub host_ip: Option<String>,
+    /// `Pod/web`, `Service/web`.
+    pub owner: String,
+}
+
+impl Plan {
+    /// Every host port the plan publishes (node ports the engine is to pick are not in it),
+    /// so the engine can refuse a taken one before it makes anything.
+    pub fn host_ports(&self) -> Vec<HostPortUse> {
+        let pods = self.workloads.iter().flat_map(|w| {
+            w.pod.published_ports().map(move |p| HostPortUse {
+                port: p.host_port.unwrap_or(0),
+                protocol: p.protocol,
+                host_ip: p.host_ip.clone(),
+                owner: format!("{:?}/{}", w.kind, w.name),
+            })
+        });
+        let services = self.services.iter().flat_map(|s| {
+            s.ports.iter().filter_map(move |p| {
+                Some(HostPortUse {
+                    port: p.node_port?,
+                    protocol: p.protocol,
+                    host_ip: None,
+                    owner: format!("Service/{}", s.name),
+                })
+            })
+        });
+        pods.chain(services).collect()
+    }
+}
+
 /// The controller a workload stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum WorkloadKind {

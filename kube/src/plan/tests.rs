@@ -261,7 +261,16 @@ fn a_host_port_is_published_once() {
         e.to_string(),
         "p.yaml:13: Service/s: spec.ports[0].nodePort: node port 30080 is published by Pod/a too"
     );
-    assert!(plan_of(&format!("{}{}", pod("a", 30080), pod("b", 30081))).is_ok());
+    let p = plan_of(&format!("{}{}", pod("a", 30080), pod("b", 30081))).unwrap();
+    let ports: Vec<(u16, String)> = p
+        .host_ports()
+        .into_iter()
+        .map(|h| (h.port, h.owner))
+        .collect();
+    assert_eq!(
+        ports,
+        [(30080, "Pod/a".to_string()), (30081, "Pod/b".to_string())]
+    );
 }
 
 #[test]

@@ -24,7 +24,8 @@ pub enum VolumeSource {
     Bind { path: String, check: HostPathType },
     /// `emptyDir` with `medium: Memory`: a tmpfs, of `size_bytes` when a sizeLimit is set.
     Tmpfs { size_bytes: Option<u64> },
-    /// `emptyDir` on disk: a volume of the pod's own, made empty with it and removed with it.
+    /// `emptyDir` on disk: a volume of the pod's own, made empty with it and removed with it
+    /// (named by [`crate::naming::pod_volume_name`]).
     PodVolume { size_bytes: Option<u64> },
     /// `persistentVolumeClaim`: the named volume of the claim's name, kept across pods.
     Claim { claim: String, read_only: bool },
