@@ -309,6 +309,9 @@ impl Loader<'_> {
             } else {
                 (vec![de::string(item)?], None, Vec::new())
             };
+            if paths.is_empty() {
+                return err(item, "an include needs at least one path");
+            }
             let files: Vec<PathBuf> = paths.iter().map(|p| base.join(p)).collect();
             let dir = match dir {
                 Some(d) => base.join(d),

@@ -37,6 +37,14 @@ pub fn container_names(project: &str, service: &Service) -> Vec<String> {
         .collect()
 }
 
+/// The image a service runs: its `image`, else the one its build makes, `<project>-<service>`.
+pub fn image_name(project: &str, service: &Service) -> String {
+    match &service.image {
+        Some(i) => i.clone(),
+        None => format!("{project}-{}", service.name),
+    }
+}
+
 /// A one-off container of `run`: `<project>-<service>-run-<id>`.
 pub fn oneoff_name(project: &str, service: &str, id: &str) -> String {
     format!("{project}-{service}-run-{id}")
@@ -181,6 +189,12 @@ mod tests {
         r.scale = Some(2);
         assert_eq!(container_names("proj", &r), ["proj-web-1", "proj-web-2"]);
         assert_eq!(oneoff_name("proj", "web", "0f3a"), "proj-web-run-0f3a");
+        assert_eq!(image_name("proj", &s), "busybox");
+        let built = Service {
+            name: "php".into(),
+            ..Default::default()
+        };
+        assert_eq!(image_name("proj", &built), "proj-php");
     }
 
     #[test]
