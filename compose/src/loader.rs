@@ -15,6 +15,7 @@ use crate::dotenv;
 use crate::error::{Error, Result, Warning, Warnings};
 use crate::interp;
 use crate::merge;
+use crate::mounts;
 use crate::node::{self, Node, Value};
 use crate::paths;
 use crate::profiles;
@@ -83,18 +84,20 @@ fn read_env_files(
 }
 
 pub fn load(opts: &Options) -> Result<Loaded> {
-    let cwd = if opts.cwd.as_os_str().is_empty() {
-        std::env::current_dir().map_err(|e| Error::io(".", e))?
-    } else {
+    let cwd = if opts.cwd.is_absolute() {
         opts.cwd.clone()
+    } else {
+        let here = std::env::current_dir().map_err(|e| Error::io(".", e))?;
+        PathBuf::from(mounts::absolute(&opts.cwd.to_string_lossy(), &here, None))
     };
+    let abs = |p: &Path| PathBuf::from(mounts::absolute(&p.to_string_lossy(), &cwd, None));
     let mut l = Loader {
         opts,
         cwd: cwd.clone(),
         warnings: Warnings::default(),
     };
-    let explicit_dir = opts.project_dir.as_ref().map(|d| cwd.join(d));
-    let env_files: Vec<PathBuf> = opts.env_files.iter().map(|f| cwd.join(f)).collect();
+    let explicit_dir = opts.project_dir.as_deref().map(abs);
+    let env_files: Vec<PathBuf> = opts.env_files.iter().map(|f| abs(f)).collect();
     // COMPOSE_* variables may come from the .env of the project directory (or the cwd).
     let pre_dir = explicit_dir.clone().unwrap_or_else(|| cwd.clone());
     let pre_env = if env_files.is_empty() {
@@ -109,7 +112,7 @@ pub fn load(opts: &Options) -> Result<Loaded> {
                 if f == "-" {
                     f.clone()
                 } else {
-                    cwd.join(f).display().to_string()
+                    abs(Path::new(f)).display().to_string()
                 }
             })
             .collect()
@@ -117,7 +120,7 @@ pub fn load(opts: &Options) -> Result<Loaded> {
         let sep = pre_env.get("COMPOSE_PATH_SEPARATOR").map(String::as_str);
         discover::split_compose_file(cf, sep, &cwd)
             .iter()
-            .map(|p| p.display().to_string())
+            .map(|p| abs(p).display().to_string())
             .collect()
     } else {
         discover::find_default_files(&pre_dir, &mut l.warnings)?

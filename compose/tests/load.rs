@@ -533,3 +533,38 @@ fn build_without_context_is_the_project_directory() {
     assert_eq!(b.context, l.project.working_dir.display().to_string());
     assert_eq!(b.dockerfile_inline.as_deref(), Some("FROM busybox\n"));
 }
+
+#[test]
+fn relative_file_and_project_directory() {
+    let t = project_dir();
+    write(
+        t.path(),
+        "app/deploy/compose.yml",
+        "services:\n  web:\n    image: busybox\n    volumes: [\"./data:/data\"]\n",
+    );
+    write(t.path(), "app/.env", "TAG=from-project-dir\n");
+    std::fs::create_dir_all(t.path().join("elsewhere")).unwrap();
+    let mut o = opts(&t.path().join("elsewhere"), &[]);
+    o.files = vec!["../app/deploy/compose.yml".into()];
+    let l = load(&o).unwrap();
+    assert_eq!(l.project.working_dir, t.path().join("app/deploy"));
+    assert_eq!(l.project.name, "deploy");
+    assert_eq!(
+        l.project.config_files,
+        [t.path()
+            .join("app/deploy/compose.yml")
+            .display()
+            .to_string()]
+    );
+    // --project-directory: paths and .env from there, the name from its directory.
+    o.project_dir = Some("../app".into());
+    let l = load(&o).unwrap();
+    assert_eq!(l.project.working_dir, t.path().join("app"));
+    assert_eq!(l.project.name, "app");
+    assert_eq!(l.environment["TAG"], "from-project-dir");
+    let v = &l.project.services["web"].volumes[0];
+    assert_eq!(
+        v.source.as_deref(),
+        Some(t.path().join("app/data").to_str().unwrap())
+    );
+}
