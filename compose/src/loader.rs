@@ -315,9 +315,12 @@ impl Loader<'_> {
             if paths.is_empty() {
                 return err(item, "an include needs at least one path");
             }
-            let files: Vec<PathBuf> = paths.iter().map(|p| base.join(p)).collect();
+            let files: Vec<PathBuf> = paths
+                .iter()
+                .map(|p| PathBuf::from(mounts::absolute(p, base, None)))
+                .collect();
             let dir = match dir {
-                Some(d) => base.join(d),
+                Some(d) => PathBuf::from(mounts::absolute(&d, base, None)),
                 None => files[0]
                     .parent()
                     .map(Path::to_path_buf)
@@ -326,7 +329,10 @@ impl Loader<'_> {
             let env_paths: Vec<PathBuf> = if env_files.is_empty() {
                 vec![dir.join(".env")]
             } else {
-                env_files.iter().map(|e| base.join(e)).collect()
+                env_files
+                    .iter()
+                    .map(|e| PathBuf::from(mounts::absolute(e, base, None)))
+                    .collect()
             };
             let inc_env = read_env_files(&env_paths, &self.opts.env, !env_files.is_empty())?;
             let mut merged: Option<Node> = None;

@@ -568,3 +568,33 @@ fn relative_file_and_project_directory() {
         Some(t.path().join("app/data").to_str().unwrap())
     );
 }
+
+#[test]
+fn include_long_form_and_cycles() {
+    let t = project_dir();
+    write(
+        t.path(),
+        "lib/svc.yaml",
+        "services:\n  cache:\n    image: redis:${V}\n    env_file: [./conf/cache.env]\n",
+    );
+    write(t.path(), "shared/conf/cache.env", "MODE=lru\n");
+    write(t.path(), "vars.env", "V=7\n");
+    write(
+        t.path(),
+        "compose.yaml",
+        "include:\n  - path: [lib/svc.yaml]\n    project_directory: shared\n    env_file: vars.env\nservices:\n  web:\n    image: busybox\n",
+    );
+    let l = load(&opts(t.path(), &[])).unwrap();
+    let cache = &l.project.services["cache"];
+    assert_eq!(cache.image.as_deref(), Some("redis:7"));
+    assert_eq!(cache.environment["MODE"].as_deref(), Some("lru"));
+    write(t.path(), "loop/a.yaml", "include: [b.yaml]\nservices: {}\n");
+    write(t.path(), "loop/b.yaml", "include: [a.yaml]\nservices: {}\n");
+    write(
+        t.path(),
+        "compose.yaml",
+        "include: [loop/a.yaml]\nservices: {}\n",
+    );
+    let e = load(&opts(t.path(), &[])).unwrap_err().to_string();
+    assert!(e.contains("include cycle"), "{e}");
+}
