@@ -1009,6 +1009,8 @@ impl Exec<'_> {
                             }
                             if self.header {
                                 Value::String(name.to_uppercase())
+                            } else if OPTIONAL_FIELDS.contains(&name.as_str()) {
+                                Value::Null
                             } else {
                                 return Err(self.fail(
                                     node.pos,
@@ -1057,6 +1059,22 @@ const MAP_FIELDS: &[&str] = &[
     "Data",
     "DriverOpts",
     "Annotations",
+];
+
+/// Fields of docker's structs that its JSON leaves out when empty (`omitempty`): one
+/// a document lacks is a nil or empty field there, no value here, not an error.
+const OPTIONAL_FIELDS: &[&str] = &[
+    "Health",
+    "Healthcheck",
+    "StopSignal",
+    "StopTimeout",
+    "ExposedPorts",
+    "Shell",
+    "ArgsEscaped",
+    "MacAddress",
+    "SizeRw",
+    "SizeRootFs",
+    "Node",
 ];
 
 const DOCKER_FUNCS: &[&str] = &[
@@ -1842,6 +1860,8 @@ mod tests {
             r#"template: :1:2: executing "" at <.State.Health.Status>: nil pointer evaluating interface {}.Status"#
         );
         assert!(exec_err("{{.Name.X}}", &v).contains("can't evaluate field X in type string"));
+        // A field docker's JSON omits when empty is no value; below it, nil.
+        assert_eq!(run("{{.State.Healthcheck}}", &v), "<no value>");
         // A Go map (docker's labels) lacking a key is no value, not an error.
         assert_eq!(
             run(
