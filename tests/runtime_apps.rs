@@ -271,3 +271,118 @@ fn the_images_healthcheck_runs_and_no_healthcheck_turns_it_off() {
     assert!(err.contains("no health check"), "{err}");
     t.ok(["rm", "-f", "img", "off"]);
 }
+
+#[test]
+fn a_container_in_anothers_network_has_its_address_and_reaches_its_port_on_localhost() {
+    let t = busybox();
+    let subnet = harness::free_test_subnet();
+    t.ok(["network", "create", "--subnet", &subnet, "shared"]);
+    t.ok([
+        "run",
+        "-d",
+        "--name",
+        "owner",
+        "--network",
+        "shared",
+        "--ipc",
+        "shareable",
+        "busybox",
+        "sh",
+        "-c",
+        "echo from-owner > /tmp/i; exec httpd -f -p 8080 -h /tmp",
+    ]);
+    let owner_ip = inspect(&t, "owner")["NetworkSettings"]["Networks"]["shared"]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let out = t.ok([
+        "run",
+        "--rm",
+        "--network",
+        "container:owner",
+        "busybox",
+        "sh",
+        "-c",
+        "ip -4 -o addr show eth0; for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://127.0.0.1:8080/i && break; sleep 0.2; done; hostname",
+    ]);
+    assert!(out.contains(&format!("inet {owner_ip}/24")), "{out}");
+    assert!(out.contains("from-owner"), "{out}");
+    let owner_host = t.ok(["exec", "owner", "hostname"]);
+    assert!(out.ends_with(&owner_host), "{out}");
+    // PID and IPC namespaces joined too.
+    let ps = t.ok([
+        "run",
+        "--rm",
+        "--pid",
+        "container:owner",
+        "busybox",
+        "ps",
+        "-o",
+        "args",
+    ]);
+    assert!(ps.contains("httpd -f -p 8080"), "{ps}");
+    let ipc = |args: &[&str]| {
+        let mut a = vec!["run", "--rm"];
+        a.extend_from_slice(args);
+        a.extend(["busybox", "readlink", "/proc/self/ns/ipc"]);
+        t.ok(a)
+    };
+    let owner_ipc = t.ok(["exec", "owner", "readlink", "/proc/self/ns/ipc"]);
+    assert_eq!(ipc(&["--ipc", "container:owner"]), owner_ipc);
+    assert_ne!(ipc(&[]), owner_ipc);
+    // Published ports belong to the owner; a joined container keeps it from removal.
+    let (_, err) = t.fails([
+        "run",
+        "--rm",
+        "--network",
+        "container:owner",
+        "-p",
+        "8081:80",
+        "busybox",
+        "true",
+    ]);
+    assert!(err.contains("--publish"), "{err}");
+    t.ok([
+        "run",
+        "-d",
+        "--name",
+        "joined",
+        "--network",
+        "container:owner",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let (_, err) = t.fails(["rm", "-f", "owner"]);
+    assert!(err.contains("joined joined its namespaces"), "{err}");
+    t.ok(["rm", "-f", "joined"]);
+    t.ok(["stop", "-t", "1", "owner"]);
+    // Joining a container that isn't running is refused, and nothing is made.
+    let before = t.container_ids().len();
+    let (_, err) = t.fails([
+        "run",
+        "--rm",
+        "--network",
+        "container:owner",
+        "busybox",
+        "true",
+    ]);
+    assert!(
+        err.contains("owner") && err.contains("not running"),
+        "{err}"
+    );
+    let (_, err) = t.fails([
+        "run",
+        "--rm",
+        "--ipc",
+        "container:nosuch",
+        "busybox",
+        "true",
+    ]);
+    assert!(err.contains("--ipc") && err.contains("nosuch"), "{err}");
+    let (_, err) = t.fails(["run", "--rm", "--uts", "container:owner", "busybox", "true"]);
+    assert!(err.contains("--uts"), "{err}");
+    assert_eq!(t.container_ids().len(), before);
+    t.ok(["rm", "owner"]);
+    t.ok(["network", "rm", "shared"]);
+}

@@ -40,7 +40,8 @@ pub struct CreateArgs {
     /// Container host name.
     #[arg(long, short = 'h')]
     hostname: Option<String>,
-    /// Network: bridge (the default), none, host, or a network's name.
+    /// Network: bridge (the default), none, host, a network's name, or container:NAME (another
+    /// running container's: its address, its ports, its localhost).
     #[arg(long, alias = "net")]
     network: Option<String>,
     /// Another name for the container on its network.
@@ -123,6 +124,16 @@ pub struct CreateArgs {
     /// root's defaults.
     #[arg(long = "log-opt")]
     log_opt: Vec<String>,
+    /// IPC namespace: private (the default), shareable (others may join it), host, or
+    /// container:NAME (a shareable container's).
+    #[arg(long, value_name = "MODE")]
+    ipc: Option<String>,
+    /// PID namespace: host, or container:NAME (another running container's).
+    #[arg(long, value_name = "MODE")]
+    pid: Option<String>,
+    /// UTS namespace: host.
+    #[arg(long, value_name = "MODE")]
+    uts: Option<String>,
     /// Command to run to check health (run by the container's /bin/sh).
     #[arg(long, value_name = "COMMAND")]
     health_cmd: Option<String>,
@@ -193,6 +204,9 @@ impl CreateArgs {
             volumes_from: self.volumes_from.clone(),
             log_driver: self.log_driver.clone(),
             log_opts: self.log_opt.clone(),
+            ipc: self.ipc.clone(),
+            pid: self.pid.clone(),
+            uts: self.uts.clone(),
             health: rbox_runtime::model::health::HealthFlags {
                 cmd: self.health_cmd.clone(),
                 interval: self.health_interval.clone(),

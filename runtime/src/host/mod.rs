@@ -1,10 +1,11 @@
 //! What a container takes from the host: its root filesystem (an overlay), cgroups, the
-//! sealed view of rbox's binary, its network namespace and veths, volume filling,
-//! tree copying.
+//! sealed view of rbox's binary, its network namespace and veths, namespaces joined from
+//! another container, volume filling, tree copying.
 
 pub mod cgroup;
 pub mod fill;
 pub mod net;
 pub mod rootfs;
 pub mod sealed;
+pub mod shared;
 pub mod tree;

@@ -18,9 +18,10 @@ pub fn networks(containers: &Containers) -> Networks {
     Networks::open(containers.root())
 }
 
-/// Whether a network mode puts the container on networks of its own (not `none`/`host`).
+/// Whether a network mode puts the container on networks of its own (not `none`, `host`
+/// or another container's).
 pub fn on_networks(mode: &str) -> bool {
-    !matches!(mode, "none" | "host")
+    crate::model::namespaces::NetworkMode::parse(mode).has_networks()
 }
 
 /// `--ip`'s value.

@@ -64,8 +64,18 @@ pub struct ProcessConfig {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct HostConfig {
-    /// `bridge` (the default network), `none`, `host`, or a network's name.
+    /// `bridge` (the default network), `none`, `host`, a network's name, or
+    /// `container:<id>` (see `model::namespaces::NetworkMode`).
     pub network_mode: String,
+    /// `--ipc`: `private`, `shareable`, `host` or `container:<id>`.
+    #[serde(default)]
+    pub ipc_mode: String,
+    /// `--pid`: empty (its own), `host` or `container:<id>`.
+    #[serde(default)]
+    pub pid_mode: String,
+    /// `--uts`: empty (its own) or `host`.
+    #[serde(default)]
+    pub uts_mode: String,
     /// The container's addresses on its networks (first: the default route).
     #[serde(default)]
     pub networks: Vec<rbox_network::Endpoint>,

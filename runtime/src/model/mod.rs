@@ -7,4 +7,5 @@ pub mod health;
 pub mod ids;
 pub mod log_config;
 pub mod mount;
+pub mod namespaces;
 pub mod options;

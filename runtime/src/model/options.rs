@@ -80,6 +80,12 @@ pub struct RunOptions {
     pub log_driver: Option<String>,
     /// `--log-opt KEY=VALUE`.
     pub log_opts: Vec<String>,
+    /// `--ipc`.
+    pub ipc: Option<String>,
+    /// `--pid`.
+    pub pid: Option<String>,
+    /// `--uts`.
+    pub uts: Option<String>,
     /// `--health-*`, `--no-healthcheck`.
     pub health: crate::model::health::HealthFlags,
 }

@@ -80,6 +80,9 @@ pub struct EtcFiles<'a> {
     pub mounts: &'a [(crate::store::volumes::Mount, std::path::PathBuf)],
     /// The network namespace to join (bridge networks), by path.
     pub netns: Option<&'a Path>,
+    /// Namespaces of another container's to join (`--ipc`, `--pid`, `--network`
+    /// `container:X`): OCI type and path.
+    pub joined: &'a [(&'static str, std::path::PathBuf)],
 }
 
 /// Whether the container's first process holds CAP_SYS_ADMIN only to load its seccomp
@@ -193,14 +196,22 @@ fn build_for(
         args.splice(0..0, [INIT_PATH.to_string(), "--".to_string()]);
     }
 
-    let mut namespaces = vec![
-        json!({"type": "pid"}),
-        json!({"type": "ipc"}),
-        json!({"type": "uts"}),
-        json!({"type": "mount"}),
-        json!({"type": "cgroup"}),
-    ];
-    match files.netns {
+    let joined = |t: &str| files.joined.iter().find(|(k, _)| *k == t).map(|(_, p)| p);
+    let mut namespaces = Vec::new();
+    for (kind, mode) in [
+        ("pid", &c.host.pid_mode),
+        ("ipc", &c.host.ipc_mode),
+        ("uts", &c.host.uts_mode),
+    ] {
+        match joined(kind) {
+            Some(path) => namespaces.push(json!({"type": kind, "path": path})),
+            None if mode == "host" => {}
+            None => namespaces.push(json!({"type": kind})),
+        }
+    }
+    namespaces.push(json!({"type": "mount"}));
+    namespaces.push(json!({"type": "cgroup"}));
+    match files.netns.or(joined("network").map(|p| p.as_path())) {
         Some(path) => namespaces.push(json!({"type": "network", "path": path})),
         None if !host_net => namespaces.push(json!({"type": "network"})),
         None => {}
@@ -264,7 +275,7 @@ fn build_for(
     } else {
         c.config.working_dir.clone()
     };
-    Ok(json!({
+    let mut spec = json!({
         "ociVersion": "1.0.2",
         "process": {
             "terminal": c.config.tty,
@@ -278,7 +289,14 @@ fn build_for(
         "hostname": c.config.hostname,
         "mounts": mounts,
         "linux": linux,
-    }))
+    });
+    // The host's UTS namespace keeps the host's name.
+    if c.host.uts_mode == "host" {
+        if let Some(o) = spec.as_object_mut() {
+            o.remove("hostname");
+        }
+    }
+    Ok(spec)
 }
 
 /// The process arguments: entrypoint then command, as Docker combines them.
@@ -387,6 +405,7 @@ mod tests {
         };
         let files = EtcFiles {
             netns: None,
+            joined: &[],
             dir: Path::new("/x"),
             init: None,
             mounts: &[],
@@ -534,6 +553,7 @@ mod tests {
             let netns = Path::new("/run/netns/rbox-aaaa");
             let files = EtcFiles {
                 netns: (c.host.network_mode != "host").then_some(netns),
+                joined: &[],
                 dir: Path::new("/x"),
                 init: None,
                 mounts: &mounts,

@@ -53,6 +53,8 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
         .network
         .clone()
         .unwrap_or_else(|| rbox_network::store::DEFAULT_NETWORK.into());
+    let shared = crate::ops::namespaces::resolve(containers, o, &network)?;
+    let network = shared.network.clone();
     let port_bindings = published_ports(o, &ic, &network)?;
     let (entrypoint, cmd) = match &o.entrypoint {
         Some(e) => (
@@ -93,12 +95,13 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
             ),
         });
     }
-    let hostname = match &o.hostname {
-        Some(h) => h.clone(),
-        None if network == "host" => nix::unistd::gethostname()
+    let host_uts = network == "host" || shared.uts == "host";
+    let hostname = match (&o.hostname, &shared.hostname) {
+        (Some(h), _) | (None, Some(h)) => h.clone(),
+        (None, None) if host_uts => nix::unistd::gethostname()
             .map(|h| h.to_string_lossy().into_owned())
             .unwrap_or_else(|_| id[..12].to_owned()),
-        None => id[..12].to_owned(),
+        (None, None) => id[..12].to_owned(),
     };
     let healthcheck = crate::model::health::resolve(ic.healthcheck.get(), &o.health)?;
     let stop_signal = o
@@ -257,6 +260,9 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
         },
         host: HostConfig {
             network_mode: network,
+            ipc_mode: shared.ipc,
+            pid_mode: shared.pid,
+            uts_mode: shared.uts,
             networks: networks.clone(),
             port_bindings,
             publish_all_ports: o.publish_all,

@@ -156,6 +156,15 @@ pub fn kill(containers: &Containers, id: &str, signal: i32) -> Result<()> {
 /// `volumes`, its anonymous volumes go too (named volumes never go with a container).
 pub fn remove(containers: &Containers, id: &str, force: bool, volumes: bool) -> Result<()> {
     let c = reconcile(containers, id)?;
+    let joiners = crate::ops::namespaces::running_joiners(containers, id)?;
+    if !joiners.is_empty() {
+        return Err(Error::Conflict(format!(
+            "cannot remove container \"/{}\": {} joined its namespaces: stop or remove {} first",
+            c.config.name,
+            joiners.join(", "),
+            if joiners.len() == 1 { "it" } else { "them" }
+        )));
+    }
     if c.state.is_running() {
         if !force {
             return Err(Error::Conflict(format!(

@@ -11,6 +11,7 @@ pub mod images;
 pub mod inspect;
 pub mod lifecycle;
 pub mod logs;
+pub mod namespaces;
 pub mod networks;
 pub mod pause;
 pub mod prune;

@@ -278,6 +278,8 @@ impl Monitor {
             &run,
             &crate::host::net::peer_hosts(&self.containers, config),
         )?;
+        let joined = crate::host::shared::joined(&self.containers, config)?;
+        crate::host::shared::copy_owner_files(&self.containers, config, &run)?;
         let args = spec::process_args(config)?;
         let init = config.host.init.then(etc::init_binary).transpose()?;
         let mounts = self.prepare_volumes(config, &rootfs_dir)?;
@@ -286,6 +288,7 @@ impl Monitor {
             init: init.as_deref(),
             mounts: &mounts,
             netns: self.network.as_ref().map(|n| n.netns.as_path()),
+            joined: &joined,
         };
         let spec = spec::build(config, &user, &args, &rootfs_dir, &files)?;
         let bundle = run.join("bundle");

@@ -37,11 +37,11 @@ pub struct HostConfigJson<'a> {
     dns_search: [String; 0],
     extra_hosts: Option<&'a [String]>,
     group_add: Option<Vec<String>>,
-    ipc_mode: &'static str,
+    ipc_mode: &'a str,
     cgroup: &'static str,
     links: Option<Vec<String>>,
     oom_score_adj: i64,
-    pid_mode: &'static str,
+    pid_mode: &'a str,
     privileged: bool,
     publish_all_ports: bool,
     readonly_rootfs: bool,
@@ -49,7 +49,7 @@ pub struct HostConfigJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     tmpfs: Option<BTreeMap<String, String>>,
     #[serde(rename = "UTSMode")]
-    uts_mode: &'static str,
+    uts_mode: &'a str,
     userns_mode: &'static str,
     shm_size: i64,
     console_size: [u32; 2],
@@ -155,17 +155,21 @@ impl<'a> HostConfigJson<'a> {
             dns_search: [],
             extra_hosts: non_empty(&host.extra_hosts),
             group_add: None,
-            ipc_mode: "private",
+            ipc_mode: if host.ipc_mode.is_empty() {
+                "private"
+            } else {
+                &host.ipc_mode
+            },
             cgroup: "",
             links: None,
             oom_score_adj: 0,
-            pid_mode: "",
+            pid_mode: &host.pid_mode,
             privileged: host.privileged,
             publish_all_ports: host.publish_all_ports,
             readonly_rootfs: host.readonly_rootfs,
             security_opt: None,
             tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
-            uts_mode: "",
+            uts_mode: &host.uts_mode,
             userns_mode: "",
             shm_size: SHM_SIZE,
             console_size: [0, 0],
