@@ -152,7 +152,8 @@ pub fn load(opts: &Options) -> Result<Loaded> {
             Some(r) => merge::merge_file(r, tree),
         }
     }
-    let root = root.ok_or_else(|| Error::Discovery("no compose file given".into()))?;
+    let mut root = root.ok_or_else(|| Error::Discovery("no compose file given".into()))?;
+    merge::strip_directives(&mut root);
     let name_pos = root.get("name").map(|n| n.pos.clone());
     let name = match (
         &opts.project_name,

@@ -94,6 +94,26 @@ fn list_to_map(n: &mut Node, seps: &[char]) {
     n.value = Value::Map(map);
 }
 
+/// compose's merge directives: `!reset` drops what earlier files (or the extended service)
+/// gave a key, `!override` replaces it instead of merging.
+pub const RESET: &str = "!reset";
+pub const OVERRIDE: &str = "!override";
+
+/// After merging: a key still tagged `!reset` (in the first file) is dropped; tags go.
+pub fn strip_directives(n: &mut Node) {
+    n.tag = None;
+    match &mut n.value {
+        Value::Map(m) => {
+            m.retain(|_, v| v.tag.as_deref() != Some(RESET));
+            for v in m.values_mut() {
+                strip_directives(v);
+            }
+        }
+        Value::Seq(items) => items.iter_mut().for_each(strip_directives),
+        Value::Scalar(..) => {}
+    }
+}
+
 fn same(a: &Node, b: &Node) -> bool {
     a.to_json() == b.to_json()
 }
@@ -155,14 +175,28 @@ fn merge_at(base: &mut Node, over: Node, path: &str) {
     }
     match (&mut base.value, over.value) {
         (Value::Map(bm), Value::Map(om)) => {
-            for (k, v) in om {
+            for (k, mut v) in om {
+                match v.tag.as_deref() {
+                    Some(RESET) => {
+                        bm.shift_remove(&k);
+                        continue;
+                    }
+                    Some(OVERRIDE) => {
+                        v.tag = None;
+                        bm.insert(k, v);
+                        continue;
+                    }
+                    _ => {}
+                }
                 let sub = if path.is_empty() {
                     k.clone()
                 } else {
                     format!("{path}.{k}")
                 };
                 match bm.get_mut(&k) {
-                    Some(b) if !b.is_null() => merge_at(b, v, &sub),
+                    Some(b) if !b.is_null() && b.tag.as_deref() != Some(RESET) => {
+                        merge_at(b, v, &sub)
+                    }
                     _ => {
                         bm.insert(k, v);
                     }
@@ -199,9 +233,25 @@ pub fn merge_file(base: &mut Node, over: Node) {
                 let (bs, Value::Map(os)) = (b.as_map_mut().expect("checked"), v.value) else {
                     continue;
                 };
-                for (name, s) in os {
+                for (name, mut s) in os {
+                    match s.tag.as_deref() {
+                        Some(RESET) => {
+                            bs.shift_remove(&name);
+                            continue;
+                        }
+                        Some(OVERRIDE) => {
+                            s.tag = None;
+                            bs.insert(name, s);
+                            continue;
+                        }
+                        _ => {}
+                    }
                     match bs.get_mut(&name) {
-                        Some(existing) if !existing.is_null() => merge_service(existing, s),
+                        Some(existing)
+                            if !existing.is_null() && existing.tag.as_deref() != Some(RESET) =>
+                        {
+                            merge_service(existing, s)
+                        }
                         _ => {
                             bs.insert(name, s);
                         }
@@ -266,6 +316,22 @@ mod tests {
             serde_json::json!({"db": {"condition": "service_started"}, "cache": {"condition": "service_healthy"}})
         );
         assert_eq!(j["labels"], serde_json::json!({"l": 1, "m": "2"}));
+    }
+
+    #[test]
+    fn reset_and_override() {
+        let mut base =
+            svc("image: a\nports: [\"80:80\"]\nenvironment: {A: 1, B: 2}\nlabels: {l: 1}\n");
+        merge_service(
+            &mut base,
+            svc("ports: !reset []\nenvironment: !override {C: 3}\nlabels: !reset null\n"),
+        );
+        strip_directives(&mut base);
+        let j = json(&base);
+        assert_eq!(
+            j,
+            serde_json::json!({"image": "a", "environment": {"C": 3}})
+        );
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub struct Node {
     pub pos: Pos,
     pub key_pos: Pos,
     pub value: Value,
+    /// A local tag as written (`!reset`, `!override`: compose's merge directives).
+    pub tag: Option<String>,
 }
 
 impl Node {
@@ -47,6 +49,7 @@ impl Node {
             key_pos: pos.clone(),
             pos,
             value,
+            tag: None,
         }
     }
 
@@ -188,8 +191,19 @@ fn scalar_kind(text: &str, style: ScalarStyle) -> Kind {
 fn convert(file: &Arc<str>, y: MarkedYaml) -> Result<Node> {
     let pos = pos_of(file, &y);
     let value = match y.data {
-        YamlData::Representation(text, style, _tag) => {
-            let kind = scalar_kind(&text, style);
+        YamlData::Representation(text, style, tag) => {
+            let kind = match tag.as_deref() {
+                Some(t) if t.is_yaml_core_schema() && t.suffix == "str" => Kind::Str,
+                Some(t) if !t.is_yaml_core_schema() => {
+                    let mut n = Node::new(
+                        pos,
+                        Value::Scalar(scalar_kind(&text, style), text.into_owned()),
+                    );
+                    n.tag = Some(t.to_string());
+                    return Ok(n);
+                }
+                _ => scalar_kind(&text, style),
+            };
             Value::Scalar(kind, text.into_owned())
         }
         YamlData::Value(s) => match s {
@@ -227,7 +241,11 @@ fn convert(file: &Arc<str>, y: MarkedYaml) -> Result<Node> {
             }
             Value::Map(map)
         }
-        YamlData::Tagged(_tag, inner) => return convert(file, *inner),
+        YamlData::Tagged(tag, inner) => {
+            let mut n = convert(file, *inner)?;
+            n.tag = Some(tag.to_string());
+            return Ok(n);
+        }
         YamlData::Alias(_) | YamlData::BadValue => {
             return Err(Error::value(&pos, "unknown YAML alias or bad value"))
         }
@@ -317,6 +335,19 @@ mod tests {
         assert!(e.starts_with("c.yaml:"), "{e}");
         let e = p("a: 1\na: 2\n").unwrap_err().to_string();
         assert!(e.starts_with("c.yaml:2:"), "{e}");
+    }
+
+    #[test]
+    fn tags_are_kept() {
+        let n = p("a: !reset []\nb: !override {x: 1}\nc: !reset null\nd: !!str 80\n").unwrap();
+        assert_eq!(n.get("a").unwrap().tag.as_deref(), Some("!reset"));
+        assert_eq!(n.get("b").unwrap().tag.as_deref(), Some("!override"));
+        assert_eq!(n.get("c").unwrap().tag.as_deref(), Some("!reset"));
+        assert_eq!(
+            n.get("d").unwrap().value,
+            Value::Scalar(Kind::Str, "80".into())
+        );
+        assert_eq!(n.get("d").unwrap().tag, None);
     }
 
     #[test]

@@ -598,3 +598,23 @@ fn include_long_form_and_cycles() {
     let e = load(&opts(t.path(), &[])).unwrap_err().to_string();
     assert!(e.contains("include cycle"), "{e}");
 }
+
+#[test]
+fn reset_and_override_in_an_override_file() {
+    let t = project_dir();
+    write(
+        t.path(),
+        "compose.yaml",
+        "services:\n  web:\n    image: busybox\n    ports: [\"80:80\"]\n    environment: {A: 1}\n    dns: !reset [1.1.1.1]\n",
+    );
+    write(
+        t.path(),
+        "compose.override.yaml",
+        "services:\n  web:\n    ports: !reset []\n    environment: !override {B: 2}\n    dns: [9.9.9.9]\n",
+    );
+    let l = load(&opts(t.path(), &[])).unwrap();
+    let web = &l.project.services["web"];
+    assert!(web.ports.is_empty());
+    assert_eq!(web.environment.keys().collect::<Vec<_>>(), ["B"]);
+    assert_eq!(web.dns, ["9.9.9.9"]);
+}
