@@ -9,12 +9,13 @@
 //! reads `.env` or `--env-file`; each file is parsed by [`node`] into a tree whose nodes keep
 //! file:line:column (anchors, aliases and `<<` merge keys applied), interpolated by
 //! [`interp`], its relative paths resolved by [`paths`], its `include`s and `extends` applied,
-//! and the files merged by [`merge`]; then [`service`] and [`project`] (with [`ports`],
+//! and the files merged by [`merge`]; then [`convert`], with [`service`] and [`project`] (with [`ports`],
 //! [`mounts`], [`build`], [`health`], [`deploy`], [`parts`], [`units`], all reading through
 //! [`de`]) type the tree, [`profiles`] filters it and [`validate`] checks what no single key
 //! can.
 
 pub mod build;
+pub mod convert;
 pub mod de;
 pub mod deploy;
 pub mod discover;

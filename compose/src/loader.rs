@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 
-use crate::build::is_remote_context;
+use crate::convert;
 use crate::de::{self, err};
 use crate::discover;
 use crate::dotenv;
@@ -19,8 +19,7 @@ use crate::mounts;
 use crate::node::{self, Node, Value};
 use crate::paths;
 use crate::profiles;
-use crate::project::{self, Network, Project};
-use crate::service::{self, Ctx, Refs};
+use crate::project::Project;
 use crate::validate;
 
 /// What a command line gives the loader. `env` is the shell's environment (the library never
@@ -191,7 +190,7 @@ pub fn load(opts: &Options) -> Result<Loaded> {
             n
         }
     };
-    let (mut project, refs) = l.convert(&root, &name, &env, &project_dir)?;
+    let (mut project, refs) = convert::convert(&root, &name, &env, &project_dir, &mut l.warnings)?;
     project.working_dir = project_dir;
     project.config_files = files;
     validate::drop_missing_optional(&mut project, &mut l.warnings);
@@ -462,104 +461,6 @@ impl Loader<'_> {
         merge::merge_service(&mut merged, own.clone());
         *own = merged;
         Ok(())
-    }
-
-    /// The merged tree as a typed project, with each service's references for validation.
-    fn convert(
-        &mut self,
-        root: &Node,
-        name: &str,
-        env: &HashMap<String, String>,
-        project_dir: &Path,
-    ) -> Result<(Project, IndexMap<String, Refs>)> {
-        let w = &mut self.warnings;
-        let mut p = Project {
-            name: name.to_string(),
-            ..Default::default()
-        };
-        let section = |key: &str| -> Result<Vec<(String, Node)>> {
-            match root.get(key) {
-                None => Ok(Vec::new()),
-                Some(n) if n.is_null() => Ok(Vec::new()),
-                Some(n) => match n.as_map() {
-                    Some(m) => Ok(m
-                        .iter()
-                        .filter(|(k, _)| !k.starts_with("x-"))
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect()),
-                    None => err(n, format!("{key} must be a mapping, not {}", n.describe())),
-                },
-            }
-        };
-        for (k, n) in section("networks")? {
-            p.networks
-                .insert(k.clone(), project::network(name, &k, &n, w)?);
-        }
-        for (k, n) in section("volumes")? {
-            p.volumes
-                .insert(k.clone(), project::volume(name, &k, &n, w)?);
-        }
-        for (k, n) in section("secrets")? {
-            p.secrets
-                .insert(k.clone(), project::file_object(name, &k, &n, false, w)?);
-        }
-        for (k, n) in section("configs")? {
-            p.configs
-                .insert(k.clone(), project::file_object(name, &k, &n, true, w)?);
-        }
-        let lookup = |k: &str| env.get(k).cloned();
-        let read_env_file =
-            |at: &Node, path: &str, required: bool| -> Result<Option<IndexMap<String, String>>> {
-                match std::fs::read_to_string(path) {
-                    Ok(text) => Ok(Some(dotenv::parse(path, &text, &lookup)?)),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Ok(None),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                        Err(Error::value(&at.pos, format!("env file {path} not found")))
-                    }
-                    Err(e) => Err(Error::io(path, e)),
-                }
-            };
-        let mut refs = IndexMap::new();
-        for (k, n) in section("services")? {
-            let mut cx = Ctx {
-                lookup: &lookup,
-                read_env_file: &read_env_file,
-                warnings: w,
-            };
-            let (mut s, r) = service::parse(&k, &n, &mut cx)?;
-            if let Some(b) = &mut s.build {
-                // A build without context (only dockerfile_inline, say) builds in the project
-                // directory.
-                if !is_remote_context(&b.context) && !b.context.starts_with('/') {
-                    b.context = crate::mounts::absolute(&b.context, project_dir, None);
-                }
-            }
-            if let (Some(b), Some(at)) = (&s.build, &r.build) {
-                if !is_remote_context(&b.context) && !Path::new(&b.context).is_dir() {
-                    return Err(Error::service(
-                        at,
-                        &k,
-                        format!("build path {} either does not exist, is not accessible, or is not a valid URL", b.context),
-                    ));
-                }
-            }
-            refs.insert(k.clone(), r);
-            p.services.insert(k, s);
-        }
-        let uses_default = p
-            .services
-            .values()
-            .any(|s| s.networks.contains_key("default"));
-        if uses_default && !p.networks.contains_key("default") {
-            p.networks.insert(
-                "default".into(),
-                Network {
-                    name: format!("{name}_default"),
-                    ..Default::default()
-                },
-            );
-        }
-        Ok((p, refs))
     }
 }
 
