@@ -8,11 +8,11 @@
 //! The load, in order: [`discover`] picks the files and the project directory; [`dotenv`]
 //! reads `.env` or `--env-file`; each file is parsed by [`node`] into a tree whose nodes keep
 //! file:line:column (anchors, aliases and `<<` merge keys applied), interpolated by
-//! [`interp`], its relative paths resolved by [`paths`], its `include`s and `extends` applied,
-//! and the files merged by [`merge`]; then [`convert`], with [`service`] and [`project`] (with [`ports`],
-//! [`mounts`], [`build`], [`health`], [`deploy`], [`parts`], [`units`], all reading through
-//! [`de`]) type the tree, [`profiles`] filters it and [`validate`] checks what no single key
-//! can.
+//! [`interp`], its relative paths resolved by [`paths`], its `include`s and `extends` applied
+//! ([`loader`]), and the files merged by [`merge`]; then [`convert`] types the tree with
+//! [`service`] and [`project`] (and [`ports`], [`mounts`], [`build`], [`health`], [`deploy`],
+//! [`parts`], [`units`], all reading through [`de`]), [`profiles`] filters it and
+//! [`validate`] checks what no single key can.
 
 pub mod build;
 pub mod convert;
