@@ -201,9 +201,7 @@ pub fn generate(workloads: &[WorkloadInput]) -> Generated {
     }
 }
 
-fn to_yaml<T: Serialize>(v: &T) -> String {
-    serde_yaml_ng::to_string(v).expect("Kubernetes objects serialize")
-}
+use crate::emit::to_yaml;
 
 fn pod_spec(
     w: &WorkloadInput,

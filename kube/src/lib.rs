@@ -6,6 +6,7 @@
 //! runs here.
 
 mod base64;
+mod emit;
 mod error;
 pub mod generate;
 mod intstr;

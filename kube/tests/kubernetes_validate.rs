@@ -53,7 +53,14 @@ fn compose_like_project() -> Vec<WorkloadInput> {
             labels: BTreeMap::from([("com.docker.compose.project".into(), "web".into())]),
             containers: vec![ContainerInput {
                 args: vec!["--default-authentication-plugin=mysql_native_password".into()],
-                env: vec![("MYSQL_DATABASE".into(), "app".into())],
+                // Strings YAML 1.1 (Kubernetes', PyYAML's) would read as booleans and numbers.
+                env: vec![
+                    ("MYSQL_DATABASE".into(), "app".into()),
+                    ("DEBUG".into(), "yes".into()),
+                    ("TLS".into(), "off".into()),
+                    ("ZIP".into(), "01234".into()),
+                    ("AT".into(), "1:30".into()),
+                ],
                 ports: vec![PortInput {
                     container_port: 3306,
                     host_port: Some(3306),
@@ -154,6 +161,9 @@ fn generated_yaml_is_valid_kubernetes() {
     let replicas: Vec<u32> = plan.workloads.iter().map(|w| w.replicas).collect();
     assert_eq!(replicas, [1, 3, 1]);
     assert_eq!(plan.claims[0].name, "db-data");
+    let env = plan.workloads[0].pod.containers[0].env_for(&Default::default());
+    assert_eq!(env[1], ("DEBUG".to_string(), "yes".to_string()));
+    assert_eq!(env[3], ("ZIP".to_string(), "01234".to_string()));
 }
 
 #[test]
