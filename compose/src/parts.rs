@@ -440,6 +440,9 @@ pub fn extra_hosts(n: &Node) -> Result<Vec<(String, String)>> {
     match &n.value {
         Value::Map(m) => {
             for (k, v) in m {
+                if v.is_null() {
+                    return err(v, format!("{k:?} is not HOST:IP or HOST=IP"));
+                }
                 for ip in de::strings(v, true)? {
                     out.push((k.clone(), ip.trim_matches(['[', ']']).to_string()));
                 }

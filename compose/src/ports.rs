@@ -87,6 +87,17 @@ fn range(s: &str) -> std::result::Result<(u16, u16), String> {
 
 /// Parse one short form into its bindings.
 pub fn parse_short(spec: &str) -> std::result::Result<Vec<PortBinding>, String> {
+    short(spec).map_err(|m| {
+        let quoted = format!("{spec:?}");
+        if m.starts_with(&quoted) {
+            m
+        } else {
+            format!("{quoted}: {m}")
+        }
+    })
+}
+
+fn short(spec: &str) -> std::result::Result<Vec<PortBinding>, String> {
     let (rest, proto) = match spec.rsplit_once('/') {
         Some((r, p)) => (
             r,
