@@ -70,9 +70,8 @@ impl<'f> Context<'f> {
         }
     }
 
-    /// A plain integer as Kubernetes reads it: its YAML is 1.1, where `0644` is octal (modes
-    /// are written so), while saphyr reads YAML 1.2, where it is 644.
-    fn integer(&self, node: &MarkedYaml<'_>, value: i64) -> i64 {
+    /// The text a node was written as.
+    fn raw(&self, node: &MarkedYaml<'_>) -> &'f str {
         let byte = |i: usize| match &self.char_offsets {
             None => Some(i),
             Some(o) => o
@@ -80,10 +79,16 @@ impl<'f> Context<'f> {
                 .copied()
                 .or((i == o.len()).then_some(self.source.len())),
         };
-        let raw = byte(node.span.start.index())
+        byte(node.span.start.index())
             .zip(byte(node.span.end.index()))
             .and_then(|(a, b)| self.source.get(a..b))
-            .unwrap_or("");
+            .unwrap_or("")
+    }
+
+    /// A plain integer as Kubernetes reads it: its YAML is 1.1, where `0644` is octal (modes
+    /// are written so), while saphyr reads YAML 1.2, where it is 644.
+    fn integer(&self, node: &MarkedYaml<'_>, value: i64) -> i64 {
+        let raw = self.raw(node);
         let (sign, digits) = match raw.strip_prefix('-') {
             Some(d) => (-1, d),
             None => (1, raw.strip_prefix('+').unwrap_or(raw)),
@@ -304,6 +309,22 @@ impl<'de, 'a, 'i, 'f> de::Deserializer<'de> for NodeDeserializer<'a, 'i, 'f> {
         result.map_err(|e| e.locate(self.line(), &self.path))
     }
 
+    /// YAML 1.1's booleans too (`yes`, `on`, `off`...), unquoted, as Kubernetes reads them.
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        let node = self.inner();
+        if let YamlData::Value(Scalar::String(s)) = &node.data {
+            let word = match s.as_ref() {
+                "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Some(true),
+                "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => Some(false),
+                _ => None,
+            };
+            if let Some(b) = word.filter(|_| self.cx.raw(node) == s.as_ref()) {
+                return visitor.visit_bool(b);
+            }
+        }
+        self.deserialize_any(visitor)
+    }
+
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         if self.is_null() {
             visitor.visit_none()
@@ -408,7 +429,7 @@ impl<'de, 'a, 'i, 'f> de::Deserializer<'de> for NodeDeserializer<'a, 'i, 'f> {
     }
 
     serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
         bytes byte_buf unit unit_struct tuple tuple_struct identifier
     }
 }
@@ -481,6 +502,26 @@ mod tests {
         let cx = Context::new("f.yaml", text);
         let m = Modes::deserialize(NodeDeserializer::new(&doc, String::new(), &cx)).unwrap();
         assert_eq!((m.a, m.b, m.c, m.d.as_str()), (0o644, 644, 0o17, "0644"));
+    }
+
+    #[test]
+    fn yaml_1_1_booleans_as_kubernetes_reads_them() {
+        #[derive(Deserialize, Debug)]
+        struct Flags {
+            a: bool,
+            b: bool,
+            c: String,
+        }
+        let text = "a: yes\nb: off\nc: yes\n";
+        let doc = load(text);
+        let cx = Context::new("f.yaml", text);
+        let f = Flags::deserialize(NodeDeserializer::new(&doc, String::new(), &cx)).unwrap();
+        assert_eq!((f.a, f.b, f.c.as_str()), (true, false, "yes"));
+        let text = "a: 'yes'\nb: true\nc: x\n";
+        let doc = load(text);
+        let cx = Context::new("f.yaml", text);
+        let e = Flags::deserialize(NodeDeserializer::new(&doc, String::new(), &cx)).unwrap_err();
+        assert_eq!(e.at, Some((1, "a".to_string())));
     }
 
     #[test]
