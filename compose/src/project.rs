@@ -319,6 +319,34 @@ pub fn file_object(
     Ok(o)
 }
 
+impl Project {
+    /// The keys of the networks the enabled services join, in the file's order (those to create
+    /// or, for external ones, to find).
+    pub fn used_networks(&self) -> Vec<&str> {
+        self.networks
+            .keys()
+            .filter(|k| self.services.values().any(|s| s.networks.contains_key(*k)))
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// The keys of the top-level volumes the enabled services mount, in the file's order.
+    pub fn used_volumes(&self) -> Vec<&str> {
+        self.volumes
+            .keys()
+            .filter(|k| {
+                self.services.values().any(|s| {
+                    s.volumes.iter().any(|v| {
+                        v.kind == crate::mounts::MountType::Volume
+                            && v.source.as_deref() == Some(k.as_str())
+                    })
+                })
+            })
+            .map(String::as_str)
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,6 +354,24 @@ mod tests {
 
     fn n(text: &str) -> Node {
         crate::node::parse(&Arc::from("c.yaml"), text).unwrap()
+    }
+
+    #[test]
+    fn used_networks_and_volumes() {
+        let mut p = Project::default();
+        for k in ["a", "b"] {
+            p.networks.insert(k.into(), Network::default());
+            p.volumes.insert(k.into(), Volume::default());
+        }
+        let mut s = Service::default();
+        s.networks.insert("b".into(), Default::default());
+        s.volumes = vec![
+            crate::mounts::parse_short("a:/data").unwrap(),
+            crate::mounts::parse_short("/b:/b").unwrap(),
+        ];
+        p.services.insert("s".into(), s);
+        assert_eq!(p.used_networks(), ["b"]);
+        assert_eq!(p.used_volumes(), ["a"]);
     }
 
     #[test]
