@@ -106,7 +106,12 @@ impl Cx<'_> {
             _ => return None,
         };
         let (_, at) = r.pod_spec()?;
-        let pod = self.pod(&template.metadata, &template.spec, labels, &ns, at);
+        // fieldRefs read the pod's labels, those added included.
+        let pod_meta = ObjectMeta {
+            labels: labels.clone(),
+            ..template.metadata.clone()
+        };
+        let pod = self.pod(&pod_meta, &template.spec, labels, &ns, at);
         if replicas > 1 {
             for p in pod.published_ports() {
                 self.bad(
@@ -160,17 +165,7 @@ impl Cx<'_> {
         };
         let init_containers = containers(&spec.init_containers, "initContainers", self);
         let app = containers(&spec.containers, "containers", self);
-        let mut seen = std::collections::BTreeSet::new();
-        for p in app.iter().flat_map(|c| &c.ports) {
-            if let Some(h) = p.host_port {
-                if !seen.insert((h, p.protocol, p.host_ip.clone())) {
-                    self.bad(
-                        &format!("{at}.containers"),
-                        format!("host port {h}/{} is published twice", p.protocol.as_lower()),
-                    );
-                }
-            }
-        }
+        // A host port published twice is found over the whole plan (plan()).
         PodPlan {
             labels,
             annotations: meta.annotations.clone(),
