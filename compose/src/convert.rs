@@ -93,6 +93,7 @@ pub fn convert(
                 ));
             }
         }
+        implicit_dependencies(&mut s);
         refs.insert(k.clone(), r);
         p.services.insert(k, s);
     }
@@ -110,4 +111,30 @@ pub fn convert(
         );
     }
     Ok((p, refs))
+}
+
+/// What `network_mode: service:X` and `volumes_from: [X]` imply, written into depends_on as
+/// compose does (X started first; a new X restarts a service that shares its network).
+fn implicit_dependencies(s: &mut crate::service::Service) {
+    use crate::parts::{Condition, Dependency, NetworkMode};
+    let mut add = |name: &str, restart: bool| {
+        if !s.depends_on.contains_key(name) {
+            s.depends_on.insert(
+                name.to_string(),
+                Dependency {
+                    condition: Condition::ServiceStarted,
+                    restart,
+                    required: true,
+                },
+            );
+        }
+    };
+    if let Some(NetworkMode::Service(x)) = &s.network_mode {
+        add(&x.clone(), true);
+    }
+    for v in s.volumes_from.clone() {
+        if !v.starts_with("container:") {
+            add(v.split(':').next().unwrap_or(&v), false);
+        }
+    }
 }

@@ -442,6 +442,8 @@ secrets:
         p.services["side"].network_mode,
         Some(NetworkMode::Service("web".into()))
     );
+    // network_mode and volumes_from are dependencies too, as compose writes them.
+    assert_eq!(names::depends_on_label(&p.services["side"]), "web:service_started:true");
     assert_eq!(
         p.networks["front"].ipam.as_ref().unwrap().config[0]
             .subnet
