@@ -1,9 +1,19 @@
 //! A subset of the Kubernetes API types, read from manifests and written for a cluster.
 //!
-//! [`parse`] reads manifests (with warnings for what it reads past), [`validate`] refuses
+//! [`parse`] reads manifests (with warnings for what it reads past), [`validate()`] refuses
 //! what the API server would refuse, [`plan()`] turns the objects into what the engine runs,
 //! [`rollout`] keeps a Deployment's revisions, and [`generate()`] writes YAML back from what
-//! runs here.
+//! runs here. Nothing here runs a container or touches the host.
+//!
+//! - [`types`]: the API types, by hand (see there why), with [`Quantity`] and [`IntOrString`].
+//! - `yaml`, [`parse`]: a serde deserializer over positioned YAML nodes, so that every field
+//!   not read is a warning with its path and line, and a wrong value an error with both.
+//! - [`validate()`], [`names`]: Kubernetes' refusals and name rules.
+//! - [`naming`]: template hashes, ReplicaSet and pod names, the labels Kubernetes adds.
+//! - [`plan`]: workloads, their pods resolved (argv rule, env, volumes, probes, resources),
+//!   Services with the workloads they select, claims.
+//! - [`rollout`]: revisions, `rollout history` and `undo`, the rolling-update step order.
+//! - [`generate`] (with `emit`): YAML for a cluster from a neutral description of what runs.
 
 mod base64;
 mod emit;

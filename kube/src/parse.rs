@@ -20,7 +20,7 @@ pub struct Parsed {
 /// field rbox does not read is a warning with its path and line, a kind it does not run is
 /// skipped with a warning. YAML that does not parse, a field of the wrong type, or a
 /// missing `apiVersion`/`kind` is an error. Validation is a separate step:
-/// [`crate::validate`].
+/// [`crate::validate()`].
 pub fn parse(name: &str, text: &str) -> Result<Parsed, Error> {
     let docs = MarkedYaml::load_from_str(text).map_err(|e| Error::Syntax {
         file: name.to_string(),
