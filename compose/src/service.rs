@@ -334,19 +334,11 @@ pub fn parse(name: &str, n: &Node, cx: &mut Ctx) -> Result<(Service, Refs)> {
     s.platform = opt(&mut f, "platform", de::string)?;
     if let Some(x) = f.get("secrets") {
         s.secrets = file_refs(x, w)?;
-        refs.secrets = s
-            .secrets
-            .iter()
-            .map(|r| (r.source.clone(), x.pos.clone()))
-            .collect();
+        refs.secrets = item_positions(x, s.secrets.iter().map(|r| r.source.clone()));
     }
     if let Some(x) = f.get("configs") {
         s.configs = file_refs(x, w)?;
-        refs.configs = s
-            .configs
-            .iter()
-            .map(|r| (r.source.clone(), x.pos.clone()))
-            .collect();
+        refs.configs = item_positions(x, s.configs.iter().map(|r| r.source.clone()));
     }
     if let Some(b) = &s.build {
         refs.secrets.extend(b.secrets.iter().map(|r| {
@@ -366,6 +358,20 @@ pub fn parse(name: &str, n: &Node, cx: &mut Ctx) -> Result<(Service, Refs)> {
     f.get("extends");
     f.finish(&what, w);
     Ok((s, refs))
+}
+
+/// Each name with the position of its list item (the list's, for a list that is not one).
+fn item_positions(list: &Node, names: impl Iterator<Item = String>) -> Vec<(String, Pos)> {
+    let items = list.as_seq().map(Vec::as_slice).unwrap_or_default();
+    names
+        .enumerate()
+        .map(|(i, name)| {
+            (
+                name,
+                items.get(i).map_or(list.pos.clone(), |n| n.pos.clone()),
+            )
+        })
+        .collect()
 }
 
 /// env_file entries: (path, required, node).

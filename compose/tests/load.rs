@@ -350,7 +350,7 @@ fn bad_projects_are_refused() {
         ),
         ("  a:\n    image: x\n    volumes: [\"data:/d\"]\n", "compose.yaml:4: service \"a\": refers to undefined volume \"data\""),
         ("  a:\n    image: x\n    networks: [back]\n", "refers to undefined network \"back\""),
-        ("  a:\n    image: x\n    secrets: [token]\n", "refers to undefined secret \"token\""),
+        ("  a:\n    image: x\n    secrets:\n      - token\n", "compose.yaml:5: service \"a\": refers to undefined secret \"token\""),
         ("  a:\n    image: x\n    network_mode: service:vpn\n", "network_mode uses undefined service \"vpn\""),
         ("  a:\n    build: ./missing\n", "build path"),
         ("  a:\n    tty: true\n", "has neither an image nor a build context"),
@@ -443,7 +443,10 @@ secrets:
         Some(NetworkMode::Service("web".into()))
     );
     // network_mode and volumes_from are dependencies too, as compose writes them.
-    assert_eq!(names::depends_on_label(&p.services["side"]), "web:service_started:true");
+    assert_eq!(
+        names::depends_on_label(&p.services["side"]),
+        "web:service_started:true"
+    );
     assert_eq!(
         p.networks["front"].ipam.as_ref().unwrap().config[0]
             .subnet
