@@ -31,7 +31,10 @@ fn inspect_runs_go_templates() {
     );
     assert_eq!(f(r#"{{index .Config.Labels "x"}}"#), "1\n");
     // A map (labels) lacking a key is no value, as docker prints it.
-    assert_eq!(f("{{.Config.Labels.y}} {{.Config.Labels.nope}}"), "two <no value>\n");
+    assert_eq!(
+        f("{{.Config.Labels.y}} {{.Config.Labels.nope}}"),
+        "two <no value>\n"
+    );
     let labels: serde_json::Value =
         serde_json::from_str(&f("{{json .Config.Labels}}")).expect("JSON");
     assert_eq!(labels["x"], "1");
@@ -57,19 +60,28 @@ fn inspect_runs_go_templates() {
         serde_json::from_str(&t.ok(["inspect", "--format", "json", "web"])).expect("JSON");
     assert_eq!(all[0]["Name"], "/web");
 
-    // A field that isn't there fails naming it, and prints nothing.
+    // A field that isn't there fails naming it (exit 1), an empty line for output as
+    // docker's; the objects it doesn't fail on are printed.
     let r = t.run(["inspect", "-f", "{{.Nope}}", "web"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert_eq!(r.stdout, "");
+    assert_eq!(r.stdout, "\n");
     assert!(
         r.stderr
             .contains(r#"executing "" at <.Nope>: map has no entry for key "Nope""#),
         "{}",
         r.stderr
     );
-    // A template that doesn't parse fails with Go's message.
+    let r = t.run(["inspect", "-f", "{{.State.Status}}", "web", "busybox"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.stdout, "created\n");
+    assert!(
+        r.stderr.contains(r#"map has no entry for key "State""#),
+        "{}",
+        r.stderr
+    );
+    // A template that doesn't parse fails with Go's message, exit code 64 as docker's.
     let (code, err) = t.fails(["inspect", "-f", "{{.Name", "web"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 64);
     assert!(
         err.contains("template parsing error: template: :1: unclosed action"),
         "{err}"
@@ -196,6 +208,13 @@ fn images_volumes_and_networks_format() {
     assert!(cmd == "<no value>||\n" || cmd == "[sh]||\n", "{cmd}");
     let (code, err) = t.fails(["image", "inspect", "-f", "{{.Nope}}", "busybox"]);
     assert_eq!(code, 1);
+    let (code, _) = t.fails(["image", "inspect", "-f", "{{if}}", "busybox"]);
+    assert_eq!(code, 64);
+    // Inspect reads `\n` as it is; listings make it a newline.
+    assert_eq!(
+        t.ok(["image", "inspect", "-f", r"{{.Os}}\n", "busybox"]),
+        "linux\\n\n"
+    );
     assert!(err.contains("\"Nope\""), "{err}");
 
     assert_eq!(

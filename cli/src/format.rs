@@ -2,11 +2,12 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
+use std::process::ExitCode;
 
 use serde_json::Value;
 
-use crate::template::Template;
-use crate::CliError;
+use crate::template::{self, Template};
+use crate::{CliError, CliResult};
 
 /// Units of a size: decimal (`kB`, `MB`: image, disk and network figures) or binary
 /// (`KiB`, `MiB`: docker's memory figures).
@@ -218,16 +219,19 @@ pub fn render_rows(
     rows: &[Row],
 ) -> Result<String, CliError> {
     let format = format.unwrap_or("table");
+    // As docker's formatter: `table` and `json` read, spaces trimmed, `\t` and `\n` made
+    // a tab and a newline.
     let (table, body) = match format.strip_prefix("table") {
         Some(rest) if rest.trim().is_empty() => (true, listing.default),
-        Some(rest) => (true, rest.strip_prefix(' ').unwrap_or(rest)),
-        None if format.trim() == "json" => (false, "{{json .}}"),
+        Some(rest) => (true, rest),
+        None if format == "json" => (false, "{{json .}}"),
         None => (false, format),
     };
-    let t = Template::parse(body).map_err(|e| CliError::Failed(e.to_string()))?;
+    let body = template::unescape(body.trim_matches(' '));
+    let t = Template::parse(&body).map_err(|e| CliError::Failed(e.to_string()))?;
     let mut text = String::new();
     if table {
-        let headers = crate::template::object(
+        let headers = template::object(
             listing
                 .headers
                 .iter()
@@ -249,43 +253,75 @@ pub fn render_rows(
         };
         let line = t
             .execute(&r.fields, Some(&label))
-            .map_err(|e| CliError::Failed(e.to_string()))?;
+            .map_err(|e| CliError::Failed(format!("template parsing error: {e}")))?;
         text.push_str(&line);
         text.push('\n');
     }
     Ok(if table { tabwrite(&text) } else { text })
 }
 
-/// The `inspect` verbs' `--format`: none is the documents as an indented JSON list,
-/// `json` as a JSON list on one line, anything else a Go template run on each document
-/// (docker's message, `template parsing error: …`, when it fails). Nothing is written
-/// unless every document formats.
-pub fn inspect_text(format: Option<&str>, docs: &[Value]) -> Result<String, CliError> {
-    let Some(format) = format.filter(|f| !f.is_empty()) else {
-        return Ok(serde_json::to_string_pretty(docs).expect("JSON values serialize") + "\n");
-    };
-    if format.trim() == "json" {
-        return Ok(serde_json::to_string(docs).expect("JSON values serialize") + "\n");
-    }
-    let t = Template::parse(format).map_err(|e| CliError::Failed(e.to_string()))?;
-    let mut text = String::new();
-    for d in docs {
-        let line = t
-            .execute(d, None)
-            .map_err(|e| CliError::Failed(format!("template parsing error: {e}")))?;
-        text.push_str(&line);
-        text.push('\n');
-    }
-    Ok(text)
+/// An `inspect` verb's `--format`, parsed before any object is looked up.
+pub enum InspectFormat {
+    /// None: the documents as a JSON list indented by four spaces.
+    Indented,
+    /// `json`: the list on one line.
+    Json,
+    /// A Go template run on each document.
+    Template(Template),
 }
 
-/// Parses an inspect `--format` before any object is looked up, as docker does.
-pub fn check_inspect_format(format: Option<&str>) -> Result<(), CliError> {
-    match format {
-        Some(f) if !f.is_empty() && f.trim() != "json" => Template::parse(f)
-            .map(|_| ())
-            .map_err(|e| CliError::Failed(e.to_string())),
-        _ => Ok(()),
+impl InspectFormat {
+    /// Parses `--format` as docker's inspect does: a template that doesn't parse is
+    /// `template parsing error: …` and exit code 64.
+    pub fn parse(format: Option<&str>) -> Result<InspectFormat, ExitCode> {
+        match format {
+            None | Some("") => Ok(InspectFormat::Indented),
+            Some("json") => Ok(InspectFormat::Json),
+            Some(f) => Template::parse(f)
+                .map(InspectFormat::Template)
+                .map_err(|e| {
+                    eprintln!("rbox: {e}");
+                    ExitCode::from(64)
+                }),
+        }
+    }
+
+    /// Writes the documents; a document the template fails on is an error on standard
+    /// error (exit code 1) while the others are written, and a line is written even when
+    /// none is, as docker's inspect does. `failed`: a name was not found.
+    pub fn write(&self, docs: &[Value], mut failed: bool) -> CliResult {
+        let text = match self {
+            InspectFormat::Indented => {
+                let mut buf = Vec::new();
+                let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+                let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+                serde::Serialize::serialize(docs, &mut ser).map_err(io::Error::other)?;
+                buf.push(b'\n');
+                String::from_utf8(buf).expect("JSON is UTF-8")
+            }
+            InspectFormat::Json => serde_json::to_string(docs).map_err(io::Error::other)? + "\n",
+            InspectFormat::Template(t) => {
+                let mut text = String::new();
+                for d in docs {
+                    match t.execute(d, None) {
+                        Ok(line) => {
+                            text.push_str(&line);
+                            text.push('\n');
+                        }
+                        Err(e) => {
+                            eprintln!("rbox: template parsing error: {e}");
+                            failed = true;
+                        }
+                    }
+                }
+                if text.is_empty() {
+                    text.push('\n');
+                }
+                text
+            }
+        };
+        io::stdout().lock().write_all(text.as_bytes())?;
+        Ok(crate::each::exit(failed))
     }
 }
 

@@ -11,8 +11,8 @@ use rbox_runtime::ops::images;
 use rbox_runtime::Containers;
 use serde_json::Value;
 
-use crate::each::{collect_each, exit, print_each};
-use crate::format::{self, ago, go_time, human_size, Listing};
+use crate::each::{collect_each, print_each};
+use crate::format::{self, ago, go_time, human_size, InspectFormat, Listing};
 use crate::template;
 use crate::{CliError, CliResult};
 
@@ -316,11 +316,12 @@ pub fn inspect_one(root: &Path, name: &str) -> Result<Value, CliError> {
 }
 
 pub fn inspect(root: &Path, a: InspectArgs) -> CliResult {
-    format::check_inspect_format(a.format.as_deref())?;
+    let format = match InspectFormat::parse(a.format.as_deref()) {
+        Ok(f) => f,
+        Err(code) => return Ok(code),
+    };
     let (out, failed) = collect_each(&a.images, |name| inspect_one(root, name));
-    let text = format::inspect_text(a.format.as_deref(), &out)?;
-    io::stdout().lock().write_all(text.as_bytes())?;
-    Ok(exit(failed))
+    format.write(&out, failed)
 }
 
 #[derive(Args, Debug)]

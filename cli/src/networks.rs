@@ -11,8 +11,8 @@ use rbox_runtime::Containers;
 
 use serde_json::Value;
 
-use crate::each::{collect_each, exit, print_each};
-use crate::format::{self, go_time, labels_text, Listing};
+use crate::each::{collect_each, print_each};
+use crate::format::{self, go_time, labels_text, InspectFormat, Listing};
 use crate::template;
 use crate::{CliError, CliResult};
 
@@ -189,7 +189,11 @@ pub fn run(root: &Path, cmd: NetworkCommand) -> CliResult {
             out.write_all(text.as_bytes())?;
         }
         NetworkCommand::Inspect(a) => {
-            format::check_inspect_format(a.format.as_deref())?;
+            drop(out);
+            let format = match InspectFormat::parse(a.format.as_deref()) {
+                Ok(f) => f,
+                Err(code) => return Ok(code),
+            };
             let containers = Containers::open(root)?;
             let (all, failed) = collect_each(&a.names, |name| {
                 // As a JSON value: its keys sorted, as rbox has always printed them.
@@ -198,9 +202,7 @@ pub fn run(root: &Path, cmd: NetworkCommand) -> CliResult {
                         .unwrap_or_default()
                 })
             });
-            let text = format::inspect_text(a.format.as_deref(), &all)?;
-            out.write_all(text.as_bytes())?;
-            return Ok(exit(failed));
+            return format.write(&all, failed);
         }
         NetworkCommand::Rm(a) => {
             networks::prepare_removal(&Containers::open(root)?);

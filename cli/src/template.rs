@@ -117,15 +117,15 @@ const BUILTINS: &[&str] = &[
 ];
 
 /// `\t` and `\n` written as two characters become a tab and a newline, as docker's CLI
-/// reads `--format`.
+/// reads a listing's `--format` (not inspect's).
 pub fn unescape(format: &str) -> String {
     format.replace("\\t", "\t").replace("\\n", "\n")
 }
 
 impl Template {
-    /// Parses `src` as Go's text/template does (after [`unescape`]).
+    /// Parses `src` as Go's text/template does.
     pub fn parse(src: &str) -> Result<Template, Error> {
-        let src = unescape(src);
+        let src = src.to_owned();
         let mut p = Parser {
             src: &src,
             pos: 0,
@@ -892,7 +892,7 @@ impl Exec<'_> {
                     args.push(self.arg(a, dot)?);
                 }
                 args.extend(piped);
-                if self.header && DOCKER_FUNCS.contains(&name.as_str()) {
+                if self.header && HEADER_FUNCS.contains(&name.as_str()) {
                     return Ok(args.into_iter().next().unwrap_or(Value::Null));
                 }
                 call(&name, &args).map_err(|m| self.fail(c.pos, &c.text, &m))
@@ -940,7 +940,7 @@ impl Exec<'_> {
                         &format!("wrong number of args for {name}: want at least 1 got 0"),
                     ));
                 }
-                if self.header && DOCKER_FUNCS.contains(&name.as_str()) {
+                if self.header && HEADER_FUNCS.contains(&name.as_str()) {
                     return Ok(Value::Null);
                 }
                 call(name, &[]).map_err(|m| self.fail(a.pos, &a.text, &m))
@@ -1077,8 +1077,10 @@ const OPTIONAL_FIELDS: &[&str] = &[
     "Node",
 ];
 
-const DOCKER_FUNCS: &[&str] = &[
-    "json", "split", "join", "title", "lower", "upper", "pad", "truncate",
+/// Docker's functions that give a table's header back as it is (`pad` pads it, to keep
+/// the columns).
+const HEADER_FUNCS: &[&str] = &[
+    "json", "split", "join", "title", "lower", "upper", "truncate",
 ];
 
 /// Go's type name of a decoded JSON value, for messages.
@@ -1704,7 +1706,8 @@ mod tests {
         );
         assert_eq!(run("{{.Config.Cmd}}", &v), "<no value>");
         assert_eq!(run("{{print .Config.Cmd}} {{.Empty}}", &v), "<nil> []");
-        assert_eq!(run("a\\tb\\nc", &v), "a\tb\nc");
+        assert_eq!(run(&unescape("a\\tb\\nc"), &v), "a\tb\nc");
+        assert_eq!(run("a\\tb", &v), "a\\tb");
         assert_eq!(run("{{.}}", &json!("s")), "s");
     }
 
@@ -1927,10 +1930,15 @@ mod tests {
 
     #[test]
     fn headers() {
-        let t =
-            Template::parse("{{.ID}}\t{{.Names | upper}}\t{{json .Labels}}\t{{.Other}}").unwrap();
+        let t = Template::parse(
+            "{{.ID}}\t{{.Names | upper}}\t{{json .Labels}}\t{{.Other}}|{{pad .ID 1 1}}",
+        )
+        .unwrap();
         let h = json!({"ID": "CONTAINER ID", "Names": "NAMES", "Labels": "LABELS"});
-        assert_eq!(t.execute_header(&h), "CONTAINER ID\tNAMES\tLABELS\tOTHER");
+        assert_eq!(
+            t.execute_header(&h),
+            "CONTAINER ID\tNAMES\tLABELS\tOTHER| CONTAINER ID "
+        );
     }
 
     #[test]

@@ -11,8 +11,8 @@ use rbox_runtime::Containers;
 
 use serde_json::Value;
 
-use crate::each::{collect_each, exit, print_each};
-use crate::format::{self, labels_text, Listing};
+use crate::each::{collect_each, print_each};
+use crate::format::{self, labels_text, InspectFormat, Listing};
 use crate::template;
 use crate::CliResult;
 
@@ -144,16 +144,18 @@ pub fn run(root: &Path, cmd: VolumeCommand) -> CliResult {
             out.write_all(text.as_bytes())?;
         }
         VolumeCommand::Inspect(a) => {
-            format::check_inspect_format(a.format.as_deref())?;
+            drop(out);
+            let format = match InspectFormat::parse(a.format.as_deref()) {
+                Ok(f) => f,
+                Err(code) => return Ok(code),
+            };
             let (list, failed) = collect_each(&a.names, |n| {
                 containers
                     .volume(n)
                     .map(|v| serde_json::to_value(VolumeJson::new(&containers, v)))
                     .map(Result::unwrap_or_default)
             });
-            let text = format::inspect_text(a.format.as_deref(), &list)?;
-            out.write_all(text.as_bytes())?;
-            return Ok(exit(failed));
+            return format.write(&list, failed);
         }
         VolumeCommand::Rm(a) => {
             drop(out);

@@ -8,8 +8,8 @@ use clap::Args;
 use rbox_runtime::lifecycle;
 use rbox_runtime::Containers;
 
-use crate::each::{collect_each, exit};
-use crate::format;
+use crate::each::collect_each;
+use crate::format::InspectFormat;
 use crate::{CliError, CliResult};
 
 #[derive(Args, Debug)]
@@ -61,14 +61,15 @@ pub struct InspectArgs {
 }
 
 pub fn inspect(root: &Path, a: InspectArgs) -> CliResult {
-    format::check_inspect_format(a.format.as_deref())?;
+    let format = match InspectFormat::parse(a.format.as_deref()) {
+        Ok(f) => f,
+        Err(code) => return Ok(code),
+    };
     let containers = Containers::open(root)?;
     let (out, failed) = collect_each(&a.names, |n| {
         rbox_runtime::ops::inspect::container(&containers, n)
             .or_else(|_| crate::images::inspect_one(root, n))
             .map_err(|_| format!("no such object: {n}"))
     });
-    let text = format::inspect_text(a.format.as_deref(), &out)?;
-    std::io::stdout().lock().write_all(text.as_bytes())?;
-    Ok(exit(failed))
+    format.write(&out, failed)
 }
