@@ -10,10 +10,11 @@
 //!   not read is a warning with its path and line, and a wrong value an error with both.
 //! - [`validate()`], [`names`]: Kubernetes' refusals and name rules.
 //! - [`naming`]: template hashes, ReplicaSet and pod names, the labels Kubernetes adds.
-//! - [`plan`](mod@plan): workloads, their pods resolved (argv rule, env, volumes, probes, resources),
-//!   Services with the workloads they select, claims.
+//! - [`plan`](mod@plan): workloads, their pods resolved (argv rule, env, volumes, probes,
+//!   resources), Services with the workloads they select, claims.
 //! - [`rollout`]: revisions, `rollout history` and `undo`, the rolling-update step order.
-//! - [`generate`](mod@generate) (with `emit`): YAML for a cluster from a neutral description of what runs.
+//! - [`generate`](mod@generate) (with `emit`): YAML for a cluster from a neutral description
+//!   of what runs.
 
 mod base64;
 mod emit;
