@@ -386,3 +386,76 @@ fn a_container_in_anothers_network_has_its_address_and_reaches_its_port_on_local
     t.ok(["rm", "owner"]);
     t.ok(["network", "rm", "shared"]);
 }
+
+#[test]
+fn update_lowers_memory_at_once_and_the_next_large_allocation_is_oom_killed() {
+    let t = busybox();
+    t.ok([
+        "run",
+        "-d",
+        "--name",
+        "u",
+        "--network",
+        "none",
+        "--memory",
+        "64m",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let alloc = "x=$(head -c 30000000 /dev/zero | tr '\\0' a); echo survived";
+    assert_eq!(t.ok(["exec", "u", "sh", "-c", alloc]), "survived\n");
+    assert_eq!(
+        t.ok([
+            "update",
+            "--memory",
+            "16m",
+            "--cpus",
+            "0.5",
+            "--pids-limit",
+            "50",
+            "--restart",
+            "on-failure:2",
+            "u"
+        ]),
+        "u\n"
+    );
+    let (code, out, _) = t.status(["exec", "u", "sh", "-c", alloc]);
+    assert_eq!(
+        code, 137,
+        "the allocation over the new limit was not killed: {out}"
+    );
+    let id = inspect(&t, "u")["Id"].as_str().unwrap().to_owned();
+    let pids = std::fs::read_to_string(format!("/sys/fs/cgroup/pids/rbox/{id}/pids.max"))
+        .or_else(|_| std::fs::read_to_string(format!("/sys/fs/cgroup/rbox/{id}/pids.max")))
+        .unwrap();
+    assert_eq!(pids.trim(), "50");
+    let h = &inspect(&t, "u")["HostConfig"];
+    assert_eq!(h["Memory"], 16 << 20);
+    assert_eq!(h["NanoCpus"], 500_000_000);
+    assert_eq!(h["RestartPolicy"]["Name"], "on-failure");
+    assert_eq!(h["RestartPolicy"]["MaximumRetryCount"], 2);
+    // Bad updates name what is wrong and change nothing.
+    let (_, err) = t.fails(["update", "u"]);
+    assert!(err.contains("nothing to update"), "{err}");
+    let (_, err) = t.fails(["update", "--memory", "1m", "u"]);
+    assert!(err.contains("--memory") && err.contains("6MB"), "{err}");
+    let (_, err) = t.fails(["update", "--memory", "32m", "--memory-swap", "16m", "u"]);
+    assert!(err.contains("--memory-swap"), "{err}");
+    let (_, err) = t.fails(["update", "--restart", "sometimes", "u"]);
+    assert!(err.contains("--restart"), "{err}");
+    let (_, err) = t.fails(["update", "--memory", "32m", "nosuch"]);
+    assert!(err.contains("nosuch"), "{err}");
+    assert_eq!(inspect(&t, "u")["HostConfig"]["Memory"], 16 << 20);
+    // A stopped container's settings change for its next start.
+    t.ok(["stop", "-t", "1", "u"]);
+    t.ok(["update", "--memory", "32m", "u"]);
+    t.ok(["start", "u"]);
+    let limit = std::fs::read_to_string(format!(
+        "/sys/fs/cgroup/memory/rbox/{id}/memory.limit_in_bytes"
+    ))
+    .or_else(|_| std::fs::read_to_string(format!("/sys/fs/cgroup/rbox/{id}/memory.max")))
+    .unwrap();
+    assert_eq!(limit.trim(), (32u64 << 20).to_string());
+    t.ok(["rm", "-f", "u"]);
+}

@@ -63,6 +63,8 @@ enum Command {
     Pause(containers::PauseArgs),
     /// Unpause all processes of containers.
     Unpause(containers::PauseArgs),
+    /// Update the limits and restart policy of containers.
+    Update(containers::UpdateArgs),
     /// Remove containers.
     Rm(containers::RmArgs),
     /// List containers.
@@ -177,6 +179,8 @@ enum ContainerCommand {
     Pause(containers::PauseArgs),
     /// Unpause containers.
     Unpause(containers::PauseArgs),
+    /// Update containers' limits and restart policy.
+    Update(containers::UpdateArgs),
     /// Remove containers.
     Rm(containers::RmArgs),
     /// Show a container's output.
@@ -321,6 +325,9 @@ fn main() -> ExitCode {
         }
         Command::Unpause(a) | Command::Container(ContainerCommand::Unpause(a)) => {
             containers::unpause(&root, a)
+        }
+        Command::Update(a) | Command::Container(ContainerCommand::Update(a)) => {
+            containers::update(&root, a)
         }
         Command::Rm(a) | Command::Container(ContainerCommand::Rm(a)) => containers::rm(&root, a),
         Command::Ps(a) | Command::Container(ContainerCommand::Ls(a)) => containers::ps(&root, a),

@@ -1,6 +1,6 @@
 //! Container commands, one file per group: run and create ([`run`]), start, stop, restart,
 //! kill, pause, unpause, rm, wait, rename ([`lifecycle`]), ps ([`ps`]), logs ([`logs`]), inspect and port
-//! ([`inspect`]), exec ([`exec`]). Each is its arguments over a call into rbox-runtime.
+//! ([`inspect`]), exec ([`exec`]), update ([`update`]). Each is its arguments over a call into rbox-runtime.
 
 mod exec;
 mod inspect;
@@ -8,6 +8,7 @@ mod lifecycle;
 mod logs;
 mod ps;
 mod run;
+mod update;
 
 use std::io;
 use std::process::ExitCode;
@@ -23,6 +24,7 @@ pub use lifecycle::{
 pub use logs::{logs, LogsArgs};
 pub use ps::{ps, PsArgs};
 pub use run::{create, run, CreateArgs, RunArgs};
+pub use update::{update, UpdateArgs};
 
 use crate::{CliError, CliResult};
 

@@ -124,6 +124,12 @@ pub struct CreateArgs {
     /// root's defaults.
     #[arg(long = "log-opt")]
     log_opt: Vec<String>,
+    /// Memory and swap together (-1: unlimited swap); needs --memory.
+    #[arg(long)]
+    memory_swap: Option<String>,
+    /// CPU shares (relative weight; 1024 is the default share).
+    #[arg(short = 'c', long)]
+    cpu_shares: Option<u64>,
     /// IPC namespace: private (the default), shareable (others may join it), host, or
     /// container:NAME (a shareable container's).
     #[arg(long, value_name = "MODE")]
@@ -204,6 +210,8 @@ impl CreateArgs {
             volumes_from: self.volumes_from.clone(),
             log_driver: self.log_driver.clone(),
             log_opts: self.log_opt.clone(),
+            memory_swap: self.memory_swap.clone(),
+            cpu_shares: self.cpu_shares,
             ipc: self.ipc.clone(),
             pid: self.pid.clone(),
             uts: self.uts.clone(),

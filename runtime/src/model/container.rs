@@ -89,6 +89,12 @@ pub struct HostConfig {
     pub memory: Option<i64>,
     /// CPU limit in units of 10⁻⁹ CPUs.
     pub nano_cpus: Option<i64>,
+    /// `--memory-swap`: memory and swap together in bytes; -1 for unlimited swap.
+    #[serde(default)]
+    pub memory_swap: Option<i64>,
+    /// `--cpu-shares`.
+    #[serde(default)]
+    pub cpu_shares: Option<u64>,
     /// Process count limit.
     pub pids_limit: Option<i64>,
     /// When to restart.

@@ -38,8 +38,12 @@ pub struct RunOptions {
     pub publish_all: bool,
     /// `--memory`, e.g. `64m`.
     pub memory: Option<String>,
+    /// `--memory-swap`: memory and swap together (`-1`: unlimited swap).
+    pub memory_swap: Option<String>,
     /// `--cpus`, e.g. `0.5`.
     pub cpus: Option<String>,
+    /// `--cpu-shares`: relative CPU weight (1024 is the default share).
+    pub cpu_shares: Option<u64>,
     /// `--pids-limit`.
     pub pids_limit: Option<i64>,
     /// `--restart`.
@@ -121,6 +125,65 @@ pub fn duration_ns(s: &str) -> Option<u64> {
         return None;
     }
     Some(total as u64)
+}
+
+/// `--memory`: a size of at least 6 MB, as Docker requires.
+pub fn parse_memory(s: &str) -> Result<i64> {
+    let m = parse_bytes(s, "--memory")?;
+    if m < 6 * 1024 * 1024 {
+        return Err(Error::InvalidOption {
+            flag: "--memory".into(),
+            reason: "minimum memory limit allowed is 6MB".into(),
+        });
+    }
+    Ok(m)
+}
+
+/// `--memory-swap`: memory and swap together, at least `--memory` (`memory`), which it
+/// needs; `-1` for unlimited swap.
+pub fn parse_memory_swap(s: &str, memory: Option<i64>) -> Result<i64> {
+    let Some(memory) = memory else {
+        return Err(Error::InvalidOption {
+            flag: "--memory-swap".into(),
+            reason: "you should always set the memory limit when using the memory-swap limit"
+                .into(),
+        });
+    };
+    if s == "-1" {
+        return Ok(-1);
+    }
+    let total = parse_bytes(s, "--memory-swap")?;
+    if total < memory {
+        return Err(Error::InvalidOption {
+            flag: "--memory-swap".into(),
+            reason: "minimum memory-swap limit should be larger than the memory limit".into(),
+        });
+    }
+    Ok(total)
+}
+
+/// `--cpus`: a number of CPUs from 0.01 to this host's, as nanocpus.
+pub fn parse_cpus(c: &str) -> Result<i64> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    c.parse::<f64>()
+        .ok()
+        .filter(|v| *v >= 0.01 && *v <= cores as f64)
+        .map(|v| (v * 1e9) as i64)
+        .ok_or_else(|| Error::InvalidOption {
+            flag: "--cpus".into(),
+            reason: format!("{c:?}: range of CPUs is from 0.01 to {cores}"),
+        })
+}
+
+/// `--pids-limit`: positive, or -1 for none.
+pub fn check_pids_limit(p: i64) -> Result<()> {
+    if p == 0 || p < -1 {
+        return Err(Error::InvalidOption {
+            flag: "--pids-limit".into(),
+            reason: format!("{p}: a positive number, or -1 for no limit"),
+        });
+    }
+    Ok(())
 }
 
 /// Parses a size as Docker does: a number with an optional `b`, `k`, `m`, `g`, `t` unit.

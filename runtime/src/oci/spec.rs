@@ -237,15 +237,8 @@ fn build_for(
             {"allow": true, "type": "b", "access": "m"},
         ])
     };
-    if let Some(m) = c.host.memory {
-        resources["memory"] = json!({"limit": m});
-    }
-    if let Some(n) = c.host.nano_cpus {
-        let period = 100_000i64;
-        resources["cpu"] = json!({"quota": n * period / 1_000_000_000, "period": period});
-    }
-    if let Some(p) = c.host.pids_limit {
-        resources["pids"] = json!({"limit": p});
+    if let (Some(all), Some(limits)) = (resources.as_object_mut(), limits(&c.host).as_object()) {
+        all.extend(limits.clone());
     }
 
     let mut linux = json!({
@@ -297,6 +290,33 @@ fn build_for(
         }
     }
     Ok(spec)
+}
+
+/// The cgroup limits of a container's `resources` (memory, CPU, pids): what `run` sets
+/// and `update` changes.
+pub fn limits(h: &crate::model::container::HostConfig) -> Value {
+    let mut r = json!({});
+    if let Some(m) = h.memory {
+        r["memory"] = json!({"limit": m});
+        if let Some(s) = h.memory_swap {
+            r["memory"]["swap"] = json!(s);
+        }
+    }
+    if h.nano_cpus.is_some() || h.cpu_shares.is_some() {
+        r["cpu"] = json!({});
+    }
+    if let Some(n) = h.nano_cpus {
+        let period = 100_000i64;
+        r["cpu"]["quota"] = json!(n * period / 1_000_000_000);
+        r["cpu"]["period"] = json!(period);
+    }
+    if let Some(s) = h.cpu_shares {
+        r["cpu"]["shares"] = json!(s);
+    }
+    if let Some(p) = h.pids_limit {
+        r["pids"] = json!({"limit": p});
+    }
+    r
 }
 
 /// The process arguments: entrypoint then command, as Docker combines them.

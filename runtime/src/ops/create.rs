@@ -13,6 +13,7 @@ use crate::store::containers::Containers;
 
 pub use crate::model::ids::random_hex;
 use crate::model::ids::random_name;
+use crate::model::options::{check_pids_limit, parse_cpus, parse_memory, parse_memory_swap};
 pub use crate::model::options::{parse_bytes, parse_signal, RunOptions};
 
 /// Reads `--env-file` lines: `KEY=value`, or `KEY` to take it from this environment.
@@ -119,40 +120,15 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
         let (k, v) = l.split_once('=').unwrap_or((l, ""));
         labels.insert(k.to_owned(), v.to_owned());
     }
-    let memory = o
-        .memory
+    let memory = o.memory.as_deref().map(parse_memory).transpose()?;
+    let memory_swap = o
+        .memory_swap
         .as_deref()
-        .map(|m| parse_bytes(m, "--memory"))
+        .map(|s| parse_memory_swap(s, memory))
         .transpose()?;
-    if let Some(m) = memory {
-        if m < 6 * 1024 * 1024 {
-            return Err(Error::InvalidOption {
-                flag: "--memory".into(),
-                reason: "minimum memory limit allowed is 6MB".into(),
-            });
-        }
-    }
-    let nano_cpus = o
-        .cpus
-        .as_deref()
-        .map(|c| {
-            c.parse::<f64>()
-                .ok()
-                .filter(|v| *v > 0.0 && *v <= num_cpus() as f64)
-                .map(|v| (v * 1e9) as i64)
-                .ok_or_else(|| Error::InvalidOption {
-                    flag: "--cpus".into(),
-                    reason: format!("{c:?}: range of CPUs is from 0.01 to {}", num_cpus()),
-                })
-        })
-        .transpose()?;
+    let nano_cpus = o.cpus.as_deref().map(parse_cpus).transpose()?;
     if let Some(p) = o.pids_limit {
-        if p == 0 || p < -1 {
-            return Err(Error::InvalidOption {
-                flag: "--pids-limit".into(),
-                reason: format!("{p}: a positive number, or -1 for no limit"),
-            });
-        }
+        check_pids_limit(p)?;
     }
     let log_config = crate::store::logs::LogConfig::new(
         o.log_driver.as_deref(),
@@ -267,7 +243,9 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
             port_bindings,
             publish_all_ports: o.publish_all,
             memory,
+            memory_swap,
             nano_cpus,
+            cpu_shares: o.cpu_shares.filter(|s| *s > 0),
             pids_limit: o.pids_limit.filter(|p| *p > 0),
             restart_policy,
             auto_remove: o.rm,
@@ -364,10 +342,6 @@ fn published_ports(
     }
     drop(rbox_network::ports::reserve(&ports)?);
     Ok(ports)
-}
-
-fn num_cpus() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 #[cfg(test)]

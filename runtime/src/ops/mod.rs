@@ -22,3 +22,4 @@ pub mod sampler;
 pub mod stats;
 pub mod system;
 pub mod top;
+pub mod update;

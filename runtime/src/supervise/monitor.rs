@@ -114,7 +114,7 @@ impl Monitor {
                 Ok(fd) => fd,
                 Err(e) => return report_failure(self.sync.take(), &e.into()),
             };
-        let config = match self.containers.read_config(&self.id) {
+        let mut config = match self.containers.read_config(&self.id) {
             Ok(c) => c,
             Err(e) => return report_failure(self.sync.take(), &e),
         };
@@ -171,6 +171,10 @@ impl Monitor {
                 Ok(s) => s,
                 Err(_) => break exit.code,
             };
+            // `update` may have changed the policy and limits since this run started.
+            if let Ok(c) = self.containers.read_config(&self.id) {
+                config = c;
+            }
             let policy = &config.host.restart_policy;
             if config.host.auto_remove
                 || !policy.should_restart(exit.code, state.restart_count, state.stopped_by_user)
