@@ -33,6 +33,8 @@ pub fn validate(objects: &[Object]) -> Result<(), Error> {
         }
         c.object();
     }
+    // In the order of the files, as a reader goes through them.
+    problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     if problems.is_empty() {
         Ok(())
     } else {
