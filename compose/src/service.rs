@@ -26,50 +26,64 @@ pub struct Service {
     /// Where the service is defined (its key), for messages.
     #[serde(skip)]
     pub pos: Option<Pos>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub profiles: Vec<String>,
+    /// Whether `up` in the foreground shows this service's output (default true).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub image: Option<String>,
+    pub attach: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub build: Option<Build>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cap_add: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cap_drop: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub entrypoint: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub configs: Vec<FileRef>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_shares: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<f64>,
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub depends_on: IndexMap<String, Dependency>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<Deploy>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<Device>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dns_opt: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dns_search: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domainname: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entrypoint: Option<Vec<String>>,
     /// env_file values first, then `environment`; None: unset (`KEY` alone with no value in
     /// the environment).
     #[serde(skip_serializing_if = "IndexMap::is_empty")]
     pub environment: IndexMap<String, Option<String>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub ports: Vec<PortBinding>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub expose: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub volumes: Vec<ServiceVolume>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub volumes_from: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub tmpfs: Vec<String>,
-    /// The networks joined (`default` when neither networks nor network_mode is given).
-    #[serde(
-        skip_serializing_if = "IndexMap::is_empty",
-        serialize_with = "ser_networks"
-    )]
-    pub networks: IndexMap<String, ServiceNetwork>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub network_mode: Option<NetworkMode>,
-    #[serde(skip_serializing_if = "IndexMap::is_empty")]
-    pub depends_on: IndexMap<String, Dependency>,
+    /// (host, address) pairs, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "ser_hosts")]
+    pub extra_hosts: Vec<(String, String)>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<Healthcheck>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub restart: Option<Restart>,
+    pub hostname: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub deploy: Option<Deploy>,
+    pub image: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub scale: Option<u32>,
+    pub init: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipc: Option<String>,
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub labels: IndexMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logging: Option<Logging>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mem_limit: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -78,78 +92,64 @@ pub struct Service {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memswap_limit: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cpus: Option<f64>,
+    pub network_mode: Option<NetworkMode>,
+    /// The networks joined (`default` when neither networks nor network_mode is given).
+    #[serde(
+        skip_serializing_if = "IndexMap::is_empty",
+        serialize_with = "ser_networks"
+    )]
+    pub networks: IndexMap<String, ServiceNetwork>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cpu_shares: Option<u64>,
+    pub pid: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pids_limit: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub working_dir: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub hostname: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub domainname: Option<String>,
-    #[serde(skip_serializing_if = "IndexMap::is_empty")]
-    pub labels: IndexMap<String, String>,
-    #[serde(skip_serializing_if = "is_false")]
-    pub tty: bool,
-    #[serde(skip_serializing_if = "is_false")]
-    pub stdin_open: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub init: Option<bool>,
+    pub platform: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<PortBinding>,
     #[serde(skip_serializing_if = "is_false")]
     pub privileged: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub profiles: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pull_policy: Option<PullPolicy>,
     #[serde(skip_serializing_if = "is_false")]
     pub read_only: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restart: Option<Restart>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale: Option<u32>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub cap_add: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub cap_drop: Vec<String>,
+    pub secrets: Vec<FileRef>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub security_opt: Vec<String>,
-    #[serde(skip_serializing_if = "IndexMap::is_empty")]
-    pub sysctls: IndexMap<String, String>,
-    #[serde(skip_serializing_if = "IndexMap::is_empty")]
-    pub ulimits: IndexMap<String, Ulimit>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub dns: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub dns_search: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub dns_opt: Vec<String>,
-    /// (host, address) pairs, in order.
-    #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "ser_hosts")]
-    pub extra_hosts: Vec<(String, String)>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub stop_signal: Option<String>,
+    pub shm_size: Option<u64>,
+    #[serde(skip_serializing_if = "is_false")]
+    pub stdin_open: bool,
     #[serde(
         serialize_with = "ser_duration",
         skip_serializing_if = "Option::is_none"
     )]
     pub stop_grace_period: Option<Duration>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub pull_policy: Option<PullPolicy>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub platform: Option<String>,
+    pub stop_signal: Option<String>,
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub sysctls: IndexMap<String, String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub secrets: Vec<FileRef>,
+    pub tmpfs: Vec<String>,
+    #[serde(skip_serializing_if = "is_false")]
+    pub tty: bool,
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub ulimits: IndexMap<String, Ulimit>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub configs: Vec<FileRef>,
+    pub volumes: Vec<ServiceVolume>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub devices: Vec<Device>,
+    pub volumes_from: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub shm_size: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ipc: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pid: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub logging: Option<Logging>,
-    /// Whether `up` in the foreground shows this service's output (default true).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub attach: Option<bool>,
+    pub working_dir: Option<String>,
 }
 
 fn ser_hosts<S: serde::Serializer>(
