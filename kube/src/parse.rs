@@ -261,6 +261,14 @@ apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Secret\n  metadata
     }
 
     #[test]
+    fn comments_and_empty_files_hold_nothing() {
+        for text in ["", "# only a comment\n", "---\n# c\n---\n...\n", "\n\n"] {
+            let p = parse("e.yaml", text).unwrap();
+            assert!(p.objects.is_empty() && p.warnings.is_empty(), "{text:?}");
+        }
+    }
+
+    #[test]
     fn errors() {
         let e = parse("bad.yaml", "kind: Pod\nmetadata: {name: a\n").unwrap_err();
         assert!(
