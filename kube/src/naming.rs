@@ -31,11 +31,10 @@ pub fn safe_encode(s: &str) -> String {
 ///
 /// Kubernetes hashes with FNV-32a over go-spew's `%#v` printing of its own Go structs (Go's
 /// type names, field order and pointer markers in the text), which cannot be reproduced
-/// outside Go: this is
-/// the first 32 bits of SHA-256 over the
-/// template's canonical JSON (fields in declaration order, maps sorted, unset fields left
-/// out), printed in decimal and encoded as Kubernetes encodes its own, so it looks the same
-/// and changes exactly when the template does — but is not the value a cluster would print.
+/// outside Go: this is the first 32 bits of SHA-256 over the template's canonical JSON
+/// (fields in declaration order, maps sorted, unset fields left out), printed in decimal and
+/// encoded as Kubernetes encodes its own, so it looks the same and changes exactly when the
+/// template does — but is not the value a cluster would print.
 pub fn template_hash(template: &PodTemplateSpec) -> String {
     let json = serde_json::to_vec(template).expect("a template serializes");
     let digest = Sha256::digest(&json);
