@@ -44,17 +44,16 @@ pub fn apply(
         .filter(|s| s.profiles.is_empty() || all || s.profiles.iter().any(|p| active.contains(p)))
         .map(|s| s.name.clone())
         .collect();
+    // The named services and everything they depend on, through services already enabled too.
     let mut todo: Vec<String> = named.to_vec();
+    let mut seen: IndexSet<String> = IndexSet::new();
     while let Some(n) = todo.pop() {
-        let newly = enabled.insert(n.clone());
-        if newly || named.contains(&n) {
-            if let Some(s) = project.services.get(&n) {
-                todo.extend(
-                    graph::dependencies(s)
-                        .into_iter()
-                        .filter(|d| !enabled.contains(d)),
-                );
-            }
+        if !seen.insert(n.clone()) {
+            continue;
+        }
+        enabled.insert(n.clone());
+        if let Some(s) = project.services.get(&n) {
+            todo.extend(graph::dependencies(s));
         }
     }
     let (on, off): (Vec<_>, Vec<_>) = std::mem::take(&mut project.services)
@@ -176,6 +175,21 @@ mod tests {
         apply(&mut p, &[], None, &["debug".into()], &mut w).unwrap();
         assert_eq!(names(&p), ["web", "debug", "tools"]);
         assert!(p.disabled.contains_key("all"));
+    }
+
+    #[test]
+    fn named_service_enables_dependencies_through_enabled_ones() {
+        let mut p = Project::default();
+        for s in [
+            svc("api", &[], &["web"]),
+            svc("web", &[], &["db"]),
+            svc("db", &["data"], &[]),
+        ] {
+            p.services.insert(s.name.clone(), s);
+        }
+        let mut w = Warnings::default();
+        apply(&mut p, &[], None, &["api".into()], &mut w).unwrap();
+        assert_eq!(names(&p), ["api", "web", "db"]);
     }
 
     #[test]
