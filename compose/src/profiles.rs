@@ -101,16 +101,16 @@ pub fn enable(project: &mut Project, names: &[String]) -> Result<()> {
         }
         todo.push(n.clone());
     }
+    let mut seen: IndexSet<String> = IndexSet::new();
     while let Some(n) = todo.pop() {
+        if !seen.insert(n.clone()) {
+            continue;
+        }
         if let Some(s) = project.disabled.shift_remove(&n) {
-            todo.extend(graph::dependencies(&s));
-            project.services.insert(n, s);
-        } else if let Some(s) = project.services.get(&n) {
-            todo.extend(
-                graph::dependencies(s)
-                    .into_iter()
-                    .filter(|d| project.disabled.contains_key(d)),
-            );
+            project.services.insert(n.clone(), s);
+        }
+        if let Some(s) = project.services.get(&n) {
+            todo.extend(graph::dependencies(s));
         }
     }
     Ok(())
