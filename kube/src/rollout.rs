@@ -381,6 +381,8 @@ mod tests {
         );
         assert_eq!(h.prune(1), vec!["h1".to_string()]);
         assert_eq!(h.revisions.len(), 2);
+        let stored = serde_json::to_string(&h).unwrap();
+        assert_eq!(serde_json::from_str::<History>(&stored).unwrap(), h);
         assert!(h.describe(6).unwrap().starts_with("deployment.apps/echo with revision #6\nPod Template:\n  Labels:\tpod-template-hash=h2\n"));
     }
 
