@@ -22,6 +22,15 @@ pub fn normalize_service(service: &mut Node) {
             list_to_map(n, &['=']);
         }
     }
+    // A string where a list may be a string: a list of one, so that files append.
+    for key in ["tmpfs", "dns", "dns_search", "env_file"] {
+        if let Some(n) = m.get_mut(key) {
+            if matches!(n.value, Value::Scalar(k, _) if k != Kind::Null) {
+                let item = Node::new(n.pos.clone(), n.value.clone());
+                n.value = Value::Seq(vec![item]);
+            }
+        }
+    }
     if let Some(n) = m.get_mut("extra_hosts") {
         list_to_map(n, &['=', ':']);
     }
@@ -332,6 +341,15 @@ mod tests {
             j,
             serde_json::json!({"image": "a", "environment": {"C": 3}})
         );
+    }
+
+    #[test]
+    fn strings_that_may_be_lists_append() {
+        let mut base = svc("tmpfs: /run\ndns: 1.1.1.1\n");
+        merge_service(&mut base, svc("tmpfs: [/tmp]\ndns: 8.8.8.8\n"));
+        let j = json(&base);
+        assert_eq!(j["tmpfs"], serde_json::json!(["/run", "/tmp"]));
+        assert_eq!(j["dns"], serde_json::json!(["1.1.1.1", "8.8.8.8"]));
     }
 
     #[test]
