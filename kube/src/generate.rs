@@ -106,6 +106,10 @@ pub fn generate(workloads: &[WorkloadInput]) -> Generated {
     let mut services: Vec<String> = Vec::new();
     let mut names = Vec::new();
     for w in workloads {
+        if w.containers.is_empty() {
+            warnings.push(format!("{}: no container; left out", w.name));
+            continue;
+        }
         let name = unique(to_dns1123_label(&w.name), &mut names);
         let mut labels: BTreeMap<String, String> = BTreeMap::new();
         for (k, v) in &w.labels {
@@ -117,7 +121,14 @@ pub fn generate(workloads: &[WorkloadInput]) -> Generated {
                 ));
             }
         }
-        labels.insert("app".into(), name.clone());
+        if let Some(app) = labels
+            .insert("app".into(), name.clone())
+            .filter(|a| *a != name)
+        {
+            warnings.push(format!(
+                "{name}: label app={app} is replaced by app={name}, which its Services select"
+            ));
+        }
         let (spec, pod_ports) = pod_spec(w, &name, &mut claims, &mut warnings);
         let doc = match w.replicas {
             None => to_yaml(&Pod {
@@ -510,13 +521,21 @@ mod tests {
 
     #[test]
     fn generates_what_plays_back() {
-        let g = generate(&sample());
+        let mut input = sample();
+        input[0].labels.insert("app".into(), "echo".into());
+        input.push(WorkloadInput {
+            name: "empty".into(),
+            ..Default::default()
+        });
+        let g = generate(&input);
         assert_eq!(
             g.warnings,
             [
                 "simple-echo: label bad key=x is not a Kubernetes label; left out",
+                "simple-echo: label app=echo is replaced by app=simple-echo, which its Services select",
                 "simple-echo: user \"www-data\" is not numeric: Kubernetes takes only uid[:gid]; left out",
                 "api: a Deployment's pods restart Always; the restart policy is left out",
+                "empty: no container; left out",
             ]
         );
         let parsed = crate::parse("generated.yaml", &g.yaml).unwrap();
