@@ -1,7 +1,7 @@
 //! Merging compose files (and `extends`) by the compose-spec rules, on node trees so that each
 //! value keeps the file:line it came from. Mappings merge recursively; `command`, `entrypoint`
-//! and `healthcheck.test` are replaced; `ports` are appended without duplicates; `volumes` merge
-//! by target and `secrets`/`configs` by source; `environment`, `labels` and the other
+//! and `healthcheck.test` are replaced; `ports` merge by host address, target, published port
+//! and protocol, `volumes`, `secrets` and `configs` by target; `environment`, `labels` and the other
 //! map-or-list keys merge by key; the other lists are appended without duplicates.
 
 use indexmap::IndexMap;
@@ -146,6 +146,50 @@ fn merge_by(base: &mut Vec<Node>, over: Vec<Node>, key: fn(&Node) -> Option<Stri
     }
 }
 
+/// What makes a port unique when files merge: host address, target, published port and
+/// protocol (a short form of several ports is its own key).
+fn port_key(n: &Node) -> Option<String> {
+    let fields = |ip: Option<&str>, target: &str, published: Option<&str>, proto: Option<&str>| {
+        format!(
+            "{}|{target}|{}|{}",
+            ip.unwrap_or(""),
+            published.unwrap_or(""),
+            proto.unwrap_or("tcp")
+        )
+    };
+    match &n.value {
+        Value::Scalar(..) => {
+            let s = n.as_scalar()?;
+            match crate::ports::parse_short(s) {
+                Ok(b) if b.len() == 1 => {
+                    let b = &b[0];
+                    let published = b.published.and_then(|p| serde_json::to_value(p).ok());
+                    let published = published.as_ref().and_then(|p| p.as_str());
+                    let proto = serde_json::to_value(b.protocol).ok();
+                    let proto = proto.as_ref().and_then(|p| p.as_str());
+                    Some(fields(
+                        b.host_ip.as_deref(),
+                        &b.target.to_string(),
+                        published,
+                        proto,
+                    ))
+                }
+                _ => Some(s.to_string()),
+            }
+        }
+        Value::Map(m) => {
+            let get = |k: &str| m.get(k).and_then(Node::as_scalar);
+            Some(fields(
+                get("host_ip"),
+                get("target")?,
+                get("published"),
+                get("protocol"),
+            ))
+        }
+        Value::Seq(_) => None,
+    }
+}
+
 /// Where a secret or config is mounted: its target, else `prefix` and its source.
 fn mount_target(n: &Node, prefix: &str) -> Option<String> {
     match &n.value {
@@ -214,6 +258,7 @@ fn merge_at(base: &mut Node, over: Node, path: &str) {
         }
         (Value::Seq(bs), Value::Seq(os)) => match path {
             "volumes" => merge_by(bs, os, mounts::target_of),
+            "ports" => merge_by(bs, os, port_key),
             "secrets" => merge_by(bs, os, |n| mount_target(n, "/run/secrets/")),
             "configs" => merge_by(bs, os, |n| mount_target(n, "/")),
             _ => append_unique(bs, os),
@@ -325,6 +370,19 @@ mod tests {
             serde_json::json!({"db": {"condition": "service_started"}, "cache": {"condition": "service_healthy"}})
         );
         assert_eq!(j["labels"], serde_json::json!({"l": 1, "m": "2"}));
+    }
+
+    #[test]
+    fn ports_are_unique_by_address_target_published_protocol() {
+        // A port is unique by address, target, published port and protocol, in either form.
+        let mut base = svc("ports: [\"8080:80\", \"53:53/udp\"]\n");
+        merge_service(
+            &mut base,
+            svc("ports: [{target: 80, published: \"8080\", mode: host}, \"53:53\"]\n"),
+        );
+        let j = json(&base);
+        assert_eq!(j["ports"][0]["mode"], "host");
+        assert_eq!(j["ports"].as_array().unwrap().len(), 3);
     }
 
     #[test]
