@@ -806,6 +806,7 @@ impl Exec<'_> {
                     };
                     let empty = items.is_empty();
                     for (k, e) in items {
+                        self.vars.truncate(mark);
                         match p.decl.len() {
                             1 => self.set(&p.decl[0], e.clone(), p.assign),
                             2 => {
@@ -1763,6 +1764,10 @@ mod tests {
         assert_eq!(run("{{- \"a\" }}  \n  {{- \"b\" -}}  c", &v), "abc");
         assert_eq!(run("x{{/* a comment */}}y", &v), "xy");
         assert_eq!(run("{{range 3}}{{.}}{{end}}", &v), "012");
+        assert_eq!(
+            run("{{$n := 0}}{{range $i, $e := .Mounts}}{{$n = $i}}{{end}}{{$n}}", &v),
+            "1"
+        );
     }
 
     #[test]
