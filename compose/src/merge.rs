@@ -1,8 +1,9 @@
 //! Merging compose files (and `extends`) by the compose-spec rules, on node trees so that each
 //! value keeps the file:line it came from. Mappings merge recursively; `command`, `entrypoint`
 //! and `healthcheck.test` are replaced; `ports` merge by host address, target, published port
-//! and protocol, `volumes`, `secrets` and `configs` by target; `environment`, `labels` and the other
-//! map-or-list keys merge by key; the other lists are appended without duplicates.
+//! and protocol, `volumes`, `secrets` and `configs` by target; `environment`, `labels` and the
+//! other map-or-list keys merge by key; the other lists are appended without duplicates;
+//! `!reset` and `!override` do what the spec says.
 
 use indexmap::IndexMap;
 
