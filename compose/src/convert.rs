@@ -138,3 +138,52 @@ fn implicit_dependencies(s: &mut crate::service::Service) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn convert_text(text: &str) -> Result<(Project, Warnings)> {
+        let root = crate::node::parse(&Arc::from("c.yaml"), text).unwrap();
+        let mut w = Warnings::default();
+        let (p, _) = convert(
+            &root,
+            "p",
+            &HashMap::new(),
+            Path::new("/nonexistent"),
+            &mut w,
+        )?;
+        Ok((p, w))
+    }
+
+    #[test]
+    fn implicit_dependencies_and_default_network() {
+        let (p, w) = convert_text(
+            "services:\n  vpn: {image: v}\n  app: {image: a, network_mode: \"service:vpn\", volumes_from: [\"data:ro\", \"container:x\"]}\n  \
+             data: {image: d, networks: [back]}\nnetworks:\n  back:\n",
+        )
+        .unwrap();
+        assert!(w.0.is_empty());
+        let app = &p.services["app"];
+        assert_eq!(app.depends_on.keys().collect::<Vec<_>>(), ["vpn", "data"]);
+        assert!(app.depends_on["vpn"].restart && !app.depends_on["data"].restart);
+        // vpn joins the default network, so the project has one.
+        assert_eq!(p.networks["default"].name, "p_default");
+        let (p, _) = convert_text("services:\n  a: {image: a, network_mode: host}\n").unwrap();
+        assert!(p.networks.is_empty());
+    }
+
+    #[test]
+    fn missing_build_context_is_named() {
+        let e = convert_text("services:\n  a:\n    build: ./nowhere\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(
+                "c.yaml:3: service \"a\": build path /nonexistent/nowhere either does not exist"
+            ),
+            "{e}"
+        );
+    }
+}

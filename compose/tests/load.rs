@@ -623,3 +623,97 @@ fn reset_and_override_in_an_override_file() {
     assert_eq!(web.environment.keys().collect::<Vec<_>>(), ["B"]);
     assert_eq!(web.dns, ["9.9.9.9"]);
 }
+
+#[test]
+fn a_typical_application_loads_without_warnings() {
+    let t = project_dir();
+    write(t.path(), "db_password.txt", "secret\n");
+    write(
+        t.path(),
+        ".env",
+        "WORDPRESS_PORT=8000\nCOMPOSE_PROJECT_NAME=blog\n",
+    );
+    write(
+        t.path(),
+        "compose.yaml",
+        r#"name: ignored-for-env
+x-restart: &restart
+  restart: unless-stopped
+services:
+  db:
+    <<: *restart
+    image: mariadb:10.6.4-focal
+    command: '--default-authentication-plugin=mysql_native_password'
+    volumes:
+      - db_data:/var/lib/mysql
+    environment:
+      - MYSQL_ROOT_PASSWORD_FILE=/run/secrets/db_password
+      - MYSQL_DATABASE=wordpress
+    secrets:
+      - db_password
+    healthcheck:
+      test: ["CMD", "mysqladmin", "ping", "-h", "localhost"]
+      interval: 10s
+      timeout: 5s
+      retries: 5
+      start_period: 30s
+    expose:
+      - 3306
+      - 33060
+  wordpress:
+    <<: *restart
+    image: wordpress:latest
+    depends_on:
+      db:
+        condition: service_healthy
+    ports:
+      - "${WORDPRESS_PORT:-80}:80"
+    environment:
+      WORDPRESS_DB_HOST: db
+      WORDPRESS_DB_NAME: wordpress
+    volumes:
+      - type: bind
+        source: ./wp-content
+        target: /var/www/html/wp-content
+    logging:
+      driver: json-file
+      options:
+        max-size: "10m"
+        max-file: "3"
+    deploy:
+      resources:
+        limits:
+          cpus: "0.50"
+          memory: 512M
+volumes:
+  db_data:
+secrets:
+  db_password:
+    file: db_password.txt
+"#,
+    );
+    let l = load(&opts(t.path(), &[])).unwrap();
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    let p = &l.project;
+    assert_eq!(p.name, "blog");
+    assert_eq!(p.volumes["db_data"].name, "blog_db_data");
+    assert_eq!(p.networks["default"].name, "blog_default");
+    assert_eq!(p.services["db"].restart, Some(Restart::UnlessStopped));
+    assert_eq!(
+        p.services["db"].command.as_deref().unwrap(),
+        ["--default-authentication-plugin=mysql_native_password"]
+    );
+    assert_eq!(
+        p.services["wordpress"].ports[0].published.unwrap().start,
+        8000
+    );
+    assert_eq!(p.services["db"].expose, ["3306", "33060"]);
+    assert_eq!(
+        rbox_compose::graph::start_levels(p, None),
+        vec![vec!["db"], vec!["wordpress"]]
+    );
+    assert_eq!(
+        p.secrets["db_password"].source,
+        rbox_compose::project::Source::File(t.path().join("db_password.txt").display().to_string())
+    );
+}
