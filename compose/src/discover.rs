@@ -150,14 +150,17 @@ mod tests {
         let f = find_default_files(&sub, &mut w).unwrap();
         assert_eq!(f[0], t.path().join("compose.yaml"));
         assert_eq!(w.0.len(), 1);
+        // Nothing in a fresh directory (unless a parent of the temporary directory has one).
         let empty = tempfile::tempdir().unwrap();
-        assert!(
-            find_default_files(empty.path(), &mut w).is_err()
-                || empty
-                    .path()
-                    .ancestors()
-                    .any(|a| a.join("compose.yaml").exists())
-        );
+        let above = empty
+            .path()
+            .ancestors()
+            .any(|a| FILE_NAMES.iter().any(|n| a.join(n).is_file()));
+        let found = find_default_files(empty.path(), &mut w);
+        assert_eq!(found.is_err(), !above);
+        if let Err(e) = found {
+            assert!(e.to_string().starts_with("no configuration file provided"));
+        }
     }
 
     #[test]
