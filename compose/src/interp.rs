@@ -196,8 +196,12 @@ pub fn interpolate(
             let new = substitute(s, lookup, &mut unset).map_err(|f| match f {
                 Fail::Required { name, message } => Error::Required {
                     pos: node.pos.clone(),
+                    message: if message.is_empty() {
+                        format!("set {name} or give it a default")
+                    } else {
+                        message
+                    },
                     name,
-                    message,
                 },
                 Fail::Syntax(message) => Error::Interpolation {
                     pos: node.pos.clone(),
