@@ -270,6 +270,29 @@ fn images_volumes_and_networks_format() {
 }
 
 #[test]
+fn stats_formats_tables_and_json() {
+    let t = busybox();
+    t.ok(["run", "-d", "--name", "statbox", "busybox", "sleep", "60"]);
+    let table = t.ok([
+        "stats",
+        "--no-stream",
+        "--format",
+        r"table {{.Name}}\t{{.PIDs}}",
+        "statbox",
+    ]);
+    assert_eq!(table, "NAME      PIDS\nstatbox   1\n");
+    let row: serde_json::Value =
+        serde_json::from_str(&t.ok(["stats", "--no-stream", "--format", "json", "statbox"]))
+            .expect("JSON");
+    assert_eq!(row["Name"], "statbox");
+    assert!(
+        row["MemUsage"].as_str().is_some_and(|m| m.contains(" / ")),
+        "{row}"
+    );
+    t.ok(["rm", "-f", "statbox"]);
+}
+
+#[test]
 fn a_template_that_does_not_parse_fails_everywhere() {
     let t = TestRoot::new();
     for args in [

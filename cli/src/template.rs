@@ -1455,7 +1455,7 @@ fn call(name: &str, args: &[Value]) -> Result<Value, String> {
                 } else {
                     out.push(c);
                 }
-                prev_letter = c.is_alphanumeric() || c == '_' || c == '\'';
+                prev_letter = c.is_alphanumeric() || c == '_';
             }
             Ok(Value::String(out))
         }
@@ -1787,10 +1787,10 @@ mod tests {
         );
         assert_eq!(
             run(
-                "{{upper .Name}} {{lower \"AB\"}} {{title \"hello big-world\"}}",
+                "{{upper .Name}} {{lower \"AB\"}} {{title \"hello big-world o'neil\"}}",
                 &v
             ),
-            "/WEB ab Hello Big-World"
+            "/WEB ab Hello Big-World O'Neil"
         );
         assert_eq!(run("{{printf \"%s-%d-%5.2f|%-4s|%q|%v\" .Name .State.Pid .Ratio \"ab\" \"q\" .Config.Env}}", &v), "/web-42- 0.25|ab  |\"q\"|[A=1 B=2]");
         assert_eq!(
