@@ -459,3 +459,106 @@ fn update_lowers_memory_at_once_and_the_next_large_allocation_is_oom_killed() {
     assert_eq!(limit.trim(), (32u64 << 20).to_string());
     t.ok(["rm", "-f", "u"]);
 }
+
+/// The events between two moments, as `events --since --until` prints them with `format`.
+fn events_between(t: &TestRoot, since: &str, until: &str, extra: &[&str]) -> Vec<String> {
+    let mut args = vec!["events", "--since", since, "--until", until];
+    args.extend_from_slice(extra);
+    t.ok(args).lines().map(str::to_owned).collect()
+}
+
+fn unix_now() -> String {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
+}
+
+#[test]
+fn events_of_run_stop_rm_come_in_order_with_their_fields() {
+    let t = busybox();
+    let since = unix_now();
+    t.ok([
+        "run",
+        "-d",
+        "--name",
+        "ev",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; while true; do sleep 0.1; done",
+    ]);
+    t.ok(["pause", "ev"]);
+    t.ok(["unpause", "ev"]);
+    t.ok(["rename", "ev", "ev2"]);
+    t.ok(["stop", "ev2"]);
+    t.ok(["rm", "ev2"]);
+    let (code, _, _) = t.status([
+        "run",
+        "--rm",
+        "--name",
+        "quick",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        "exit 3",
+    ]);
+    assert_eq!(code, 3);
+    let until = unix_now();
+    let fmt = "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}";
+    let got = events_between(&t, &since, &until, &["--format", fmt]);
+    let want = [
+        "container create ev",
+        "container start ev",
+        "container pause ev",
+        "container unpause ev",
+        "container rename ev2",
+        "container kill ev2",
+        "container die ev2",
+        "container stop ev2",
+        "container destroy ev2",
+        "container create quick",
+        "container start quick",
+        "container die quick",
+        "container destroy quick",
+    ];
+    assert_eq!(got, want);
+    // Docker's default line: time, type, action, id, (attributes).
+    let lines = events_between(&t, &since, &until, &["--filter", "event=die"]);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let re_die = &lines[1];
+    assert!(re_die.contains(" container die "), "{re_die}");
+    assert!(
+        re_die.ends_with("(exitCode=3, image=busybox, name=quick)"),
+        "{re_die}"
+    );
+    let json = events_between(
+        &t,
+        &since,
+        &until,
+        &["--filter", "container=quick", "--format", "json"],
+    );
+    let first: serde_json::Value = serde_json::from_str(&json[0]).unwrap();
+    assert_eq!(first["Type"], "container");
+    assert_eq!(first["status"], "create");
+    assert_eq!(first["from"], "busybox");
+    assert!(first["timeNano"].as_i64().unwrap() > 0);
+    let renamed = events_between(
+        &t,
+        &since,
+        &until,
+        &[
+            "--filter",
+            "event=rename",
+            "--format",
+            "{{.Actor.Attributes.oldName}}",
+        ],
+    );
+    assert_eq!(renamed, ["ev"]);
+    let (_, err) = t.fails(["events", "--filter", "colour=red", "--until", &until]);
+    assert!(err.contains("colour"), "{err}");
+}

@@ -5,6 +5,7 @@ mod build;
 mod check;
 mod containers;
 mod each;
+mod events;
 mod format;
 mod images;
 mod networks;
@@ -99,6 +100,8 @@ enum Command {
     /// Manage rbox: disk usage, pruning.
     #[command(subcommand)]
     System(tools::SystemCommand),
+    /// Show what happens to containers, images, volumes and networks.
+    Events(events::EventsArgs),
     /// The monitor of one container (started by rbox itself).
     #[command(name = "__monitor", hide = true)]
     Monitor {
@@ -337,6 +340,7 @@ fn main() -> ExitCode {
         Command::Inspect(a) | Command::Container(ContainerCommand::Inspect(a)) => {
             containers::inspect(&root, a)
         }
+        Command::Events(a) => events::events(&root, a),
         Command::Wait(a) | Command::Container(ContainerCommand::Wait(a)) => {
             containers::wait(&root, a)
         }

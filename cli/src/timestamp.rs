@@ -41,6 +41,11 @@ pub fn parse_at(
     unix_time(value).ok_or_else(|| format!("failed to parse value as time or duration: {value:?}"))
 }
 
+/// The time of flag `--NAME` (`since`, `until`), or an error naming it.
+pub fn flag(name: &str, value: &str) -> Result<DateTime<Utc>, crate::CliError> {
+    parse(value).map_err(|e| crate::CliError::Failed(format!("invalid value for \"{name}\": {e}")))
+}
+
 /// [`parse_at`] now, in the local zone.
 pub fn parse(value: &str) -> Result<DateTime<Utc>, String> {
     let now = chrono::Local::now();

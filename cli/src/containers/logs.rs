@@ -35,11 +35,7 @@ pub struct LogsArgs {
     container: String,
 }
 
-/// A `--since`/`--until` time, as docker reads it (see [`crate::timestamp`]).
-fn parse_time(flag: &str, s: &str) -> Result<chrono::DateTime<chrono::Utc>, CliError> {
-    crate::timestamp::parse(s)
-        .map_err(|e| CliError::Failed(format!("invalid value for \"{flag}\": {e}")))
-}
+use crate::timestamp::flag as parse_time;
 
 pub fn logs(root: &Path, a: LogsArgs) -> CliResult {
     let containers = Containers::open(root)?;

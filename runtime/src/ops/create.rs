@@ -282,6 +282,7 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
                     let _ = crate::ops::lifecycle::remove(containers, &config.id, true, true);
                     return Err(e);
                 }
+                crate::store::events::container(containers.root(), &config, "create", &[]);
                 return Ok(config);
             }
         }

@@ -2,6 +2,7 @@
 //! the state on disk; and the reconcile of containers whose monitor died, which every verb
 //! calls before it acts (loading a container is a pure read).
 
+use crate::store::events;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -119,14 +120,24 @@ pub fn stop(containers: &Containers, id: &str, timeout: Option<u32>) -> Result<O
     let secs = timeout.or(c.config.config.stop_timeout).unwrap_or(10);
     if let Some(p) = ProcessHandle::open(c.state.pid, c.state.pid_start) {
         let _ = p.signal(stop_signal(&c));
+        events::container(
+            containers.root(),
+            &c.config,
+            "kill",
+            &[("signal", stop_signal(&c).to_string())],
+        );
         // A paused container gets the signal when it thaws, as Docker's.
         let _ = crate::ops::pause::thaw(containers, id);
         if !p.wait_timeout(Some(Duration::from_secs(secs as u64))) {
             let _ = p.signal(Signal::SIGKILL as i32);
+            let kill = ("signal", (Signal::SIGKILL as i32).to_string());
+            events::container(containers.root(), &c.config, "kill", &[kill]);
             p.wait_timeout(Some(Duration::from_secs(10)));
         }
     }
-    wait_monitor(containers, &c, Duration::from_secs(10))
+    let stopped = wait_monitor(containers, &c, Duration::from_secs(10));
+    events::container(containers.root(), &c.config, "stop", &[]);
+    stopped
 }
 
 /// Sends `signal` to a running container's first process.
@@ -145,6 +156,12 @@ pub fn kill(containers: &Containers, id: &str, signal: i32) -> Result<()> {
         return Ok(());
     }
     p.signal(signal).map_err(Error::PlainIo)?;
+    events::container(
+        containers.root(),
+        &c.config,
+        "kill",
+        &[("signal", signal.to_string())],
+    );
     let _ = crate::ops::pause::thaw(containers, id);
     if signal == Signal::SIGKILL as i32 {
         wait_monitor(containers, &c, Duration::from_secs(10))?;
@@ -203,6 +220,7 @@ pub fn remove(containers: &Containers, id: &str, force: bool, volumes: bool) -> 
     teardown::run(containers, &config, &published, &containers.dir(id))?;
     containers.remove_files(id)?;
     crate::host::net::release(containers, &config);
+    events::container(containers.root(), &config, "destroy", &[]);
     if volumes {
         remove_anonymous_volumes(containers, &config)?;
     }

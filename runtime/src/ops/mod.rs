@@ -5,6 +5,7 @@
 
 pub mod copy;
 pub mod create;
+pub mod events;
 pub mod exec;
 pub mod health;
 pub mod images;

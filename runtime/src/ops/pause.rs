@@ -36,6 +36,7 @@ pub fn pause(containers: &Containers, id: &str) -> Result<()> {
     }
     oci.pause().map_err(runtime_error)?;
     containers.update_state(id, |s| s.paused = true)?;
+    crate::store::events::container(containers.root(), &c.config, "pause", &[]);
     Ok(())
 }
 
@@ -48,6 +49,7 @@ pub fn unpause(containers: &Containers, id: &str) -> Result<()> {
             c.config.name
         )));
     }
+    crate::store::events::container(containers.root(), &c.config, "unpause", &[]);
     Ok(())
 }
 

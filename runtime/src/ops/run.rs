@@ -73,7 +73,11 @@ pub fn start_detached(containers: &Containers, id: &str) -> crate::Result<()> {
 /// in the background, as [`start_detached`].
 pub fn restart(containers: &Containers, id: &str, timeout: Option<u32>) -> crate::Result<()> {
     lifecycle::stop(containers, id, timeout)?;
-    started(lifecycle::start(containers, id, false)?)
+    started(lifecycle::start(containers, id, false)?)?;
+    if let Ok(c) = containers.read_config(id) {
+        crate::store::events::container(containers.root(), &c, "restart", &[]);
+    }
+    Ok(())
 }
 
 fn started(mut spawned: crate::supervise::monitor::Spawned) -> crate::Result<()> {

@@ -303,6 +303,7 @@ impl Containers {
             return Err(e);
         }
         let _ = fs::remove_file(self.name_path(&old));
+        crate::store::events::container(self.root(), &c, "rename", &[("oldName", old)]);
         Ok(())
     }
 

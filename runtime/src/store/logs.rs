@@ -179,19 +179,21 @@ pub fn read_all(path: &Path) -> io::Result<Vec<Record>> {
     Ok(out)
 }
 
-/// Reads a log as it grows and rotates (`logs`, `logs -f`): the first call returns every
-/// record kept, oldest first, each later one the records written since, whole lines only.
-pub struct Follower {
+/// Reads a file of JSON lines as it grows and rotates (`logs`, `logs -f`, and the events
+/// journal, whose lines are `T`): the first call returns every record kept, oldest first,
+/// each later one the records written since, whole lines only.
+pub struct Follower<T = Record> {
     path: PathBuf,
     older: Vec<PathBuf>,
     file: Option<(File, u64)>,
     offset: u64,
     pending: Vec<u8>,
+    lines: std::marker::PhantomData<T>,
 }
 
-impl Follower {
+impl<T: serde::de::DeserializeOwned> Follower<T> {
     /// Follows `path` from its oldest kept record.
-    pub fn new(path: &Path) -> Follower {
+    pub fn new(path: &Path) -> Follower<T> {
         // The current file is opened first: a rotation meanwhile moves it to `.1`, which
         // is then read as it was (the same open file), never twice.
         let file = File::open(path).ok().and_then(|f| {
@@ -208,16 +210,17 @@ impl Follower {
             file,
             offset: 0,
             pending: Vec::new(),
+            lines: std::marker::PhantomData,
         }
     }
 
     /// The records written since the last call.
-    pub fn poll(&mut self) -> io::Result<Vec<Record>> {
+    pub fn poll(&mut self) -> io::Result<Vec<T>> {
         let mut out = Vec::new();
         for p in std::mem::take(&mut self.older) {
             if let Ok(f) = File::open(&p) {
                 for line in BufReader::new(f).lines() {
-                    if let Ok(rec) = serde_json::from_str::<Record>(&line?) {
+                    if let Ok(rec) = serde_json::from_str::<T>(&line?) {
                         out.push(rec);
                     }
                 }
@@ -241,7 +244,7 @@ impl Follower {
         }
     }
 
-    fn drain(&mut self, out: &mut Vec<Record>) -> io::Result<()> {
+    fn drain(&mut self, out: &mut Vec<T>) -> io::Result<()> {
         let Some((f, _)) = &mut self.file else {
             return Ok(());
         };
@@ -252,7 +255,7 @@ impl Follower {
         self.pending.extend_from_slice(&buf);
         while let Some(nl) = self.pending.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = self.pending.drain(..=nl).collect();
-            if let Ok(rec) = serde_json::from_slice::<Record>(&line) {
+            if let Ok(rec) = serde_json::from_slice::<T>(&line) {
                 out.push(rec);
             }
         }
@@ -294,7 +297,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("log");
         let mut w = LogWriter::open(&p, Some(1000), 3).unwrap();
-        let mut follow = Follower::new(&p);
+        let mut follow: Follower = Follower::new(&p);
         let mut followed = 0;
         for i in 0..100 {
             w.write(Stream::Stdout, format!("line {i:03}\n").as_bytes())

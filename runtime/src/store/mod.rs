@@ -1,8 +1,10 @@
-//! Containers and volumes on disk: paths, locks, names, configurations, states, logs.
+//! Containers and volumes on disk: paths, locks, names, configurations, states, logs, and
+//! the events journal.
 //! Loading is a pure read; correcting what a dead monitor left is the verbs' business
 //! (`ops::lifecycle::reconcile`).
 
 pub mod containers;
+pub mod events;
 pub mod logs;
 pub mod process;
 pub mod volumes;

@@ -183,7 +183,10 @@ impl Prober {
             .health
             .record(result, self.config.retries, in_start_period)
         {
-            tracing::debug!(status = self.health.status.as_str(), "health changed");
+            if let Ok(c) = self.containers.read_config(&self.id) {
+                let action = format!("health_status: {}", self.health.status.as_str());
+                crate::store::events::container(self.containers.root(), &c, &action, &[]);
+            }
         }
         self.save();
         self.next = Instant::now() + self.config.next_wait(self.started.elapsed());

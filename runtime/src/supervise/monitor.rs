@@ -139,7 +139,19 @@ impl Monitor {
         let code = loop {
             let started_at = Instant::now();
             let exit = match self.run_once(&config, &sigfd) {
-                Ok(exit) => exit,
+                Ok(exit) => {
+                    // The name may have changed meanwhile (rename).
+                    if let Ok(c) = self.containers.read_config(&self.id) {
+                        config = c;
+                    }
+                    let root = self.containers.root();
+                    if exit.oom_killed {
+                        crate::store::events::container(root, &config, "oom", &[]);
+                    }
+                    let code = ("exitCode", exit.code.to_string());
+                    crate::store::events::container(root, &config, "die", &[code]);
+                    exit
+                }
                 Err(e) => {
                     let code = e.run_exit_code() as i32;
                     self.cleanup(&config);
@@ -231,6 +243,7 @@ impl Monitor {
         // The host ports are free at once; the rest of the network goes with the files.
         let published = self.network.take().map(|n| n.ports).unwrap_or_default();
         crate::host::net::release(&self.containers, config);
+        crate::store::events::container(self.containers.root(), config, "destroy", &[]);
         // SAFETY: the monitor is single-threaded; the child only does file system work and
         // exits.
         match unsafe { nix::unistd::fork() } {
@@ -397,6 +410,7 @@ impl Monitor {
         })?;
         // Containers sharing a user-defined network learn the new one's name.
         crate::host::net::refresh_peers(&self.containers, config);
+        crate::store::events::container(self.containers.root(), config, "start", &[]);
         if let Some(mut s) = self.sync.take() {
             Started::Running(pid).send(&mut s);
         }
