@@ -167,6 +167,20 @@ fn ps_formats_tables_json_and_templates() {
         ]),
         "fmtdata bridge 1\n"
     );
+    // A format that shows .Size works sizes out, as docker's; --size adds the column.
+    let size = t.ok(["ps", "-a", "--filter", "name=web", "--format", "{{.Size}}"]);
+    assert!(
+        size.starts_with("0B (virtual ") && size.ends_with("B)\n"),
+        "{size}"
+    );
+    let sized = t.ok(["ps", "-a", "--size"]);
+    assert!(
+        sized
+            .lines()
+            .next()
+            .is_some_and(|h| h.ends_with("   NAMES                SIZE")),
+        "{sized}"
+    );
     t.ok(["rm", "web", "a-much-longer-name"]);
     t.ok(["volume", "rm", "fmtdata"]);
 }

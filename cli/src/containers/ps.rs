@@ -1,18 +1,21 @@
 //! ps: the rows rbox-runtime lists (`ops::ps`), formatted as docker's.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Args;
+use rbox_image::Store;
 use rbox_runtime::container::Status;
 use rbox_runtime::model::mount::MountKind;
 use rbox_runtime::ops::ps::{Filter, Query, Row};
+use rbox_runtime::prune;
 use rbox_runtime::Containers;
 
 use serde_json::Value;
 
-use crate::format::{self, ago, go_time, human_duration, labels_text, Listing};
+use crate::format::{self, ago, go_time, human_duration, human_size, labels_text, Listing};
 use crate::template;
 use crate::{CliError, CliResult};
 
@@ -34,6 +37,9 @@ pub struct PsArgs {
     /// columns under a header, "table" for the default, or "json".
     #[arg(long)]
     format: Option<String>,
+    /// Show each container's size: what it wrote, and with its image (virtual).
+    #[arg(short, long)]
+    size: bool,
     /// Show the last created container.
     #[arg(short = 'l', long)]
     latest: bool,
@@ -117,8 +123,8 @@ fn go_quote(s: &str) -> String {
 
 /// Docker's `.Mounts`, `.Networks` and `.LocalVolumes` of a container: its volumes' names
 /// and binds' sources (cut to 15 characters unless `no_trunc`), its networks' names, how
-/// many volumes it has.
-fn attachments(containers: &Containers, id: &str, no_trunc: bool) -> [String; 3] {
+/// many volumes it has; and its image's id.
+fn attachments(containers: &Containers, id: &str, no_trunc: bool) -> [String; 4] {
     let Ok(c) = containers.load(id) else {
         return Default::default();
     };
@@ -149,13 +155,41 @@ fn attachments(containers: &Containers, id: &str, no_trunc: bool) -> [String; 3]
     } else {
         host.networks.iter().map(|e| e.network.as_str()).collect()
     };
-    [mounts.join(","), networks.join(","), volumes.to_string()]
+    [
+        mounts.join(","),
+        networks.join(","),
+        volumes.to_string(),
+        c.config.image_id.clone(),
+    ]
+}
+
+/// Docker's SIZE: the bytes the container wrote, and with its image's (`virtual`).
+fn size_text(containers: &Containers, id: &str, image: Option<u64>) -> String {
+    let rw = prune::dir_size(&containers.dir(id).join("upper"));
+    let total = rw + image.unwrap_or(0);
+    if total > 0 {
+        format!("{} (virtual {})", human_size(rw), human_size(total))
+    } else {
+        human_size(rw)
+    }
 }
 
 /// One row as `--format` sees it: docker's fields of `ps`.
-fn row(containers: &Containers, r: &Row, no_trunc: bool) -> format::Row {
-    let [mounts, networks, local_volumes] = attachments(containers, &r.id, no_trunc);
+/// `image_sizes`: the images' sizes by id when sizes are asked for, else `None` (a size of
+/// `0B`, as docker's without `--size`).
+fn row(
+    containers: &Containers,
+    r: &Row,
+    no_trunc: bool,
+    image_sizes: Option<&BTreeMap<String, u64>>,
+) -> format::Row {
+    let [mounts, networks, local_volumes, image_id] = attachments(containers, &r.id, no_trunc);
+    let size = match image_sizes {
+        Some(sizes) => size_text(containers, &r.id, sizes.get(&image_id).copied()),
+        None => human_size(0),
+    };
     let fields = template::object([
+        ("Size", Value::String(size)),
         ("Mounts", Value::String(mounts)),
         ("Networks", Value::String(networks)),
         ("LocalVolumes", Value::String(local_volumes)),
@@ -188,22 +222,31 @@ fn short_id(r: &Row, no_trunc: bool) -> &str {
 const LISTING: Listing = Listing {
     default:
         "{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}",
-    headers: &[
-        ("ID", "CONTAINER ID"),
-        ("Image", "IMAGE"),
-        ("Command", "COMMAND"),
-        ("CreatedAt", "CREATED AT"),
-        ("RunningFor", "CREATED"),
-        ("Status", "STATUS"),
-        ("State", "STATE"),
-        ("Ports", "PORTS"),
-        ("Names", "NAMES"),
-        ("Labels", "LABELS"),
-        ("Mounts", "MOUNTS"),
-        ("Networks", "NETWORKS"),
-        ("LocalVolumes", "LOCAL VOLUMES"),
-    ],
+    headers: HEADERS,
 };
+
+/// `ps --size`'s default table.
+const WITH_SIZE: Listing = Listing {
+    default: "{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Size}}",
+    headers: HEADERS,
+};
+
+const HEADERS: &[(&str, &str)] = &[
+    ("ID", "CONTAINER ID"),
+    ("Image", "IMAGE"),
+    ("Command", "COMMAND"),
+    ("CreatedAt", "CREATED AT"),
+    ("RunningFor", "CREATED"),
+    ("Status", "STATUS"),
+    ("State", "STATE"),
+    ("Ports", "PORTS"),
+    ("Names", "NAMES"),
+    ("Labels", "LABELS"),
+    ("Mounts", "MOUNTS"),
+    ("Networks", "NETWORKS"),
+    ("LocalVolumes", "LOCAL VOLUMES"),
+    ("Size", "SIZE"),
+];
 
 pub fn ps(root: &Path, a: PsArgs) -> CliResult {
     let containers = Containers::open(root)?;
@@ -226,11 +269,24 @@ pub fn ps(root: &Path, a: PsArgs) -> CliResult {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    // As docker: sizes are worked out for --size, or for a format that shows them.
+    let image_sizes =
+        (a.size || a.format.as_deref().is_some_and(|f| f.contains(".Size"))).then(|| {
+            let listed = Store::open(root)
+                .ok()
+                .and_then(|s| rbox_runtime::ops::images::list(&s, None).ok());
+            listed
+                .unwrap_or_default()
+                .into_iter()
+                .map(|r| (r.id.to_string(), r.size))
+                .collect::<BTreeMap<_, _>>()
+        });
     let rows: Vec<format::Row> = rows
         .iter()
-        .map(|r| row(&containers, r, a.no_trunc))
+        .map(|r| row(&containers, r, a.no_trunc, image_sizes.as_ref()))
         .collect();
-    let text = format::render_rows(a.format.as_deref(), &LISTING, &rows)?;
+    let listing = if a.size { &WITH_SIZE } else { &LISTING };
+    let text = format::render_rows(a.format.as_deref(), listing, &rows)?;
     out.write_all(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
