@@ -327,8 +327,8 @@ impl<'a> Parser<'a> {
         let els = match end {
             None => return Err(self.err("unexpected EOF")),
             Some(End::Plain) => Vec::new(),
+            // The pipeline's variables are seen in the else branch too, as Go's.
             Some(End::Else) => {
-                self.vars.truncate(mark);
                 let (els, end) = self.list()?;
                 match end {
                     Some(End::Plain) => els,
@@ -364,7 +364,7 @@ impl<'a> Parser<'a> {
         self.skip_space();
         if self.rest().starts_with("-}}") {
             self.pos += 3;
-            self.trim_after();
+            self.skip_space();
             Ok(())
         } else if self.rest().starts_with("}}") {
             self.pos += 2;
@@ -372,10 +372,6 @@ impl<'a> Parser<'a> {
         } else {
             Err(self.err("comment ends before closing delimiter"))
         }
-    }
-
-    fn trim_after(&mut self) {
-        self.skip_space();
     }
 
     fn ident_chars(&mut self) -> String {
@@ -411,7 +407,7 @@ impl<'a> Parser<'a> {
             }
             if r.starts_with("-}}") && self.src[..self.pos].ends_with([' ', '\t', '\n', '\r']) {
                 self.pos += 3;
-                self.trim_after();
+                self.skip_space();
                 return Ok(toks);
             }
             if r.starts_with("}}") {
@@ -1750,6 +1746,10 @@ mod tests {
         );
         assert_eq!(run("{{with .State}}{{.Pid}}{{end}}", &v), "42");
         assert_eq!(run("{{with .Empty}}x{{else}}empty{{end}}", &v), "empty");
+        assert_eq!(
+            run("{{if $e := .Empty}}x{{else}}{{len $e}}{{end}}", &v),
+            "0"
+        );
         assert_eq!(
             run("{{$n := .Name}}{{range .Mounts}}{{$n}}{{end}}", &v),
             "/web/web"
