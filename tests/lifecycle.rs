@@ -272,7 +272,8 @@ fn rename_ps_filters_and_formats() {
     );
     assert_eq!(t.ok(["ps", "-a", "-q"]).lines().count(), 2);
     let table = t.ok(["ps", "--format", "table {{.Names}}\\t{{.Image}}"]);
-    assert_eq!(table, "NAMES\tIMAGE\ngamma\tbusybox\n");
+    // Aligned as docker's tabwriter: the widest cell plus three spaces, ten at least.
+    assert_eq!(table, "NAMES     IMAGE\ngamma     busybox\n");
     let (code, _, err) = t.status(["rename", "gamma", "beta"]);
     assert_eq!(code, 1);
     assert!(err.contains("already in use"), "{err}");
