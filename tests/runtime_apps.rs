@@ -562,3 +562,143 @@ fn events_of_run_stop_rm_come_in_order_with_their_fields() {
     let (_, err) = t.fails(["events", "--filter", "colour=red", "--until", &until]);
     assert!(err.contains("colour"), "{err}");
 }
+
+#[test]
+fn run_options_people_use_reach_the_container() {
+    let t = busybox();
+    let run = |opts: &[&str], script: &str| {
+        let mut a = vec!["run", "--rm", "--network", "none"];
+        a.extend_from_slice(opts);
+        a.extend(["busybox", "sh", "-c", script]);
+        t.ok(a)
+    };
+    assert_eq!(
+        run(
+            &[
+                "--dns",
+                "10.1.2.3",
+                "--dns-search",
+                "a.test",
+                "--dns-option",
+                "ndots:3"
+            ],
+            "grep -v '^#' /etc/resolv.conf"
+        ),
+        "nameserver 10.1.2.3\nsearch a.test\noptions ndots:3\n"
+    );
+    assert_eq!(
+        run(&["--ulimit", "nofile=512:1024"], "ulimit -n; ulimit -Hn"),
+        "512\n1024\n"
+    );
+    assert_eq!(
+        run(
+            &[
+                "--sysctl",
+                "net.ipv4.ip_forward=1",
+                "--sysctl",
+                "kernel.shmmax=123456789"
+            ],
+            "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax"
+        ),
+        "1\n123456789\n"
+    );
+    let shm = run(&["--shm-size", "128m"], "df -k /dev/shm | tail -1");
+    assert!(shm.split_whitespace().nth(1) == Some("131072"), "{shm}");
+    let groups = run(&["--group-add", "10", "--group-add", "daemon"], "id -G");
+    let groups: Vec<&str> = groups.split_whitespace().collect();
+    assert!(
+        groups.contains(&"10") && groups.contains(&"1"),
+        "{groups:?}"
+    );
+    assert_eq!(
+        run(
+            &["--security-opt", "no-new-privileges"],
+            "grep NoNewPrivs /proc/self/status"
+        ),
+        "NoNewPrivs:\t1\n"
+    );
+    assert_eq!(
+        run(
+            &["--security-opt", "seccomp=unconfined"],
+            "grep '^Seccomp:' /proc/self/status"
+        ),
+        "Seccomp:\t0\n"
+    );
+    assert_eq!(
+        run(&[], "grep '^Seccomp:' /proc/self/status"),
+        "Seccomp:\t2\n"
+    );
+    // A profile of docker's format: mkdir refused with EACCES, the rest allowed.
+    let profile = t.path().join("profile.json");
+    std::fs::write(
+        &profile,
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}"#,
+    )
+    .unwrap();
+    let opt = format!("seccomp={}", profile.display());
+    let out = run(&["--security-opt", &opt], "mkdir /tmp/x 2>&1; echo $?");
+    assert!(out.contains("Permission denied"), "{out}");
+    assert_eq!(
+        run(
+            &["--device", "/dev/null:/dev/mynull:rw"],
+            "echo x > /dev/mynull && ls -l /dev/mynull | cut -c1"
+        ),
+        "c\n"
+    );
+    let host_cgroup = std::fs::read_link("/proc/self/ns/cgroup").unwrap();
+    assert_eq!(
+        run(&["--cgroupns", "host"], "readlink /proc/self/ns/cgroup").trim(),
+        host_cgroup.to_str().unwrap()
+    );
+    assert_eq!(
+        run(&["--oom-score-adj", "500"], "cat /proc/self/oom_score_adj"),
+        "500\n"
+    );
+    let labels = t.path().join("labels");
+    std::fs::write(&labels, "# a comment\ntier=web\nowner=ops\n").unwrap();
+    let cid = t.path().join("cid");
+    let id = t
+        .ok([
+            "create",
+            "--label-file",
+            labels.to_str().unwrap(),
+            "-l",
+            "owner=me",
+            "--cidfile",
+            cid.to_str().unwrap(),
+            "busybox",
+            "true",
+        ])
+        .trim()
+        .to_owned();
+    assert_eq!(std::fs::read_to_string(&cid).unwrap(), id);
+    let l = &inspect(&t, &id)["Config"]["Labels"];
+    assert_eq!(
+        (l["tier"].as_str(), l["owner"].as_str()),
+        (Some("web"), Some("me"))
+    );
+    // Bad values name their flag, and nothing is made.
+    let before = t.container_ids().len();
+    for (opts, flag) in [
+        (vec!["--security-opt", "apparmor=x"], "--security-opt"),
+        (vec!["--sysctl", "kernel.panic=1"], "--sysctl"),
+        (
+            vec!["--network", "host", "--sysctl", "net.ipv4.ip_forward=1"],
+            "--sysctl",
+        ),
+        (vec!["--ulimit", "nofile=1:99999999999"], "--ulimit"),
+        (vec!["--platform", "linux/s390x"], "--platform"),
+        (vec!["--device", "/etc/passwd"], "--device"),
+        (vec!["--dns", "not-an-ip"], "--dns"),
+        (vec!["--cgroupns", "shared"], "--cgroupns"),
+        (vec!["--cidfile", cid.to_str().unwrap()], "--cidfile"),
+    ] {
+        let mut a = vec!["run", "--rm"];
+        a.extend(opts);
+        a.extend(["busybox", "true"]);
+        let (_, err) = t.fails(a);
+        assert!(err.contains(flag), "{flag}: {err}");
+    }
+    assert_eq!(t.container_ids().len(), before);
+    t.ok(["rm", &id]);
+}

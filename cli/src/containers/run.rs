@@ -124,6 +124,48 @@ pub struct CreateArgs {
     /// root's defaults.
     #[arg(long = "log-opt")]
     log_opt: Vec<String>,
+    /// A DNS server for the container's resolv.conf (instead of the host's).
+    #[arg(long)]
+    dns: Vec<String>,
+    /// A DNS search domain ("." for none).
+    #[arg(long)]
+    dns_search: Vec<String>,
+    /// A resolv.conf option (ndots:2, …).
+    #[arg(long, alias = "dns-opt")]
+    dns_option: Vec<String>,
+    /// A resource limit: NAME=SOFT[:HARD] (nofile=1024:2048).
+    #[arg(long)]
+    ulimit: Vec<String>,
+    /// A namespaced kernel parameter: KEY=VALUE (net.*, kernel.shm*, kernel.msg*, fs.mqueue.*).
+    #[arg(long)]
+    sysctl: Vec<String>,
+    /// A host device: HOST[:CONTAINER][:PERMISSIONS].
+    #[arg(long)]
+    device: Vec<String>,
+    /// Size of /dev/shm (default 64m).
+    #[arg(long)]
+    shm_size: Option<String>,
+    /// An additional group (a name from the image's /etc/group, or a number).
+    #[arg(long)]
+    group_add: Vec<String>,
+    /// seccomp=unconfined|PROFILE.json, no-new-privileges, label=disable.
+    #[arg(long)]
+    security_opt: Vec<String>,
+    /// Cgroup namespace: private (the default) or host.
+    #[arg(long)]
+    cgroupns: Option<String>,
+    /// The container's OOM score adjustment (-1000 to 1000, no lower than rbox's own).
+    #[arg(long, allow_hyphen_values = true)]
+    oom_score_adj: Option<i32>,
+    /// The platform the image must be (os/arch[/variant]); rbox runs this host's.
+    #[arg(long)]
+    platform: Option<String>,
+    /// Write the container's id to this file (which must not exist).
+    #[arg(long)]
+    cidfile: Option<PathBuf>,
+    /// A file of labels, KEY=VALUE a line.
+    #[arg(long)]
+    label_file: Vec<PathBuf>,
     /// Memory and swap together (-1: unlimited swap); needs --memory.
     #[arg(long)]
     memory_swap: Option<String>,
@@ -211,6 +253,19 @@ impl CreateArgs {
             log_driver: self.log_driver.clone(),
             log_opts: self.log_opt.clone(),
             memory_swap: self.memory_swap.clone(),
+            dns: self.dns.clone(),
+            dns_search: self.dns_search.clone(),
+            dns_options: self.dns_option.clone(),
+            ulimits: self.ulimit.clone(),
+            sysctls: self.sysctl.clone(),
+            devices: self.device.clone(),
+            shm_size: self.shm_size.clone(),
+            group_add: self.group_add.clone(),
+            security_opts: self.security_opt.clone(),
+            cgroupns: self.cgroupns.clone(),
+            oom_score_adj: self.oom_score_adj,
+            platform: self.platform.clone(),
+            label_files: self.label_file.clone(),
             cpu_shares: self.cpu_shares,
             ipc: self.ipc.clone(),
             pid: self.pid.clone(),
@@ -273,7 +328,38 @@ fn create_pulling(
             .map_err(|e| rbox_runtime::Error::Runtime(e.to_string()))
     };
     let policy = PullPolicy::parse(&a.pull).unwrap_or_default();
-    rbox_runtime::ops::run::create_pulling(images, containers, &a.options(), policy, pull)
+    // --cidfile: made first (it must not exist, as docker's), given the id, or removed.
+    let cidfile = match &a.cidfile {
+        None => None,
+        Some(p) => Some((
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(p)
+                .map_err(|e| rbox_runtime::Error::InvalidOption {
+                    flag: "--cidfile".into(),
+                    reason: format!(
+                        "{}: {e} (make sure no other container uses it)",
+                        p.display()
+                    ),
+                })?,
+            p,
+        )),
+    };
+    let created =
+        rbox_runtime::ops::run::create_pulling(images, containers, &a.options(), policy, pull);
+    if let Some((mut f, path)) = cidfile {
+        use std::io::Write;
+        match &created {
+            Ok(c) => f
+                .write_all(c.id.as_bytes())
+                .map_err(|e| rbox_runtime::Error::io(path.clone(), e))?,
+            Err(_) => {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+    created
 }
 
 /// Starts a container, attached or not, and ends as `docker run`/`docker start` does.

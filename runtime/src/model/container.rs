@@ -113,6 +113,42 @@ pub struct HostConfig {
     pub init: bool,
     /// `host:ip` entries for /etc/hosts.
     pub extra_hosts: Vec<String>,
+    /// `--dns`: the resolvers of its resolv.conf (the host's when empty).
+    #[serde(default)]
+    pub dns: Vec<String>,
+    /// `--dns-search`.
+    #[serde(default)]
+    pub dns_search: Vec<String>,
+    /// `--dns-option`.
+    #[serde(default)]
+    pub dns_options: Vec<String>,
+    /// `--ulimit`.
+    #[serde(default)]
+    pub ulimits: Vec<crate::model::host_options::Ulimit>,
+    /// `--sysctl`.
+    #[serde(default)]
+    pub sysctls: crate::model::host_options::Sysctls,
+    /// `--device`.
+    #[serde(default)]
+    pub devices: Vec<crate::model::host_options::DeviceMapping>,
+    /// `--shm-size` in bytes (64 MiB when unset).
+    #[serde(default)]
+    pub shm_size: Option<i64>,
+    /// `--group-add`: groups by name (from the image's /etc/group) or number.
+    #[serde(default)]
+    pub group_add: Vec<String>,
+    /// `--security-opt`, as given.
+    #[serde(default)]
+    pub security_opt: Vec<String>,
+    /// What `--security-opt` asked for.
+    #[serde(default)]
+    pub security: crate::model::host_options::SecurityOptions,
+    /// `--cgroupns`: `private` (the default) or `host`.
+    #[serde(default)]
+    pub cgroupns_mode: String,
+    /// `--oom-score-adj`.
+    #[serde(default)]
+    pub oom_score_adj: Option<i32>,
     /// Bind mounts, volumes and tmpfs mounts, parents first.
     #[serde(default)]
     pub mounts: Vec<crate::model::mount::Mount>,

@@ -4,6 +4,7 @@
 
 pub mod container;
 pub mod health;
+pub mod host_options;
 pub mod ids;
 pub mod log_config;
 pub mod mount;

@@ -84,6 +84,32 @@ pub struct RunOptions {
     pub log_driver: Option<String>,
     /// `--log-opt KEY=VALUE`.
     pub log_opts: Vec<String>,
+    /// `--dns`.
+    pub dns: Vec<String>,
+    /// `--dns-search`.
+    pub dns_search: Vec<String>,
+    /// `--dns-option`.
+    pub dns_options: Vec<String>,
+    /// `--ulimit NAME=SOFT[:HARD]`.
+    pub ulimits: Vec<String>,
+    /// `--sysctl KEY=VALUE`.
+    pub sysctls: Vec<String>,
+    /// `--device HOST[:CONTAINER][:PERMS]`.
+    pub devices: Vec<String>,
+    /// `--shm-size`.
+    pub shm_size: Option<String>,
+    /// `--group-add`.
+    pub group_add: Vec<String>,
+    /// `--security-opt`.
+    pub security_opts: Vec<String>,
+    /// `--cgroupns host|private`.
+    pub cgroupns: Option<String>,
+    /// `--oom-score-adj`.
+    pub oom_score_adj: Option<i32>,
+    /// `--platform`: checked against the image's.
+    pub platform: Option<String>,
+    /// `--label-file`.
+    pub label_files: Vec<PathBuf>,
     /// `--ipc`.
     pub ipc: Option<String>,
     /// `--pid`.

@@ -39,6 +39,42 @@ pub fn resolv_conf(host: &str) -> String {
     out
 }
 
+/// resolv.conf with `--dns` resolvers, `--dns-search` domains (`.`: none) and
+/// `--dns-option`s in place of the host's, as Docker writes it.
+pub fn with_dns_options(
+    base: &str,
+    dns: &[String],
+    search: &[String],
+    options: &[String],
+) -> String {
+    let mut out = String::new();
+    for line in base.lines() {
+        let key = line.split_whitespace().next().unwrap_or("");
+        let replaced = (key == "nameserver" && !dns.is_empty())
+            || (matches!(key, "search" | "domain") && !search.is_empty())
+            || (key == "options" && !options.is_empty());
+        if !replaced {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    for d in dns {
+        let _ = writeln!(out, "nameserver {d}");
+    }
+    let domains: Vec<&str> = search
+        .iter()
+        .map(String::as_str)
+        .filter(|s| *s != ".")
+        .collect();
+    if !domains.is_empty() {
+        let _ = writeln!(out, "search {}", domains.join(" "));
+    }
+    if !options.is_empty() {
+        let _ = writeln!(out, "options {}", options.join(" "));
+    }
+    out
+}
+
 /// /etc/hosts for a container of its own network: loopback names, the container's
 /// hostname (on its first address, or on loopback without one), `--add-host` entries and
 /// `peers` (lines naming the containers it shares a network with).
@@ -93,6 +129,12 @@ pub fn write_files(c: &ContainerConfig, dir: &Path, peers: &str) -> Result<()> {
     } else {
         resolv_conf(&resolv)
     };
+    let resolv = with_dns_options(
+        &resolv,
+        &c.host.dns,
+        &c.host.dns_search,
+        &c.host.dns_options,
+    );
     for (name, content) in [
         ("hostname", format!("{}\n", c.config.hostname)),
         ("hosts", hosts_for(c, peers)),
@@ -107,6 +149,26 @@ pub fn write_files(c: &ContainerConfig, dir: &Path, peers: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dns_options_replace_the_hosts() {
+        let base = "nameserver 10.0.0.2\nsearch example\noptions ndots:1\n# kept\n";
+        let r = with_dns_options(
+            base,
+            &["10.9.9.9".into()],
+            &["a.test".into(), "b.test".into()],
+            &["ndots:3".into()],
+        );
+        assert_eq!(
+            r,
+            "# kept\nnameserver 10.9.9.9\nsearch a.test b.test\noptions ndots:3\n"
+        );
+        assert_eq!(with_dns_options(base, &[], &[], &[]), base);
+        assert_eq!(
+            with_dns_options(base, &[], &[".".into()], &[]),
+            "nameserver 10.0.0.2\noptions ndots:1\n# kept\n"
+        );
+    }
 
     #[test]
     fn loopback_resolvers_are_dropped() {

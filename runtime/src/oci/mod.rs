@@ -5,6 +5,7 @@
 pub mod caps;
 pub mod etc;
 pub mod executor;
+pub mod host_options;
 pub mod seccomp;
 pub mod spec;
 pub mod user;

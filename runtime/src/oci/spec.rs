@@ -88,16 +88,23 @@ pub struct EtcFiles<'a> {
 /// Whether the container's first process holds CAP_SYS_ADMIN only to load its seccomp
 /// filter (the executor drops it right after).
 pub fn holds_sys_admin_for_seccomp(c: &ContainerConfig, caps: &[String]) -> bool {
-    !c.host.privileged && !caps.iter().any(|x| x == "CAP_SYS_ADMIN")
+    // With no_new_privs a filter loads without it.
+    !c.host.privileged
+        && !c.host.security.seccomp_unconfined
+        && !c.host.security.no_new_privileges
+        && !caps.iter().any(|x| x == "CAP_SYS_ADMIN")
 }
 
 /// The container's compiled seccomp filter (none with `--privileged`), cached in
 /// `cache_dir`.
 pub fn seccomp_filter(c: &ContainerConfig, cache_dir: &Path) -> Result<Option<Vec<u8>>> {
-    if c.host.privileged {
+    if c.host.privileged || c.host.security.seccomp_unconfined {
         return Ok(None);
     }
-    let profile = seccomp::default_profile(&capabilities(c)?);
+    let profile = match &c.host.security.seccomp_profile {
+        Some(text) => seccomp::from_docker(text, &capabilities(c)?)?,
+        None => seccomp::default_profile(&capabilities(c)?),
+    };
     seccomp::compiled(&profile, cache_dir).map(Some)
 }
 
@@ -289,6 +296,7 @@ fn build_for(
             o.remove("hostname");
         }
     }
+    crate::oci::host_options::apply(c, &mut spec)?;
     Ok(spec)
 }
 

@@ -52,6 +52,16 @@ fn group_entries(group: &str) -> impl Iterator<Item = (&str, u32, Vec<&str>)> {
     })
 }
 
+/// A group by name (in `group`, the image's /etc/group) or number (`--group-add`).
+pub fn group_id(name: &str, group: &str) -> Result<u32> {
+    match group_entries(group).find(|(n, _, _)| *n == name) {
+        Some((_, id, _)) => Ok(id),
+        None => name
+            .parse()
+            .map_err(|_| Error::NoSuchGroup(name.to_owned())),
+    }
+}
+
 /// Resolves `spec` (`""`, `name`, `uid`, `name:group`, `uid:gid`) against the image's
 /// passwd and group files (absent files count as empty).
 pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<ExecUser> {
@@ -70,10 +80,7 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<ExecUser> {
         (None, None) => return Err(Error::NoSuchUser(user.to_owned())),
     };
     if let Some(g) = grp.filter(|g| !g.is_empty()) {
-        gid = match group_entries(group).find(|(n, _, _)| *n == g) {
-            Some((_, id, _)) => id,
-            None => g.parse().map_err(|_| Error::NoSuchGroup(g.to_owned()))?,
-        };
+        gid = group_id(g, group)?;
     }
     let mut additional_gids = Vec::new();
     if grp.is_none() {

@@ -47,7 +47,16 @@ fn resolve_env(entries: Vec<String>) -> Vec<String> {
 pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result<ContainerConfig> {
     let image = images.resolve(&o.image)?;
     let chain = images.ensure_snapshots(&image)?;
-    let ic = images.image_config(image.id())?.run();
+    let full_config = images.image_config(image.id())?;
+    if let Some(p) = &o.platform {
+        crate::model::host_options::check_platform(
+            p,
+            &full_config.os,
+            &full_config.architecture,
+            full_config.variant.as_deref(),
+        )?;
+    }
+    let ic = full_config.run();
 
     let id = random_hex(32);
     let network = o
@@ -105,6 +114,10 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
         (None, None) => id[..12].to_owned(),
     };
     let healthcheck = crate::model::health::resolve(ic.healthcheck.get(), &o.health)?;
+    let extras = extras(
+        o,
+        crate::host::net::on_networks(&network) || network == "none",
+    )?;
     let stop_signal = o
         .stop_signal
         .clone()
@@ -116,7 +129,12 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
         })?;
     }
     let mut labels: BTreeMap<String, String> = ic.labels.cloned_or_default();
-    for l in &o.labels {
+    let mut given_labels = Vec::new();
+    for f in &o.label_files {
+        given_labels.extend(crate::model::host_options::label_file(f)?);
+    }
+    given_labels.extend(o.labels.iter().cloned());
+    for l in &given_labels {
         let (k, v) = l.split_once('=').unwrap_or((l, ""));
         labels.insert(k.to_owned(), v.to_owned());
     }
@@ -255,6 +273,18 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
             readonly_rootfs: o.read_only,
             init: o.init,
             extra_hosts: o.add_hosts.clone(),
+            dns: o.dns.clone(),
+            dns_search: o.dns_search.clone(),
+            dns_options: o.dns_options.clone(),
+            ulimits: extras.ulimits,
+            sysctls: extras.sysctls,
+            devices: extras.devices,
+            shm_size: extras.shm_size,
+            group_add: o.group_add.clone(),
+            security_opt: o.security_opts.clone(),
+            security: extras.security,
+            cgroupns_mode: extras.cgroupns,
+            oom_score_adj: o.oom_score_adj,
             mounts,
             log_config,
         },
@@ -287,6 +317,94 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
             }
         }
     }
+}
+
+/// The run options past the basics, read and checked.
+struct Extras {
+    ulimits: Vec<crate::model::host_options::Ulimit>,
+    sysctls: crate::model::host_options::Sysctls,
+    devices: Vec<crate::model::host_options::DeviceMapping>,
+    shm_size: Option<i64>,
+    security: crate::model::host_options::SecurityOptions,
+    cgroupns: String,
+}
+
+fn extras(o: &RunOptions, own_network: bool) -> Result<Extras> {
+    use crate::model::host_options::{parse_security_opts, parse_sysctl, DeviceMapping, Ulimit};
+    for d in &o.dns {
+        d.parse::<std::net::IpAddr>()
+            .map_err(|_| Error::InvalidOption {
+                flag: "--dns".into(),
+                reason: format!("{d:?} is not an IP address"),
+            })?;
+    }
+    let shm_size = o
+        .shm_size
+        .as_deref()
+        .map(|s| parse_bytes(s, "--shm-size"))
+        .transpose()?;
+    if shm_size.is_some_and(|s| s <= 0) {
+        return Err(Error::InvalidOption {
+            flag: "--shm-size".into(),
+            reason: "must be greater than 0".into(),
+        });
+    }
+    let cgroupns = match o.cgroupns.as_deref() {
+        None | Some("private") => String::new(),
+        Some("host") => "host".into(),
+        Some(m) => {
+            return Err(Error::InvalidOption {
+                flag: "--cgroupns".into(),
+                reason: format!("{m:?}: host or private"),
+            })
+        }
+    };
+    if let Some(adj) = o.oom_score_adj {
+        let own: i32 = std::fs::read_to_string("/proc/self/oom_score_adj")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(-1000);
+        if !(-1000..=1000).contains(&adj) {
+            return Err(Error::InvalidOption {
+                flag: "--oom-score-adj".into(),
+                reason: format!("{adj}: the range is -1000 to 1000"),
+            });
+        }
+        let can_lower = caps::has_cap(
+            None,
+            caps::CapSet::Effective,
+            caps::Capability::CAP_SYS_RESOURCE,
+        )
+        .unwrap_or(false);
+        if adj < own && !can_lower {
+            return Err(Error::InvalidOption {
+                flag: "--oom-score-adj".into(),
+                reason: format!(
+                    "{adj}: this host allows no lower than {own} (rbox lacks CAP_SYS_RESOURCE)"
+                ),
+            });
+        }
+    }
+    Ok(Extras {
+        ulimits: o
+            .ulimits
+            .iter()
+            .map(|u| Ulimit::parse(u))
+            .collect::<Result<_>>()?,
+        sysctls: o
+            .sysctls
+            .iter()
+            .map(|s| parse_sysctl(s, own_network))
+            .collect::<Result<_>>()?,
+        devices: o
+            .devices
+            .iter()
+            .map(|d| DeviceMapping::parse(d))
+            .collect::<Result<_>>()?,
+        shm_size,
+        security: parse_security_opts(&o.security_opts)?,
+        cgroupns,
+    })
 }
 
 /// `-p` and `-P` (every port the image exposes, each on a free host port). A host port

@@ -278,7 +278,13 @@ impl Monitor {
 
         let passwd = rootfs::read_in_root(&rootfs_dir, "/etc/passwd")?.unwrap_or_default();
         let group = rootfs::read_in_root(&rootfs_dir, "/etc/group")?.unwrap_or_default();
-        let user = user::resolve(&config.config.user, &passwd, &group)?;
+        let mut user = user::resolve(&config.config.user, &passwd, &group)?;
+        for g in &config.host.group_add {
+            let id = user::group_id(g, &group)?;
+            if id != user.gid && !user.additional_gids.contains(&id) {
+                user.additional_gids.push(id);
+            }
+        }
         if !config.config.working_dir.is_empty() {
             rootfs::mkdir_all_in_root(
                 &rootfs_dir,

@@ -15,7 +15,10 @@ use oci_spec::runtime::{
 
 use crate::error::{Error, Result};
 
+mod docker_profile;
 mod syscalls;
+
+pub use docker_profile::from_docker;
 
 use syscalls::{ALLOWED, BY_CAPABILITY};
 
