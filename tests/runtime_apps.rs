@@ -702,3 +702,66 @@ fn run_options_people_use_reach_the_container() {
     assert_eq!(t.container_ids().len(), before);
     t.ok(["rm", &id]);
 }
+
+#[test]
+fn boot_restarts_always_and_unless_stopped_after_a_faked_reboot_but_not_a_user_stopped_one() {
+    let t = busybox();
+    let long = ["busybox", "sleep", "600"];
+    for (name, policy) in [
+        ("a", "always"),
+        ("u", "unless-stopped"),
+        ("s", "unless-stopped"),
+        ("n", "no"),
+    ] {
+        let mut args = vec![
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            "none",
+            "--restart",
+            policy,
+        ];
+        args.extend(long);
+        t.ok(args);
+    }
+    t.ok(["stop", "-t", "1", "s"]);
+    // The reboot: every monitor (and so every container) killed, the runtime tmpfs emptied.
+    for name in ["a", "u", "n"] {
+        let pid = inspect(&t, name)["State"]["MonitorPid"].as_i64().unwrap() as i32;
+        assert!(pid > 0);
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let run = harness::runtime_dir(t.path()).expect("a runtime dir");
+    for e in std::fs::read_dir(&run).unwrap() {
+        let p = e.unwrap().path();
+        let _ = harness::mounts_under(&p)
+            .iter()
+            .map(|m| nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH))
+            .count();
+        if p.is_dir() {
+            std::fs::remove_dir_all(&p).unwrap();
+        } else {
+            std::fs::remove_file(&p).unwrap();
+        }
+    }
+    let started = t.ok(["system", "boot"]);
+    let mut started: Vec<&str> = started.lines().collect();
+    started.sort();
+    assert_eq!(started, ["a", "u"]);
+    let running = t.ok(["ps", "--format", "{{.Names}}"]);
+    let mut running: Vec<&str> = running.lines().collect();
+    running.sort();
+    assert_eq!(running, ["a", "u"]);
+    assert_eq!(inspect(&t, "n")["State"]["Status"], "exited");
+    assert_eq!(inspect(&t, "s")["State"]["Status"], "exited");
+    // A second boot starts nothing more.
+    assert_eq!(t.ok(["system", "boot"]), "");
+    t.ok(["rm", "-f", "a", "u", "s", "n"]);
+}

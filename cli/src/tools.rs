@@ -280,6 +280,9 @@ pub enum SystemCommand {
     Prune(SystemPruneArgs),
     /// Verify every blob's digest and every image's parts (--repair removes what is broken).
     Check(crate::check::CheckArgs),
+    /// Run once at boot (contrib/rbox-boot.service): clear what the last boot left and start
+    /// the containers whose restart policy says so (always; unless-stopped unless stopped).
+    Boot,
 }
 
 #[derive(Args, Debug)]
@@ -321,7 +324,20 @@ pub fn system(root: &Path, c: SystemCommand) -> CliResult {
         SystemCommand::Df(a) => system_df(root, a),
         SystemCommand::Prune(a) => system_prune(root, a),
         SystemCommand::Check(a) => crate::check::check(root, a),
+        SystemCommand::Boot => system_boot(root),
     }
+}
+
+fn system_boot(root: &Path) -> CliResult {
+    let containers = Containers::open(root)?;
+    let booted = rbox_runtime::ops::system::boot(&containers)?;
+    for name in &booted.started {
+        println!("{name}");
+    }
+    for (name, e) in &booted.failed {
+        eprintln!("rbox: {name}: {e}");
+    }
+    Ok(crate::each::exit(!booted.failed.is_empty()))
 }
 
 fn system_df(root: &Path, a: DfArgs) -> CliResult {

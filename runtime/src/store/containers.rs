@@ -48,6 +48,9 @@ impl Container {
     }
 }
 
+/// The file a container's directory gets when a monitor first runs it.
+pub const RAN_MARK: &str = "ran";
+
 /// The containers of a data root.
 #[derive(Debug, Clone)]
 pub struct Containers {
@@ -354,6 +357,12 @@ impl Containers {
         Ok(())
     }
 
+    /// Writes a running container's state to disk as well as the live copy (what a reboot
+    /// leaves of it).
+    pub fn persist_state(&self, id: &str, state: &State) -> Result<()> {
+        write_json(&self.dir(id).join("state.json"), state)
+    }
+
     /// Removes a container's runtime files (after a run).
     pub fn remove_runtime_files(&self, id: &str) {
         let run = self.run_path(id);
@@ -418,8 +427,13 @@ impl Containers {
     pub fn load(&self, id: &str) -> Result<Container> {
         let config = self.read_config(id)?;
         let mut state = self.read_state(id)?;
-        let orphaned =
-            state.is_running() && !process::alive(state.monitor_pid, state.monitor_start);
+        // A run whose live state went with the runtime tmpfs (a reboot) left its disk state
+        // as it was at create: the `ran` mark tells it ran.
+        let lost_run = state.status == Status::Created
+            && self.dir(id).join(RAN_MARK).exists()
+            && !self.run_path(id).join("state.json").exists();
+        let orphaned = lost_run
+            || (state.is_running() && !process::alive(state.monitor_pid, state.monitor_start));
         if orphaned {
             dead_monitor_state(&mut state);
         }

@@ -134,6 +134,13 @@ impl Monitor {
         if let Err(e) = claimed {
             return report_failure(self.sync.take(), &e);
         }
+        let mark = self
+            .containers
+            .dir(&self.id)
+            .join(crate::store::containers::RAN_MARK);
+        if !mark.exists() {
+            let _ = File::create(mark);
+        }
 
         let mut backoff = Duration::from_millis(100);
         let code = loop {
@@ -404,7 +411,7 @@ impl Monitor {
             .as_ref()
             .map(|n| n.ports.clone())
             .unwrap_or_default();
-        self.containers.update_state(&self.id, |s| {
+        let state = self.containers.update_state(&self.id, |s| {
             s.ports = ports;
             s.status = Status::Running;
             s.pid = pid;
@@ -414,6 +421,14 @@ impl Monitor {
             s.oom_killed = false;
             s.finished_at = None;
         })?;
+        // A container that comes back after a reboot (`system boot`) has it on disk that it
+        // ran and was not stopped by the user; the others keep their starts on the tmpfs.
+        if matches!(
+            config.host.restart_policy.name.as_str(),
+            "always" | "unless-stopped"
+        ) {
+            self.containers.persist_state(&self.id, &state)?;
+        }
         // Containers sharing a user-defined network learn the new one's name.
         crate::host::net::refresh_peers(&self.containers, config);
         crate::store::events::container(self.containers.root(), config, "start", &[]);
@@ -482,7 +497,8 @@ impl Monitor {
 /// scope). The mount point is made if missing (a directory, or a file for a file source).
 fn in_root_destination(rootfs_dir: &Path, dest: &str, source: &Path) -> Result<String> {
     use rustix::fs::OFlags;
-    let file_source = source.is_file();
+    // Anything but a directory (a file, a socket) is mounted on a file.
+    let file_source = fs::metadata(source).is_ok_and(|m| !m.is_dir());
     let target = Path::new(dest);
     let root = rootfs::open_root(rootfs_dir)?;
     let (dir, name) = match (target.parent(), target.file_name()) {
