@@ -38,6 +38,7 @@ pub mod project;
 pub mod service;
 pub mod units;
 pub mod validate;
+pub mod engine;
 
 pub use error::{Error, Pos, Warning};
 pub use loader::{load, Loaded, Options};
