@@ -2,6 +2,7 @@
 //! kill, pause, unpause, rm, wait, rename ([`lifecycle`]), ps ([`ps`]), logs ([`logs`]), inspect and port
 //! ([`inspect`]), exec ([`exec`]), update ([`update`]). Each is its arguments over a call into rbox-runtime.
 
+mod attach;
 mod exec;
 mod inspect;
 mod lifecycle;
@@ -15,6 +16,7 @@ use std::process::ExitCode;
 
 use rbox_runtime::Containers;
 
+pub use attach::{attach, AttachArgs};
 pub use exec::{exec, ExecArgs};
 pub use inspect::{inspect, port, InspectArgs, PortArgs};
 pub use lifecycle::{

@@ -191,6 +191,7 @@ pub fn exec(containers: &Containers, id: &str, o: &ExecOptions) -> Result<i32> {
             stdin_to: o.interactive.then_some(master),
             health: None,
             deadline,
+            attach: None,
         };
         return Ok(relay.run(pid.as_raw(), outputs, &sigfd));
     }
@@ -200,6 +201,7 @@ pub fn exec(containers: &Containers, id: &str, o: &ExecOptions) -> Result<i32> {
         stdin_to: piped_stdin,
         health: None,
         deadline,
+        attach: None,
     };
     Ok(relay.run(pid.as_raw(), piped_outputs, &sigfd))
 }

@@ -3,6 +3,7 @@
 //! the inspect documents, the image and network verbs that need containers, `--pull`,
 //! `stats`' rounds, `system prune`.
 
+pub mod attach;
 pub mod copy;
 pub mod create;
 pub mod events;
@@ -15,6 +16,7 @@ pub mod logs;
 pub mod namespaces;
 pub mod networks;
 pub mod pause;
+pub mod pod;
 pub mod prune;
 pub mod ps;
 pub mod rootfs_access;

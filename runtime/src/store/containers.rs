@@ -368,7 +368,14 @@ impl Containers {
         let run = self.run_path(id);
         if run.exists() {
             // The live state goes last: it is what tells others a monitor owns the container.
-            for name in ["bundle", "hostname", "hosts", "resolv.conf", "console.sock"] {
+            for name in [
+                "bundle",
+                "hostname",
+                "hosts",
+                "resolv.conf",
+                "console.sock",
+                "attach.sock",
+            ] {
                 let p = run.join(name);
                 let _ = if p.is_dir() {
                     fs::remove_dir_all(&p)

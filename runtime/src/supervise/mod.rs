@@ -3,6 +3,7 @@
 //! teardown of a run.
 
 pub mod attach;
+pub mod attach_server;
 pub mod health;
 pub mod monitor;
 pub mod protocol;

@@ -26,6 +26,7 @@ use crate::model::container::{ContainerConfig, Status};
 use crate::oci::executor::{CommandProblem, RboxExecutor, Verdict};
 use crate::store::containers::{mark_exited, Containers};
 use crate::store::logs::{LogWriter, Stream};
+use crate::supervise::attach_server::AttachServer;
 use crate::supervise::health::Prober;
 pub use crate::supervise::protocol::{spawn, Spawned, Started, MONITOR_VERB};
 use crate::supervise::protocol::{ATTACH_ENV, SYNC_ENV};
@@ -372,7 +373,9 @@ impl Monitor {
             let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
             // The caller's own descriptors never reach the container (it could reopen a
             // host file through /proc/self/fd/N, for writing): input comes through a pipe.
-            let stdin: OwnedFd = if config.config.open_stdin && self.attached {
+            // `-i`: input through a pipe the monitor holds, from the attached caller or
+            // from `rbox attach` clients.
+            let stdin: OwnedFd = if config.config.open_stdin {
                 let (in_r, in_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
                 stdin_pipe = Some(in_w);
                 in_r
@@ -446,15 +449,18 @@ impl Monitor {
         let mut relay = Relay {
             log: Some(log),
             attached: self.attached,
-            stdin_to: master
-                .filter(|_| self.attached && config.config.open_stdin)
-                .or(stdin_pipe),
+            stdin_to: master.filter(|_| config.config.open_stdin).or(stdin_pipe),
             health: config
                 .config
                 .healthcheck
                 .clone()
                 .map(|h| Prober::new(&self.containers, &self.id, h)),
             deadline: None,
+            attach: if self.attached {
+                None
+            } else {
+                Some(AttachServer::bind().at(run.join(crate::supervise::attach_server::SOCKET))?)
+            },
         };
         let code = relay.run(pid, outputs, sigfd);
         tracing::debug!(code, "container exited");

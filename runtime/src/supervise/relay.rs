@@ -16,6 +16,7 @@ use nix::unistd::Pid;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 
 use crate::store::logs::{LogWriter, Stream};
+use crate::supervise::attach_server::AttachServer;
 use crate::supervise::health::Prober;
 
 /// How long the monitor waits with nothing to do before it gives memory back.
@@ -134,6 +135,8 @@ pub(crate) struct Relay {
     pub(crate) health: Option<Prober>,
     /// When the process is killed (an exec with a timeout: a health probe's check).
     pub(crate) deadline: Option<Instant>,
+    /// The attach socket of a detached container's run (`rbox attach`).
+    pub(crate) attach: Option<AttachServer>,
 }
 
 impl Relay {
@@ -148,7 +151,9 @@ impl Relay {
             let _ = rustix::fs::fcntl_setfl(fd, rustix::fs::OFlags::NONBLOCK);
         }
         let stdin = io::stdin();
-        let mut stdin_open = self.stdin_to.is_some();
+        // Only an attached caller's own input is read (a detached container's input comes
+        // from attach clients).
+        let mut stdin_open = self.attached && self.stdin_to.is_some();
         let mut status: Option<i32> = None;
         let mut drain_until: Option<Instant> = None;
         let mut released = false;
@@ -195,6 +200,16 @@ impl Relay {
             if let Some(fd) = &probe_output {
                 fds.push(PollFd::new(fd, PollFlags::IN));
             }
+            let attach_at = fds.len();
+            let attach_fds = self
+                .attach
+                .as_ref()
+                .filter(|_| status.is_none())
+                .map(AttachServer::fds)
+                .unwrap_or_default();
+            for fd in &attach_fds {
+                fds.push(PollFd::new(fd, PollFlags::IN));
+            }
             if let Err(e) = poll(&mut fds, timeout.as_ref()) {
                 if e != rustix::io::Errno::INTR {
                     break;
@@ -203,12 +218,19 @@ impl Relay {
             }
             let ready: Vec<bool> = fds.iter().map(|f| !f.revents().is_empty()).collect();
             drop(fds);
+            drop(attach_fds);
+            if let Some(a) = &mut self.attach {
+                if ready.len() > attach_at {
+                    let tty = self.stdin_to.as_ref().is_some_and(|f| !is_pipe(f.as_fd()));
+                    a.serve(&ready[attach_at..], self.stdin_to.as_ref(), tty);
+                }
+            }
             let now = Instant::now();
             if self.deadline.is_some_and(|d| now >= d) {
                 let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
                 self.deadline = None;
             }
-            if probing && ready.last().copied().unwrap_or(false) {
+            if probing && ready.get(attach_at - 1).copied().unwrap_or(false) {
                 if let Some(h) = &mut self.health {
                     h.read_output();
                 }
@@ -308,6 +330,9 @@ impl Relay {
         if let Some(log) = &mut self.log {
             let _ = log.write(stream, bytes);
         }
+        if let Some(a) = &mut self.attach {
+            a.broadcast(stream, bytes);
+        }
         if self.attached {
             let fd = match stream {
                 Stream::Stdout => 1,
@@ -325,7 +350,7 @@ fn is_pipe(fd: BorrowedFd<'_>) -> bool {
     })
 }
 
-fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
     while !bytes.is_empty() {
         match rustix::io::write(fd, bytes) {
             Ok(n) => bytes = &bytes[n..],
