@@ -30,6 +30,8 @@ pub struct RunOptions {
     pub network: Option<String>,
     /// `--network-alias`.
     pub network_aliases: Vec<String>,
+    /// `--pod`: the pod whose namespaces it joins.
+    pub pod: Option<String>,
     /// `--ip`.
     pub ip: Option<String>,
     /// `-p`.
