@@ -15,6 +15,8 @@ pub enum NetworkMode {
     Host,
     /// Another container's network namespace (its id, or a name before create resolves it).
     Container(String),
+    /// The network namespace of a pod (its id).
+    Pod(String),
 }
 
 impl NetworkMode {
@@ -23,9 +25,10 @@ impl NetworkMode {
         match mode {
             "none" => NetworkMode::None,
             "host" => NetworkMode::Host,
-            m => match m.strip_prefix("container:") {
-                Some(c) => NetworkMode::Container(c.to_owned()),
-                None => NetworkMode::Network(m.to_owned()),
+            m => match (m.strip_prefix("container:"), m.strip_prefix("pod:")) {
+                (Some(c), _) => NetworkMode::Container(c.to_owned()),
+                (_, Some(p)) => NetworkMode::Pod(p.to_owned()),
+                _ => NetworkMode::Network(m.to_owned()),
             },
         }
     }
