@@ -6,5 +6,6 @@
 pub mod containers;
 pub mod events;
 pub mod logs;
+pub mod pods;
 pub mod process;
 pub mod volumes;
