@@ -5,6 +5,7 @@
 pub mod cgroup;
 pub mod fill;
 pub mod net;
+pub mod pod;
 pub mod rootfs;
 pub mod sealed;
 pub mod shared;
