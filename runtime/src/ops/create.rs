@@ -59,11 +59,18 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
     let ic = full_config.run();
 
     let id = random_hex(32);
-    let network = o
-        .network
-        .clone()
-        .unwrap_or_else(|| rbox_network::store::DEFAULT_NETWORK.into());
-    let shared = crate::ops::namespaces::resolve(containers, o, &network)?;
+    let pod = crate::ops::pod::for_member(containers, o)?;
+    let network = match &pod {
+        Some(p) => crate::ops::pod::member_mode(&p.id),
+        None => o
+            .network
+            .clone()
+            .unwrap_or_else(|| rbox_network::store::DEFAULT_NETWORK.into()),
+    };
+    let mut shared = crate::ops::namespaces::resolve(containers, o, &network)?;
+    if let Some(p) = &pod {
+        shared.hostname = Some(p.hostname.clone());
+    }
     let network = shared.network.clone();
     let port_bindings = published_ports(o, &ic, &network)?;
     let (entrypoint, cmd) = match &o.entrypoint {
