@@ -40,6 +40,9 @@ pub fn joined(
         let pid = owner_pid(containers, config, &id)?;
         out.push(("network", PathBuf::from(format!("/proc/{pid}/ns/net"))));
     }
+    if let NetworkMode::Pod(id) = NetworkMode::parse(&h.network_mode) {
+        out.extend(crate::host::pod::joined(containers, &id)?);
+    }
     for (kind, mode, ns) in [
         (Kind::Ipc, &h.ipc_mode, "ipc"),
         (Kind::Pid, &h.pid_mode, "pid"),
@@ -59,8 +62,12 @@ pub fn copy_owner_files(
     config: &ContainerConfig,
     dir: &Path,
 ) -> Result<()> {
-    let NetworkMode::Container(id) = NetworkMode::parse(&config.host.network_mode) else {
-        return Ok(());
+    let id = match NetworkMode::parse(&config.host.network_mode) {
+        NetworkMode::Container(id) => id,
+        NetworkMode::Pod(pod) => {
+            return crate::host::pod::write_files(containers, config, &pod, dir)
+        }
+        _ => return Ok(()),
     };
     let from = containers.run_path(&id);
     for name in ["hosts", "resolv.conf"] {
