@@ -287,7 +287,14 @@ pub fn sweep_addresses(containers: &Containers) {
     let nets = networks(containers);
     for net in nets.list().unwrap_or_default() {
         for (ip, owner) in nets.users(&net).unwrap_or_default() {
-            let gone = owner.is_empty() || !containers.dir(&owner).join("container.json").exists();
+            let gone = owner.is_empty()
+                || !(containers.dir(&owner).join("container.json").exists()
+                    || containers
+                        .root()
+                        .join("pods")
+                        .join(&owner)
+                        .join("pod.json")
+                        .exists());
             if gone {
                 nets.release_stale(&net, ip, &owner, std::time::Duration::from_secs(10));
             }
