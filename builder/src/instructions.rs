@@ -72,7 +72,7 @@ pub struct Healthcheck {
 /// dispatch ([`Instruction::expand`], with the step's ARG and ENV values).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Instruction {
-    /// `RUN [--mount=...] [--network=...] command`. Not expanded (the shell does it).
+    /// `RUN [--mount=...] [--network=...] [--security=...] command`. Not expanded (the shell does it).
     /// With heredocs, `command` still holds the `<<EOF` words: Docker runs a lone `<<EOF` as
     /// a script made of the heredoc's body (executed directly when it starts with `#!`), and
     /// otherwise gives the shell the command followed by each heredoc's text
@@ -86,6 +86,8 @@ pub enum Instruction {
         network: Option<String>,
         /// Each `--mount=` value as written (`type=cache,target=/root/.cache`), expanded.
         mounts: Vec<String>,
+        /// `--security=sandbox|insecure`.
+        security: Option<String>,
     },
     /// `COPY [--from] [--chown] [--chmod] [--link] src... dest`; sources and dest are
     /// expanded, the flags' values are used as written. Heredoc sources (`COPY <<EOF /file`) are in `heredocs`, not in

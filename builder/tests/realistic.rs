@@ -79,6 +79,7 @@ fn getting_started_hello_script_and_data_volume() {
             heredocs: vec![],
             network: None,
             mounts: vec![],
+            security: None,
         }
     );
 
@@ -335,6 +336,7 @@ fn windows_style_with_backtick_escape() {
             heredocs: vec![],
             network: None,
             mounts: vec![],
+            security: None,
         }
     );
     assert_eq!(

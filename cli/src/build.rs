@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
-use rbox_builder::build::{build as run_build, BuildError, BuildOptions};
+use rbox_builder::build::{
+    build as run_build, parse_secret_flag, parse_ssh_flag, prune_cache_mounts, BuildError,
+    BuildOptions, SecretSource,
+};
 use rbox_builder::commit::{commit as run_commit, CommitOptions};
 use rbox_image::{Reference, Store};
 use rbox_runtime::Containers;
@@ -46,6 +49,17 @@ pub struct BuildArgs {
     /// Only parse and check the Dockerfile: every problem with its line.
     #[arg(long)]
     check: bool,
+    /// A secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (repeatable).
+    #[arg(long)]
+    secret: Vec<String>,
+    /// An SSH agent for RUN --mount=type=ssh: default (SSH_AUTH_SOCK) or ID=SOCKET
+    /// (repeatable).
+    #[arg(long)]
+    ssh: Vec<String>,
+    /// Grant an entitlement: security.insecure (RUN --security=insecure), network.host
+    /// (as --network host).
+    #[arg(long)]
+    allow: Vec<String>,
     /// The build context: a directory, or - for standard input (a Dockerfile alone, or a
     /// tar archive of the context, plain, gzip or zstd, with its Dockerfile at the root).
     context: PathBuf,
@@ -224,6 +238,49 @@ pub fn build(root: &Path, mut a: BuildArgs) -> CliResult {
         .iter()
         .map(|t| Reference::parse(t))
         .collect::<Result<Vec<_>, _>>()?;
+    let mut secrets = Vec::new();
+    for v in &a.secret {
+        let (id, source) = parse_secret_flag(v).map_err(CliError::Failed)?;
+        match &source {
+            SecretSource::File(f) if !f.is_file() => {
+                return Err(CliError::Failed(format!(
+                    "--secret {v}: {}: no such file",
+                    f.display()
+                )))
+            }
+            SecretSource::Env(e) if std::env::var_os(e).is_none() => {
+                return Err(CliError::Failed(format!("--secret {v}: ${e} is not set")))
+            }
+            _ => {}
+        }
+        secrets.push((id, source));
+    }
+    let ssh = a
+        .ssh
+        .iter()
+        .map(|v| parse_ssh_flag(v))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(CliError::Failed)?;
+    let mut allow_insecure = false;
+    let mut network = a.network.clone();
+    for e in a.allow.iter().flat_map(|e| e.split(',')) {
+        match e {
+            "security.insecure" => allow_insecure = true,
+            "network.host" if network.as_deref().is_none_or(|n| n == "host") => {
+                network = Some("host".into())
+            }
+            "network.host" => {
+                return Err(CliError::Failed(
+                    "--allow network.host with another --network".into(),
+                ))
+            }
+            other => {
+                return Err(CliError::Failed(format!(
+                    "--allow {other}: unknown entitlement (security.insecure or network.host)"
+                )))
+            }
+        }
+    }
     let store = Store::open(root)?;
     let containers = Containers::open(root)?;
     let pull = |image: &str| crate::registry::pull_missing(root, image).map_err(|e| e.to_string());
@@ -236,8 +293,11 @@ pub fn build(root: &Path, mut a: BuildArgs) -> CliResult {
         no_cache: a.no_cache,
         target: a.target.clone(),
         labels: pairs(&a.label),
-        network: a.network.clone(),
+        network,
         quiet: a.quiet,
+        secrets,
+        ssh,
+        allow_insecure,
         pull: Some(&pull),
     };
     let mut sink = io::sink();
@@ -352,4 +412,50 @@ pub fn commit(root: &Path, a: CommitArgs) -> CliResult {
         Err(BuildError::Image(e)) => Err(e.into()),
         Err(e) => Err(CliError::Failed(e.to_string())),
     }
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum BuilderCommand {
+    /// Remove the build cache: RUN --mount=type=cache directories no build is using, and
+    /// the steps' cache entries (their layers go with the next prune of the images).
+    Prune(BuilderPruneArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BuilderPruneArgs {
+    /// Don't ask for confirmation.
+    #[arg(short, long)]
+    force: bool,
+    /// Accepted for docker's sake: all of the cache is removed.
+    #[arg(short, long)]
+    all: bool,
+}
+
+/// `rbox builder prune`.
+pub fn builder(root: &Path, c: BuilderCommand) -> CliResult {
+    let BuilderCommand::Prune(a) = c;
+    let _ = a.all;
+    if !a.force {
+        eprint!("WARNING! This will remove all dangling build cache. Are you sure you want to continue? [y/N] ");
+        let mut answer = String::new();
+        io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let store = Store::open(root)?;
+    let _content = store.lock_content()?;
+    let freed = prune_cache_mounts(root)?;
+    let dir = root.join("build-cache");
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            // Step entries are named by their key; the context's file records stay.
+            if name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    println!("Total reclaimed space: {}", human_size(freed));
+    Ok(ExitCode::SUCCESS)
 }

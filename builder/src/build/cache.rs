@@ -108,6 +108,12 @@ pub(crate) enum StepKey {
         argv: Vec<String>,
         /// The ENV and ARG values, `K=V`.
         env: Vec<String>,
+        /// What each `--mount` is (never a secret's value), and for a bind its content.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        mounts: Vec<String>,
+        /// `--security=insecure`.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        insecure: bool,
     },
     /// COPY or ADD.
     Copy {
@@ -269,6 +275,8 @@ mod tests {
             StepKey::Run {
                 argv: vec![x()],
                 env: vec![x()],
+                mounts: vec![],
+                insecure: false,
             },
             copy(),
         ]
@@ -290,6 +298,8 @@ mod tests {
         let run = StepKey::Run {
             argv: vec!["/bin/sh".into(), "-c".into(), "make".into()],
             env: vec!["PATH=/bin".into()],
+            mounts: vec![],
+            insecure: false,
         };
         assert_eq!(
             String::from_utf8(run.encode(Some(&root))).unwrap(),
@@ -362,18 +372,26 @@ mod tests {
             StepKey::Run {
                 argv: vec!["x y".into()],
                 env: vec![],
+                mounts: vec![],
+                insecure: false,
             },
             StepKey::Run {
                 argv: vec!["x".into(), "y".into()],
                 env: vec![],
+                mounts: vec![],
+                insecure: false,
             },
             StepKey::Run {
                 argv: vec![],
                 env: vec!["x".into()],
+                mounts: vec![],
+                insecure: false,
             },
             StepKey::Run {
                 argv: vec!["x".into()],
                 env: vec!["A=1".into()],
+                mounts: vec![],
+                insecure: false,
             },
             StepKey::Arg {
                 name: "x=x".into(),
@@ -385,6 +403,18 @@ mod tests {
             },
             StepKey::Env {
                 env: vec!["x".into(), "x".into()],
+            },
+            StepKey::Run {
+                argv: vec!["x".into()],
+                env: vec![],
+                mounts: vec!["x".into()],
+                insecure: false,
+            },
+            StepKey::Run {
+                argv: vec!["x".into()],
+                env: vec![],
+                mounts: vec![],
+                insecure: true,
             },
             StepKey::Image { id: "y".into() },
         ]);

@@ -288,15 +288,19 @@ impl Drop for Downloads {
 }
 
 /// The merged view of a stack of snapshots, with a writable upper directory when given one.
-struct RootView {
-    root: PathBuf,
+pub(super) struct RootView {
+    pub(super) root: PathBuf,
     upper: Option<PathBuf>,
     work: Option<PathBuf>,
     mounted: bool,
 }
 
 impl RootView {
-    fn mount(store: &Store, chain: &[Digest], upper: Option<PathBuf>) -> Result<RootView> {
+    pub(super) fn mount(
+        store: &Store,
+        chain: &[Digest],
+        upper: Option<PathBuf>,
+    ) -> Result<RootView> {
         let lowers: Vec<PathBuf> = chain.iter().map(|c| store.snapshot_fs(c)).collect();
         let root = store.tmp_path("build-root");
         fs::create_dir_all(&root)?;

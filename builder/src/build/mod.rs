@@ -32,6 +32,7 @@ use crate::instructions::{parse, ArgDecl, Dockerfile, Instruction, Located, Stag
 mod cache;
 mod copy;
 mod metadata;
+mod mounts;
 mod plan;
 mod run;
 mod state;
@@ -40,11 +41,20 @@ use cache::{same_image_as_before, StepKey};
 use copy::CopyStep;
 pub(crate) use metadata::Meta;
 pub use metadata::MAX_CONFIG_SIZE;
+pub use mounts::{
+    cache_mounts_dir, parse_secret_flag, parse_ssh_flag, prune_cache_mounts, SecretSource,
+};
 use plan::{base_stage, stage_base, Plan};
 pub(crate) use run::mount_points;
 pub use run::run_network;
 pub(crate) use state::StageState;
 pub use state::MAX_VARIABLES_SIZE;
+
+/// Checks a `RUN --mount` value as the parser sees it (its variables not expanded yet).
+pub(crate) fn check_mount(spec: &str) -> std::result::Result<(), String> {
+    // A relative target is under the step's WORKDIR, not known yet: any directory but /.
+    mounts::parse_mount(spec, "/.workdir").map(|_| ())
+}
 
 /// Pulls an image the store lacks (`rbox pull`'s work, which the CLI provides).
 pub type Pull<'a> = &'a dyn Fn(&str) -> std::result::Result<(), String>;
@@ -73,6 +83,12 @@ pub struct BuildOptions<'a> {
     pub network: Option<String>,
     /// Show no RUN output.
     pub quiet: bool,
+    /// `--secret id=ID,src=FILE|env=VAR`: what `RUN --mount=type=secret,id=ID` sees.
+    pub secrets: Vec<(String, SecretSource)>,
+    /// `--ssh ID=SOCKET`: the agents `RUN --mount=type=ssh,id=ID` may use.
+    pub ssh: Vec<(String, PathBuf)>,
+    /// `--allow security.insecure`: lets `RUN --security=insecure` run privileged.
+    pub allow_insecure: bool,
     /// Called for a FROM image that is not in the store (and whose name is a reference),
     /// to pull it; without it, such a FROM fails.
     pub pull: Option<Pull<'a>>,
@@ -90,6 +106,12 @@ impl std::fmt::Debug for BuildOptions<'_> {
             .field("labels", &self.labels)
             .field("network", &self.network)
             .field("quiet", &self.quiet)
+            .field(
+                "secrets",
+                &self.secrets.iter().map(|(i, _)| i).collect::<Vec<_>>(),
+            )
+            .field("ssh", &self.ssh)
+            .field("allow_insecure", &self.allow_insecure)
             .field("pull", &self.pull.is_some())
             .finish_non_exhaustive()
     }
@@ -399,8 +421,20 @@ impl Builder<'_> {
                 command,
                 network,
                 heredocs,
-                ..
-            } => self.run(st, ins, command, heredocs, network.as_deref())?,
+                mounts,
+                security,
+            } => self.run(
+                df,
+                st,
+                ins,
+                run::RunStep {
+                    command,
+                    heredocs,
+                    network: network.as_deref(),
+                    mounts,
+                    security: security.as_deref(),
+                },
+            )?,
             Instruction::Copy {
                 sources,
                 dest,

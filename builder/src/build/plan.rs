@@ -81,6 +81,17 @@ pub(super) fn base_stage(df: &Dockerfile, stage: &Stage, base: &str) -> Option<u
     df.stage_index(base).filter(|i| *i < stage.index)
 }
 
+/// Docker's `PATH` on Linux, which `docker build` gives a stage whose base has none.
+pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Adds [`DEFAULT_PATH`] to an environment without PATH, as BuildKit does at each FROM.
+fn with_default_path(config: &mut rbox_image::config::RunConfig) {
+    let env = config.env.get_mut_or_default();
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.push(DEFAULT_PATH.to_owned());
+    }
+}
+
 /// The stages the target needs: itself, the stages it builds FROM, and those it copies from.
 fn needed_stages(
     df: &Dockerfile,
@@ -100,7 +111,17 @@ fn needed_stages(
             todo.push(j);
         }
         for ins in &stage.instructions {
-            if let Instruction::Copy { from: Some(f), .. } = &ins.inner {
+            let froms: Vec<&str> = match &ins.inner {
+                Instruction::Copy { from: Some(f), .. } => vec![f.as_str()],
+                // `RUN --mount=...,from=stage`.
+                Instruction::Run { mounts, .. } => mounts
+                    .iter()
+                    .flat_map(|m| m.split(','))
+                    .filter_map(|f| f.trim().strip_prefix("from="))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            for f in froms {
                 if let Some(j) = df.stage_index(f).filter(|j| *j < i) {
                     todo.push(j);
                 }
@@ -119,12 +140,14 @@ impl Builder<'_> {
     ) -> Result<StageState> {
         let arch = rbox_image::import::oci_arch().to_owned();
         if base == "scratch" {
-            return Ok(StageState {
+            let mut st = StageState {
                 arch,
                 os: "linux".into(),
                 key: Some(StepKey::Scratch.key(None)),
                 ..Default::default()
-            });
+            };
+            with_default_path(&mut st.config);
+            return Ok(st);
         }
         if let Some(i) = base_stage(df, stage, base) {
             let mut s = self
@@ -152,11 +175,13 @@ impl Builder<'_> {
             .image_config(image.id())
             .map_err(|e| self.fail(stage.line, format!("image config: {e}")))?;
         let layers = image.layer_refs()?;
+        let mut config = ic.config.unwrap_or_default();
+        with_default_path(&mut config);
         Ok(StageState {
             layers,
             diff_ids: image.diff_ids()?,
             chain,
-            config: ic.config.unwrap_or_default(),
+            config,
             history: ic.history,
             args: BTreeMap::new(),
             key: Some(
@@ -195,6 +220,12 @@ mod tests {
         assert_eq!(plan.steps(&df), 4);
         let plan = Plan::new(&df, &no_args, None).unwrap();
         assert_eq!((plan.target, plan.needed), (3, HashSet::from([3])));
+        let df = parse(
+            "FROM scratch AS one\nFROM scratch AS two\nFROM scratch\nRUN --mount=type=bind,from=two,target=/t true\n",
+        )
+        .unwrap();
+        let plan = Plan::new(&df, &no_args, None).unwrap();
+        assert_eq!(plan.needed, HashSet::from([1, 2]));
         let args = HashMap::from([("BASE".to_owned(), "two".to_owned())]);
         let plan = Plan::new(&df, &args, Some("2")).unwrap();
         assert_eq!(plan.needed, HashSet::from([1, 2]));

@@ -10,8 +10,9 @@ use rbox_runtime::lifecycle;
 use rbox_runtime::monitor::Started;
 
 use super::cache::StepKey;
+use super::mounts::drop_mount_stubs;
 use super::{Builder, Result, StageState};
-use crate::instructions::{Instruction, Located, ShellOrExec};
+use crate::instructions::{Dockerfile, Instruction, Located, ShellOrExec};
 
 /// The network a RUN step runs on (a runtime network mode), from its `--network` flag and
 /// `rbox build --network`: `default` (the default bridge, as docker build: a namespace of
@@ -41,15 +42,40 @@ pub fn run_network(step: Option<&str>, build: Option<&str>) -> Result<&'static s
     }
 }
 
+/// A RUN step's words and flags, expanded.
+pub(super) struct RunStep<'s> {
+    pub(super) command: &'s ShellOrExec,
+    pub(super) heredocs: &'s [crate::Heredoc],
+    pub(super) network: Option<&'s str>,
+    pub(super) mounts: &'s [String],
+    pub(super) security: Option<&'s str>,
+}
+
 impl Builder<'_> {
     pub(super) fn run(
         &mut self,
+        df: &Dockerfile,
         st: &mut StageState,
         ins: &Located<Instruction>,
-        command: &ShellOrExec,
-        heredocs: &[crate::Heredoc],
-        network: Option<&str>,
+        step: RunStep<'_>,
     ) -> Result<()> {
+        let RunStep {
+            command,
+            heredocs,
+            network,
+            mounts,
+            security,
+        } = step;
+        let insecure = security == Some("insecure");
+        if insecure && !self.o.allow_insecure {
+            return Err(self.fail(
+                ins.line,
+                "RUN --security=insecure needs the entitlement granted: rbox build --allow security.insecure",
+            ));
+        }
+        let mode =
+            run_network(network, self.o.network.as_deref()).map_err(|e| self.fail(ins.line, e))?;
+        let (mounts, mount_keys) = self.resolve_mounts(df, st, ins.line, mounts)?;
         let words = match (command, heredocs) {
             (ShellOrExec::Shell(text), [h, ..]) => {
                 // `RUN <<EOF` alone runs the heredoc as a script; `RUN cmd <<EOF` gives the
@@ -87,6 +113,8 @@ impl Builder<'_> {
         let key = st.next_key(&StepKey::Run {
             argv: words.clone(),
             env: env.clone(),
+            mounts: mount_keys,
+            insecure,
         });
         let created_by = ins.original.trim().to_owned();
         if self.cached(&key, st)? {
@@ -99,8 +127,13 @@ impl Builder<'_> {
                 "RUN needs a base image with a shell: this stage is FROM scratch",
             ));
         }
-        let mode =
-            run_network(network, self.o.network.as_deref()).map_err(|e| self.fail(ins.line, e))?;
+        let mut prepared = self.prepare_mounts(ins.line, &mounts)?;
+        // Secrets given as variables and SSH_AUTH_SOCK: in the container, not in the key.
+        for e in &prepared.env {
+            let name = e.split('=').next().unwrap_or_default();
+            env.retain(|x| x.split('=').next() != Some(name));
+            env.push(e.clone());
+        }
         let id = rbox_runtime::create::random_hex(32);
         let config = ContainerConfig {
             id: id.clone(),
@@ -122,6 +155,8 @@ impl Builder<'_> {
             host: HostConfig {
                 network_mode: mode.to_owned(),
                 networks: Vec::new(),
+                mounts: prepared.mounts.clone(),
+                privileged: insecure,
                 ..Default::default()
             },
         };
@@ -159,9 +194,12 @@ impl Builder<'_> {
             _ => false,
         };
         let _ = lifecycle::remove(self.containers, &id, true, true);
+        let targets = std::mem::take(&mut prepared.targets);
+        drop(prepared);
         match result {
             Ok(0) if moved => {
                 drop_mount_points(&upper, &st.chain, self.store);
+                drop_mount_stubs(&upper, &st.chain, self.store, &targets);
                 self.add_layer(st, &upper, &key, &created_by)
             }
             Ok(0) => Err(self.fail(ins.line, "the container's changes could not be kept")),

@@ -158,7 +158,11 @@ fn shell_or_exec(node: &Node) -> Result<ShellOrExec, String> {
 fn run(node: &Node) -> Result<Instruction, String> {
     let flags = flags::parse(
         &node.flags,
-        &[("mount", Kind::Values), ("network", Kind::Value)],
+        &[
+            ("mount", Kind::Values),
+            ("network", Kind::Value),
+            ("security", Kind::Value),
+        ],
     )?;
     if node.rest.is_empty() {
         return Err("RUN requires at least one argument".into());
@@ -171,15 +175,29 @@ fn run(node: &Node) -> Result<Instruction, String> {
             ));
         }
     }
+    let security = flags.value("security");
+    if let Some(s) = &security {
+        if s != "sandbox" && s != "insecure" {
+            return Err(format!(
+                "unsupported security mode \"{s}\" (RUN --security takes sandbox or insecure)"
+            ));
+        }
+    }
     let mounts = flags.values("mount").to_vec();
     if mounts.iter().any(String::is_empty) {
         return Err("RUN --mount needs a value".into());
+    }
+    // A value without variables is checked now, so that a bad one fails before the build
+    // does anything; the others are checked once expanded.
+    for m in mounts.iter().filter(|m| !m.contains('$')) {
+        crate::build::check_mount(m)?;
     }
     Ok(Instruction::Run {
         command: shell_or_exec(node)?,
         heredocs: node.heredocs.clone(),
         network,
         mounts,
+        security,
     })
 }
 

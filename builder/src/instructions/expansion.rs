@@ -43,11 +43,13 @@ impl Instruction {
                 heredocs,
                 network,
                 mounts,
+                security,
             } => Instruction::Run {
                 command: command.clone(),
                 heredocs: heredocs.clone(),
                 network: network.clone(),
                 mounts: words.all(mounts)?,
+                security: security.clone(),
             },
             Instruction::Copy {
                 sources,

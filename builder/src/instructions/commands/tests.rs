@@ -39,6 +39,7 @@ fn run_shell_exec_and_flags() {
             heredocs: vec![],
             network: None,
             mounts: vec![],
+            security: None,
         }
     );
     assert_eq!(
@@ -48,6 +49,7 @@ fn run_shell_exec_and_flags() {
             heredocs: vec![],
             network: None,
             mounts: vec![],
+            security: None,
         }
     );
     assert_eq!(
@@ -57,6 +59,7 @@ fn run_shell_exec_and_flags() {
             heredocs: vec![],
             network: Some("none".into()),
             mounts: strings(&["type=cache,target=/root/.cache", "type=secret,id=x"]),
+            security: None,
         }
     );
     // Invalid JSON falls back to the shell form.
@@ -67,6 +70,7 @@ fn run_shell_exec_and_flags() {
             heredocs: vec![],
             network: None,
             mounts: vec![],
+            security: None,
         }
     );
 }

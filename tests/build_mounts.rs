@@ -1,0 +1,391 @@
+//! `RUN --mount` (cache, bind, tmpfs, secret, ssh), `RUN --security`, build secrets, and
+//! what a built image's config and layers hold, end to end with the real binary.
+
+mod harness;
+
+use std::fs;
+use std::path::Path;
+
+use harness::{busybox, context, mounts_under, TestRoot};
+
+/// `cat FILE` in a container of `image`.
+fn cat(t: &TestRoot, image: &str, file: &str) -> String {
+    t.ok(["run", "--rm", image, "cat", file])
+}
+
+/// Whether `path` exists in `image`.
+fn exists(t: &TestRoot, image: &str, path: &str) -> bool {
+    t.run(["run", "--rm", image, "test", "-e", path]).code == 0
+}
+
+/// What a failed build must not leave: new blobs, snapshots, containers, mounts, tmp files.
+struct StoreState {
+    blobs: Vec<String>,
+    snapshots: Vec<String>,
+}
+
+impl StoreState {
+    fn of(t: &TestRoot) -> StoreState {
+        StoreState {
+            blobs: t.blobs(),
+            snapshots: t.snapshots(),
+        }
+    }
+
+    fn assert_unchanged(&self, t: &TestRoot, what: &str) {
+        assert_eq!(t.blobs(), self.blobs, "{what}: blobs left");
+        assert_eq!(t.snapshots(), self.snapshots, "{what}: snapshots left");
+        assert!(t.container_ids().is_empty(), "{what}: containers left");
+        assert!(mounts_under(t.path()).is_empty(), "{what}: mounts left");
+        assert!(
+            t.leftovers().is_empty(),
+            "{what}: {:?} in tmp",
+            t.leftovers()
+        );
+    }
+}
+
+/// Every file under `dir` holding `needle`.
+fn files_holding(dir: &Path, needle: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        let Ok(m) = fs::symlink_metadata(&p) else {
+            continue;
+        };
+        if m.is_dir() {
+            out.extend(files_holding(&p, needle));
+        } else if m.is_file() {
+            if let Ok(bytes) = fs::read(&p) {
+                if bytes.windows(needle.len()).any(|w| w == needle) {
+                    out.push(p.display().to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_cache_mount_survives_between_builds_and_is_not_in_the_image() {
+    let t = busybox();
+    let df = "FROM busybox\nARG N\nRUN --mount=type=cache,target=/var/cache/app echo $N >> /var/cache/app/log && cp /var/cache/app/log /seen\n";
+    let ctx = context(&[("Dockerfile", df)]);
+    let build = |n: &str, tag: &str| {
+        let (code, out, err) = t.build(
+            ctx.path(),
+            &["-q", "-t", tag, "--build-arg", &format!("N={n}")],
+        );
+        assert_eq!(code, 0, "{out}{err}");
+    };
+    build("1", "c:1");
+    build("2", "c:2");
+    assert_eq!(cat(&t, "c:2", "/seen"), "1\n2\n");
+    // Neither the cache's content nor its mount point is in the image.
+    assert!(!exists(&t, "c:2", "/var/cache/app"));
+    assert!(exists(&t, "c:2", "/var"), "the image's own /var is kept");
+    // Another id is another cache; `builder prune` empties them.
+    let other =
+        "FROM busybox\nRUN --mount=type=cache,target=/c,id=other,sharing=locked ls /c > /seen\n";
+    let ctx2 = context(&[("Dockerfile", other)]);
+    t.build_ok(ctx2.path(), "c:other");
+    assert_eq!(cat(&t, "c:other", "/seen"), "");
+    t.ok(["builder", "prune", "-f"]);
+    build("3", "c:3");
+    assert_eq!(cat(&t, "c:3", "/seen"), "3\n");
+    // mode, uid and gid make the cache's directory; a private one is another instance
+    // only when this one is in use.
+    let owned = "FROM busybox\nRUN --mount=type=cache,target=/c,id=o,mode=0700,uid=1000,gid=1001,sharing=private stat -c '%a %u %g' /c > /seen\n";
+    let ctx3 = context(&[("Dockerfile", owned)]);
+    t.build_ok(ctx3.path(), "c:owned");
+    assert_eq!(cat(&t, "c:owned", "/seen"), "700 1000 1001\n");
+    // A cache mount seeded from a stage.
+    let seeded = "FROM busybox AS seed\nRUN mkdir /s && echo seeded > /s/f\nFROM busybox\nRUN --mount=type=cache,target=/c,id=seeded,from=seed,source=/s cat /c/f > /seen\n";
+    let ctx4 = context(&[("Dockerfile", seeded)]);
+    t.build_ok(ctx4.path(), "c:seeded");
+    assert_eq!(cat(&t, "c:seeded", "/seen"), "seeded\n");
+}
+
+#[test]
+fn a_secret_is_readable_in_run_and_nowhere_in_the_store() {
+    let t = busybox();
+    let secret = format!(
+        "s3cr3t-{}",
+        harness::random_bytes(16)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token");
+    fs::write(&file, &secret).unwrap();
+    let df = "FROM busybox\n\
+        RUN --mount=type=secret,id=tok wc -c < /run/secrets/tok > /len && stat -c '%a %u' /run/secrets/tok > /mode\n\
+        RUN --mount=type=secret,id=tok,target=/s,mode=0440,uid=7 stat -c '%a %u' /s > /mode2\n\
+        RUN --mount=type=secret,id=env,env=TOKEN sh -c 'echo ${#TOKEN} > /envlen'\n\
+        RUN --mount=type=secret,id=absent test ! -e /run/secrets/absent\n";
+    let ctx = context(&[("Dockerfile", df)]);
+    let src = format!("id=tok,src={}", file.display());
+    let mut cmd = t.cmd([
+        "build",
+        "-t",
+        "s:1",
+        "--secret",
+        &src,
+        "--secret",
+        "id=env,env=THE_TOKEN",
+    ]);
+    cmd.arg(ctx.path()).env("THE_TOKEN", &secret);
+    let out = cmd.output().unwrap();
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{log}");
+    assert!(
+        !log.contains(&secret),
+        "the secret is in the build's output"
+    );
+    let n = secret.len().to_string();
+    assert_eq!(cat(&t, "s:1", "/len").trim(), n);
+    assert_eq!(cat(&t, "s:1", "/envlen").trim(), n);
+    assert_eq!(cat(&t, "s:1", "/mode"), "400 0\n");
+    assert_eq!(cat(&t, "s:1", "/mode2"), "440 7\n");
+    assert!(!exists(&t, "s:1", "/run/secrets"));
+    assert!(!exists(&t, "s:1", "/s"));
+    // Not in any layer, config, history, cache entry or record of the store.
+    let found = files_holding(t.path(), secret.as_bytes());
+    assert!(found.is_empty(), "the secret is in {found:?}");
+    let history = t.ok(["history", "--no-trunc", "s:1"]);
+    assert!(!history.contains(&secret));
+    // The secret's value is not in the cache key: another value reuses every step.
+    fs::write(&file, "another value").unwrap();
+    let mut again = t.cmd([
+        "build",
+        "-t",
+        "s:2",
+        "--secret",
+        &src,
+        "--secret",
+        "id=env,env=THE_TOKEN",
+    ]);
+    again.arg(ctx.path()).env("THE_TOKEN", "x");
+    let out = again.output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout)
+            .matches("Using cache")
+            .count(),
+        4,
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn a_bind_from_a_stage_is_read_only_and_its_writes_vanish() {
+    let t = busybox();
+    let df = "FROM busybox AS src\n\
+        RUN mkdir /data && echo hello > /data/f && ln -s / /data/up\n\
+        FROM busybox\n\
+        RUN --mount=type=bind,from=src,source=/data,target=/m cat /m/f > /got && ! touch /m/x 2>/dev/null && echo ro > /ro\n\
+        RUN --mount=type=bind,from=src,source=/data,target=/m,rw echo changed > /m/f && cat /m/f > /rw\n\
+        RUN --mount=type=bind,from=src,source=/data,target=/m cat /m/f > /after\n\
+        RUN --mount=type=bind,from=src,source=/data/up,target=/m ls /m > /up\n\
+        RUN --mount=target=/ctx cat /ctx/file > /fromctx && test ! -e /ctx/ignored\n\
+        RUN --mount=type=bind,source=file,target=/one/file cat /one/file > /single\n";
+    let ctx = context(&[
+        ("Dockerfile", df),
+        ("file", "from the context\n"),
+        ("ignored", "x"),
+        (".dockerignore", "ignored\n"),
+    ]);
+    t.build_ok(ctx.path(), "b:1");
+    assert_eq!(cat(&t, "b:1", "/got"), "hello\n");
+    assert!(exists(&t, "b:1", "/ro"));
+    assert_eq!(cat(&t, "b:1", "/rw"), "changed\n");
+    assert_eq!(cat(&t, "b:1", "/after"), "hello\n");
+    assert_eq!(cat(&t, "b:1", "/fromctx"), "from the context\n");
+    assert_eq!(cat(&t, "b:1", "/single"), "from the context\n");
+    // A link to / inside the stage is the stage's /, not the host's.
+    let up = cat(&t, "b:1", "/up");
+    let root_name = t.path().components().nth(1).unwrap();
+    assert!(
+        up.lines().any(|l| l == "data") && up.lines().any(|l| l == "bin"),
+        "{up}"
+    );
+    assert!(
+        !up.lines()
+            .any(|l| l != "tmp" && Path::new(l) == Path::new(&root_name)),
+        "{up}"
+    );
+    assert!(!exists(&t, "b:1", "/m"));
+    assert!(!exists(&t, "b:1", "/ctx"));
+    assert!(!exists(&t, "b:1", "/one"));
+    // A bind's content is in the key: a changed context file runs the step again.
+    fs::write(ctx.path().join("file"), "changed\n").unwrap();
+    t.build_ok(ctx.path(), "b:2");
+    assert_eq!(cat(&t, "b:2", "/fromctx"), "changed\n");
+}
+
+#[test]
+fn tmpfs_and_ssh_mounts() {
+    let t = busybox();
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("agent.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let agent = std::thread::spawn(move || {
+        // One connection: answer what the step sends.
+        if let Ok((mut c, _)) = listener.accept() {
+            use std::io::{Read, Write};
+            let mut buf = [0u8; 4];
+            if c.read_exact(&mut buf).is_ok() && &buf == b"ping" {
+                let _ = c.write_all(b"pong");
+            }
+        }
+    });
+    let df = "FROM busybox\n\
+        RUN --mount=type=tmpfs,target=/t,size=1m sh -c 'echo x > /t/a && ! dd if=/dev/zero of=/t/big bs=1k count=2048 2>/dev/null' && echo ok > /tmpfs\n\
+        RUN --mount=type=ssh,mode=0666 test -S \"$SSH_AUTH_SOCK\" && echo \"$SSH_AUTH_SOCK\" > /sock && stat -c %a \"$SSH_AUTH_SOCK\" >> /sock\n";
+    let ctx = context(&[("Dockerfile", df)]);
+    let ssh = format!("default={}", sock.display());
+    let (code, out, err) = t.build(ctx.path(), &["-q", "-t", "m:1", "--ssh", &ssh]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(cat(&t, "m:1", "/tmpfs"), "ok\n");
+    assert_eq!(cat(&t, "m:1", "/sock"), "/run/buildkit/ssh_agent.0\n666\n");
+    assert!(!exists(&t, "m:1", "/t"));
+    assert!(!exists(&t, "m:1", "/run/buildkit"));
+    // A required agent that was not given.
+    let req = context(&[(
+        "Dockerfile",
+        "FROM busybox\nRUN --mount=type=ssh,required true\n",
+    )]);
+    let (code, _, err) = t.build(req.path(), &[]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("Dockerfile:2:") && err.contains("--ssh"),
+        "{err}"
+    );
+    drop(std::os::unix::net::UnixStream::connect(&sock));
+    agent.join().unwrap();
+}
+
+#[test]
+fn insecure_runs_only_when_allowed() {
+    let t = busybox();
+    let df = "FROM busybox\nRUN --security=insecure mkdir -p /x && mount -t tmpfs none /x && umount /x && echo done > /done\n";
+    let ctx = context(&[("Dockerfile", df)]);
+    let (code, _, err) = t.build(ctx.path(), &["-q"]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("Dockerfile:2:") && err.contains("--allow security.insecure"),
+        "{err}"
+    );
+    let (code, out, err) = t.build(
+        ctx.path(),
+        &["-q", "-t", "i:1", "--allow", "security.insecure"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(cat(&t, "i:1", "/done"), "done\n");
+    let bad = context(&[("Dockerfile", "FROM busybox\nRUN --security=lax true\n")]);
+    let (code, _, err) = t.build(bad.path(), &[]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("Dockerfile:2:") && err.contains("sandbox or insecure"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_mounts_fail_with_the_line_and_leave_nothing() {
+    let t = busybox();
+    let before = StoreState::of(&t);
+    for (run, says) in [
+        (
+            "RUN --mount=type=volume,target=/x true",
+            "unknown mount type",
+        ),
+        (
+            "RUN --mount=type=cache,target=/x,colour=red true",
+            "unknown option \"colour\"",
+        ),
+        (
+            "RUN --mount=type=cache,target=/x,id=../../.. true",
+            "climbs out",
+        ),
+        (
+            "RUN --mount=type=secret,id=nope,required=true true",
+            "secret nope is required",
+        ),
+        (
+            "RUN --mount=type=bind,from=nowhere,target=/x true",
+            "no such stage or image",
+        ),
+        (
+            "ARG T=tmpfs\nRUN --mount=type=$T,target=/x,id=a true",
+            "unknown option \"id\"",
+        ),
+        (
+            "ARG I=../up\nRUN --mount=type=cache,target=/x,id=$I true",
+            "climbs out",
+        ),
+    ] {
+        let df = format!("FROM busybox\n{run}\n");
+        let line = if run.starts_with("ARG") { 3 } else { 2 };
+        let ctx = context(&[("Dockerfile", &df)]);
+        let (code, out, err) = t.build(ctx.path(), &[]);
+        assert_ne!(code, 0, "{run}: {out}");
+        assert!(
+            err.contains(&format!("Dockerfile:{line}:")) && err.contains(says),
+            "{run}: {err}"
+        );
+        before.assert_unchanged(&t, run);
+    }
+    // No cache directory was made for the refused id.
+    let mounts = t.path().join("build-cache/mounts");
+    assert!(
+        fs::read_dir(&mounts).map_or(true, |d| d.count() == 0),
+        "a cache mount was made"
+    );
+}
+
+#[test]
+fn an_image_from_a_base_without_path_gets_dockers_default_path() {
+    let t = busybox();
+    harness::image_with_config(&t, "busybox", "nopath", serde_json::json!({"Env": null}));
+    let ctx = context(&[("Dockerfile", "FROM nopath\nRUN true\n")]);
+    t.build_ok(ctx.path(), "p:1");
+    let v: serde_json::Value = serde_json::from_str(&t.ok(["image", "inspect", "p:1"])).unwrap();
+    assert_eq!(
+        v[0]["Config"]["Env"],
+        serde_json::json!(["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])
+    );
+    // FROM scratch too, and a base's own PATH is kept.
+    let ctx = context(&[("Dockerfile", "FROM scratch\nENV A=1\n")]);
+    t.build_ok(ctx.path(), "p:2");
+    let v: serde_json::Value = serde_json::from_str(&t.ok(["image", "inspect", "p:2"])).unwrap();
+    assert_eq!(
+        v[0]["Config"]["Env"],
+        serde_json::json!([
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "A=1"
+        ])
+    );
+    harness::image_with_config(
+        &t,
+        "busybox",
+        "ownpath",
+        serde_json::json!({"Env": ["PATH=/opt"]}),
+    );
+    let ctx = context(&[("Dockerfile", "FROM ownpath\nENV B=2\n")]);
+    t.build_ok(ctx.path(), "p:3");
+    let v: serde_json::Value = serde_json::from_str(&t.ok(["image", "inspect", "p:3"])).unwrap();
+    assert_eq!(
+        v[0]["Config"]["Env"],
+        serde_json::json!(["PATH=/opt", "B=2"])
+    );
+}
