@@ -47,6 +47,9 @@ pub struct CreateArgs {
     /// Another name for the container on its network.
     #[arg(long, alias = "net-alias")]
     network_alias: Vec<String>,
+    /// The pod to run it in (its network, IPC and UTS namespaces).
+    #[arg(long)]
+    pod: Option<String>,
     /// The container's IPv4 address on its network.
     #[arg(long)]
     ip: Option<String>,
@@ -227,6 +230,7 @@ impl CreateArgs {
             hostname: self.hostname.clone(),
             network: self.network.clone(),
             network_aliases: self.network_alias.clone(),
+            pod: self.pod.clone(),
             ip: self.ip.clone(),
             publish: self.publish.clone(),
             publish_all: self.publish_all,
