@@ -3,6 +3,7 @@
 //! ports; a container joins it through a network namespace of its own (kept by a path
 //! under /run/netns) and a veth pair.
 
+pub mod dns;
 pub mod endpoint;
 pub mod ipnet;
 pub mod nat;
