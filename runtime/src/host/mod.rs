@@ -3,6 +3,7 @@
 //! another container, volume filling, tree copying.
 
 pub mod cgroup;
+pub mod dns;
 pub mod fill;
 pub mod net;
 pub mod pod;

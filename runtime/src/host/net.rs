@@ -97,12 +97,14 @@ pub fn attach(containers: &Containers, config: &ContainerConfig) -> Result<Optio
         return Ok(None);
     }
     let nets = networks(containers);
-    Ok(Some(endpoint::setup(
+    let attached = endpoint::setup(
         &nets,
         &config.id,
         &config.host.networks,
         &config.host.port_bindings,
-    )?))
+    )?;
+    crate::host::dns::attached(containers, config);
+    Ok(Some(attached))
 }
 
 /// Undoes [`attach`] after a run; `published` are the ports it published.
@@ -110,6 +112,7 @@ pub fn detach(containers: &Containers, config: &ContainerConfig, published: &[Po
     if config.host.networks.is_empty() {
         return;
     }
+    crate::host::dns::detached(containers, config);
     endpoint::teardown(
         &networks(containers),
         &config.id,

@@ -129,12 +129,20 @@ pub fn write_files(c: &ContainerConfig, dir: &Path, peers: &str) -> Result<()> {
     } else {
         resolv_conf(&resolv)
     };
-    let resolv = with_dns_options(
-        &resolv,
-        &c.host.dns,
-        &c.host.dns_search,
-        &c.host.dns_options,
-    );
+    // On a user network, the network's resolver (rbox_network::dns) answers, alone.
+    let user_net = c.host.networks.iter().find(|e| e.network != "bridge");
+    let (dns, search) = match user_net {
+        Some(ep) if c.host.dns.is_empty() => (
+            vec![ep.gateway.to_string()],
+            if c.host.dns_search.is_empty() {
+                vec![".".to_string()]
+            } else {
+                c.host.dns_search.clone()
+            },
+        ),
+        _ => (c.host.dns.clone(), c.host.dns_search.clone()),
+    };
+    let resolv = with_dns_options(&resolv, &dns, &search, &c.host.dns_options);
     for (name, content) in [
         ("hostname", format!("{}\n", c.config.hostname)),
         ("hosts", hosts_for(c, peers)),
