@@ -28,13 +28,119 @@ pub struct ListArgs {
     /// aligned columns under a header, "table" for the default, or "json".
     #[arg(long)]
     format: Option<String>,
-    /// Show only images of this repository (and tag).
+    /// Show digests (a DIGEST column).
+    #[arg(long)]
+    digests: bool,
+    /// Filter: dangling=true|false, reference=PATTERN (`*` and `?` wildcards),
+    /// label=KEY[=VALUE], before=IMAGE, since=IMAGE.
+    #[arg(short, long)]
+    filter: Vec<String>,
+    /// Show only images of this repository (and tag); may hold `*` and `?` wildcards.
     reference: Option<String>,
+}
+
+/// One of `images --filter`.
+enum ImageFilter {
+    Dangling(bool),
+    Reference(String),
+    Label(String, Option<String>),
+    Before(Option<String>),
+    Since(Option<String>),
+}
+
+impl ImageFilter {
+    fn parse(store: &Store, f: &str) -> Result<ImageFilter, CliError> {
+        let (k, v) = f.split_once('=').ok_or_else(|| {
+            CliError::Failed(format!("bad format of filter (expected name=value): {f}"))
+        })?;
+        let created = |name: &str| -> Result<Option<String>, CliError> {
+            let image = store.resolve(name)?;
+            Ok(store.image_config(image.id())?.created)
+        };
+        Ok(match k {
+            "dangling" => match v {
+                "true" | "1" => ImageFilter::Dangling(true),
+                "false" | "0" => ImageFilter::Dangling(false),
+                _ => {
+                    return Err(CliError::Failed(format!(
+                        "invalid filter 'dangling={v}': true or false"
+                    )))
+                }
+            },
+            "reference" => ImageFilter::Reference(v.to_owned()),
+            "label" => match v.split_once('=') {
+                Some((k, v)) => ImageFilter::Label(k.to_owned(), Some(v.to_owned())),
+                None => ImageFilter::Label(v.to_owned(), None),
+            },
+            "before" => ImageFilter::Before(created(v)?),
+            "since" => ImageFilter::Since(created(v)?),
+            _ => return Err(CliError::Failed(format!("invalid filter '{k}'"))),
+        })
+    }
+
+    fn matches(&self, store: &Store, r: &images::Row) -> bool {
+        match self {
+            ImageFilter::Dangling(d) => (r.repository == "<none>" && r.tag == "<none>") == *d,
+            ImageFilter::Reference(p) => reference_matches(p, r),
+            ImageFilter::Label(k, v) => {
+                let labels = store
+                    .image_config(&r.id)
+                    .ok()
+                    .and_then(|c| c.config)
+                    .map(|c| c.labels.cloned_or_default())
+                    .unwrap_or_default();
+                labels
+                    .get(k)
+                    .is_some_and(|l| v.as_ref().is_none_or(|v| v == l))
+            }
+            // RFC 3339 times of one form compare as text.
+            ImageFilter::Before(t) => r.created.is_some() && r.created < *t,
+            ImageFilter::Since(t) => r.created > *t,
+        }
+    }
+}
+
+/// Whether a row's name matches a reference pattern as docker's filter does: the pattern
+/// against `REPOSITORY` or `REPOSITORY:TAG`, `*` and `?` not crossing a `/`.
+fn reference_matches(pattern: &str, r: &images::Row) -> bool {
+    if r.repository == "<none>" {
+        return false;
+    }
+    glob(pattern, &r.repository) || glob(pattern, &format!("{}:{}", r.repository, r.tag))
+}
+
+/// Go's `path.Match` for `*` and `?` (and a `\` escape).
+fn glob(pattern: &str, name: &str) -> bool {
+    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    fn go(p: &[char], n: &[char]) -> bool {
+        match p.first() {
+            None => n.is_empty(),
+            Some('*') => (0..=n.len())
+                .take_while(|&i| i == 0 || n[i - 1] != '/')
+                .any(|i| go(&p[1..], &n[i..])),
+            Some('?') => n.first().is_some_and(|c| *c != '/') && go(&p[1..], &n[1..]),
+            Some('\\') if p.len() > 1 => n.first() == Some(&p[1]) && go(&p[2..], &n[1..]),
+            Some(c) => n.first() == Some(c) && go(&p[1..], &n[1..]),
+        }
+    }
+    go(&p, &n)
 }
 
 pub fn list(root: &Path, a: ListArgs) -> CliResult {
     let store = Store::open(root)?;
-    let listed = rbox_runtime::ops::images::list(&store, a.reference.as_deref())?;
+    let mut filters = a
+        .filter
+        .iter()
+        .map(|f| ImageFilter::parse(&store, f))
+        .collect::<Result<Vec<_>, _>>()?;
+    let pattern = a.reference.as_deref();
+    let wildcard = pattern.is_some_and(|p| p.contains(['*', '?']));
+    if let (Some(p), true) = (pattern, wildcard) {
+        filters.push(ImageFilter::Reference(p.to_owned()));
+    }
+    let mut listed =
+        rbox_runtime::ops::images::list(&store, if wildcard { None } else { pattern })?;
+    listed.retain(|r| filters.iter().all(|f| f.matches(&store, r)));
     let id = |r: &images::Row| {
         if a.no_trunc {
             r.id.to_string()
@@ -81,10 +187,17 @@ pub fn list(root: &Path, a: ListArgs) -> CliResult {
             }
         })
         .collect();
-    let text = format::render_rows(a.format.as_deref(), &LISTING, &rows)?;
+    let listing = if a.digests { &WITH_DIGESTS } else { &LISTING };
+    let text = format::render_rows(a.format.as_deref(), listing, &rows)?;
     out.write_all(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// `images --digests`' default table.
+const WITH_DIGESTS: Listing = Listing {
+    default: "{{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}",
+    headers: LISTING.headers,
+};
 
 /// `images`' default table and docker's column titles.
 const LISTING: Listing = Listing {
@@ -361,4 +474,20 @@ pub fn prune(root: &Path, a: PruneArgs) -> CliResult {
     }
     writeln!(out, "Total reclaimed space: {}", human_size(pruned.space))?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+
+    #[test]
+    fn wildcards_match_as_gos_path_match() {
+        assert!(glob("ux-*", "ux-web"));
+        assert!(glob("ux-*:latest", "ux-web:latest"));
+        assert!(!glob("ux-*", "example.com/ux-web"));
+        assert!(glob("*/ux-*", "example.com/ux-web"));
+        assert!(glob("b?sybox", "busybox"));
+        assert!(!glob("busy", "busybox"));
+        assert!(glob("busybox", "busybox"));
+    }
 }

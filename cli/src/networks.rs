@@ -233,3 +233,10 @@ pub fn run(root: &Path, cmd: NetworkCommand) -> CliResult {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// A network's document as `network inspect` prints it.
+pub fn inspect_one(root: &Path, containers: &Containers, name: &str) -> Result<Value, CliError> {
+    let nets = Networks::open(root);
+    let n = nets.get(name)?;
+    Ok(serde_json::to_value(networks::NetworkJson::new(&nets, containers, n)).unwrap_or_default())
+}

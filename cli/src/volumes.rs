@@ -149,12 +149,7 @@ pub fn run(root: &Path, cmd: VolumeCommand) -> CliResult {
                 Ok(f) => f,
                 Err(code) => return Ok(code),
             };
-            let (list, failed) = collect_each(&a.names, |n| {
-                containers
-                    .volume(n)
-                    .map(|v| serde_json::to_value(VolumeJson::new(&containers, v)))
-                    .map(Result::unwrap_or_default)
-            });
+            let (list, failed) = collect_each(&a.names, |n| inspect_one(&containers, n));
             return format.write(&list, failed);
         }
         VolumeCommand::Rm(a) => {
@@ -186,4 +181,15 @@ pub fn run(root: &Path, cmd: VolumeCommand) -> CliResult {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A volume's document as `volume inspect` prints it.
+pub fn inspect_one(
+    containers: &rbox_runtime::Containers,
+    name: &str,
+) -> Result<serde_json::Value, rbox_runtime::Error> {
+    containers
+        .volume(name)
+        .map(|v| serde_json::to_value(VolumeJson::new(containers, v)))
+        .map(Result::unwrap_or_default)
 }

@@ -23,6 +23,10 @@ pub struct ExecArgs {
     /// Set environment variables.
     #[arg(short, long = "env")]
     env: Vec<String>,
+    /// Read environment variables from a file (KEY=VALUE a line; KEY alone takes this
+    /// process's value; `#` comments).
+    #[arg(long)]
+    env_file: Vec<std::path::PathBuf>,
     /// Working directory inside the container.
     #[arg(short, long)]
     workdir: Option<String>,
@@ -54,9 +58,14 @@ pub fn exec(root: &Path, a: ExecArgs) -> CliResult {
             return Ok(ExitCode::from(1));
         }
     };
+    let mut env = Vec::new();
+    for f in &a.env_file {
+        env.extend(env_file(f)?);
+    }
+    env.extend(a.env);
     let opts = rbox_runtime::exec::ExecOptions {
         command: a.command,
-        env: a.env,
+        env,
         workdir: a.workdir,
         user: a.user,
         tty: a.tty,
@@ -74,4 +83,33 @@ pub fn exec(root: &Path, a: ExecArgs) -> CliResult {
             }))
         }
     }
+}
+
+/// The variables of an env file as docker reads one: `KEY=VALUE` lines, `KEY` alone for this
+/// process's value (left out when unset), blank lines and `#` comments skipped.
+fn env_file(path: &std::path::Path) -> Result<Vec<String>, crate::CliError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| crate::CliError::Failed(format!("open {}: {e}", path.display())))?;
+    let mut env = Vec::new();
+    for line in text.lines() {
+        let line = line.trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match line.split_once('=') {
+            Some((k, _)) if k.is_empty() || k.contains(char::is_whitespace) => {
+                return Err(crate::CliError::Failed(format!(
+                    "{}: invalid variable name in {line:?}",
+                    path.display()
+                )));
+            }
+            Some(_) => env.push(line.to_owned()),
+            None => {
+                if let Ok(v) = std::env::var(line.trim_end()) {
+                    env.push(format!("{}={v}", line.trim_end()));
+                }
+            }
+        }
+    }
+    Ok(env)
 }

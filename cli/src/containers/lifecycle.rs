@@ -46,7 +46,7 @@ pub fn start(root: &Path, a: StartArgs) -> CliResult {
 #[derive(Args, Debug)]
 pub struct StopArgs {
     /// Seconds to wait before killing the container.
-    #[arg(short, long)]
+    #[arg(short = 't', long = "timeout", visible_alias = "time")]
     time: Option<u32>,
     /// Containers to stop.
     #[arg(required = true)]

@@ -31,6 +31,10 @@ pub struct LogsArgs {
     /// Show timestamps.
     #[arg(short, long)]
     timestamps: bool,
+    /// Show the extra attributes given to the log (`--log-opt labels=…`): none in rbox, so
+    /// each line comes after the space that follows them, as docker prints it.
+    #[arg(long)]
+    details: bool,
     /// The container.
     container: String,
 }
@@ -64,10 +68,11 @@ pub fn logs(root: &Path, a: LogsArgs) -> CliResult {
         follow: a.follow,
     };
     rbox_runtime::ops::logs::stream(&containers, &id, &query, |r: &Record| {
+        let details = if a.details { " " } else { "" };
         let text = if a.timestamps {
-            format!("{} {}", r.time, r.log)
+            format!("{} {details}{}", r.time, r.log)
         } else {
-            r.log.clone()
+            format!("{details}{}", r.log)
         };
         if r.stream == "stderr" {
             io::stderr().lock().write_all(text.as_bytes())

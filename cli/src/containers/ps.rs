@@ -43,6 +43,9 @@ pub struct PsArgs {
     /// Show the last created container.
     #[arg(short = 'l', long)]
     latest: bool,
+    /// Show the N last created containers (all states).
+    #[arg(short = 'n', long, value_name = "N", allow_negative_numbers = true)]
+    last: Option<i64>,
 }
 
 /// `Up 5 seconds`, `Exited (0) 3 minutes ago`, `Created`, as docker ps shows them.
@@ -256,12 +259,17 @@ pub fn ps(root: &Path, a: PsArgs) -> CliResult {
         .map(|f| Filter::parse(f))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| CliError::Failed(e.to_string()))?;
+    // As docker: -n N of 0 or less is no limit, and otherwise lists stopped ones too.
+    let last = a.last.filter(|n| *n > 0).map(|n| n as usize);
     let query = Query {
-        all: a.all,
+        all: a.all || last.is_some(),
         latest: a.latest,
         filters,
     };
-    let rows = rbox_runtime::ops::ps::list(&containers, &query)?;
+    let mut rows = rbox_runtime::ops::ps::list(&containers, &query)?;
+    if let Some(n) = last {
+        rows.truncate(n);
+    }
     let mut out = io::stdout().lock();
     if a.quiet {
         for r in &rows {
