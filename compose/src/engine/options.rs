@@ -127,8 +127,15 @@ pub fn plan(
                 service.networks.iter().collect();
             // Higher priority first, as compose connects them.
             nets.sort_by_key(|(_, n)| std::cmp::Reverse(n.priority.unwrap_or(0)));
-            for (i, (key, sn)) in nets.into_iter().enumerate() {
+            let mut joined: Vec<String> = Vec::new();
+            for (key, sn) in nets {
                 let host = names::network_name(project, key).unwrap_or_else(|| key.to_string());
+                // Two keys may name one network (an external one under both).
+                if joined.contains(&host) {
+                    continue;
+                }
+                let i = joined.len();
+                joined.push(host.clone());
                 let mut aliases = vec![service.name.clone()];
                 if !oneoff {
                     if let Some(c) = &service.container_name {
@@ -380,17 +387,32 @@ pub fn plan(
             f.start_interval = h.start_interval.map(secs);
         }
     }
+    r.dns = service.dns.clone();
+    r.dns_search = service.dns_search.clone();
+    r.dns_options = service.dns_opt.clone();
+    r.sysctls = service
+        .sysctls
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    r.ulimits = service
+        .ulimits
+        .iter()
+        .map(|(k, u)| format!("{k}={}:{}", u.soft, u.hard))
+        .collect();
+    r.devices = service
+        .devices
+        .iter()
+        .map(|d| match d.permissions.as_str() {
+            "" => format!("{}:{}", d.source, d.target),
+            p => format!("{}:{}:{p}", d.source, d.target),
+        })
+        .collect();
+    r.shm_size = service.shm_size.map(|b| b.to_string());
+    r.security_opts = service.security_opt.clone();
+    r.platform = service.platform.clone();
     // Keys of the file the runtime has no option for.
-    let lacking: [(&'static str, bool); 12] = [
-        ("devices", !service.devices.is_empty()),
-        ("dns", !service.dns.is_empty()),
-        ("dns_search", !service.dns_search.is_empty()),
-        ("dns_opt", !service.dns_opt.is_empty()),
-        ("sysctls", !service.sysctls.is_empty()),
-        ("ulimits", !service.ulimits.is_empty()),
-        ("shm_size", service.shm_size.is_some()),
-        ("security_opt", !service.security_opt.is_empty()),
-        ("platform", service.platform.is_some()),
+    let lacking: [(&'static str, bool); 3] = [
         ("domainname", service.domainname.is_some()),
         (
             "build.secrets",
@@ -461,7 +483,7 @@ mod tests {
         s.environment.insert("A".into(), Some("1".into()));
         s.environment.insert("UNSET".into(), None);
         s.networks.insert("default".into(), Default::default());
-        s.dns = vec!["1.1.1.1".into()];
+        s.domainname = Some("example".into());
         let mut p = Project {
             name: "proj".into(),
             ..Default::default()
@@ -485,6 +507,6 @@ mod tests {
         assert!(r
             .labels
             .contains(&"com.docker.compose.container-number=1".to_string()));
-        assert_eq!(planned.unsupported, ["dns"]);
+        assert_eq!(planned.unsupported, ["domainname"]);
     }
 }
