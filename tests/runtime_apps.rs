@@ -765,3 +765,83 @@ fn boot_restarts_always_and_unless_stopped_after_a_faked_reboot_but_not_a_user_s
     assert_eq!(t.ok(["system", "boot"]), "");
     t.ok(["rm", "-f", "a", "u", "s", "n"]);
 }
+
+/// Reads `master` until `want` has arrived (or 10 s pass); what was read.
+fn read_until(master: &mut std::fs::File, want: &str) -> String {
+    use std::io::Read;
+    use std::os::fd::AsFd;
+    let mut got = String::new();
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while !got.contains(want) && std::time::Instant::now() < until {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        let mut fds = [PollFd::new(master.as_fd(), PollFlags::POLLIN)];
+        let _ = poll(&mut fds, PollTimeout::from(100u16));
+        if fds[0].revents().is_none_or(|r| r.is_empty()) {
+            continue;
+        }
+        let mut buf = [0u8; 4096];
+        match master.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    got
+}
+
+#[test]
+fn attach_relays_a_terminal_and_detaches_with_ctrl_p_ctrl_q_leaving_it_running() {
+    use std::io::Write;
+    let t = busybox();
+    t.ok([
+        "run", "-dit", "--name", "tty", "--network", "none", "busybox", "sh", "-c",
+        "while read l; do echo \"got $l\"; done",
+    ]);
+    let p = nix::pty::openpty(None, None).unwrap();
+    let mut master = std::fs::File::from(p.master);
+    let slave = std::fs::File::from(p.slave);
+    let mut child = t
+        .cmd(["attach", "tty"])
+        .stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    master.write_all(b"hello\r").unwrap();
+    let got = read_until(&mut master, "got hello");
+    assert!(got.contains("got hello"), "{got:?}");
+    master.write_all(&[0x10, 0x11]).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(inspect(&t, "tty")["State"]["Running"], true);
+    // Another client later: the container's output still comes.
+    let out = t.ok(["logs", "tty"]);
+    assert!(out.contains("got hello"), "{out}");
+    t.ok(["rm", "-f", "tty"]);
+}
+
+#[test]
+fn attach_without_a_terminal_relays_input_and_ends_with_the_containers_exit_code() {
+    use std::io::Write;
+    let t = busybox();
+    t.ok([
+        "run", "-di", "--name", "pipe", "--network", "none", "busybox", "sh", "-c",
+        "read l; echo \"read $l\"; echo oops >&2; exit 7",
+    ]);
+    let mut child = t
+        .cmd(["attach", "pipe"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.as_mut().unwrap().write_all(b"line\n").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(7));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "read line\n");
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "oops\n");
+    // Attaching to what doesn't run says so.
+    let (_, err) = t.fails(["attach", "pipe"]);
+    assert!(err.contains("stopped container"), "{err}");
+    t.ok(["rm", "pipe"]);
+}
