@@ -3,7 +3,7 @@
 //! [`parse`] reads manifests (with warnings for what it reads past), [`validate()`] refuses
 //! what the API server would refuse, [`plan()`] turns the objects into what the engine runs,
 //! [`rollout`] keeps a Deployment's revisions, and [`generate()`] writes YAML back from what
-//! runs here. Nothing here runs a container or touches the host.
+//! runs here. Only [`engine`] runs containers and touches the host.
 //!
 //! - [`types`]: the API types, by hand (see there why), with [`Quantity`] and [`IntOrString`].
 //! - `yaml`, [`parse`]: a serde deserializer over positioned YAML nodes, so that every field
@@ -15,9 +15,12 @@
 //! - [`rollout`]: revisions, `rollout history` and `undo`, the rolling-update step order.
 //! - [`generate`](mod@generate) (with `emit`): YAML for a cluster from a neutral description
 //!   of what runs.
+//! - [`engine`]: the plan run here, each pod an rbox pod (rbox-runtime's pods), converging
+//!   on what runs at each play. The one module that acts on the host.
 
 mod base64;
 mod emit;
+pub mod engine;
 mod error;
 pub mod generate;
 mod intstr;
