@@ -389,3 +389,108 @@ fn an_image_from_a_base_without_path_gets_dockers_default_path() {
         serde_json::json!(["PATH=/opt", "B=2"])
     );
 }
+
+#[test]
+fn independent_stages_run_at_the_same_time() {
+    let t = busybox();
+    let stage = |name: &str| {
+        format!(
+            "FROM busybox AS {name}\nRUN cut -d' ' -f1 /proc/uptime > /start && sleep 2 && cut -d' ' -f1 /proc/uptime > /end && echo {name} done\n"
+        )
+    };
+    let df = format!(
+        "{}{}FROM busybox\nCOPY --from=one /start /one.start\nCOPY --from=one /end /one.end\nCOPY --from=two /start /two.start\nCOPY --from=two /end /two.end\n",
+        stage("one"),
+        stage("two")
+    );
+    let ctx = context(&[("Dockerfile", &df)]);
+    let started = std::time::Instant::now();
+    let (code, out, err) = t.build(ctx.path(), &["-t", "par:1"]);
+    let took = started.elapsed();
+    assert_eq!(code, 0, "{out}{err}");
+    let secs = |f: &str| -> f64 { cat(&t, "par:1", f).trim().parse().unwrap() };
+    let (a0, a1, b0, b1) = (
+        secs("/one.start"),
+        secs("/one.end"),
+        secs("/two.start"),
+        secs("/two.end"),
+    );
+    assert!(
+        a0 < b1 && b0 < a1,
+        "the stages did not overlap: one {a0}..{a1}, two {b0}..{b1} ({took:?})\n{out}"
+    );
+    eprintln!("two stages of sleep 2 built in {took:?}");
+    // Each stage's lines carry its prefix, in order within the stage.
+    assert!(out.contains("#1 [one 2/2] STEP"), "{out}");
+    assert!(out.contains("#2 [two 2/2] STEP"), "{out}");
+    assert!(out.lines().any(|l| l == "#1 one done"), "{out}");
+    assert!(out.lines().any(|l| l == "#2 two done"), "{out}");
+    let one: Vec<&str> = out.lines().filter(|l| l.starts_with("#1 ")).collect();
+    let step = one.iter().position(|l| l.contains("RUN cut")).unwrap();
+    let done = one.iter().position(|l| *l == "#1 one done").unwrap();
+    assert!(step < done, "{out}");
+    // A failure names its stage and line.
+    let bad = format!("{}FROM busybox AS two\nRUN false\nFROM busybox\nCOPY --from=one /start /a\nCOPY --from=two /etc/passwd /b\n", stage("one"));
+    let ctx = context(&[("Dockerfile", &bad)]);
+    let (code, out, err) = t.build(ctx.path(), &[]);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        err.contains("Dockerfile:4: [two] RUN false: exited with 1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_rebuild_after_one_file_changed_is_the_image_a_cold_build_makes() {
+    let t = busybox();
+    let mut files: Vec<(String, String)> = (0..300)
+        .map(|i| {
+            (
+                format!("data/d{}/f{i}.txt", i % 7),
+                format!("file {i}\n").repeat(i % 50 + 1),
+            )
+        })
+        .collect();
+    files.push((
+        "Dockerfile".into(),
+        "FROM busybox\nCOPY data /data\nADD data /added/\nCOPY --chmod=600 data/d1 /one\nCMD [\"/bin/sh\"]\n".into(),
+    ));
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let ctx = context(&refs);
+    let build = |args: &[&str]| {
+        let mut cmd = t.cmd(["build", "-t", "inc:1"]);
+        cmd.args(args)
+            .arg(ctx.path())
+            .env("SOURCE_DATE_EPOCH", "1700000000");
+        let out = cmd.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (text.lines().last().unwrap().to_owned(), text)
+    };
+    build(&[]);
+    fs::write(ctx.path().join("data/d1/f8.txt"), "changed\n").unwrap();
+    let (incremental, log) = build(&[]);
+    assert!(
+        log.contains("--> 299 of 300 files unchanged since the last build"),
+        "{log}"
+    );
+    assert!(
+        log.contains("--> 42 of 43 files unchanged since the last build"),
+        "{log}"
+    );
+    assert_eq!(cat(&t, "inc:1", "/data/d1/f8.txt"), "changed\n");
+    assert_eq!(cat(&t, "inc:1", "/added/d1/f8.txt"), "changed\n");
+    assert_eq!(cat(&t, "inc:1", "/data/d2/f9.txt"), "file 9\n".repeat(10));
+    let (cold, _) = build(&["--no-cache"]);
+    assert_eq!(incremental, cold, "the incremental build is another image");
+    t.assert_blobs_match_digests();
+    let check = t.run(["system", "check"]);
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+}

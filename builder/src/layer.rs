@@ -16,7 +16,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use rbox_image::diff::Diff;
-use rbox_image::digest::HashingWriter;
 use rbox_image::snapshot::SnapshotInfo;
 use rbox_image::store::{sync_dir, write_atomic};
 use rbox_image::{Digest, Store};
@@ -259,11 +258,10 @@ fn store_layer(
     epoch: Option<u64>,
     skip: &dyn Fn(&Path) -> bool,
 ) -> rbox_image::Result<(Diff, Digest)> {
+    // The blob writer hashes what it is given: uncompressed, that digest is the diff ID.
     let mut blob = store.blob_writer()?;
-    let mut hashing = HashingWriter::new(&mut blob);
-    let content_size = write_layer(dir, &mut hashing, epoch, skip)?;
-    let (diff_id, _, _) = hashing.finish();
-    let (digest, size) = blob.commit(Some(&diff_id))?;
+    let content_size = write_layer(dir, &mut blob, epoch, skip)?;
+    let (digest, size) = blob.commit(None)?;
     let chain_id = match parent {
         Some(p) => p.chain(&digest),
         None => digest.clone(),

@@ -9,7 +9,10 @@ use rbox_runtime::rootfs;
 
 use super::cache::{StepKey, UrlKey};
 use super::{Builder, Result, StageState};
-use crate::context::{copy_into, hash_sources, Context, CopyTo};
+use crate::context::{
+    copy_into, copy_into_reusing, hash_sources, link_reused, Context, CopyTo, FileSig, Reuse,
+    Tracked,
+};
 use crate::fetch::{fetch, is_url, parse_checksum, url_file_name};
 use crate::instructions::{Dockerfile, Instruction, Located};
 
@@ -31,7 +34,7 @@ impl Builder<'_> {
             fs::write(dir.join(&h.name), h.body())?;
             names.push(h.name.clone());
         }
-        let saved = std::mem::replace(&mut self.ctx, Context::open(&dir)?);
+        let saved = std::mem::replace(&mut self.ctx, std::sync::Arc::new(Context::open(&dir)?));
         let step = CopyStep {
             sources: &names,
             ..step
@@ -144,8 +147,22 @@ impl Builder<'_> {
             None => self.ctx.root().to_path_buf(),
         };
         let in_context = src_mount.is_none();
-        let hash = hash_sources(&src_root, &local, in_context.then_some(&self.ctx))
+        let hash = hash_sources(&src_root, &local, in_context.then_some(&*self.ctx))
             .map_err(|e| self.fail(line, e))?;
+        // The step's place, whatever its sources' content: an earlier layer made there
+        // lends the files that did not change.
+        let slot = Digest::of(
+            &serde_json::to_vec(&(
+                self.ctx.root(),
+                &sources,
+                &dest,
+                chown,
+                chmod,
+                add,
+                self.epoch,
+            ))
+            .expect("json"),
+        );
         let key = st.next_key(&StepKey::Copy {
             add,
             sources: sources.clone(),
@@ -187,10 +204,26 @@ impl Builder<'_> {
             owner: (uid, gid),
             mode,
         };
+        let reuse = if in_context && !local.is_empty() {
+            self.reusable(&slot)
+        } else {
+            None
+        };
+        let mut tracked = Tracked::default();
         let mut copied = if local.is_empty() {
             Ok(())
+        } else if in_context {
+            copy_into_reusing(
+                &src_root,
+                &local,
+                &self.ctx,
+                &to,
+                add,
+                reuse.as_ref(),
+                &mut tracked,
+            )
         } else {
-            copy_into(&src_root, &local, in_context.then_some(&self.ctx), &to, add)
+            copy_into(&src_root, &local, None, &to, add)
         };
         // A fetched file is copied as it is (never extracted), under its URL's name when
         // the destination is a directory.
@@ -213,12 +246,69 @@ impl Builder<'_> {
         let copied = copied.map_err(|e| self.fail(line, e));
         drop(src_mount);
         let upper = view.finish();
-        if let Err(e) = copied {
+        let linked = match (&copied, &reuse) {
+            (Ok(()), Some(r)) if !tracked.links.is_empty() => {
+                let _ = writeln!(
+                    self.log,
+                    "--> {} of {} files unchanged since the last build",
+                    tracked.links.len(),
+                    tracked.files.len()
+                );
+                link_reused(&upper, r, &tracked.links).map_err(|e| self.fail(line, e))
+            }
+            _ => Ok(()),
+        };
+        if let Err(e) = copied.and(linked) {
             let _ = fs::remove_dir_all(&upper);
             return Err(e);
         }
-        self.add_layer(st, &upper, &key, &created_by)
+        self.add_layer(st, &upper, &key, &created_by)?;
+        if in_context && !tracked.files.is_empty() {
+            self.remember_copy(&slot, st, tracked);
+        }
+        Ok(())
     }
+
+    /// The record of the COPY made last at `slot`: the snapshot it made (if the store still
+    /// has it) and its files.
+    fn reusable(&self, slot: &Digest) -> Option<Reuse> {
+        let bytes = fs::read(self.slot_path(slot)).ok()?;
+        let r: CopyRecord = serde_json::from_slice(&bytes).ok()?;
+        let chain: Digest = r.chain.parse().ok()?;
+        self.store.snapshot_info(&chain).ok()??;
+        Some(Reuse {
+            snapshot: self.store.snapshot_fs(&chain),
+            files: r.files,
+        })
+    }
+
+    fn remember_copy(&self, slot: &Digest, st: &StageState, tracked: Tracked) {
+        let Some(chain) = st.chain.last() else {
+            return;
+        };
+        let r = CopyRecord {
+            chain: chain.to_string(),
+            files: tracked.files,
+        };
+        if let Ok(bytes) = serde_json::to_vec(&r) {
+            let _ = rbox_image::store::replace_file(&self.slot_path(slot), &bytes);
+        }
+    }
+
+    fn slot_path(&self, slot: &Digest) -> PathBuf {
+        self.store
+            .root()
+            .join("build-cache")
+            .join(format!("copy-{}.json", slot.hex()))
+    }
+}
+
+/// What the last COPY at a place made: its snapshot's chain ID and the files it copied from
+/// the context.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CopyRecord {
+    chain: String,
+    files: std::collections::HashMap<String, FileSig>,
 }
 
 /// What a COPY or ADD step copies, its words expanded.

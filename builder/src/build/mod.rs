@@ -20,6 +20,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use rbox_image::config::{History, ImageConfig, RootFs};
@@ -44,7 +46,7 @@ pub use metadata::MAX_CONFIG_SIZE;
 pub use mounts::{
     cache_mounts_dir, parse_secret_flag, parse_ssh_flag, prune_cache_mounts, SecretSource,
 };
-use plan::{base_stage, stage_base, Plan};
+use plan::{base_stage, stage_base, stage_deps, Plan};
 pub(crate) use run::mount_points;
 pub use run::run_network;
 pub(crate) use state::StageState;
@@ -181,45 +183,63 @@ pub fn build(
         target,
         needed,
     } = plan;
-    let ctx = Context::open(&o.context)?.with_stat_cache(&store.root().join("build-cache"));
+    let ctx =
+        Arc::new(Context::open(&o.context)?.with_stat_cache(&store.root().join("build-cache")));
     let epoch = std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|s| s.parse::<u64>().ok());
-    let mut b = Builder {
+    let opts = Opts {
+        dockerfile_name: o.dockerfile_name.clone(),
+        no_cache: o.no_cache,
+        network: o.network.clone(),
+        quiet: o.quiet,
+        secrets: o.secrets.clone(),
+        ssh: o.ssh.clone(),
+        allow_insecure: o.allow_insecure,
+    };
+    let order: Vec<&Stage> = df
+        .stages
+        .iter()
+        .filter(|s| needed.contains(&s.index) && s.index <= target)
+        .collect();
+    // The images the stages are FROM, pulled first (the stages then run apart).
+    for stage in &order {
+        let Ok(base) = stage_base(&df, stage, &global) else {
+            continue;
+        };
+        if base == "scratch" || base_stage(&df, stage, &base).is_some() {
+            continue;
+        }
+        if let (Err(rbox_image::Error::NoSuchImage(_)), Some(pull)) = (store.resolve(&base), o.pull)
+        {
+            if Reference::parse(&base).is_ok() {
+                pull(&base).map_err(|e| BuildError::Step {
+                    file: o.dockerfile_name.clone(),
+                    line: stage.line,
+                    message: e,
+                })?;
+            }
+        }
+    }
+    let shared = Shared {
         store,
         containers,
-        o,
-        log,
+        o: &opts,
+        df: &df,
         ctx,
         epoch,
         build_args,
         global,
-        done: HashMap::new(),
-        step: 0,
         steps,
+        multi: order.len() > 1,
+        numbered: AtomicUsize::new(0),
     };
-    let mut outcome = Ok(());
-    for stage in &df.stages {
-        if !needed.contains(&stage.index) {
-            continue;
-        }
-        match b.run_stage(&df, stage) {
-            Ok(state) => {
-                b.done.insert(stage.index, state);
-            }
-            Err(e) => {
-                outcome = Err(e);
-                break;
-            }
-        }
-        if stage.index == target {
-            break;
-        }
-    }
+    let outcome = shared.run_stages(&order, log);
     // What was learned of the context's files holds whether or not the build succeeded.
-    b.ctx.save_stats();
-    outcome?;
-    let mut state = b.done.remove(&target).expect("the target stage was built");
+    shared.ctx.save_stats();
+    let mut done = outcome?;
+    let now = shared.now();
+    let mut state = done.remove(&target).expect("the target stage was built");
     if !o.labels.is_empty() {
         let labels = state.config.labels.get_mut_or_default();
         for (k, v) in &o.labels {
@@ -227,7 +247,7 @@ pub fn build(
         }
     }
     let config = ImageConfig {
-        created: Some(b.now()),
+        created: Some(now),
         architecture: state.arch,
         os: state.os,
         config: Some(state.config),
@@ -249,41 +269,260 @@ pub fn build(
     Ok(image)
 }
 
+/// What `rbox build` asked that the stages use (the options a stage's thread may share).
+pub(crate) struct Opts {
+    pub(super) dockerfile_name: String,
+    pub(super) no_cache: bool,
+    pub(super) network: Option<String>,
+    pub(super) quiet: bool,
+    pub(super) secrets: Vec<(String, SecretSource)>,
+    pub(super) ssh: Vec<(String, PathBuf)>,
+    pub(super) allow_insecure: bool,
+}
+
+/// What every stage of a build shares.
+struct Shared<'a> {
+    store: &'a Store,
+    containers: &'a Containers,
+    o: &'a Opts,
+    df: &'a Dockerfile,
+    ctx: Arc<Context>,
+    epoch: Option<u64>,
+    build_args: HashMap<String, String>,
+    global: BTreeMap<String, String>,
+    steps: usize,
+    /// More than one stage: each line of output is prefixed with its stage's.
+    multi: bool,
+    /// The steps announced so far, over all stages.
+    numbered: AtomicUsize,
+}
+
+/// What a stage's thread tells the build.
+enum Event {
+    /// A line of output.
+    Line(String),
+    /// The stage ended.
+    Done(usize, Box<Result<StageState>>),
+}
+
+/// A stage's output: whole lines, each prefixed with the stage's `#N`, sent to the build.
+struct StageLog {
+    tx: std::sync::mpsc::Sender<Event>,
+    prefix: String,
+    partial: Vec<u8>,
+}
+
+impl Write for StageLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.partial.extend_from_slice(buf);
+        while let Some(n) = self.partial.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.partial.drain(..=n).collect();
+            let text = String::from_utf8_lossy(&line[..line.len() - 1]);
+            let _ = self.tx.send(Event::Line(format!("{}{text}", self.prefix)));
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for StageLog {
+    fn drop(&mut self) {
+        if !self.partial.is_empty() {
+            let text = String::from_utf8_lossy(&self.partial).into_owned();
+            let _ = self.tx.send(Event::Line(format!("{}{text}", self.prefix)));
+        }
+    }
+}
+
+impl Shared<'_> {
+    fn now(&self) -> String {
+        stamp(self.epoch)
+    }
+
+    /// Runs the stages, each as soon as the stages it needs are built, as many at once as
+    /// there are cores; returns every stage's state. The first failure stops the build
+    /// once the stages running then have ended.
+    fn run_stages(
+        &self,
+        order: &[&Stage],
+        log: &mut dyn Write,
+    ) -> Result<HashMap<usize, StageState>> {
+        let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let deps: HashMap<usize, Vec<usize>> = order
+            .iter()
+            .map(|s| (s.index, stage_deps(self.df, s, &self.global)))
+            .collect();
+        let mut done: HashMap<usize, StageState> = HashMap::new();
+        if !self.multi {
+            // One stage: its output goes straight to `log`, and RUN's to the terminal.
+            for stage in order {
+                let mut b = self.builder(log, HashMap::new(), stage, true);
+                let st = b.run_stage(self.df, stage)?;
+                done.insert(stage.index, st);
+            }
+            return Ok(done);
+        }
+        let mut pending: Vec<&Stage> = order.to_vec();
+        let mut failed: Option<BuildError> = None;
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::channel::<Event>();
+            let mut running = 0;
+            loop {
+                while failed.is_none() && running < jobs {
+                    let Some(pos) = pending
+                        .iter()
+                        .position(|s| deps[&s.index].iter().all(|d| done.contains_key(d)))
+                    else {
+                        break;
+                    };
+                    let stage = pending.remove(pos);
+                    let given: HashMap<usize, StageState> = deps[&stage.index]
+                        .iter()
+                        .map(|d| (*d, done[d].clone()))
+                        .collect();
+                    let tx = tx.clone();
+                    running += 1;
+                    scope.spawn(move || {
+                        let mut slog = StageLog {
+                            tx: tx.clone(),
+                            prefix: format!("#{} ", stage.index + 1),
+                            partial: Vec::new(),
+                        };
+                        let result = {
+                            let mut b = self.builder(&mut slog, given, stage, false);
+                            b.run_stage(self.df, stage)
+                        };
+                        drop(slog);
+                        let _ = tx.send(Event::Done(stage.index, Box::new(result)));
+                    });
+                }
+                if running == 0 {
+                    break;
+                }
+                match rx.recv() {
+                    Ok(Event::Line(l)) => {
+                        let _ = writeln!(log, "{l}");
+                    }
+                    Ok(Event::Done(i, r)) => {
+                        running -= 1;
+                        match *r {
+                            Ok(st) => {
+                                done.insert(i, st);
+                            }
+                            Err(e) => {
+                                failed.get_or_insert(e);
+                            }
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+        });
+        let _ = log.flush();
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(done),
+        }
+    }
+
+    fn builder<'b>(
+        &'b self,
+        log: &'b mut dyn Write,
+        done: HashMap<usize, StageState>,
+        stage: &Stage,
+        attached: bool,
+    ) -> Builder<'b> {
+        Builder {
+            store: self.store,
+            containers: self.containers,
+            o: self.o,
+            log,
+            ctx: self.ctx.clone(),
+            epoch: self.epoch,
+            build_args: self.build_args.clone(),
+            global: self.global.clone(),
+            done,
+            step: 0,
+            steps: self.steps,
+            stage_steps: stage.instructions.len() + 1,
+            stage_name: stage
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("stage-{}", stage.index)),
+            multi: self.multi,
+            numbered: &self.numbered,
+            attached,
+        }
+    }
+}
+
+/// The time a build records: SOURCE_DATE_EPOCH's when set, else now.
+fn stamp(epoch: Option<u64>) -> String {
+    match epoch {
+        Some(e) => chrono::DateTime::from_timestamp(e as i64, 0)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_else(rbox_runtime::now),
+        None => rbox_runtime::now(),
+    }
+}
+
 pub(crate) struct Builder<'a> {
     pub(super) store: &'a Store,
     pub(super) containers: &'a Containers,
-    pub(super) o: &'a BuildOptions<'a>,
+    pub(super) o: &'a Opts,
     pub(super) log: &'a mut dyn Write,
-    pub(super) ctx: Context,
+    pub(super) ctx: Arc<Context>,
     pub(super) epoch: Option<u64>,
     pub(super) build_args: HashMap<String, String>,
     pub(super) global: BTreeMap<String, String>,
     pub(super) done: HashMap<usize, StageState>,
+    /// The steps of this stage announced so far.
     pub(super) step: usize,
+    /// The build's steps, over all stages.
     pub(super) steps: usize,
+    /// This stage's steps (its FROM included).
+    pub(super) stage_steps: usize,
+    pub(super) stage_name: String,
+    /// Several stages: steps are shown as `[stage k/n]` and errors name the stage.
+    pub(super) multi: bool,
+    pub(super) numbered: &'a AtomicUsize,
+    /// RUN's output goes to the terminal as it is (else through `log`, a line at a time).
+    pub(super) attached: bool,
 }
 
 impl Builder<'_> {
     pub(super) fn now(&self) -> String {
-        match self.epoch {
-            Some(e) => chrono::DateTime::from_timestamp(e as i64, 0)
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-                .unwrap_or_else(rbox_runtime::now),
-            None => rbox_runtime::now(),
-        }
+        stamp(self.epoch)
     }
 
     pub(super) fn fail(&self, line: usize, message: impl Into<String>) -> BuildError {
+        let message = message.into();
         BuildError::Step {
             file: self.o.dockerfile_name.clone(),
             line,
-            message: message.into(),
+            message: if self.multi {
+                format!("[{}] {message}", self.stage_name)
+            } else {
+                message
+            },
         }
     }
 
     fn announce(&mut self, text: &str) {
         self.step += 1;
-        let _ = writeln!(self.log, "STEP {}/{}: {}", self.step, self.steps, text);
+        let n = self.numbered.fetch_add(1, Ordering::SeqCst) + 1;
+        let _ = if self.multi {
+            writeln!(
+                self.log,
+                "[{} {}/{}] STEP {n}/{}: {text}",
+                self.stage_name, self.step, self.stage_steps, self.steps
+            )
+        } else {
+            writeln!(self.log, "STEP {n}/{}: {text}", self.steps)
+        };
     }
 
     fn run_stage(&mut self, df: &Dockerfile, stage: &Stage) -> Result<StageState> {

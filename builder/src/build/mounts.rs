@@ -598,7 +598,7 @@ impl Builder<'_> {
                         Tree::Context => hash_sources(
                             self.ctx.root(),
                             std::slice::from_ref(source),
-                            Some(&self.ctx),
+                            Some(&*self.ctx),
                         )
                         .map_err(|e| self.fail(line, format!("RUN --mount={raw}: {e}")))?
                         .to_string(),
@@ -899,7 +899,7 @@ impl Builder<'_> {
                 copy_into(
                     self.ctx.root(),
                     &[source.to_owned()],
-                    Some(&self.ctx),
+                    Some(&*self.ctx),
                     &to,
                     false,
                 )

@@ -2,8 +2,6 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use rbox_image::Reference;
-
 use super::cache::StepKey;
 use super::{Builder, Result, StageState};
 use crate::expand::expand;
@@ -92,6 +90,42 @@ fn with_default_path(config: &mut rbox_image::config::RunConfig) {
     }
 }
 
+/// The earlier stages `stage` needs built first: the one it is FROM, and those it copies
+/// or mounts from.
+pub(super) fn stage_deps(
+    df: &Dockerfile,
+    stage: &Stage,
+    global: &BTreeMap<String, String>,
+) -> Vec<usize> {
+    let i = stage.index;
+    let mut deps = Vec::new();
+    // A FROM that doesn't expand fails when its stage runs.
+    let base = stage_base(df, stage, global).unwrap_or_default();
+    if let Some(j) = base_stage(df, stage, &base) {
+        deps.push(j);
+    }
+    for ins in &stage.instructions {
+        let froms: Vec<&str> = match &ins.inner {
+            Instruction::Copy { from: Some(f), .. } => vec![f.as_str()],
+            // `RUN --mount=...,from=stage`.
+            Instruction::Run { mounts, .. } => mounts
+                .iter()
+                .flat_map(|m| m.split(','))
+                .filter_map(|f| f.trim().strip_prefix("from="))
+                .collect(),
+            _ => Vec::new(),
+        };
+        for f in froms {
+            if let Some(j) = df.stage_index(f).filter(|j| *j < i) {
+                if !deps.contains(&j) {
+                    deps.push(j);
+                }
+            }
+        }
+    }
+    deps
+}
+
 /// The stages the target needs: itself, the stages it builds FROM, and those it copies from.
 fn needed_stages(
     df: &Dockerfile,
@@ -104,29 +138,7 @@ fn needed_stages(
         if !needed.insert(i) {
             continue;
         }
-        let stage = &df.stages[i];
-        // A FROM that doesn't expand fails when its stage runs.
-        let base = stage_base(df, stage, global).unwrap_or_default();
-        if let Some(j) = base_stage(df, stage, &base) {
-            todo.push(j);
-        }
-        for ins in &stage.instructions {
-            let froms: Vec<&str> = match &ins.inner {
-                Instruction::Copy { from: Some(f), .. } => vec![f.as_str()],
-                // `RUN --mount=...,from=stage`.
-                Instruction::Run { mounts, .. } => mounts
-                    .iter()
-                    .flat_map(|m| m.split(','))
-                    .filter_map(|f| f.trim().strip_prefix("from="))
-                    .collect(),
-                _ => Vec::new(),
-            };
-            for f in froms {
-                if let Some(j) = df.stage_index(f).filter(|j| *j < i) {
-                    todo.push(j);
-                }
-            }
-        }
+        todo.extend(stage_deps(df, &df.stages[i], global));
     }
     needed
 }
@@ -159,16 +171,11 @@ impl Builder<'_> {
             s.cmd_set_here = false;
             return Ok(s);
         }
-        let image = match (self.store.resolve(base), self.o.pull) {
-            (Err(rbox_image::Error::NoSuchImage(_)), Some(pull))
-                if Reference::parse(base).is_ok() =>
-            {
-                pull(base).map_err(|e| self.fail(stage.line, e))?;
-                self.store.resolve(base)
-            }
-            (r, _) => r,
-        }
-        .map_err(|e| self.fail(stage.line, e.to_string()))?;
+        // An image the store lacked was pulled before the stages started.
+        let image = self
+            .store
+            .resolve(base)
+            .map_err(|e| self.fail(stage.line, e.to_string()))?;
         let chain = self.store.ensure_snapshots(&image)?;
         let ic = self
             .store

@@ -172,8 +172,10 @@ impl Builder<'_> {
             return Err(e.into());
         }
         let _ = self.log.flush();
+        let follow = !self.attached && !self.o.quiet;
         let result = (|| -> Result<i32> {
-            let mut spawned = lifecycle::start(self.containers, &id, !self.o.quiet)?;
+            let mut spawned =
+                lifecycle::start(self.containers, &id, self.attached && !self.o.quiet)?;
             match spawned.wait_started() {
                 Started::Failed(code, msg) => {
                     let _ = spawned.child.wait();
@@ -181,6 +183,26 @@ impl Builder<'_> {
                         ins.line,
                         format!("{}: {msg} (exit {code})", ins.original.trim()),
                     ))
+                }
+                Started::Running(_) if follow => {
+                    // Its output read from its log as it comes, through this stage's log.
+                    let path = self.containers.dir(&id).join("container.log");
+                    let mut log = rbox_runtime::store::logs::Follower::<
+                        rbox_runtime::store::logs::Record,
+                    >::new(&path);
+                    loop {
+                        let exited = spawned.child.try_wait()?;
+                        if let Ok(records) = log.poll() {
+                            for r in records {
+                                let _ = self.log.write_all(r.log.as_bytes());
+                            }
+                        }
+                        if let Some(status) = exited {
+                            let _ = self.log.flush();
+                            return Ok(status.code().unwrap_or(125));
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                    }
                 }
                 Started::Running(_) => {
                     let status = spawned.child.wait()?;

@@ -3,7 +3,7 @@
 //! content and metadata (not mtimes), and written into the image's root relative to open
 //! directory fds, following no link the image may hold.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::os::fd::OwnedFd;
@@ -23,14 +23,14 @@ mod find;
 mod write;
 
 use find::{find, FindError, Found};
-pub use write::{copy_into, CopyTo};
+pub use write::{copy_into, copy_into_reusing, link_reused, CopyTo, FileSig, Reuse, Tracked};
 
 /// A build context: its directory, its `.dockerignore`, and a stat cache of the content
 /// digests of its files.
 pub struct Context {
     root: PathBuf,
     ignore: DockerIgnore,
-    stats: std::cell::RefCell<StatCache>,
+    stats: std::sync::Mutex<StatCache>,
 }
 
 /// Content digests of context files by path, valid while the file's size, mtime, ctime
@@ -74,13 +74,13 @@ impl Context {
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
         cache.path = Some(path);
-        *self.stats.borrow_mut() = cache;
+        *self.stats.lock().unwrap_or_else(|e| e.into_inner()) = cache;
         self
     }
 
     /// Writes the stat cache back if it changed.
     pub fn save_stats(&self) {
-        let c = self.stats.borrow();
+        let c = self.stats.lock().unwrap_or_else(|e| e.into_inner());
         if let (true, Some(p)) = (c.dirty, &c.path) {
             if let Some(dir) = p.parent() {
                 let _ = fs::create_dir_all(dir);
@@ -100,13 +100,19 @@ impl Context {
             m.st_ctime * 1_000_000_000 + m.st_ctime_nsec as i64,
             m.st_ino,
         );
-        if let Some(e) = self.stats.borrow().files.get(rel) {
+        if let Some(e) = self
+            .stats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .files
+            .get(rel)
+        {
             if (e.0, e.1, e.2, e.3) == stamp {
                 return Ok(e.4.clone());
             }
         }
         let d = content_digest(file)?;
-        let mut c = self.stats.borrow_mut();
+        let mut c = self.stats.lock().unwrap_or_else(|e| e.into_inner());
         c.files.insert(
             rel.to_owned(),
             (stamp.0, stamp.1, stamp.2, stamp.3, d.clone()),

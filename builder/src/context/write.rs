@@ -17,6 +17,53 @@ pub struct CopyTo<'a> {
     pub mode: Option<u32>,
 }
 
+/// What a regular file copied from the context is in the image: its content's digest and
+/// the metadata its layer entry is made of.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FileSig {
+    /// `sha256:...` of the content.
+    pub digest: String,
+    /// Permission bits.
+    pub mode: u32,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+    /// Modification time, seconds.
+    pub mtime: i64,
+    /// Modification time, nanoseconds.
+    pub mtime_nsec: i64,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// An earlier layer of the same COPY: its snapshot and the files it copied from the
+/// context, by path in the image. A file that would be the same (content and metadata)
+/// is linked from that snapshot instead of copied from the context.
+pub struct Reuse {
+    /// The earlier snapshot's tree.
+    pub snapshot: PathBuf,
+    /// Its files, by path relative to the image's root (links resolved).
+    pub files: std::collections::HashMap<String, FileSig>,
+}
+
+/// What a COPY from the context wrote: every regular file (for the next build of the
+/// step), and the files left as empty placeholders, to be linked from [`Reuse::snapshot`].
+#[derive(Default)]
+pub struct Tracked {
+    /// Every regular file copied, by path relative to the image's root.
+    pub files: std::collections::HashMap<String, FileSig>,
+    /// The placeholders.
+    pub links: Vec<String>,
+}
+
+/// Where a copy keeps track of what it writes.
+struct Track<'t> {
+    ctx: &'t Context,
+    reuse: Option<&'t Reuse>,
+    out: &'t mut Tracked,
+}
+
 /// Copies the sources (found inside `src_root`, never outside it) to `to`; ADD (`add`)
 /// extracts local tar archives. Links inside a copied directory are copied as links.
 pub fn copy_into(
@@ -25,6 +72,127 @@ pub fn copy_into(
     ctx: Option<&Context>,
     to: &CopyTo,
     add: bool,
+) -> Result<(), String> {
+    copy_tracked(src_root, sources, ctx, to, add, None)
+}
+
+/// [`copy_into`] from the context, recording each regular file in `out`, and leaving a
+/// placeholder for those `reuse` has the same (linked by [`link_reused`] once the root's
+/// overlay is unmounted).
+pub fn copy_into_reusing(
+    src_root: &Path,
+    sources: &[String],
+    ctx: &Context,
+    to: &CopyTo,
+    add: bool,
+    reuse: Option<&Reuse>,
+    out: &mut Tracked,
+) -> Result<(), String> {
+    let mut track = Track { ctx, reuse, out };
+    copy_tracked(src_root, sources, Some(ctx), to, add, Some(&mut track))
+}
+
+/// The path of the open directory `d` relative to `root` (where it really is, links
+/// resolved), or `None` if it is not under it.
+fn rel_of(d: &OwnedFd, root: &Path) -> Option<PathBuf> {
+    let real = fs::read_link(format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(d)
+    ))
+    .ok()?;
+    let root = fs::canonicalize(root).ok()?;
+    real.strip_prefix(&root).ok().map(Path::to_path_buf)
+}
+
+/// Replaces each placeholder a [`copy_into_reusing`] left in `upper` with a link to the
+/// same file in `reuse`'s snapshot (its content copied from there when it can't be linked),
+/// relative to directory fds, following no link.
+pub fn link_reused(upper: &Path, reuse: &Reuse, links: &[String]) -> Result<(), String> {
+    let up = rootfs::open_root(upper).map_err(|e| e.to_string())?;
+    let old = rootfs::open_root(&reuse.snapshot).map_err(|e| e.to_string())?;
+    let walk = |top: &OwnedFd, parent: &Path| -> Result<OwnedFd, Errno> {
+        let mut d = rustix::fs::openat(
+            top,
+            ".",
+            OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        for c in parent.components() {
+            d = rustix::fs::openat(
+                &d,
+                c.as_os_str(),
+                OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::RDONLY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )?;
+        }
+        Ok(d)
+    };
+    for rel in links {
+        let p = Path::new(rel);
+        let (Some(parent), Some(name)) = (p.parent(), p.file_name()) else {
+            continue;
+        };
+        let err = |e: Errno| format!("{rel}: {e}");
+        let ud = walk(&up, parent).map_err(err)?;
+        let od = walk(&old, parent).map_err(err)?;
+        let mut tmp = OsString::from(".rbox-link-");
+        tmp.push(name);
+        let linked = rustix::fs::linkat(&od, name, &ud, tmp.as_os_str(), AtFlags::empty())
+            .and_then(|_| rustix::fs::renameat(&ud, tmp.as_os_str(), &ud, name));
+        if linked.is_ok() {
+            continue;
+        }
+        let _ = rustix::fs::unlinkat(&ud, tmp.as_os_str(), AtFlags::empty());
+        // Another file system: the content is copied from the snapshot instead.
+        let mut inp = File::from(
+            rustix::fs::openat(
+                &od,
+                name,
+                OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(err)?,
+        );
+        let st = rustix::fs::fstat(&inp).map_err(err)?;
+        let mut out = File::from(
+            rustix::fs::openat(
+                &ud,
+                name,
+                OFlags::WRONLY | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(err)?,
+        );
+        io::copy(&mut inp, &mut out).map_err(|e| format!("{rel}: {e}"))?;
+        rustix::fs::fchown(
+            &out,
+            Some(Uid::from_raw(st.st_uid)),
+            Some(Gid::from_raw(st.st_gid)),
+        )
+        .map_err(err)?;
+        rustix::fs::fchmod(&out, Mode::from_raw_mode(st.st_mode & 0o7777)).map_err(err)?;
+        let times = rustix::fs::Timestamps {
+            last_access: rustix::fs::Timespec {
+                tv_sec: st.st_mtime as _,
+                tv_nsec: 0,
+            },
+            last_modification: rustix::fs::Timespec {
+                tv_sec: st.st_mtime as _,
+                tv_nsec: st.st_mtime_nsec as _,
+            },
+        };
+        rustix::fs::futimens(&out, &times).map_err(err)?;
+    }
+    Ok(())
+}
+
+fn copy_tracked(
+    src_root: &Path,
+    sources: &[String],
+    ctx: Option<&Context>,
+    to: &CopyTo,
+    add: bool,
+    mut track: Option<&mut Track<'_>>,
 ) -> Result<(), String> {
     let CopyTo {
         root: dst_root,
@@ -52,7 +220,18 @@ pub fn copy_into(
             let s = f
                 .open(OFlags::DIRECTORY | OFlags::RDONLY)
                 .map_err(|e| format!("{shown_s}: {e}"))?;
-            copy_dir(&s, &shown, &f.rel, ctx, &d, owner, mode)?;
+            let d_rel = rel_of(&d, dst_root);
+            copy_dir(
+                &s,
+                &shown,
+                &f.rel,
+                ctx,
+                &d,
+                d_rel.as_deref(),
+                owner,
+                mode,
+                track.as_deref_mut(),
+            )?;
         } else if add
             && ft == FileType::RegularFile
             && is_archive(&f).map_err(|e| format!("{shown_s}: {e}"))?
@@ -97,10 +276,76 @@ pub fn copy_into(
             let d =
                 rootfs::open_in_root(&root, Path::new(&dir), OFlags::DIRECTORY | OFlags::RDONLY)
                     .map_err(|e| format!("{dir}: {e}"))?;
-            copy_entry(&f.dir, &f.name, &f.stat, &shown, &d, &name, owner, mode)?;
+            let d_rel = rel_of(&d, dst_root);
+            let at = Dest {
+                dir: &d,
+                rel: d_rel.as_deref(),
+                name: &name,
+            };
+            copy_entry(
+                &f.dir,
+                &f.name,
+                &f.stat,
+                (&shown, &f.rel),
+                &at,
+                owner,
+                mode,
+                track.as_deref_mut(),
+            )?;
         }
     }
     Ok(())
+}
+
+/// Where an entry is written: `name` in the open directory `dir`, which is `rel` from the
+/// image's root (when known).
+struct Dest<'d> {
+    dir: &'d OwnedFd,
+    rel: Option<&'d Path>,
+    name: &'d OsStr,
+}
+
+/// Whether the earlier snapshot still has `rel` as `sig` says (a regular file of that
+/// size, mode, owner and time), following no link.
+fn still_there(snapshot: &Path, rel: &str, sig: &FileSig) -> bool {
+    let Ok(root) = rootfs::open_root(snapshot) else {
+        return false;
+    };
+    let p = Path::new(rel);
+    let mut d = match rustix::fs::openat(
+        &root,
+        ".",
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(d) => d,
+        Err(_) => return false,
+    };
+    if let Some(parent) = p.parent() {
+        for c in parent.components() {
+            match rustix::fs::openat(
+                &d,
+                c.as_os_str(),
+                OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::RDONLY | OFlags::CLOEXEC,
+                Mode::empty(),
+            ) {
+                Ok(n) => d = n,
+                Err(_) => return false,
+            }
+        }
+    }
+    let Some(name) = p.file_name() else {
+        return false;
+    };
+    rustix::fs::statat(&d, name, AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|st| {
+        FileType::from_raw_mode(st.st_mode) == FileType::RegularFile
+            && st.st_size as u64 == sig.size
+            && st.st_mode & 0o7777 == sig.mode
+            && st.st_uid == sig.uid
+            && st.st_gid == sig.gid
+            && st.st_mtime == sig.mtime
+            && st.st_mtime_nsec as i64 == sig.mtime_nsec
+    })
 }
 
 /// Whether the regular file found is a tar archive, compressed or not.
@@ -122,14 +367,17 @@ fn is_archive(f: &Found) -> io::Result<bool> {
 
 /// Copies what the open directory `src` holds (`shown` in messages, `rel` from its tree's
 /// root) into the open directory `dst`, entry by entry relative to both fds.
+#[allow(clippy::too_many_arguments)]
 fn copy_dir(
     src: &OwnedFd,
     shown: &Path,
     rel: &Path,
     ctx: Option<&Context>,
     dst: &OwnedFd,
+    dst_rel: Option<&Path>,
     owner: (u32, u32),
     mode: Option<u32>,
+    mut track: Option<&mut Track<'_>>,
 ) -> Result<(), String> {
     let names = list(src).map_err(|e| format!("{}: {e}", shown.display()))?;
     for n in names {
@@ -145,7 +393,21 @@ fn copy_dir(
                 continue;
             }
         }
-        copy_entry(src, &n, &st, &p, dst, &n, owner, mode)?;
+        let at = Dest {
+            dir: dst,
+            rel: dst_rel,
+            name: &n,
+        };
+        copy_entry(
+            src,
+            &n,
+            &st,
+            (&p, &r),
+            &at,
+            owner,
+            mode,
+            track.as_deref_mut(),
+        )?;
         if is_dir {
             let s = rustix::fs::openat(
                 src,
@@ -161,7 +423,18 @@ fn copy_dir(
                 Mode::empty(),
             )
             .map_err(|e| format!("{}: {e}", r.display()))?;
-            copy_dir(&s, &p, &r, ctx, &sub, owner, mode)?;
+            let sub_rel = dst_rel.map(|d| d.join(&n));
+            copy_dir(
+                &s,
+                &p,
+                &r,
+                ctx,
+                &sub,
+                sub_rel.as_deref(),
+                owner,
+                mode,
+                track.as_deref_mut(),
+            )?;
         }
     }
     Ok(())
@@ -175,12 +448,13 @@ fn copy_entry(
     src_dir: &OwnedFd,
     src_name: &OsStr,
     st: &Stat,
-    shown: &Path,
-    dst: &OwnedFd,
-    name: &OsStr,
+    (shown, src_rel): (&Path, &Path),
+    at: &Dest<'_>,
     owner: (u32, u32),
     mode: Option<u32>,
+    track: Option<&mut Track<'_>>,
 ) -> Result<(), String> {
+    let (dst, name) = (at.dir, at.name);
     let shown = || shown.display().to_string();
     let err = |e: Errno| format!("{}: {e}", shown());
     let ft = FileType::from_raw_mode(st.st_mode);
@@ -241,6 +515,51 @@ fn copy_entry(
         }
         FileType::RegularFile => {
             let mut inp = File::from(open_src(OFlags::RDONLY)?);
+            // Tracked: the file's signature recorded, and a placeholder left instead of a
+            // copy when the earlier layer has the same file at the same place.
+            if let (Some(t), Some(drel)) = (track, at.rel) {
+                let digest = t
+                    .ctx
+                    .file_digest(
+                        inp.try_clone().map_err(|e| format!("{}: {e}", shown()))?,
+                        &src_rel.to_string_lossy(),
+                        st,
+                    )
+                    .map_err(|e| format!("{}: {e}", shown()))?;
+                let sig = FileSig {
+                    digest,
+                    mode: mode.unwrap_or(st.st_mode & 0o7777),
+                    uid: owner.0,
+                    gid: owner.1,
+                    mtime: st.st_mtime,
+                    mtime_nsec: st.st_mtime_nsec as i64,
+                    size: st.st_size as u64,
+                };
+                let rel = drel.join(name).to_string_lossy().into_owned();
+                let same = t.reuse.is_some_and(|r| {
+                    r.files.get(&rel) == Some(&sig) && still_there(&r.snapshot, &rel, &sig)
+                });
+                if same {
+                    let fd = rustix::fs::openat(
+                        dst,
+                        name,
+                        OFlags::CREATE
+                            | OFlags::EXCL
+                            | OFlags::WRONLY
+                            | OFlags::NOFOLLOW
+                            | OFlags::CLOEXEC,
+                        Mode::from_raw_mode(0o600),
+                    )
+                    .map_err(err)?;
+                    drop(fd);
+                    t.out.links.push(rel.clone());
+                    t.out.files.insert(rel, sig);
+                    return Ok(());
+                }
+                t.out.files.insert(rel, sig);
+            }
+            use std::io::Seek;
+            inp.rewind().map_err(|e| format!("{}: {e}", shown()))?;
             let fd = rustix::fs::openat(
                 dst,
                 name,
