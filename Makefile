@@ -14,7 +14,8 @@ DEMO_DIR := $(CURDIR)/target/demo
 # our output against).
 APT_PACKAGES := busybox-static skopeo umoci oci-image-tool zstd debootstrap tar gzip findutils \
 	nftables iptables iproute2 curl \
-	libseccomp-dev tini procps docker-registry apache2-utils
+	libseccomp-dev tini procps docker-registry apache2-utils \
+	containerd containernetworking-plugins runc crun podman docker.io hyperfine jq util-linux
 
 .PHONY: demo demo-registry test deps build install fixtures debian clean-demo
 
@@ -108,3 +109,4 @@ install: deps
 	install -m 0755 target/release/rbox /usr/local/bin/rbox
 	ln -sf rbox /usr/local/bin/rbuild
 	ln -sf rbox /usr/local/bin/rrun
+	ln -sf rbox /usr/local/bin/rbox-runc

@@ -1,0 +1,1176 @@
+//! rbox as the OCI runtime (`rbox-runc`): runc's command line alone, as containerd's shim
+//! drives it (argv shapes, signals, state of each status, runc's error texts, bad input
+//! leaving nothing behind), and under the real callers: containerd's `ctr`, Podman and
+//! dockerd, each started by the test on its own state and sockets and stopped afterwards.
+
+mod harness;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use harness::{eventually, random_bytes, rbox_bin, TestRoot};
+use serde_json::{json, Value};
+
+/// A directory with `rbox-runc`: a link to the rbox binary, which answers to that name.
+fn runc_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("oci-bin");
+        fs::create_dir_all(&dir).unwrap();
+        let link = dir.join("rbox-runc");
+        let _ = fs::remove_file(&link);
+        std::os::unix::fs::symlink(rbox_bin(), &link).unwrap();
+        link
+    })
+    .clone()
+}
+
+fn rand_id(prefix: &str) -> String {
+    let r: String = random_bytes(4).iter().map(|b| format!("{b:02x}")).collect();
+    format!("{prefix}-{r}")
+}
+
+/// Orphaned container processes come back to the test process, as they do to a shim.
+fn subreaper() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        nix::sys::prctl::set_child_subreaper(true).unwrap();
+    });
+}
+
+/// Reaps `pid` if it is (or becomes) a child of the test process.
+fn reap(pid: i32) {
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    let pid = nix::unistd::Pid::from_raw(pid);
+    for _ in 0..200 {
+        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => std::thread::sleep(Duration::from_millis(10)),
+            _ => return,
+        }
+    }
+}
+
+/// The busybox root filesystem, unpacked into `dir`.
+fn unpack_busybox(dir: &Path) {
+    fs::create_dir_all(dir).unwrap();
+    let st = Command::new("tar")
+        .arg("-xf")
+        .arg(harness::busybox_tarball())
+        .arg("-C")
+        .arg(dir)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+/// An OCI bundle: busybox's rootfs and `rbox-runc spec`'s config.json running `args`,
+/// with `patch` merged in.
+struct Bundle {
+    dir: tempfile::TempDir,
+}
+
+fn merge(into: &mut Value, patch: &Value) {
+    match (into, patch) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in b {
+                merge(a.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (a, b) => *a = b.clone(),
+    }
+}
+
+impl Bundle {
+    fn new(args: &[&str], patch: Value) -> Bundle {
+        let dir = tempfile::Builder::new()
+            .prefix("rbox-oci-bundle-")
+            .tempdir()
+            .unwrap();
+        unpack_busybox(&dir.path().join("rootfs"));
+        let st = Command::new(runc_bin())
+            .arg("spec")
+            .arg("--bundle")
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let b = Bundle { dir };
+        b.patch(json!({"process": {"terminal": false, "args": args}}));
+        b.patch(patch);
+        b
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn config(&self) -> Value {
+        serde_json::from_slice(&fs::read(self.path().join("config.json")).unwrap()).unwrap()
+    }
+
+    fn patch(&self, patch: Value) {
+        let mut c = self.config();
+        merge(&mut c, &patch);
+        fs::write(
+            self.path().join("config.json"),
+            serde_json::to_vec_pretty(&c).unwrap(),
+        )
+        .unwrap();
+    }
+}
+
+/// One `--root` of rbox-runc; on drop, every container left is deleted by force and the
+/// root must end up empty.
+struct Runc {
+    root: tempfile::TempDir,
+    log: PathBuf,
+}
+
+struct Ran {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn ran(o: Output) -> Ran {
+    Ran {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+impl Runc {
+    fn new() -> Runc {
+        subreaper();
+        let root = tempfile::Builder::new()
+            .prefix("rbox-oci-root-")
+            .tempdir()
+            .unwrap();
+        let log = root.path().with_extension("log");
+        Runc { root, log }
+    }
+
+    fn root(&self) -> &Path {
+        self.root.path()
+    }
+
+    /// `rbox-runc --root R --log L --log-format json ARGS`, as the shim calls it.
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(runc_bin());
+        c.arg("--root")
+            .arg(self.root())
+            .arg("--log")
+            .arg(&self.log)
+            .arg("--log-format")
+            .arg("json")
+            .args(args)
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Ran {
+        ran(self.cmd(args).output().unwrap())
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let r = self.run(args);
+        assert_eq!(r.code, 0, "rbox-runc {args:?} failed: {}", r.stderr);
+        r.stdout
+    }
+
+    /// Fails with runc's kind of message: non-zero, the message on stderr and as the last
+    /// JSON error line of the log.
+    fn fails(&self, args: &[&str], text: &str) {
+        let r = self.run(args);
+        assert_ne!(r.code, 0, "rbox-runc {args:?} should fail");
+        assert!(
+            r.stderr.contains(text),
+            "rbox-runc {args:?}: {:?} should say {text:?}",
+            r.stderr
+        );
+        let log = fs::read_to_string(&self.log).unwrap_or_default();
+        let last = log
+            .lines()
+            .rev()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|v| v["level"] == "error")
+            .unwrap_or_else(|| panic!("no JSON error line in the log: {log:?}"));
+        assert!(last["msg"].as_str().unwrap().contains(text), "{last}");
+        assert!(last["time"].is_string());
+    }
+
+    /// `create` the way the shim does: `create --bundle B --pid-file P ID`; the pid.
+    fn create(&self, bundle: &Bundle, id: &str) -> i32 {
+        let pid_file = self.root().join(format!("{id}.pid"));
+        let b = bundle.path().to_str().unwrap();
+        let p = pid_file.to_str().unwrap();
+        self.ok(&["create", "--bundle", b, "--pid-file", p, id]);
+        let pid = fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        fs::remove_file(pid_file).unwrap();
+        pid
+    }
+
+    fn state(&self, id: &str) -> Value {
+        serde_json::from_str(&self.ok(&["state", id])).unwrap()
+    }
+
+    fn status(&self, id: &str) -> String {
+        self.state(id)["status"].as_str().unwrap().to_owned()
+    }
+
+    fn ids(&self) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(self.root())
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+}
+
+impl Drop for Runc {
+    fn drop(&mut self) {
+        for id in self.ids() {
+            let pid = self
+                .run(&["state", &id])
+                .stdout
+                .parse::<Value>()
+                .ok()
+                .and_then(|s| s["pid"].as_i64());
+            let _ = self.run(&["delete", "--force", &id]);
+            if let Some(pid) = pid {
+                reap(pid as i32);
+            }
+        }
+        let _ = fs::remove_file(&self.log);
+        if !std::thread::panicking() {
+            assert!(self.ids().is_empty(), "left under --root: {:?}", self.ids());
+        }
+    }
+}
+
+/// Cgroup directories named `name` anywhere in the v1 hierarchies or v2.
+fn cgroup_dirs(rel: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        let p = e.path().join(rel.trim_start_matches('/'));
+        if p.is_dir() {
+            out.push(p.display().to_string());
+        }
+    }
+    let p = Path::new("/sys/fs/cgroup").join(rel.trim_start_matches('/'));
+    if p.is_dir() && !out.contains(&p.display().to_string()) {
+        out.push(p.display().to_string());
+    }
+    out
+}
+
+/// Removes the (empty) cgroup directories `rel` of every hierarchy.
+fn remove_cgroups(rel: &str) {
+    for d in cgroup_dirs(rel) {
+        let _ = fs::remove_dir(d);
+    }
+}
+
+fn alive(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, r)| r.trim_start().starts_with(['Z', 'X']))
+        })
+        .is_some_and(|zombie| !zombie)
+}
+
+#[test]
+fn the_shims_argv_runs_a_container_through_its_states() {
+    let r = Runc::new();
+    let b = Bundle::new(&["sleep", "300"], json!({}));
+    let id = rand_id("states");
+    let pid = r.create(&b, &id);
+    assert!(alive(pid));
+    let s = r.state(&id);
+    assert_eq!(s["status"], "created");
+    assert_eq!(s["pid"], pid);
+    assert_eq!(s["id"], id.as_str());
+    assert_eq!(s["bundle"], b.path().to_str().unwrap());
+    assert!(s["ociVersion"].is_string());
+    // Waiting for start: the workload has not run yet.
+    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    assert!(!String::from_utf8_lossy(&cmdline).contains("sleep"));
+    r.ok(&["start", &id]);
+    assert!(eventually(5, || {
+        String::from_utf8_lossy(&fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default())
+            .contains("sleep")
+    }));
+    assert_eq!(r.status(&id), "running");
+    r.fails(&["start", &id], "cannot start an already running container");
+    let ps: Vec<i32> = serde_json::from_str(&r.ok(&["ps", "--format", "json", &id])).unwrap();
+    assert_eq!(ps, vec![pid]);
+    assert!(r.ok(&["ps", &id]).contains("sleep 300"));
+    let list = r.ok(&["list"]);
+    assert!(list.starts_with("ID"), "{list}");
+    assert!(list.contains(&id));
+    assert_eq!(r.ok(&["list", "-q"]).trim(), id);
+    r.ok(&["pause", &id]);
+    assert_eq!(r.status(&id), "paused");
+    r.fails(&["pause", &id], "container already paused");
+    r.ok(&["resume", &id]);
+    assert_eq!(r.status(&id), "running");
+    r.fails(&["resume", &id], "container not paused");
+    r.fails(&["delete", &id], "is not stopped");
+    r.ok(&["kill", &id, "KILL"]);
+    reap(pid);
+    assert_eq!(r.status(&id), "stopped");
+    assert_eq!(r.state(&id)["pid"], 0);
+    r.fails(&["kill", &id, "TERM"], "container not running");
+    r.fails(&["start", &id], "cannot start a container that has stopped");
+    r.fails(&["exec", &id, "true"], "stopped");
+    r.ok(&["delete", &id]);
+    r.fails(&["state", &id], "container does not exist");
+    r.fails(&["kill", &id, "9"], "does not exist");
+    r.fails(&["delete", &id], "container does not exist");
+    r.ok(&["delete", "--force", &id]);
+    assert!(cgroup_dirs(&format!(":youki:{id}")).is_empty());
+}
+
+#[test]
+fn options_go_before_or_after_the_id_and_kill_takes_each_signal_form() {
+    let r = Runc::new();
+    let b = Bundle::new(&["sleep", "300"], json!({}));
+    for sig in ["9", "KILL", "SIGKILL", "kill"] {
+        let id = rand_id("sig");
+        let pid_file = r.root().join("p");
+        // The id first, the options after it.
+        r.ok(&[
+            "create",
+            &id,
+            "-b",
+            b.path().to_str().unwrap(),
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+        ]);
+        let pid: i32 = fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        r.ok(&["start", &id]);
+        r.ok(&["kill", &id, sig]);
+        reap(pid);
+        assert!(!alive(pid), "{sig}");
+        assert_eq!(r.status(&id), "stopped", "{sig}");
+        r.ok(&["delete", &id]);
+    }
+    let id = rand_id("sig");
+    let pid = r.create(&b, &id);
+    r.ok(&["start", &id]);
+    r.fails(&["kill", &id, "BOGUS"], "unknown signal");
+    // A signal the process survives leaves it running.
+    b.patch(json!({}));
+    r.ok(&["kill", &id, "SIGCONT"]);
+    assert_eq!(r.status(&id), "running");
+    r.ok(&["kill", "--all", &id, "SIGKILL"]);
+    reap(pid);
+    assert_eq!(r.status(&id), "stopped");
+    // --all of a stopped container is no error (as runc).
+    r.ok(&["kill", "--all", &id, "9"]);
+    r.ok(&["delete", &id]);
+}
+
+#[test]
+fn a_container_whose_init_was_reaped_elsewhere_is_stopped_and_deletes() {
+    let r = Runc::new();
+    let b = Bundle::new(&["sh", "-c", "exit 7"], json!({}));
+    let id = rand_id("reaped");
+    let pid = r.create(&b, &id);
+    r.ok(&["start", &id]);
+    // The caller (here the test, a subreaper as the shim is) reaps the init itself.
+    let st = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None).unwrap();
+    assert_eq!(
+        st,
+        nix::sys::wait::WaitStatus::Exited(nix::unistd::Pid::from_raw(pid), 7)
+    );
+    assert_eq!(r.status(&id), "stopped");
+    r.ok(&["delete", &id]);
+    assert!(r.ids().is_empty());
+}
+
+#[test]
+fn run_waits_and_exits_with_the_code_and_stdio_passes_through() {
+    let r = Runc::new();
+    let b = Bundle::new(&["sh", "-c", "echo out; echo err >&2; exit 3"], json!({}));
+    let id = rand_id("run");
+    let o = r.run(&["run", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert_eq!(o.code, 3, "{}", o.stderr);
+    assert_eq!(o.stdout, "out\n");
+    assert!(o.stderr.contains("err\n"), "{}", o.stderr);
+    assert!(
+        r.ids().is_empty(),
+        "run removes the container: {:?}",
+        r.ids()
+    );
+    // stdin too: the caller's, untouched.
+    let b = Bundle::new(&["cat"], json!({}));
+    let mut c = r.cmd(&["run", "-b", b.path().to_str().unwrap(), &rand_id("cat")]);
+    let mut child = c
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"through\n").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "through\n");
+}
+
+#[test]
+fn exec_runs_commands_and_process_files() {
+    let r = Runc::new();
+    let b = Bundle::new(
+        &["sleep", "300"],
+        json!({"process": {"env": ["PATH=/bin", "A=1"]}}),
+    );
+    let id = rand_id("exec");
+    let pid = r.create(&b, &id);
+    r.ok(&["start", &id]);
+    assert_eq!(r.ok(&["exec", &id, "sh", "-c", "echo $A"]), "1\n");
+    let out = r.ok(&[
+        "exec",
+        "--env",
+        "B=2",
+        "--cwd",
+        "/tmp",
+        "--user",
+        "1000:1000",
+        &id,
+        "sh",
+        "-c",
+        "echo $A $B $(pwd) $(id -u):$(id -g)",
+    ]);
+    assert_eq!(out, "1 2 /tmp 1000:1000\n");
+    let o = r.run(&["exec", &id, "sh", "-c", "exit 5"]);
+    assert_eq!(o.code, 5);
+    let o = r.run(&["exec", &id, "no-such-command"]);
+    assert_ne!(o.code, 0);
+    // The shim's form: a process file, detached, a pid file.
+    let proc_file = r.root().join("process.json");
+    fs::write(
+        &proc_file,
+        serde_json::to_vec(&json!({
+            "terminal": false, "cwd": "/", "args": ["sh", "-c", "echo from-file > /tmp/f; sleep 1"],
+            "env": ["PATH=/bin"], "user": {"uid": 0, "gid": 0}
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let pid_file = r.root().join("exec.pid");
+    r.ok(&[
+        "exec",
+        "--process",
+        proc_file.to_str().unwrap(),
+        "--detach",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+    ]);
+    let epid: i32 = fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    reap(epid);
+    assert_eq!(r.ok(&["exec", &id, "cat", "/tmp/f"]), "from-file\n");
+    // No descriptor of the runtime's reaches the process.
+    let fds = r.ok(&["exec", &id, "ls", "/proc/self/fd"]);
+    let fds: Vec<&str> = fds.split_whitespace().collect();
+    assert!(fds.len() <= 4, "descriptors in the exec'd process: {fds:?}");
+    r.ok(&["kill", &id, "9"]);
+    reap(pid);
+    r.ok(&["delete", &id]);
+}
+
+#[test]
+fn no_descriptor_leaks_into_the_container_but_preserved_ones() {
+    use std::os::unix::process::CommandExt;
+    let r = Runc::new();
+    let b = Bundle::new(&["ls", "/proc/self/fd"], json!({}));
+    let run = |preserve: &str| {
+        let extra = fs::File::open("/dev/null").unwrap();
+        let raw = std::os::fd::AsRawFd::as_raw_fd(&extra);
+        let mut c = r.cmd(&[
+            "run",
+            "--preserve-fds",
+            preserve,
+            "-b",
+            b.path().to_str().unwrap(),
+            &rand_id("fds"),
+        ]);
+        // SAFETY: dup2 is async-signal-safe.
+        unsafe {
+            c.pre_exec(move || {
+                nix::unistd::dup2(raw, 3)
+                    .map(|_| ())
+                    .map_err(std::io::Error::from)
+            });
+        }
+        let o = ran(c.output().unwrap());
+        drop(extra);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        let mut fds: Vec<String> = o.stdout.split_whitespace().map(String::from).collect();
+        fds.sort();
+        fds
+    };
+    // 0, 1, 2 and ls's own directory.
+    assert_eq!(run("0").len(), 4);
+    assert!(run("1").contains(&"3".to_string()));
+}
+
+#[test]
+fn cgroups_path_hooks_and_update() {
+    let r = Runc::new();
+    let id = rand_id("cg");
+    let parent = rand_id("rbox-oci-test");
+    let cg = format!("/{parent}/{id}");
+    let marks = tempfile::tempdir().unwrap();
+    let m = marks.path().display().to_string();
+    let hook =
+        |name: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("cat > {m}/{name}")]});
+    let b = Bundle::new(
+        &["sleep", "300"],
+        json!({
+            "linux": {"cgroupsPath": cg},
+            "hooks": {
+                "createRuntime": [hook("createRuntime")],
+                "poststart": [hook("poststart")],
+                "poststop": [hook("poststop")]
+            }
+        }),
+    );
+    let pid = r.create(&b, &id);
+    assert!(!cgroup_dirs(&cg).is_empty());
+    let procs = fs::read_to_string(format!("/sys/fs/cgroup/pids/{cg}/cgroup.procs"))
+        .or_else(|_| fs::read_to_string(format!("/sys/fs/cgroup/{cg}/cgroup.procs")))
+        .unwrap();
+    assert!(procs.lines().any(|l| l == pid.to_string()), "{procs}");
+    // The hooks get the state on stdin.
+    let st: Value =
+        serde_json::from_str(&fs::read_to_string(marks.path().join("createRuntime")).unwrap())
+            .unwrap();
+    assert_eq!(st["id"], id.as_str());
+    r.ok(&["start", &id]);
+    assert!(eventually(5, || marks.path().join("poststart").exists()));
+    r.ok(&["update", "--memory", "64m", "--pids-limit", "50", &id]);
+    let mem = fs::read_to_string(format!("/sys/fs/cgroup/memory/{cg}/memory.limit_in_bytes"))
+        .or_else(|_| fs::read_to_string(format!("/sys/fs/cgroup/{cg}/memory.max")))
+        .unwrap();
+    assert_eq!(mem.trim(), (64u64 << 20).to_string());
+    // containerd's form: LinuxResources on stdin.
+    let mut c = r.cmd(&["update", "--resources", "-", &id]);
+    let mut child = c
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"{"pids": {"limit": 40}}"#)
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let pids = fs::read_to_string(format!("/sys/fs/cgroup/pids/{cg}/pids.max"))
+        .or_else(|_| fs::read_to_string(format!("/sys/fs/cgroup/{cg}/pids.max")))
+        .unwrap();
+    assert_eq!(pids.trim(), "40");
+    r.ok(&["kill", &id, "9"]);
+    reap(pid);
+    r.ok(&["delete", &id]);
+    assert!(marks.path().join("poststop").exists());
+    assert!(cgroup_dirs(&cg).is_empty(), "{:?}", cgroup_dirs(&cg));
+    remove_cgroups(&parent);
+    assert!(cgroup_dirs(&parent).is_empty());
+}
+
+#[test]
+fn namespaces_are_joined_by_path() {
+    let r = Runc::new();
+    let a = Bundle::new(&["sleep", "300"], json!({}));
+    let ida = rand_id("nsa");
+    let pa = r.create(&a, &ida);
+    r.ok(&["start", &ida]);
+    let mut ns = a.config()["linux"]["namespaces"].clone();
+    for n in ns.as_array_mut().unwrap() {
+        if n["type"] == "network" || n["type"] == "ipc" {
+            let kind = if n["type"] == "network" { "net" } else { "ipc" };
+            n["path"] = json!(format!("/proc/{pa}/ns/{kind}"));
+        }
+    }
+    let b = Bundle::new(&["sleep", "300"], json!({}));
+    b.patch(json!({"linux": {"namespaces": ns}}));
+    let idb = rand_id("nsb");
+    let pb = r.create(&b, &idb);
+    r.ok(&["start", &idb]);
+    let link = |pid: i32, kind: &str| fs::read_link(format!("/proc/{pid}/ns/{kind}")).unwrap();
+    assert_eq!(link(pa, "net"), link(pb, "net"));
+    assert_eq!(link(pa, "ipc"), link(pb, "ipc"));
+    assert_ne!(link(pa, "pid"), link(pb, "pid"));
+    for (id, pid) in [(&idb, pb), (&ida, pa)] {
+        r.ok(&["delete", "--force", id]);
+        reap(pid);
+    }
+}
+
+#[test]
+fn bad_input_fails_as_runc_and_leaves_nothing() {
+    let r = Runc::new();
+    let b = Bundle::new(&["true"], json!({}));
+    let bp = b.path().to_str().unwrap().to_owned();
+    let id = rand_id("bad");
+    // A malformed config.json: the error names the field.
+    let good = b.config();
+    b.patch(json!({"process": {"user": {"uid": "root"}}}));
+    r.fails(&["create", "--bundle", &bp, &id], "process.user.uid");
+    b.patch(json!({"process": {"user": {"uid": 0}}}));
+    b.patch(json!({"linux": {"resources": {"memory": {"limit": "lots"}}}}));
+    r.fails(
+        &["create", "--bundle", &bp, &id],
+        "linux.resources.memory.limit",
+    );
+    fs::write(b.path().join("config.json"), "{ not json").unwrap();
+    r.fails(&["create", "--bundle", &bp, &id], "config.json");
+    fs::write(
+        b.path().join("config.json"),
+        serde_json::to_vec(&good).unwrap(),
+    )
+    .unwrap();
+    // A bundle without its rootfs.
+    fs::rename(b.path().join("rootfs"), b.path().join("elsewhere")).unwrap();
+    r.fails(&["create", "--bundle", &bp, &id], "rootfs");
+    r.fails(
+        &["create", "--bundle", "/nonexistent-bundle", &id],
+        "/nonexistent-bundle",
+    );
+    fs::rename(b.path().join("elsewhere"), b.path().join("rootfs")).unwrap();
+    assert!(r.ids().is_empty(), "{:?}", r.ids());
+    // A command that doesn't exist in the rootfs.
+    b.patch(json!({"process": {"args": ["/no/such/command"]}}));
+    let o = r.run(&["run", "--bundle", &bp, &id]);
+    assert_ne!(o.code, 0);
+    assert!(r.ids().is_empty(), "{:?}", r.ids());
+    assert!(cgroup_dirs(&format!(":youki:{id}")).is_empty());
+    b.patch(json!({"process": {"args": ["sleep", "300"]}}));
+    // An id in use.
+    let pid = r.create(&b, &id);
+    r.fails(
+        &["create", "--bundle", &bp, &id],
+        "container with id exists",
+    );
+    assert_eq!(r.status(&id), "created");
+    // A bad id.
+    r.fails(&["create", "--bundle", &bp, "../x"], "invalid container id");
+    r.fails(&["state", "../x"], "invalid container id");
+    // Unsupported: a clear error.
+    r.fails(
+        &["create", "--no-new-keyring", "--bundle", &bp, "other"],
+        "not supported",
+    );
+    r.fails(&["--systemd-cgroup", "state", &id], "systemd");
+    // A created container deletes without --force (as runc).
+    r.ok(&["delete", &id]);
+    reap(pid);
+    assert!(r.ids().is_empty(), "{:?}", r.ids());
+}
+
+#[test]
+fn features_spec_and_version() {
+    let r = Runc::new();
+    let f: Value = serde_json::from_str(&r.ok(&["features"])).unwrap();
+    assert_eq!(f["ociVersionMin"], "1.0.0");
+    assert!(f["hooks"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("createContainer")));
+    assert!(f["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("network")));
+    assert_eq!(f["linux"]["seccomp"]["enabled"], true);
+    let dir = tempfile::tempdir().unwrap();
+    r.ok(&["spec", "--bundle", dir.path().to_str().unwrap()]);
+    let c: Value =
+        serde_json::from_slice(&fs::read(dir.path().join("config.json")).unwrap()).unwrap();
+    assert_eq!(c["root"]["path"], "rootfs");
+    r.fails(
+        &["spec", "--bundle", dir.path().to_str().unwrap()],
+        "config.json exists",
+    );
+    let v = r.ok(&["--version"]);
+    assert!(v.starts_with("rbox-runc version "), "{v}");
+    assert!(v.contains("spec: 1."), "{v}");
+    // `rbox oci` is the same command line.
+    let o = Command::new(rbox_bin())
+        .args(["oci", "--root"])
+        .arg(r.root())
+        .args(["list", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "[]");
+}
+
+// ---- the real callers ----
+
+/// A busybox image as a tar archive that `ctr import`, `podman load` and `docker load`
+/// read (rbox's save: an OCI layout that is a docker archive too), made once.
+fn busybox_archive() -> PathBuf {
+    static TAR: OnceLock<PathBuf> = OnceLock::new();
+    TAR.get_or_init(|| {
+        let t = TestRoot::new();
+        t.busybox("busybox:latest");
+        let tar = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("oci-busybox-{}.tar", std::process::id()));
+        t.ok(["save", "-o", tar.to_str().unwrap(), "busybox:latest"]);
+        tar
+    })
+    .clone()
+}
+
+fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Runs `cmd` with a pty as its stdio (ctr -t and docker -t want a terminal), through
+/// script(1); its output.
+fn on_a_terminal(cmd: &str) -> Ran {
+    ran(Command::new("timeout")
+        .args(["60", "script", "-qec", cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap())
+}
+
+/// A daemon the test started; stopped by its pid (TERM, then KILL) on drop.
+struct Daemon {
+    child: std::process::Child,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        for _ in 0..100 {
+            if self.child.try_wait().ok().flatten().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A private containerd: its own root, state, sockets; the CRI plugin off.
+struct Containerd {
+    dir: tempfile::TempDir,
+    daemon: Option<Daemon>,
+    ns: String,
+}
+
+impl Containerd {
+    fn start() -> Containerd {
+        let dir = tempfile::Builder::new()
+            .prefix("rbox-ctd-")
+            .tempdir_in("/run")
+            .unwrap();
+        let d = dir.path().display();
+        let config = format!(
+            "version = 2\nroot = \"{d}/root\"\nstate = \"{d}/state\"\n\
+             disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
+             [grpc]\n  address = \"{d}/c.sock\"\n\
+             [ttrpc]\n  address = \"{d}/c.sock.ttrpc\"\n\
+             [debug]\n  address = \"{d}/debug.sock\"\n"
+        );
+        fs::write(dir.path().join("config.toml"), config).unwrap();
+        let log = fs::File::create(dir.path().join("containerd.log")).unwrap();
+        let child = Command::new("containerd")
+            .arg("--config")
+            .arg(dir.path().join("config.toml"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let c = Containerd {
+            daemon: Some(Daemon { child }),
+            ns: rand_id("rboxtest"),
+            dir,
+        };
+        assert!(
+            eventually(20, || c.ctr_status(&["version"]).0 == 0),
+            "containerd did not come up: {}",
+            fs::read_to_string(c.dir.path().join("containerd.log")).unwrap_or_default()
+        );
+        c
+    }
+
+    fn ctr_cmd(&self) -> String {
+        format!("ctr -a {}/c.sock -n {}", self.dir.path().display(), self.ns)
+    }
+
+    fn runc_root(&self) -> PathBuf {
+        self.dir.path().join("runc")
+    }
+
+    fn runtime_flags(&self) -> String {
+        format!(
+            "--runc-binary {} --runc-root {}",
+            runc_bin().display(),
+            self.runc_root().display()
+        )
+    }
+
+    fn ctr_status(&self, args: &[&str]) -> (i32, String, String) {
+        let o = Command::new("timeout")
+            .arg("60")
+            .arg("ctr")
+            .arg("-a")
+            .arg(self.dir.path().join("c.sock"))
+            .arg("-n")
+            .arg(&self.ns)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let r = ran(o);
+        (r.code, r.stdout, r.stderr)
+    }
+
+    fn ctr(&self, args: &[&str]) -> String {
+        let (code, out, err) = self.ctr_status(args);
+        assert_eq!(code, 0, "ctr {args:?}: {err}");
+        out
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        // Tasks, containers, images, then the namespace itself.
+        for line in self.ctr_status(&["task", "ls", "-q"]).1.lines() {
+            let _ = self.ctr_status(&["task", "kill", "-a", "-s", "SIGKILL", line]);
+            let _ = self.ctr_status(&["task", "rm", "-f", line]);
+        }
+        for line in self.ctr_status(&["container", "ls", "-q"]).1.lines() {
+            let _ = self.ctr_status(&["container", "rm", line]);
+        }
+        for line in self.ctr_status(&["image", "ls", "-q"]).1.lines() {
+            let _ = self.ctr_status(&["image", "rm", line]);
+        }
+        let _ = self.ctr_status(&["content", "prune", "references"]);
+        let ns = self.ns.clone();
+        let _ = Command::new("ctr")
+            .arg("-a")
+            .arg(self.dir.path().join("c.sock"))
+            .args(["namespace", "rm", &ns])
+            .output();
+        self.daemon.take();
+        // The namespace's parent cgroup, made for its containers.
+        remove_cgroups(&ns);
+        let left = harness::mounts_under(self.dir.path());
+        for m in left.iter().rev() {
+            let _ = Command::new("umount").arg("-l").arg(m).status();
+        }
+        if !std::thread::panicking() {
+            assert!(left.is_empty(), "mounts left: {left:?}");
+            assert!(cgroup_dirs(&ns).is_empty(), "{:?}", cgroup_dirs(&ns));
+        }
+    }
+}
+
+#[test]
+fn containerd_ctr_runs_containers_with_rbox_runc() {
+    if !have("containerd") || !have("ctr") {
+        panic!("containerd is missing: make deps installs it");
+    }
+    let c = Containerd::start();
+    let image = "docker.io/library/busybox:latest";
+    c.ctr(&[
+        "image",
+        "import",
+        "--base-name",
+        "docker.io/library/busybox",
+        busybox_archive().to_str().unwrap(),
+    ]);
+    let rt = format!(
+        "--runc-binary={} --runc-root={}",
+        runc_bin().display(),
+        c.runc_root().display()
+    );
+    let rt: Vec<&str> = rt.split(' ').collect();
+    let run = |extra: &[&str], id: &str, cmd: &[&str]| {
+        let mut a = vec!["run"];
+        a.extend(extra);
+        a.extend(&rt);
+        a.push(image);
+        a.push(id);
+        a.extend(cmd);
+        c.ctr_status(&a)
+    };
+    // Plain, with the exit code.
+    let (code, out, err) = run(&["--rm"], "plain", &["sh", "-c", "echo hello; exit 0"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "hello\n");
+    let (code, _, _) = run(&["--rm"], "code", &["sh", "-c", "exit 3"]);
+    assert_eq!(code, 3);
+    // -t: the pty's master reaches the shim over the console socket.
+    let t = on_a_terminal(&format!(
+        "{} run -t --rm {} {image} tty sh -c 'tty; echo tty-ok'",
+        c.ctr_cmd(),
+        c.runtime_flags()
+    ));
+    assert!(t.stdout.contains("/dev/pts/0"), "{}{}", t.stdout, t.stderr);
+    assert!(t.stdout.contains("tty-ok"));
+    // A detached task: exec, ps, pause and resume, kill -a, rm.
+    let (code, _, err) = run(&["-d"], "long", &["sleep", "300"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(c.ctr(&["task", "ls"]).contains("RUNNING"));
+    let out = c.ctr(&[
+        "task",
+        "exec",
+        "--exec-id",
+        "e1",
+        "long",
+        "sh",
+        "-c",
+        "echo in; exit 0",
+    ]);
+    assert_eq!(out, "in\n");
+    let (code, _, _) = c.ctr_status(&[
+        "task",
+        "exec",
+        "--exec-id",
+        "e2",
+        "long",
+        "sh",
+        "-c",
+        "exit 4",
+    ]);
+    assert_eq!(code, 4);
+    let t = on_a_terminal(&format!(
+        "{} task exec -t --exec-id e3 long tty",
+        c.ctr_cmd()
+    ));
+    assert!(t.stdout.contains("/dev/pts/"), "{}{}", t.stdout, t.stderr);
+    let ps = c.ctr(&["task", "ps", "long"]);
+    assert_eq!(ps.lines().count(), 2, "{ps}");
+    c.ctr(&["task", "pause", "long"]);
+    assert!(c.ctr(&["task", "ls"]).contains("PAUSED"));
+    c.ctr(&["task", "resume", "long"]);
+    assert!(c.ctr(&["task", "ls"]).contains("RUNNING"));
+    c.ctr(&["task", "kill", "-a", "-s", "SIGKILL", "long"]);
+    assert!(eventually(10, || c
+        .ctr(&["task", "ls"])
+        .contains("STOPPED")));
+    c.ctr(&["task", "rm", "long"]);
+    c.ctr(&["container", "rm", "long"]);
+    assert_eq!(c.ctr(&["container", "ls", "-q"]), "");
+    // The runtime's state is gone with the containers.
+    let left: Vec<_> = fs::read_dir(c.runc_root().join(&c.ns))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn podman_runs_containers_with_rbox_runc() {
+    assert!(have("podman"), "podman is missing: make deps installs it");
+    let dir = tempfile::Builder::new()
+        .prefix("rbox-podman-")
+        .tempdir_in("/run")
+        .unwrap();
+    let d = dir.path();
+    let state = d.join("runc");
+    // Its own storage, run root and runtime state; cgroupfs; no network of its own.
+    let podman = |args: &[&str]| {
+        let o = Command::new("timeout")
+            .arg("60")
+            .arg("podman")
+            .arg("--root")
+            .arg(d.join("root"))
+            .arg("--runroot")
+            .arg(d.join("runroot"))
+            .arg("--tmpdir")
+            .arg(d.join("tmp"))
+            .arg("--runtime")
+            .arg(runc_bin())
+            .arg("--runtime-flag")
+            .arg(format!("root={}", state.display()))
+            .args(["--cgroup-manager", "cgroupfs", "--events-backend", "file"])
+            .args(["--storage-driver", "overlay"])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        ran(o)
+    };
+    let ok = |args: &[&str]| {
+        let r = podman(args);
+        assert_eq!(r.code, 0, "podman {args:?}: {}", r.stderr);
+        r.stdout
+    };
+    ok(&["load", "-i", busybox_archive().to_str().unwrap()]);
+    let image = "docker.io/library/busybox:latest";
+    let parent = format!("/{}", rand_id("rbox-pm"));
+    let run = [
+        "run",
+        "--pull",
+        "never",
+        "--network",
+        "none",
+        "--cgroup-parent",
+        &parent,
+    ];
+    let mut a = run.to_vec();
+    a.extend(["--rm", image, "sh", "-c", "echo hi; exit 0"]);
+    assert_eq!(ok(&a), "hi\n");
+    let mut a = run.to_vec();
+    a.extend(["--rm", image, "sh", "-c", "exit 5"]);
+    assert_eq!(podman(&a).code, 5);
+    let name = rand_id("pm");
+    let mut a = run.to_vec();
+    a.extend(["-d", "--name", &name, image, "sleep", "300"]);
+    ok(&a);
+    assert_eq!(ok(&["exec", &name, "sh", "-c", "echo in"]), "in\n");
+    assert_eq!(podman(&["exec", &name, "sh", "-c", "exit 4"]).code, 4);
+    ok(&["pause", &name]);
+    assert!(ok(&["inspect", "--format", "{{.State.Status}}", &name]).contains("paused"));
+    ok(&["unpause", &name]);
+    assert!(ok(&["inspect", "--format", "{{.State.Status}}", &name]).contains("running"));
+    ok(&["rm", "-f", "-t", "0", &name]);
+    assert_eq!(ok(&["ps", "-aq"]), "");
+    ok(&["rmi", "-f", image]);
+    let left: Vec<_> = fs::read_dir(&state)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+    let _ = podman(&["system", "reset", "-f"]);
+    let mounts = harness::mounts_under(d);
+    for m in mounts.iter().rev() {
+        let _ = Command::new("umount").arg("-l").arg(m).status();
+    }
+    assert!(mounts.is_empty(), "{mounts:?}");
+    remove_cgroups(&parent);
+    assert!(cgroup_dirs(&parent).is_empty());
+}
+
+#[test]
+fn dockerd_runs_containers_with_rbox_runc() {
+    assert!(
+        have("dockerd"),
+        "dockerd is missing: make deps installs docker.io"
+    );
+    let dir = tempfile::Builder::new()
+        .prefix("rbox-dockerd-")
+        .tempdir_in("/run")
+        .unwrap();
+    let d = dir.path();
+    let sock = d.join("docker.sock");
+    let parent = rand_id("rbox-dk");
+    let log = fs::File::create(d.join("dockerd.log")).unwrap();
+    // Its own data root, exec root (with its own containerd), pidfile and socket; no
+    // bridge and no iptables: the host's network is left alone.
+    let child = Command::new("dockerd")
+        .arg("--data-root")
+        .arg(d.join("data"))
+        .arg("--exec-root")
+        .arg(d.join("exec"))
+        .arg("--pidfile")
+        .arg(d.join("dockerd.pid"))
+        .arg("-H")
+        .arg(format!("unix://{}", sock.display()))
+        .args(["--bridge=none", "--iptables=false", "--ip-masq=false"])
+        .arg(format!("--add-runtime=rbox={}", runc_bin().display()))
+        .arg(format!("--cgroup-parent=/{parent}"))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let daemon = Daemon { child };
+    let docker = |args: &[&str]| {
+        let o = Command::new("timeout")
+            .arg("60")
+            .arg("docker")
+            .args(args)
+            .env("DOCKER_HOST", format!("unix://{}", sock.display()))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        ran(o)
+    };
+    let ok = |args: &[&str]| {
+        let r = docker(args);
+        assert_eq!(r.code, 0, "docker {args:?}: {}", r.stderr);
+        r.stdout
+    };
+    assert!(
+        eventually(30, || docker(&["version"]).code == 0),
+        "dockerd did not come up: {}",
+        fs::read_to_string(d.join("dockerd.log")).unwrap_or_default()
+    );
+    ok(&["load", "-i", busybox_archive().to_str().unwrap()]);
+    let run = ["run", "--runtime", "rbox", "--network", "none"];
+    let mut a = run.to_vec();
+    a.extend(["--rm", "busybox:latest", "sh", "-c", "echo hi; exit 0"]);
+    assert_eq!(ok(&a), "hi\n");
+    let mut a = run.to_vec();
+    a.extend(["--rm", "busybox:latest", "sh", "-c", "exit 6"]);
+    assert_eq!(docker(&a).code, 6);
+    let name = rand_id("dk");
+    let mut a = run.to_vec();
+    a.extend(["-d", "--name", &name, "busybox:latest", "sleep", "300"]);
+    ok(&a);
+    assert_eq!(
+        ok(&["inspect", "--format", "{{.HostConfig.Runtime}}", &name]).trim(),
+        "rbox"
+    );
+    assert_eq!(ok(&["exec", &name, "sh", "-c", "echo in"]), "in\n");
+    let t = on_a_terminal(&format!(
+        "DOCKER_HOST=unix://{} docker exec -t {name} tty",
+        sock.display()
+    ));
+    assert!(t.stdout.contains("/dev/pts/"), "{}{}", t.stdout, t.stderr);
+    ok(&["pause", &name]);
+    assert_eq!(
+        ok(&["inspect", "--format", "{{.State.Status}}", &name]).trim(),
+        "paused"
+    );
+    ok(&["unpause", &name]);
+    ok(&["rm", "-f", &name]);
+    assert_eq!(ok(&["ps", "-aq"]), "");
+    ok(&["rmi", "busybox:latest"]);
+    drop(daemon);
+    let mounts = harness::mounts_under(d);
+    for m in mounts.iter().rev() {
+        let _ = Command::new("umount").arg("-l").arg(m).status();
+    }
+    assert!(mounts.is_empty(), "{mounts:?}");
+    remove_cgroups(&parent);
+    assert!(cgroup_dirs(&parent).is_empty());
+}
