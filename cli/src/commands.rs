@@ -52,6 +52,10 @@ pub enum ContainerVerb {
     Port(containers::PortArgs),
     /// Create a new image from a container's changes.
     Commit(build::CommitArgs),
+    /// Show a container's changes to its image's filesystem.
+    Diff(tools::DiffArgs),
+    /// Write a container's filesystem as a tar archive.
+    Export(tools::ExportArgs),
     /// Attach this terminal's input and output to a running container.
     Attach(containers::AttachArgs),
 }
@@ -78,6 +82,8 @@ impl ContainerVerb {
             ContainerVerb::Stats(a) => tools::stats(root, a),
             ContainerVerb::Port(a) => containers::port(root, a),
             ContainerVerb::Commit(a) => build::commit(root, a),
+            ContainerVerb::Diff(a) => tools::diff(root, a),
+            ContainerVerb::Export(a) => tools::export(root, a),
             ContainerVerb::Attach(a) => containers::attach(root, a),
         }
     }

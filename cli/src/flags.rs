@@ -219,6 +219,106 @@ pub const NO_OPS: &[DockerFlag] = &[
 pub const REFUSED: &[DockerFlag] = &[
     DockerFlag {
         path: "container run|container create",
+        flag: "-a/--attach=",
+        why: "a run in the foreground attaches all of its streams",
+    },
+    DockerFlag {
+        path: "container run|container create|container update",
+        flag: "--cpuset-cpus=",
+        why: "CPU pinning is not supported",
+    },
+    DockerFlag {
+        path: "container run|container create|container update",
+        flag: "--memory-reservation=",
+        why: "memory soft limits are not supported",
+    },
+    DockerFlag {
+        path: "container run|container start|container exec",
+        flag: "--detach-keys=",
+        why: "the detach keys are ctrl-p,ctrl-q",
+    },
+    DockerFlag {
+        path: "container run",
+        flag: "--sig-proxy",
+        why: "a foreground run always passes signals on",
+    },
+    DockerFlag {
+        path: "container run|container create",
+        flag: "--expose=",
+        why: "use --publish",
+    },
+    DockerFlag {
+        path: "container stop|container restart",
+        flag: "-s/--signal=",
+        why: "stop sends the container's stop signal (--stop-signal)",
+    },
+    DockerFlag {
+        path: "container update",
+        flag: "--blkio-weight=",
+        why: "block I/O weights are not supported",
+    },
+    DockerFlag {
+        path: "container exec",
+        flag: "--privileged",
+        why: "an exec'd process has the container's privileges",
+    },
+    DockerFlag {
+        path: "container prune|image prune|volume prune|network prune|system prune",
+        flag: "--filter=",
+        why: "prune has no filters",
+    },
+    DockerFlag {
+        path: "image build",
+        flag: "--add-host=",
+        why: "a build's steps use the host's /etc/hosts entries",
+    },
+    DockerFlag {
+        path: "image build",
+        flag: "--iidfile=",
+        why: "read the id with `rbox images -q NAME`",
+    },
+    DockerFlag {
+        path: "image build",
+        flag: "--platform=",
+        why: "a build makes this host's platform",
+    },
+    DockerFlag {
+        path: "image build",
+        flag: "--pull",
+        why: "a build pulls a base image only when it is missing",
+    },
+    DockerFlag {
+        path: "image history",
+        flag: "--format=",
+        why: "history prints its table only",
+    },
+    DockerFlag {
+        path: "image history",
+        flag: "-H/--human",
+        why: "history prints human sizes and times only",
+    },
+    DockerFlag {
+        path: "image import",
+        flag: "-c/--change=",
+        why: "use commit --change on a container of the image",
+    },
+    DockerFlag {
+        path: "image pull|image push",
+        flag: "-a/--all-tags",
+        why: "one tag is pulled or pushed at a time",
+    },
+    DockerFlag {
+        path: "volume ls|network ls",
+        flag: "-f/--filter=",
+        why: "listing filters are not supported here",
+    },
+    DockerFlag {
+        path: "system df",
+        flag: "-v/--verbose",
+        why: "df shows the totals only",
+    },
+    DockerFlag {
+        path: "container run|container create",
         flag: "--blkio-weight=",
         why: "block I/O weights are not supported",
     },

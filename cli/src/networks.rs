@@ -27,7 +27,8 @@ pub enum NetworkCommand {
     Inspect(InspectArgs),
     /// Remove networks (refused while a container is on one).
     #[command(alias = "remove")]
-    Rm(NamesArgs),
+    #[command(alias = "remove")]
+    Rm(RmArgs),
     /// Remove every network no container uses.
     Prune(PruneArgs),
     /// Connect a container to a network.
@@ -98,7 +99,10 @@ const LISTING: Listing = Listing {
 };
 
 #[derive(Args, Debug)]
-pub struct NamesArgs {
+pub struct RmArgs {
+    /// Do not error if a network does not exist.
+    #[arg(short, long)]
+    force: bool,
     /// Networks, by name or id.
     #[arg(required = true)]
     names: Vec<String>,
@@ -207,8 +211,10 @@ pub fn run(root: &Path, cmd: NetworkCommand) -> CliResult {
         NetworkCommand::Rm(a) => {
             networks::prepare_removal(&Containers::open(root)?);
             drop(out);
-            return print_each(&a.names, |name| {
-                networks::remove(&nets, name).map(|_| Some(name.to_owned()))
+            return print_each(&a.names, |name| match networks::remove(&nets, name) {
+                Ok(_) => Ok(Some(name.to_owned())),
+                Err(_) if a.force && nets.get(name).is_err() => Ok(None),
+                Err(e) => Err(e),
             });
         }
         NetworkCommand::Prune(_) => {

@@ -280,6 +280,10 @@ pub enum SystemCommand {
     Prune(SystemPruneArgs),
     /// Verify every blob's digest and every image's parts (--repair removes what is broken).
     Check(crate::check::CheckArgs),
+    /// Show rbox's and the host's information.
+    Info(crate::info::FormatArgs),
+    /// Show what happens to containers, images, volumes and networks.
+    Events(crate::events::EventsArgs),
     /// Run once at boot (contrib/rbox-boot.service): clear what the last boot left and start
     /// the containers whose restart policy says so (always; unless-stopped unless stopped).
     Boot,
@@ -324,6 +328,8 @@ pub fn system(root: &Path, c: SystemCommand) -> CliResult {
         SystemCommand::Df(a) => system_df(root, a),
         SystemCommand::Prune(a) => system_prune(root, a),
         SystemCommand::Check(a) => crate::check::check(root, a),
+        SystemCommand::Info(a) => crate::info::info(root, a),
+        SystemCommand::Events(a) => crate::events::events(root, a),
         SystemCommand::Boot => system_boot(root),
     }
 }
@@ -457,4 +463,54 @@ mod tests {
             )
         );
     }
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// The container.
+    container: String,
+}
+
+/// `diff`: the container's changes, `A`/`C`/`D` and the path, as docker prints them.
+pub fn diff(root: &Path, a: DiffArgs) -> CliResult {
+    let containers = Containers::open(root)?;
+    let id = containers.resolve(&a.container)?;
+    let changes = rbox_runtime::ops::diff::changes(&containers, &id)?;
+    let mut out = io::stdout().lock();
+    for c in changes {
+        writeln!(out, "{} {}", c.kind.letter(), c.path)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Write to a file instead of standard output.
+    #[arg(short, long)]
+    output: Option<std::path::PathBuf>,
+    /// The container.
+    container: String,
+}
+
+/// `export`: the container's filesystem as a tar stream.
+pub fn export(root: &Path, a: ExportArgs) -> CliResult {
+    let containers = Containers::open(root)?;
+    let id = containers.resolve(&a.container)?;
+    if a.output.is_none() && io::stdout().is_terminal() {
+        return Err(CliError::Failed(
+            "cowardly refusing to save to a terminal. Use the -o flag or redirect".into(),
+        ));
+    }
+    let out: Box<dyn Write> = match &a.output {
+        Some(p) => Box::new(
+            std::fs::File::create(p)
+                .map_err(|e| CliError::Failed(format!("{}: {e}", p.display())))?,
+        ),
+        None => Box::new(io::stdout().lock()),
+    };
+    let out = io::BufWriter::new(out);
+    rbox_runtime::ops::export::export(&containers, &id, |rootfs| {
+        rbox_builder::write_layer(rootfs, out, None, &|_| false)
+    })??;
+    Ok(ExitCode::SUCCESS)
 }

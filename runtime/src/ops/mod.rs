@@ -6,8 +6,10 @@
 pub mod attach;
 pub mod copy;
 pub mod create;
+pub mod diff;
 pub mod events;
 pub mod exec;
+pub mod export;
 pub mod health;
 pub mod images;
 pub mod inspect;
