@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes the image busybox:latest from Debian's busybox-static, with no internet:
-# busybox and its applet links, /etc/passwd, /etc/group, /tmp, /root.
+# busybox and its applet links, /etc/passwd, /etc/group, /tmp, /root; CMD ["sh"] as
+# Docker Hub's busybox.
 # Idempotent: does nothing when the image is already in the store.
 #
 #   RBOX=path/to/rbox RBOX_ROOT=/var/lib/rbox rootfs-fixtures/busybox.sh [NAME:TAG]
@@ -74,6 +75,25 @@ chmod 0644 "$rootfs/etc/passwd" "$rootfs/etc/group"
 # A reproducible tarball: sorted, fixed times and owners.
 tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
     -C "$rootfs" -cf "$work/rootfs.tar" .
-"$RBOX" import -m "busybox $("$BUSYBOX" 2>&1 | head -1 | awk '{print $2}') from Debian's busybox-static" \
-    "$work/rootfs.tar" "$NAME" >/dev/null
+# As Docker Hub's busybox: one layer and `CMD ["sh"]`, loaded as a docker archive.
+version=$("$BUSYBOX" 2>&1 | head -1 | awk '{print $2}')
+case "$(uname -m)" in
+    x86_64) arch=amd64 ;;
+    aarch64) arch=arm64 ;;
+    *) arch=$(uname -m) ;;
+esac
+created=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+layer=$(sha256sum "$work/rootfs.tar" | cut -d' ' -f1)
+archive=$work/archive
+mkdir -p "$archive/$layer"
+mv "$work/rootfs.tar" "$archive/$layer/layer.tar"
+printf '{"architecture":"%s","os":"linux","created":"%s","config":{"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]},"history":[{"created":"%s","created_by":"busybox %s from Debian'"'"'s busybox-static"},{"created":"%s","created_by":"CMD [\\"sh\\"]","empty_layer":true}]}' \
+    "$arch" "$created" "$layer" "$created" "$version" "$created" >"$archive/config.json"
+config=$(sha256sum "$archive/config.json" | cut -d' ' -f1)
+mv "$archive/config.json" "$archive/$config.json"
+printf '[{"Config":"%s.json","RepoTags":["%s"],"Layers":["%s/layer.tar"]}]' \
+    "$config" "$NAME" "$layer" >"$archive/manifest.json"
+tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
+    -C "$archive" -cf "$work/image.tar" .
+"$RBOX" load -q -i "$work/image.tar" >/dev/null
 echo "$NAME imported"
