@@ -242,6 +242,12 @@ pub fn connect(
     config.host.networks.push(ep);
     containers.write_config(&config)?;
     refresh_own_and_peers(containers, &config);
+    let attrs = [
+        ("container", id.to_owned()),
+        ("name", net.name.clone()),
+        ("type", "bridge".into()),
+    ];
+    crate::store::events::other(containers.root(), "network", "connect", &net.id, &attrs);
     Ok(())
 }
 
@@ -271,6 +277,12 @@ pub fn disconnect(containers: &Containers, id: &str, network: &str) -> Result<()
     let mut gone = config.clone();
     gone.host.networks.push(ep);
     refresh_own_and_peers(containers, &gone);
+    let attrs = [
+        ("container", id.to_owned()),
+        ("name", net.name.clone()),
+        ("type", "bridge".into()),
+    ];
+    crate::store::events::other(containers.root(), "network", "disconnect", &net.id, &attrs);
     Ok(())
 }
 

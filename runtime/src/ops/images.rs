@@ -33,7 +33,16 @@ impl<'a> Remover<'a> {
     /// tags name.
     pub fn remove(&self, name: &str, force: bool) -> Result<Removal, rbox_image::Error> {
         let used = |d: &Digest| self.in_use.contains(&d.to_string());
-        self.store.remove(name, force, &used)
+        let removal = self.store.remove(name, force, &used)?;
+        let root = self.containers.root();
+        for r in &removal.untagged {
+            let n = r.familiar();
+            crate::store::events::other(root, "image", "untag", &n, &[("name", n.clone())]);
+        }
+        for d in &removal.deleted {
+            crate::store::events::other(root, "image", "delete", &d.to_string(), &[]);
+        }
+        Ok(removal)
     }
 
     /// Collects the blobs and snapshots nothing refers to, keeping what containers use.

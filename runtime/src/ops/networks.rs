@@ -25,6 +25,7 @@ pub fn prune(containers: &Containers) -> crate::Result<Vec<String>> {
         if n.name == DEFAULT_NETWORK {
             nets.take_down(&n)?;
         } else if nets.remove(&n.name).is_ok() {
+            destroyed(containers.root(), &n);
             removed.push(n.name);
         }
     }
@@ -45,6 +46,18 @@ pub fn remove(nets: &Networks, name: &str) -> Result<Network, rbox_network::Erro
         )));
     }
     nets.remove(name)
+}
+
+/// Records a network's `destroy` event.
+pub fn destroyed(root: &std::path::Path, n: &Network) {
+    let attrs = [("name", n.name.clone()), ("type", "bridge".into())];
+    crate::store::events::other(root, "network", "destroy", &n.id, &attrs);
+}
+
+/// Records a network's `create` event.
+pub fn created(root: &std::path::Path, n: &Network) {
+    let attrs = [("name", n.name.clone()), ("type", "bridge".into())];
+    crate::store::events::other(root, "network", "create", &n.id, &attrs);
 }
 
 /// Every network, the default one first even before its first use.

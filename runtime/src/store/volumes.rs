@@ -94,6 +94,13 @@ impl Containers {
             anonymous: false,
         };
         write_json(&dir.join("volume.json"), &v)?;
+        crate::store::events::other(
+            self.root(),
+            "volume",
+            "create",
+            &name,
+            &[("driver", "local".into())],
+        );
         Ok(v)
     }
 
@@ -156,7 +163,15 @@ impl Containers {
         let dir = self.volumes_dir().join(name);
         let trash = self.volumes_dir().join(format!(".removing-{name}"));
         fs::rename(&dir, &trash).at(&dir)?;
-        fs::remove_dir_all(&trash).at(&trash)
+        fs::remove_dir_all(&trash).at(&trash)?;
+        crate::store::events::other(
+            self.root(),
+            "volume",
+            "destroy",
+            name,
+            &[("driver", "local".into())],
+        );
+        Ok(())
     }
 
     /// Removes unused volumes: anonymous ones, or every one with `all`. Returns their names.
