@@ -6,6 +6,7 @@
 //! What is kept between plays is under the data root ([`state`]); which pods belong to
 //! which workload is read from the pods' labels ([`pods::OWNER`], [`pods::HASH`]).
 
+pub mod generate;
 pub mod get;
 pub mod pods;
 pub mod state;

@@ -1,0 +1,551 @@
+//! `rbox kube` end to end, with busybox standing in for the notes' images.
+
+mod harness;
+
+use harness::{busybox, eventually, free_test_subnet, TestRoot};
+
+/// A test's root with busybox and the kube network on a free subnet; every pod removed at
+/// the end, whatever the test did.
+struct Kube {
+    t: TestRoot,
+}
+
+impl Kube {
+    fn new() -> Kube {
+        let t = busybox();
+        t.ok(["network", "create", "--subnet", &free_test_subnet(), "kube"]);
+        Kube { t }
+    }
+
+    fn file(&self, name: &str, text: &str) -> String {
+        let p = self.t.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    }
+
+    fn play(&self, name: &str, text: &str) -> String {
+        let f = self.file(name, text);
+        self.t.ok(["kube", "play", &f])
+    }
+
+    /// `kube get pods` rows: (name, ready, status).
+    fn pods(&self) -> Vec<(String, String, String)> {
+        self.t
+            .ok(["kube", "get", "pods"])
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let c: Vec<&str> = l.split_whitespace().collect();
+                (c[0].into(), c[1].into(), c[2].into())
+            })
+            .collect()
+    }
+
+    fn logs(&self, pod: &str, c: &str) -> String {
+        self.t.run(["kube", "logs", pod, "-c", c]).stdout
+    }
+}
+
+impl Drop for Kube {
+    fn drop(&mut self) {
+        for id in self.t.run(["pod", "ls", "-q", "--no-trunc"]).stdout.lines() {
+            let _ = self.t.run(["pod", "rm", "-f", id]);
+        }
+    }
+}
+
+const POD: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: simple-echo
+spec:
+  containers:
+  - name: nginx
+    image: busybox
+    env:
+    - name: BACKEND_HOST
+      value: localhost:8080
+    command: ["sh", "-c", "while true; do wget -q -O - http://$BACKEND_HOST/ && break; sleep 0.2; done; exec sleep 600"]
+    ports:
+    - containerPort: 80
+  - name: echo
+    image: busybox
+    command: ["sh", "-c", "echo Hello > /tmp/index.html; exec httpd -f -p 8080 -h /tmp"]
+    ports:
+    - containerPort: 8080
+"#;
+
+#[test]
+fn the_notes_pod_of_two_containers_talks_over_localhost() {
+    let k = Kube::new();
+    k.play("pod.yaml", POD);
+    assert!(
+        eventually(10, || k.logs("simple-echo", "nginx").contains("Hello")),
+        "{}",
+        k.logs("simple-echo", "nginx")
+    );
+    assert_eq!(
+        k.pods(),
+        vec![("simple-echo".into(), "2/2".into(), "Running".into())]
+    );
+    let out = k.t.ok([
+        "kube",
+        "exec",
+        "simple-echo",
+        "-c",
+        "echo",
+        "--",
+        "hostname",
+    ]);
+    assert_eq!(out.trim(), "simple-echo");
+    // Played again: unchanged, nothing made.
+    let again = k.play("pod.yaml", POD);
+    assert!(!again.contains("created"), "{again}");
+    let f = k.file("pod.yaml", POD);
+    k.t.ok(["kube", "down", &f]);
+    assert_eq!(k.t.ok(["pod", "ls", "-q"]), "");
+    assert_eq!(k.t.ok(["ps", "-a", "-q"]), "");
+}
+
+fn replica_set(n: u32) -> String {
+    format!(
+        r#"
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: echo
+  labels:
+    app: echo
+spec:
+  replicas: {n}
+  selector:
+    matchLabels:
+      app: echo
+  template:
+    metadata:
+      labels:
+        app: echo
+    spec:
+      containers:
+      - name: echo
+        image: busybox
+        command: ["sleep", "600"]
+"#
+    )
+}
+
+#[test]
+fn a_replica_set_of_three_lowered_to_two() {
+    let k = Kube::new();
+    k.play("rs.yaml", &replica_set(3));
+    let three: Vec<String> = k.pods().into_iter().map(|p| p.0).collect();
+    assert_eq!(three.len(), 3, "{three:?}");
+    for n in &three {
+        assert!(
+            n.starts_with("echo-") && n.len() == "echo-".len() + 5,
+            "{n}"
+        );
+    }
+    let rs = k.t.ok(["kube", "get", "replicasets"]);
+    assert!(rs.contains("echo") && rs.contains("3"), "{rs}");
+    k.play("rs.yaml", &replica_set(2));
+    let two: Vec<String> = k.pods().into_iter().map(|p| p.0).collect();
+    assert_eq!(two.len(), 2);
+    assert!(
+        two.iter().all(|n| three.contains(n)),
+        "the others stay: {two:?}"
+    );
+    let sel =
+        k.t.ok(["kube", "get", "pods", "-l", "app=echo", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&sel).unwrap();
+    assert_eq!(v["items"].as_array().unwrap().len(), 2);
+    assert_eq!(k.t.ok(["kube", "get", "pods", "-l", "app=other"]), "");
+    let f = k.file("rs.yaml", &replica_set(2));
+    k.t.ok(["kube", "down", &f]);
+    assert_eq!(k.t.ok(["pod", "ls", "-q"]), "");
+}
+
+fn deployment(greeting: &str) -> String {
+    format!(
+        r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: echo
+  labels:
+    app: echo
+spec:
+  replicas: 2
+  selector:
+    matchLabels:
+      app: echo
+  template:
+    metadata:
+      labels:
+        app: echo
+    spec:
+      containers:
+      - name: echo
+        image: busybox
+        env:
+        - name: GREETING
+          value: "{greeting}"
+        command: ["sh", "-c", "echo $GREETING; touch /tmp/ready; exec sleep 600"]
+        readinessProbe:
+          exec:
+            command: ["cat", "/tmp/ready"]
+          periodSeconds: 1
+"#
+    )
+}
+
+#[test]
+fn a_deployment_changed_twice_has_three_revisions_and_undo_goes_back_to_the_first() {
+    let k = Kube::new();
+    k.play("d.yaml", &deployment("one"));
+    let first: Vec<String> = k.pods().into_iter().map(|p| p.0).collect();
+    assert_eq!(first.len(), 2);
+    let hash1 = first[0].split('-').nth(1).unwrap().to_owned();
+    assert!(first
+        .iter()
+        .all(|n| n.starts_with(&format!("echo-{hash1}-"))));
+    assert!(eventually(20, || k.pods().iter().all(|p| p.1 == "1/1")));
+    k.play("d.yaml", &deployment("two"));
+    k.play("d.yaml", &deployment("three"));
+    let now = k.pods();
+    assert_eq!(now.len(), 2, "{now:?}");
+    assert!(now.iter().all(|p| !p.0.contains(&hash1)));
+    assert!(k.logs(&now[0].0, "echo").contains("three"));
+    let h = k.t.ok(["kube", "rollout", "history", "deployment/echo"]);
+    let revs: Vec<&str> = h
+        .lines()
+        .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+        .collect();
+    assert_eq!(revs.len(), 3, "{h}");
+    let r1 =
+        k.t.ok(["kube", "rollout", "history", "echo", "--revision", "1"]);
+    assert!(r1.contains("one"), "{r1}");
+    k.t.ok(["kube", "rollout", "undo", "echo", "--to-revision", "1"]);
+    let back = k.pods();
+    assert_eq!(back.len(), 2, "{back:?}");
+    assert!(
+        back.iter()
+            .all(|p| p.0.starts_with(&format!("echo-{hash1}-"))),
+        "{back:?}"
+    );
+    assert!(k.logs(&back[0].0, "echo").contains("one"));
+    let d = k.t.ok(["kube", "get", "deployments"]);
+    assert!(
+        d.contains("NAME") && d.contains("UP-TO-DATE") && d.contains("echo"),
+        "{d}"
+    );
+    let f = k.file("d.yaml", &deployment("three"));
+    k.t.ok(["kube", "delete", "-f", &f]);
+    assert_eq!(k.t.ok(["pod", "ls", "-q"]), "");
+}
+
+#[test]
+fn configmaps_and_secrets_as_env_and_files_hostpath_emptydir_and_init_containers_in_order() {
+    let k = Kube::new();
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("from-host"), "host-file\n").unwrap();
+    let yaml = format!(
+        r#"
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: conf
+data:
+  color: blue
+  app.conf: "setting=1"
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: creds
+stringData:
+  password: s3cret
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: app
+spec:
+  restartPolicy: Never
+  initContainers:
+  - name: first
+    image: busybox
+    command: ["sh", "-c", "echo first >> /work/order"]
+    volumeMounts:
+    - name: scratch
+      mountPath: /work
+  - name: second
+    image: busybox
+    command: ["sh", "-c", "echo second >> /work/order"]
+    volumeMounts:
+    - name: scratch
+      mountPath: /work
+  containers:
+  - name: main
+    image: busybox
+    env:
+    - name: COLOR
+      valueFrom:
+        configMapKeyRef:
+          name: conf
+          key: color
+    - name: PASSWORD
+      valueFrom:
+        secretKeyRef:
+          name: creds
+          key: password
+    envFrom:
+    - configMapRef:
+        name: conf
+      prefix: CM_
+    command: ["sh", "-c", "echo color=$COLOR pw=$PASSWORD; cat /work/order /etc/app/app.conf /etc/creds/pw /host/from-host; echo; stat -c %a /etc/creds/pw; exec sleep 600"]
+    volumeMounts:
+    - name: scratch
+      mountPath: /work
+    - name: config
+      mountPath: /etc/app
+    - name: secret
+      mountPath: /etc/creds
+    - name: host
+      mountPath: /host
+  volumes:
+  - name: scratch
+    emptyDir: {{}}
+  - name: config
+    configMap:
+      name: conf
+      items:
+      - key: app.conf
+        path: app.conf
+  - name: secret
+    secret:
+      secretName: creds
+      defaultMode: 0400
+      items:
+      - key: password
+        path: pw
+  - name: host
+    hostPath:
+      path: {}
+      type: Directory
+"#,
+        host.path().display()
+    );
+    k.play("app.yaml", &yaml);
+    assert!(eventually(10, || k.logs("app", "main").contains("400")));
+    let out = k.logs("app", "main");
+    assert!(out.contains("color=blue pw=s3cret"), "{out}");
+    assert!(
+        out.contains("first\nsecond\n"),
+        "init containers in order: {out}"
+    );
+    assert!(out.contains("setting=1"), "{out}");
+    assert!(out.contains("s3cret") && out.contains("host-file"), "{out}");
+    let env =
+        k.t.ok(["kube", "exec", "app", "--", "printenv", "CM_color"]);
+    assert_eq!(env.trim(), "blue");
+    let f = k.file("app.yaml", &yaml);
+    k.t.ok(["kube", "down", &f]);
+    assert_eq!(
+        k.t.ok(["volume", "ls", "-q"]),
+        "",
+        "the emptyDir goes with its pod"
+    );
+}
+
+fn job(name: &str, script: &str, backoff: u32) -> String {
+    format!(
+        r#"
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {name}
+spec:
+  backoffLimit: {backoff}
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: work
+        image: busybox
+        command: ["sh", "-c", "{script}"]
+"#
+    )
+}
+
+#[test]
+fn a_job_completes_and_one_fails_past_its_backoff_limit() {
+    let k = Kube::new();
+    k.play("ok.yaml", &job("ok", "echo done", 2));
+    let pods = k.pods();
+    assert_eq!(pods.len(), 1, "{pods:?}");
+    assert!(
+        pods[0].0.starts_with("ok-") && pods[0].2 == "Completed",
+        "{pods:?}"
+    );
+    assert_eq!(k.logs(&pods[0].0, "work"), "done\n");
+    let f = k.file("bad.yaml", &job("bad", "exit 3", 1));
+    let (code, err) = k.t.fails(["kube", "play", &f]);
+    assert_ne!(code, 0);
+    assert!(err.contains("backoffLimit"), "{err}");
+    let failed: Vec<_> = k
+        .pods()
+        .into_iter()
+        .filter(|p| p.0.starts_with("bad-"))
+        .collect();
+    assert_eq!(failed.len(), 2, "one try and one retry: {failed:?}");
+    assert!(failed.iter().all(|p| p.2 == "Error"));
+    k.t.ok(["kube", "down", &f]);
+    let f = k.file("ok.yaml", &job("ok", "echo done", 2));
+    k.t.ok(["kube", "down", &f]);
+    assert_eq!(k.t.ok(["pod", "ls", "-q"]), "");
+}
+
+#[test]
+fn a_service_name_resolves_to_all_its_pods() {
+    let k = Kube::new();
+    let yaml = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 3
+  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      containers:
+      - name: web
+        image: busybox
+        command: ["sleep", "600"]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web-svc
+spec:
+  selector:
+    app: web
+  ports:
+  - port: 80
+"#;
+    k.play("svc.yaml", yaml);
+    let wide = k.t.ok(["kube", "get", "pods", "-o", "wide"]);
+    let ips: Vec<String> = wide
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().nth(5).unwrap().to_owned())
+        .collect();
+    assert_eq!(ips.len(), 3, "{wide}");
+    let pod = k.pods()[0].0.clone();
+    let hosts = k.t.ok(["kube", "exec", &pod, "--", "cat", "/etc/hosts"]);
+    for ip in &ips {
+        assert!(hosts.contains(&format!("{ip}\tweb-svc\n")), "{ip}: {hosts}");
+    }
+    let svc = k.t.ok(["kube", "get", "services"]);
+    assert!(
+        svc.contains("web-svc") && svc.contains("ClusterIP") && svc.contains("80/TCP"),
+        "{svc}"
+    );
+    let f = k.file("svc.yaml", yaml);
+    k.t.ok(["kube", "down", &f]);
+    assert_eq!(k.t.ok(["pod", "ls", "-q"]), "");
+    assert_eq!(k.t.ok(["kube", "get", "services"]), "");
+}
+
+#[test]
+fn bad_input_is_refused_with_nothing_made() {
+    let k = Kube::new();
+    let f = k.file(
+        "broken.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: [x\n",
+    );
+    let (code, err) = k.t.fails(["kube", "play", &f]);
+    assert_ne!(code, 0);
+    assert!(err.contains("broken.yaml:"), "{err}");
+    let missing_key = r#"
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: conf
+data:
+  a: "1"
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: p
+spec:
+  containers:
+  - name: c
+    image: busybox
+    env:
+    - name: B
+      valueFrom:
+        configMapKeyRef:
+          name: conf
+          key: b
+"#;
+    let f = k.file("key.yaml", missing_key);
+    let (code, err) = k.t.fails(["kube", "play", &f]);
+    assert_ne!(code, 0);
+    assert!(err.contains("b"), "{err}");
+    let held = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = held.local_addr().unwrap().port();
+    let taken = format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: p
+spec:
+  containers:
+  - name: c
+    image: busybox
+    command: ["sleep", "60"]
+    ports:
+    - containerPort: 80
+      hostPort: {port}
+"#
+    );
+    let f = k.file("port.yaml", &taken);
+    let (code, err) = k.t.fails(["kube", "play", &f]);
+    assert_ne!(code, 0);
+    assert!(err.contains(&port.to_string()), "{err}");
+    let mismatch = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: d
+spec:
+  selector:
+    matchLabels:
+      app: a
+  template:
+    metadata:
+      labels:
+        app: b
+    spec:
+      containers:
+      - name: c
+        image: busybox
+"#;
+    let f = k.file("sel.yaml", mismatch);
+    let (code, err) = k.t.fails(["kube", "play", &f]);
+    assert_ne!(code, 0);
+    assert!(err.contains("selector"), "{err}");
+    assert_eq!(k.t.ok(["pod", "ls", "-q"]), "");
+    assert_eq!(k.t.ok(["ps", "-a", "-q"]), "");
+    drop(held);
+}
