@@ -494,3 +494,64 @@ fn a_rebuild_after_one_file_changed_is_the_image_a_cold_build_makes() {
     let check = t.run(["system", "check"]);
     assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
 }
+
+#[test]
+fn named_build_contexts_and_unsupported_features() {
+    let t = busybox();
+    let other = context(&[("lib/f", "from the other context\n"), ("lib/.hidden", "h")]);
+    let df = "FROM base\nCOPY --from=extra lib /lib2\nRUN --mount=from=extra,source=lib,target=/m cat /m/f > /seen\nCOPY --from=img /bin/busybox /bb\n";
+    let ctx = context(&[("Dockerfile", df)]);
+    let extra = format!("extra={}", other.path().display());
+    let (code, out, err) = t.build(
+        ctx.path(),
+        &[
+            "-q",
+            "-t",
+            "n:1",
+            "--build-context",
+            "base=docker-image://busybox:latest",
+            "--build-context",
+            &extra,
+            "--build-context",
+            "img=docker-image://busybox",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(cat(&t, "n:1", "/lib2/f"), "from the other context\n");
+    assert_eq!(cat(&t, "n:1", "/seen"), "from the other context\n");
+    assert!(exists(&t, "n:1", "/bb"));
+    for (flag, says) in [
+        (
+            "x=git@github.com:a/b.git",
+            "only a directory or docker-image://REF",
+        ),
+        ("x=/nonexistent", "is not a directory"),
+        ("novalue", "NAME=DIR"),
+    ] {
+        let (code, _, err) = t.build(ctx.path(), &["--build-context", flag]);
+        assert_ne!(code, 0);
+        assert!(err.contains(says), "{flag}: {err}");
+    }
+    let before = StoreState::of(&t);
+    for (ins, says) in [
+        ("COPY --parents a/b /x/", "COPY --parents is not supported"),
+        (
+            "COPY --exclude=*.md . /x/",
+            "COPY --exclude is not supported",
+        ),
+        (
+            "ADD https://github.com/moby/buildkit.git /src",
+            "adding a git repository is not supported",
+        ),
+        ("ADD --keep-git-dir https://h/r.git /src", "not supported"),
+    ] {
+        let ctx = context(&[("Dockerfile", &format!("FROM busybox\n{ins}\n"))]);
+        let (code, _, err) = t.build(ctx.path(), &[]);
+        assert_ne!(code, 0);
+        assert!(
+            err.contains("Dockerfile:2:") && err.contains(says),
+            "{ins}: {err}"
+        );
+        before.assert_unchanged(&t, ins);
+    }
+}

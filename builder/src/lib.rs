@@ -26,9 +26,9 @@ pub mod instructions;
 mod layer;
 pub mod syntax;
 
-/// A directory as a tar stream, read by directory fds (for `export` too).
-pub use layer::write_layer;
 pub use instructions::{
     parse, ArgDecl, Diagnostic, Dockerfile, Healthcheck, Heredoc, Instruction, Located,
     ShellOrExec, Stage,
 };
+/// A directory as a tar stream, read by directory fds (for `export` too).
+pub use layer::write_layer;

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use clap::Args;
 use rbox_builder::build::{
-    build as run_build, parse_secret_flag, parse_ssh_flag, prune_cache_mounts, BuildError,
-    BuildOptions, SecretSource,
+    build_with as run_build, parse_secret_flag, parse_ssh_flag, prune_cache_mounts, BuildError,
+    BuildOptions, MoreOptions, NamedContext, SecretSource,
 };
 use rbox_builder::commit::{commit as run_commit, CommitOptions};
 use rbox_image::{Reference, Store};
@@ -60,6 +60,10 @@ pub struct BuildArgs {
     /// (as --network host).
     #[arg(long)]
     allow: Vec<String>,
+    /// A named context: NAME=DIR or NAME=docker-image://REF, for FROM NAME, COPY
+    /// --from=NAME and RUN --mount=from=NAME (repeatable).
+    #[arg(long)]
+    build_context: Vec<String>,
     /// The build context: a directory, or - for standard input (a Dockerfile alone, or a
     /// tar archive of the context, plain, gzip or zstd, with its Dockerfile at the root).
     context: PathBuf,
@@ -281,6 +285,14 @@ pub fn build(root: &Path, mut a: BuildArgs) -> CliResult {
             }
         }
     }
+    let more = MoreOptions {
+        contexts: a
+            .build_context
+            .iter()
+            .map(|v| NamedContext::parse_flag(v))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(CliError::Failed)?,
+    };
     let store = Store::open(root)?;
     let containers = Containers::open(root)?;
     let pull = |image: &str| crate::registry::pull_missing(root, image).map_err(|e| e.to_string());
@@ -303,7 +315,7 @@ pub fn build(root: &Path, mut a: BuildArgs) -> CliResult {
     let mut sink = io::sink();
     let mut out = io::stdout();
     let log: &mut dyn Write = if a.quiet { &mut sink } else { &mut out };
-    match run_build(&store, &containers, &opts, log) {
+    match run_build(&store, &containers, &opts, &more, log) {
         Ok(image) => {
             if !a.quiet {
                 for t in &tags {

@@ -54,6 +54,19 @@ impl Builder<'_> {
         step: CopyStep<'_>,
     ) -> Result<()> {
         let line = ins.line;
+        // `--from=NAME` of a directory given as `--build-context NAME=DIR`: copied as from
+        // the context, that directory being it.
+        if let Some(f) = step.from.filter(|f| df.stage_index(f).is_none()) {
+            if let Some(super::NamedContext::Dir(dir)) = self.named(f).cloned() {
+                let named = Context::open(&dir).map_err(|e| {
+                    self.fail(line, format!("--build-context {f}: {}: {e}", dir.display()))
+                })?;
+                let saved = std::mem::replace(&mut self.ctx, std::sync::Arc::new(named));
+                let result = self.copy(df, st, ins, CopyStep { from: None, ..step });
+                self.ctx = saved;
+                return result;
+            }
+        }
         let CopyStep {
             sources,
             dest,
@@ -128,6 +141,10 @@ impl Builder<'_> {
                         self.fail(line, format!("--from={f}: stage not built yet"))
                     })?,
                     None => {
+                        let f = match self.named(f) {
+                            Some(super::NamedContext::Image(r)) => r.as_str(),
+                            _ => f,
+                        };
                         let image = self.store.resolve(f).map_err(|_| {
                             self.fail(line, format!("--from={f}: no such stage or image"))
                         })?;

@@ -119,6 +119,41 @@ impl std::fmt::Debug for BuildOptions<'_> {
     }
 }
 
+/// A named build context (`--build-context`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NamedContext {
+    /// A local directory, for `COPY --from` and bind mounts.
+    Dir(PathBuf),
+    /// An image (`docker-image://REF`), for `FROM`, `COPY --from` and mounts.
+    Image(String),
+}
+
+impl NamedContext {
+    /// Parses `rbox build --build-context NAME=VALUE`.
+    pub fn parse_flag(v: &str) -> std::result::Result<(String, NamedContext), String> {
+        let (name, value) = v
+            .split_once('=')
+            .filter(|(n, _)| !n.is_empty())
+            .ok_or_else(|| {
+                format!("--build-context {v}: use NAME=DIR or NAME=docker-image://REF")
+            })?;
+        if let Some(r) = value.strip_prefix("docker-image://") {
+            Reference::parse(r).map_err(|e| format!("--build-context {v}: {e}"))?;
+            return Ok((name.to_ascii_lowercase(), NamedContext::Image(r.to_owned())));
+        }
+        if value.contains("://") || value.starts_with("git@") {
+            return Err(format!(
+                "--build-context {v}: only a directory or docker-image://REF is supported"
+            ));
+        }
+        let dir = PathBuf::from(value);
+        if !dir.is_dir() {
+            return Err(format!("--build-context {v}: {value} is not a directory"));
+        }
+        Ok((name.to_ascii_lowercase(), NamedContext::Dir(dir)))
+    }
+}
+
 /// Why a build failed: each names the Dockerfile and line when it concerns one.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -151,11 +186,30 @@ pub enum BuildError {
 
 pub(crate) type Result<T, E = BuildError> = std::result::Result<T, E>;
 
+/// More of what `rbox build` may ask, besides [`BuildOptions`].
+#[derive(Debug, Clone, Default)]
+pub struct MoreOptions {
+    /// `--build-context NAME=DIR|docker-image://REF`: what `FROM NAME`, `COPY --from=NAME`
+    /// and `RUN --mount=from=NAME` name (a stage of that name comes first).
+    pub contexts: Vec<(String, NamedContext)>,
+}
+
 /// Builds the image; progress and RUN output go to `log`.
 pub fn build(
     store: &Store,
     containers: &Containers,
     o: &BuildOptions<'_>,
+    log: &mut dyn Write,
+) -> Result<Image> {
+    build_with(store, containers, o, &MoreOptions::default(), log)
+}
+
+/// [`build`], with `more`.
+pub fn build_with(
+    store: &Store,
+    containers: &Containers,
+    o: &BuildOptions<'_>,
+    more: &MoreOptions,
     log: &mut dyn Write,
 ) -> Result<Image> {
     // Held for the whole build: the layers it writes are referenced by no image until the
@@ -196,6 +250,7 @@ pub fn build(
         secrets: o.secrets.clone(),
         ssh: o.ssh.clone(),
         allow_insecure: o.allow_insecure,
+        contexts: more.contexts.clone(),
     };
     let order: Vec<&Stage> = df
         .stages
@@ -210,6 +265,19 @@ pub fn build(
         if base == "scratch" || base_stage(&df, stage, &base).is_some() {
             continue;
         }
+        let base = match opts.named(&base) {
+            Some(NamedContext::Image(r)) => r.clone(),
+            Some(NamedContext::Dir(_)) => {
+                return Err(BuildError::Step {
+                    file: o.dockerfile_name.clone(),
+                    line: stage.line,
+                    message: format!(
+                        "FROM {base}: a directory given as --build-context can't be a base"
+                    ),
+                })
+            }
+            None => base,
+        };
         if let (Err(rbox_image::Error::NoSuchImage(_)), Some(pull)) = (store.resolve(&base), o.pull)
         {
             if Reference::parse(&base).is_ok() {
@@ -278,6 +346,7 @@ pub(crate) struct Opts {
     pub(super) secrets: Vec<(String, SecretSource)>,
     pub(super) ssh: Vec<(String, PathBuf)>,
     pub(super) allow_insecure: bool,
+    pub(super) contexts: Vec<(String, NamedContext)>,
 }
 
 /// What every stage of a build shares.
@@ -493,9 +562,24 @@ pub(crate) struct Builder<'a> {
     pub(super) attached: bool,
 }
 
+impl Opts {
+    /// The named context `name` (`--build-context`), if given.
+    pub(super) fn named(&self, name: &str) -> Option<&NamedContext> {
+        let name = name.to_ascii_lowercase();
+        self.contexts
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, c)| c)
+    }
+}
+
 impl Builder<'_> {
     pub(super) fn now(&self) -> String {
         stamp(self.epoch)
+    }
+
+    pub(super) fn named(&self, name: &str) -> Option<&NamedContext> {
+        self.o.named(name)
     }
 
     pub(super) fn fail(&self, line: usize, message: impl Into<String>) -> BuildError {

@@ -31,8 +31,9 @@ use rbox_runtime::rootfs;
 use rustix::fs::{FlockOperation, OFlags};
 
 use super::copy::RootView;
+use super::NamedContext;
 use super::{Builder, Result, StageState};
-use crate::context::{copy_into, hash_sources, CopyTo};
+use crate::context::{copy_into, hash_sources, Context, CopyTo};
 use crate::instructions::Dockerfile;
 
 /// How a cache mount is shared between the steps using it at once.
@@ -477,8 +478,8 @@ pub fn parse_ssh_flag(v: &str) -> Result<(String, PathBuf), String> {
 /// Where a mount's tree comes from.
 #[derive(Clone)]
 pub(super) enum Tree {
-    /// The build context.
-    Context,
+    /// The build context, or a named one (`--build-context NAME=DIR`).
+    Context(Arc<Context>),
     /// A stage's or an image's snapshots.
     Chain(Vec<Digest>),
 }
@@ -588,17 +589,17 @@ impl Builder<'_> {
                 _ => None,
             };
             let tree = match (&spec, from) {
-                (MountSpec::Bind { .. }, None) => Some(Tree::Context),
-                (_, Some(f)) => Some(Tree::Chain(self.mount_from(df, line, &f)?)),
+                (MountSpec::Bind { .. }, None) => Some(Tree::Context(self.ctx.clone())),
+                (_, Some(f)) => Some(self.mount_from(df, line, &f, &spec)?),
                 _ => None,
             };
             let key = match (&spec, &tree) {
                 (MountSpec::Bind { target, source, rw, .. }, Some(t)) => {
                     let content = match t {
-                        Tree::Context => hash_sources(
-                            self.ctx.root(),
+                        Tree::Context(ctx) => hash_sources(
+                            ctx.root(),
                             std::slice::from_ref(source),
-                            Some(&*self.ctx),
+                            Some(ctx),
                         )
                         .map_err(|e| self.fail(line, format!("RUN --mount={raw}: {e}")))?
                         .to_string(),
@@ -692,19 +693,38 @@ impl Builder<'_> {
     }
 
     /// The snapshots `from=` names: an earlier stage (built already), else an image.
-    fn mount_from(&self, df: &Dockerfile, line: usize, f: &str) -> Result<Vec<Digest>> {
-        match df.stage_index(f) {
-            Some(i) => self.done.get(&i).map(|s| s.chain.clone()).ok_or_else(|| {
-                self.fail(line, format!("RUN --mount from={f}: stage not built yet"))
-            }),
-            None => {
+    fn mount_from(&self, df: &Dockerfile, line: usize, f: &str, spec: &MountSpec) -> Result<Tree> {
+        match (df.stage_index(f), self.named(f)) {
+            (Some(i), _) => self
+                .done
+                .get(&i)
+                .map(|s| Tree::Chain(s.chain.clone()))
+                .ok_or_else(|| {
+                    self.fail(line, format!("RUN --mount from={f}: stage not built yet"))
+                }),
+            (None, Some(NamedContext::Dir(dir))) => {
+                if !matches!(spec, MountSpec::Bind { .. }) {
+                    return Err(self.fail(
+                        line,
+                        format!("RUN --mount from={f}: a cache mount is seeded from a stage or an image, not a directory"),
+                    ));
+                }
+                Ok(Tree::Context(Arc::new(Context::open(dir).map_err(
+                    |e| self.fail(line, format!("--build-context {f}: {}: {e}", dir.display())),
+                )?)))
+            }
+            (None, named) => {
+                let f = match named {
+                    Some(NamedContext::Image(r)) => r.as_str(),
+                    _ => f,
+                };
                 let image = self.store.resolve(f).map_err(|_| {
                     self.fail(
                         line,
                         format!("RUN --mount from={f}: no such stage or image"),
                     )
                 })?;
-                Ok(self.store.ensure_snapshots(&image)?)
+                Ok(Tree::Chain(self.store.ensure_snapshots(&image)?))
             }
         }
     }
@@ -868,12 +888,12 @@ impl Builder<'_> {
         line: usize,
     ) -> Result<PathBuf> {
         match tree {
-            Tree::Context => {
+            Tree::Context(ctx) => {
                 // The context's files as a build sees them (.dockerignore applied), copied.
                 let dir = self.store.tmp_path("build-bind");
                 fs::create_dir_all(&dir)?;
                 p.dirs.push(dir.clone());
-                let ctx_root = rootfs::open_root(self.ctx.root())?;
+                let ctx_root = rootfs::open_root(ctx.root())?;
                 let is_dir = rootfs::open_in_root(&ctx_root, Path::new(source), OFlags::PATH)
                     .ok()
                     .and_then(|fd| rustix::fs::fstat(&fd).ok())
@@ -896,14 +916,8 @@ impl Builder<'_> {
                     owner: (0, 0),
                     mode: None,
                 };
-                copy_into(
-                    self.ctx.root(),
-                    &[source.to_owned()],
-                    Some(&*self.ctx),
-                    &to,
-                    false,
-                )
-                .map_err(|e| self.fail(line, format!("RUN --mount source={source}: {e}")))?;
+                copy_into(ctx.root(), &[source.to_owned()], Some(ctx), &to, false)
+                    .map_err(|e| self.fail(line, format!("RUN --mount source={source}: {e}")))?;
                 Ok(if is_dir { dir } else { dir.join(name) })
             }
             Tree::Chain(chain) => {

@@ -172,6 +172,10 @@ impl Builder<'_> {
             return Ok(s);
         }
         // An image the store lacked was pulled before the stages started.
+        let base = match self.named(base) {
+            Some(super::NamedContext::Image(r)) => r.as_str(),
+            _ => base,
+        };
         let image = self
             .store
             .resolve(base)

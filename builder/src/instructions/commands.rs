@@ -271,8 +271,21 @@ fn copy(node: &Node, escape: char) -> Result<Instruction, String> {
             ("chown", Kind::Value),
             ("chmod", Kind::Value),
             ("link", Kind::Bool),
+            ("parents", Kind::Bool),
+            ("exclude", Kind::Values),
         ],
     )?;
+    if flags.bool("parents") {
+        return Err(
+            "COPY --parents is not supported: copy each source to its own destination".into(),
+        );
+    }
+    if !flags.values("exclude").is_empty() {
+        return Err(
+            "COPY --exclude is not supported: leave the files out with .dockerignore or name the sources to copy"
+                .into(),
+        );
+    }
     let (sources, dest, heredocs) = sources_and_dest(node, escape)?;
     Ok(Instruction::Copy {
         sources,
@@ -293,9 +306,27 @@ fn add(node: &Node, escape: char) -> Result<Instruction, String> {
             ("chmod", Kind::Value),
             ("checksum", Kind::Value),
             ("link", Kind::Bool),
+            ("keep-git-dir", Kind::Bool),
+            ("exclude", Kind::Values),
         ],
     )?;
+    if flags.value("keep-git-dir").is_some() {
+        return Err(
+            "ADD --keep-git-dir is not supported: ADD of a git repository is not supported".into(),
+        );
+    }
+    if !flags.values("exclude").is_empty() {
+        return Err(
+            "ADD --exclude is not supported: leave the files out with .dockerignore or name the sources to add"
+                .into(),
+        );
+    }
     let (sources, dest, heredocs) = sources_and_dest(node, escape)?;
+    if let Some(git) = sources.iter().find(|s| is_git_url(s)) {
+        return Err(format!(
+            "ADD {git}: adding a git repository is not supported: clone it into the context, or RUN git clone"
+        ));
+    }
     let checksum = flags.value("checksum");
     if checksum.is_some() && sources.len() + heredocs.len() != 1 {
         return Err("ADD --checksum can't be specified for multiple sources".into());
@@ -309,6 +340,18 @@ fn add(node: &Node, escape: char) -> Result<Instruction, String> {
         link: flags.bool("link"),
         heredocs,
     })
+}
+
+/// Whether an ADD source names a git repository, as BuildKit tells them: `git@host:…`,
+/// `git://…`, or an http(s) URL whose path ends in `.git` (before a `#ref`).
+fn is_git_url(s: &str) -> bool {
+    let lower = s.to_ascii_lowercase();
+    if lower.starts_with("git@") || lower.starts_with("git://") || lower.starts_with("ssh://") {
+        return true;
+    }
+    let base = lower.split('#').next().unwrap_or_default();
+    (lower.starts_with("http://") || lower.starts_with("https://"))
+        && base.trim_end_matches('/').ends_with(".git")
 }
 
 /// WORKDIR, USER, STOPSIGNAL, MAINTAINER: the whole rest of the line.

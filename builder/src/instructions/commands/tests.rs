@@ -230,6 +230,27 @@ fn copy_errors() {
     assert!(error("FROM x\nCOPY --from a b\n").contains("missing a value on flag: from"));
     assert!(error("FROM x\nCOPY --link=maybe a b\n").contains("expecting boolean value"));
     assert!(error("FROM x\nCOPY \"a b\n").contains("unterminated"));
+    assert!(error("FROM x\nCOPY --parents a/b /x/\n").contains("COPY --parents is not supported"));
+    assert!(
+        error("FROM x\nCOPY --exclude=*.md . /x/\n").contains("COPY --exclude is not supported")
+    );
+    assert!(error("FROM x\nADD --keep-git-dir https://h/r.git /x\n").contains("not supported"));
+    for git in [
+        "https://github.com/moby/buildkit.git",
+        "https://github.com/moby/buildkit.git#v0.10.1",
+        "git@github.com:moby/buildkit.git",
+        "git://h/r",
+    ] {
+        let e = error(&format!("FROM x\nADD {git} /src\n"));
+        assert!(
+            e.contains("adding a git repository is not supported"),
+            "{git}: {e}"
+        );
+    }
+    assert_eq!(
+        error("FROM x\nRUN --mount=type=volume,target=/x true\n"),
+        "line 2: RUN --mount=type=volume,target=/x: unknown mount type \"volume\" (bind, cache, tmpfs, secret or ssh)"
+    );
 }
 
 #[test]
