@@ -46,6 +46,9 @@ pub struct PsArgs {
     /// Show the N last created containers (all states).
     #[arg(short = 'n', long, value_name = "N", allow_negative_numbers = true)]
     last: Option<i64>,
+    /// Show the pod of each container (POD ID, PODNAME).
+    #[arg(long)]
+    pod: bool,
 }
 
 /// `Up 5 seconds`, `Exited (0) 3 minutes ago`, `Created`, as docker ps shows them.
@@ -191,7 +194,23 @@ fn row(
         Some(sizes) => size_text(containers, &r.id, sizes.get(&image_id).copied()),
         None => human_size(0),
     };
+    let pod = containers
+        .read_config(&r.id)
+        .ok()
+        .and_then(|c| rbox_runtime::ops::pod::pod_of(containers, &c));
     let fields = template::object([
+        (
+            "Pod",
+            Value::String(
+                pod.as_ref()
+                    .map(|p| p.id[..12].to_owned())
+                    .unwrap_or_default(),
+            ),
+        ),
+        (
+            "PodName",
+            Value::String(pod.map(|p| p.name).unwrap_or_default()),
+        ),
         ("Size", Value::String(size)),
         ("Mounts", Value::String(mounts)),
         ("Networks", Value::String(networks)),
@@ -234,7 +253,15 @@ const WITH_SIZE: Listing = Listing {
     headers: HEADERS,
 };
 
+/// `ps --pod`'s default table.
+const WITH_POD: Listing = Listing {
+    default: "{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Pod}}\t{{.PodName}}",
+    headers: HEADERS,
+};
+
 const HEADERS: &[(&str, &str)] = &[
+    ("Pod", "POD ID"),
+    ("PodName", "PODNAME"),
     ("ID", "CONTAINER ID"),
     ("Image", "IMAGE"),
     ("Command", "COMMAND"),
@@ -293,7 +320,11 @@ pub fn ps(root: &Path, a: PsArgs) -> CliResult {
         .iter()
         .map(|r| row(&containers, r, a.no_trunc, image_sizes.as_ref()))
         .collect();
-    let listing = if a.size { &WITH_SIZE } else { &LISTING };
+    let listing = match (a.size, a.pod) {
+        (true, _) => &WITH_SIZE,
+        (false, true) => &WITH_POD,
+        (false, false) => &LISTING,
+    };
     let text = format::render_rows(a.format.as_deref(), listing, &rows)?;
     out.write_all(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
