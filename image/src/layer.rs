@@ -2,9 +2,11 @@
 //!
 //! Every entry is created relative to an open directory fd, and every path component is
 //! opened with `O_NOFOLLOW`: extraction never follows a link, so nothing an archive says can
-//! reach outside the snapshot. Entries that name a place outside it (`..`, an absolute path,
-//! a path through a symlink, a hard link to outside, a relative symlink climbing above the
-//! root) are refused with the entry's name. OCI whiteouts become overlayfs whiteouts: `.wh.X`
+//! reach outside the snapshot. An entry's name (and a hard link's target) is taken relative to
+//! the snapshot root, as docker and containerd take it: `/etc/passwd`, `./etc/passwd` and
+//! `etc/passwd` are one file, `/` is the root (umoci and other tools write such names).
+//! Entries that name a place outside it (`..`, a path through a symlink, a hard link to
+//! outside, a relative symlink climbing above the root) are refused with the entry's name. OCI whiteouts become overlayfs whiteouts: `.wh.X`
 //! a 0/0 character device `X`, `.wh..wh..opq` the `trusted.overlay.opaque` xattr on its
 //! directory.
 
@@ -43,7 +45,9 @@ pub fn apply(tar_stream: impl Read, dest: &Path) -> Result<Applied> {
 
 /// Unpacks `tar_stream` into `dest`, refusing it as soon as it goes over `limits`.
 pub fn apply_with_limits(tar_stream: impl Read, dest: &Path, limits: Limits) -> Result<Applied> {
-    let guard = Guard::new(tar_stream, limits);
+    // The digest is of the stream as it came, inside the guard: not of the end the guard
+    // gives an archive that stops at its last data (see limits.rs).
+    let guard = Guard::new(HashingReader::new(tar_stream), limits);
     let refusal = guard.refusal();
     apply_guarded(guard, dest).map_err(|e| match refusal.get() {
         Some(why) => Error::LayerLimit(why),
@@ -51,10 +55,9 @@ pub fn apply_with_limits(tar_stream: impl Read, dest: &Path, limits: Limits) -> 
     })
 }
 
-fn apply_guarded(tar_stream: impl Read, dest: &Path) -> Result<Applied> {
+fn apply_guarded<R: Read>(mut guard: Guard<HashingReader<R>>, dest: &Path) -> Result<Applied> {
     let root: OwnedFd = File::open(dest).at(dest)?.into();
-    let mut hashing = HashingReader::new(tar_stream);
-    let mut archive = tar::Archive::new(&mut hashing);
+    let mut archive = tar::Archive::new(&mut guard);
     let mut dir_times: Vec<(Vec<Vec<u8>>, i64)> = Vec::new();
     let mut content_size = 0u64;
     let entries = archive
@@ -73,7 +76,7 @@ fn apply_guarded(tar_stream: impl Read, dest: &Path) -> Result<Applied> {
             continue;
         }
         let path = entry.path_bytes().into_owned();
-        let comps = clean_components(&path).map_err(unsafe_entry)?;
+        let comps = layer_components(&path).map_err(unsafe_entry)?;
         let meta = Meta::of(&mut entry).map_err(|e| Error::BadArchive(format!("{name}: {e}")))?;
 
         let Some((last, parents)) = comps.split_last() else {
@@ -164,7 +167,7 @@ fn apply_guarded(tar_stream: impl Read, dest: &Path) -> Result<Applied> {
                 .link_name_bytes()
                 .ok_or_else(|| unsafe_entry("hard link without a target"))?
                 .into_owned();
-            let tcomps = clean_components(&target).map_err(|r| {
+            let tcomps = layer_components(&target).map_err(|r| {
                 unsafe_entry(&format!(
                     "hard link target {:?}: {r}",
                     shown(&String::from_utf8_lossy(&target))
@@ -244,7 +247,10 @@ fn apply_guarded(tar_stream: impl Read, dest: &Path) -> Result<Applied> {
             Err(e) => return Err(Error::io(dest, e.into())),
         }
     }
-    let (diff_id, _) = hashing.finish().at(dest)?;
+    drop(archive);
+    // The rest of the stream (after the end blocks) is hashed too, under the guard's limit.
+    io::copy(&mut guard, &mut io::sink()).at(dest)?;
+    let (diff_id, _) = guard.into_inner().finish().at(dest)?;
     Ok(Applied {
         diff_id,
         content_size,
@@ -268,6 +274,13 @@ pub(crate) fn whiteout_target(hidden: &[u8]) -> std::result::Result<(), &'static
 
 fn as_slices(v: &[Vec<u8>]) -> Vec<&[u8]> {
     v.iter().map(Vec::as_slice).collect()
+}
+
+/// Splits a layer entry's name (or a hard link's target) into its components, relative to
+/// the layer's root whether it starts with `/`, `./` or neither; refuses `..`.
+pub(crate) fn layer_components(raw: &[u8]) -> std::result::Result<Vec<&[u8]>, &'static str> {
+    let start = raw.iter().position(|b| *b != b'/').unwrap_or(raw.len());
+    clean_components(&raw[start..])
 }
 
 /// Splits an archive path into its components, refusing absolute paths and `..`.
@@ -648,8 +661,28 @@ mod tests {
     }
 
     #[test]
-    fn absolute_entries_are_refused() {
-        refused(&[(F, "/evil", "", b"x")], "/evil", "absolute");
+    fn absolute_entries_are_taken_relative_to_the_root() {
+        let tar = layer(&[
+            (D, "/", "", b""),
+            (D, "/etc/", "", b""),
+            (F, "/etc/passwd", "", b"root:x:0:0::/root:/bin/sh\n"),
+            (F, "./etc/group", "", b"root:x:0:\n"),
+            (H, "/etc/passwd-", "/etc/passwd", b""),
+        ]);
+        let (outer, r) = apply_to_temp(&tar);
+        r.unwrap();
+        let snap = outer.path().join("snap");
+        let passwd = std::fs::read(snap.join("etc/passwd")).unwrap();
+        assert!(passwd.starts_with(b"root:"));
+        assert!(snap.join("etc/group").is_file());
+        assert_eq!(std::fs::read(snap.join("etc/passwd-")).unwrap(), passwd);
+        assert_eq!(outside(outer.path()), Vec::<String>::new());
+        refused(&[(F, "/../evil", "", b"x")], "/../evil", "..");
+        refused(
+            &[(S, "/link", "/tmp", b""), (F, "/link/evil", "", b"x")],
+            "/link/evil",
+            "symlink",
+        );
     }
 
     #[test]
@@ -674,7 +707,7 @@ mod tests {
     #[test]
     fn hard_links_out_of_the_layer_are_refused() {
         refused(&[(H, "hard", "../../etc/passwd", b"")], "hard", "..");
-        refused(&[(H, "hard", "/etc/passwd", b"")], "hard", "absolute");
+        refused(&[(H, "hard", "/../etc/passwd", b"")], "hard", "..");
         refused(
             &[(S, "link", "/etc", b""), (H, "hard", "link/passwd", b"")],
             "hard",
@@ -752,6 +785,18 @@ mod tests {
         assert!(clean_components(b"/etc/passwd").is_err());
         assert!(clean_components(b"a/../../b").is_err());
         assert!(clean_components(b"..").is_err());
+        assert_eq!(
+            layer_components(b"/etc/passwd").unwrap(),
+            vec![&b"etc"[..], b"passwd"]
+        );
+        assert_eq!(
+            layer_components(b"./etc/passwd").unwrap(),
+            layer_components(b"etc/passwd").unwrap()
+        );
+        assert!(layer_components(b"/").unwrap().is_empty());
+        assert!(layer_components(b"//").unwrap().is_empty());
+        assert!(layer_components(b"/../etc").is_err());
+        assert!(layer_components(b"/a/../../b").is_err());
     }
 
     #[test]

@@ -127,6 +127,10 @@ pub struct Guard<R> {
     long_link: bool,
     /// The data (with padding) that follows a sparse entry's extension blocks.
     sparse_data: u64,
+    /// The padding at the end of the entry data being passed (for a plain entry's data).
+    padding: u64,
+    /// Zeros still to give after an archive that stopped at the end of an entry's data.
+    ending: u64,
     refused: Refusal,
 }
 
@@ -145,8 +149,15 @@ impl<R: Read> Guard<R> {
             long_name: false,
             long_link: false,
             sparse_data: 0,
+            padding: 0,
+            ending: 0,
             refused: Refusal::default(),
         }
+    }
+
+    /// The stream guarded.
+    pub fn into_inner(self) -> R {
+        self.inner
     }
 
     /// A handle on why the stream was refused.
@@ -169,6 +180,7 @@ impl<R: Read> Guard<R> {
                     *left -= n;
                     buf = &buf[n as usize..];
                     if *left == 0 {
+                        self.padding = 0;
                         self.state = State::Header(Vec::with_capacity(BLOCK as usize));
                     }
                 }
@@ -320,6 +332,7 @@ impl<R: Read> Guard<R> {
             self.sparse_data = padded;
             return Ok(State::Extension(Vec::with_capacity(BLOCK as usize)));
         }
+        self.padding = padded - size;
         Ok(data(padded))
     }
 
@@ -446,7 +459,25 @@ impl<R: Read> Read for Guard<R> {
         if let Some(why) = self.refused.get() {
             return Err(io::Error::other(why));
         }
+        if self.ending > 0 {
+            let n = (self.ending.min(buf.len() as u64)) as usize;
+            buf[..n].fill(0);
+            self.ending -= n as u64;
+            return Ok(n);
+        }
         let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            // An archive that stops right after an entry's data, without its padding and
+            // the end-of-archive blocks (as umoci 0.4's `insert` writes one): ended there,
+            // as Go's archive/tar (docker's and containerd's reader) reads it.
+            if let State::Data(left) = self.state {
+                if left <= self.padding {
+                    self.state = State::End;
+                    self.ending = left + 2 * BLOCK;
+                    return self.read(buf);
+                }
+            }
+        }
         self.read += n as u64;
         if self.read > self.limits.max_bytes {
             return Err(self.refuse(format!(
@@ -529,6 +560,34 @@ mod tests {
         assert_eq!(std::fs::read(dir.path().join(&long)).unwrap(), b"hello");
         assert_eq!(std::fs::read(dir.path().join("p/pax")).unwrap(), b"seven!!");
         assert_eq!(std::fs::read(dir.path().join("f49")).unwrap().len(), 600);
+    }
+
+    #[test]
+    fn an_archive_ending_at_its_last_datas_end_is_read_as_go_reads_it() {
+        // As umoci 0.4's `insert` writes one: no padding after the last data, no end blocks.
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = header("a", tar::EntryType::Regular, 6);
+        h.set_cksum();
+        b.append(&h, &b"hello\n"[..]).unwrap();
+        let mut h = header("b", tar::EntryType::Regular, 512);
+        h.set_cksum();
+        b.append(&h, &[b'b'; 512][..]).unwrap();
+        let mut h = header("c", tar::EntryType::Regular, 3);
+        h.set_cksum();
+        b.append(&h, &b"end"[..]).unwrap();
+        let bytes = b.into_inner().unwrap();
+        let cut = 512 + 512 + 512 + 512 + 512 + 3;
+        let dir = tempfile::tempdir().unwrap();
+        apply_with_limits(&bytes[..cut], dir.path(), small()).unwrap();
+        assert_eq!(std::fs::read(dir.path().join("c")).unwrap(), b"end");
+        // Ending at a header's place (b's data fills its blocks), too.
+        let dir = tempfile::tempdir().unwrap();
+        apply_with_limits(&bytes[..512 * 4], dir.path(), small()).unwrap();
+        assert_eq!(std::fs::read(dir.path().join("b")).unwrap().len(), 512);
+        // Cut inside data: still an error.
+        let dir = tempfile::tempdir().unwrap();
+        assert!(apply_with_limits(&bytes[..cut - 1], dir.path(), small()).is_err());
+        assert!(apply_with_limits(&bytes[..512 * 3 + 100], dir.path(), small()).is_err());
     }
 
     #[test]
