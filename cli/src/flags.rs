@@ -124,11 +124,21 @@ pub fn docker_flags(cmd: Command) -> Command {
 fn add_docker_flags(mut cmd: Command, top: &Command, path: &mut Vec<String>) -> Command {
     if !path.is_empty() {
         let at = canonical(top, path);
+        // A flag the verb has (done since the table was written) is the verb's.
+        let has = |cmd: &Command, f: &DockerFlag| {
+            cmd.get_arguments().any(|a| a.get_long() == Some(f.long()))
+        };
         for f in NO_OPS.iter().filter(|f| f.of(&at)) {
+            if has(&cmd, f) {
+                continue;
+            }
             let help = format!("Accepted as docker's; no effect: {}", f.why);
             cmd = cmd.arg(f.arg(format!("noop:{}", f.long()), help));
         }
         for f in REFUSED.iter().filter(|f| f.of(&at)) {
+            if has(&cmd, f) {
+                continue;
+            }
             cmd = cmd.arg(
                 f.arg(format!("{REFUSED_ID}{}", f.long()), String::new())
                     .hide(true),
@@ -461,11 +471,6 @@ pub const REFUSED: &[DockerFlag] = &[
         path: "container rm",
         flag: "-l/--link",
         why: "legacy links are not supported",
-    },
-    DockerFlag {
-        path: "image build",
-        flag: "--cache-from=",
-        why: "the build cache is the local one only",
     },
     DockerFlag {
         path: "image build",
