@@ -348,7 +348,7 @@ spec:
     assert!(out.contains("setting=1"), "{out}");
     assert!(out.contains("s3cret") && out.contains("host-file"), "{out}");
     let env =
-        k.t.ok(["kube", "exec", "app", "--", "printenv", "CM_color"]);
+        k.t.ok(["kube", "exec", "app", "--", "sh", "-c", "echo $CM_color"]);
     assert_eq!(env.trim(), "blue");
     let f = k.file("app.yaml", &yaml);
     k.t.ok(["kube", "down", &f]);
@@ -548,4 +548,89 @@ spec:
     assert_eq!(k.t.ok(["pod", "ls", "-q"]), "");
     assert_eq!(k.t.ok(["ps", "-a", "-q"]), "");
     drop(held);
+}
+
+/// kubernetes-validate (`make deps` installs it into target/venv), strictly, for the
+/// Kubernetes version kube's own tests check against.
+fn validate_strictly(k: &Kube, name: &str, yaml: &str) {
+    let tool = harness::workspace().join("target/venv/bin/kubernetes-validate");
+    assert!(
+        tool.exists(),
+        "run `make deps`: {} is missing",
+        tool.display()
+    );
+    let f = k.file(name, yaml);
+    let out = std::process::Command::new(tool)
+        .args(["--strict", "-k", "1.37.0", &f])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && !stdout.contains("ERROR") && !stdout.contains("WARN"),
+        "{stdout}{}\n{yaml}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn generated_yaml_validates_strictly_and_plays_back() {
+    let k = Kube::new();
+    let t = &k.t;
+    t.ok([
+        "pod",
+        "create",
+        "--name",
+        "gen",
+        "--network",
+        "kube",
+        "-p",
+        "8080",
+    ]);
+    t.ok([
+        "run",
+        "-d",
+        "--pod",
+        "gen",
+        "--name",
+        "gen-web",
+        "-e",
+        "GREETING=hi",
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "8080",
+    ]);
+    t.ok([
+        "run", "-d", "--pod", "gen", "--name", "gen-side", "busybox", "sleep", "600",
+    ]);
+    let pod_yaml = t.ok(["kube", "generate", "gen"]);
+    assert!(
+        pod_yaml.contains("kind: Pod") && pod_yaml.contains("GREETING"),
+        "{pod_yaml}"
+    );
+    validate_strictly(&k, "gen-pod.yaml", &pod_yaml);
+    t.ok([
+        "run", "-d", "--name", "solo", "--memory", "64m", "busybox", "sleep", "600",
+    ]);
+    let dep_yaml = t.ok(["kube", "generate", "--replicas", "2", "solo"]);
+    assert!(
+        dep_yaml.contains("kind: Deployment") && dep_yaml.contains("replicas: 2"),
+        "{dep_yaml}"
+    );
+    validate_strictly(&k, "gen-deploy.yaml", &dep_yaml);
+    // Played back here, after what they came from is gone.
+    t.ok(["pod", "rm", "-f", "gen"]);
+    t.ok(["rm", "-f", "solo"]);
+    let f = k.file("gen-pod.yaml", &pod_yaml);
+    t.ok(["kube", "play", &f]);
+    let pods = k.pods();
+    assert_eq!(pods.len(), 1, "{pods:?}");
+    assert_eq!(pods[0].0, "gen");
+    assert!(eventually(10, || k.pods()[0].1 == "2/2"), "{:?}", k.pods());
+    let g = k.file("gen-deploy.yaml", &dep_yaml);
+    t.ok(["kube", "play", &g]);
+    assert_eq!(k.pods().len(), 3);
+    t.ok(["kube", "down", &f, &g]);
+    assert_eq!(t.ok(["pod", "ls", "-q"]), "");
 }

@@ -92,6 +92,13 @@ fn two_containers_of_a_pod_talk_over_localhost_and_share_ipc_and_uts() {
     let v: serde_json::Value = serde_json::from_str(&t.ok(["pod", "inspect", "web"])).unwrap();
     assert_eq!(v[0]["State"], "Running", "{v}");
     assert_eq!(v[0]["NumContainers"], 2);
+    let ps = t.ok(["ps", "--pod"]);
+    assert!(ps.contains("PODNAME") && ps.contains(&id[..12]), "{ps}");
+    assert_eq!(
+        ps.lines().filter(|l| l.trim_end().ends_with(" web")).count(),
+        2,
+        "{ps}"
+    );
     // No process holds the pod: only the containers' monitors and their processes.
     let ls = t.ok(["pod", "ls"]);
     assert!(ls.contains("web") && ls.contains("Running"), "{ls}");

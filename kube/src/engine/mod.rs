@@ -89,6 +89,27 @@ pub fn read(inputs: &[Input], say: &dyn Fn(&str)) -> Result<(Vec<crate::Object>,
     Ok((objects, plan))
 }
 
+/// A node port in 30000–32767 that is neither `taken` nor bound on the host.
+fn free_node_port(taken: &[u16]) -> Result<u16> {
+    for port in 30000..=32767u16 {
+        if taken.contains(&port) {
+            continue;
+        }
+        let m = rbox_network::PortMapping {
+            host_ip: None,
+            host_port: port,
+            container_port: port,
+            protocol: "tcp".into(),
+        };
+        if rbox_network::ports::reserve(std::slice::from_ref(&m)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err(EngineError::Failed(
+        "no free node port in 30000-32767".into(),
+    ))
+}
+
 /// Pods to add or remove so that `w` has its replicas (the newest go first).
 fn scale<'a>(
     w: &'a Workload,
@@ -222,6 +243,91 @@ impl Engine {
             hosts.extend(svc.iter().cloned());
             rpod::set_extra_hosts(&self.containers, &p.pod, hosts)?;
         }
+        self.sync_node_ports(services, &all)
+    }
+
+    /// Publishes each NodePort Service's ports on the host, to the first of its pods that
+    /// has an address (one pod: a port leads to one address); what no longer stands is
+    /// unpublished.
+    fn sync_node_ports(&self, services: &[ServicePlan], all: &[KubePod]) -> Result<()> {
+        let nets = rbox_network::Networks::open(&self.root);
+        let recorded = self.state.all_node_ports();
+        let mut taken: Vec<u16> = recorded
+            .iter()
+            .flat_map(|(_, n)| n.ports.iter().map(|p| p.host_port))
+            .collect();
+        for s in services.iter().filter(|s| s.kind == ServiceKind::NodePort) {
+            let before = self.state.node_ports(&s.name);
+            let target = all
+                .iter()
+                .filter(|p| selected(&s.selector, &p.labels()))
+                .find(|p| p.pod.ip().is_some());
+            let now = match target {
+                None => None,
+                Some(p) => {
+                    let workload = p.owner().split_once('/').map_or("", |(_, n)| n);
+                    let mut ports = Vec::new();
+                    for sp in &s.ports {
+                        let container_port = sp
+                            .targets
+                            .iter()
+                            .find(|t| t.workload == workload)
+                            .map(|t| t.container_port)
+                            .unwrap_or(sp.port);
+                        let host_port = match sp.node_port.or_else(|| {
+                            before.as_ref().and_then(|b| {
+                                b.ports
+                                    .iter()
+                                    .find(|m| m.container_port == container_port)
+                                    .map(|m| m.host_port)
+                            })
+                        }) {
+                            Some(n) => n,
+                            None => free_node_port(&taken)?,
+                        };
+                        taken.push(host_port);
+                        ports.push(rbox_network::PortMapping {
+                            host_ip: None,
+                            host_port,
+                            container_port,
+                            protocol: sp.protocol.as_lower().into(),
+                        });
+                    }
+                    Some(state::NodePorts {
+                        network: p.pod.network.clone(),
+                        ip: p.pod.ip().expect("an address"),
+                        ports,
+                    })
+                }
+            };
+            if now == before {
+                continue;
+            }
+            if let Some(b) = &before {
+                if let Ok(net) = nets.get(&b.network) {
+                    rbox_network::nat::unpublish(&net, b.ip, &b.ports);
+                }
+            }
+            if let Some(n) = &now {
+                let net = nets.get(&n.network)?;
+                nets.ensure_up(&net)?;
+                rbox_network::nat::publish(&net, n.ip, &n.ports)?;
+            }
+            self.state
+                .save_node_ports(&s.name, now.as_ref())
+                .map_err(|e| EngineError::Failed(format!("Service {}: {e}", s.name)))?;
+        }
+        for (name, n) in recorded {
+            let stands = services
+                .iter()
+                .any(|s| s.name == name && s.kind == ServiceKind::NodePort);
+            if !stands {
+                if let Ok(net) = nets.get(&n.network) {
+                    rbox_network::nat::unpublish(&net, n.ip, &n.ports);
+                }
+                let _ = self.state.save_node_ports(&name, None);
+            }
+        }
         Ok(())
     }
 
@@ -326,7 +432,7 @@ impl Engine {
         for s in &plan.services {
             if matches!(s.kind, ServiceKind::NodePort) {
                 (o.say)(&format!(
-                    "warning: Service {}: type NodePort: its node ports are not published (hostPort is)",
+                    "warning: Service {}: type NodePort: each node port leads to one of its pods, not to each in turn",
                     s.name
                 ));
             }

@@ -27,6 +27,14 @@ fn write<T: Serialize>(p: &Path, v: &T) -> std::io::Result<()> {
     std::fs::rename(tmp, p)
 }
 
+/// A NodePort Service's ports as published: on the host, to one pod's address.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NodePorts {
+    pub network: String,
+    pub ip: std::net::Ipv4Addr,
+    pub ports: Vec<rbox_network::PortMapping>,
+}
+
 /// `Deployment/web` as a file name.
 pub fn key(kind: WorkloadKind, name: &str) -> String {
     format!("{kind:?}_{name}")
@@ -106,6 +114,34 @@ impl State {
     /// Forgets a Service.
     pub fn remove_service(&self, name: &str) {
         let _ = std::fs::remove_file(self.dir.join("services").join(format!("{name}.json")));
+    }
+
+    fn node_ports_path(&self, service: &str) -> PathBuf {
+        self.dir.join("nodeports").join(format!("{service}.json"))
+    }
+
+    /// Where a NodePort Service's ports lead now.
+    pub fn node_ports(&self, service: &str) -> Option<NodePorts> {
+        read(&self.node_ports_path(service))
+    }
+
+    /// Every NodePort Service's ports, by Service.
+    pub fn all_node_ports(&self) -> Vec<(String, NodePorts)> {
+        list(&self.dir.join("nodeports"))
+            .iter()
+            .filter_map(|p| Some((p.file_stem()?.to_str()?.to_owned(), read(p)?)))
+            .collect()
+    }
+
+    /// Records (or with `None`, forgets) where a Service's node ports lead.
+    pub fn save_node_ports(&self, service: &str, n: Option<&NodePorts>) -> std::io::Result<()> {
+        match n {
+            Some(n) => write(&self.node_ports_path(service), n),
+            None => match std::fs::remove_file(self.node_ports_path(service)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            },
+        }
     }
 
     fn history_path(&self, deployment: &str) -> PathBuf {
