@@ -15,7 +15,7 @@ RUNS=${RUNS:-30}
 OUT=${OUT:-target/bench/start-$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$OUT"
 
-cargo build --release --bin rbox >&2
+[ -n "${NO_BUILD:-}" ] || cargo build --release --bin rbox >&2
 RBOX=$PWD/target/release/rbox
 export RBOX_ROOT=${BENCH_ROOT:-/var/lib/rbox-bench}
 RBOX=$RBOX rootfs-fixtures/busybox.sh busybox:latest >&2

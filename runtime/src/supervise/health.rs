@@ -100,17 +100,17 @@ impl Prober {
     }
 
     /// Starts a probe when one is due (not while the container is paused), and kills a
-    /// probe that outlived its own timeout.
-    pub(crate) fn tick(&mut self, now: Instant) {
+    /// probe that outlived its own timeout. Returns whether it started one.
+    pub(crate) fn tick(&mut self, now: Instant) -> bool {
         if let Some(p) = &mut self.probe {
             if !p.killed && now >= p.began + self.config.timeout + GRACE {
                 let _ = kill(Pid::from_raw(p.pid), Signal::SIGKILL);
                 p.killed = true;
             }
-            return;
+            return false;
         }
         if now < self.next {
-            return;
+            return false;
         }
         let paused = self
             .containers
@@ -119,13 +119,17 @@ impl Prober {
             .unwrap_or(false);
         if paused {
             self.next = now + self.config.interval;
-            return;
+            return false;
         }
         match self.spawn() {
-            Ok(p) => self.probe = Some(p),
+            Ok(p) => {
+                self.probe = Some(p);
+                true
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "starting a health probe");
                 self.next = now + self.config.interval;
+                false
             }
         }
     }

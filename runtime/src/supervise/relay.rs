@@ -236,7 +236,10 @@ impl Relay {
                 }
             }
             if let Some(h) = self.health.as_mut().filter(|_| status.is_none()) {
-                h.tick(now);
+                // What starting a probe paged in is given back too.
+                if h.tick(now) {
+                    release_startup_memory();
+                }
             }
             if ready.iter().any(|r| *r) {
                 released = false;
