@@ -18,7 +18,7 @@ use rbox_runtime::Containers;
 
 pub use attach::{attach, AttachArgs};
 pub use exec::{exec, ExecArgs};
-pub use inspect::{inspect, port, InspectArgs, PortArgs};
+pub use inspect::{container_inspect, inspect, port, ContainerInspectArgs, InspectArgs, PortArgs};
 pub use lifecycle::{
     kill, pause, rename, restart, rm, start, stop, unpause, wait, KillArgs, PauseArgs, RenameArgs,
     RmArgs, StartArgs, StopArgs, WaitArgs,
