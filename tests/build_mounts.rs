@@ -555,3 +555,44 @@ fn named_build_contexts_and_unsupported_features() {
         before.assert_unchanged(&t, ins);
     }
 }
+
+#[test]
+fn a_cache_exported_to_a_directory_is_used_by_another_root() {
+    let t = busybox();
+    let dir = tempfile::tempdir().unwrap();
+    let df = "FROM busybox\nCOPY f /f\nRUN echo built > /r\n";
+    let ctx = context(&[("Dockerfile", df), ("f", "x\n")]);
+    let to = format!("type=local,dest={}", dir.path().display());
+    let (code, out, err) = t.build(ctx.path(), &["-t", "e:1", "--cache-to", &to]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(dir.path().join("index.json").is_file());
+    // Another machine with the same base image.
+    let other = TestRoot::new();
+    let archive = dir.path().join("busybox.tar");
+    t.ok([
+        std::ffi::OsStr::new("save"),
+        "-o".as_ref(),
+        archive.as_os_str(),
+        "busybox".as_ref(),
+    ]);
+    other.ok([
+        std::ffi::OsStr::new("load"),
+        "-i".as_ref(),
+        archive.as_os_str(),
+    ]);
+    let from = format!("type=local,src={}", dir.path().display());
+    let (code, out, err) = other.build(ctx.path(), &["-t", "e:1", "--cache-from", &from]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(out.matches("Using cache").count(), 2, "{out}");
+    assert_eq!(cat(&other, "e:1", "/r"), "built\n");
+    other.assert_blobs_match_digests();
+    for (flag, v, says) in [
+        ("--cache-from", "type=registry,ref=x", "not supported"),
+        ("--cache-to", "type=local", "dest=DIR is required"),
+        ("--cache-from", "src=/x", "type=local"),
+    ] {
+        let (code, _, err) = other.build(ctx.path(), &[flag, v]);
+        assert_ne!(code, 0);
+        assert!(err.contains(says), "{flag} {v}: {err}");
+    }
+}

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use clap::Args;
 use rbox_builder::build::{
-    build_with as run_build, parse_secret_flag, parse_ssh_flag, prune_cache_mounts, BuildError,
-    BuildOptions, MoreOptions, NamedContext, SecretSource,
+    build_with as run_build, parse_cache_flag, parse_secret_flag, parse_ssh_flag,
+    prune_cache_mounts, BuildError, BuildOptions, MoreOptions, NamedContext, SecretSource,
 };
 use rbox_builder::commit::{commit as run_commit, CommitOptions};
 use rbox_image::{Reference, Store};
@@ -64,6 +64,12 @@ pub struct BuildArgs {
     /// --from=NAME and RUN --mount=from=NAME (repeatable).
     #[arg(long)]
     build_context: Vec<String>,
+    /// Take cached layers from a directory: type=local,src=DIR (repeatable).
+    #[arg(long)]
+    cache_from: Vec<String>,
+    /// Write the build's layers to a directory for --cache-from: type=local,dest=DIR.
+    #[arg(long)]
+    cache_to: Option<String>,
     /// The build context: a directory, or - for standard input (a Dockerfile alone, or a
     /// tar archive of the context, plain, gzip or zstd, with its Dockerfile at the root).
     context: PathBuf,
@@ -292,6 +298,18 @@ pub fn build(root: &Path, mut a: BuildArgs) -> CliResult {
             .map(|v| NamedContext::parse_flag(v))
             .collect::<Result<Vec<_>, _>>()
             .map_err(CliError::Failed)?,
+        cache_from: a
+            .cache_from
+            .iter()
+            .map(|v| parse_cache_flag("--cache-from", v, "src"))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(CliError::Failed)?,
+        cache_to: a
+            .cache_to
+            .as_deref()
+            .map(|v| parse_cache_flag("--cache-to", v, "dest"))
+            .transpose()
+            .map_err(CliError::Failed)?,
     };
     let store = Store::open(root)?;
     let containers = Containers::open(root)?;
@@ -462,8 +480,10 @@ pub fn builder(root: &Path, c: BuilderCommand) -> CliResult {
     if let Ok(entries) = std::fs::read_dir(&dir) {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            // Step entries are named by their key; the context's file records stay.
-            if name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()) {
+            // Step entries are named by their key, records of COPY steps `copy-<slot>.json`;
+            // the context's file records stay.
+            let step = name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit());
+            if step || (name.starts_with("copy-") && name.ends_with(".json")) {
                 let _ = std::fs::remove_file(e.path());
             }
         }

@@ -11,11 +11,11 @@ use std::path::PathBuf;
 use rbox_image::config::ImageConfig;
 use rbox_image::{Digest, Store};
 
-use super::{Builder, Result, StageState};
+use super::{BuildError, Builder, Result, StageState};
 
 /// A cached step: the layer it made.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct CacheEntry {
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct CacheEntry {
     digest: String,
     size: u64,
     media_type: String,
@@ -52,6 +52,75 @@ pub(super) fn same_image_as_before(store: &Store, config: ImageConfig) -> ImageC
     let _ = fs::create_dir_all(record.parent().expect("in build-cache"))
         .and_then(|_| fs::write(&record, digest.to_string()));
     config
+}
+
+/// A cache carried between machines (`--cache-to` / `--cache-from type=local`): a
+/// directory holding `index.json` (step key → layer) and the layers under `blobs/sha256/`.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct LocalCache {
+    version: u32,
+    entries: std::collections::BTreeMap<String, CacheEntry>,
+}
+
+/// Reads the index of each `--cache-from` directory: key → (directory, layer).
+pub(crate) fn read_cache_dirs(
+    dirs: &[PathBuf],
+) -> Result<std::collections::HashMap<String, (PathBuf, CacheEntry)>> {
+    let mut out = std::collections::HashMap::new();
+    for dir in dirs {
+        let path = dir.join("index.json");
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            // Nothing exported there yet: a first build.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                return Err(BuildError::Failed(format!(
+                    "--cache-from {}: {e}",
+                    path.display()
+                )))
+            }
+        };
+        let c: LocalCache = serde_json::from_slice(&bytes)
+            .map_err(|e| BuildError::Failed(format!("--cache-from {}: {e}", path.display())))?;
+        for (k, e) in c.entries {
+            out.entry(k).or_insert_with(|| (dir.clone(), e));
+        }
+    }
+    Ok(out)
+}
+
+/// Writes the layers the build used to `dir` (`--cache-to type=local,dest=DIR`), adding to
+/// what it holds.
+pub(crate) fn write_cache_dir(
+    store: &Store,
+    dir: &std::path::Path,
+    used: &[(String, CacheEntry)],
+) -> Result<()> {
+    let blobs = dir.join("blobs/sha256");
+    fs::create_dir_all(&blobs)?;
+    let index = dir.join("index.json");
+    let mut c: LocalCache = fs::read(&index)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    c.version = 1;
+    for (key, e) in used {
+        let Ok(d) = e.digest.parse::<Digest>() else {
+            continue;
+        };
+        let to = blobs.join(d.hex());
+        if !to.exists() {
+            let tmp = blobs.join(format!(".{}.tmp", d.hex()));
+            let from = store.blob_path(&d);
+            if fs::hard_link(&from, &tmp).is_err() {
+                fs::copy(&from, &tmp)?;
+            }
+            fs::rename(&tmp, &to)?;
+        }
+        c.entries.insert(key.clone(), e.clone());
+    }
+    rbox_image::store::replace_file(&index, &serde_json::to_vec_pretty(&c).expect("json"))?;
+    Ok(())
 }
 
 /// The version of the key encoding: a change to [`StepKey`] that could give an old key a
@@ -187,18 +256,18 @@ impl Builder<'_> {
         if self.o.no_cache {
             return Ok(false);
         }
-        let Ok(bytes) = fs::read(self.cache_path(key)) else {
-            return Ok(false);
+        let local = fs::read(self.cache_path(key))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<CacheEntry>(&b).ok())
+            .and_then(|e| Some((e.digest.parse::<Digest>().ok()?, e)))
+            .filter(|(d, _)| self.store.has_blob(d));
+        let (d, e) = match local {
+            Some(found) => found,
+            None => match self.imported(key)? {
+                Some(found) => found,
+                None => return Ok(false),
+            },
         };
-        let Ok(e) = serde_json::from_slice::<CacheEntry>(&bytes) else {
-            return Ok(false);
-        };
-        let Ok(d) = e.digest.parse::<Digest>() else {
-            return Ok(false);
-        };
-        if !self.store.has_blob(&d) {
-            return Ok(false);
-        }
         let parent = st.chain.last().cloned();
         let chain = match &parent {
             Some(p) => p.chain(&d),
@@ -209,6 +278,7 @@ impl Builder<'_> {
             self.store
                 .unpack_layer(blob, parent.as_ref(), Some(&d), &d.to_string())?;
         }
+        self.used(key, &e);
         st.layers.push((e.media_type, d.clone(), e.size));
         st.diff_ids.push(d);
         st.chain.push(chain);
@@ -216,17 +286,54 @@ impl Builder<'_> {
         Ok(true)
     }
 
+    /// The layer `--cache-from` has for `key`, taken into the store (its digest checked)
+    /// and remembered as a local entry.
+    fn imported(&mut self, key: &Digest) -> Result<Option<(Digest, CacheEntry)>> {
+        let o = self.o;
+        let Some((dir, e)) = o.imported.get(key.hex()) else {
+            return Ok(None);
+        };
+        let Ok(d) = e.digest.parse::<Digest>() else {
+            return Ok(None);
+        };
+        if !self.store.has_blob(&d) {
+            let Ok(f) = fs::File::open(dir.join("blobs/sha256").join(d.hex())) else {
+                return Ok(None);
+            };
+            if self.store.ingest(f, Some(&d)).is_err() {
+                return Ok(None);
+            }
+        }
+        self.write_entry(key, e)?;
+        let _ = writeln!(self.log, "--> Imported from {}", dir.display());
+        Ok(Some((d, e.clone())))
+    }
+
+    /// Notes that the build used the layer of `key` (for `--cache-to`).
+    fn used(&self, key: &Digest, e: &CacheEntry) {
+        self.used
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((key.hex().to_owned(), e.clone()));
+    }
+
     pub(super) fn remember(&self, key: &Digest, diff: &rbox_image::diff::Diff) -> Result<()> {
-        let dir = self.store.root().join("build-cache");
-        fs::create_dir_all(&dir)?;
         let e = CacheEntry {
             digest: diff.digest.to_string(),
             size: diff.size,
             media_type: "application/vnd.oci.image.layer.v1.tar".into(),
         };
+        self.write_entry(key, &e)?;
+        self.used(key, &e);
+        Ok(())
+    }
+
+    fn write_entry(&self, key: &Digest, e: &CacheEntry) -> Result<()> {
+        let dir = self.store.root().join("build-cache");
+        fs::create_dir_all(&dir)?;
         rbox_image::store::replace_file(
             &self.cache_path(key),
-            &serde_json::to_vec(&e).expect("json"),
+            &serde_json::to_vec(e).expect("json"),
         )?;
         Ok(())
     }

@@ -192,6 +192,43 @@ pub struct MoreOptions {
     /// `--build-context NAME=DIR|docker-image://REF`: what `FROM NAME`, `COPY --from=NAME`
     /// and `RUN --mount=from=NAME` name (a stage of that name comes first).
     pub contexts: Vec<(String, NamedContext)>,
+    /// `--cache-from type=local,src=DIR`: layers of steps built elsewhere.
+    pub cache_from: Vec<PathBuf>,
+    /// `--cache-to type=local,dest=DIR`: where the layers of the build's steps are written.
+    pub cache_to: Option<PathBuf>,
+}
+
+/// Parses `--cache-from type=local,src=DIR` (`dest=` for `--cache-to`): only local
+/// directories are supported.
+pub fn parse_cache_flag(flag: &str, v: &str, key: &str) -> std::result::Result<PathBuf, String> {
+    let fields: Vec<(&str, &str)> = v
+        .split(',')
+        .map(|f| f.split_once('=').unwrap_or((f, "")))
+        .collect();
+    match fields.iter().find(|(k, _)| *k == "type").map(|(_, t)| *t) {
+        Some("local") => {}
+        Some(t) => {
+            return Err(format!(
+                "{flag} {v}: cache type {t:?} is not supported (type=local,{key}=DIR)"
+            ))
+        }
+        None => return Err(format!("{flag} {v}: type=local,{key}=DIR")),
+    }
+    let mut dir = None;
+    for (k, d) in fields {
+        match (k, d) {
+            ("type", _) => {}
+            (k, d) if k == key && !d.is_empty() => dir = Some(PathBuf::from(d)),
+            // BuildKit's export modes: every layer the build used is written either way.
+            ("mode", "min" | "max") if flag == "--cache-to" => {}
+            _ => {
+                return Err(format!(
+                    "{flag} {v}: unknown field {k:?} (type=local,{key}=DIR)"
+                ))
+            }
+        }
+    }
+    dir.ok_or_else(|| format!("{flag} {v}: {key}=DIR is required"))
 }
 
 /// Builds the image; progress and RUN output go to `log`.
@@ -251,6 +288,7 @@ pub fn build_with(
         ssh: o.ssh.clone(),
         allow_insecure: o.allow_insecure,
         contexts: more.contexts.clone(),
+        imported: cache::read_cache_dirs(&more.cache_from)?,
     };
     let order: Vec<&Stage> = df
         .stages
@@ -301,11 +339,17 @@ pub fn build_with(
         steps,
         multi: order.len() > 1,
         numbered: AtomicUsize::new(0),
+        used: std::sync::Mutex::new(Vec::new()),
     };
     let outcome = shared.run_stages(&order, log);
     // What was learned of the context's files holds whether or not the build succeeded.
     shared.ctx.save_stats();
     let mut done = outcome?;
+    if let Some(dir) = &more.cache_to {
+        let used = shared.used.lock().unwrap_or_else(|e| e.into_inner());
+        cache::write_cache_dir(store, dir, &used)
+            .map_err(|e| BuildError::Failed(format!("--cache-to {}: {e}", dir.display())))?;
+    }
     let now = shared.now();
     let mut state = done.remove(&target).expect("the target stage was built");
     if !o.labels.is_empty() {
@@ -347,6 +391,8 @@ pub(crate) struct Opts {
     pub(super) ssh: Vec<(String, PathBuf)>,
     pub(super) allow_insecure: bool,
     pub(super) contexts: Vec<(String, NamedContext)>,
+    /// `--cache-from`'s layers by step key.
+    pub(super) imported: HashMap<String, (PathBuf, cache::CacheEntry)>,
 }
 
 /// What every stage of a build shares.
@@ -364,6 +410,8 @@ struct Shared<'a> {
     multi: bool,
     /// The steps announced so far, over all stages.
     numbered: AtomicUsize,
+    /// The layers the build made or took from the cache, by step key.
+    used: std::sync::Mutex<Vec<(String, cache::CacheEntry)>>,
 }
 
 /// What a stage's thread tells the build.
@@ -523,6 +571,7 @@ impl Shared<'_> {
                 .unwrap_or_else(|| format!("stage-{}", stage.index)),
             multi: self.multi,
             numbered: &self.numbered,
+            used: &self.used,
             attached,
         }
     }
@@ -558,6 +607,7 @@ pub(crate) struct Builder<'a> {
     /// Several stages: steps are shown as `[stage k/n]` and errors name the stage.
     pub(super) multi: bool,
     pub(super) numbered: &'a AtomicUsize,
+    pub(super) used: &'a std::sync::Mutex<Vec<(String, cache::CacheEntry)>>,
     /// RUN's output goes to the terminal as it is (else through `log`, a line at a time).
     pub(super) attached: bool,
 }
