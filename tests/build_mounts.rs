@@ -96,6 +96,10 @@ fn a_cache_mount_survives_between_builds_and_is_not_in_the_image() {
     t.ok(["builder", "prune", "-f"]);
     build("3", "c:3");
     assert_eq!(cat(&t, "c:3", "/seen"), "3\n");
+    // `system prune` clears them too.
+    t.ok(["system", "prune", "-f"]);
+    build("4", "c:4");
+    assert_eq!(cat(&t, "c:4", "/seen"), "4\n");
     // mode, uid and gid make the cache's directory; a private one is another instance
     // only when this one is in use.
     let owned = "FROM busybox\nRUN --mount=type=cache,target=/c,id=o,mode=0700,uid=1000,gid=1001,sharing=private stat -c '%a %u %g' /c > /seen\n";

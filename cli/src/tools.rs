@@ -395,7 +395,7 @@ fn system_prune(root: &Path, a: SystemPruneArgs) -> CliResult {
             ""
         };
         let warning = format!(
-            "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n{volumes}  - {images}\n"
+            "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n{volumes}  - {images}\n  - unused build cache\n"
         );
         if !confirm(&warning)? {
             return Ok(ExitCode::SUCCESS);
@@ -404,6 +404,8 @@ fn system_prune(root: &Path, a: SystemPruneArgs) -> CliResult {
     let store = rbox_image::Store::open(root)?;
     let containers = Containers::open(root)?;
     let pruned = rbox_runtime::ops::system::prune(&store, &containers, a.all, a.volumes)?;
+    // The build's cache mounts (RUN --mount=type=cache) no build is using, as docker's.
+    let build_cache = rbox_builder::build::prune_cache_mounts(root)?;
     let (cs, networks, volumes, images) = (
         &pruned.containers,
         &pruned.networks,
@@ -436,7 +438,11 @@ fn system_prune(root: &Path, a: SystemPruneArgs) -> CliResult {
         }
         writeln!(out)?;
     }
-    writeln!(out, "Total reclaimed space: {}", size4(pruned.space()))?;
+    writeln!(
+        out,
+        "Total reclaimed space: {}",
+        size4(pruned.space() + build_cache)
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
