@@ -415,3 +415,94 @@ pub fn logout(root: &Path, a: LogoutArgs) -> CliResult {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(Args, Debug)]
+pub struct SearchArgs {
+    /// Show at most this many results.
+    #[arg(long, default_value_t = 25)]
+    limit: usize,
+    /// A Go template for each row ("{{.Name}}"), "table TEMPLATE", "table" or "json".
+    #[arg(long)]
+    format: Option<String>,
+    /// Don't truncate output.
+    #[arg(long)]
+    no_trunc: bool,
+    /// Filter: stars=N, is-official=true|false (a catalog has neither: no stars, none
+    /// official).
+    #[arg(short, long)]
+    filter: Vec<String>,
+    /// REGISTRY/TERM: the repositories of REGISTRY's catalog whose name holds TERM
+    /// (a term without a registry is Docker Hub's, which has no catalog).
+    term: String,
+    #[command(flatten)]
+    flags: RegistryFlags,
+}
+
+/// `search`'s default table and docker's column titles.
+const SEARCH: crate::format::Listing = crate::format::Listing {
+    default: "{{.Name}}\t{{.Description}}\t{{.StarCount}}\t{{.IsOfficial}}",
+    headers: &[
+        ("Name", "NAME"),
+        ("Description", "DESCRIPTION"),
+        ("StarCount", "STARS"),
+        ("IsOfficial", "OFFICIAL"),
+        ("IsAutomated", "AUTOMATED"),
+    ],
+};
+
+/// `search`: a registry's catalog filtered by the term.
+pub fn search(root: &Path, a: SearchArgs) -> CliResult {
+    // `host[:port]/term` names a registry as an image reference does.
+    let (registry, term) = match a.term.split_once('/') {
+        Some((host, rest)) if host.contains(['.', ':']) || host == "localhost" => {
+            (host.to_owned(), rest.to_owned())
+        }
+        _ => ("docker.io".to_owned(), a.term.clone()),
+    };
+    let mut keep_all = true;
+    for f in &a.filter {
+        match f.split_once('=') {
+            Some(("stars", n)) => {
+                let n: u64 = n
+                    .parse()
+                    .map_err(|_| CliError::Failed(format!("invalid filter 'stars={n}'")))?;
+                keep_all &= n == 0;
+            }
+            Some(("is-official", v)) => match v {
+                "true" | "1" => keep_all = false,
+                "false" | "0" => {}
+                _ => {
+                    return Err(CliError::Failed(format!(
+                        "invalid filter 'is-official={v}'"
+                    )))
+                }
+            },
+            Some(("is-automated", v)) if v == "false" || v == "true" => keep_all &= v == "false",
+            _ => return Err(CliError::Failed(format!("invalid filter '{f}'"))),
+        }
+    }
+    let client = a.flags.connect(root, &registry)?;
+    let found = rbox_registry::search::search(&client, &term, a.limit).map_err(fail)?;
+    let rows: Vec<crate::format::Row> = found
+        .iter()
+        .filter(|_| keep_all)
+        .map(|name| crate::format::Row {
+            fields: crate::template::object([
+                (
+                    "Name",
+                    serde_json::Value::String(format!("{registry}/{name}")),
+                ),
+                ("Description", serde_json::Value::String(String::new())),
+                ("StarCount", serde_json::Value::from(0)),
+                ("IsOfficial", serde_json::Value::Bool(false)),
+                ("IsAutomated", serde_json::Value::Bool(false)),
+            ]),
+            labels: Default::default(),
+        })
+        .collect();
+    // An empty description needs no truncating: --no-trunc changes nothing else here.
+    let _ = a.no_trunc;
+    let text = crate::format::render_rows(a.format.as_deref(), &SEARCH, &rows)?;
+    io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -15,6 +15,7 @@ pub mod manifest;
 pub mod progress;
 pub mod pull;
 pub mod push;
+pub mod search;
 
 pub use auth::{AuthFile, Credentials};
 pub use client::{Client, Options};
