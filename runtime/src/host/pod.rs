@@ -102,6 +102,8 @@ pub fn pin(containers: &Containers, pods: &Pods, pod: &PodConfig) -> Result<()> 
     if is_pinned(pods, &pod.id) {
         return Ok(());
     }
+    // As recorded now (its names may have changed since the caller read it).
+    let pod = &pods.load(&pod.id)?;
     let dir = pods.run_path(&pod.id);
     std::fs::create_dir_all(&dir).map_err(io_err(dir.display().to_string()))?;
     let made = (|| -> Result<Pinned> {
@@ -149,7 +151,10 @@ pub fn pin(containers: &Containers, pods: &Pods, pod: &PodConfig) -> Result<()> 
         Ok(pinned)
     })();
     match made {
-        Ok(_) => Ok(()),
+        Ok(_) => {
+            register_names(containers, pod);
+            Ok(())
+        }
         Err(e) => {
             undo(containers, pods, pod, &[]);
             Err(e)
@@ -163,6 +168,7 @@ fn undo(
     pod: &PodConfig,
     published: &[rbox_network::PortMapping],
 ) {
+    unregister_names(containers, pod);
     if !pod.networks.is_empty() {
         let nets = crate::host::net::networks(containers);
         rbox_network::endpoint::teardown(&nets, &pod.id, &pod.networks, published);
@@ -246,6 +252,45 @@ pub fn refresh_hosts(containers: &Containers, pod: &PodConfig) {
                 .truncate(true)
                 .open(&p)
                 .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()));
+        }
+    }
+}
+
+/// Registers the pod's names (its name, hostname and aliases) at its address on its user
+/// network's resolver, and makes sure the resolver runs.
+pub fn register_names(containers: &Containers, pod: &PodConfig) {
+    use rbox_network::dns::{server, Names};
+    let root = containers.root();
+    let nets = crate::host::net::networks(containers);
+    let mut own = vec![pod.name.clone()];
+    if pod.hostname != pod.name {
+        own.push(pod.hostname.clone());
+    }
+    own.extend(pod.aliases.iter().cloned());
+    for ep in pod
+        .networks
+        .iter()
+        .filter(|e| e.network != rbox_network::store::DEFAULT_NETWORK)
+    {
+        let Ok(net) = nets.get(&ep.network_id) else {
+            continue;
+        };
+        if let Err(e) = Names::open(root).register(&net, ep.ip_address, &pod.id, &own) {
+            tracing::warn!(network = %net.name, error = %e, "registering the pod's names");
+            continue;
+        }
+        if let Err(e) = server::ensure(root, &net) {
+            tracing::warn!(network = %net.name, error = %e, "starting the network's resolver");
+        }
+    }
+}
+
+fn unregister_names(containers: &Containers, pod: &PodConfig) {
+    let names = rbox_network::dns::Names::open(containers.root());
+    let nets = crate::host::net::networks(containers);
+    for ep in &pod.networks {
+        if let Ok(net) = nets.get(&ep.network_id) {
+            names.unregister(&net, ep.ip_address, &pod.id);
         }
     }
 }

@@ -141,6 +141,7 @@ pub fn create(containers: &Containers, o: &CreateOptions) -> Result<PodConfig> {
         port_bindings: ports,
         extra_hosts: o.add_hosts.clone(),
         dns: o.dns.clone(),
+        aliases: Vec::new(),
     };
     if let Err(e) = pods.create(&pod) {
         give_back(containers, &pod);
@@ -415,4 +416,20 @@ mod tests {
             .contains("--share"));
         assert!(parse_share("cgroup").is_err());
     }
+}
+
+/// Replaces the names the pod answers to on its network's resolver besides its own.
+pub fn set_aliases(containers: &Containers, pod: &PodConfig, aliases: Vec<String>) -> Result<()> {
+    let pods = Pods::open(containers)?;
+    let _lock = pods.lock(&pod.id)?;
+    let mut p = pods.load(&pod.id)?;
+    if p.aliases == aliases {
+        return Ok(());
+    }
+    p.aliases = aliases;
+    pods.write(&p)?;
+    if crate::host::pod::is_pinned(&pods, &p.id) {
+        crate::host::pod::register_names(containers, &p);
+    }
+    Ok(())
 }

@@ -36,6 +36,9 @@ pub struct PodConfig {
     pub extra_hosts: Vec<String>,
     /// `--dns`.
     pub dns: Vec<String>,
+    /// More names it answers to on its network's resolver (besides its name and hostname).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
 }
 
 impl PodConfig {
@@ -231,6 +234,7 @@ mod tests {
             port_bindings: vec![],
             extra_hosts: vec![],
             dns: vec![],
+            aliases: vec![],
         }
     }
 
