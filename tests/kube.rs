@@ -453,6 +453,11 @@ spec:
     for ip in &ips {
         assert!(hosts.contains(&format!("{ip}\tweb-svc\n")), "{ip}: {hosts}");
     }
+    // And by the network's resolver.
+    let looked_up = k.t.ok(["kube", "exec", &pod, "--", "nslookup", "web-svc"]);
+    for ip in &ips {
+        assert!(looked_up.contains(ip.as_str()), "{ip}: {looked_up}");
+    }
     let svc = k.t.ok(["kube", "get", "services"]);
     assert!(
         svc.contains("web-svc") && svc.contains("ClusterIP") && svc.contains("80/TCP"),

@@ -89,6 +89,15 @@ pub fn read(inputs: &[Input], say: &dyn Fn(&str)) -> Result<(Vec<crate::Object>,
     Ok((objects, plan))
 }
 
+/// The names a Service answers to: `NAME`, `NAME.NAMESPACE`, `NAME.NAMESPACE.svc.cluster.local`.
+fn service_names(s: &ServicePlan) -> [String; 3] {
+    [
+        s.name.clone(),
+        format!("{}.{}", s.name, s.namespace),
+        format!("{}.{}.svc.cluster.local", s.name, s.namespace),
+    ]
+}
+
 /// A node port in 30000–32767 that is neither `taken` nor bound on the host.
 fn free_node_port(taken: &[u16]) -> Result<u16> {
     for port in 30000..=32767u16 {
@@ -198,11 +207,7 @@ impl Engine {
             }
             for p in all.iter().filter(|p| selected(&s.selector, &p.labels())) {
                 if let Some(ip) = p.pod.ip() {
-                    for n in [
-                        s.name.clone(),
-                        format!("{}.{}", s.name, s.namespace),
-                        format!("{}.{}.svc.cluster.local", s.name, s.namespace),
-                    ] {
+                    for n in service_names(s) {
                         out.push(format!("{n}:{ip}"));
                     }
                 }
@@ -242,6 +247,14 @@ impl Engine {
                 .unwrap_or_default();
             hosts.extend(svc.iter().cloned());
             rpod::set_extra_hosts(&self.containers, &p.pod, hosts)?;
+            // The Services' names on the network's resolver too.
+            let aliases = services
+                .iter()
+                .filter(|s| !matches!(s.kind, ServiceKind::ExternalName(_)))
+                .filter(|s| selected(&s.selector, &p.labels()))
+                .flat_map(|s| service_names(s))
+                .collect();
+            rpod::set_aliases(&self.containers, &p.pod, aliases)?;
         }
         self.sync_node_ports(services, &all)
     }
