@@ -410,3 +410,39 @@ fn search_says_when_a_registry_has_no_catalog() {
     let _ = std::net::TcpStream::connect(("127.0.0.1", port));
     let _ = server.join();
 }
+
+#[test]
+fn completions_and_man_pages_come_from_the_command_tree() {
+    let t = TestRoot::new();
+    let bash = t.ok(["completion", "bash"]);
+    assert!(
+        bash.contains("rbox__container__ls") || bash.contains("container"),
+        "bash"
+    );
+    assert!(bash.contains("--memory"), "bash");
+    let zsh = t.ok(["completion", "zsh"]);
+    assert!(
+        zsh.starts_with("#compdef rbox"),
+        "{}",
+        &zsh[..80.min(zsh.len())]
+    );
+    let fish = t.ok(["completion", "fish"]);
+    assert!(fish.contains("complete -c rbox"), "fish");
+    let (code, err) = t.fails(["completion", "tcsh"]);
+    assert_eq!(code, 125);
+    assert!(err.contains("tcsh"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    t.ok([std::ffi::OsStr::new("__man"), dir.path().as_os_str()]);
+    for page in [
+        "rbox.1",
+        "rbox-run.1",
+        "rbox-container-ls.1",
+        "rbox-image-build.1",
+        "rbox-system-df.1",
+    ] {
+        let text = std::fs::read_to_string(dir.path().join(page))
+            .unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(text.contains(".TH"), "{page}");
+    }
+    assert!(!dir.path().join("rbox-__monitor.1").exists());
+}
