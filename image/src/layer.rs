@@ -247,7 +247,6 @@ fn apply_guarded<R: Read>(mut guard: Guard<HashingReader<R>>, dest: &Path) -> Re
             Err(e) => return Err(Error::io(dest, e.into())),
         }
     }
-    drop(archive);
     // The rest of the stream (after the end blocks) is hashed too, under the guard's limit.
     io::copy(&mut guard, &mut io::sink()).at(dest)?;
     let (diff_id, _) = guard.into_inner().finish().at(dest)?;
