@@ -639,3 +639,122 @@ fn generated_yaml_validates_strictly_and_plays_back() {
     t.ok(["kube", "down", &f, &g]);
     assert_eq!(t.ok(["pod", "ls", "-q"]), "");
 }
+
+/// A TCP port free on the host now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("0.0.0.0:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The body of `GET /` on 127.0.0.1:`port`, if it answers.
+fn http_get(port: u16) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+        .ok()?;
+    s.write_all(b"GET / HTTP/1.0\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+#[test]
+fn host_ports_and_node_ports_are_published_and_security_and_resources_apply() {
+    let k = Kube::new();
+    let (host_port, node_port) = (free_port(), free_port());
+    let yaml = format!(
+        r#"
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: web
+spec:
+  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      containers:
+      - name: web
+        image: busybox
+        command: ["sh", "-c", "echo served-by-web > /www/index.html; exec httpd -f -p 8080 -h /www"]
+        volumeMounts:
+        - name: www
+          mountPath: /www
+        ports:
+        - containerPort: 8080
+          hostPort: {host_port}
+        resources:
+          limits:
+            memory: 64Mi
+            cpu: 500m
+        securityContext:
+          runAsUser: 1000
+          runAsGroup: 1000
+          readOnlyRootFilesystem: true
+          capabilities:
+            drop: ["ALL"]
+      volumes:
+      - name: www
+        emptyDir:
+          medium: Memory
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web-np
+spec:
+  type: NodePort
+  selector:
+    app: web
+  ports:
+  - port: 80
+    targetPort: 8080
+    nodePort: {node_port}
+"#
+    );
+    k.play("np.yaml", &yaml);
+    let pods = k.pods();
+    assert_eq!(pods.len(), 1, "a DaemonSet has one pod here: {pods:?}");
+    let pod = pods[0].0.clone();
+    assert!(pod.starts_with("web-"), "{pod}");
+    for port in [host_port, node_port] {
+        assert!(
+            eventually(10, || http_get(port)
+                .is_some_and(|b| b.contains("served-by-web"))),
+            "port {port}: {:?}",
+            http_get(port)
+        );
+    }
+    let id = k.t.ok(["kube", "exec", &pod, "--", "id", "-u"]);
+    assert_eq!(id.trim(), "1000");
+    let ro = k.t.run(["kube", "exec", &pod, "--", "touch", "/x"]);
+    assert_ne!(ro.code, 0, "a read-only root");
+    let c = harness::inspect(&k.t, &format!("{pod}-web"));
+    assert_eq!(c["HostConfig"]["Memory"], 64 << 20, "{}", c["HostConfig"]);
+    assert_eq!(c["HostConfig"]["NanoCpus"], 500_000_000u64);
+    let f = k.file("np.yaml", &yaml);
+    k.t.ok(["kube", "down", &f]);
+    assert!(http_get(host_port).is_none() && http_get(node_port).is_none());
+}
+
+#[test]
+fn a_play_reads_standard_input() {
+    let k = Kube::new();
+    let mut c = k.t.cmd(["kube", "play", "-"]);
+    c.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), replica_set(1).as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(k.pods().len(), 1);
+    let f = k.file("rs.yaml", &replica_set(1));
+    k.t.ok(["kube", "down", &f]);
+}
