@@ -45,7 +45,7 @@ fn subreaper() {
 fn reap(pid: i32) {
     use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
     let pid = nix::unistd::Pid::from_raw(pid);
-    for _ in 0..200 {
+    for _ in 0..500 {
         match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::StillAlive) => std::thread::sleep(Duration::from_millis(10)),
             _ => return,
@@ -98,7 +98,7 @@ impl Bundle {
             .unwrap();
         assert!(st.success());
         let b = Bundle { dir };
-        b.patch(json!({"process": {"terminal": false, "args": args}}));
+        b.patch(json!({"process": {"terminal": false, "args": args}, "root": {"readonly": false}}));
         b.patch(patch);
         b
     }
@@ -133,6 +133,29 @@ struct Ran {
     code: i32,
     stdout: String,
     stderr: String,
+}
+
+/// Runs `c` with its stdout and stderr in temporary files; what it wrote.
+fn run_to_files(mut c: Command) -> Ran {
+    let out = tempfile::tempfile().unwrap();
+    let err = tempfile::tempfile().unwrap();
+    let st = c
+        .stdout(out.try_clone().unwrap())
+        .stderr(err.try_clone().unwrap())
+        .status()
+        .unwrap();
+    let read = |mut f: fs::File| {
+        use std::io::{Read, Seek};
+        f.seek(std::io::SeekFrom::Start(0)).unwrap();
+        let mut s = String::new();
+        f.read_to_string(&mut s).unwrap();
+        s
+    };
+    Ran {
+        code: st.code().unwrap_or(-1),
+        stdout: read(out),
+        stderr: read(err),
+    }
 }
 
 fn ran(o: Output) -> Ran {
@@ -172,8 +195,10 @@ impl Runc {
         c
     }
 
+    /// Its output goes to files, not pipes: a created container holds the caller's
+    /// stdio (as it does the shim's) until it exits.
     fn run(&self, args: &[&str]) -> Ran {
-        ran(self.cmd(args).output().unwrap())
+        run_to_files(self.cmd(args))
     }
 
     fn ok(&self, args: &[&str]) -> String {
@@ -366,6 +391,7 @@ fn options_go_before_or_after_the_id_and_kill_takes_each_signal_form() {
             .trim()
             .parse()
             .unwrap();
+        fs::remove_file(&pid_file).unwrap();
         r.ok(&["start", &id]);
         r.ok(&["kill", &id, sig]);
         reap(pid);
@@ -465,7 +491,8 @@ fn exec_runs_commands_and_process_files() {
     let o = r.run(&["exec", &id, "no-such-command"]);
     assert_ne!(o.code, 0);
     // The shim's form: a process file, detached, a pid file.
-    let proc_file = r.root().join("process.json");
+    let files = tempfile::tempdir().unwrap();
+    let proc_file = files.path().join("process.json");
     fs::write(
         &proc_file,
         serde_json::to_vec(&json!({
@@ -475,7 +502,7 @@ fn exec_runs_commands_and_process_files() {
         .unwrap(),
     )
     .unwrap();
-    let pid_file = r.root().join("exec.pid");
+    let pid_file = files.path().join("exec.pid");
     r.ok(&[
         "exec",
         "--process",
@@ -1044,7 +1071,7 @@ fn podman_runs_containers_with_rbox_runc() {
         "--network",
         "none",
         "--cgroup-parent",
-        &parent,
+        parent.as_str(),
     ];
     let mut a = run.to_vec();
     a.extend(["--rm", image, "sh", "-c", "echo hi; exit 0"]);
@@ -1173,4 +1200,496 @@ fn dockerd_runs_containers_with_rbox_runc() {
     assert!(mounts.is_empty(), "{mounts:?}");
     remove_cgroups(&parent);
     assert!(cgroup_dirs(&parent).is_empty());
+}
+
+// ---- CRI: a minimal gRPC client (HTTP/2 without TLS, protobuf by hand) ----
+
+mod cri {
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+    use std::path::Path;
+    use std::time::Duration;
+
+    /// A protobuf message being written.
+    #[derive(Default, Clone)]
+    pub struct Msg(pub Vec<u8>);
+
+    fn varint(out: &mut Vec<u8>, mut v: u64) {
+        loop {
+            let b = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                out.push(b);
+                return;
+            }
+            out.push(b | 0x80);
+        }
+    }
+
+    impl Msg {
+        pub fn new() -> Msg {
+            Msg::default()
+        }
+        pub fn bytes(mut self, field: u32, b: &[u8]) -> Msg {
+            varint(&mut self.0, u64::from(field << 3 | 2));
+            varint(&mut self.0, b.len() as u64);
+            self.0.extend_from_slice(b);
+            self
+        }
+        pub fn str(self, field: u32, s: &str) -> Msg {
+            self.bytes(field, s.as_bytes())
+        }
+        pub fn msg(self, field: u32, m: Msg) -> Msg {
+            let b = m.0;
+            self.bytes(field, &b)
+        }
+        pub fn int(mut self, field: u32, v: u64) -> Msg {
+            varint(&mut self.0, u64::from(field << 3));
+            varint(&mut self.0, v);
+            self
+        }
+    }
+
+    /// A field of a message read back.
+    #[derive(Debug, Clone)]
+    pub enum Val {
+        Int(u64),
+        Bytes(Vec<u8>),
+    }
+
+    /// The fields of protobuf message `b`, in order.
+    pub fn fields(b: &[u8]) -> Vec<(u32, Val)> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        let read_varint = |i: &mut usize| {
+            let mut v = 0u64;
+            let mut shift = 0;
+            while *i < b.len() {
+                let x = b[*i];
+                *i += 1;
+                v |= u64::from(x & 0x7f) << shift;
+                shift += 7;
+                if x & 0x80 == 0 {
+                    break;
+                }
+            }
+            v
+        };
+        while i < b.len() {
+            let tag = read_varint(&mut i);
+            let (field, wire) = ((tag >> 3) as u32, tag & 7);
+            match wire {
+                0 => out.push((field, Val::Int(read_varint(&mut i)))),
+                2 => {
+                    let n = read_varint(&mut i) as usize;
+                    out.push((field, Val::Bytes(b[i..i + n].to_vec())));
+                    i += n;
+                }
+                1 => i += 8,
+                5 => i += 4,
+                _ => break,
+            }
+        }
+        out
+    }
+
+    pub fn get_bytes(b: &[u8], field: u32) -> Vec<Vec<u8>> {
+        fields(b)
+            .into_iter()
+            .filter_map(|(f, v)| match v {
+                Val::Bytes(x) if f == field => Some(x),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn get_str(b: &[u8], field: u32) -> String {
+        get_bytes(b, field)
+            .first()
+            .map(|x| String::from_utf8_lossy(x).into_owned())
+            .unwrap_or_default()
+    }
+
+    pub fn get_int(b: &[u8], field: u32) -> u64 {
+        fields(b)
+            .into_iter()
+            .find_map(|(f, v)| match v {
+                Val::Int(x) if f == field => Some(x),
+                _ => None,
+            })
+            .unwrap_or(0)
+    }
+
+    fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+        let n = payload.len();
+        let mut f = vec![(n >> 16) as u8, (n >> 8) as u8, n as u8, kind, flags];
+        f.extend_from_slice(&stream.to_be_bytes());
+        f.extend_from_slice(payload);
+        f
+    }
+
+    /// A header as HPACK's "literal without indexing, new name", no Huffman coding.
+    fn header(out: &mut Vec<u8>, name: &str, value: &str) {
+        out.push(0);
+        for s in [name, value] {
+            assert!(s.len() < 127);
+            out.push(s.len() as u8);
+            out.extend_from_slice(s.as_bytes());
+        }
+    }
+
+    /// One unary call of `/runtime.v1.RuntimeService/METHOD` on a new connection; the
+    /// response message, or why there is none.
+    pub fn call(sock: &Path, method: &str, req: Msg) -> Result<Vec<u8>, String> {
+        let mut s = UnixStream::connect(sock).map_err(|e| e.to_string())?;
+        s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+        let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+        out.extend(frame(4, 0, 0, &[]));
+        let mut h = Vec::new();
+        header(&mut h, ":method", "POST");
+        header(&mut h, ":scheme", "http");
+        header(
+            &mut h,
+            ":path",
+            &format!("/runtime.v1.RuntimeService/{method}"),
+        );
+        header(&mut h, ":authority", "localhost");
+        header(&mut h, "content-type", "application/grpc");
+        header(&mut h, "te", "trailers");
+        out.extend(frame(1, 0x4, 1, &h));
+        let mut body = vec![0u8];
+        body.extend_from_slice(&(req.0.len() as u32).to_be_bytes());
+        body.extend_from_slice(&req.0);
+        out.extend(frame(0, 0x1, 1, &body));
+        s.write_all(&out).map_err(|e| e.to_string())?;
+        let mut data = Vec::new();
+        let mut trailers = Vec::new();
+        loop {
+            let mut hdr = [0u8; 9];
+            s.read_exact(&mut hdr)
+                .map_err(|e| format!("{method}: {e}"))?;
+            let len =
+                (usize::from(hdr[0]) << 16) | (usize::from(hdr[1]) << 8) | usize::from(hdr[2]);
+            let (kind, flags) = (hdr[3], hdr[4]);
+            let stream = u32::from_be_bytes([hdr[5], hdr[6], hdr[7], hdr[8]]) & 0x7fff_ffff;
+            let mut payload = vec![0u8; len];
+            s.read_exact(&mut payload).map_err(|e| e.to_string())?;
+            match kind {
+                // SETTINGS: acknowledged.
+                4 if flags & 1 == 0 => s.write_all(&frame(4, 1, 0, &[])).unwrap(),
+                // PING: answered.
+                6 if flags & 1 == 0 => s.write_all(&frame(6, 1, 0, &payload)).unwrap(),
+                0 if stream == 1 => {
+                    data.extend_from_slice(&payload);
+                    if flags & 1 != 0 {
+                        break;
+                    }
+                }
+                1 if stream == 1 => {
+                    trailers.extend_from_slice(&payload);
+                    if flags & 1 != 0 {
+                        break;
+                    }
+                }
+                3 => return Err(format!("{method}: stream reset")),
+                7 => return Err(format!("{method}: connection closed (GOAWAY)")),
+                _ => {}
+            }
+        }
+        if data.len() < 5 {
+            // A trailers-only answer: an error (its text is Huffman-coded in the trailers).
+            let text: String = trailers
+                .iter()
+                .map(|&b| {
+                    if b.is_ascii_graphic() || b == b' ' {
+                        b as char
+                    } else {
+                        '.'
+                    }
+                })
+                .collect();
+            return Err(format!("{method} failed: {text}"));
+        }
+        let n = u32::from_be_bytes([data[1], data[2], data[3], data[4]]) as usize;
+        Ok(data[5..5 + n].to_vec())
+    }
+}
+
+/// A private containerd with the CRI plugin: its own root, state and sockets, a CNI
+/// bridge of its own, `restrict_oom_score_adj` (no CAP_SYS_RESOURCE here), the sandbox
+/// image a local one, and the `rbox` runtime handler.
+struct CriContainerd {
+    dir: tempfile::TempDir,
+    daemon: Option<Daemon>,
+    bridge: String,
+}
+
+impl CriContainerd {
+    fn start() -> CriContainerd {
+        let dir = tempfile::Builder::new()
+            .prefix("rbox-cri-")
+            .tempdir_in("/run")
+            .unwrap();
+        let d = dir.path().display().to_string();
+        let bridge = format!(
+            "rbc{}",
+            random_bytes(4)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
+        let subnet = harness::free_test_subnet();
+        fs::create_dir_all(dir.path().join("net.d")).unwrap();
+        fs::write(
+            dir.path().join("net.d/10-rbox-test.conflist"),
+            serde_json::to_vec_pretty(&json!({
+                "cniVersion": "0.4.0",
+                "name": format!("rbox-test-{bridge}"),
+                "plugins": [{
+                    "type": "bridge", "bridge": bridge, "isGateway": false, "ipMasq": false,
+                    "ipam": {"type": "host-local", "subnet": subnet,
+                             "dataDir": format!("{d}/cni-ipam")}
+                }]
+            }))
+            .unwrap(),
+        )
+        .unwrap();
+        let config = format!(
+            r#"version = 2
+root = "{d}/root"
+state = "{d}/state"
+[grpc]
+  address = "{d}/c.sock"
+[ttrpc]
+  address = "{d}/c.sock.ttrpc"
+[debug]
+  address = "{d}/debug.sock"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "rbox.test/pause:1"
+  restrict_oom_score_adj = true
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  enable_selinux = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "{d}/net.d"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.rbox]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.rbox.options]
+        BinaryName = "{bin}"
+        Root = "{d}/rbox-runc"
+"#,
+            bin = runc_bin().display()
+        );
+        fs::write(dir.path().join("config.toml"), config).unwrap();
+        let log = fs::File::create(dir.path().join("containerd.log")).unwrap();
+        let child = Command::new("containerd")
+            .arg("--config")
+            .arg(dir.path().join("config.toml"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let c = CriContainerd {
+            daemon: Some(Daemon { child }),
+            dir,
+            bridge,
+        };
+        assert!(
+            eventually(30, || c.ctr(&["version"]).0 == 0),
+            "containerd did not come up: {}",
+            c.log()
+        );
+        c
+    }
+
+    fn sock(&self) -> PathBuf {
+        self.dir.path().join("c.sock")
+    }
+
+    fn log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("containerd.log")).unwrap_or_default()
+    }
+
+    fn ctr(&self, args: &[&str]) -> (i32, String, String) {
+        let r = ran(Command::new("timeout")
+            .arg("120")
+            .arg("ctr")
+            .arg("-a")
+            .arg(self.sock())
+            .args(["-n", "k8s.io"])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap());
+        (r.code, r.stdout, r.stderr)
+    }
+
+    fn call(&self, method: &str, req: cri::Msg) -> Vec<u8> {
+        cri::call(&self.sock(), method, req).unwrap_or_else(|e| {
+            let log = self.log();
+            let tail: Vec<&str> = log.lines().rev().take(15).collect();
+            panic!(
+                "{e}\ncontainerd's log:\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            )
+        })
+    }
+}
+
+impl Drop for CriContainerd {
+    fn drop(&mut self) {
+        for kind in ["task", "container"] {
+            for id in self.ctr(&[kind, "ls", "-q"]).1.lines() {
+                let _ = self.ctr(&[kind, "rm", "-f", id]);
+            }
+        }
+        for img in self.ctr(&["image", "ls", "-q"]).1.lines() {
+            let _ = self.ctr(&["image", "rm", img]);
+        }
+        self.daemon.take();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.bridge])
+            .stderr(Stdio::null())
+            .status();
+        let mounts = harness::mounts_under(self.dir.path());
+        for m in mounts.iter().rev() {
+            let _ = Command::new("umount").arg("-l").arg(m).status();
+        }
+        if !std::thread::panicking() {
+            assert!(mounts.is_empty(), "mounts left: {mounts:?}");
+        }
+    }
+}
+
+#[test]
+fn cri_runs_a_pod_of_two_containers_sharing_localhost_with_rbox_runc() {
+    use cri::{get_bytes, get_int, get_str, Msg};
+    assert!(
+        have("containerd"),
+        "containerd is missing: make deps installs it"
+    );
+    let c = CriContainerd::start();
+    // The images: busybox, and a pause image made from it, under the configured name.
+    let archive = busybox_archive();
+    let (code, _, err) = c.ctr(&[
+        "image",
+        "import",
+        "--base-name",
+        "docker.io/library/busybox",
+        archive.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let pause = {
+        let t = TestRoot::new();
+        t.busybox("busybox:latest");
+        harness::image_with_config(
+            &t,
+            "busybox:latest",
+            "rbox.test/pause:1",
+            json!({"Entrypoint": ["sleep", "2147483647"], "Cmd": null}),
+        );
+        let tar = t.path().join("pause.tar");
+        t.ok(["save", "-o", tar.to_str().unwrap(), "rbox.test/pause:1"]);
+        let (code, _, err) = c.ctr(&["image", "import", tar.to_str().unwrap()]);
+        assert_eq!(code, 0, "{err}");
+        t
+    };
+    drop(pause);
+    let parent = format!("/{}", rand_id("rbox-cri"));
+    let sandbox_config = Msg::new()
+        .msg(
+            1,
+            Msg::new()
+                .str(1, "pod")
+                .str(2, &rand_id("uid"))
+                .str(3, "default")
+                .int(4, 0),
+        )
+        .str(2, "pod")
+        .msg(8, Msg::new().str(1, &parent));
+    // RunPodSandbox with the RuntimeClass handler `rbox`.
+    let resp = c.call(
+        "RunPodSandbox",
+        Msg::new().msg(1, sandbox_config.clone()).str(2, "rbox"),
+    );
+    let pod = get_str(&resp, 1);
+    assert!(!pod.is_empty());
+    let container = |name: &str, args: &[&str]| {
+        let mut config = Msg::new()
+            .msg(1, Msg::new().str(1, name))
+            .msg(2, Msg::new().str(1, "docker.io/library/busybox:latest"));
+        for a in args {
+            config = config.str(3, a);
+        }
+        let resp = c.call(
+            "CreateContainer",
+            Msg::new()
+                .str(1, &pod)
+                .msg(2, config)
+                .msg(3, sandbox_config.clone()),
+        );
+        let id = get_str(&resp, 1);
+        c.call("StartContainer", Msg::new().str(1, &id));
+        id
+    };
+    let server = container(
+        "server",
+        &[
+            "sh",
+            "-c",
+            "mkdir /www && echo shared-localhost > /www/index.html && exec httpd -f -p 127.0.0.1:8080 -h /www",
+        ],
+    );
+    let client = container("client", &["sleep", "300"]);
+    let exec = |id: &str, cmd: &[&str]| {
+        let mut req = Msg::new().str(1, id);
+        for a in cmd {
+            req = req.str(2, a);
+        }
+        let resp = c.call("ExecSync", req.int(3, 30));
+        (
+            String::from_utf8_lossy(&get_bytes(&resp, 1).concat()).into_owned(),
+            get_int(&resp, 3),
+        )
+    };
+    assert!(
+        eventually(20, || exec(
+            &client,
+            &["wget", "-q", "-O-", "http://127.0.0.1:8080/"]
+        )
+        .0 == "shared-localhost\n"),
+        "the client doesn't reach the server on localhost"
+    );
+    assert_eq!(exec(&client, &["sh", "-c", "exit 3"]).1, 3);
+    // Both listed, running (state 1).
+    let list = c.call("ListContainers", Msg::new());
+    let listed = get_bytes(&list, 1);
+    assert_eq!(listed.len(), 2);
+    for x in &listed {
+        assert_eq!(get_int(x, 6), 1, "not running");
+        assert_eq!(get_str(x, 2), pod);
+    }
+    let status = c.call("ContainerStatus", Msg::new().str(1, &server));
+    let status = &get_bytes(&status, 1)[0];
+    assert_eq!(get_str(status, 1), server);
+    assert_eq!(get_int(status, 3), 1);
+    c.call("StopPodSandbox", Msg::new().str(1, &pod));
+    let status = c.call("ContainerStatus", Msg::new().str(1, &client));
+    assert_eq!(get_int(&get_bytes(&status, 1)[0], 3), 2, "exited");
+    c.call("RemovePodSandbox", Msg::new().str(1, &pod));
+    assert!(get_bytes(&c.call("ListContainers", Msg::new()), 1).is_empty());
+    let left: Vec<_> = fs::read_dir(c.dir.path().join("rbox-runc/k8s.io"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+    remove_cgroups(&parent);
+    assert!(
+        cgroup_dirs(&parent).is_empty(),
+        "{:?}",
+        cgroup_dirs(&parent)
+    );
 }

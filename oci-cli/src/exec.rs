@@ -150,7 +150,16 @@ pub fn exec(cli: &Cli, a: &ExecArgs) -> Result<i32> {
     if a.process.is_none() {
         let _ = std::fs::remove_file(&process_file);
     }
-    let pid = pid.map_err(lc)?;
+    let pid = match pid {
+        Ok(pid) => pid,
+        Err(e) => {
+            // A process that failed before its exec is our child: reaped here, not left
+            // to the caller (a zombie in the container's pid namespace keeps its first
+            // process from ever finishing).
+            reap_children();
+            return Err(lc(e));
+        }
+    };
     if a.detach {
         return Ok(0);
     }
@@ -161,6 +170,21 @@ pub fn exec(cli: &Cli, a: &ExecArgs) -> Result<i32> {
             Ok(_) => continue,
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return fail(format!("waiting for the process: {e}")),
+        }
+    }
+}
+
+/// Reaps the children this process has, waiting up to a second for them to exit.
+fn reap_children() {
+    use nix::sys::wait::WaitPidFlag;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    loop {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(5))
+            }
+            Ok(WaitStatus::StillAlive) | Err(_) => return,
+            Ok(_) => {}
         }
     }
 }
