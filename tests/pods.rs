@@ -95,7 +95,9 @@ fn two_containers_of_a_pod_talk_over_localhost_and_share_ipc_and_uts() {
     let ps = t.ok(["ps", "--pod"]);
     assert!(ps.contains("PODNAME") && ps.contains(&id[..12]), "{ps}");
     assert_eq!(
-        ps.lines().filter(|l| l.trim_end().ends_with(" web")).count(),
+        ps.lines()
+            .filter(|l| l.trim_end().ends_with(" web"))
+            .count(),
         2,
         "{ps}"
     );
@@ -152,6 +154,48 @@ fn a_pod_publishes_ports_and_its_members_take_no_network_flags() {
         "--label",
         "tier=web",
     ]);
+    let port = std::net::TcpListener::bind("0.0.0.0:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    t.ok([
+        "pod",
+        "create",
+        "--name",
+        "pub",
+        "--network",
+        net,
+        "-p",
+        &format!("{port}:8080"),
+    ]);
+    t.ok([
+        "run",
+        "-d",
+        "--pod",
+        "pub",
+        "--name",
+        "srv",
+        "busybox",
+        "sh",
+        "-c",
+        "echo via-the-pod > /tmp/index.html; exec httpd -f -p 8080 -h /tmp",
+    ]);
+    let get = || {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        s.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+            .ok()?;
+        s.write_all(b"GET / HTTP/1.0\r\n\r\n").ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).ok()?;
+        Some(out)
+    };
+    assert!(eventually(10, || get().is_some_and(|b| b.contains("via-the-pod"))));
+    let v: serde_json::Value = serde_json::from_str(&t.ok(["pod", "inspect", "pub"])).unwrap();
+    assert_eq!(v[0]["Ports"][0]["HostPort"], port, "{v}");
+    t.ok(["pod", "rm", "-f", "pub"]);
+    assert!(get().is_none(), "the port goes with the pod");
     let (code, err) = t.fails(["run", "--pod", "p", "-p", "8081:80", "busybox", "true"]);
     assert_ne!(code, 0);
     assert!(err.contains("--publish") && err.contains("--pod"), "{err}");
