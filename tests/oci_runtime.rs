@@ -301,10 +301,21 @@ fn cgroup_dirs(rel: &str) -> Vec<String> {
     out
 }
 
-/// Removes the (empty) cgroup directories `rel` of every hierarchy.
+/// Removes the (empty) cgroup directories `rel` of every hierarchy, and those under them
+/// (conmon's, for one).
 fn remove_cgroups(rel: &str) {
-    for d in cgroup_dirs(rel) {
+    fn rm(d: &Path) {
+        if let Ok(rd) = fs::read_dir(d) {
+            for e in rd.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    rm(&e.path());
+                }
+            }
+        }
         let _ = fs::remove_dir(d);
+    }
+    for d in cgroup_dirs(rel) {
+        rm(Path::new(&d));
     }
 }
 
@@ -1033,6 +1044,22 @@ fn podman_runs_containers_with_rbox_runc() {
         .unwrap();
     let d = dir.path();
     let state = d.join("runc");
+    // podman's cleanup process (`podman container cleanup`, run when a container exits)
+    // is not given --runtime-flag: the runtime's --root is pinned by a wrapper instead.
+    let wrapper = d.join("rbox-runc-podman");
+    fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nexec {} --root {} \"$@\"\n",
+            runc_bin().display(),
+            state.display()
+        ),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    }
     // Its own storage, run root and runtime state; cgroupfs; no network of its own.
     let podman = |args: &[&str]| {
         let o = Command::new("timeout")
@@ -1045,9 +1072,7 @@ fn podman_runs_containers_with_rbox_runc() {
             .arg("--tmpdir")
             .arg(d.join("tmp"))
             .arg("--runtime")
-            .arg(runc_bin())
-            .arg("--runtime-flag")
-            .arg(format!("root={}", state.display()))
+            .arg(&wrapper)
             .args(["--cgroup-manager", "cgroupfs", "--events-backend", "file"])
             .args(["--storage-driver", "overlay"])
             .args(args)
@@ -1475,6 +1500,7 @@ state = "{d}/state"
     conf_dir = "{d}/net.d"
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
+    default_runtime_name = "rbox"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.rbox]
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.rbox.options]
