@@ -758,3 +758,56 @@ fn a_play_reads_standard_input() {
     let f = k.file("rs.yaml", &replica_set(1));
     k.t.ok(["kube", "down", &f]);
 }
+
+#[test]
+fn a_compose_project_generates_deployments_that_validate_and_play() {
+    let k = Kube::new();
+    let dir = k.t.path().join("proj");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("compose.yaml"),
+        format!(
+            r#"
+services:
+  web:
+    image: busybox
+    command: ["httpd", "-f", "-p", "8080"]
+    ports: ["8080"]
+    volumes: ["data:/data"]
+  worker:
+    image: busybox
+    command: ["sleep", "600"]
+networks:
+  default:
+    ipam:
+      config:
+        - subnet: {}
+volumes:
+  data: {{}}
+"#,
+            free_test_subnet()
+        ),
+    )
+    .unwrap();
+    let compose = dir.join("compose.yaml").display().to_string();
+    k.t.ok(["compose", "-f", &compose, "-p", "gp", "up", "-d"]);
+    let yaml = k.t.ok(["kube", "generate", "--compose", "gp"]);
+    k.t.ok(["compose", "-f", &compose, "-p", "gp", "down", "-v"]);
+    assert!(
+        yaml.contains("kind: Deployment") && yaml.contains("name: worker"),
+        "{yaml}"
+    );
+    assert!(yaml.contains("kind: PersistentVolumeClaim"), "{yaml}");
+    validate_strictly(&k, "gp.yaml", &yaml);
+    let f = k.file("gp.yaml", &yaml);
+    k.t.ok(["kube", "play", &f]);
+    let pods = k.pods();
+    assert_eq!(pods.len(), 2, "{pods:?}");
+    k.t.ok(["kube", "down", "--force", &f]);
+    assert_eq!(k.t.ok(["pod", "ls", "-q"]), "");
+    assert_eq!(
+        k.t.ok(["volume", "ls", "-q"]),
+        "",
+        "--force: the claims' volumes too"
+    );
+}
