@@ -76,7 +76,8 @@ chmod 0644 "$rootfs/etc/passwd" "$rootfs/etc/group"
 tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
     -C "$rootfs" -cf "$work/rootfs.tar" .
 # As Docker Hub's busybox: one layer and `CMD ["sh"]`, loaded as a docker archive.
-version=$("$BUSYBOX" 2>&1 | head -1 | awk '{print $2}')
+# (awk reads the whole help: a reader that stops early would fail the pipeline.)
+version=$({ "$BUSYBOX" 2>&1 || true; } | awk 'NR == 1 {print $2}')
 case "$(uname -m)" in
     x86_64) arch=amd64 ;;
     aarch64) arch=arm64 ;;
