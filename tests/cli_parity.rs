@@ -446,3 +446,35 @@ fn completions_and_man_pages_come_from_the_command_tree() {
     }
     assert!(!dir.path().join("rbox-__monitor.1").exists());
 }
+
+#[test]
+fn cp_reads_and_writes_tar_streams() {
+    let t = busybox();
+    t.ok(["run", "-d", "--name", "box", "busybox", "sleep", "60"]);
+    let out = t.cmd(["cp", "box:/etc/passwd", "-"]).output().unwrap();
+    assert!(out.status.success());
+    let mut ar = tar::Archive::new(&out.stdout[..]);
+    let names: Vec<String> = ar
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect();
+    assert_eq!(names, ["passwd"]);
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(6);
+    h.set_mode(0o644);
+    b.append_data(&mut h, "in/hello.txt", &b"hello\n"[..])
+        .unwrap();
+    let bytes = b.into_inner().unwrap();
+    let mut child = t
+        .cmd(["cp", "-", "box:/tmp"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(&bytes).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(t.ok(["exec", "box", "cat", "/tmp/in/hello.txt"]), "hello\n");
+    t.ok(["rm", "-f", "box"]);
+}

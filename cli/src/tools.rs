@@ -36,11 +36,12 @@ pub struct CpArgs {
     /// Print no summary (the default when standard output is not a terminal).
     #[arg(short, long)]
     quiet: bool,
-    /// CONTAINER:SRC_PATH or a host path.
-    #[arg(value_name = "SRC")]
+    /// CONTAINER:SRC_PATH, a host path, or - (a tar stream on standard input, unpacked
+    /// into the container's DEST directory).
+    #[arg(value_name = "SRC", allow_hyphen_values = true)]
     source: String,
-    /// CONTAINER:DEST_PATH or a host path.
-    #[arg(value_name = "DEST")]
+    /// CONTAINER:DEST_PATH, a host path, or - (SRC as a tar stream on standard output).
+    #[arg(value_name = "DEST", allow_hyphen_values = true)]
     destination: String,
 }
 
@@ -51,16 +52,22 @@ pub fn cp(root: &Path, a: CpArgs) -> CliResult {
             "source and destination can not be empty".into(),
         ));
     }
-    if a.source == "-" || a.destination == "-" {
-        return Err(CliError::Failed(
-            "tar streams on standard input or output (-) are not supported".into(),
-        ));
-    }
     let containers = Containers::open(root)?;
     let opts = CopyOptions {
         follow_link: a.follow_link,
         archive: a.archive,
     };
+    if a.source == "-" && a.destination == "-" {
+        return Err(CliError::Failed(
+            "copying between two tar streams is not supported".into(),
+        ));
+    }
+    if a.destination == "-" {
+        return cp_to_tar(root, &containers, &a.source, opts);
+    }
+    if a.source == "-" {
+        return cp_from_tar(root, &containers, &a.destination, opts);
+    }
     let copied = rbox_runtime::copy::copy(&containers, &a.source, &a.destination, opts)?;
     if !a.quiet && io::stdout().is_terminal() {
         eprintln!(
@@ -68,6 +75,77 @@ pub fn cp(root: &Path, a: CpArgs) -> CliResult {
             human_size(copied.bytes),
             copied.destination
         );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A scratch directory under the data root (0700), removed when dropped.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new(root: &Path) -> Result<Scratch, CliError> {
+        use std::os::unix::fs::DirBuilderExt;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let dir = root
+            .join("tmp")
+            .join(format!("cp-{}-{nanos}", std::process::id()));
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)?;
+        Ok(Scratch(dir))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `cp CONTAINER:PATH -`: the path as a tar stream on standard output, its owners kept, as
+/// docker writes it.
+fn cp_to_tar(root: &Path, containers: &Containers, src: &str, opts: CopyOptions) -> CliResult {
+    if !src.contains(':') {
+        return Err(CliError::Failed(format!(
+            "{src}: the source of a copy to a tar stream is CONTAINER:PATH"
+        )));
+    }
+    let scratch = Scratch::new(root)?;
+    let opts = CopyOptions {
+        archive: true,
+        ..opts
+    };
+    let host = scratch.0.to_string_lossy().into_owned();
+    rbox_runtime::copy::copy(containers, src, &host, opts)?;
+    let out = io::BufWriter::new(io::stdout().lock());
+    rbox_builder::write_layer(&scratch.0, out, None, &|_| false)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cp - CONTAINER:DIR`: a tar stream on standard input unpacked into the container's
+/// directory (by the layer extractor: nothing in it reaches outside).
+fn cp_from_tar(root: &Path, containers: &Containers, dst: &str, opts: CopyOptions) -> CliResult {
+    if !dst.contains(':') {
+        return Err(CliError::Failed(format!(
+            "{dst}: the destination of a copy from a tar stream is CONTAINER:DIR"
+        )));
+    }
+    let scratch = Scratch::new(root)?;
+    let unpacked = scratch.0.join("in");
+    std::fs::create_dir(&unpacked)?;
+    rbox_image::layer::apply(io::stdin().lock(), &unpacked)?;
+    // Into the directory, as docker's: DIR/ means "into it".
+    let dst = if dst.ends_with('/') {
+        dst.to_owned()
+    } else {
+        format!("{dst}/")
+    };
+    for entry in std::fs::read_dir(&unpacked)? {
+        let host = entry?.path().to_string_lossy().into_owned();
+        rbox_runtime::copy::copy(containers, &host, &dst, opts)?;
     }
     Ok(ExitCode::SUCCESS)
 }
