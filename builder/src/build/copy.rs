@@ -221,7 +221,11 @@ impl Builder<'_> {
             owner: (uid, gid),
             mode,
         };
-        let reuse = if in_context && !local.is_empty() {
+        // Heredocs are written to a directory of their own each time: nothing to lend.
+        let tmp = self.store.tmp_dir();
+        let tmp = fs::canonicalize(&tmp).unwrap_or(tmp);
+        let tracked_ctx = in_context && !self.ctx.root().starts_with(&tmp);
+        let reuse = if tracked_ctx && !local.is_empty() {
             self.reusable(&slot)
         } else {
             None
@@ -229,7 +233,7 @@ impl Builder<'_> {
         let mut tracked = Tracked::default();
         let mut copied = if local.is_empty() {
             Ok(())
-        } else if in_context {
+        } else if tracked_ctx {
             copy_into_reusing(
                 &src_root,
                 &local,
@@ -240,7 +244,13 @@ impl Builder<'_> {
                 &mut tracked,
             )
         } else {
-            copy_into(&src_root, &local, None, &to, add)
+            copy_into(
+                &src_root,
+                &local,
+                in_context.then_some(&*self.ctx),
+                &to,
+                add,
+            )
         };
         // A fetched file is copied as it is (never extracted), under its URL's name when
         // the destination is a directory.
@@ -271,7 +281,8 @@ impl Builder<'_> {
                     tracked.links.len(),
                     tracked.files.len()
                 );
-                link_reused(&upper, r, &tracked.links).map_err(|e| self.fail(line, e))
+                link_reused(&upper, r, self.ctx.root(), &tracked.links)
+                    .map_err(|e| self.fail(line, e))
             }
             _ => Ok(()),
         };
@@ -280,7 +291,7 @@ impl Builder<'_> {
             return Err(e);
         }
         self.add_layer(st, &upper, &key, &created_by)?;
-        if in_context && !tracked.files.is_empty() {
+        if tracked_ctx && !tracked.files.is_empty() {
             self.remember_copy(&slot, st, tracked);
         }
         Ok(())

@@ -3,7 +3,7 @@
 //! content and metadata (not mtimes), and written into the image's root relative to open
 //! directory fds, following no link the image may hold.
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::os::fd::OwnedFd;
@@ -89,6 +89,21 @@ impl Context {
                 let _ = rbox_image::store::replace_file(p, &bytes);
             }
         }
+    }
+
+    /// The stat cache's digest of `rel` (status `m`) if the file is unchanged since.
+    fn cached_digest(&self, rel: &str, m: &Stat) -> Option<String> {
+        let stamp = (
+            m.st_size as u64,
+            m.st_mtime * 1_000_000_000 + m.st_mtime_nsec as i64,
+            m.st_ctime * 1_000_000_000 + m.st_ctime_nsec as i64,
+            m.st_ino,
+        );
+        let c = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+        c.files
+            .get(rel)
+            .filter(|e| (e.0, e.1, e.2, e.3) == stamp)
+            .map(|e| e.4.clone())
     }
 
     /// The content digest of the open file `file` (`rel` in the context, status `m`), from
@@ -296,12 +311,19 @@ fn hash_tree(
             h.update(rustix::fs::readlinkat(dir, name, Vec::new())?.as_bytes());
         }
         FileType::RegularFile => {
-            let file = File::from(open(OFlags::RDONLY)?);
-            let d = match ctx {
-                Some(c) => c.file_digest(file, &rel.to_string_lossy(), st),
-                None => content_digest(file),
-            }
-            .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))?;
+            let rel_s = rel.to_string_lossy();
+            // An unchanged file isn't even opened.
+            let d = match ctx.and_then(|c| c.cached_digest(&rel_s, st)) {
+                Some(d) => d,
+                None => {
+                    let file = File::from(open(OFlags::RDONLY)?);
+                    match ctx {
+                        Some(c) => c.file_digest(file, &rel_s, st),
+                        None => content_digest(file),
+                    }
+                    .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))?
+                }
+            };
             h.update(d.as_bytes());
         }
         FileType::Directory => {

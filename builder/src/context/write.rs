@@ -53,8 +53,9 @@ pub struct Reuse {
 pub struct Tracked {
     /// Every regular file copied, by path relative to the image's root.
     pub files: std::collections::HashMap<String, FileSig>,
-    /// The placeholders.
-    pub links: Vec<String>,
+    /// The placeholders: path in the image, and the source's path in the context (copied
+    /// from there should the earlier file not be as recorded).
+    pub links: Vec<(String, PathBuf)>,
 }
 
 /// Where a copy keeps track of what it writes.
@@ -105,11 +106,17 @@ fn rel_of(d: &OwnedFd, root: &Path) -> Option<PathBuf> {
 }
 
 /// Replaces each placeholder a [`copy_into_reusing`] left in `upper` with a link to the
-/// same file in `reuse`'s snapshot (its content copied from there when it can't be linked),
-/// relative to directory fds, following no link.
-pub fn link_reused(upper: &Path, reuse: &Reuse, links: &[String]) -> Result<(), String> {
+/// same file in `reuse`'s snapshot, checked to be as recorded (else the source is copied
+/// from the context `ctx_root` after all), relative to directory fds, following no link.
+pub fn link_reused(
+    upper: &Path,
+    reuse: &Reuse,
+    ctx_root: &Path,
+    links: &[(String, PathBuf)],
+) -> Result<(), String> {
     let up = rootfs::open_root(upper).map_err(|e| e.to_string())?;
     let old = rootfs::open_root(&reuse.snapshot).map_err(|e| e.to_string())?;
+    let ctx = rootfs::open_root(ctx_root).map_err(|e| e.to_string())?;
     let walk = |top: &OwnedFd, parent: &Path| -> Result<OwnedFd, Errno> {
         let mut d = rustix::fs::openat(
             top,
@@ -127,58 +134,72 @@ pub fn link_reused(upper: &Path, reuse: &Reuse, links: &[String]) -> Result<(), 
         }
         Ok(d)
     };
-    for rel in links {
+    // The directories of the last file: files come a directory at a time.
+    let mut dirs: Option<(PathBuf, OwnedFd, Option<OwnedFd>)> = None;
+    for (rel, src) in links {
         let p = Path::new(rel);
         let (Some(parent), Some(name)) = (p.parent(), p.file_name()) else {
             continue;
         };
         let err = |e: Errno| format!("{rel}: {e}");
-        let ud = walk(&up, parent).map_err(err)?;
-        let od = walk(&old, parent).map_err(err)?;
-        let mut tmp = OsString::from(".rbox-link-");
-        tmp.push(name);
-        let linked = rustix::fs::linkat(&od, name, &ud, tmp.as_os_str(), AtFlags::empty())
-            .and_then(|_| rustix::fs::renameat(&ud, tmp.as_os_str(), &ud, name));
-        if linked.is_ok() {
-            continue;
+        if dirs.as_ref().is_none_or(|(d, _, _)| d != parent) {
+            let ud = walk(&up, parent).map_err(err)?;
+            dirs = Some((parent.to_path_buf(), ud, walk(&old, parent).ok()));
         }
-        let _ = rustix::fs::unlinkat(&ud, tmp.as_os_str(), AtFlags::empty());
-        // Another file system: the content is copied from the snapshot instead.
+        let (_, ud, od) = dirs.as_ref().expect("set above");
+        let sig = reuse.files.get(rel);
+        let same = od.as_ref().is_some_and(|od| {
+            rustix::fs::statat(od, name, AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|st| {
+                sig.is_some_and(|sig| {
+                    FileType::from_raw_mode(st.st_mode) == FileType::RegularFile
+                        && st.st_size as u64 == sig.size
+                        && st.st_mode & 0o7777 == sig.mode
+                        && st.st_uid == sig.uid
+                        && st.st_gid == sig.gid
+                        && st.st_mtime == sig.mtime
+                        && st.st_mtime_nsec as i64 == sig.mtime_nsec
+                })
+            })
+        });
+        if same {
+            let od = od.as_ref().expect("checked");
+            let _ = rustix::fs::unlinkat(ud, name, AtFlags::empty());
+            if rustix::fs::linkat(od, name, ud, name, AtFlags::empty()).is_ok() {
+                continue;
+            }
+        }
+        // Not as recorded, or on another file system: copied from the context.
+        let _ = rustix::fs::unlinkat(ud, name, AtFlags::empty());
+        let sig = sig.ok_or_else(|| format!("{rel}: not recorded"))?;
         let mut inp = File::from(
-            rustix::fs::openat(
-                &od,
-                name,
-                OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                Mode::empty(),
-            )
-            .map_err(err)?,
+            rootfs::open_in_root(&ctx, src, OFlags::RDONLY | OFlags::NOFOLLOW)
+                .map_err(|e| format!("{}: {e}", src.display()))?,
         );
-        let st = rustix::fs::fstat(&inp).map_err(err)?;
         let mut out = File::from(
             rustix::fs::openat(
-                &ud,
+                ud,
                 name,
-                OFlags::WRONLY | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                Mode::empty(),
+                OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::from_raw_mode(0o600),
             )
             .map_err(err)?,
         );
         io::copy(&mut inp, &mut out).map_err(|e| format!("{rel}: {e}"))?;
         rustix::fs::fchown(
             &out,
-            Some(Uid::from_raw(st.st_uid)),
-            Some(Gid::from_raw(st.st_gid)),
+            Some(Uid::from_raw(sig.uid)),
+            Some(Gid::from_raw(sig.gid)),
         )
         .map_err(err)?;
-        rustix::fs::fchmod(&out, Mode::from_raw_mode(st.st_mode & 0o7777)).map_err(err)?;
+        rustix::fs::fchmod(&out, Mode::from_raw_mode(sig.mode)).map_err(err)?;
         let times = rustix::fs::Timestamps {
             last_access: rustix::fs::Timespec {
-                tv_sec: st.st_mtime as _,
+                tv_sec: sig.mtime as _,
                 tv_nsec: 0,
             },
             last_modification: rustix::fs::Timespec {
-                tv_sec: st.st_mtime as _,
-                tv_nsec: st.st_mtime_nsec as _,
+                tv_sec: sig.mtime as _,
+                tv_nsec: sig.mtime_nsec as _,
             },
         };
         rustix::fs::futimens(&out, &times).map_err(err)?;
@@ -303,49 +324,6 @@ struct Dest<'d> {
     dir: &'d OwnedFd,
     rel: Option<&'d Path>,
     name: &'d OsStr,
-}
-
-/// Whether the earlier snapshot still has `rel` as `sig` says (a regular file of that
-/// size, mode, owner and time), following no link.
-fn still_there(snapshot: &Path, rel: &str, sig: &FileSig) -> bool {
-    let Ok(root) = rootfs::open_root(snapshot) else {
-        return false;
-    };
-    let p = Path::new(rel);
-    let mut d = match rustix::fs::openat(
-        &root,
-        ".",
-        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
-        Mode::empty(),
-    ) {
-        Ok(d) => d,
-        Err(_) => return false,
-    };
-    if let Some(parent) = p.parent() {
-        for c in parent.components() {
-            match rustix::fs::openat(
-                &d,
-                c.as_os_str(),
-                OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::RDONLY | OFlags::CLOEXEC,
-                Mode::empty(),
-            ) {
-                Ok(n) => d = n,
-                Err(_) => return false,
-            }
-        }
-    }
-    let Some(name) = p.file_name() else {
-        return false;
-    };
-    rustix::fs::statat(&d, name, AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|st| {
-        FileType::from_raw_mode(st.st_mode) == FileType::RegularFile
-            && st.st_size as u64 == sig.size
-            && st.st_mode & 0o7777 == sig.mode
-            && st.st_uid == sig.uid
-            && st.st_gid == sig.gid
-            && st.st_mtime == sig.mtime
-            && st.st_mtime_nsec as i64 == sig.mtime_nsec
-    })
 }
 
 /// Whether the regular file found is a tar archive, compressed or not.
@@ -514,18 +492,17 @@ fn copy_entry(
             rustix::fs::chownat(dst, name, ids.0, ids.1, AtFlags::SYMLINK_NOFOLLOW).map_err(err)?;
         }
         FileType::RegularFile => {
-            let mut inp = File::from(open_src(OFlags::RDONLY)?);
             // Tracked: the file's signature recorded, and a placeholder left instead of a
             // copy when the earlier layer has the same file at the same place.
             if let (Some(t), Some(drel)) = (track, at.rel) {
-                let digest = t
-                    .ctx
-                    .file_digest(
-                        inp.try_clone().map_err(|e| format!("{}: {e}", shown()))?,
-                        &src_rel.to_string_lossy(),
-                        st,
-                    )
-                    .map_err(|e| format!("{}: {e}", shown()))?;
+                let rel_s = src_rel.to_string_lossy();
+                let digest = match t.ctx.cached_digest(&rel_s, st) {
+                    Some(d) => d,
+                    None => t
+                        .ctx
+                        .file_digest(File::from(open_src(OFlags::RDONLY)?), &rel_s, st)
+                        .map_err(|e| format!("{}: {e}", shown()))?,
+                };
                 let sig = FileSig {
                     digest,
                     mode: mode.unwrap_or(st.st_mode & 0o7777),
@@ -536,10 +513,7 @@ fn copy_entry(
                     size: st.st_size as u64,
                 };
                 let rel = drel.join(name).to_string_lossy().into_owned();
-                let same = t.reuse.is_some_and(|r| {
-                    r.files.get(&rel) == Some(&sig) && still_there(&r.snapshot, &rel, &sig)
-                });
-                if same {
+                if t.reuse.is_some_and(|r| r.files.get(&rel) == Some(&sig)) {
                     let fd = rustix::fs::openat(
                         dst,
                         name,
@@ -552,14 +526,13 @@ fn copy_entry(
                     )
                     .map_err(err)?;
                     drop(fd);
-                    t.out.links.push(rel.clone());
+                    t.out.links.push((rel.clone(), src_rel.to_path_buf()));
                     t.out.files.insert(rel, sig);
                     return Ok(());
                 }
                 t.out.files.insert(rel, sig);
             }
-            use std::io::Seek;
-            inp.rewind().map_err(|e| format!("{}: {e}", shown()))?;
+            let mut inp = File::from(open_src(OFlags::RDONLY)?);
             let fd = rustix::fs::openat(
                 dst,
                 name,
