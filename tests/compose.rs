@@ -4,6 +4,7 @@
 mod harness;
 
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 
 use harness::{free_test_subnet, TestRoot};
 
@@ -14,6 +15,8 @@ const SERVE: &str = "trap 'exit 0' TERM; while :; do sleep 0.2; done";
 struct Project {
     dir: tempfile::TempDir,
     name: String,
+    /// The files given with -f, in the directory.
+    files: Vec<String>,
 }
 
 impl Project {
@@ -22,6 +25,7 @@ impl Project {
         Project {
             dir,
             name: name.to_string(),
+            files: vec!["compose.yaml".into()],
         }
     }
 
@@ -34,13 +38,11 @@ impl Project {
     }
 
     fn args<'a>(&self, verb: &[&'a str]) -> Vec<String> {
-        let mut a = vec![
-            "compose".to_string(),
-            "-f".into(),
-            self.file().display().to_string(),
-            "-p".into(),
-            self.name.clone(),
-        ];
+        let mut a = vec!["compose".to_string()];
+        for f in &self.files {
+            a.extend(["-f".to_string(), self.path().join(f).display().to_string()]);
+        }
+        a.extend(["-p".to_string(), self.name.clone()]);
         a.extend(verb.iter().map(|s| s.to_string()));
         a
     }
@@ -94,36 +96,23 @@ fn id_of(t: &TestRoot, name: &str) -> String {
 fn three_tier_app_web_reaches_app_by_name_not_db() {
     let t = harness::busybox();
     let (db_net, php_net) = (free_test_subnet(), free_test_subnet());
-    let compose = format!(
+    // The notes' file as it is (compose/tests/fixtures), and over it what a test needs:
+    // busybox stand-ins, host ports the kernel picks, subnets of the test's own.
+    let notes = std::fs::read_to_string(
+        harness::workspace().join("compose/tests/fixtures/three-tier/docker-compose.yml"),
+    )
+    .unwrap();
+    let over = format!(
         r#"
 services:
   db:
-    container_name: db
     image: busybox
     command: ["sh", "-c", "{SERVE}"]
-    ports: ["127.0.0.1::3306"]
-    environment:
-      MYSQL_ROOT_PASSWORD: secret
-      MYSQL_DATABASE: app
-    networks: [db]
+    ports: !override ["127.0.0.1::3306"]
   php:
-    container_name: php-fpm
-    build: ./php-fpm
-    ports: ["127.0.0.1::9000"]
-    volumes:
-      - ./symfony:/var/www/symfony:cached
-      - ./logs/symfony:/var/www/symfony/var/log:cached
-    depends_on: [db]
-    networks: [db, php]
+    ports: !override ["127.0.0.1::9000"]
   nginx:
-    container_name: nginx
-    build: ./nginx
-    ports: ["127.0.0.1::80"]
-    depends_on: [php]
-    networks: [php]
-    volumes:
-      - ./logs/nginx:/var/log/nginx:cached
-      - ./symfony:/var/www/symfony:cached
+    ports: !override ["127.0.0.1::80"]
 networks:
   db:
     ipam: {{config: [{{subnet: "{db_net}"}}]}}
@@ -131,10 +120,11 @@ networks:
     ipam: {{config: [{{subnet: "{php_net}"}}]}}
 "#
     );
-    let p = Project::new(
+    let mut p = Project::new(
         "tier",
         &[
-            ("compose.yaml", &compose),
+            ("docker-compose.yml", &notes),
+            ("test-override.yml", &over),
             (
                 "php-fpm/Dockerfile",
                 "FROM busybox\nCMD [\"httpd\", \"-f\", \"-p\", \"9000\", \"-h\", \"/var/www/symfony\"]\n",
@@ -146,6 +136,7 @@ networks:
             ("symfony/index.html", "hello from symfony\n"),
         ],
     );
+    p.files = vec!["docker-compose.yml".into(), "test-override.yml".into()];
     p.ok(&t, &["up", "-d"]);
     assert_eq!(names(&t), ["db", "nginx", "php-fpm"]);
     let mut nets = networks(&t);
@@ -189,7 +180,7 @@ networks:
     assert!(!r.stdout.contains("Name:"), "{}", r.stdout);
     // The app reaches the database; its environment is there.
     let env = p.ok(&t, &["exec", "-T", "db", "env"]);
-    assert!(env.contains("MYSQL_DATABASE=app"), "{env}");
+    assert!(env.contains("MYSQL_DATABASE=XXXXX"), "{env}");
     // The published port answers on the host.
     let port = p.ok(&t, &["port", "nginx", "80"]);
     let addr = port.trim();
@@ -597,7 +588,31 @@ networks:
     // A foreground one-off with a command, removed after.
     let out = p.ok(&t, &["run", "--rm", "-T", "app", "echo", "once"]);
     assert_eq!(out.replace('\r', ""), "once\n");
-    p.ok(&t, &["down", "-t", "1"]);
+    // Down by the project's name alone, without its file.
+    let empty = tempfile::tempdir().unwrap();
+    let dir = empty.path().display().to_string();
+    let ls = t.ok([
+        "compose",
+        "--project-directory",
+        &dir,
+        "-p",
+        "oneoff",
+        "ps",
+        "-a",
+        "-q",
+    ]);
+    assert_eq!(ls.lines().count(), 1, "{ls}");
+    t.ok([
+        "compose",
+        "--project-directory",
+        &dir,
+        "-p",
+        "oneoff",
+        "down",
+        "-t",
+        "1",
+    ]);
+    assert!(networks(&t).is_empty());
     assert!(names(&t).is_empty());
 }
 
@@ -651,4 +666,84 @@ fn bad_input_is_a_clear_error_and_leaves_nothing() {
     p.ok(&t, &["down"]);
     assert!(networks(&t).is_empty());
     p.down(&t);
+}
+
+#[test]
+fn killed_up_and_down_leave_what_the_next_up_and_down_finish() {
+    let t = harness::busybox();
+    let compose = format!(
+        r#"
+services:
+  a:
+    image: busybox
+    command: ["sh", "-c", "{SERVE}"]
+    deploy: {{replicas: 2}}
+  b:
+    image: busybox
+    command: ["sh", "-c", "{SERVE}"]
+    depends_on: [a]
+  c:
+    image: busybox
+    command: ["sh", "-c", "{SERVE}"]
+    depends_on: [b]
+volumes:
+  v:
+networks:
+  default:
+    ipam: {{config: [{{subnet: "{}"}}]}}
+"#,
+        free_test_subnet()
+    );
+    let p = Project::new("killed", &[("compose.yaml", &compose)]);
+    let want = ["killed-a-1", "killed-a-2", "killed-b-1", "killed-c-1"];
+    for delay in [20u64, 80, 200, 400] {
+        let mut up = t
+            .cmd(p.args(&["up", "-d"]))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay));
+        let _ = up.kill();
+        let _ = up.wait();
+        // A start the killed command began finishes on its own (its monitor lives on);
+        // a start of the same container racing with it is the runtime's to refuse.
+        std::thread::sleep(std::time::Duration::from_millis(1000));
+        p.ok(&t, &["up", "-d"]);
+        assert_eq!(names(&t), want, "after a kill at {delay} ms");
+        let ps = p.ok(&t, &["ps", "--format", "{{.Name}} {{.State}}"]);
+        let all = p.ok(&t, &["ps", "-a", "--format", "{{.Name}} {{.State}} {{.Status}}"]);
+        assert_eq!(ps.matches("running").count(), 4, "after a kill at {delay} ms: {all}");
+        let mut down = t
+            .cmd(p.args(&["down", "-t", "1"]))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay));
+        let _ = down.kill();
+        let _ = down.wait();
+        let r = p.run(&t, &["down", "-t", "1"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(
+            !r.stderr.contains("WARN"),
+            "after a kill at {delay} ms: {}",
+            r.stderr
+        );
+        assert!(
+            names(&t).is_empty(),
+            "after a kill at {delay} ms: {:?}",
+            names(&t)
+        );
+        assert!(networks(&t).is_empty(), "after a kill at {delay} ms");
+        // The network's resolver and its names went with the last container.
+        assert!(harness::eventually(3, || {
+            std::fs::read_dir(t.path().join("networks"))
+                .map(|rd| {
+                    rd.flatten()
+                        .all(|e| !e.file_name().to_string_lossy().ends_with(".dns"))
+                })
+                .unwrap_or(true)
+        }));
+    }
 }

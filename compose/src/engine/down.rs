@@ -78,15 +78,17 @@ impl Engine<'_> {
         volumes: bool,
     ) -> Result<()> {
         self.stop_members(members, timeout)?;
-        parallel(members, 4, |m| {
+        // One after another: a removal looks at the other containers (who joined its
+        // namespaces, whose hosts files name it), which must not vanish under it.
+        for m in members {
             self.say("Container", m.name(), "Removing");
             match rbox_runtime::lifecycle::remove(&self.containers, m.id(), true, volumes) {
                 Ok(()) | Err(rbox_runtime::Error::NoSuchContainer(_)) => {}
                 Err(e) => return Err(Error::Failed(format!("container {}: {e}", m.name()))),
             }
             self.say("Container", m.name(), "Removed");
-            Ok(())
-        })
+        }
+        Ok(())
     }
 
     pub fn remove_members(&self, members: &[Member], timeout: Option<u32>) -> Result<()> {
@@ -97,8 +99,11 @@ impl Engine<'_> {
     /// its volumes, with `--rmi` its images.
     pub fn down(&self, o: &DownOptions) -> Result<()> {
         let all = self.members()?;
+        // A project named without its file (`-p NAME down`): all it has is its own.
+        let by_name = self.project.config_files.is_empty();
         let (orphans, mine): (Vec<Member>, Vec<Member>) = all.into_iter().partition(|m| {
-            !self.project.services.contains_key(&m.service)
+            !by_name
+                && !self.project.services.contains_key(&m.service)
                 && !self.project.disabled.contains_key(&m.service)
         });
         let mut gone = mine;
@@ -116,17 +121,32 @@ impl Engine<'_> {
             .map(|m| m.container.config.image.clone())
             .collect();
         self.remove_members_with(&gone, o.timeout, o.volumes)?;
-        // Networks: those of the file this project made (labelled so), not external ones.
-        for net in self.project.networks.values() {
-            if net.external {
-                continue;
-            }
-            let Ok(n) = self.networks.get(&net.name) else {
+        // Networks: those of the file this project made (labelled so), not external ones;
+        // without the file, every network labelled with the project.
+        let mut nets: Vec<String> = self
+            .project
+            .networks
+            .values()
+            .filter(|n| !n.external)
+            .map(|n| n.name.clone())
+            .collect();
+        if by_name {
+            nets.extend(
+                self.networks
+                    .list()?
+                    .into_iter()
+                    .filter(|n| n.labels.get(LABEL_PROJECT) == Some(&self.project.name))
+                    .map(|n| n.name),
+            );
+        }
+        for name in &nets {
+            let Ok(n) = self.networks.get(name) else {
                 continue;
             };
             if n.labels.get(LABEL_PROJECT) != Some(&self.project.name) {
                 continue;
             }
+            let net = &n;
             self.say("Network", &net.name, "Removing");
             match rbox_runtime::ops::networks::remove(&self.networks, &net.name) {
                 Ok(_) => self.say("Network", &net.name, "Removed"),
@@ -134,20 +154,33 @@ impl Engine<'_> {
             }
         }
         if o.volumes {
-            for vol in self.project.volumes.values() {
-                if vol.external {
-                    continue;
-                }
-                let Ok(v) = self.containers.volume(&vol.name) else {
+            let mut vols: Vec<String> = self
+                .project
+                .volumes
+                .values()
+                .filter(|v| !v.external)
+                .map(|v| v.name.clone())
+                .collect();
+            if by_name {
+                vols.extend(
+                    self.containers
+                        .volumes()?
+                        .into_iter()
+                        .filter(|v| v.labels.get(LABEL_PROJECT) == Some(&self.project.name))
+                        .map(|v| v.name),
+                );
+            }
+            for name in &vols {
+                let Ok(v) = self.containers.volume(name) else {
                     continue;
                 };
                 if v.labels.get(LABEL_PROJECT) != Some(&self.project.name) {
                     continue;
                 }
-                self.say("Volume", &vol.name, "Removing");
-                match self.containers.remove_volume(&vol.name) {
-                    Ok(()) => self.say("Volume", &vol.name, "Removed"),
-                    Err(e) => self.note(&format!("WARN: volume {}: {e}", vol.name)),
+                self.say("Volume", name, "Removing");
+                match self.containers.remove_volume(name) {
+                    Ok(()) => self.say("Volume", name, "Removed"),
+                    Err(e) => self.note(&format!("WARN: volume {name}: {e}")),
                 }
             }
         }
