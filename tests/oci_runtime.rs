@@ -342,7 +342,23 @@ fn the_shims_argv_runs_a_container_through_its_states() {
     assert_eq!(s["id"], id.as_str());
     assert_eq!(s["bundle"], b.path().to_str().unwrap());
     assert!(s["ociVersion"].is_string());
-    // Waiting for start: the workload has not run yet.
+    // Waiting for start, the first process runs the runtime from a binary that can't be
+    // written (CVE-2019-5736): a read-only mount or a sealed memfd.
+    let exe = fs::File::open(format!("/proc/{pid}/exe")).unwrap();
+    let ro = nix::sys::statvfs::fstatvfs(&exe)
+        .unwrap()
+        .flags()
+        .contains(nix::sys::statvfs::FsFlags::ST_RDONLY);
+    let sealed = nix::fcntl::fcntl(
+        std::os::fd::AsRawFd::as_raw_fd(&exe),
+        nix::fcntl::FcntlArg::F_GET_SEALS,
+    )
+    .is_ok_and(|s| s != 0);
+    assert!(
+        ro || sealed,
+        "the runtime's binary is writable from the container"
+    );
+    // The workload has not run yet.
     let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap();
     assert!(!String::from_utf8_lossy(&cmdline).contains("sleep"));
     r.ok(&["start", &id]);
@@ -477,7 +493,7 @@ fn exec_runs_commands_and_process_files() {
     let r = Runc::new();
     let b = Bundle::new(
         &["sleep", "300"],
-        json!({"process": {"env": ["PATH=/bin", "A=1"]}}),
+        json!({"process": {"env": ["PATH=/bin", "A=1"], "noNewPrivileges": false}}),
     );
     let id = rand_id("exec");
     let pid = r.create(&b, &id);
@@ -497,6 +513,26 @@ fn exec_runs_commands_and_process_files() {
         "echo $A $B $(pwd) $(id -u):$(id -g)",
     ]);
     assert_eq!(out, "1 2 /tmp 1000:1000\n");
+    // --cap adds a capability, --no-new-privs sets the flag.
+    let status = |extra: &[&str]| {
+        let mut a = vec!["exec"];
+        a.extend(extra);
+        a.extend([id.as_str(), "cat", "/proc/self/status"]);
+        r.ok(&a)
+    };
+    let field = |text: &str, name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_owned())
+            .unwrap()
+    };
+    let plain = status(&[]);
+    let more = status(&["--cap", "CAP_SYS_ADMIN", "--no-new-privs"]);
+    let eff = |t: &str| u64::from_str_radix(&field(t, "CapEff:"), 16).unwrap();
+    assert_eq!(eff(&plain) & (1 << 21), 0);
+    assert_ne!(eff(&more) & (1 << 21), 0);
+    assert_eq!(field(&plain, "NoNewPrivs:"), "0");
+    assert_eq!(field(&more, "NoNewPrivs:"), "1");
     let o = r.run(&["exec", &id, "sh", "-c", "exit 5"]);
     assert_eq!(o.code, 5);
     let o = r.run(&["exec", &id, "no-such-command"]);

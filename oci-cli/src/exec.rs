@@ -67,9 +67,10 @@ fn process_from_flags(base: Option<Process>, a: &ExecArgs) -> Result<Process> {
             } else {
                 format!("CAP_{name}")
             };
-            let cap: oci_spec::runtime::Capability = name
-                .parse()
-                .map_err(|_| Failure(format!("unknown capability {c:?}")))?;
+            // As config.json spells it: CAP_…
+            let cap: oci_spec::runtime::Capability =
+                serde_json::from_value(serde_json::Value::String(name))
+                    .map_err(|_| Failure(format!("unknown capability {c:?}")))?;
             let add = |set: &Option<oci_spec::runtime::Capabilities>| {
                 let mut s = set.clone().unwrap_or_default();
                 s.insert(cap);
