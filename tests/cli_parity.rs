@@ -478,3 +478,48 @@ fn cp_reads_and_writes_tar_streams() {
     assert_eq!(t.ok(["exec", "box", "cat", "/tmp/in/hello.txt"]), "hello\n");
     t.ok(["rm", "-f", "box"]);
 }
+
+#[test]
+fn volume_and_network_listings_filter() {
+    let t = busybox();
+    t.ok(["volume", "create", "--label", "tier=db", "data"]);
+    t.ok(["volume", "create", "scratch"]);
+    t.ok([
+        "create",
+        "--name",
+        "user",
+        "-v",
+        "data:/data",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(
+        t.ok(["volume", "ls", "-q", "--filter", "label=tier=db"]),
+        "data\n"
+    );
+    assert_eq!(
+        t.ok(["volume", "ls", "-q", "-f", "dangling=true"]),
+        "scratch\n"
+    );
+    assert_eq!(t.ok(["volume", "ls", "-q", "-f", "name=scr"]), "scratch\n");
+    let (code, err) = t.fails(["volume", "ls", "-f", "colour=red"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("colour"), "{err}");
+    let net = format!("parity-{}", std::process::id());
+    t.ok(["network", "create", "--label", "k=v", &net]);
+    let names = t.ok(["network", "ls", "--format", "{{.Name}}", "-f", "label=k"]);
+    assert_eq!(names, format!("{net}\n"));
+    let builtin = t.ok([
+        "network",
+        "ls",
+        "--format",
+        "{{.Name}}",
+        "-f",
+        "type=builtin",
+    ]);
+    assert!(!builtin.contains(&net), "{builtin}");
+    t.ok(["network", "rm", &net]);
+    t.ok(["network", "rm", "-f", &net]);
+    t.ok(["rm", "user"]);
+    t.ok(["volume", "rm", "data", "scratch"]);
+}

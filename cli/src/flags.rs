@@ -318,11 +318,6 @@ pub const REFUSED: &[DockerFlag] = &[
         why: "one tag is pulled or pushed at a time",
     },
     DockerFlag {
-        path: "volume ls|network ls",
-        flag: "-f/--filter=",
-        why: "listing filters are not supported here",
-    },
-    DockerFlag {
         path: "system df",
         flag: "-v/--verbose",
         why: "df shows the totals only",

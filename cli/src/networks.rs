@@ -27,7 +27,6 @@ pub enum NetworkCommand {
     Inspect(InspectArgs),
     /// Remove networks (refused while a container is on one).
     #[command(alias = "remove")]
-    #[command(alias = "remove")]
     Rm(RmArgs),
     /// Remove every network no container uses.
     Prune(PruneArgs),
@@ -63,6 +62,9 @@ pub struct LsArgs {
     /// Only the ids.
     #[arg(short, long)]
     quiet: bool,
+    /// Filter: name=, id=, label=KEY[=VALUE], driver=, type=custom|builtin.
+    #[arg(short, long)]
+    filter: Vec<String>,
     /// Full ids.
     #[arg(long)]
     no_trunc: bool,
@@ -161,7 +163,19 @@ pub fn run(root: &Path, cmd: NetworkCommand) -> CliResult {
             writeln!(out, "{}", net.id)?;
         }
         NetworkCommand::Ls(a) => {
-            let list = networks::list(&nets)?;
+            let pairs =
+                format::filter_pairs(&a.filter, &["name", "id", "label", "driver", "type"])?;
+            let mut list = networks::list(&nets)?;
+            list.retain(|n| {
+                let builtin = ["bridge", "host", "none"].contains(&n.name.as_str());
+                format::filters_pass(&pairs, |k, v| match k {
+                    "name" => n.name.contains(v),
+                    "id" => n.id.starts_with(v),
+                    "label" => format::label_matches(&n.labels, v),
+                    "driver" => n.driver == v,
+                    _ => (v == "builtin") == builtin && ["builtin", "custom"].contains(&v),
+                })
+            });
             if a.quiet {
                 for n in &list {
                     let id = if a.no_trunc { &n.id[..] } else { &n.id[..12] };

@@ -46,6 +46,9 @@ pub struct LsArgs {
     /// Only show names.
     #[arg(short, long)]
     quiet: bool,
+    /// Filter: name=, label=KEY[=VALUE], driver=, dangling=true|false (used by no container).
+    #[arg(short, long)]
+    filter: Vec<String>,
     /// A Go template for each row ("{{.Name}} {{.Mountpoint}}"), "table TEMPLATE" for
     /// aligned columns under a header, "table" for the default, or "json".
     #[arg(long)]
@@ -114,7 +117,33 @@ pub fn run(root: &Path, cmd: VolumeCommand) -> CliResult {
             writeln!(out, "{}", v.name)?;
         }
         VolumeCommand::Ls(a) => {
-            let vols = containers.volumes()?;
+            let pairs = format::filter_pairs(&a.filter, &["name", "label", "driver", "dangling"])?;
+            let mut vols = containers.volumes()?;
+            let mut failed = None;
+            vols.retain(|v| {
+                format::filters_pass(&pairs, |k, val| match k {
+                    "name" => v.name.contains(val),
+                    "label" => format::label_matches(&v.labels, val),
+                    "driver" => val == "local",
+                    _ => match (val, containers.volume_users(&v.name)) {
+                        ("true" | "1", Ok(u)) => u.is_empty(),
+                        ("false" | "0", Ok(u)) => !u.is_empty(),
+                        (_, Err(e)) => {
+                            failed = Some(crate::CliError::from(e));
+                            false
+                        }
+                        _ => {
+                            failed = Some(crate::CliError::Failed(format!(
+                                "invalid filter 'dangling={val}'"
+                            )));
+                            false
+                        }
+                    },
+                })
+            });
+            if let Some(e) = failed {
+                return Err(e);
+            }
             if a.quiet {
                 for v in vols {
                     writeln!(out, "{}", v.name)?;
