@@ -439,7 +439,70 @@ impl Engine {
         Ok(())
     }
 
+    /// What the plan asks for that this engine does not do: each a warning naming it.
+    fn unsupported(w: &Workload) -> Vec<String> {
+        let mut out = Vec::new();
+        let p = &w.pod;
+        for (on, field, what) in [
+            (
+                p.host_network,
+                "hostNetwork",
+                "the pod is on the kube network",
+            ),
+            (
+                p.host_pid,
+                "hostPID",
+                "the pod's containers have PID namespaces of their own",
+            ),
+            (
+                p.host_ipc,
+                "hostIPC",
+                "the pod has an IPC namespace of its own",
+            ),
+            (
+                p.share_process_namespace,
+                "shareProcessNamespace",
+                "each container has a PID namespace of its own",
+            ),
+        ] {
+            if on {
+                out.push(format!("{field}: not supported: {what}"));
+            }
+        }
+        if p.dns
+            .as_ref()
+            .is_some_and(|d| !d.searches.is_empty() || !d.options.is_empty())
+        {
+            out.push("dnsConfig: searches and options are not applied (nameservers are)".into());
+        }
+        for c in &p.containers {
+            if c.startup.is_some() {
+                out.push(format!("container {}: startupProbe: not run", c.name));
+            }
+            match (&c.readiness, &c.liveness) {
+                (Some(_), Some(_)) => out.push(format!(
+                    "container {}: livenessProbe: not run (its readinessProbe is its health check)",
+                    c.name
+                )),
+                (None, Some(_)) => out.push(format!(
+                    "container {}: livenessProbe: run as its health check; a failing one does not restart it",
+                    c.name
+                )),
+                _ => {}
+            }
+        }
+        out
+    }
+
     fn run_plan(&mut self, plan: &Plan, source: &str, o: &PlayOptions) -> Result<Vec<String>> {
+        for w in &plan.workloads {
+            for m in Self::unsupported(w) {
+                (o.say)(&format!(
+                    "warning: {}:{}: {:?}/{}: {m}",
+                    w.file, w.line, w.kind, w.name
+                ));
+            }
+        }
         self.ensure_network(o.network.as_deref())?;
         self.check_images(plan, o)?;
         for s in &plan.services {
