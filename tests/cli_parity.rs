@@ -523,3 +523,23 @@ fn volume_and_network_listings_filter() {
     t.ok(["rm", "user"]);
     t.ok(["volume", "rm", "data", "scratch"]);
 }
+
+#[test]
+fn push_and_pull_every_tag() {
+    let reg = Registry::start();
+    let a = busybox();
+    let repo = format!("127.0.0.1:{}/tags/bb", reg.1);
+    for tag in ["1", "2", "latest"] {
+        a.ok(["tag", "busybox", &format!("{repo}:{tag}")]);
+    }
+    a.ok(["push", "--all-tags", "-q", &repo]);
+    let (code, err) = a.fails(["push", "-a", &format!("{repo}:1")]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--all-tags"), "{err}");
+    let b = TestRoot::new();
+    b.ok(["pull", "-a", "-q", &repo]);
+    let tags = b.ok(["images", "--format", "{{.Tag}}", &repo]);
+    let mut tags: Vec<&str> = tags.lines().collect();
+    tags.sort();
+    assert_eq!(tags, ["1", "2", "latest"]);
+}

@@ -313,11 +313,6 @@ pub const REFUSED: &[DockerFlag] = &[
         why: "use commit --change on a container of the image",
     },
     DockerFlag {
-        path: "image pull|image push",
-        flag: "-a/--all-tags",
-        why: "one tag is pulled or pushed at a time",
-    },
-    DockerFlag {
         path: "system df",
         flag: "-v/--verbose",
         why: "df shows the totals only",

@@ -103,8 +103,17 @@ pub struct PullArgs {
     /// Print only the image's name.
     #[arg(short, long)]
     quiet: bool,
+    /// Pull every tag of the repository (NAME without a tag).
+    #[arg(short, long)]
+    all_tags: bool,
     #[command(flatten)]
     flags: RegistryFlags,
+}
+
+/// Whether `reference` as typed names a tag or a digest (not only a repository).
+fn names_a_version(reference: &str) -> bool {
+    let last = reference.rsplit('/').next().unwrap_or(reference);
+    last.contains(':') || last.contains('@')
 }
 
 /// The first 12 hex digits of a blob, as docker names layers in its progress.
@@ -229,6 +238,38 @@ fn done_style() -> ProgressStyle {
 }
 
 pub fn pull(root: &Path, a: PullArgs) -> CliResult {
+    if a.all_tags {
+        if names_a_version(&a.reference) {
+            return Err(CliError::Failed(
+                "tag can't be used with --all-tags/-a".into(),
+            ));
+        }
+        let repo = Reference::parse(&a.reference)?;
+        let client = a.flags.connect(root, repo.registry())?;
+        let tags = rbox_registry::search::tags(&client, repo.repository()).map_err(fail)?;
+        if tags.is_empty() {
+            return Err(CliError::Failed(format!(
+                "{}: no tags",
+                repo.familiar_name()
+            )));
+        }
+        for tag in tags {
+            pull(
+                root,
+                PullArgs {
+                    reference: repo.with_tag(&tag).to_string(),
+                    platform: a.platform.clone(),
+                    quiet: a.quiet,
+                    all_tags: false,
+                    flags: RegistryFlags {
+                        tls_verify: a.flags.tls_verify,
+                        authfile: a.flags.authfile.clone(),
+                    },
+                },
+            )?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let reference = Reference::parse(&a.reference)?;
     let platform: Platform = match &a.platform {
         Some(p) => p.parse().map_err(fail)?,
@@ -274,11 +315,46 @@ pub struct PushArgs {
     /// Print only the pushed digest.
     #[arg(short, long)]
     quiet: bool,
+    /// Push every local tag of the repository (NAME without a tag).
+    #[arg(short, long)]
+    all_tags: bool,
     #[command(flatten)]
     flags: RegistryFlags,
 }
 
 pub fn push(root: &Path, a: PushArgs) -> CliResult {
+    if a.all_tags {
+        if names_a_version(&a.image) || a.destination.is_some() {
+            return Err(CliError::Failed(
+                "tag can't be used with --all-tags/-a".into(),
+            ));
+        }
+        let store = Store::open(root)?;
+        let rows = rbox_runtime::ops::images::list(&store, Some(&a.image))?;
+        if rows.is_empty() {
+            return Err(CliError::Failed(format!(
+                "An image does not exist locally with the tag: {}",
+                a.image
+            )));
+        }
+        let repo = Reference::parse(&a.image)?;
+        for r in rows.iter().filter(|r| r.tag != "<none>") {
+            push(
+                root,
+                PushArgs {
+                    image: repo.with_tag(&r.tag).to_string(),
+                    destination: None,
+                    quiet: a.quiet,
+                    all_tags: false,
+                    flags: RegistryFlags {
+                        tls_verify: a.flags.tls_verify,
+                        authfile: a.flags.authfile.clone(),
+                    },
+                },
+            )?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let store = Store::open(root)?;
     let image = store.resolve(&a.image)?;
     let target = Reference::parse(a.destination.as_deref().unwrap_or(&a.image))?;

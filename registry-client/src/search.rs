@@ -61,6 +61,47 @@ pub fn search(client: &Client, term: &str, limit: usize) -> Result<Vec<String>> 
     Ok(found)
 }
 
+#[derive(Deserialize)]
+struct TagList {
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+}
+
+/// The tags of `repository` (`GET /v2/<repository>/tags/list`, page by page), sorted.
+pub fn tags(client: &Client, repository: &str) -> Result<Vec<String>> {
+    let mut found = Vec::new();
+    let mut url = client.url(&format!("{repository}/tags/list?n={PAGE}"));
+    let scope = format!("repository:{repository}:pull");
+    for _ in 0..MAX_PAGES {
+        let mut resp = client.send(&scope, |auth| {
+            authorized(client.agent().get(&url), auth).call()
+        })?;
+        if !resp.status().is_success() {
+            return Err(client.error(&format!("tags of {repository}"), resp));
+        }
+        let next = resp
+            .headers()
+            .get("link")
+            .and_then(|v| v.to_str().ok())
+            .and_then(next_link);
+        let body = read_small(&mut resp)?;
+        let page: TagList = serde_json::from_slice(&body).map_err(|e| Error::Registry {
+            what: format!("tags of {repository}"),
+            status: 200,
+            code: None,
+            message: format!("the tag list is not JSON: {e}"),
+        })?;
+        found.extend(page.tags.unwrap_or_default());
+        match next {
+            Some(n) => url = format!("{}{n}", client.base()),
+            None => break,
+        }
+    }
+    found.sort();
+    found.dedup();
+    Ok(found)
+}
+
 fn no_catalog(client: &Client, status: u16) -> Error {
     Error::Registry {
         what: format!("search {}", client.registry()),
