@@ -543,3 +543,44 @@ fn push_and_pull_every_tag() {
     tags.sort();
     assert_eq!(tags, ["1", "2", "latest"]);
 }
+
+#[test]
+fn system_df_verbose_lists_each_object() {
+    let t = busybox();
+    t.ok([
+        "run",
+        "--name",
+        "sized",
+        "-v",
+        "vol:/data",
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /data/f",
+    ]);
+    let out = t.ok(["system", "df", "-v"]);
+    assert!(
+        out.starts_with("Images space usage:\n\nREPOSITORY"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\nContainers space usage:\n\nCONTAINER ID"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\nLocal Volumes space usage:\n\nVOLUME NAME"),
+        "{out}"
+    );
+    let sized = out
+        .lines()
+        .find(|l| l.ends_with(" sized"))
+        .expect("the container's line");
+    assert!(sized.contains("Exited (0)"), "{sized}");
+    let vol = out
+        .lines()
+        .find(|l| l.starts_with("vol "))
+        .expect("the volume's line");
+    assert!(vol.split_whitespace().nth(1) == Some("1"), "{vol}");
+    t.ok(["rm", "sized"]);
+    t.ok(["volume", "rm", "vol"]);
+}

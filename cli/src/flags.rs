@@ -313,11 +313,6 @@ pub const REFUSED: &[DockerFlag] = &[
         why: "use commit --change on a container of the image",
     },
     DockerFlag {
-        path: "system df",
-        flag: "-v/--verbose",
-        why: "df shows the totals only",
-    },
-    DockerFlag {
         path: "container run|container create",
         flag: "--blkio-weight=",
         why: "block I/O weights are not supported",

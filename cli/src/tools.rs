@@ -373,6 +373,9 @@ pub struct DfArgs {
     /// columns under a header, "table" for the default, or "json".
     #[arg(long)]
     format: Option<String>,
+    /// Show each image, container and volume with its size.
+    #[arg(short, long)]
+    verbose: bool,
 }
 
 /// `system df`'s default table and docker's column titles.
@@ -424,7 +427,81 @@ fn system_boot(root: &Path) -> CliResult {
     Ok(crate::each::exit(!booted.failed.is_empty()))
 }
 
+/// `system df -v`: docker's three tables, of images, containers and volumes.
+fn system_df_verbose(root: &Path) -> CliResult {
+    let store = rbox_image::Store::open(root)?;
+    let containers = Containers::open(root)?;
+    let all = rbox_runtime::lifecycle::reconcile_all(&containers)?;
+    let mut text = String::from("Images space usage:\n\n");
+    let mut t = String::from(
+        "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE\tSHARED SIZE\tUNIQUE SIZE\tCONTAINERS\n",
+    );
+    for r in rbox_runtime::ops::images::list(&store, None)? {
+        let users = all
+            .iter()
+            .filter(|c| c.config.image_id == r.id.to_string())
+            .count();
+        t.push_str(&format!(
+            "{}\t{}\t{}\t{}\t{}\tN/A\tN/A\t{users}\n",
+            r.repository,
+            r.tag,
+            r.id.short(),
+            format::ago(r.created.as_deref()),
+            size4(r.size),
+        ));
+    }
+    text.push_str(&format::tabwrite(&t));
+    text.push_str("\nContainers space usage:\n\n");
+    let mut t =
+        String::from("CONTAINER ID\tIMAGE\tCOMMAND\tLOCAL VOLUMES\tSIZE\tCREATED\tSTATUS\tNAMES\n");
+    let rows = rbox_runtime::ops::ps::list(
+        &containers,
+        &rbox_runtime::ops::ps::Query {
+            all: true,
+            latest: false,
+            filters: Vec::new(),
+        },
+    )?;
+    for r in &rows {
+        let Some(c) = all.iter().find(|c| c.id() == r.id) else {
+            continue;
+        };
+        let volumes = c
+            .config
+            .host
+            .mounts
+            .iter()
+            .filter(|m| m.kind == rbox_runtime::model::mount::MountKind::Volume)
+            .count();
+        let command = r.command.chars().take(20).collect::<String>();
+        t.push_str(&format!(
+            "{}\t{}\t\"{command}\"\t{volumes}\t{}\t{}\t{}\t{}\n",
+            &r.id[..12],
+            r.image,
+            size4(prune::dir_size(&containers.dir(&r.id).join("upper"))),
+            format::ago(Some(&r.created)),
+            crate::containers::status_text(r),
+            c.config.name,
+        ));
+    }
+    text.push_str(&format::tabwrite(&t));
+    text.push_str("\nLocal Volumes space usage:\n\n");
+    let mut t = String::from("VOLUME NAME\tLINKS\tSIZE\n");
+    for v in containers.volumes()? {
+        let links = containers.volume_users(&v.name)?.len();
+        let size = prune::dir_size(&containers.volume_data(&v.name));
+        t.push_str(&format!("{}\t{links}\t{}\n", v.name, size4(size)));
+    }
+    text.push_str(&format::tabwrite(&t));
+    text.push_str("\nBuild cache usage: 0B\n");
+    io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
 fn system_df(root: &Path, a: DfArgs) -> CliResult {
+    if a.verbose && a.format.is_none() {
+        return system_df_verbose(root);
+    }
     // A template that doesn't parse fails before the store is read.
     format::render_rows(a.format.as_deref(), &DF, &[])?;
     let store = rbox_image::Store::open(root)?;

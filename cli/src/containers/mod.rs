@@ -24,7 +24,7 @@ pub use lifecycle::{
     RmArgs, StartArgs, StopArgs, WaitArgs,
 };
 pub use logs::{logs, LogsArgs};
-pub use ps::{ps, PsArgs};
+pub use ps::{ps, status_text, PsArgs};
 pub use run::{create, run, CreateArgs, RunArgs};
 pub use update::{update, UpdateArgs};
 

@@ -52,7 +52,7 @@ pub struct PsArgs {
 }
 
 /// `Up 5 seconds`, `Exited (0) 3 minutes ago`, `Created`, as docker ps shows them.
-fn status_text(r: &Row) -> String {
+pub fn status_text(r: &Row) -> String {
     let since = |t: &Option<String>| {
         t.as_deref()
             .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
