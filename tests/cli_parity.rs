@@ -141,6 +141,9 @@ fn no_ops_and_refusals() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("--gpus"), "{err}");
     assert!(t.ok(["ps", "-aq"]).is_empty());
+    let (code, err) = t.fails(["build", "--progress=fancy", "."]);
+    assert_eq!(code, 125);
+    assert!(err.contains("'fancy'") && err.contains("plain"), "{err}");
     // Unknown flags and verbs name themselves and the nearest, exit 125.
     let (code, err) = t.fails(["ps", "--alll"]);
     assert_eq!(code, 125);

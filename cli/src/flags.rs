@@ -128,6 +128,17 @@ fn add_docker_flags(mut cmd: Command, top: &Command, path: &mut Vec<String>) -> 
         let has = |cmd: &Command, f: &DockerFlag| {
             cmd.get_arguments().any(|a| a.get_long() == Some(f.long()))
         };
+        for (path, long, values) in CHOICES {
+            let id = (*path == at)
+                .then(|| cmd.get_arguments().find(|a| a.get_long() == Some(long)))
+                .flatten()
+                .map(|a| a.get_id().clone());
+            if let Some(id) = id {
+                cmd = cmd.mut_arg(id, |a| {
+                    a.value_parser(clap::builder::PossibleValuesParser::new(values.iter()))
+                });
+            }
+        }
         for f in NO_OPS.iter().filter(|f| f.of(&at)) {
             if has(&cmd, f) {
                 continue;
@@ -178,6 +189,10 @@ pub fn refused(top: &Command, m: &clap::ArgMatches) -> Option<String> {
         f.why
     ))
 }
+
+/// Flags whose value must be one of docker's that rbox does (any other is an error naming
+/// it, as docker's): the verb path, the flag, the values.
+const CHOICES: &[(&str, &str, &[&str])] = &[("image build", "progress", &["auto", "plain"])];
 
 /// Docker's flags that rbox takes and that do nothing here, as they do nothing in docker
 /// (or have no meaning without its daemon).
