@@ -263,11 +263,6 @@ pub const REFUSED: &[DockerFlag] = &[
         why: "the detach keys are ctrl-p,ctrl-q",
     },
     DockerFlag {
-        path: "container run",
-        flag: "--sig-proxy",
-        why: "a foreground run always passes signals on",
-    },
-    DockerFlag {
         path: "container run|container create",
         flag: "--expose=",
         why: "use --publish",

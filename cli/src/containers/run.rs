@@ -292,6 +292,11 @@ pub struct RunArgs {
     /// Run in the background and print the container's id.
     #[arg(short, long)]
     detach: bool,
+    /// Pass the signals this process receives on to the container (a foreground run always
+    /// does: false is refused).
+    #[arg(long, value_name = "true|false", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true")]
+    sig_proxy: Option<bool>,
     #[command(flatten)]
     create: CreateArgs,
 }
@@ -301,6 +306,12 @@ fn open(root: &Path) -> Result<(rbox_image::Store, Containers), CliError> {
 }
 
 pub fn run(root: &Path, a: RunArgs) -> CliResult {
+    if a.sig_proxy == Some(false) {
+        eprintln!(
+            "rbox: --sig-proxy=false is not supported: a foreground run always passes signals on"
+        );
+        return Ok(ExitCode::from(125));
+    }
     if !a.detach {
         check_tty(a.create.interactive, a.create.tty)?;
     }
