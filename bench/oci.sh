@@ -16,7 +16,8 @@ OUT=${OUT:-target/bench/oci-$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
-cargo build --release --bin rbox >&2
+# NO_BUILD=1 uses target/release/rbox as it is.
+[ "${NO_BUILD:-0}" = 1 ] || cargo build --release --bin rbox >&2
 BIN=$(mktemp -d /run/rbox-oci-bench-bin.XXXXXX)
 WORK=$(mktemp -d /run/rbox-oci-bench.XXXXXX)
 CTD_PID=""
