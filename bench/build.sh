@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Build times on the 200 MB, 10,000-file context of ../shared/bench/make-context.sh:
 # cold (--no-cache), no-op rebuild, rebuild after touching one file, rebuild after changing
-# one file's content. hyperfine, medians. The peers' figures for the same work are in
-# ../shared/bench/results-peers.md (bench-peers.sh build).
+# one file's content; and a two-stage build whose stages each sleep 2 s (--network none:
+# the steps need none). hyperfine, medians.
+# Side by side with BuildKit (Debian's docker 20.10, DOCKER_BUILDKIT=1) in the same run when
+# /usr/bin/docker answers (../shared/bench/setup-peers.sh starts it); BUILDKIT=0 skips it.
+# RUNS (5), CTX, OUT, BENCH_ROOT and NO_BUILD=1 (use target/release/rbox as it is).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
 CTX=${CTX:-/var/lib/bench-work/ctx-big}
 OUT=${OUT:-target/bench/build-$(date -u +%Y%m%dT%H%M%SZ)}
+DOCKER=/usr/bin/docker
 mkdir -p "$OUT"
-cargo build --release --bin rbox >&2
+# NO_BUILD=1: the rbox already built in target/release.
+[ "${NO_BUILD:-0}" = 1 ] || cargo build --release --bin rbox >&2
 RBOX=$PWD/target/release/rbox
 export RBOX_ROOT=${BENCH_ROOT:-/var/lib/rbox-bench}
 RBOX=$RBOX rootfs-fixtures/busybox.sh busybox:latest >&2
@@ -20,17 +25,53 @@ printf 'FROM busybox\nCOPY data /data\nCMD ["/bin/sh"]\n' >"$CTX/Dockerfile"
 printf 'MANIFEST.sha256\n' >"$CTX/.dockerignore"
 VICTIM=$(cd "$CTX" && find data -type f -name '*.txt' | sort | sed -n 2500p)
 cp -p "$CTX/$VICTIM" "$OUT/victim.orig"
-B="$RBOX build -q -t bench/big:rbox $CTX"
+PAR=$OUT/ctx-par
+mkdir -p "$PAR"
+printf 'FROM busybox AS one\nRUN sleep 2 && echo 1 > /x\nFROM busybox AS two\nRUN sleep 2 && echo 2 > /x\nFROM busybox\nCOPY --from=one /x /one\nCOPY --from=two /x /two\n' >"$PAR/Dockerfile"
+
+BK=0
+if [ "${BUILDKIT:-1}" = 1 ] && [ -x "$DOCKER" ] && "$DOCKER" info >/dev/null 2>&1; then
+    BK=1
+    export DOCKER_BUILDKIT=1
+    "$DOCKER" image inspect busybox >/dev/null 2>&1 || "$DOCKER" tag localhost:5000/busybox:latest busybox:latest
+fi
 
 hf() { # name prepare command
     hyperfine -N --style basic --runs "$RUNS" ${2:+--prepare "$2"} --export-json "$OUT/$1.json" "$3" >"$OUT/$1.log" 2>&1
-    jq -r --arg n "$1" '.results[0] | "| \($n) | \(.median*1000|round) ms | \(.min*1000|round) | \(.max*1000|round) |"' "$OUT/$1.json"
+    jq -r '.results[0].median' "$OUT/$1.json"
 }
-echo "| case | median | min | max |"
-echo "|---|---|---|---|"
-hf cold "" "$RBOX build -q --no-cache -t bench/big:rbox $CTX"
+ms() { awk -v s="$1" 'BEGIN { printf "%.0f ms", s * 1000 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+restore="cp -p $OUT/victim.orig $CTX/$VICTIM"
+change="sh -c '$restore; date +%s%N >> $CTX/$VICTIM'"
+declare -A R K
+B="$RBOX build -q -t bench/big:rbox $CTX"
+R[cold]=$(hf rbox-cold "" "$RBOX build -q --no-cache -t bench/big:rbox $CTX")
 $B >/dev/null
-hf noop "" "$B"
-hf touch1 "touch $CTX/$VICTIM" "$B"
-hf change1 "sh -c 'cp -p $OUT/victim.orig $CTX/$VICTIM; date +%s%N >> $CTX/$VICTIM'" "$B"
-cp -p "$OUT/victim.orig" "$CTX/$VICTIM"
+R[noop]=$(hf rbox-noop "" "$B")
+R[touch1]=$(hf rbox-touch1 "touch $CTX/$VICTIM" "$B")
+R[change1]=$(hf rbox-change1 "$change" "$B")
+R[stages]=$(hf rbox-stages "" "$RBOX build -q --no-cache --network none -t bench/par:rbox $PAR")
+$restore
+if [ $BK = 1 ]; then
+    D="$DOCKER build -q -t bench/big:bk $CTX"
+    K[cold]=$(hf bk-cold "" "$DOCKER build -q --no-cache -t bench/big:bk $CTX")
+    $D >/dev/null
+    K[noop]=$(hf bk-noop "" "$D")
+    K[touch1]=$(hf bk-touch1 "touch $CTX/$VICTIM" "$D")
+    K[change1]=$(hf bk-change1 "$change" "$D")
+    K[stages]=$(hf bk-stages "" "$DOCKER build -q --no-cache --network none -t bench/par:bk $PAR")
+    $restore
+fi
+echo "| case | rbox | BuildKit | BuildKit / rbox |"
+echo "|---|---|---|---|"
+for c in cold noop touch1 change1 stages; do
+    if [ $BK = 1 ]; then
+        echo "| $c | $(ms "${R[$c]}") | $(ms "${K[$c]}") | $(ratio "${K[$c]}" "${R[$c]}")× |"
+    else
+        echo "| $c | $(ms "${R[$c]}") | — | — |"
+    fi
+done
+echo
+echo "rbox change1 / rbox cold: $(ratio "${R[change1]}" "${R[cold]}")"
