@@ -269,21 +269,30 @@ fn sh(cmd: &mut Command) {
 }
 
 /// The registry of a test, killed (by its pid) when dropped.
-struct Registry(std::process::Child, u16, tempfile::TempDir);
+struct Registry {
+    child: std::process::Child,
+    port: u16,
+    // Its storage, removed after it is killed.
+    _dir: tempfile::TempDir,
+}
 
 impl Registry {
     fn start() -> Registry {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("storage")).unwrap();
         let (child, port) = spawn_registry(dir.path(), &[]);
-        Registry(child, port, dir)
+        Registry {
+            child,
+            port,
+            _dir: dir,
+        }
     }
 }
 
 impl Drop for Registry {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -318,7 +327,7 @@ fn an_image_from_umoci_pushed_by_skopeo_pulls_and_runs() {
         .arg(&extra)
         .arg("/"));
     sh(Command::new("umoci").args(["config", "--image", &image, "--config.cmd", "sh"]));
-    let name = format!("127.0.0.1:{}/umoci/busybox:1", reg.1);
+    let name = format!("127.0.0.1:{}/umoci/busybox:1", reg.port);
     sh(Command::new("skopeo").args([
         "copy",
         "--quiet",
@@ -346,11 +355,11 @@ fn search_reads_a_registrys_catalog() {
     let reg = Registry::start();
     let t = busybox();
     for name in ["team/web-app", "team/db", "web-tools"] {
-        let r = format!("127.0.0.1:{}/{name}:1", reg.1);
+        let r = format!("127.0.0.1:{}/{name}:1", reg.port);
         t.ok(["tag", "busybox", &r]);
         t.ok(["push", "-q", &r]);
     }
-    let host = format!("127.0.0.1:{}", reg.1);
+    let host = format!("127.0.0.1:{}", reg.port);
     let table = t.ok(["search", &format!("{host}/web")]);
     let lines: Vec<&str> = table.lines().collect();
     assert!(lines[0].starts_with("NAME"), "{table}");
@@ -531,7 +540,7 @@ fn volume_and_network_listings_filter() {
 fn push_and_pull_every_tag() {
     let reg = Registry::start();
     let a = busybox();
-    let repo = format!("127.0.0.1:{}/tags/bb", reg.1);
+    let repo = format!("127.0.0.1:{}/tags/bb", reg.port);
     for tag in ["1", "2", "latest"] {
         a.ok(["tag", "busybox", &format!("{repo}:{tag}")]);
     }

@@ -9,6 +9,8 @@ use clap::Subcommand;
 use crate::{build, containers, images, registry, tools, CliResult};
 
 /// The container verbs of both `rbox VERB` and `rbox container VERB`.
+// Made once a process, moved into its function: the size of a variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum ContainerVerb {
     /// Create and run a container from an image.
@@ -90,6 +92,8 @@ impl ContainerVerb {
 }
 
 /// `rbox container …`: the shared verbs and those only there.
+// Made once a process, moved into its function: the size of a variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum ContainerCommand {
     #[command(flatten)]
@@ -115,6 +119,8 @@ impl ContainerCommand {
 }
 
 /// The image verbs of both `rbox VERB` and `rbox image VERB`.
+// Made once a process, moved into its function: the size of a variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum ImageVerb {
     /// Build an image from a Dockerfile (also `rbuild`).
@@ -151,6 +157,8 @@ impl ImageVerb {
 }
 
 /// `rbox image …`: the shared verbs and those only there.
+// Made once a process, moved into its function: the size of a variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum ImageCommand {
     #[command(flatten)]

@@ -345,6 +345,48 @@ pub fn labels_text(labels: &BTreeMap<String, String>) -> String {
         .join(",")
 }
 
+/// One `--filter KEY=VALUE` of a listing, split; `keys` are the ones the listing takes.
+pub fn filter_pairs<'a>(
+    filters: &'a [String],
+    keys: &[&str],
+) -> Result<Vec<(&'a str, &'a str)>, CliError> {
+    filters
+        .iter()
+        .map(|f| match f.split_once('=') {
+            Some((k, v)) if keys.contains(&k) => Ok((k, v)),
+            Some((k, _)) => Err(CliError::Failed(format!("invalid filter '{k}'"))),
+            None => Err(CliError::Failed(format!(
+                "bad format of filter (expected name=value): {f}"
+            ))),
+        })
+        .collect()
+}
+
+/// Docker's `label=KEY` or `label=KEY=VALUE` against an object's labels.
+pub fn label_matches(labels: &BTreeMap<String, String>, spec: &str) -> bool {
+    match spec.split_once('=') {
+        Some((k, v)) => labels.get(k).is_some_and(|l| l == v),
+        None => labels.contains_key(spec),
+    }
+}
+
+/// Docker's listing filters: values of one key are alternatives (any may match), but every
+/// `label` must match, and different keys must all match. `matches(key, value)` says
+/// whether one holds.
+pub fn filters_pass(pairs: &[(&str, &str)], mut matches: impl FnMut(&str, &str) -> bool) -> bool {
+    let mut keys: Vec<&str> = pairs.iter().map(|(k, _)| *k).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys.iter().all(|key| {
+        let mut of_key = pairs.iter().filter(|(k, _)| k == key);
+        if *key == "label" {
+            of_key.all(|(k, v)| matches(k, v))
+        } else {
+            of_key.any(|(k, v)| matches(k, v))
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -460,46 +502,4 @@ mod tests {
             "REPOSITORY   TAG       SIZE\nbusybox      latest    4MB\n"
         );
     }
-}
-
-/// One `--filter KEY=VALUE` of a listing, split; `keys` are the ones the listing takes.
-pub fn filter_pairs<'a>(
-    filters: &'a [String],
-    keys: &[&str],
-) -> Result<Vec<(&'a str, &'a str)>, CliError> {
-    filters
-        .iter()
-        .map(|f| match f.split_once('=') {
-            Some((k, v)) if keys.contains(&k) => Ok((k, v)),
-            Some((k, _)) => Err(CliError::Failed(format!("invalid filter '{k}'"))),
-            None => Err(CliError::Failed(format!(
-                "bad format of filter (expected name=value): {f}"
-            ))),
-        })
-        .collect()
-}
-
-/// Docker's `label=KEY` or `label=KEY=VALUE` against an object's labels.
-pub fn label_matches(labels: &BTreeMap<String, String>, spec: &str) -> bool {
-    match spec.split_once('=') {
-        Some((k, v)) => labels.get(k).is_some_and(|l| l == v),
-        None => labels.contains_key(spec),
-    }
-}
-
-/// Docker's listing filters: values of one key are alternatives (any may match), but every
-/// `label` must match, and different keys must all match. `matches(key, value)` says
-/// whether one holds.
-pub fn filters_pass(pairs: &[(&str, &str)], mut matches: impl FnMut(&str, &str) -> bool) -> bool {
-    let mut keys: Vec<&str> = pairs.iter().map(|(k, _)| *k).collect();
-    keys.sort_unstable();
-    keys.dedup();
-    keys.iter().all(|key| {
-        let mut of_key = pairs.iter().filter(|(k, _)| k == key);
-        if *key == "label" {
-            of_key.all(|(k, v)| matches(k, v))
-        } else {
-            of_key.any(|(k, v)| matches(k, v))
-        }
-    })
 }
