@@ -190,10 +190,16 @@ pub fn for_member(containers: &Containers, o: &RunOptions) -> Result<Option<PodC
 /// The containers of pod `id`, oldest first.
 pub fn members(containers: &Containers, id: &str) -> Result<Vec<Container>> {
     let mode = member_mode(id);
+    // Containers of other pods may be going as this reads: one gone is not an error.
     let mut v: Vec<Container> = containers
-        .list()?
+        .ids()?
         .into_iter()
-        .filter(|c| c.config.host.network_mode == mode)
+        .filter(|c| {
+            containers
+                .read_config(c)
+                .is_ok_and(|c| c.host.network_mode == mode)
+        })
+        .filter_map(|c| containers.load(&c).ok())
         .collect();
     v.sort_by(|a, b| a.config.created.cmp(&b.config.created));
     Ok(v)
