@@ -194,6 +194,8 @@ impl Engine {
                 name: name.to_owned(),
                 ..Default::default()
             })?;
+            // Made here: removed by the `down` that leaves nothing on it.
+            self.state.network_made(true);
         }
         Ok(())
     }
@@ -794,9 +796,14 @@ impl Engine {
         }
         let rest = self.all_services(&[]);
         self.refresh_hosts(&rest)?;
-        if self.kube_pods()?.is_empty() && self.state.workloads().is_empty() {
+        if self.state.made_network()
+            && self.kube_pods()?.is_empty()
+            && self.state.workloads().is_empty()
+        {
             let nets = rbox_network::Networks::open(&self.root);
-            let _ = nets.remove(DEFAULT_NETWORK);
+            if nets.remove(DEFAULT_NETWORK).is_ok() {
+                self.state.network_made(false);
+            }
         }
         Ok(())
     }

@@ -116,6 +116,21 @@ impl State {
         let _ = std::fs::remove_file(self.dir.join("services").join(format!("{name}.json")));
     }
 
+    /// Records whether `kube play` made the default kube network (and may remove it).
+    pub fn network_made(&self, made: bool) {
+        let p = self.dir.join("network-made");
+        if made {
+            let _ = std::fs::create_dir_all(&self.dir).and_then(|_| std::fs::write(&p, b""));
+        } else {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+
+    /// Whether `kube play` made the default kube network.
+    pub fn made_network(&self) -> bool {
+        self.dir.join("network-made").exists()
+    }
+
     fn node_ports_path(&self, service: &str) -> PathBuf {
         self.dir.join("nodeports").join(format!("{service}.json"))
     }
