@@ -157,12 +157,13 @@ fn an_error_never_prints_an_entrys_whole_name() {
     // A plain GNU long name of 1 MiB (the most allowed) on an entry that is refused.
     let t = TestRoot::new();
     let dir = tempfile::tempdir().unwrap();
-    let name = format!("/{}", "n".repeat((1 << 20) - 2));
+    // (`..` gets it refused: an absolute name is the image root's, as docker takes it.)
+    let name = format!("../{}", "n".repeat((1 << 20) - 4));
     let mut b = tar::Builder::new(Vec::new());
     let mut h = tar::Header::new_gnu();
     h.set_size(1);
     h.set_mode(0o644);
-    // The builder refuses absolute paths; write the long name entry by hand.
+    // The builder refuses `..`; write the long name entry by hand.
     let mut long = tar::Header::new_gnu();
     long.as_gnu_mut().unwrap().name[..13].copy_from_slice(b"././@LongLink");
     long.set_entry_type(tar::EntryType::GNULongName);
@@ -177,7 +178,7 @@ fn an_error_never_prints_an_entrys_whole_name() {
     b.append(&h, &b"x"[..]).unwrap();
     let file = write_file(dir.path(), "abs.tar", &b.into_inner().unwrap());
     let (_, err) = t.fails([OsStr::new("import"), file.as_os_str(), OsStr::new("e:1")]);
-    assert!(err.contains("absolute"), "{err}");
+    assert!(err.contains("'..'"), "{err}");
     assert!(
         err.contains("nnnn") && err.contains("bytes in all"),
         "{err}"
