@@ -444,9 +444,30 @@ impl Engine {
                 }
             }
         }
-        for c in &w.pod.containers {
-            let o = self.container_options(w, c, pod, &vols, false)?;
-            rbox_runtime::create::create(&self.images, &self.containers, &o)?;
+        // The containers are made side by side, then started together.
+        let options = w
+            .pod
+            .containers
+            .iter()
+            .map(|c| self.container_options(w, c, pod, &vols, false))
+            .collect::<Result<Vec<_>>>()?;
+        let made: Vec<rbox_runtime::Result<_>> = std::thread::scope(|s| {
+            let hs: Vec<_> = options
+                .iter()
+                .map(|o| {
+                    s.spawn(|| rbox_runtime::create::create(&self.images, &self.containers, o))
+                })
+                .collect();
+            hs.into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(rbox_runtime::Error::Runtime("a thread panicked".into()))
+                    })
+                })
+                .collect()
+        });
+        for m in made {
+            m?;
         }
         rpod::start(&self.containers, pod)?;
         Ok(())
