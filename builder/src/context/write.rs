@@ -247,8 +247,7 @@ fn copy_tracked(
                 &shown,
                 &f.rel,
                 ctx,
-                &d,
-                d_rel.as_deref(),
+                (&d, d_rel.as_deref(), false),
                 owner,
                 mode,
                 track.as_deref_mut(),
@@ -302,6 +301,7 @@ fn copy_tracked(
                 dir: &d,
                 rel: d_rel.as_deref(),
                 name: &name,
+                fresh: false,
             };
             copy_entry(
                 &f.dir,
@@ -324,6 +324,8 @@ struct Dest<'d> {
     dir: &'d OwnedFd,
     rel: Option<&'d Path>,
     name: &'d OsStr,
+    /// `dir` was made by this copy: it is in the upper directory whatever is written in it.
+    fresh: bool,
 }
 
 /// Whether the regular file found is a tar archive, compressed or not.
@@ -351,8 +353,7 @@ fn copy_dir(
     shown: &Path,
     rel: &Path,
     ctx: Option<&Context>,
-    dst: &OwnedFd,
-    dst_rel: Option<&Path>,
+    (dst, dst_rel, fresh): (&OwnedFd, Option<&Path>, bool),
     owner: (u32, u32),
     mode: Option<u32>,
     mut track: Option<&mut Track<'_>>,
@@ -375,7 +376,9 @@ fn copy_dir(
             dir: dst,
             rel: dst_rel,
             name: &n,
+            fresh,
         };
+        let made = is_dir && rustix::fs::statat(dst, &n, AtFlags::SYMLINK_NOFOLLOW).is_err();
         copy_entry(
             src,
             &n,
@@ -407,8 +410,7 @@ fn copy_dir(
                 &p,
                 &r,
                 ctx,
-                &sub,
-                sub_rel.as_deref(),
+                (&sub, sub_rel.as_deref(), made),
                 owner,
                 mode,
                 track.as_deref_mut(),
@@ -514,6 +516,13 @@ fn copy_entry(
                 };
                 let rel = drel.join(name).to_string_lossy().into_owned();
                 if t.reuse.is_some_and(|r| r.files.get(&rel) == Some(&sig)) {
+                    // In a directory of this copy's making, nothing need be written now;
+                    // in another, an empty file makes the overlay copy the directory up.
+                    if at.fresh {
+                        t.out.links.push((rel.clone(), src_rel.to_path_buf()));
+                        t.out.files.insert(rel, sig);
+                        return Ok(());
+                    }
                     let fd = rustix::fs::openat(
                         dst,
                         name,
