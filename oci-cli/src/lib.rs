@@ -88,3 +88,96 @@ pub type Result<T> = std::result::Result<T, Failure>;
 pub(crate) fn fail<T>(m: impl Into<String>) -> Result<T> {
     Err(Failure(m.into()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn os(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn answers_to_its_name_and_to_rbox_oci_only() {
+        assert!(dispatch(&os(&["/usr/local/bin/rbox", "ps"])).is_none());
+        assert!(dispatch(&os(&["rbuild", "oci"])).is_some());
+        assert!(dispatch(&os(&["/usr/local/bin/rbox-runc", "--version"])).is_some());
+        assert!(dispatch(&os(&["rbox", "oci", "--version"])).is_some());
+    }
+
+    #[test]
+    fn parses_the_shims_command_lines() {
+        let c = Cli::try_parse_from([
+            "rbox-runc",
+            "--root",
+            "/run/r",
+            "--log",
+            "/b/log.json",
+            "--log-format",
+            "json",
+            "create",
+            "--bundle",
+            "/b",
+            "--pid-file",
+            "/b/init.pid",
+            "id1",
+        ])
+        .unwrap();
+        assert_eq!(c.log_format, cli::LogFormat::Json);
+        let Some(cli::Command::Create(a)) = c.command else {
+            panic!("not create")
+        };
+        assert_eq!((a.id.as_str(), a.bundle.to_str()), ("id1", Some("/b")));
+        // Options after the id, and `=` forms (Podman's).
+        let c = Cli::try_parse_from([
+            "rbox-runc",
+            "--log-format=json",
+            "create",
+            "id2",
+            "-b",
+            "/b",
+            "--preserve-fds=2",
+        ])
+        .unwrap();
+        let Some(cli::Command::Create(a)) = c.command else {
+            panic!("not create")
+        };
+        assert_eq!((a.id.as_str(), a.preserve_fds), ("id2", 2));
+        let c = Cli::try_parse_from(["rbox-runc", "kill", "--all", "id3", "9"]).unwrap();
+        let Some(cli::Command::Kill(k)) = c.command else {
+            panic!("not kill")
+        };
+        assert!(k.all);
+        assert_eq!(k.signal, "9");
+        let c = Cli::try_parse_from([
+            "rbox-runc",
+            "exec",
+            "--process",
+            "/p.json",
+            "--detach",
+            "--pid-file",
+            "/e.pid",
+            "id4",
+        ])
+        .unwrap();
+        assert!(
+            matches!(c.command, Some(cli::Command::Exec(ref e)) if e.detach && e.command.is_empty())
+        );
+        let c = Cli::try_parse_from(["rbox-runc", "exec", "id5", "sh", "-c", "echo -n x"]).unwrap();
+        let Some(cli::Command::Exec(e)) = c.command else {
+            panic!("not exec")
+        };
+        assert_eq!(e.command, ["sh", "-c", "echo -n x"]);
+    }
+
+    #[test]
+    fn signals_as_numbers_and_names() {
+        for s in ["9", "KILL", "SIGKILL", "kill"] {
+            let sig = commands::parse_signal(s).unwrap();
+            assert_eq!(format!("{sig:?}"), "Signal(SIGKILL)");
+        }
+        assert!(commands::parse_signal("SIGNOPE").is_err());
+        assert!(commands::parse_signal("99").is_err());
+    }
+}
