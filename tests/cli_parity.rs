@@ -596,3 +596,43 @@ fn system_df_verbose_lists_each_object() {
     t.ok(["rm", "sized"]);
     t.ok(["volume", "rm", "vol"]);
 }
+
+#[test]
+fn memory_reservation_is_the_cgroups_soft_limit() {
+    let t = busybox();
+    let low = t.ok([
+        "run",
+        "--rm",
+        "--memory-reservation=32m",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /sys/fs/cgroup/memory.low 2>/dev/null || cat /sys/fs/cgroup/memory/memory.soft_limit_in_bytes",
+    ]);
+    assert_eq!(low.trim(), (32u64 << 20).to_string());
+    let (code, err) = t.fails([
+        "run",
+        "--rm",
+        "-m",
+        "16m",
+        "--memory-reservation",
+        "32m",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(code, 125);
+    assert!(err.contains("--memory-reservation"), "{err}");
+    t.ok([
+        "create",
+        "--name",
+        "soft",
+        "--memory-reservation",
+        "8m",
+        "busybox",
+    ]);
+    assert_eq!(
+        t.ok(["inspect", "-f", "{{.HostConfig.MemoryReservation}}", "soft"]),
+        "8388608\n"
+    );
+    t.ok(["rm", "soft"]);
+}

@@ -253,9 +253,9 @@ pub const REFUSED: &[DockerFlag] = &[
         why: "CPU pinning is not supported",
     },
     DockerFlag {
-        path: "container run|container create|container update",
+        path: "container update",
         flag: "--memory-reservation=",
-        why: "memory soft limits are not supported",
+        why: "a soft limit is set by run and create",
     },
     DockerFlag {
         path: "container run|container start|container exec",

@@ -172,6 +172,10 @@ pub struct CreateArgs {
     /// Memory and swap together (-1: unlimited swap); needs --memory.
     #[arg(long)]
     memory_swap: Option<String>,
+    /// Memory soft limit (e.g. 32m): what the kernel keeps the container under when
+    /// memory runs short (memory.low on cgroup v2, memory.soft_limit_in_bytes on v1).
+    #[arg(long, value_name = "BYTES")]
+    memory_reservation: Option<String>,
     /// CPU shares (relative weight; 1024 is the default share).
     #[arg(short = 'c', long)]
     cpu_shares: Option<u64>,
@@ -257,6 +261,7 @@ impl CreateArgs {
             log_driver: self.log_driver.clone(),
             log_opts: self.log_opt.clone(),
             memory_swap: self.memory_swap.clone(),
+            memory_reservation: self.memory_reservation.clone(),
             dns: self.dns.clone(),
             dns_search: self.dns_search.clone(),
             dns_options: self.dns_option.clone(),

@@ -92,6 +92,9 @@ pub struct HostConfig {
     /// `--memory-swap`: memory and swap together in bytes; -1 for unlimited swap.
     #[serde(default)]
     pub memory_swap: Option<i64>,
+    /// `--memory-reservation`: the soft limit in bytes.
+    #[serde(default)]
+    pub memory_reservation: Option<i64>,
     /// `--cpu-shares`.
     #[serde(default)]
     pub cpu_shares: Option<u64>,

@@ -42,6 +42,8 @@ pub struct RunOptions {
     pub memory: Option<String>,
     /// `--memory-swap`: memory and swap together (`-1`: unlimited swap).
     pub memory_swap: Option<String>,
+    /// `--memory-reservation`: the soft limit (`memory.low`, v1's `memory.soft_limit_in_bytes`).
+    pub memory_reservation: Option<String>,
     /// `--cpus`, e.g. `0.5`.
     pub cpus: Option<String>,
     /// `--cpu-shares`: relative CPU weight (1024 is the default share).

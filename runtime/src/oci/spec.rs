@@ -310,6 +310,9 @@ pub fn limits(h: &crate::model::container::HostConfig) -> Value {
             r["memory"]["swap"] = json!(s);
         }
     }
+    if let Some(res) = h.memory_reservation {
+        r["memory"]["reservation"] = json!(res);
+    }
     if h.nano_cpus.is_some() || h.cpu_shares.is_some() {
         r["cpu"] = json!({});
     }

@@ -151,6 +151,19 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
         .as_deref()
         .map(|s| parse_memory_swap(s, memory))
         .transpose()?;
+    let memory_reservation = o
+        .memory_reservation
+        .as_deref()
+        .map(parse_memory)
+        .transpose()?;
+    if let (Some(m), Some(r)) = (memory, memory_reservation) {
+        if m < r {
+            return Err(Error::InvalidOption {
+                flag: "--memory-reservation".into(),
+                reason: "Minimum memory limit can not be less than memory reservation limit".into(),
+            });
+        }
+    }
     let nano_cpus = o.cpus.as_deref().map(parse_cpus).transpose()?;
     if let Some(p) = o.pids_limit {
         check_pids_limit(p)?;
@@ -269,6 +282,7 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
             publish_all_ports: o.publish_all,
             memory,
             memory_swap,
+            memory_reservation,
             nano_cpus,
             cpu_shares: o.cpu_shares.filter(|s| *s > 0),
             pids_limit: o.pids_limit.filter(|p| *p > 0),

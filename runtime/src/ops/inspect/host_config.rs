@@ -195,7 +195,7 @@ impl<'a> HostConfigJson<'a> {
             device_requests: None,
             kernel_memory: 0,
             kernel_memory_tcp: 0,
-            memory_reservation: 0,
+            memory_reservation: host.memory_reservation.unwrap_or(0),
             memory_swap: 0,
             memory_swappiness: None,
             oom_kill_disable: false,
