@@ -636,3 +636,36 @@ fn memory_reservation_is_the_cgroups_soft_limit() {
     );
     t.ok(["rm", "soft"]);
 }
+
+#[test]
+fn cpuset_cpus_pins_the_container() {
+    let t = busybox();
+    let allowed = t.ok([
+        "run",
+        "--rm",
+        "--cpuset-cpus=0",
+        "busybox",
+        "grep",
+        "Cpus_allowed_list",
+        "/proc/self/status",
+    ]);
+    assert_eq!(allowed.split_whitespace().last(), Some("0"), "{allowed}");
+    let (code, err) = t.fails(["run", "--rm", "--cpuset-cpus", "0-4096", "busybox", "true"]);
+    assert_eq!(code, 125);
+    assert!(err.contains("--cpuset-cpus"), "{err}");
+    let (code, _) = t.fails(["create", "--cpuset-cpus", "x", "busybox"]);
+    assert_eq!(code, 125);
+    t.ok([
+        "create",
+        "--name",
+        "pinned",
+        "--cpuset-cpus",
+        "0",
+        "busybox",
+    ]);
+    assert_eq!(
+        t.ok(["inspect", "-f", "{{.HostConfig.CpusetCpus}}", "pinned"]),
+        "0\n"
+    );
+    t.ok(["rm", "pinned"]);
+}

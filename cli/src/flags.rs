@@ -248,9 +248,9 @@ pub const REFUSED: &[DockerFlag] = &[
         why: "a run in the foreground attaches all of its streams",
     },
     DockerFlag {
-        path: "container run|container create|container update",
+        path: "container update",
         flag: "--cpuset-cpus=",
-        why: "CPU pinning is not supported",
+        why: "CPUs are set by run and create",
     },
     DockerFlag {
         path: "container update",

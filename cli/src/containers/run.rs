@@ -176,6 +176,9 @@ pub struct CreateArgs {
     /// memory runs short (memory.low on cgroup v2, memory.soft_limit_in_bytes on v1).
     #[arg(long, value_name = "BYTES")]
     memory_reservation: Option<String>,
+    /// The CPUs the container may run on: 0-2,4.
+    #[arg(long, value_name = "CPUS")]
+    cpuset_cpus: Option<String>,
     /// CPU shares (relative weight; 1024 is the default share).
     #[arg(short = 'c', long)]
     cpu_shares: Option<u64>,
@@ -262,6 +265,7 @@ impl CreateArgs {
             log_opts: self.log_opt.clone(),
             memory_swap: self.memory_swap.clone(),
             memory_reservation: self.memory_reservation.clone(),
+            cpuset_cpus: self.cpuset_cpus.clone(),
             dns: self.dns.clone(),
             dns_search: self.dns_search.clone(),
             dns_options: self.dns_option.clone(),

@@ -95,6 +95,9 @@ pub struct HostConfig {
     /// `--memory-reservation`: the soft limit in bytes.
     #[serde(default)]
     pub memory_reservation: Option<i64>,
+    /// `--cpuset-cpus`: the CPUs it may run on (`0-2,4`).
+    #[serde(default)]
+    pub cpuset_cpus: Option<String>,
     /// `--cpu-shares`.
     #[serde(default)]
     pub cpu_shares: Option<u64>,

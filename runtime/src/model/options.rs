@@ -44,6 +44,8 @@ pub struct RunOptions {
     pub memory_swap: Option<String>,
     /// `--memory-reservation`: the soft limit (`memory.low`, v1's `memory.soft_limit_in_bytes`).
     pub memory_reservation: Option<String>,
+    /// `--cpuset-cpus`: the CPUs it may run on (`0-2,4`).
+    pub cpuset_cpus: Option<String>,
     /// `--cpus`, e.g. `0.5`.
     pub cpus: Option<String>,
     /// `--cpu-shares`: relative CPU weight (1024 is the default share).
@@ -275,4 +277,27 @@ mod tests {
         assert_eq!(duration_ns("500ms"), Some(500_000_000));
         assert_eq!(duration_ns("5"), None);
     }
+}
+
+/// A CPU list as the kernel's cpuset takes it (`0-2,4`), checked against this host's CPUs.
+pub fn parse_cpuset(s: &str) -> Result<String> {
+    let bad = |why: String| Error::InvalidOption {
+        flag: "--cpuset-cpus".into(),
+        reason: why,
+    };
+    let n = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+    for part in s.split(',') {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let (a, b): (u32, u32) = match (a.parse(), b.parse()) {
+            (Ok(a), Ok(b)) if a <= b => (a, b),
+            _ => return Err(bad(format!("invalid value {s:?} for cpuset cpus"))),
+        };
+        if b >= n {
+            return Err(bad(format!(
+                "requested CPUs are not available - requested {a}-{b}, available: 0-{}",
+                n - 1
+            )));
+        }
+    }
+    Ok(s.to_owned())
 }

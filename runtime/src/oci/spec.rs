@@ -324,6 +324,9 @@ pub fn limits(h: &crate::model::container::HostConfig) -> Value {
     if let Some(s) = h.cpu_shares {
         r["cpu"]["shares"] = json!(s);
     }
+    if let Some(c) = &h.cpuset_cpus {
+        r["cpu"]["cpus"] = json!(c);
+    }
     if let Some(p) = h.pids_limit {
         r["pids"] = json!({"limit": p});
     }

@@ -283,6 +283,11 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
             memory,
             memory_swap,
             memory_reservation,
+            cpuset_cpus: o
+                .cpuset_cpus
+                .as_deref()
+                .map(crate::model::options::parse_cpuset)
+                .transpose()?,
             nano_cpus,
             cpu_shares: o.cpu_shares.filter(|s| *s > 0),
             pids_limit: o.pids_limit.filter(|p| *p > 0),
