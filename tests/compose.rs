@@ -37,7 +37,7 @@ impl Project {
         self.path().join("compose.yaml")
     }
 
-    fn args<'a>(&self, verb: &[&'a str]) -> Vec<String> {
+    fn args(&self, verb: &[&str]) -> Vec<String> {
         let mut a = vec!["compose".to_string()];
         for f in &self.files {
             a.extend(["-f".to_string(), self.path().join(f).display().to_string()]);

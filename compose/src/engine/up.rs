@@ -88,12 +88,19 @@ impl Engine<'_> {
             }
         }
         let timeout = o.wait_timeout.unwrap_or(CONDITION_TIMEOUT);
+        // The project's containers, read once: each service converges from its own.
+        let members = self.members()?;
         for level in &levels {
             parallel(level, WORKERS, |s| {
                 if o.start {
                     self.await_dependencies(s, &targets, timeout)?;
                 }
-                self.converge(s, o)
+                let mine: Vec<Member> = members
+                    .iter()
+                    .filter(|m| !m.oneoff && m.service == *s)
+                    .cloned()
+                    .collect();
+                self.converge(s, mine, o)
             })?;
         }
         if o.wait && o.start {
@@ -310,7 +317,7 @@ impl Engine<'_> {
 
     /// Service `s`'s containers as the file says: scaled to its count (the highest numbers
     /// removed), changed ones recreated, stopped ones started, the rest left running.
-    fn converge(&self, s: &str, o: &UpOptions) -> Result<()> {
+    fn converge(&self, s: &str, existing: Vec<Member>, o: &UpOptions) -> Result<()> {
         let svc = &self.project.services[s];
         let want = o.scale.get(s).copied().unwrap_or_else(|| svc.replicas());
         if want > 1 && svc.container_name.is_some() {
@@ -319,7 +326,6 @@ impl Engine<'_> {
                 svc.container_name.as_deref().unwrap_or_default()
             )));
         }
-        let existing = self.service_members(&[s.to_string()])?;
         let extra: Vec<Member> = existing
             .iter()
             .filter(|m| m.number > want || m.number == 0)
