@@ -668,4 +668,26 @@ fn cpuset_cpus_pins_the_container() {
         "0\n"
     );
     t.ok(["rm", "pinned"]);
+    // update changes both at once on a running container.
+    t.ok(["run", "-d", "--name", "live", "busybox", "sleep", "60"]);
+    t.ok([
+        "update",
+        "--cpuset-cpus",
+        "0",
+        "--memory-reservation",
+        "16m",
+        "live",
+    ]);
+    let inside = t.ok([
+        "exec",
+        "live",
+        "sh",
+        "-c",
+        "grep Cpus_allowed_list /proc/self/status; cat /sys/fs/cgroup/memory.low 2>/dev/null || cat /sys/fs/cgroup/memory/memory.soft_limit_in_bytes",
+    ]);
+    assert!(
+        inside.ends_with(&format!("\t0\n{}\n", 16u64 << 20)),
+        "{inside}"
+    );
+    t.ok(["rm", "-f", "live"]);
 }

@@ -248,16 +248,6 @@ pub const REFUSED: &[DockerFlag] = &[
         why: "a run in the foreground attaches all of its streams",
     },
     DockerFlag {
-        path: "container update",
-        flag: "--cpuset-cpus=",
-        why: "CPUs are set by run and create",
-    },
-    DockerFlag {
-        path: "container update",
-        flag: "--memory-reservation=",
-        why: "a soft limit is set by run and create",
-    },
-    DockerFlag {
         path: "container run|container start|container exec",
         flag: "--detach-keys=",
         why: "the detach keys are ctrl-p,ctrl-q",

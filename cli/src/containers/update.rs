@@ -29,6 +29,12 @@ pub struct UpdateArgs {
     /// Restart policy: no, always, on-failure[:N], unless-stopped.
     #[arg(long)]
     restart: Option<String>,
+    /// Memory soft limit (e.g. 32m).
+    #[arg(long)]
+    memory_reservation: Option<String>,
+    /// The CPUs the container may run on: 0-2,4.
+    #[arg(long)]
+    cpuset_cpus: Option<String>,
     /// Containers to update.
     #[arg(required = true)]
     containers: Vec<String>,
@@ -43,6 +49,8 @@ pub fn update(root: &Path, a: UpdateArgs) -> CliResult {
         cpu_shares: a.cpu_shares,
         pids_limit: a.pids_limit,
         restart: a.restart,
+        memory_reservation: a.memory_reservation,
+        cpuset_cpus: a.cpuset_cpus,
     };
     print_each(&a.containers, |name| {
         update_one(&containers, name, &o).map(|()| Some(name.to_owned()))

@@ -4,7 +4,9 @@
 
 use crate::error::{Error, Result};
 use crate::model::container::RestartPolicy;
-use crate::model::options::{check_pids_limit, parse_cpus, parse_memory, parse_memory_swap};
+use crate::model::options::{
+    check_pids_limit, parse_cpus, parse_cpuset, parse_memory, parse_memory_swap,
+};
 use crate::store::containers::Containers;
 
 /// The changes `update` makes; `None` leaves a setting as it is.
@@ -22,6 +24,10 @@ pub struct UpdateOptions {
     pub pids_limit: Option<i64>,
     /// `--restart`.
     pub restart: Option<String>,
+    /// `--memory-reservation`.
+    pub memory_reservation: Option<String>,
+    /// `--cpuset-cpus`.
+    pub cpuset_cpus: Option<String>,
 }
 
 impl UpdateOptions {
@@ -33,6 +39,8 @@ impl UpdateOptions {
             && self.cpu_shares.is_none()
             && self.pids_limit.is_none()
             && self.restart.is_none()
+            && self.memory_reservation.is_none()
+            && self.cpuset_cpus.is_none()
     }
 }
 
@@ -42,7 +50,7 @@ pub fn update(containers: &Containers, name: &str, o: &UpdateOptions) -> Result<
     if o.is_empty() {
         return Err(Error::InvalidOption {
             flag: "update".into(),
-            reason: "nothing to update: give at least one of --memory, --memory-swap, --cpus, --cpu-shares, --pids-limit, --restart".into(),
+            reason: "nothing to update: give at least one of --memory, --memory-swap, --memory-reservation, --cpus, --cpuset-cpus, --cpu-shares, --pids-limit, --restart".into(),
         });
     }
     let id = containers.resolve(name)?;
@@ -60,6 +68,23 @@ pub fn update(containers: &Containers, name: &str, o: &UpdateOptions) -> Result<
             flag: "--memory".into(),
             reason: "memory limit should be smaller than the memory-swap limit already set: update --memory-swap too".into(),
         });
+    }
+    if let Some(r) = &o.memory_reservation {
+        h.memory_reservation = Some(parse_memory(r)?);
+    }
+    if let (Some(m), Some(r)) = (h.memory, h.memory_reservation) {
+        if o.memory.is_some() || o.memory_reservation.is_some() {
+            if m < r {
+                return Err(Error::InvalidOption {
+                    flag: "--memory-reservation".into(),
+                    reason: "Minimum memory limit can not be less than memory reservation limit"
+                        .into(),
+                });
+            }
+        }
+    }
+    if let Some(c) = &o.cpuset_cpus {
+        h.cpuset_cpus = Some(parse_cpuset(c)?);
     }
     if let Some(cpus) = &o.cpus {
         h.nano_cpus = Some(parse_cpus(cpus)?);
