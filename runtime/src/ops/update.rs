@@ -72,15 +72,13 @@ pub fn update(containers: &Containers, name: &str, o: &UpdateOptions) -> Result<
     if let Some(r) = &o.memory_reservation {
         h.memory_reservation = Some(parse_memory(r)?);
     }
-    if let (Some(m), Some(r)) = (h.memory, h.memory_reservation) {
-        if o.memory.is_some() || o.memory_reservation.is_some() {
-            if m < r {
-                return Err(Error::InvalidOption {
-                    flag: "--memory-reservation".into(),
-                    reason: "Minimum memory limit can not be less than memory reservation limit"
-                        .into(),
-                });
-            }
+    let changed = o.memory.is_some() || o.memory_reservation.is_some();
+    if let (Some(m), Some(r), true) = (h.memory, h.memory_reservation, changed) {
+        if m < r {
+            return Err(Error::InvalidOption {
+                flag: "--memory-reservation".into(),
+                reason: "Minimum memory limit can not be less than memory reservation limit".into(),
+            });
         }
     }
     if let Some(c) = &o.cpuset_cpus {
