@@ -284,6 +284,11 @@ pub const REFUSED: &[DockerFlag] = &[
     },
     DockerFlag {
         path: "image build",
+        flag: "-o/--output=",
+        why: "a build's result is an image in the store: rbox save or rbox export write it out",
+    },
+    DockerFlag {
+        path: "image build",
         flag: "--iidfile=",
         why: "read the id with `rbox images -q NAME`",
     },
