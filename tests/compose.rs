@@ -712,8 +712,15 @@ networks:
         p.ok(&t, &["up", "-d"]);
         assert_eq!(names(&t), want, "after a kill at {delay} ms");
         let ps = p.ok(&t, &["ps", "--format", "{{.Name}} {{.State}}"]);
-        let all = p.ok(&t, &["ps", "-a", "--format", "{{.Name}} {{.State}} {{.Status}}"]);
-        assert_eq!(ps.matches("running").count(), 4, "after a kill at {delay} ms: {all}");
+        let all = p.ok(
+            &t,
+            &["ps", "-a", "--format", "{{.Name}} {{.State}} {{.Status}}"],
+        );
+        assert_eq!(
+            ps.matches("running").count(),
+            4,
+            "after a kill at {delay} ms: {all}"
+        );
         let mut down = t
             .cmd(p.args(&["down", "-t", "1"]))
             .stdout(Stdio::null())
@@ -746,4 +753,59 @@ networks:
                 .unwrap_or(true)
         }));
     }
+}
+
+#[test]
+fn foreground_up_prefixes_output_and_ends_with_the_project() {
+    let t = harness::busybox();
+    let compose = format!(
+        r#"
+services:
+  ticker:
+    image: busybox
+    command: ["sh", "-c", "trap 'echo bye; exit 0' TERM; while :; do echo tick; sleep 0.2; done"]
+  once:
+    image: busybox
+    command: ["sh", "-c", "echo done here; sleep 1; exit 7"]
+networks:
+  default:
+    ipam: {{config: [{{subnet: "{}"}}]}}
+"#,
+        free_test_subnet()
+    );
+    let p = Project::new("fg", &[("compose.yaml", &compose)]);
+    // --exit-code-from: the project stops when that service exits, with its code.
+    let r = p.run(&t, &["up", "--exit-code-from", "once"]);
+    assert_eq!(r.code, 7, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("once-1    | done here"), "{}", r.stdout);
+    assert!(r.stdout.contains("ticker-1  | tick"), "{}", r.stdout);
+    assert!(
+        r.stderr.contains("Aborting on container exit"),
+        "{}",
+        r.stderr
+    );
+    let ps = p.ok(&t, &["ps", "-a", "--format", "{{.Service}} {{.State}}"]);
+    assert!(!ps.contains("running"), "{ps}");
+    // Ctrl-C stops the project.
+    let up = t
+        .cmd(p.args(&["up", "ticker"]))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(harness::eventually(20, || p
+        .ok(&t, &["ps", "--format", "{{.Service}}"])
+        .contains("ticker")));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(up.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = up.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("ticker-1  | bye"), "{text}");
+    assert!(p.ok(&t, &["ps", "-q"]).is_empty());
+    p.ok(&t, &["down", "-t", "1"]);
 }

@@ -172,7 +172,6 @@ impl Engine<'_> {
             let _ = sigaction(Signal::SIGINT, &action);
             let _ = sigaction(Signal::SIGTERM, &action);
         }
-        let done = AtomicBool::new(false);
         let out: Mutex<Box<dyn Write + Send>> = Mutex::new(Box::new(std::io::stdout()));
         let abort = f.abort_on_container_exit || f.exit_code_from.is_some();
         let query = Query {
@@ -181,7 +180,8 @@ impl Engine<'_> {
         };
         let mut code = 0;
         std::thread::scope(|s| -> Result<()> {
-            let followers = s.spawn(|| self.logs(&members, &query, &f.style, &out, Some(&done)));
+            // The followers end as their containers stop, their last lines shown.
+            let followers = s.spawn(|| self.logs(&members, &query, &f.style, &out, None));
             let mut exited: Option<Member> = None;
             loop {
                 std::thread::sleep(Duration::from_millis(100));
@@ -215,7 +215,6 @@ impl Engine<'_> {
             }
             let all = self.service_members(services)?;
             self.stop_members(&all, f.timeout)?;
-            done.store(true, Ordering::SeqCst);
             let _ = followers.join();
             if code != 130 {
                 code = match (&f.exit_code_from, &exited) {

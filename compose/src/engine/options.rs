@@ -412,8 +412,12 @@ pub fn plan(
     r.security_opts = service.security_opt.clone();
     r.platform = service.platform.clone();
     // Keys of the file the runtime has no option for.
-    let lacking: [(&'static str, bool); 3] = [
+    let lacking: [(&'static str, bool); 4] = [
         ("domainname", service.domainname.is_some()),
+        (
+            "depends_on.restart (dependents are not restarted with their dependency)",
+            service.depends_on.values().any(|d| d.restart),
+        ),
         (
             "build.secrets",
             service
