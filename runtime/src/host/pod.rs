@@ -192,13 +192,15 @@ pub fn unpin(containers: &Containers, pods: &Pods, pod: &PodConfig) {
     undo(containers, pods, pod, &published);
 }
 
-/// The namespaces a member of pod `id` joins, as (OCI type, path), pinning them first.
+/// The namespaces a member of pod `id` joins, as (OCI type, path), pinning them first
+/// (called by the member's monitor, which also makes sure the network's resolver runs).
 pub fn joined(containers: &Containers, id: &str) -> Result<Vec<(&'static str, PathBuf)>> {
     let pods = Pods::open(containers)?;
     let pod = pods
         .load(id)
         .map_err(|_| Error::Conflict(format!("the pod {id} of this container is gone")))?;
     pin(containers, &pods, &pod)?;
+    ensure_resolvers(containers, &pods.load(id)?);
     let mut out = Vec::new();
     for (ns, oci) in [("net", "network"), ("ipc", "ipc"), ("uts", "uts")] {
         if pod.shares(ns) {
@@ -259,7 +261,7 @@ pub fn refresh_hosts(containers: &Containers, pod: &PodConfig) {
 /// Registers the pod's names (its name, hostname and aliases) at its address on its user
 /// network's resolver, and makes sure the resolver runs.
 pub fn register_names(containers: &Containers, pod: &PodConfig) {
-    use rbox_network::dns::{server, Names};
+    use rbox_network::dns::Names;
     let root = containers.root();
     let nets = crate::host::net::networks(containers);
     let mut own = vec![pod.name.clone()];
@@ -277,9 +279,23 @@ pub fn register_names(containers: &Containers, pod: &PodConfig) {
         };
         if let Err(e) = Names::open(root).register(&net, ep.ip_address, &pod.id, &own) {
             tracing::warn!(network = %net.name, error = %e, "registering the pod's names");
-            continue;
         }
-        if let Err(e) = server::ensure(root, &net) {
+    }
+}
+
+/// Makes sure the resolvers of the pod's user networks run. It forks: only from a
+/// single-threaded process (a member's monitor, as it joins the pod).
+fn ensure_resolvers(containers: &Containers, pod: &PodConfig) {
+    let nets = crate::host::net::networks(containers);
+    for ep in pod
+        .networks
+        .iter()
+        .filter(|e| e.network != rbox_network::store::DEFAULT_NETWORK)
+    {
+        let Ok(net) = nets.get(&ep.network_id) else {
+            continue;
+        };
+        if let Err(e) = rbox_network::dns::server::ensure(containers.root(), &net) {
             tracing::warn!(network = %net.name, error = %e, "starting the network's resolver");
         }
     }
