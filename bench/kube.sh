@@ -31,10 +31,10 @@ spec:
   containers:
   - name: nginx
     image: $2
-    command: ["sleep", "3600"]
+    command: ["/bin/sleep", "3600"]
   - name: echo
     image: $2
-    command: ["httpd", "-f", "-p", "8080"]
+    command: ["/bin/sh", "-c", "exec httpd -f -p 8080"]
 EOF
 }
 deployment() { # file image replicas
@@ -57,10 +57,10 @@ spec:
       containers:
       - name: nginx
         image: $2
-        command: ["sleep", "3600"]
+        command: ["/bin/sleep", "3600"]
       - name: echo
         image: $2
-        command: ["httpd", "-f", "-p", "8080"]
+        command: ["/bin/sh", "-c", "exec httpd -f -p 8080"]
 EOF
 }
 
