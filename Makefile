@@ -110,3 +110,9 @@ install: deps
 	ln -sf rbox /usr/local/bin/rbuild
 	ln -sf rbox /usr/local/bin/rrun
 	ln -sf rbox /usr/local/bin/rbox-runc
+	install -d /usr/local/share/bash-completion/completions /usr/local/share/zsh/site-functions \
+		/usr/local/share/fish/vendor_completions.d /usr/local/share/man/man1
+	target/release/rbox completion bash >/usr/local/share/bash-completion/completions/rbox
+	target/release/rbox completion zsh >/usr/local/share/zsh/site-functions/_rbox
+	target/release/rbox completion fish >/usr/local/share/fish/vendor_completions.d/rbox.fish
+	target/release/rbox __man /usr/local/share/man/man1

@@ -3,12 +3,21 @@
 
 mod build;
 mod check;
+mod commands;
+mod completion;
+mod compose;
 mod containers;
 mod each;
 mod events;
+mod flags;
 mod format;
 mod images;
+mod info;
+mod kube;
 mod networks;
+#[cfg(test)]
+mod parity;
+mod pod;
 mod registry;
 mod template;
 mod timestamp;
@@ -40,172 +49,67 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Build an image from a Dockerfile (also `rbuild`).
-    Build(build::BuildArgs),
-    /// Show the history of an image.
-    History(build::HistoryArgs),
-    /// Create a new image from a container's changes.
-    Commit(build::CommitArgs),
-    /// Create and run a container from an image.
-    #[command(disable_help_flag = true)]
-    Run(containers::RunArgs),
-    /// Create a container without starting it.
-    #[command(disable_help_flag = true)]
-    Create(containers::CreateArgs),
-    /// Start stopped or created containers.
-    Start(containers::StartArgs),
-    /// Stop running containers (stop signal, then SIGKILL after the timeout).
-    Stop(containers::StopArgs),
-    /// Restart containers.
-    Restart(containers::StopArgs),
-    /// Send a signal to running containers.
-    Kill(containers::KillArgs),
-    /// Pause all processes of containers.
-    Pause(containers::PauseArgs),
-    /// Unpause all processes of containers.
-    Unpause(containers::PauseArgs),
-    /// Update the limits and restart policy of containers.
-    Update(containers::UpdateArgs),
-    /// Remove containers.
-    Rm(containers::RmArgs),
+    #[command(flatten)]
+    ContainerVerb(commands::ContainerVerb),
+    #[command(flatten)]
+    ImageVerb(commands::ImageVerb),
+    /// Manage the build cache.
+    #[command(subcommand)]
+    Builder(build::BuilderCommand),
     /// List containers.
     Ps(containers::PsArgs),
-    /// Show a container's output.
-    Logs(containers::LogsArgs),
-    /// Show containers or images as JSON.
+    /// Show containers, images, volumes or networks as JSON.
     Inspect(containers::InspectArgs),
-    /// Wait for containers to stop and print their exit codes.
-    Wait(containers::WaitArgs),
-    /// Rename a container.
-    Rename(containers::RenameArgs),
-    /// Run a command in a running container.
-    Exec(containers::ExecArgs),
-    /// Copy files/folders between a container and the local filesystem.
-    Cp(tools::CpArgs),
-    /// Display the running processes of a container.
-    Top(tools::TopArgs),
-    /// Display containers' resource usage.
-    Stats(tools::StatsArgs),
+    /// List images.
+    Images(images::ListArgs),
+    /// Remove images.
+    Rmi(images::RmiArgs),
     /// Manage containers.
     #[command(subcommand)]
-    Container(ContainerCommand),
+    Container(commands::ContainerCommand),
+    /// Manage images.
+    #[command(subcommand)]
+    Image(commands::ImageCommand),
     /// Manage volumes.
     #[command(subcommand)]
     Volume(volumes::VolumeCommand),
     /// Manage networks.
     #[command(subcommand)]
     Network(networks::NetworkCommand),
-    /// List a container's published ports.
-    Port(containers::PortArgs),
+    /// Manage pods: containers sharing network, IPC and UTS namespaces.
+    #[command(subcommand)]
+    Pod(pod::PodCommand),
+    /// Run Kubernetes manifests: play, down, get, logs, exec, delete, rollout.
+    #[command(subcommand)]
+    Kube(kube::KubeCommand),
     /// Manage rbox: disk usage, pruning.
     #[command(subcommand)]
     System(tools::SystemCommand),
     /// Show what happens to containers, images, volumes and networks.
     Events(events::EventsArgs),
+    /// Run multi-container applications from compose files.
+    Compose(compose::ComposeArgs),
+    /// Show rbox's and the host's information.
+    Info(info::FormatArgs),
+    /// Show rbox's version.
+    Version(info::FormatArgs),
+    /// Search a registry's catalog for repositories.
+    Search(registry::SearchArgs),
+    /// Print a shell's completion script: bash, zsh or fish.
+    Completion(completion::CompletionArgs),
+    /// Write the man pages to a directory.
+    #[command(name = "__man", hide = true)]
+    Man(completion::ManArgs),
+    /// Log in to a registry (credentials go to auth.json).
+    Login(registry::LoginArgs),
+    /// Log out of a registry.
+    Logout(registry::LogoutArgs),
     /// The monitor of one container (started by rbox itself).
     #[command(name = "__monitor", hide = true)]
     Monitor {
         /// The container's id.
         id: String,
     },
-    /// List images.
-    #[command(name = "images")]
-    Images(images::ListArgs),
-    /// Create a tag DST that refers to the image SRC.
-    Tag(images::TagArgs),
-    /// Remove images.
-    Rmi(images::RmiArgs),
-    /// Import a rootfs tarball as a one-layer image.
-    Import(images::ImportArgs),
-    /// Save images to a tar archive (OCI layout, readable as a docker archive too).
-    Save(images::SaveArgs),
-    /// Load images from a tar archive (OCI or docker archive).
-    Load(images::LoadArgs),
-    /// Manage images.
-    #[command(subcommand)]
-    Image(ImageCommand),
-    /// Download an image from a registry.
-    Pull(registry::PullArgs),
-    /// Upload an image to a registry.
-    Push(registry::PushArgs),
-    /// Log in to a registry (credentials go to auth.json).
-    Login(registry::LoginArgs),
-    /// Log out of a registry.
-    Logout(registry::LogoutArgs),
-}
-
-#[derive(Subcommand, Debug)]
-enum ImageCommand {
-    /// List images.
-    #[command(alias = "list")]
-    Ls(images::ListArgs),
-    /// Show an image's details as JSON.
-    Inspect(images::InspectArgs),
-    /// Remove unused images.
-    Prune(images::PruneArgs),
-    /// Remove images.
-    Rm(images::RmiArgs),
-    /// Create a tag DST that refers to the image SRC.
-    Tag(images::TagArgs),
-    /// Import a rootfs tarball as a one-layer image.
-    Import(images::ImportArgs),
-    /// Save images to a tar archive.
-    Save(images::SaveArgs),
-    /// Load images from a tar archive.
-    Load(images::LoadArgs),
-    /// Download an image from a registry.
-    Pull(registry::PullArgs),
-    /// Upload an image to a registry.
-    Push(registry::PushArgs),
-}
-
-#[derive(Subcommand, Debug)]
-enum ContainerCommand {
-    /// List containers.
-    #[command(alias = "list", alias = "ps")]
-    Ls(containers::PsArgs),
-    /// Create and run a container.
-    #[command(disable_help_flag = true)]
-    Run(containers::RunArgs),
-    /// Create a container.
-    #[command(disable_help_flag = true)]
-    Create(containers::CreateArgs),
-    /// Start containers.
-    Start(containers::StartArgs),
-    /// Stop containers.
-    Stop(containers::StopArgs),
-    /// Restart containers.
-    Restart(containers::StopArgs),
-    /// Signal containers.
-    Kill(containers::KillArgs),
-    /// Pause containers.
-    Pause(containers::PauseArgs),
-    /// Unpause containers.
-    Unpause(containers::PauseArgs),
-    /// Update containers' limits and restart policy.
-    Update(containers::UpdateArgs),
-    /// Remove containers.
-    Rm(containers::RmArgs),
-    /// Show a container's output.
-    Logs(containers::LogsArgs),
-    /// Show containers as JSON.
-    Inspect(containers::InspectArgs),
-    /// Wait for containers to stop.
-    Wait(containers::WaitArgs),
-    /// Rename a container.
-    Rename(containers::RenameArgs),
-    /// Run a command in a running container.
-    Exec(containers::ExecArgs),
-    /// Copy files/folders between a container and the local filesystem.
-    Cp(tools::CpArgs),
-    /// Display the running processes of a container.
-    Top(tools::TopArgs),
-    /// Display containers' resource usage.
-    Stats(tools::StatsArgs),
-    /// Remove all stopped containers.
-    Prune(tools::ContainerPruneArgs),
-    /// Create a new image from a container's changes.
-    Commit(build::CommitArgs),
 }
 
 /// `rbuild ARGS` is `rbox build ARGS`, `rrun ARGS` is `rbox run ARGS`.
@@ -255,6 +159,10 @@ fn main() -> ExitCode {
     // is read without building the whole command-line parser, half a millisecond of
     // every container start.
     let raw: Vec<OsString> = std::env::args_os().collect();
+    // `rbox-runc …` and `rbox oci …`: the OCI runtime's command line (runc's).
+    if let Some(code) = rbox_oci::dispatch(&raw) {
+        return code;
+    }
     if let [_, verb, flag, root, id] = raw.as_slice() {
         if verb == rbox_runtime::monitor::MONITOR_VERB && flag == "--root" {
             if let Some(id) = id.to_str() {
@@ -275,9 +183,9 @@ fn main() -> ExitCode {
             }
         }
     }
-    let cli = match Cli::try_parse_from(args()) {
+    let cli = match parse(args()) {
         Ok(cli) => cli,
-        Err(e) => return usage_error(&e),
+        Err(code) => return code,
     };
     if let Command::Monitor { id } = &cli.command {
         return monitor(&cli.root, id);
@@ -295,76 +203,29 @@ fn main() -> ExitCode {
         .init();
     let root = cli.root.clone();
     let result = match cli.command {
-        Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::list(&root, a),
-        Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => images::tag(&root, a),
-        Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => images::rmi(&root, a),
-        Command::Import(a) | Command::Image(ImageCommand::Import(a)) => images::import(&root, a),
-        Command::Save(a) | Command::Image(ImageCommand::Save(a)) => images::save(&root, a),
-        Command::Load(a) | Command::Image(ImageCommand::Load(a)) => images::load(&root, a),
-        Command::Image(ImageCommand::Inspect(a)) => images::inspect(&root, a),
-        Command::Image(ImageCommand::Prune(a)) => images::prune(&root, a),
-        Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => registry::pull(&root, a),
-        Command::Push(a) | Command::Image(ImageCommand::Push(a)) => registry::push(&root, a),
+        Command::ContainerVerb(v) => v.run(&root),
+        Command::ImageVerb(v) => v.run(&root),
+        Command::Container(c) => c.run(&root),
+        Command::Image(c) => c.run(&root),
+        Command::Ps(a) => containers::ps(&root, a),
+        Command::Inspect(a) => containers::inspect(&root, a),
+        Command::Images(a) => images::list(&root, a),
+        Command::Rmi(a) => images::rmi(&root, a),
+        Command::Info(a) => info::info(&root, a),
+        Command::Version(a) => info::version(a),
+        Command::Search(a) => registry::search(&root, a),
+        Command::Completion(a) => completion::completion(a),
+        Command::Man(a) => completion::man(a),
         Command::Login(a) => registry::login(&root, a),
         Command::Logout(a) => registry::logout(&root, a),
-        Command::Run(a) | Command::Container(ContainerCommand::Run(a)) => containers::run(&root, a),
-        Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => {
-            containers::create(&root, a)
-        }
-        Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => {
-            containers::start(&root, a)
-        }
-        Command::Stop(a) | Command::Container(ContainerCommand::Stop(a)) => {
-            containers::stop(&root, a)
-        }
-        Command::Restart(a) | Command::Container(ContainerCommand::Restart(a)) => {
-            containers::restart(&root, a)
-        }
-        Command::Kill(a) | Command::Container(ContainerCommand::Kill(a)) => {
-            containers::kill(&root, a)
-        }
-        Command::Pause(a) | Command::Container(ContainerCommand::Pause(a)) => {
-            containers::pause(&root, a)
-        }
-        Command::Unpause(a) | Command::Container(ContainerCommand::Unpause(a)) => {
-            containers::unpause(&root, a)
-        }
-        Command::Update(a) | Command::Container(ContainerCommand::Update(a)) => {
-            containers::update(&root, a)
-        }
-        Command::Rm(a) | Command::Container(ContainerCommand::Rm(a)) => containers::rm(&root, a),
-        Command::Ps(a) | Command::Container(ContainerCommand::Ls(a)) => containers::ps(&root, a),
-        Command::Logs(a) | Command::Container(ContainerCommand::Logs(a)) => {
-            containers::logs(&root, a)
-        }
-        Command::Inspect(a) | Command::Container(ContainerCommand::Inspect(a)) => {
-            containers::inspect(&root, a)
-        }
         Command::Events(a) => events::events(&root, a),
-        Command::Wait(a) | Command::Container(ContainerCommand::Wait(a)) => {
-            containers::wait(&root, a)
-        }
-        Command::Rename(a) | Command::Container(ContainerCommand::Rename(a)) => {
-            containers::rename(&root, a)
-        }
-        Command::Exec(a) | Command::Container(ContainerCommand::Exec(a)) => {
-            containers::exec(&root, a)
-        }
-        Command::Cp(a) | Command::Container(ContainerCommand::Cp(a)) => tools::cp(&root, a),
-        Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => tools::top(&root, a),
-        Command::Stats(a) | Command::Container(ContainerCommand::Stats(a)) => {
-            tools::stats(&root, a)
-        }
-        Command::Container(ContainerCommand::Prune(a)) => tools::container_prune(&root, a),
+        Command::Compose(a) => compose::run(&root, a),
         Command::System(c) => tools::system(&root, c),
         Command::Volume(cmd) => volumes::run(&root, cmd),
         Command::Network(cmd) => networks::run(&root, cmd),
-        Command::Port(a) => containers::port(&root, a),
-        Command::Build(a) => build::build(&root, a),
-        Command::History(a) => build::history(&root, a),
-        Command::Commit(a) | Command::Container(ContainerCommand::Commit(a)) => {
-            build::commit(&root, a)
-        }
+        Command::Pod(cmd) => pod::run(&root, cmd),
+        Command::Kube(cmd) => kube::run(&root, cmd),
+        Command::Builder(c) => build::builder(&root, c),
         Command::Monitor { .. } => unreachable!("handled above"),
     };
     match result {
@@ -374,6 +235,26 @@ fn main() -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// The command tree as rbox parses it: [`Cli`]'s with docker's no-op and refused flags,
+/// every boolean flag taking `=true|false`.
+fn command() -> clap::Command {
+    flags::bool_values(flags::docker_flags(<Cli as clap::CommandFactory>::command()))
+}
+
+/// Parses a command line over [`command`]; what it refuses is reported, with the exit code.
+fn parse(args: Vec<OsString>) -> Result<Cli, ExitCode> {
+    let cmd = command();
+    let mut m = cmd
+        .clone()
+        .try_get_matches_from(args)
+        .map_err(|e| usage_error(&e))?;
+    if let Some(msg) = flags::refused(&cmd, &m) {
+        eprintln!("{msg}");
+        return Err(ExitCode::from(125));
+    }
+    <Cli as clap::FromArgMatches>::from_arg_matches_mut(&mut m).map_err(|e| usage_error(&e))
 }
 
 /// Ends a command line clap refused as docker does: the message with its hints and usage,
