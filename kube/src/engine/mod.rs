@@ -254,7 +254,7 @@ impl Engine {
                 .iter()
                 .filter(|s| !matches!(s.kind, ServiceKind::ExternalName(_)))
                 .filter(|s| selected(&s.selector, &p.labels()))
-                .flat_map(|s| service_names(s))
+                .flat_map(service_names)
                 .collect();
             rpod::set_aliases(&self.containers, &p.pod, aliases)?;
         }

@@ -407,6 +407,22 @@ pub fn set_extra_hosts(containers: &Containers, pod: &PodConfig, hosts: Vec<Stri
     Ok(())
 }
 
+/// Replaces the names the pod answers to on its network's resolver besides its own.
+pub fn set_aliases(containers: &Containers, pod: &PodConfig, aliases: Vec<String>) -> Result<()> {
+    let pods = Pods::open(containers)?;
+    let _lock = pods.lock(&pod.id)?;
+    let mut p = pods.load(&pod.id)?;
+    if p.aliases == aliases {
+        return Ok(());
+    }
+    p.aliases = aliases;
+    pods.write(&p)?;
+    if crate::host::pod::is_pinned(&pods, &p.id) {
+        crate::host::pod::register_names(containers, &p);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -422,20 +438,4 @@ mod tests {
             .contains("--share"));
         assert!(parse_share("cgroup").is_err());
     }
-}
-
-/// Replaces the names the pod answers to on its network's resolver besides its own.
-pub fn set_aliases(containers: &Containers, pod: &PodConfig, aliases: Vec<String>) -> Result<()> {
-    let pods = Pods::open(containers)?;
-    let _lock = pods.lock(&pod.id)?;
-    let mut p = pods.load(&pod.id)?;
-    if p.aliases == aliases {
-        return Ok(());
-    }
-    p.aliases = aliases;
-    pods.write(&p)?;
-    if crate::host::pod::is_pinned(&pods, &p.id) {
-        crate::host::pod::register_names(containers, &p);
-    }
-    Ok(())
 }
