@@ -793,7 +793,15 @@ fn attach_relays_a_terminal_and_detaches_with_ctrl_p_ctrl_q_leaving_it_running()
     use std::io::Write;
     let t = busybox();
     t.ok([
-        "run", "-dit", "--name", "tty", "--network", "none", "busybox", "sh", "-c",
+        "run",
+        "-dit",
+        "--name",
+        "tty",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
         "while read l; do echo \"got $l\"; done",
     ]);
     let p = nix::pty::openpty(None, None).unwrap();
@@ -825,7 +833,15 @@ fn attach_without_a_terminal_relays_input_and_ends_with_the_containers_exit_code
     use std::io::Write;
     let t = busybox();
     t.ok([
-        "run", "-di", "--name", "pipe", "--network", "none", "busybox", "sh", "-c",
+        "run",
+        "-di",
+        "--name",
+        "pipe",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
         "read l; echo \"read $l\"; echo oops >&2; exit 7",
     ]);
     let mut child = t
@@ -844,4 +860,49 @@ fn attach_without_a_terminal_relays_input_and_ends_with_the_containers_exit_code
     let (_, err) = t.fails(["attach", "pipe"]);
     assert!(err.contains("stopped container"), "{err}");
     t.ok(["rm", "pipe"]);
+}
+
+#[test]
+fn image_volume_and_network_events_are_recorded_too() {
+    let t = busybox();
+    let since = unix_now();
+    t.ok(["tag", "busybox", "other:1"]);
+    t.ok(["rmi", "other:1"]);
+    t.ok(["volume", "create", "evdata"]);
+    t.ok(["volume", "rm", "evdata"]);
+    let subnet = harness::free_test_subnet();
+    t.ok(["network", "create", "--subnet", &subnet, "evnet"]);
+    t.ok(["network", "rm", "evnet"]);
+    let until = unix_now();
+    let got = events_between(&t, &since, &until, &["--format", "{{.Type}} {{.Action}}"]);
+    let want = [
+        "image tag",
+        "image untag",
+        "volume create",
+        "volume destroy",
+        "network create",
+        "network destroy",
+    ];
+    assert_eq!(got, want);
+    let names = events_between(
+        &t,
+        &since,
+        &until,
+        &[
+            "--filter",
+            "type=network",
+            "--filter",
+            "type=image",
+            "--format",
+            "{{.Actor.Attributes.name}}",
+        ],
+    );
+    assert_eq!(names, ["other:1", "other:1", "evnet", "evnet"]);
+    let vols = events_between(
+        &t,
+        &since,
+        &until,
+        &["--filter", "type=volume", "--format", "{{.Actor.ID}}"],
+    );
+    assert_eq!(vols, ["evdata", "evdata"]);
 }

@@ -236,6 +236,14 @@ pub fn tag(root: &Path, a: TagArgs) -> CliResult {
         )));
     }
     store.tag(&image, &target)?;
+    let name = target.familiar();
+    rbox_runtime::store::events::other(
+        root,
+        "image",
+        "tag",
+        &image.id().to_string(),
+        &[("name", name)],
+    );
     Ok(ExitCode::SUCCESS)
 }
 

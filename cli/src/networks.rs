@@ -160,6 +160,7 @@ pub fn run(root: &Path, cmd: NetworkCommand) -> CliResult {
                 internal: a.internal,
                 labels: a.label,
             })?;
+            networks::created(root, &net);
             writeln!(out, "{}", net.id)?;
         }
         NetworkCommand::Ls(a) => {
@@ -226,7 +227,10 @@ pub fn run(root: &Path, cmd: NetworkCommand) -> CliResult {
             networks::prepare_removal(&Containers::open(root)?);
             drop(out);
             return print_each(&a.names, |name| match networks::remove(&nets, name) {
-                Ok(_) => Ok(Some(name.to_owned())),
+                Ok(n) => {
+                    networks::destroyed(root, &n);
+                    Ok(Some(name.to_owned()))
+                }
                 Err(_) if a.force && nets.get(name).is_err() => Ok(None),
                 Err(e) => Err(e),
             });

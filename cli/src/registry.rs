@@ -289,6 +289,8 @@ pub fn pull(root: &Path, a: PullArgs) -> CliResult {
     let progress = |e: Event<'_>| reporter.event(e);
     let pulled =
         rbox_registry::pull(&store, &client, &reference, &platform, &progress).map_err(fail)?;
+    let name = reference.familiar();
+    rbox_runtime::store::events::other(root, "image", "pull", &name, &[("name", name.clone())]);
     if quiet {
         println!("{reference}");
     } else {
@@ -366,6 +368,8 @@ pub fn push(root: &Path, a: PushArgs) -> CliResult {
     let reporter = Reporter::new(quiet, PUSH_WORDS);
     let progress = |e: Event<'_>| reporter.event(e);
     let pushed = rbox_registry::push(&store, &client, &image, &target, &progress).map_err(fail)?;
+    let name = target.familiar();
+    rbox_runtime::store::events::other(root, "image", "push", &name, &[("name", name.clone())]);
     if quiet {
         println!("{}", pushed.digest);
     } else {
