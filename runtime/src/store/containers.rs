@@ -458,6 +458,8 @@ impl Containers {
             match self.load(&id) {
                 Ok(c) => out.push(c),
                 Err(Error::NoSuchContainer(_)) => {}
+                // Its files going as it is read: a container being removed.
+                Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e),
             }
         }
