@@ -15,6 +15,9 @@ const CRATES: &[&str] = &[
     "builder",
     "registry-client",
     "cli",
+    "compose",
+    "kube",
+    "oci-cli",
 ];
 
 const RUNTIME_LAYERS: &[&str] = &["model", "store", "oci", "host", "supervise", "ops"];

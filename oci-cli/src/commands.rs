@@ -9,6 +9,7 @@ use rbox_runtime::executor::RboxExecutor;
 use serde_json::{json, Value};
 
 use crate::cli::{Cli, Command, CreateArgs, DeleteArgs, Format, KillArgs, ListArgs, PsArgs};
+use crate::container::{checked_id, ensure_sealed, lc, load, manager};
 use crate::{fail, Failure, Result};
 
 /// The OCI runtime spec version this runtime implements.
@@ -63,45 +64,6 @@ pub fn run(cli: &Cli) -> Result<i32> {
         }
         Command::Events(_) => fail("events are not supported by this runtime"),
     }
-}
-
-/// Maps a libcontainer error to runc's message.
-pub fn lc(e: libcontainer::error::LibcontainerError) -> Failure {
-    Failure(e.to_string())
-}
-
-/// Re-executes this process from a read-only view of its own binary, before anything
-/// enters a container (CVE-2019-5736); a no-op when already running so.
-pub fn ensure_sealed() -> Result<()> {
-    if rbox_runtime::sealed::running_protected() {
-        return Ok(());
-    }
-    let e = rbox_runtime::sealed::reexec_sealed();
-    fail(format!("running from a read-only copy of the runtime: {e}"))
-}
-
-fn checked_id(id: &str) -> Result<()> {
-    let ok = !id.is_empty()
-        && id != "."
-        && id != ".."
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_+-.".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        fail(format!("invalid container id format: {id}"))
-    }
-}
-
-/// The container `id` under `root`, its status refreshed.
-pub fn load(root: &Path, id: &str) -> Result<Container> {
-    checked_id(id)?;
-    let dir = root.join(id);
-    if !dir.join("state.json").exists() {
-        return fail("container does not exist");
-    }
-    Container::load(dir).map_err(lc)
 }
 
 fn status_name(s: ContainerStatus) -> &'static str {
@@ -356,28 +318,13 @@ fn delete(root: &Path, a: &DeleteArgs) -> Result<()> {
     }
 }
 
-fn cgroup_manager(c: &Container) -> Result<libcgroups::common::AnyCgroupManager> {
-    let config = c.spec().map_err(lc)?;
-    libcgroups::common::create_cgroup_manager(libcgroups::common::CgroupConfig {
-        cgroup_path: config.cgroup_path,
-        systemd_cgroup: c.systemd(),
-        container_name: c.id().to_owned(),
-    })
-    .map_err(|e| Failure(format!("the container's cgroup: {e}")))
-}
-
-/// The cgroup path of a container.
-pub fn manager(c: &Container) -> Result<libcgroups::common::AnyCgroupManager> {
-    cgroup_manager(c)
-}
-
 fn ps(root: &Path, a: &PsArgs) -> Result<()> {
     use libcgroups::common::CgroupManager;
     let c = load(root, &a.id)?;
     let pids: Vec<i32> = if c.status() == ContainerStatus::Stopped {
         Vec::new()
     } else {
-        cgroup_manager(&c)?
+        manager(&c)?
             .get_all_pids()
             .map_err(|e| Failure(format!("the container's processes: {e}")))?
             .into_iter()

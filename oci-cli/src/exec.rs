@@ -13,7 +13,7 @@ use oci_spec::runtime::{Process, Spec};
 use rbox_runtime::executor::RboxExecutor;
 
 use crate::cli::{Cli, ExecArgs};
-use crate::commands::{ensure_sealed, lc, load};
+use crate::container::{ensure_sealed, lc, load};
 use crate::{fail, Failure, Result};
 
 /// The process `exec` runs when given a command: the container's process with the

@@ -11,6 +11,7 @@
 
 mod cli;
 mod commands;
+mod container;
 mod exec;
 mod log;
 mod spec_check;

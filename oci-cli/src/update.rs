@@ -10,7 +10,7 @@ use oci_spec::runtime::LinuxResources;
 use serde_json::{json, Map, Value};
 
 use crate::cli::UpdateArgs;
-use crate::commands::{load, manager};
+use crate::container::{load, manager};
 use crate::{fail, Failure, Result};
 
 /// A size as runc's flags take it: bytes, or with a k, m, g or t suffix (-1: no limit).
