@@ -105,7 +105,9 @@ echo "## memory a running pod holds beyond its containers and their monitors"
 $RBOX kube play "$OUT/pod.yaml" >/dev/null
 echo "| tool | processes | RSS |"
 echo "|---|---|---|"
-echo "| rbox | none (namespaces pinned: $(grep -c "rbox-" /proc/self/mountinfo) mounts of nsfs) | 0 kB |"
+id=$($RBOX pod inspect simple-echo | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Id"])')
+pins=$(grep -cE "rbox-${id:0:16}|/pods/$id/" /proc/self/mountinfo || true)
+echo "| rbox | none (its namespaces pinned by $pins bind mounts: net, ipc, uts) | 0 kB |"
 $RBOX kube down "$OUT/pod.yaml" >/dev/null
 if [ "$PEERS" = 1 ] && command -v podman >/dev/null && podman image exists "$PEER_IMAGE" 2>/dev/null; then
     podman --runtime /usr/bin/runc kube play "$OUT/ppod.yaml" >/dev/null
