@@ -283,7 +283,12 @@ impl Engine {
             ..Default::default()
         };
         o.restart = Some(
-            match (init, w.pod.restart_policy) {
+            // A Job's failed pod is counted against its backoffLimit and made again, under
+            // OnFailure too (rather than restarted in place without a limit).
+            match (
+                init || w.kind == crate::plan::WorkloadKind::Job,
+                w.pod.restart_policy,
+            ) {
                 (true, _) | (_, RestartPolicy::Never) => "no",
                 (_, RestartPolicy::OnFailure) => "on-failure",
                 (_, RestartPolicy::Always) => "always",
