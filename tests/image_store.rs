@@ -192,11 +192,19 @@ fn an_absolute_entry_is_taken_relative_to_the_image_root() {
         "abs.tar",
         &raw_tar(&[(Regular, "/tmp/rbox-abs-entry", "", b"x")]),
     );
-    t.ok([std::ffi::OsStr::new("import"), file.as_os_str(), "abs:1".as_ref()]);
+    t.ok([
+        std::ffi::OsStr::new("import"),
+        file.as_os_str(),
+        "abs:1".as_ref(),
+    ]);
     assert!(!std::path::Path::new("/tmp/rbox-abs-entry").exists());
     let snaps = t.snapshots();
     assert_eq!(snaps.len(), 1);
-    let inside = t.path().join("snapshots").join(&snaps[0]).join("fs/tmp/rbox-abs-entry");
+    let inside = t
+        .path()
+        .join("snapshots")
+        .join(&snaps[0])
+        .join("fs/tmp/rbox-abs-entry");
     assert_eq!(fs::read(inside).unwrap(), b"x");
     refused_import(&[(Regular, "/../tmp/evil", "", b"x")], "/../tmp/evil");
 }

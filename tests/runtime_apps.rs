@@ -741,10 +741,9 @@ fn boot_restarts_always_and_unless_stopped_after_a_faked_reboot_but_not_a_user_s
     let run = harness::runtime_dir(t.path()).expect("a runtime dir");
     for e in std::fs::read_dir(&run).unwrap() {
         let p = e.unwrap().path();
-        let _ = harness::mounts_under(&p)
-            .iter()
-            .map(|m| nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH))
-            .count();
+        for m in harness::mounts_under(&p) {
+            let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
+        }
         if p.is_dir() {
             std::fs::remove_dir_all(&p).unwrap();
         } else {

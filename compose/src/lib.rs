@@ -20,6 +20,7 @@ pub mod de;
 pub mod deploy;
 pub mod discover;
 pub mod dotenv;
+pub mod engine;
 pub mod error;
 pub mod graph;
 pub mod health;
@@ -38,7 +39,6 @@ pub mod project;
 pub mod service;
 pub mod units;
 pub mod validate;
-pub mod engine;
 
 pub use error::{Error, Pos, Warning};
 pub use loader::{load, Loaded, Options};

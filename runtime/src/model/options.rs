@@ -266,19 +266,6 @@ pub fn parse_signal(s: &str) -> Result<i32> {
         })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_parse_like_go() {
-        assert_eq!(duration_ns("30s"), Some(30_000_000_000));
-        assert_eq!(duration_ns("1m30s"), Some(90_000_000_000));
-        assert_eq!(duration_ns("500ms"), Some(500_000_000));
-        assert_eq!(duration_ns("5"), None);
-    }
-}
-
 /// A CPU list as the kernel's cpuset takes it (`0-2,4`), checked against this host's CPUs.
 pub fn parse_cpuset(s: &str) -> Result<String> {
     let bad = |why: String| Error::InvalidOption {
@@ -300,4 +287,17 @@ pub fn parse_cpuset(s: &str) -> Result<String> {
         }
     }
     Ok(s.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_like_go() {
+        assert_eq!(duration_ns("30s"), Some(30_000_000_000));
+        assert_eq!(duration_ns("1m30s"), Some(90_000_000_000));
+        assert_eq!(duration_ns("500ms"), Some(500_000_000));
+        assert_eq!(duration_ns("5"), None);
+    }
 }
