@@ -54,7 +54,7 @@ pub fn parse(value: &str) -> Result<DateTime<Utc>, String> {
 
 /// A Go duration (`300ms`, `-1.5h`, `2h45m`, `0`) in nanoseconds.
 fn go_duration(s: &str) -> Option<i64> {
-    let (negative, mut rest) = match s.as_bytes().first()? {
+    let (negative, rest) = match s.as_bytes().first()? {
         b'-' => (true, &s[1..]),
         b'+' => (false, &s[1..]),
         _ => (false, s),
@@ -62,35 +62,7 @@ fn go_duration(s: &str) -> Option<i64> {
     if rest == "0" {
         return Some(0);
     }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total: f64 = 0.0;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let num = &rest[..num_len];
-        if num.is_empty() || num == "." || num.matches('.').count() > 1 {
-            return None;
-        }
-        let n: f64 = num.parse().ok()?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        total += n * scale;
-    }
+    let total = rbox_runtime::model::options::go_duration_nanos(rest)?;
     if total > i64::MAX as f64 {
         return None;
     }
