@@ -8,13 +8,12 @@
 //! here (`ENV A="x y"` gives the value `"x y"`).
 
 mod commands;
-mod duration;
 mod expansion;
 mod flags;
 
 pub use crate::syntax::{Diagnostic, Heredoc};
-pub use duration::parse_duration;
 pub use expansion::MAX_EXPANDED_SIZE;
+pub use rbox_runtime::model::duration::parse_duration;
 
 use crate::syntax::{self, Directives};
 

@@ -59,14 +59,12 @@ fn go_duration(s: &str) -> Option<i64> {
         b'+' => (false, &s[1..]),
         _ => (false, s),
     };
-    if rest == "0" {
-        return Some(0);
-    }
-    let total = rbox_runtime::model::options::go_duration_nanos(rest)?;
-    if total > i64::MAX as f64 {
+    if rest.starts_with(['-', '+']) {
         return None;
     }
-    let nanos = total.round() as i64;
+    let nanos = rbox_runtime::model::duration::parse_duration(rest)
+        .ok()?
+        .as_nanos() as i64;
     Some(if negative { -nanos } else { nanos })
 }
 

@@ -126,45 +126,11 @@ pub struct RunOptions {
     pub health: crate::model::health::HealthFlags,
 }
 
-/// `30s`, `1m30s`, `500ms` as nanoseconds.
+/// `30s`, `1m30s`, `500ms` as nanoseconds (Go's syntax: [`crate::model::duration`]).
 pub fn duration_ns(s: &str) -> Option<u64> {
-    go_duration_nanos(s).map(|t| t as u64)
-}
-
-/// The nanoseconds of an unsigned Go duration (`1m30s`, `1.5h`, `300ms`): numbers, each with
-/// its unit (`ns`, `us`/`µs`, `ms`, `s`, `m`, `h`); `None` for anything else.
-pub fn go_duration_nanos(s: &str) -> Option<f64> {
-    let mut rest = s;
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total: f64 = 0.0;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let num = &rest[..num_len];
-        if num.is_empty() || num == "." || num.matches('.').count() > 1 {
-            return None;
-        }
-        let n: f64 = num.parse().ok()?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        total += n * scale;
-    }
-    Some(total)
+    crate::model::duration::parse_duration(s)
+        .ok()
+        .map(|d| d.as_nanos() as u64)
 }
 
 /// `--memory`: a size of at least 6 MB, as Docker requires.

@@ -1,4 +1,5 @@
-//! Go's duration syntax (`30s`, `1m30s`, `1.5h`, `500ms`), used by HEALTHCHECK's flags.
+//! Go's duration syntax (`30s`, `1m30s`, `1.5h`, `500ms`): HEALTHCHECK's and `--health-*`
+//! flags, `logs --since`.
 
 use std::time::Duration;
 
