@@ -64,24 +64,8 @@ spec:
 EOF
 }
 
-now() { date +%s.%N; }
-secs() { python3 -c "print(f'{$2 - $1:.3f}')"; }
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-
-# measure NAME UP_CMD DOWN_CMD: RUNS rounds of up then down; prints a table row.
-measure() {
-    local ups=() downs=() t0 t1 t2
-    for _ in $(seq 1 "$RUNS"); do
-        t0=$(now)
-        eval "$2" >>"$OUT/log" 2>&1
-        t1=$(now)
-        eval "$3" >>"$OUT/log" 2>&1
-        t2=$(now)
-        ups+=("$(secs "$t0" "$t1")")
-        downs+=("$(secs "$t1" "$t2")")
-    done
-    echo "| $1 | $(median "${ups[@]}") s | $(median "${downs[@]}") s | ${ups[*]} / ${downs[*]} |"
-}
+DIGITS=3 LOG_FILE=$OUT/log
+. bench/updown.sh
 
 pod "$OUT/pod.yaml" busybox:latest
 deployment "$OUT/d10.yaml" busybox:latest 10
