@@ -235,15 +235,18 @@ impl Relay {
                     h.read_output();
                 }
             }
-            if let Some(h) = self.health.as_mut().filter(|_| status.is_none()) {
-                // What starting a probe paged in is given back too.
-                if h.tick(now) {
-                    release_startup_memory();
-                }
-            }
-            if ready.iter().any(|r| *r) {
+            let probe_started = self
+                .health
+                .as_mut()
+                .filter(|_| status.is_none())
+                .is_some_and(|h| h.tick(now));
+            let quiet = !ready.iter().any(|r| *r);
+            if !quiet {
                 released = false;
-            } else if drain_until.is_none() {
+            }
+            // Memory goes back after a quiet spell, and after a probe starts (what starting
+            // it paged in), once each.
+            if probe_started || (quiet && drain_until.is_none() && !released) {
                 release_startup_memory();
                 released = true;
             }
@@ -263,6 +266,7 @@ impl Relay {
                                 // a container with a check keeps a small monitor.
                                 if h.reaped(p, code) {
                                     release_startup_memory();
+                                    released = true;
                                 }
                             }
                         }
