@@ -860,6 +860,29 @@ impl Drop for Daemon {
     }
 }
 
+/// A daemon's own directory under /run: what the daemon mounted there (dockerd binds its
+/// data root onto itself) is unmounted, even when a test fails, before it is removed.
+struct PrivateDir(tempfile::TempDir);
+
+impl PrivateDir {
+    fn new(prefix: &str) -> PrivateDir {
+        PrivateDir(
+            tempfile::Builder::new()
+                .prefix(prefix)
+                .tempdir_in("/run")
+                .unwrap(),
+        )
+    }
+}
+
+impl Drop for PrivateDir {
+    fn drop(&mut self) {
+        for m in harness::mounts_under(self.0.path()).iter().rev() {
+            let _ = Command::new("umount").arg("-l").arg(m).status();
+        }
+    }
+}
+
 /// A private containerd: its own root, state, sockets; the CRI plugin off.
 struct Containerd {
     dir: tempfile::TempDir,
@@ -1074,11 +1097,8 @@ fn containerd_ctr_runs_containers_with_rbox_runc() {
 #[test]
 fn podman_runs_containers_with_rbox_runc() {
     assert!(have("podman"), "podman is missing: make deps installs it");
-    let dir = tempfile::Builder::new()
-        .prefix("rbox-podman-")
-        .tempdir_in("/run")
-        .unwrap();
-    let d = dir.path();
+    let dir = PrivateDir::new("rbox-podman-");
+    let d = dir.0.path();
     let state = d.join("runc");
     // podman's cleanup process (`podman container cleanup`, run when a container exits)
     // is not given --runtime-flag: the runtime's --root is pinned by a wrapper instead.
@@ -1173,16 +1193,16 @@ fn dockerd_runs_containers_with_rbox_runc() {
         have("dockerd"),
         "dockerd is missing: make deps installs docker.io"
     );
-    let dir = tempfile::Builder::new()
-        .prefix("rbox-dockerd-")
-        .tempdir_in("/run")
-        .unwrap();
-    let d = dir.path();
+    let dir = PrivateDir::new("rbox-dockerd-");
+    let d = dir.0.path();
     let sock = d.join("docker.sock");
     let parent = rand_id("rbox-dk");
     let log = fs::File::create(d.join("dockerd.log")).unwrap();
-    // Its own data root, exec root (with its own containerd), pidfile and socket; no
-    // bridge and no iptables: the host's network is left alone.
+    // dockerd takes the host's containerd whenever its socket exists, even one nobody
+    // listens on any more: it is given a private containerd of the test's own instead.
+    let containerd = Containerd::start();
+    // Its own data root, exec root, containerd, pidfile and socket; no bridge and no
+    // iptables: the host's network is left alone.
     let child = Command::new("dockerd")
         .arg("--data-root")
         .arg(d.join("data"))
@@ -1195,6 +1215,13 @@ fn dockerd_runs_containers_with_rbox_runc() {
         .args(["--bridge=none", "--iptables=false", "--ip-masq=false"])
         .arg(format!("--add-runtime=rbox={}", runc_bin().display()))
         .arg(format!("--cgroup-parent=/{parent}"))
+        .arg("--containerd")
+        .arg(containerd.dir.path().join("c.sock"))
+        .arg(format!("--containerd-namespace={}", containerd.ns))
+        .arg(format!(
+            "--containerd-plugins-namespace={}-plugins",
+            containerd.ns
+        ))
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
         .stderr(log)
@@ -1254,6 +1281,7 @@ fn dockerd_runs_containers_with_rbox_runc() {
     assert_eq!(ok(&["ps", "-aq"]), "");
     ok(&["rmi", "busybox:latest"]);
     drop(daemon);
+    drop(containerd);
     let mounts = harness::mounts_under(d);
     for m in mounts.iter().rev() {
         let _ = Command::new("umount").arg("-l").arg(m).status();
