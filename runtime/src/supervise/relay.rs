@@ -157,6 +157,7 @@ impl Relay {
         let mut status: Option<i32> = None;
         let mut drain_until: Option<Instant> = None;
         let mut released = false;
+        let mut release_due = false;
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             if status.is_some()
@@ -210,6 +211,12 @@ impl Relay {
             for fd in &attach_fds {
                 fds.push(PollFd::new(fd, PollFlags::IN));
             }
+            // Memory due back goes back last, just before the wait: what the round's
+            // work paged in is dropped, and only the wait itself faults back in.
+            if release_due {
+                release_startup_memory();
+                release_due = false;
+            }
             if let Err(e) = poll(&mut fds, timeout.as_ref()) {
                 if e != rustix::io::Errno::INTR {
                     break;
@@ -247,7 +254,7 @@ impl Relay {
             // Memory goes back after a quiet spell, and after a probe starts (what starting
             // it paged in), once each.
             if probe_started || (quiet && drain_until.is_none() && !released) {
-                release_startup_memory();
+                release_due = true;
                 released = true;
             }
             if ready[0] {
@@ -265,7 +272,7 @@ impl Relay {
                                 // What a probe's round paged in is given back at once:
                                 // a container with a check keeps a small monitor.
                                 if h.reaped(p, code) {
-                                    release_startup_memory();
+                                    release_due = true;
                                     released = true;
                                 }
                             }
