@@ -691,3 +691,139 @@ fn cpuset_cpus_pins_the_container() {
     );
     t.ok(["rm", "-f", "live"]);
 }
+
+#[test]
+fn expose_adds_ports_that_publish_all_publishes() {
+    let t = busybox();
+    let id = t.ok([
+        "run",
+        "-d",
+        "-P",
+        "--expose",
+        "7000-7001/udp",
+        "--expose=80",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let id = id.trim();
+    let exposed = t.ok([
+        "inspect",
+        "-f",
+        "{{range $p, $v := .Config.ExposedPorts}}{{$p}} {{end}}",
+        id,
+    ]);
+    assert_eq!(exposed.trim(), "7000/udp 7001/udp 80/tcp");
+    // -P gives each its own free host port.
+    let ports = t.ok(["port", id]);
+    for p in ["80/tcp", "7000/udp", "7001/udp"] {
+        assert!(ports.contains(&format!("{p} -> 0.0.0.0:")), "{p}: {ports}");
+    }
+    t.ok(["rm", "-f", id]);
+    let (code, err) = t.fails(["run", "--expose", "http", "busybox", "true"]);
+    assert_eq!(code, 125);
+    assert!(err.contains("--expose") && err.contains("http"), "{err}");
+    assert_eq!(t.ok(["ps", "-aq"]), "");
+}
+
+#[test]
+fn stop_sends_the_signal_asked_for_and_exec_can_be_privileged() {
+    let t = busybox();
+    // The container ends on SIGUSR1 only (its trap), and ignores SIGTERM.
+    t.ok([
+        "run",
+        "-d",
+        "--name",
+        "sig",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 7' USR1; trap '' TERM; while :; do sleep 0.1; done",
+    ]);
+    let began = std::time::Instant::now();
+    t.ok(["stop", "-s", "USR1", "-t", "20", "sig"]);
+    assert!(began.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(t.ok(["inspect", "-f", "{{.State.ExitCode}}", "sig"]), "7\n");
+    t.ok(["start", "sig"]);
+    t.ok(["restart", "--signal=SIGUSR1", "-t", "20", "sig"]);
+    assert_eq!(
+        t.ok(["inspect", "-f", "{{.State.Status}}", "sig"]),
+        "running\n"
+    );
+    let (code, err) = t.fails(["stop", "-s", "SIGNOPE", "sig"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("SIGNOPE"), "{err}");
+    // exec --privileged: every capability; a plain exec the container's own.
+    let caps = |extra: &[&str]| {
+        let mut argv = vec!["exec"];
+        argv.extend_from_slice(extra);
+        argv.extend(["sig", "sh", "-c", "grep CapEff /proc/self/status"]);
+        let line = t.ok(argv);
+        u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+    };
+    let plain = caps(&[]);
+    let privileged = caps(&["--privileged"]);
+    const CAP_SYS_ADMIN: u64 = 1 << 21;
+    const CAP_NET_ADMIN: u64 = 1 << 12;
+    assert_eq!(plain & (CAP_SYS_ADMIN | CAP_NET_ADMIN), 0, "{plain:x}");
+    assert_eq!(privileged & plain, plain, "{privileged:x}");
+    assert_ne!(privileged & CAP_SYS_ADMIN, 0, "{privileged:x}");
+    assert_ne!(privileged & CAP_NET_ADMIN, 0, "{privileged:x}");
+    t.ok(["rm", "-f", "sig"]);
+}
+
+#[test]
+fn prune_filters_choose_what_goes() {
+    let t = busybox();
+    t.ok([
+        "create", "--name", "old", "--label", "tier=web", "busybox", "true",
+    ]);
+    t.ok([
+        "create", "--name", "kept", "--label", "keep", "busybox", "true",
+    ]);
+    t.ok(["create", "--name", "plain", "busybox", "true"]);
+    // Nothing was created before an hour ago.
+    t.ok(["container", "prune", "-f", "--filter", "until=1h"]);
+    assert_eq!(t.ok(["ps", "-aq"]).lines().count(), 3);
+    t.ok(["container", "prune", "-f", "--filter", "label=tier=web"]);
+    let left = t.ok(["ps", "-a", "--format", "{{.Names}}"]);
+    assert!(!left.contains("old") && left.contains("kept"), "{left}");
+    t.ok(["container", "prune", "-f", "--filter", "label!=keep"]);
+    assert_eq!(t.ok(["ps", "-a", "--format", "{{.Names}}"]), "kept\n");
+    // until in the future admits everything left.
+    t.ok([
+        "container",
+        "prune",
+        "-f",
+        "--filter",
+        "until=2099-01-01T00:00:00Z",
+    ]);
+    assert_eq!(t.ok(["ps", "-aq"]), "");
+    // Volumes by label (no until for volumes, as docker's).
+    t.ok(["volume", "create", "--label", "scratch", "va"]);
+    t.ok(["volume", "create", "vb"]);
+    t.ok(["volume", "prune", "-a", "-f", "--filter", "label=scratch"]);
+    assert_eq!(t.ok(["volume", "ls", "-q"]), "vb\n");
+    let (code, err) = t.fails(["volume", "prune", "-f", "--filter", "until=1h"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("until"), "{err}");
+    t.ok(["volume", "rm", "vb"]);
+    // Networks by label.
+    let net = |n: &str| format!("prune{n}-{}", std::process::id());
+    t.ok(["network", "create", "--label", "tmp", &net("a")]);
+    t.ok(["network", "create", &net("b")]);
+    t.ok(["network", "prune", "-f", "--filter", "label=tmp"]);
+    let nets = t.ok(["network", "ls", "--format", "{{.Name}}"]);
+    assert!(
+        !nets.contains(&net("a")) && nets.contains(&net("b")),
+        "{nets}"
+    );
+    t.ok(["network", "rm", &net("b")]);
+    // Images by label: a dangling-free, tagged image goes with -a only when it matches.
+    t.ok(["tag", "busybox", "other:1"]);
+    t.ok(["image", "prune", "-a", "-f", "--filter", "label=nope"]);
+    assert!(t.ok(["images", "-q", "other:1"]).trim().len() > 1);
+    let (code, err) = t.fails(["system", "prune", "-f", "--filter", "colour=red"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("colour"), "{err}");
+}

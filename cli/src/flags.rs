@@ -253,29 +253,9 @@ pub const REFUSED: &[DockerFlag] = &[
         why: "the detach keys are ctrl-p,ctrl-q",
     },
     DockerFlag {
-        path: "container run|container create",
-        flag: "--expose=",
-        why: "use --publish",
-    },
-    DockerFlag {
-        path: "container stop|container restart",
-        flag: "-s/--signal=",
-        why: "stop sends the container's stop signal (--stop-signal)",
-    },
-    DockerFlag {
         path: "container update",
         flag: "--blkio-weight=",
         why: "block I/O weights are not supported",
-    },
-    DockerFlag {
-        path: "container exec",
-        flag: "--privileged",
-        why: "an exec'd process has the container's privileges",
-    },
-    DockerFlag {
-        path: "container prune|image prune|volume prune|network prune|system prune",
-        flag: "--filter=",
-        why: "prune has no filters",
     },
     DockerFlag {
         path: "image build",

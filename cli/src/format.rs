@@ -345,6 +345,26 @@ pub fn labels_text(labels: &BTreeMap<String, String>) -> String {
         .join(",")
 }
 
+/// A prune's `--filter`s (`until=TIME`, `label=KEY[=VALUE]`, `label!=KEY[=VALUE]`; `keys`
+/// are the ones the prune takes), as docker reads them.
+pub fn prune_filter(
+    filters: &[String],
+    keys: &[&str],
+) -> Result<rbox_runtime::model::prune_filter::PruneFilter, CliError> {
+    let mut f = rbox_runtime::model::prune_filter::PruneFilter::default();
+    for (k, v) in filter_pairs(filters, keys)? {
+        match k {
+            "until" => f.until = Some(crate::timestamp::flag("until", v)?),
+            "label" => f.labels.push(v.to_owned()),
+            _ => f.not_labels.push(v.to_owned()),
+        }
+    }
+    Ok(f)
+}
+
+/// The keys of every prune's `--filter` but `volume prune`'s (which takes no `until`).
+pub const PRUNE_FILTERS: &[&str] = &["until", "label", "label!"];
+
 /// One `--filter KEY=VALUE` of a listing, split; `keys` are the ones the listing takes.
 pub fn filter_pairs<'a>(
     filters: &'a [String],

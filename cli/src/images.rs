@@ -453,9 +453,13 @@ pub struct PruneArgs {
     /// Don't ask for confirmation.
     #[arg(short, long)]
     force: bool,
+    /// Only what matches: until=TIME (created before), label=KEY[=VALUE], label!=KEY[=VALUE].
+    #[arg(long)]
+    filter: Vec<String>,
 }
 
 pub fn prune(root: &Path, a: PruneArgs) -> CliResult {
+    let filter = crate::format::prune_filter(&a.filter, crate::format::PRUNE_FILTERS)?;
     let store = Store::open(root)?;
     if !a.force {
         let what = if a.all {
@@ -470,7 +474,8 @@ pub fn prune(root: &Path, a: PruneArgs) -> CliResult {
             return Ok(ExitCode::SUCCESS);
         }
     }
-    let pruned = rbox_runtime::prune::prune_images(&store, &Containers::open(root)?, a.all)?;
+    let pruned =
+        rbox_runtime::prune::prune_images(&store, &Containers::open(root)?, a.all, &filter)?;
     let deleted = pruned.deleted;
     let mut out = io::stdout().lock();
     if !deleted.is_empty() {

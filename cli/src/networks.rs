@@ -115,6 +115,9 @@ pub struct PruneArgs {
     /// Don't ask.
     #[arg(short, long)]
     force: bool,
+    /// Only what matches: until=TIME (created before), label=KEY[=VALUE], label!=KEY[=VALUE].
+    #[arg(long)]
+    filter: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -235,8 +238,9 @@ pub fn run(root: &Path, cmd: NetworkCommand) -> CliResult {
                 Err(e) => Err(e),
             });
         }
-        NetworkCommand::Prune(_) => {
-            let removed = networks::prune(&Containers::open(root)?)?;
+        NetworkCommand::Prune(a) => {
+            let filter = format::prune_filter(&a.filter, format::PRUNE_FILTERS)?;
+            let removed = networks::prune(&Containers::open(root)?, &filter)?;
             if !removed.is_empty() {
                 writeln!(out, "Deleted Networks:")?;
                 for n in removed {

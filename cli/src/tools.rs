@@ -324,15 +324,19 @@ pub struct ContainerPruneArgs {
     /// Don't ask for confirmation.
     #[arg(short, long)]
     force: bool,
+    /// Only what matches: until=TIME (created before), label=KEY[=VALUE], label!=KEY[=VALUE].
+    #[arg(long)]
+    filter: Vec<String>,
 }
 
 /// `rbox container prune`.
 pub fn container_prune(root: &Path, a: ContainerPruneArgs) -> CliResult {
+    let filter = format::prune_filter(&a.filter, format::PRUNE_FILTERS)?;
     if !a.force && !confirm("WARNING! This will remove all stopped containers.")? {
         return Ok(ExitCode::SUCCESS);
     }
     let containers = Containers::open(root)?;
-    let pruned = prune::prune_containers(&containers)?;
+    let pruned = prune::prune_containers(&containers, &filter)?;
     let mut out = io::stdout().lock();
     print_deleted_containers(&mut out, &pruned.deleted)?;
     writeln!(out, "Total reclaimed space: {}", size4(pruned.space))?;
@@ -401,6 +405,10 @@ pub struct SystemPruneArgs {
     /// Prune unused anonymous volumes too.
     #[arg(long)]
     volumes: bool,
+    /// Only what matches: until=TIME (created before), label=KEY[=VALUE], label!=KEY[=VALUE]
+    /// (with a filter, the build cache is left alone).
+    #[arg(long)]
+    filter: Vec<String>,
 }
 
 /// `rbox system df` and `rbox system prune`.
@@ -538,6 +546,12 @@ fn system_df(root: &Path, a: DfArgs) -> CliResult {
 }
 
 fn system_prune(root: &Path, a: SystemPruneArgs) -> CliResult {
+    let filter = format::prune_filter(&a.filter, format::PRUNE_FILTERS)?;
+    if a.volumes && filter.until.is_some() {
+        return Err(CliError::Failed(
+            "--filter until is not supported with --volumes (volumes have no such filter)".into(),
+        ));
+    }
     if !a.force {
         let images = if a.all {
             "all images without at least one container associated to them"
@@ -558,9 +572,14 @@ fn system_prune(root: &Path, a: SystemPruneArgs) -> CliResult {
     }
     let store = rbox_image::Store::open(root)?;
     let containers = Containers::open(root)?;
-    let pruned = rbox_runtime::ops::system::prune(&store, &containers, a.all, a.volumes)?;
-    // The build's cache mounts (RUN --mount=type=cache) no build is using, as docker's.
-    let build_cache = rbox_builder::build::prune_cache_mounts(root)?;
+    let pruned = rbox_runtime::ops::system::prune(&store, &containers, a.all, a.volumes, &filter)?;
+    // The build's cache mounts (RUN --mount=type=cache) no build is using, as docker's;
+    // they have neither labels nor a creation time a filter could match.
+    let build_cache = if a.filter.is_empty() {
+        rbox_builder::build::prune_cache_mounts(root)?
+    } else {
+        0
+    };
     let (cs, networks, volumes, images) = (
         &pruned.containers,
         &pruned.networks,

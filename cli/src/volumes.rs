@@ -98,6 +98,9 @@ pub struct PruneArgs {
     /// Don't ask for confirmation.
     #[arg(short, long)]
     force: bool,
+    /// Only what matches: label=KEY[=VALUE], label!=KEY[=VALUE].
+    #[arg(long)]
+    filter: Vec<String>,
 }
 
 pub fn run(root: &Path, cmd: VolumeCommand) -> CliResult {
@@ -190,6 +193,7 @@ pub fn run(root: &Path, cmd: VolumeCommand) -> CliResult {
             });
         }
         VolumeCommand::Prune(a) => {
+            let filter = format::prune_filter(&a.filter, &["label", "label!"])?;
             if !a.force {
                 eprint!("WARNING! This will remove {} volumes not used by at least one container.\nAre you sure you want to continue? [y/N] ",
                     if a.all { "all local" } else { "anonymous local" });
@@ -199,7 +203,7 @@ pub fn run(root: &Path, cmd: VolumeCommand) -> CliResult {
                     return Ok(ExitCode::SUCCESS);
                 }
             }
-            let gone = containers.prune_volumes(a.all)?;
+            let gone = containers.prune_volumes(a.all, &filter)?;
             if !gone.is_empty() {
                 writeln!(out, "Deleted Volumes:")?;
                 for g in gone {

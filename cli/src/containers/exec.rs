@@ -33,6 +33,9 @@ pub struct ExecArgs {
     /// User: name or uid, with an optional :group or :gid.
     #[arg(short, long)]
     user: Option<String>,
+    /// Give the command every capability (the container's seccomp profile stays).
+    #[arg(long)]
+    privileged: bool,
     /// The container.
     container: String,
     /// The command and its arguments.
@@ -71,6 +74,7 @@ pub fn exec(root: &Path, a: ExecArgs) -> CliResult {
         tty: a.tty,
         interactive: a.interactive,
         detach: a.detach,
+        privileged: a.privileged,
         timeout: None,
     };
     match rbox_runtime::exec::exec(&containers, &id, &opts) {

@@ -48,6 +48,9 @@ pub struct StopArgs {
     /// Seconds to wait before killing the container.
     #[arg(short = 't', long = "timeout", visible_alias = "time")]
     time: Option<u32>,
+    /// Signal to send first (the container's stop signal, SIGTERM unless set, by default).
+    #[arg(short, long)]
+    signal: Option<String>,
     /// Containers to stop.
     #[arg(required = true)]
     containers: Vec<String>,
@@ -55,16 +58,23 @@ pub struct StopArgs {
 
 pub fn stop(root: &Path, a: StopArgs) -> CliResult {
     let containers = Containers::open(root)?;
+    let sig = a.signal.as_deref().map(parse_signal).transpose()?;
     each(&containers, &a.containers, |id| {
-        lifecycle::stop(&containers, id, a.time)?;
+        lifecycle::stop_with(&containers, id, a.time, sig)?;
         Ok(())
     })
 }
 
 pub fn restart(root: &Path, a: StopArgs) -> CliResult {
     let containers = Containers::open(root)?;
+    let sig = a.signal.as_deref().map(parse_signal).transpose()?;
     each(&containers, &a.containers, |id| {
-        Ok(rbox_runtime::ops::run::restart(&containers, id, a.time)?)
+        Ok(rbox_runtime::ops::run::restart(
+            &containers,
+            id,
+            a.time,
+            sig,
+        )?)
     })
 }
 

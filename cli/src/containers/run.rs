@@ -59,6 +59,9 @@ pub struct CreateArgs {
     /// Publish every exposed port on a free host port.
     #[arg(short = 'P', long)]
     publish_all: bool,
+    /// Expose a port or a range of ports (PORT[-PORT][/tcp|udp]), beside the image's.
+    #[arg(long)]
+    expose: Vec<String>,
     /// Memory limit (e.g. 64m, 1g).
     #[arg(short, long)]
     memory: Option<String>,
@@ -241,6 +244,7 @@ impl CreateArgs {
             ip: self.ip.clone(),
             publish: self.publish.clone(),
             publish_all: self.publish_all,
+            expose: self.expose.clone(),
             memory: self.memory.clone(),
             cpus: self.cpus.clone(),
             pids_limit: self.pids_limit,

@@ -187,9 +187,7 @@ pub fn plan(
     if !o.no_ports {
         r.publish = service.ports.iter().map(publish_spec).collect();
     }
-    if !service.expose.is_empty() {
-        unsupported.push("expose");
-    }
+    r.expose = service.expose.clone();
     // Limits: the service's own keys, else deploy.resources.limits.
     let limits = service.deploy.as_ref().and_then(|d| d.limits.as_ref());
     r.memory = service

@@ -58,6 +58,9 @@ pub struct ProcessConfig {
     /// The health check its monitor runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<crate::model::health::HealthConfig>,
+    /// The ports it exposes (`80/tcp`): the image's and `--expose`'s, as docker keeps them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub exposed_ports: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
 }
 
 /// The host side, in docker's `HostConfig` terms.

@@ -11,3 +11,4 @@ pub mod log_config;
 pub mod mount;
 pub mod namespaces;
 pub mod options;
+pub mod prune_filter;

@@ -38,6 +38,8 @@ pub struct RunOptions {
     pub publish: Vec<String>,
     /// `-P`.
     pub publish_all: bool,
+    /// `--expose`: ports (or ranges, `7000-7002/udp`) exposed beside the image's.
+    pub expose: Vec<String>,
     /// `--memory`, e.g. `64m`.
     pub memory: Option<String>,
     /// `--memory-swap`: memory and swap together (`-1`: unlimited swap).

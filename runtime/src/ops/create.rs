@@ -72,7 +72,8 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
         shared.hostname = Some(p.hostname.clone());
     }
     let network = shared.network.clone();
-    let port_bindings = published_ports(o, &ic, &network)?;
+    let exposed = exposed_ports(o, &ic)?;
+    let port_bindings = published_ports(o, &exposed, &network)?;
     let (entrypoint, cmd) = match &o.entrypoint {
         Some(e) => (
             if e.is_empty() {
@@ -271,6 +272,10 @@ pub fn create(images: &Store, containers: &Containers, o: &RunOptions) -> Result
             tty: o.tty,
             open_stdin: o.interactive,
             healthcheck,
+            exposed_ports: exposed
+                .iter()
+                .map(|k| (k.clone(), serde_json::Map::new()))
+                .collect(),
         },
         host: HostConfig {
             network_mode: network,
@@ -433,11 +438,41 @@ fn extras(o: &RunOptions, own_network: bool) -> Result<Extras> {
     })
 }
 
-/// `-p` and `-P` (every port the image exposes, each on a free host port). A host port
-/// that is taken now is refused before anything is made.
-fn published_ports(
+/// The ports the container exposes: the image's `ExposedPorts` and each `--expose`
+/// (`80`, `80/udp`, `7000-7002/tcp`), as docker's keys (`80/tcp`), sorted and once each.
+fn exposed_ports(
     o: &RunOptions,
     image_config: &rbox_image::config::RunConfig,
+) -> Result<std::collections::BTreeSet<String>> {
+    let mut keys: std::collections::BTreeSet<String> = image_config
+        .exposed_ports
+        .get()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    for e in &o.expose {
+        let bad = || Error::InvalidOption {
+            flag: "--expose".into(),
+            reason: format!("invalid port {e:?}: PORT[-PORT][/tcp|udp] expected"),
+        };
+        let (range, proto) = e.split_once('/').unwrap_or((e, "tcp"));
+        if !matches!(proto, "tcp" | "udp" | "sctp") {
+            return Err(bad());
+        }
+        let (lo, hi) = range.split_once('-').unwrap_or((range, range));
+        let (lo, hi): (u16, u16) = match (lo.parse(), hi.parse()) {
+            (Ok(l), Ok(h)) if l > 0 && l <= h => (l, h),
+            _ => return Err(bad()),
+        };
+        keys.extend((lo..=hi).map(|p| format!("{p}/{proto}")));
+    }
+    Ok(keys)
+}
+
+/// `-p` and `-P` (every port exposed, each on a free host port). A host port that is
+/// taken now is refused before anything is made.
+fn published_ports(
+    o: &RunOptions,
+    exposed: &std::collections::BTreeSet<String>,
     network: &str,
 ) -> Result<Vec<rbox_network::PortMapping>> {
     let mut ports = Vec::new();
@@ -445,13 +480,8 @@ fn published_ports(
         ports.extend(rbox_network::ports::parse_publish(p)?);
     }
     if o.publish_all {
-        let exposed = image_config
-            .exposed_ports
-            .get()
-            .map(|m| m.keys().cloned().collect::<Vec<_>>())
-            .unwrap_or_default();
         for key in exposed {
-            if let Some((port, protocol)) = rbox_network::ports::parse_exposed(&key) {
+            if let Some((port, protocol)) = rbox_network::ports::parse_exposed(key) {
                 let taken = ports
                     .iter()
                     .any(|m| m.container_port == port && m.protocol == protocol);

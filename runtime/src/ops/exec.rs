@@ -39,6 +39,8 @@ pub struct ExecOptions {
     pub interactive: bool,
     /// `-d`: start it and return.
     pub detach: bool,
+    /// `--privileged`: every capability rbox holds, whatever the container's own.
+    pub privileged: bool,
     /// Killed (SIGKILL) after this long: a health probe's check.
     pub timeout: Option<std::time::Duration>,
 }
@@ -242,6 +244,13 @@ fn process_spec(
         for (_, set) in caps.iter_mut() {
             if let Some(list) = set.as_array_mut() {
                 list.retain(|c| bounding.contains(c));
+            }
+        }
+        if o.privileged {
+            // As docker's `exec --privileged`: all of them bounding, permitted, effective.
+            let all = serde_json::json!(crate::oci::caps::grantable_caps());
+            for set in ["bounding", "permitted", "effective"] {
+                caps.insert(set.into(), all.clone());
             }
         }
     }

@@ -104,6 +104,16 @@ fn wait_monitor(
 /// container's `--stop-timeout`, else 10). Its restart policy no longer applies. Returns
 /// the stopped container, or `None` when it removed itself as it stopped (`--rm`).
 pub fn stop(containers: &Containers, id: &str, timeout: Option<u32>) -> Result<Option<Container>> {
+    stop_with(containers, id, timeout, None)
+}
+
+/// [`stop`], sending `signal` first instead of the container's stop signal (`stop -s`).
+pub fn stop_with(
+    containers: &Containers,
+    id: &str,
+    timeout: Option<u32>,
+    signal: Option<i32>,
+) -> Result<Option<Container>> {
     let c = reconcile(containers, id)?;
     if !c.state.is_running() {
         return Ok(Some(c));
@@ -119,12 +129,13 @@ pub fn stop(containers: &Containers, id: &str, timeout: Option<u32>) -> Result<O
     }
     let secs = timeout.or(c.config.config.stop_timeout).unwrap_or(10);
     if let Some(p) = ProcessHandle::open(c.state.pid, c.state.pid_start) {
-        let _ = p.signal(stop_signal(&c));
+        let first = signal.unwrap_or_else(|| stop_signal(&c));
+        let _ = p.signal(first);
         events::container(
             containers.root(),
             &c.config,
             "kill",
-            &[("signal", stop_signal(&c).to_string())],
+            &[("signal", first.to_string())],
         );
         // A paused container gets the signal when it thaws, as Docker's.
         let _ = crate::ops::pause::thaw(containers, id);

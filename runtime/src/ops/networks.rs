@@ -11,9 +11,13 @@ use serde::Serialize;
 use crate::host::net;
 use crate::store::containers::Containers;
 
-/// Removes the user-defined networks no container uses, and takes the default network's
-/// bridge down when none uses it (it comes back on first use). Returns the names removed.
-pub fn prune(containers: &Containers) -> crate::Result<Vec<String>> {
+/// Removes the user-defined networks no container uses that `filter` admits, and takes
+/// the default network's bridge down when none uses it (it comes back on first use).
+/// Returns the names removed.
+pub fn prune(
+    containers: &Containers,
+    filter: &crate::model::prune_filter::PruneFilter,
+) -> crate::Result<Vec<String>> {
     let nets = net::networks(containers);
     net::sweep_addresses(containers);
     let used = net::in_use(containers)?;
@@ -24,6 +28,8 @@ pub fn prune(containers: &Containers) -> crate::Result<Vec<String>> {
         }
         if n.name == DEFAULT_NETWORK {
             nets.take_down(&n)?;
+        } else if !filter.admits(Some(&n.created), &n.labels) {
+            continue;
         } else if nets.remove(&n.name).is_ok() {
             destroyed(containers.root(), &n);
             removed.push(n.name);

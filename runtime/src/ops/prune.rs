@@ -9,6 +9,7 @@ use rbox_image::{Digest, Reference, Store};
 
 use crate::error::{Error, IoContext, Result};
 use crate::model::container::Status;
+use crate::model::prune_filter::PruneFilter;
 use crate::ops::lifecycle;
 use crate::store::containers::Containers;
 
@@ -21,12 +22,15 @@ pub struct ContainersPruned {
     pub space: u64,
 }
 
-/// Removes every container that isn't running (created, exited, dead), as
-/// `docker container prune`. One that starts meanwhile is left alone.
-pub fn prune_containers(containers: &Containers) -> Result<ContainersPruned> {
+/// Removes every container that isn't running (created, exited, dead) and that `filter`
+/// admits, as `docker container prune`. One that starts meanwhile is left alone.
+pub fn prune_containers(containers: &Containers, filter: &PruneFilter) -> Result<ContainersPruned> {
     let mut out = ContainersPruned::default();
     for c in lifecycle::reconcile_all(containers)? {
         if c.state.is_running() || c.state.status == Status::Removing {
+            continue;
+        }
+        if !filter.admits(Some(&c.config.created), &c.config.config.labels) {
             continue;
         }
         let size = dir_size(&containers.dir(c.id()).join("upper"));
@@ -55,11 +59,26 @@ pub struct ImagesPruned {
     pub space: u64,
 }
 
-/// Removes dangling images (with `all`, every image no container uses), then the blobs
-/// and snapshots nothing refers to any more. Images that containers use are kept.
-pub fn prune_images(store: &Store, containers: &Containers, all: bool) -> Result<ImagesPruned> {
-    let in_use = containers.images_in_use()?;
-    let used = |d: &Digest| in_use.contains(&d.to_string());
+/// Removes dangling images (with `all`, every image no container uses) that `filter`
+/// admits, then the blobs and snapshots nothing refers to any more. Images that
+/// containers use are kept.
+pub fn prune_images(
+    store: &Store,
+    containers: &Containers,
+    all: bool,
+    filter: &PruneFilter,
+) -> Result<ImagesPruned> {
+    let mut keep = containers.images_in_use()?;
+    if *filter != PruneFilter::default() {
+        for s in store.images()? {
+            let c = &s.image.config;
+            let labels = c.config().as_ref().and_then(|c| c.labels().clone());
+            if !filter.admits(c.created().as_deref(), labels.iter().flatten()) {
+                keep.insert(s.image.id().to_string());
+            }
+        }
+    }
+    let used = |d: &Digest| keep.contains(&d.to_string());
     let mut out = ImagesPruned {
         deleted: store.remove_dangling(&used)?,
         ..Default::default()

@@ -71,8 +71,13 @@ pub fn start_detached(containers: &Containers, id: &str) -> crate::Result<()> {
 
 /// Stops container `id` (waiting `timeout` seconds before killing it) and starts it again
 /// in the background, as [`start_detached`].
-pub fn restart(containers: &Containers, id: &str, timeout: Option<u32>) -> crate::Result<()> {
-    lifecycle::stop(containers, id, timeout)?;
+pub fn restart(
+    containers: &Containers,
+    id: &str,
+    timeout: Option<u32>,
+    signal: Option<i32>,
+) -> crate::Result<()> {
+    lifecycle::stop_with(containers, id, timeout, signal)?;
     started(lifecycle::start(containers, id, false)?)?;
     if let Ok(c) = containers.read_config(id) {
         crate::store::events::container(containers.root(), &c, "restart", &[]);

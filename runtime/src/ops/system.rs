@@ -66,18 +66,20 @@ pub fn boot(containers: &Containers) -> crate::Result<Booted> {
 }
 
 /// Removes the stopped containers, the dangling images (`all_images`: every image no
-/// container uses), the unused networks and (`volumes`) the unused anonymous volumes.
+/// container uses), the unused networks and (`volumes`) the unused anonymous volumes,
+/// each that `filter` admits.
 pub fn prune(
     store: &Store,
     containers: &Containers,
     all_images: bool,
     volumes: bool,
+    filter: &crate::model::prune_filter::PruneFilter,
 ) -> crate::Result<Pruned> {
-    let cs = prune::prune_containers(containers)?;
-    let images = prune::prune_images(store, containers, all_images)?;
-    let nets = networks::prune(containers)?;
+    let cs = prune::prune_containers(containers, filter)?;
+    let images = prune::prune_images(store, containers, all_images, filter)?;
+    let nets = networks::prune(containers, filter)?;
     let vols = if volumes {
-        containers.prune_volumes(false)?
+        containers.prune_volumes(false, filter)?
     } else {
         Vec::new()
     };

@@ -174,14 +174,22 @@ impl Containers {
         Ok(())
     }
 
-    /// Removes unused volumes: anonymous ones, or every one with `all`. Returns their names.
+    /// Removes unused volumes that `filter` admits: anonymous ones, or every one with `all`.
+    /// Returns their names.
     /// Also finishes what a kill interrupted more than 10 s ago: a removal (`.removing-<name>`)
     /// or a creation that never wrote its `volume.json`.
-    pub fn prune_volumes(&self, all: bool) -> Result<Vec<String>> {
+    pub fn prune_volumes(
+        &self,
+        all: bool,
+        filter: &crate::model::prune_filter::PruneFilter,
+    ) -> Result<Vec<String>> {
         self.sweep_volumes(std::time::Duration::from_secs(10))?;
         let mut gone = Vec::new();
         for v in self.volumes()? {
-            if (all || v.anonymous) && self.volume_users(&v.name)?.is_empty() {
+            if (all || v.anonymous)
+                && filter.admits(Some(&v.created_at), &v.labels)
+                && self.volume_users(&v.name)?.is_empty()
+            {
                 match self.remove_volume(&v.name) {
                     Ok(()) => gone.push(v.name),
                     // Removed meanwhile by someone else (a --rm container's cleanup).
