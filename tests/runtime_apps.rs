@@ -905,3 +905,167 @@ fn image_volume_and_network_events_are_recorded_too() {
     );
     assert_eq!(vols, ["evdata", "evdata"]);
 }
+
+/// A pseudo-terminal's master, and the slave as a command's stdio.
+fn terminal_for(cmd: &mut std::process::Command) -> std::fs::File {
+    let p = nix::pty::openpty(None, None).unwrap();
+    let slave = std::fs::File::from(p.slave);
+    cmd.stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave);
+    std::fs::File::from(p.master)
+}
+
+/// Waits up to 10 s for `child` to end.
+fn ended(child: &mut std::process::Child) -> Option<std::process::ExitStatus> {
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < until {
+        if let Some(s) = child.try_wait().unwrap() {
+            return Some(s);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+#[test]
+fn run_it_detaches_with_its_keys_and_can_be_attached_again() {
+    use std::io::Write;
+    let t = busybox();
+    let mut cmd = t.cmd([
+        "run",
+        "-it",
+        "--name",
+        "fg",
+        "--network",
+        "none",
+        "--detach-keys",
+        "ctrl-x,x",
+        "busybox",
+        "sh",
+        "-c",
+        "while read l; do echo \"got $l\"; done",
+    ]);
+    let mut master = terminal_for(&mut cmd);
+    let mut child = cmd.spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    master.write_all(b"one\r").unwrap();
+    let got = read_until(&mut master, "got one");
+    assert!(got.contains("got one"), "{got:?}");
+    master.write_all(&[0x18, b'x']).unwrap();
+    let status = ended(&mut child).expect("run -it did not detach");
+    assert!(status.success(), "{status:?}");
+    assert_eq!(inspect(&t, "fg")["State"]["Running"], true);
+    // Detached, it takes `attach` as a container started with -d does.
+    let mut cmd = t.cmd(["attach", "fg"]);
+    let mut master = terminal_for(&mut cmd);
+    let mut child = cmd.spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    master.write_all(b"two\r").unwrap();
+    let got = read_until(&mut master, "got two");
+    assert!(got.contains("got two"), "{got:?}");
+    master.write_all(&[0x10, 0x11]).unwrap();
+    assert!(ended(&mut child).expect("attach did not detach").success());
+    let logs = t.ok(["logs", "fg"]);
+    assert!(
+        logs.contains("got one") && logs.contains("got two"),
+        "{logs}"
+    );
+    let (code, err) = t.fails(["run", "--detach-keys", "alt-q", "busybox", "true"]);
+    assert_eq!(code, 125);
+    assert!(err.contains("--detach-keys"), "{err}");
+    t.ok(["rm", "-f", "fg"]);
+    assert_eq!(t.ok(["ps", "-aq"]), "");
+}
+
+#[test]
+fn run_attaches_only_the_streams_asked_for() {
+    let t = busybox();
+    let run = |stream: &str| {
+        t.cmd([
+            "run",
+            "--rm",
+            "-a",
+            stream,
+            "--network",
+            "none",
+            "busybox",
+            "sh",
+            "-c",
+            "echo out; echo err >&2",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+    };
+    let o = run("stdout");
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "out\n");
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "");
+    let o = run("STDERR");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "");
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "err\n");
+    let (code, err) = t.fails(["run", "-a", "stdall", "busybox", "true"]);
+    assert_eq!(code, 125);
+    assert!(err.contains("--attach") && err.contains("stdall"), "{err}");
+    let (code, err) = t.fails(["run", "-d", "-a", "stdout", "busybox", "true"]);
+    assert_eq!(code, 125);
+    assert!(
+        err.contains("--attach") && err.contains("--detach"),
+        "{err}"
+    );
+    assert_eq!(t.ok(["ps", "-aq"]), "");
+}
+
+#[test]
+fn a_run_that_ends_without_its_container_lets_go_of_its_output() {
+    use std::io::{BufRead, Read};
+    let t = busybox();
+    let script = "trap 'echo termed' TERM; echo up; while :; do sleep 0.1; done";
+    use nix::sys::signal::Signal;
+    for (name, how) in [("np", Signal::SIGTERM), ("killed", Signal::SIGKILL)] {
+        let mut child = t
+            .cmd([
+                "run",
+                "--sig-proxy=false",
+                "--name",
+                name,
+                "--network",
+                "none",
+                "busybox",
+                "sh",
+                "-c",
+                script,
+            ])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        assert_eq!(line, "up\n");
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), how).unwrap();
+        let status = ended(&mut child).expect("run did not end");
+        if how == Signal::SIGTERM {
+            // Not passed on: this process ends, as docker's does.
+            assert_eq!(status.code(), Some(143), "{status:?}");
+        }
+        // The monitor lets go of the caller's output: its end reads end of file.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut rest = String::new();
+            let _ = out.read_to_string(&mut rest);
+            let _ = tx.send(rest);
+        });
+        let rest = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the monitor kept the caller's output");
+        assert!(!rest.contains("termed"), "{rest}");
+        assert_eq!(inspect(&t, name)["State"]["Running"], true);
+        assert!(!t.ok(["logs", name]).contains("termed"));
+    }
+    t.ok(["rm", "-f", "np", "killed"]);
+}

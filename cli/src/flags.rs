@@ -243,14 +243,14 @@ pub const NO_OPS: &[DockerFlag] = &[
 /// something else.
 pub const REFUSED: &[DockerFlag] = &[
     DockerFlag {
-        path: "container run|container create",
+        path: "container create",
         flag: "-a/--attach=",
-        why: "a run in the foreground attaches all of its streams",
+        why: "`start -a` attaches its output (and -i its input)",
     },
     DockerFlag {
-        path: "container run|container start|container exec",
+        path: "container exec",
         flag: "--detach-keys=",
-        why: "the detach keys are ctrl-p,ctrl-q",
+        why: "an exec ends with its command; it does not detach",
     },
     DockerFlag {
         path: "container update",

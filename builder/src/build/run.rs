@@ -174,8 +174,13 @@ impl Builder<'_> {
         let _ = self.log.flush();
         let follow = !self.attached && !self.o.quiet;
         let result = (|| -> Result<i32> {
-            let mut spawned =
-                lifecycle::start(self.containers, &id, self.attached && !self.o.quiet)?;
+            // Attached, the step's output is this build's; it takes no input to detach on.
+            let attach = rbox_runtime::monitor::Attach {
+                detach_keys: Vec::new(),
+                ..Default::default()
+            };
+            let attached = (self.attached && !self.o.quiet).then_some(&attach);
+            let mut spawned = lifecycle::start(self.containers, &id, attached)?;
             match spawned.wait_started() {
                 Started::Failed(code, msg) => {
                     let _ = spawned.child.wait();

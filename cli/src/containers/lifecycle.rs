@@ -20,6 +20,9 @@ pub struct StartArgs {
     /// Attach standard input.
     #[arg(short, long)]
     interactive: bool,
+    /// The keys that detach from the container, leaving it running (ctrl-p,ctrl-q).
+    #[arg(long, value_name = "KEYS")]
+    detach_keys: Option<String>,
     /// Containers to start.
     #[arg(required = true)]
     containers: Vec<String>,
@@ -36,7 +39,15 @@ pub fn start(root: &Path, a: StartArgs) -> CliResult {
         let id = containers.resolve(&a.containers[0])?;
         let c = lifecycle::reconcile(&containers, &id)?;
         check_tty(a.interactive, c.config.config.tty)?;
-        return start_container(&containers, &id, true, c.config.config.tty, false);
+        let attach = super::run::attach_streams(&[], a.interactive, a.detach_keys.as_deref())?;
+        return start_container(
+            &containers,
+            &id,
+            Some(attach),
+            c.config.config.tty,
+            false,
+            true,
+        );
     }
     each(&containers, &a.containers, |id| {
         Ok(rbox_runtime::ops::run::start_detached(&containers, id)?)

@@ -305,11 +305,17 @@ pub struct RunArgs {
     /// Run in the background and print the container's id.
     #[arg(short, long)]
     detach: bool,
-    /// Pass the signals this process receives on to the container (a foreground run always
-    /// does: false is refused).
+    /// Pass the signals this process receives on to the container (false: a terminating
+    /// signal ends this process and leaves the container running).
     #[arg(long, value_name = "true|false", num_args = 0..=1, require_equals = true,
           default_missing_value = "true")]
     sig_proxy: Option<bool>,
+    /// Attach only these streams: stdin, stdout, stderr (repeatable; all by default).
+    #[arg(short, long, value_name = "STDIN|STDOUT|STDERR")]
+    attach: Vec<String>,
+    /// The keys that detach from the container, leaving it running (ctrl-p,ctrl-q).
+    #[arg(long, value_name = "KEYS")]
+    detach_keys: Option<String>,
     #[command(flatten)]
     create: CreateArgs,
 }
@@ -319,12 +325,14 @@ fn open(root: &Path) -> Result<(rbox_image::Store, Containers), CliError> {
 }
 
 pub fn run(root: &Path, a: RunArgs) -> CliResult {
-    if a.sig_proxy == Some(false) {
-        eprintln!(
-            "rbox: --sig-proxy=false is not supported: a foreground run always passes signals on"
-        );
+    if a.detach && !a.attach.is_empty() {
+        eprintln!("rbox: conflicting options: cannot specify both --attach and --detach");
         return Ok(ExitCode::from(125));
     }
+    let attach = match attach_streams(&a.attach, a.create.interactive, a.detach_keys.as_deref()) {
+        Ok(x) => x,
+        Err(e) => return run_failure(e),
+    };
     if !a.detach {
         check_tty(a.create.interactive, a.create.tty)?;
     }
@@ -341,7 +349,48 @@ pub fn run(root: &Path, a: RunArgs) -> CliResult {
         Ok(c) => c,
         Err(e) => return run_failure(e),
     };
-    start_container(&containers, &config.id, !a.detach, a.create.tty, a.detach)
+    let attach = (!a.detach).then_some(attach);
+    let proxy = a.sig_proxy.unwrap_or(true);
+    start_container(
+        &containers,
+        &config.id,
+        attach,
+        a.create.tty,
+        a.detach,
+        proxy,
+    )
+}
+
+/// What `-a`, `-i` and `--detach-keys` attach: the streams named (every one if none is,
+/// stdin only with `-i`), and the keys.
+pub(super) fn attach_streams(
+    streams: &[String],
+    interactive: bool,
+    detach_keys: Option<&str>,
+) -> rbox_runtime::Result<attach::Attach> {
+    let mut a = attach::Attach {
+        stdin: interactive,
+        ..Default::default()
+    };
+    if !streams.is_empty() {
+        let named = |s: &str| streams.iter().any(|x| x.eq_ignore_ascii_case(s));
+        if let Some(bad) = streams
+            .iter()
+            .find(|s| !["stdin", "stdout", "stderr"].contains(&s.to_ascii_lowercase().as_str()))
+        {
+            return Err(rbox_runtime::Error::InvalidOption {
+                flag: "--attach".into(),
+                reason: format!("invalid argument {bad:?}: STDIN, STDOUT or STDERR expected"),
+            });
+        }
+        a.stdin = interactive && named("stdin");
+        a.stdout = named("stdout");
+        a.stderr = named("stderr");
+    }
+    if let Some(k) = detach_keys {
+        a.detach_keys = rbox_runtime::ops::attach::parse_detach_keys(k)?;
+    }
+    Ok(a)
 }
 
 /// Creates the container, first pulling its image when `--pull` asks for it.
@@ -394,10 +443,12 @@ fn create_pulling(
 pub(super) fn start_container(
     containers: &Containers,
     id: &str,
-    attached: bool,
+    attach: Option<attach::Attach>,
     tty: bool,
     print_id: bool,
+    sig_proxy: bool,
 ) -> CliResult {
+    let attached = attach.is_some();
     let signals = if attached {
         match attach::catch_signals() {
             Ok(s) => Some(s),
@@ -409,7 +460,7 @@ pub(super) fn start_container(
     let _raw = (attached && tty)
         .then(attach::RawTerminal::enable)
         .flatten();
-    let mut spawned = match lifecycle::start(containers, id, attached) {
+    let mut spawned = match lifecycle::start(containers, id, attach.as_ref()) {
         Ok(s) => s,
         Err(e) => return run_failure(e),
     };
@@ -425,10 +476,11 @@ pub(super) fn start_container(
                 println!("{id}");
             }
             match &signals {
-                Some(sig) => {
-                    let code = attach::wait(spawned, pid, sig);
-                    Ok(ExitCode::from(code.clamp(0, 255) as u8))
-                }
+                Some(sig) => Ok(match attach::wait(spawned, pid, sig, sig_proxy) {
+                    attach::Waited::Exited(code) => ExitCode::from(code.clamp(0, 255) as u8),
+                    attach::Waited::Detached => ExitCode::SUCCESS,
+                    attach::Waited::Signalled(s) => ExitCode::from((128 + s).clamp(0, 255) as u8),
+                }),
                 None => Ok(ExitCode::SUCCESS),
             }
         }

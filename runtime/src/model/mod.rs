@@ -3,6 +3,7 @@
 //! randomness; everything above depends on it, it depends on nothing of the crate's.
 
 pub mod container;
+pub mod detach_keys;
 pub mod duration;
 pub mod health;
 pub mod host_options;

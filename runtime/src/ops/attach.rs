@@ -13,6 +13,7 @@ use rustix::event::{poll, PollFd, PollFlags};
 
 use crate::error::{Error, IoContext, Result};
 use crate::model::container::Status;
+use crate::model::detach_keys::DetachKeys;
 use crate::store::containers::Containers;
 use crate::supervise::attach::{catch_signals, RawTerminal};
 use crate::supervise::attach_server::{frame, frames, RESIZE, SOCKET, STDERR, STDIN, STDOUT};
@@ -33,7 +34,7 @@ impl Default for AttachOptions {
         AttachOptions {
             no_stdin: false,
             sig_proxy: true,
-            detach_keys: vec![0x10, 0x11],
+            detach_keys: crate::model::detach_keys::DEFAULT.to_vec(),
         }
     }
 }
@@ -47,32 +48,7 @@ pub enum Ended {
     Detached,
 }
 
-/// Reads docker's `--detach-keys`: comma-separated `ctrl-<a-z@[\]^_>` or single characters.
-pub fn parse_detach_keys(s: &str) -> Result<Vec<u8>> {
-    let bad = || Error::InvalidOption {
-        flag: "--detach-keys".into(),
-        reason: format!("invalid detach keys {s:?} (e.g. ctrl-p,ctrl-q)"),
-    };
-    s.split(',')
-        .map(|k| match k.strip_prefix("ctrl-") {
-            Some(c) if c.len() == 1 => {
-                let b = c.as_bytes()[0].to_ascii_lowercase();
-                match b {
-                    b'a'..=b'z' => Ok(b - b'a' + 1),
-                    b'@' => Ok(0),
-                    b'[' => Ok(27),
-                    b'\\' => Ok(28),
-                    b']' => Ok(29),
-                    b'^' => Ok(30),
-                    b'_' => Ok(31),
-                    _ => Err(bad()),
-                }
-            }
-            None if k.len() == 1 => Ok(k.as_bytes()[0]),
-            _ => Err(bad()),
-        })
-        .collect()
-}
+pub use crate::model::detach_keys::parse as parse_detach_keys;
 
 /// Attaches to container `name`.
 pub fn attach(containers: &Containers, name: &str, o: &AttachOptions) -> Result<Ended> {
@@ -115,7 +91,7 @@ pub fn attach(containers: &Containers, name: &str, o: &AttachOptions) -> Result<
     }
     let stdin = io::stdin();
     let mut stdin_open = with_stdin;
-    let mut matched = 0usize;
+    let mut keys = DetachKeys::new(o.detach_keys.clone());
     let mut pending = Vec::new();
     let mut buf = vec![0u8; 32 * 1024];
     let (mut out, mut err) = (io::stdout(), io::stderr());
@@ -173,21 +149,10 @@ pub fn attach(containers: &Containers, name: &str, o: &AttachOptions) -> Result<
                 }
                 Ok(n) => n,
             };
-            // The detach keys, typed in a row, are not sent; a partial match that
-            // breaks off is sent as it was typed.
-            let mut data = Vec::with_capacity(n);
-            for &b in &buf[..n] {
-                if !o.detach_keys.is_empty() && b == o.detach_keys[matched] {
-                    matched += 1;
-                    if matched == o.detach_keys.len() {
-                        let _ = sock.write_all(&frame(STDIN, &data));
-                        return Ok(Ended::Detached);
-                    }
-                    continue;
-                }
-                data.extend_from_slice(&o.detach_keys[..matched]);
-                matched = 0;
-                data.push(b);
+            let (data, detached) = keys.filter(&buf[..n]);
+            if detached {
+                let _ = sock.write_all(&frame(STDIN, &data));
+                return Ok(Ended::Detached);
             }
             if !data.is_empty() && sock.write_all(&frame(STDIN, &data)).is_err() {
                 break;
@@ -196,18 +161,4 @@ pub fn attach(containers: &Containers, name: &str, o: &AttachOptions) -> Result<
     }
     // The container's output is over: its exit, as the monitor records it.
     crate::ops::lifecycle::wait(containers, &id).map(Ended::Exited)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn detach_keys_read_as_dockers() {
-        assert_eq!(parse_detach_keys("ctrl-p,ctrl-q").unwrap(), [0x10, 0x11]);
-        assert_eq!(parse_detach_keys("ctrl-a,x").unwrap(), [1, b'x']);
-        assert_eq!(parse_detach_keys("ctrl-@").unwrap(), [0]);
-        assert!(parse_detach_keys("ctrl-").is_err());
-        assert!(parse_detach_keys("alt-p").is_err());
-    }
 }

@@ -19,7 +19,7 @@ use crate::oci::executor::{RboxExecutor, Verdict};
 use crate::store::containers::Containers;
 use crate::store::logs::Stream;
 use crate::supervise::monitor::{handled_signals, runtime_error, start_error};
-use crate::supervise::relay::{copy_winsize, receive_fd, Relay};
+use crate::supervise::relay::{copy_winsize, receive_fd, Caller, Relay};
 use crate::{host::rootfs, oci::user};
 
 /// The options of `rbox exec`.
@@ -189,7 +189,7 @@ pub fn exec(containers: &Containers, id: &str, o: &ExecOptions) -> Result<i32> {
         let outputs = vec![(master.try_clone()?, Stream::Stdout)];
         let mut relay = Relay {
             log: None,
-            attached: true,
+            caller: Some(Caller::whole()),
             stdin_to: o.interactive.then_some(master),
             health: None,
             deadline,
@@ -199,7 +199,7 @@ pub fn exec(containers: &Containers, id: &str, o: &ExecOptions) -> Result<i32> {
     }
     let mut relay = Relay {
         log: None,
-        attached: true,
+        caller: Some(Caller::whole()),
         stdin_to: piped_stdin,
         health: None,
         deadline,

@@ -12,7 +12,7 @@ use crate::model::container::Status;
 use crate::model::options::parse_signal;
 use crate::store::containers::{Container, Containers};
 use crate::store::process::ProcessHandle;
-use crate::supervise::monitor::{self, Spawned};
+use crate::supervise::monitor::{self, Attach, Spawned};
 use crate::supervise::teardown;
 
 /// Loads container `id`, first undoing what its run left if its monitor died unseen
@@ -46,8 +46,9 @@ pub fn reconcile_all(containers: &Containers) -> Result<Vec<Container>> {
     Ok(out)
 }
 
-/// Starts a created or stopped container under a new monitor.
-pub fn start(containers: &Containers, id: &str, attached: bool) -> Result<Spawned> {
+/// Starts a created or stopped container under a new monitor, relaying its stdio to
+/// this process's as `attach` says (`None`: detached).
+pub fn start(containers: &Containers, id: &str, attach: Option<&Attach>) -> Result<Spawned> {
     let c = reconcile(containers, id)?;
     if c.state.is_running() {
         return Err(Error::Conflict(format!(
@@ -56,7 +57,7 @@ pub fn start(containers: &Containers, id: &str, attached: bool) -> Result<Spawne
         )));
     }
     crate::host::cgroup::prime_migration();
-    monitor::spawn(containers.root(), id, attached)
+    monitor::spawn(containers.root(), id, attach)
 }
 
 fn stop_signal(c: &Container) -> i32 {

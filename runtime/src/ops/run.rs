@@ -66,7 +66,7 @@ pub fn start_detached(containers: &Containers, id: &str) -> crate::Result<()> {
     if c.state.is_running() {
         return Ok(());
     }
-    started(lifecycle::start(containers, id, false)?)
+    started(lifecycle::start(containers, id, None)?)
 }
 
 /// Stops container `id` (waiting `timeout` seconds before killing it) and starts it again
@@ -78,7 +78,7 @@ pub fn restart(
     signal: Option<i32>,
 ) -> crate::Result<()> {
     lifecycle::stop_with(containers, id, timeout, signal)?;
-    started(lifecycle::start(containers, id, false)?)?;
+    started(lifecycle::start(containers, id, None)?)?;
     if let Ok(c) = containers.read_config(id) {
         crate::store::events::container(containers.root(), &c, "restart", &[]);
     }

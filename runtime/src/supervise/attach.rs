@@ -9,6 +9,7 @@ use rustix::termios::{tcgetattr, tcsetattr, OptionalActions, Termios};
 use std::io;
 use std::os::fd::AsFd;
 
+pub use crate::supervise::monitor::Attach;
 use crate::supervise::monitor::Spawned;
 
 /// Signals an attached client passes on, as Docker's `--sig-proxy`.
@@ -60,16 +61,31 @@ pub fn catch_signals() -> io::Result<SignalFd> {
     )?)
 }
 
-/// Waits for the monitor to exit, passing signals on to the container's process `pid`
-/// (and window size changes to the monitor); returns the monitor's exit code, which is
-/// the container's.
-pub fn wait(mut spawned: Spawned, pid: i32, signals: &SignalFd) -> i32 {
+/// How an attached wait ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waited {
+    /// The monitor exited with this code, the container's.
+    Exited(i32),
+    /// The detach keys were typed: the container runs on.
+    Detached,
+    /// Without `--sig-proxy`, this signal ended the wait (the container runs on).
+    Signalled(i32),
+}
+
+/// Waits for the monitor to exit or detach, passing signals on to the container's process
+/// `pid` with `sig_proxy` (without, a terminating signal ends the wait and leaves the
+/// container running, as docker's) and window size changes to the monitor.
+pub fn wait(mut spawned: Spawned, pid: i32, signals: &SignalFd, sig_proxy: bool) -> Waited {
     let monitor = Pid::from_raw(spawned.child.id() as i32);
+    let mut detached = spawned.detached.take();
     loop {
         if let Ok(Some(status)) = spawned.child.try_wait() {
-            return status.code().unwrap_or(125);
+            return Waited::Exited(status.code().unwrap_or(125));
         }
-        let mut fds = [PollFd::new(signals, PollFlags::IN)];
+        let mut fds = vec![PollFd::new(signals, PollFlags::IN)];
+        if let Some(d) = &detached {
+            fds.push(PollFd::new(d, PollFlags::IN));
+        }
         // SIGCHLD wakes us when the monitor exits; the timeout is only a safety net.
         let _ = poll(
             &mut fds,
@@ -78,6 +94,16 @@ pub fn wait(mut spawned: Spawned, pid: i32, signals: &SignalFd) -> i32 {
                 tv_nsec: 0,
             }),
         );
+        let said = fds.get(1).is_some_and(|f| !f.revents().is_empty());
+        drop(fds);
+        if said {
+            let mut b = [0u8; 1];
+            match detached.as_ref().map(|d| rustix::io::read(d, &mut b)) {
+                Some(Ok(1)) => return Waited::Detached,
+                // The monitor is gone: its exit status comes next.
+                _ => detached = None,
+            }
+        }
         while let Ok(Some(info)) = signals.read_signal() {
             let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else {
                 continue;
@@ -87,8 +113,11 @@ pub fn wait(mut spawned: Spawned, pid: i32, signals: &SignalFd) -> i32 {
                 Signal::SIGWINCH => {
                     let _ = kill(monitor, sig);
                 }
-                s if pid > 0 => {
+                s if sig_proxy && pid > 0 => {
                     let _ = kill(Pid::from_raw(pid), s);
+                }
+                Signal::SIGINT | Signal::SIGTERM | Signal::SIGHUP | Signal::SIGQUIT => {
+                    return Waited::Signalled(sig as i32);
                 }
                 _ => {}
             }

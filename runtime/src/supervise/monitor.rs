@@ -28,9 +28,9 @@ use crate::store::containers::{mark_exited, Containers};
 use crate::store::logs::{LogWriter, Stream};
 use crate::supervise::attach_server::AttachServer;
 use crate::supervise::health::Prober;
-pub use crate::supervise::protocol::{spawn, Spawned, Started, MONITOR_VERB};
+pub use crate::supervise::protocol::{spawn, Attach, Spawned, Started, MONITOR_VERB};
 use crate::supervise::protocol::{ATTACH_ENV, SYNC_ENV};
-use crate::supervise::relay::{copy_winsize, reap_all, receive_fd, Relay};
+use crate::supervise::relay::{copy_winsize, reap_all, receive_fd, Caller, Relay};
 use crate::supervise::teardown::{self, delete_libcontainer_state};
 use crate::{host::rootfs, oci::etc, oci::spec, oci::user, store::process};
 
@@ -60,7 +60,16 @@ pub fn main(root: &Path, id: &str) -> i32 {
         .and_then(|s| s.parse::<RawFd>().ok())
         // SAFETY: the fd was left open across exec for us by `spawn`, and is ours alone.
         .map(|fd| unsafe { File::from_raw_fd(fd) });
-    let attached = std::env::var_os(ATTACH_ENV).is_some();
+    let caller = std::env::var(ATTACH_ENV)
+        .ok()
+        .and_then(|s| Attach::decode(&s))
+        .map(|(a, fd)| {
+            // SAFETY: the fd was left open across exec for us by `spawn`, and is ours alone.
+            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            // Nothing the monitor starts may hold it: its caller learns of a detach on it.
+            let _ = rustix::io::fcntl_setfd(&fd, rustix::io::FdFlags::CLOEXEC);
+            Caller::attached(a, fd)
+        });
     // Our children must not inherit these.
     std::env::remove_var(SYNC_ENV);
     std::env::remove_var(ATTACH_ENV);
@@ -71,7 +80,7 @@ pub fn main(root: &Path, id: &str) -> i32 {
         },
         id: id.to_owned(),
         sync,
-        attached,
+        caller,
         network: None,
     };
     m.run()
@@ -89,7 +98,8 @@ struct Monitor {
     containers: Containers,
     id: String,
     sync: Option<File>,
-    attached: bool,
+    /// The attached caller (`rbox run` in the foreground), until it detaches.
+    caller: Option<Caller>,
     /// The network of the current run: its namespace and the host ports it holds.
     network: Option<rbox_network::Attachment>,
 }
@@ -442,13 +452,14 @@ impl Monitor {
         // reading smaps would delay noticing a container that exits at once.
         if let Some(m) = &master {
             outputs.push((m.try_clone()?, Stream::Stdout));
-            if self.attached {
+            if self.caller.is_some() {
                 copy_winsize(io::stdin().as_fd(), m.as_fd());
             }
         }
+        let attached = self.caller.is_some();
         let mut relay = Relay {
             log: Some(log),
-            attached: self.attached,
+            caller: self.caller.take(),
             stdin_to: master.filter(|_| config.config.open_stdin).or(stdin_pipe),
             health: config
                 .config
@@ -456,13 +467,15 @@ impl Monitor {
                 .clone()
                 .map(|h| Prober::new(&self.containers, &self.id, h)),
             deadline: None,
-            attach: if self.attached {
+            attach: if attached {
                 None
             } else {
                 Some(AttachServer::bind().at(run.join(crate::supervise::attach_server::SOCKET))?)
             },
         };
         let code = relay.run(pid, outputs, sigfd);
+        // A caller that detached stays detached for the runs a restart policy makes.
+        self.caller = relay.caller.take();
         tracing::debug!(code, "container exited");
         crate::host::cgroup::remove_named(&config.id);
         let oom_killed = oom_killed(&config.id);

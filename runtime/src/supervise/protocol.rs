@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -16,14 +16,86 @@ use crate::host::sealed;
 pub const MONITOR_VERB: &str = "__monitor";
 /// The environment variable naming the fd the monitor reports its start on.
 pub(crate) const SYNC_ENV: &str = "_RBOX_MONITOR_SYNC";
-/// Set when the monitor relays the container's stdio to its own (`rbox run` attached).
+/// Set when the monitor relays the container's stdio to its own (`rbox run` attached):
+/// [`Attach::encode`]d.
 pub(crate) const ATTACH_ENV: &str = "_RBOX_MONITOR_ATTACH";
+
+/// How an attached monitor relays to its caller (`rbox run` in the foreground, `start
+/// -a`): which of the container's streams reach it (`-a`), and the keys that detach it,
+/// leaving the container running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attach {
+    /// The caller's input goes to the container's (with `-i`).
+    pub stdin: bool,
+    /// The container's output is written to the caller's.
+    pub stdout: bool,
+    /// The container's errors are written to the caller's.
+    pub stderr: bool,
+    /// `--detach-keys` (none: they are not looked for).
+    pub detach_keys: Vec<u8>,
+}
+
+impl Default for Attach {
+    fn default() -> Attach {
+        Attach {
+            stdin: true,
+            stdout: true,
+            stderr: true,
+            detach_keys: crate::model::detach_keys::DEFAULT.to_vec(),
+        }
+    }
+}
+
+impl Attach {
+    /// The environment value: `STREAMS KEYS FD` (`ioe 1011 7`: streams as letters, keys
+    /// in hex, `-` for none; the fd the monitor says it detached on).
+    fn encode(&self, fd: RawFd) -> String {
+        let streams: String = [(self.stdin, 'i'), (self.stdout, 'o'), (self.stderr, 'e')]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, c)| *c)
+            .collect();
+        let keys: String = self
+            .detach_keys
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let or_dash = |s: String| if s.is_empty() { "-".to_owned() } else { s };
+        format!("{} {} {fd}", or_dash(streams), or_dash(keys))
+    }
+
+    /// Reads [`Attach::encode`]'s value back.
+    pub(crate) fn decode(s: &str) -> Option<(Attach, RawFd)> {
+        let mut f = s.split(' ');
+        let (streams, keys, fd) = (f.next()?, f.next()?, f.next()?.parse().ok()?);
+        let keys = if keys == "-" {
+            Vec::new()
+        } else {
+            (0..keys.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(keys.get(i..i + 2)?, 16).ok())
+                .collect::<Option<Vec<u8>>>()?
+        };
+        Some((
+            Attach {
+                stdin: streams.contains('i'),
+                stdout: streams.contains('o'),
+                stderr: streams.contains('e'),
+                detach_keys: keys,
+            },
+            fd,
+        ))
+    }
+}
 
 /// A started monitor, as its starter sees it.
 pub struct Spawned {
     /// The monitor process.
     pub child: Child,
     sync: File,
+    /// Attached: a byte comes here when the monitor detached from this caller (the
+    /// detach keys were typed); end of file when the monitor is gone.
+    pub detached: Option<File>,
 }
 
 /// How a start went, as the monitor reports it.
@@ -73,10 +145,14 @@ impl Spawned {
 }
 
 /// Starts a monitor for container `id`. Attached, it inherits this process's stdio and
-/// relays the container's to it; detached, its stdio is /dev/null.
-pub fn spawn(root: &Path, id: &str, attached: bool) -> Result<Spawned> {
+/// relays the container's to it as `attach` says; detached, its stdio is /dev/null.
+pub fn spawn(root: &Path, id: &str, attach: Option<&Attach>) -> Result<Spawned> {
     let exe = sealed::protected_exe()?;
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let detach_pipe = match attach {
+        Some(_) => Some(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?),
+        None => None,
+    };
     let mut cmd = Command::new(sealed::exec_path(&exe));
     cmd.arg0("rbox")
         .arg(MONITOR_VERB)
@@ -84,8 +160,9 @@ pub fn spawn(root: &Path, id: &str, attached: bool) -> Result<Spawned> {
         .arg(root)
         .arg(id)
         .env(SYNC_ENV, w.as_raw_fd().to_string());
-    if attached {
-        cmd.env(ATTACH_ENV, "1");
+    let detach_w = detach_pipe.as_ref().map(|(_, w)| w.as_raw_fd());
+    if let (Some(a), Some(fd)) = (attach, detach_w) {
+        cmd.env(ATTACH_ENV, a.encode(fd));
     } else {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -96,9 +173,11 @@ pub fn spawn(root: &Path, id: &str, attached: bool) -> Result<Spawned> {
     unsafe {
         cmd.pre_exec(move || {
             nix::unistd::setsid()?;
-            // The sync pipe crosses exec; everything else stays close-on-exec.
-            let flags = nix::libc::fcntl(wfd, nix::libc::F_GETFD);
-            nix::libc::fcntl(wfd, nix::libc::F_SETFD, flags & !nix::libc::FD_CLOEXEC);
+            // The sync and detach pipes cross exec; everything else stays close-on-exec.
+            for fd in std::iter::once(wfd).chain(detach_w) {
+                let flags = nix::libc::fcntl(fd, nix::libc::F_GETFD);
+                nix::libc::fcntl(fd, nix::libc::F_SETFD, flags & !nix::libc::FD_CLOEXEC);
+            }
             Ok(())
         });
     }
@@ -108,6 +187,7 @@ pub fn spawn(root: &Path, id: &str, attached: bool) -> Result<Spawned> {
     Ok(Spawned {
         child,
         sync: File::from(r),
+        detached: detach_pipe.map(|(r, _)| File::from(r)),
     })
 }
 
@@ -129,5 +209,21 @@ mod tests {
         }
         assert!(matches!(Started::decode(""), Started::Failed(125, _)));
         assert!(matches!(Started::decode("ok x"), Started::Failed(125, _)));
+    }
+
+    #[test]
+    fn how_to_attach_reads_back_as_it_was_sent() {
+        for a in [
+            Attach::default(),
+            Attach {
+                stdin: false,
+                stdout: true,
+                stderr: false,
+                detach_keys: Vec::new(),
+            },
+        ] {
+            assert_eq!(Attach::decode(&a.encode(7)), Some((a.clone(), 7)));
+        }
+        assert_eq!(Attach::decode("ioe 1 7"), None);
     }
 }

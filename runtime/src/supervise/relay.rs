@@ -15,9 +15,11 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 
+use crate::model::detach_keys::DetachKeys;
 use crate::store::logs::{LogWriter, Stream};
 use crate::supervise::attach_server::AttachServer;
 use crate::supervise::health::Prober;
+use crate::supervise::protocol::Attach;
 
 /// How long the monitor waits with nothing to do before it gives memory back.
 const IDLE_RELEASE: Duration = Duration::from_secs(2);
@@ -125,11 +127,46 @@ pub(crate) fn copy_winsize(from: BorrowedFd<'_>, to: BorrowedFd<'_>) {
     }
 }
 
-/// Copies the container's output to its log (and to an attached `run`), and an attached
+/// The caller a relay is attached to (an attached `run` or `start -a`, an `exec`): which
+/// of the process's streams it gets, the keys that detach it, and the pipe it learns of
+/// that on (its other end closed: the caller is gone, and is detached as well).
+pub(crate) struct Caller {
+    pub(crate) stdin: bool,
+    pub(crate) stdout: bool,
+    pub(crate) stderr: bool,
+    pub(crate) keys: DetachKeys,
+    pub(crate) detach: Option<OwnedFd>,
+}
+
+impl Caller {
+    /// Every stream, and no detaching (an `exec`).
+    pub(crate) fn whole() -> Caller {
+        Caller {
+            stdin: true,
+            stdout: true,
+            stderr: true,
+            keys: DetachKeys::default(),
+            detach: None,
+        }
+    }
+
+    /// An attached monitor's caller, as `spawn` described it.
+    pub(crate) fn attached(a: Attach, detach: OwnedFd) -> Caller {
+        Caller {
+            stdin: a.stdin,
+            stdout: a.stdout,
+            stderr: a.stderr,
+            keys: DetachKeys::new(a.detach_keys),
+            detach: Some(detach),
+        }
+    }
+}
+
+/// Copies the container's output to its log (and to an attached caller), and an attached
 /// terminal's input to the container.
 pub(crate) struct Relay {
     pub(crate) log: Option<LogWriter>,
-    pub(crate) attached: bool,
+    pub(crate) caller: Option<Caller>,
     pub(crate) stdin_to: Option<OwnedFd>,
     /// The container's health check, run while it does.
     pub(crate) health: Option<Prober>,
@@ -153,7 +190,8 @@ impl Relay {
         let stdin = io::stdin();
         // Only an attached caller's own input is read (a detached container's input comes
         // from attach clients).
-        let mut stdin_open = self.attached && self.stdin_to.is_some();
+        let mut stdin_open =
+            self.caller.as_ref().is_some_and(|c| c.stdin) && self.stdin_to.is_some();
         let mut status: Option<i32> = None;
         let mut drain_until: Option<Instant> = None;
         let mut released = false;
@@ -211,6 +249,11 @@ impl Relay {
             for fd in &attach_fds {
                 fds.push(PollFd::new(fd, PollFlags::IN));
             }
+            // The caller's end of the detach pipe closed (it is gone) shows as an error.
+            let caller_at = fds.len();
+            if let Some(fd) = self.caller.as_ref().and_then(|c| c.detach.as_ref()) {
+                fds.push(PollFd::new(fd, PollFlags::empty()));
+            }
             // Memory due back goes back last, just before the wait: what the round's
             // work paged in is dropped, and only the wait itself faults back in.
             if release_due {
@@ -226,6 +269,9 @@ impl Relay {
             let ready: Vec<bool> = fds.iter().map(|f| !f.revents().is_empty()).collect();
             drop(fds);
             drop(attach_fds);
+            if ready.get(caller_at).copied().unwrap_or(false) {
+                self.detach_caller(&mut stdin_open);
+            }
             if let Some(a) = &mut self.attach {
                 if ready.len() > attach_at {
                     let tty = self.stdin_to.as_ref().is_some_and(|f| !is_pipe(f.as_fd()));
@@ -323,12 +369,19 @@ impl Relay {
                         }
                     }
                     Ok(n) => {
+                        let (data, detached) = match &mut self.caller {
+                            Some(c) => c.keys.filter(&buf[..n]),
+                            None => (buf[..n].to_vec(), false),
+                        };
                         if let Some(m) = &self.stdin_to {
-                            if write_all(m.as_fd(), &buf[..n]).is_err() {
+                            if write_all(m.as_fd(), &data).is_err() {
                                 // The process closed its input: stop reading ours.
                                 stdin_open = false;
                                 self.stdin_to = None;
                             }
+                        }
+                        if detached {
+                            self.detach_caller(&mut stdin_open);
                         }
                     }
                 }
@@ -340,6 +393,34 @@ impl Relay {
         status.unwrap_or(137)
     }
 
+    /// The caller typed the detach keys, or is gone: it is told (if it is there), this
+    /// process's stdio becomes /dev/null (the caller's terminal is its own again), and
+    /// `rbox attach` can join the container from now on, as one started detached.
+    fn detach_caller(&mut self, stdin_open: &mut bool) {
+        let Some(c) = self.caller.take() else {
+            return;
+        };
+        *stdin_open = false;
+        if let Some(fd) = &c.detach {
+            let _ = rustix::io::write(fd, b"d");
+        }
+        if let Ok(null) = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/null")
+        {
+            for fd in 0..=2 {
+                let _ = nix::unistd::dup2(null.as_raw_fd(), fd);
+            }
+        }
+        if self.attach.is_none() {
+            match AttachServer::bind() {
+                Ok(a) => self.attach = Some(a),
+                Err(e) => tracing::warn!(error = %e, "the attach socket after a detach"),
+            }
+        }
+    }
+
     fn output(&mut self, stream: Stream, bytes: &[u8]) {
         if let Some(log) = &mut self.log {
             let _ = log.write(stream, bytes);
@@ -347,10 +428,11 @@ impl Relay {
         if let Some(a) = &mut self.attach {
             a.broadcast(stream, bytes);
         }
-        if self.attached {
+        if let Some(c) = &self.caller {
             let fd = match stream {
-                Stream::Stdout => 1,
-                Stream::Stderr => 2,
+                Stream::Stdout if c.stdout => 1,
+                Stream::Stderr if c.stderr => 2,
+                _ => return,
             };
             // SAFETY: fds 1 and 2 are the monitor's inherited stdio, open for its whole life.
             let _ = write_all(unsafe { BorrowedFd::borrow_raw(fd) }, bytes);
