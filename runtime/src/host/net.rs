@@ -135,18 +135,28 @@ fn user_networks(config: &ContainerConfig) -> Vec<&str> {
 
 /// The /etc/hosts lines naming the other containers on `config`'s user-defined networks.
 pub fn peer_hosts(containers: &Containers, config: &ContainerConfig) -> String {
+    if user_networks(config).is_empty() {
+        return String::new();
+    }
+    peer_lines(config, &all_configs(containers))
+}
+
+/// Every container's configuration, each read once.
+fn all_configs(containers: &Containers) -> Vec<ContainerConfig> {
+    containers
+        .ids()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|id| containers.read_config(id).ok())
+        .collect()
+}
+
+/// The hosts lines of `config`'s peers among `all`: every other container's address on a
+/// user-defined network it shares, with its name and aliases.
+fn peer_lines(config: &ContainerConfig, all: &[ContainerConfig]) -> String {
     let mine = user_networks(config);
     let mut out = String::new();
-    if mine.is_empty() {
-        return out;
-    }
-    let Ok(all) = containers.ids() else {
-        return out;
-    };
-    for id in all.iter().filter(|id| **id != config.id) {
-        let Ok(other) = containers.read_config(id) else {
-            continue;
-        };
+    for other in all.iter().filter(|o| o.id != config.id) {
         for ep in other
             .host
             .networks
@@ -164,38 +174,32 @@ pub fn peer_hosts(containers: &Containers, config: &ContainerConfig) -> String {
 }
 
 /// Rewrites the hosts files of the running containers sharing a user-defined network with
-/// `config` (in place: the file is bind-mounted into each of them).
+/// `config` (in place: the file is bind-mounted into each of them). Every configuration
+/// is read once, however many peers there are.
 pub fn refresh_peers(containers: &Containers, config: &ContainerConfig) {
     let mine = user_networks(config);
     if mine.is_empty() {
         return;
     }
-    let Ok(all) = containers.ids() else {
-        return;
-    };
-    for id in all.iter().filter(|id| **id != config.id) {
-        let hosts = containers.run_path(id).join("hosts");
-        if !hosts.exists() {
-            continue;
-        }
-        let Ok(other) = containers.read_config(id) else {
-            continue;
-        };
+    let all = all_configs(containers);
+    for other in all.iter().filter(|o| o.id != config.id) {
+        let hosts = containers.run_path(&other.id).join("hosts");
         if !other
             .host
             .networks
             .iter()
             .any(|e| mine.contains(&e.network_id.as_str()))
+            || !hosts.exists()
         {
             continue;
         }
-        rewrite_hosts(containers, &other, &hosts);
+        rewrite_hosts(other, &peer_lines(other, &all), &hosts);
     }
 }
 
 /// Rewrites a running container's hosts file in place (it is bind-mounted, by inode).
-fn rewrite_hosts(containers: &Containers, config: &ContainerConfig, path: &std::path::Path) {
-    let text = crate::oci::etc::hosts_for(config, &peer_hosts(containers, config));
+fn rewrite_hosts(config: &ContainerConfig, peers: &str, path: &std::path::Path) {
+    let text = crate::oci::etc::hosts_for(config, peers);
     let _ = std::fs::OpenOptions::new()
         .write(true)
         .truncate(true)
@@ -291,7 +295,7 @@ fn refresh_own_and_peers(containers: &Containers, config: &ContainerConfig) {
     let hosts = containers.run_path(&config.id).join("hosts");
     if hosts.exists() {
         if let Ok(now) = containers.read_config(&config.id) {
-            rewrite_hosts(containers, &now, &hosts);
+            rewrite_hosts(&now, &peer_hosts(containers, &now), &hosts);
         }
     }
 }
