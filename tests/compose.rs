@@ -809,3 +809,51 @@ networks:
     assert!(p.ok(&t, &["ps", "-q"]).is_empty());
     p.ok(&t, &["down", "-t", "1"]);
 }
+
+#[test]
+fn expose_and_volume_nocopy_are_honoured() {
+    let t = harness::busybox();
+    let subnet = free_test_subnet();
+    let file = format!(
+        r#"
+services:
+  c:
+    image: busybox
+    command: ["sh", "-c", "{SERVE}"]
+    expose: ["7000", "7100-7101/udp"]
+    volumes:
+      - type: volume
+        source: bare
+        target: /usr/sbin
+        volume: {{nocopy: true}}
+      - type: volume
+        source: filled
+        target: /usr/bin
+volumes:
+  bare: {{}}
+  filled: {{}}
+networks:
+  default:
+    ipam: {{config: [{{subnet: "{subnet}"}}]}}
+"#
+    );
+    let p = Project::new("nocopy", &[("compose.yaml", &file)]);
+    p.ok(&t, &["up", "-d"]);
+    let ports = t.ok([
+        "inspect",
+        "-f",
+        "{{range $p, $v := .Config.ExposedPorts}}{{$p}} {{end}}",
+        "nocopy-c-1",
+    ]);
+    assert_eq!(ports.trim(), "7000/tcp 7100/udp 7101/udp");
+    // The image's /usr/sbin and /usr/bin hold applets: the nocopy volume stays empty.
+    let bare = p.ok(&t, &["exec", "-T", "c", "ls", "-A", "/usr/sbin"]);
+    assert_eq!(bare, "");
+    let filled = p.ok(&t, &["exec", "-T", "c", "ls", "/usr/bin"]);
+    assert!(!filled.is_empty());
+    let r = p.run(&t, &["up", "-d"]);
+    assert!(!r.stderr.contains("not supported"), "{}", r.stderr);
+    p.down(&t);
+    assert!(names(&t).is_empty());
+    assert!(volumes(&t).is_empty());
+}

@@ -507,3 +507,42 @@ fn a_mount_point_behind_a_symlink_in_the_image_stays_inside_the_container() {
     // Nothing reached the host's directory of that name.
     assert_eq!(std::fs::read_dir(&target).unwrap().count(), 0);
 }
+
+#[test]
+fn nocopy_leaves_a_new_volume_empty_and_propagation_is_checked() {
+    let t = busybox();
+    let ls = |v: &str| {
+        t.ok([
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            v,
+            "busybox",
+            "ls",
+            "/etc",
+        ])
+    };
+    // A new volume is filled from the image unless nocopy says otherwise.
+    assert!(ls("-vfilled:/etc").contains("passwd"));
+    assert_eq!(ls("-vempty:/etc:ro,nocopy"), "");
+    assert_eq!(
+        ls("--mount=type=volume,src=empty2,dst=/etc,volume-nocopy"),
+        ""
+    );
+    assert!(ls("--mount=type=volume,src=filled2,dst=/etc,volume-nocopy=false").contains("passwd"));
+    let (code, err) = t.fails(["run", "-v", "/tmp:/x:nocopy", "busybox", "true"]);
+    assert_eq!(code, 125);
+    assert!(err.contains("nocopy"), "{err}");
+    let (code, err) = t.fails([
+        "run",
+        "--mount",
+        "type=bind,src=/tmp,dst=/x,bind-propagation=rshared",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(code, 125);
+    assert!(err.contains("bind-propagation=rshared"), "{err}");
+    assert_eq!(t.ok(["ps", "-aq"]), "");
+    t.ok(["volume", "rm", "filled", "empty", "empty2", "filled2"]);
+}

@@ -272,10 +272,19 @@ pub fn plan(
             MountType::Volume => match &v.source {
                 Some(key) => {
                     let host = names::volume_name(project, key).unwrap_or_else(|| key.clone());
-                    if v.volume.as_ref().is_some_and(|x| x.nocopy) {
-                        unsupported.push("volumes.volume.nocopy");
+                    let mut modes: Vec<&str> = Vec::new();
+                    if v.read_only {
+                        modes.push("ro");
                     }
-                    r.volumes.push(format!("{host}:{}{ro}", v.target));
+                    if v.volume.as_ref().is_some_and(|x| x.nocopy) {
+                        modes.push("nocopy");
+                    }
+                    let modes = if modes.is_empty() {
+                        String::new()
+                    } else {
+                        format!(":{}", modes.join(","))
+                    };
+                    r.volumes.push(format!("{host}:{}{modes}", v.target));
                 }
                 None => match o.keep_volumes.iter().find(|(t, _)| *t == v.target) {
                     Some((_, name)) => r.volumes.push(format!("{name}:{}{ro}", v.target)),

@@ -18,7 +18,7 @@ pub fn fill_empty_volumes(
 ) -> Result<()> {
     use crate::host::rootfs;
     for m in &config.host.mounts {
-        if m.kind != MountKind::Volume {
+        if m.kind != MountKind::Volume || m.options.iter().any(|o| o == "nocopy") {
             continue;
         }
         let data = containers.volume_data(&m.source);

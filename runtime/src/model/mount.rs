@@ -34,7 +34,8 @@ pub struct Mount {
     pub destination: String,
     /// Read-only.
     pub read_only: bool,
-    /// tmpfs options (`size=64m`, `mode=1777`).
+    /// tmpfs options (`size=64m`, `mode=1777`); a volume's `nocopy` (not filled from the
+    /// image when it is new).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<String>,
     /// Lent by another container (`--volumes-from`): never removed with this one.
@@ -139,18 +140,20 @@ pub fn parse_volume_flag(spec: &str) -> Result<Mount> {
         _ => return Err(bad("too many colons: use SRC:DST[:ro|rw]")),
     };
     let mut read_only = false;
+    let mut nocopy = false;
     for m in mode.split(',').filter(|m| !m.is_empty()) {
         match m {
             "ro" => read_only = true,
             "rw" => read_only = false,
+            "nocopy" => nocopy = true,
             // SELinux relabelling (no SELinux here) and private propagation (every mount
             // is private) change nothing; the consistency modes are no-ops on Linux, as
             // in Docker.
             "z" | "Z" | "rprivate" | "private" | "cached" | "delegated" | "consistent" => {}
             _ => {
                 return Err(bad(&format!(
-                    "unknown mode {m:?}: use ro or rw (z, Z, cached, delegated, consistent \
-                     are accepted and change nothing)"
+                    "unknown mode {m:?}: use ro, rw or (a volume) nocopy (z, Z, cached, \
+                     delegated, consistent are accepted and change nothing)"
                 )))
             }
         }
@@ -164,12 +167,19 @@ pub fn parse_volume_flag(spec: &str) -> Result<Mount> {
         validate_volume_name(src)?;
         (MountKind::Volume, src.to_owned())
     };
+    if nocopy && kind != MountKind::Volume {
+        return Err(bad("nocopy is for volumes, not binds"));
+    }
     Ok(Mount {
         kind,
         source,
         destination,
         read_only,
-        options: vec![],
+        options: if nocopy {
+            vec!["nocopy".into()]
+        } else {
+            vec![]
+        },
         borrowed: false,
     })
 }
@@ -183,6 +193,7 @@ pub fn parse_mount_flag(spec: &str) -> Result<Mount> {
     let mut kind = MountKind::Volume;
     let (mut source, mut destination, mut read_only) = (String::new(), None, false);
     let mut options = Vec::new();
+    let mut nocopy = false;
     for field in spec.split(',') {
         let (k, v) = match field.split_once('=') {
             Some((k, v)) => (k.trim(), Some(v.trim())),
@@ -199,9 +210,24 @@ pub fn parse_mount_flag(spec: &str) -> Result<Mount> {
             ("readonly" | "ro", Some("false") | Some("0")) => read_only = false,
             ("tmpfs-size", Some(s)) => options.push(format!("size={s}")),
             ("tmpfs-mode", Some(m)) => options.push(format!("mode={m}")),
-            ("bind-propagation" | "volume-nocopy" | "consistency", _) => {}
+            ("volume-nocopy", None | Some("true") | Some("1")) => nocopy = true,
+            ("volume-nocopy", Some("false") | Some("0")) => nocopy = false,
+            // Every mount is private (rprivate), and the consistency modes are Docker's
+            // no-ops on Linux.
+            ("bind-propagation", Some("rprivate" | "private")) | ("consistency", _) => {}
+            ("bind-propagation", Some(p)) => {
+                return Err(bad(format!(
+                    "bind-propagation={p} is not supported: every mount is rprivate"
+                )))
+            }
             (k, _) => return Err(bad(format!("unknown field {k:?}"))),
         }
+    }
+    if nocopy {
+        if kind != MountKind::Volume {
+            return Err(bad("volume-nocopy is for volumes".into()));
+        }
+        options.push("nocopy".into());
     }
     let destination = destination.ok_or_else(|| bad("a target is required".into()))?;
     let destination = clean_destination(&destination, "--mount")?;
