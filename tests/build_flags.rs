@@ -363,6 +363,28 @@ fn output_exports_the_final_stages_files_and_stores_no_image() {
     assert_eq!(stdout_entries, entries);
     assert!(String::from_utf8_lossy(&run.stderr).contains("STEP 1/"));
     assert_eq!(image_ids(&t), before, "no image is stored");
+    // A step's own output goes to standard error too, not into the archive.
+    let talking = context(&[(
+        "Dockerfile",
+        "FROM busybox\nRUN echo said-on-the-way; echo err-too >&2\n",
+    )]);
+    let run = t
+        .cmd(["build", "--network", "none", "-o", "-"])
+        .arg(talking.path())
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("said-on-the-way") && stderr.contains("err-too"),
+        "{stderr}"
+    );
+    assert!(entry(&tar_entries(&run.stdout), "bin/busybox").is_some());
+    assert!(!String::from_utf8_lossy(&run.stdout).contains("said-on-the-way"));
 
     // With type=image too, -t names the image stored besides the files.
     let both = dir.path().join("both");

@@ -412,6 +412,8 @@ pub fn build_to(
         numbered: AtomicUsize::new(0),
         used: std::sync::Mutex::new(Vec::new()),
         watch: sinks.watch,
+        // Standard output is the tar's, or the terminal the watch's.
+        lend_terminal: sinks.watch.is_none() && sinks.tar.is_none(),
     };
     let outcome = shared.run_stages(&order, log);
     // What was learned of the context's files holds whether or not the build succeeded.
@@ -495,6 +497,8 @@ struct Shared<'a> {
     /// The layers the build made or took from the cache, by step key.
     used: std::sync::Mutex<Vec<(String, cache::CacheEntry)>>,
     watch: Option<&'a dyn crate::progress::Watch>,
+    /// A single stage's RUN may write to this process's standard output and error.
+    lend_terminal: bool,
 }
 
 /// What a stage's thread tells the build.
@@ -655,8 +659,7 @@ impl Shared<'_> {
             multi: self.multi,
             numbered: &self.numbered,
             used: &self.used,
-            // A watched build's RUN output comes through the watch.
-            attached: attached && self.watch.is_none(),
+            attached: attached && self.lend_terminal,
             watch: self.watch,
             current: 0,
         }
