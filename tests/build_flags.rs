@@ -417,6 +417,7 @@ fn output_exports_the_final_stages_files_and_stores_no_image() {
     );
     let (code, o, err) = t.build(ctx.path(), &["-o", "type=image,name=named:1"]);
     assert_eq!(code, 0, "{o}{err}");
+    assert!(o.contains("Successfully tagged named:1"), "{o}");
     t.ok(["image", "inspect", "named:1"]);
 
     // Refused, naming the flag, before anything is built.

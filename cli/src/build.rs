@@ -356,6 +356,13 @@ pub fn build(root: &Path, mut a: BuildArgs) -> CliResult {
     }
     let stores_image =
         outputs.is_empty() || outputs.iter().any(|o| matches!(o, Output::Image { .. }));
+    // The image's names: -t's, then type=image's name=.
+    let mut named = tags.clone();
+    for o in &outputs {
+        if let Output::Image { names } = o {
+            named.extend(names.iter().cloned());
+        }
+    }
     if !stores_image && !tags.is_empty() {
         return Err(CliError::Failed(
             "--tag: --output stores no image to tag (add --output type=image to store one too)"
@@ -451,7 +458,7 @@ pub fn build(root: &Path, mut a: BuildArgs) -> CliResult {
             }
             match (&image, mode) {
                 (Some(image), Progress::Plain | Progress::Tty) => {
-                    for t in &tags {
+                    for t in &named {
                         writeln!(say, "Successfully tagged {}", t.familiar())?;
                     }
                     writeln!(say, "{}", image.id())?;
