@@ -14,7 +14,8 @@
 //! snapshots, COPY and ADD into a fresh layer (context.rs: sources kept inside the context,
 //! hashed for the cache), the cache keys, and the image written to the store. [`commit`] makes an image of a container's
 //! changes through the same layer code (layer.rs: upper directories read relative to open
-//! directory fds, following no link).
+//! directory fds, following no link). [`progress`] holds the events of a build's steps and
+//! the live view a terminal shows of them (`--progress tty`).
 
 pub mod build;
 pub mod commit;
@@ -24,6 +25,7 @@ pub mod expand;
 pub mod fetch;
 pub mod instructions;
 mod layer;
+pub mod progress;
 pub mod syntax;
 
 pub use instructions::{

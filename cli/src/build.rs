@@ -1,19 +1,22 @@
 //! `rbox build` (`rbuild`), `rbox history`, `rbox commit`.
 
-use std::io::{self, Read, Write};
+use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
 use rbox_builder::build::{
-    build_with as run_build, parse_cache_flag, parse_secret_flag, parse_ssh_flag,
-    prune_cache_mounts, BuildError, BuildOptions, MoreOptions, NamedContext, SecretSource,
+    build_to as run_build, parse_add_host, parse_cache_flag, parse_secret_flag, parse_ssh_flag,
+    prune_cache_mounts, BuildError, BuildOptions, MoreOptions, NamedContext, Output, SecretSource,
+    Sinks,
 };
 use rbox_builder::commit::{commit as run_commit, CommitOptions};
+use rbox_builder::progress::TtyView;
 use rbox_image::{Reference, Store};
+use rbox_registry::Platform;
 use rbox_runtime::Containers;
 
-use crate::format::{ago, human_size, print_table};
+use crate::format::{ago, human_size};
 use crate::{CliError, CliResult};
 
 #[derive(Args, Debug)]
@@ -43,9 +46,30 @@ pub struct BuildArgs {
     /// Print only the image id.
     #[arg(short, long)]
     quiet: bool,
-    /// Progress output: auto or plain (the same here).
+    /// Progress output: plain (every step and its output, on standard output), tty (a live
+    /// view of the steps on the terminal of standard error), auto (tty on a terminal, else
+    /// plain), or quiet (nothing).
     #[arg(long, default_value = "auto")]
     progress: String,
+    /// Write the image id (sha256:...) to this file.
+    #[arg(long, value_name = "FILE")]
+    iidfile: Option<PathBuf>,
+    /// Pull every FROM image again, even one in the store.
+    #[arg(long)]
+    pull: bool,
+    /// An entry of every RUN's /etc/hosts: HOST:IP (or HOST:host-gateway, the host as the
+    /// default network reaches it) (repeatable).
+    #[arg(long, value_name = "HOST:IP")]
+    add_host: Vec<String>,
+    /// Where the result goes: type=local,dest=DIR or DIR (the files), type=tar,dest=FILE
+    /// or "-" (a tar of them, "-" on standard output), type=image (an image in the store,
+    /// as without it) (repeatable). Without type=image, no image is stored.
+    #[arg(short, long, value_name = "TYPE=...")]
+    output: Vec<String>,
+    /// The platform of the base images: OS/ARCH[/VARIANT] (pulled as such; one the store
+    /// has must be it).
+    #[arg(long)]
+    platform: Option<String>,
     /// Only parse and check the Dockerfile: every problem with its line.
     #[arg(long)]
     check: bool,
@@ -310,10 +334,78 @@ pub fn build(root: &Path, mut a: BuildArgs) -> CliResult {
             .map(|v| parse_cache_flag("--cache-to", v, "dest"))
             .transpose()
             .map_err(CliError::Failed)?,
+        ..Default::default()
+    };
+    let outputs = a
+        .output
+        .iter()
+        .map(|v| Output::parse_flag(v))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(CliError::Failed)?;
+    let tar_on_stdout = outputs.iter().filter(|o| **o == Output::Tar(None)).count();
+    if tar_on_stdout > 1 {
+        return Err(CliError::Failed(
+            "--output: standard output can take one tar archive only".into(),
+        ));
+    }
+    let tar_on_stdout = tar_on_stdout == 1;
+    if tar_on_stdout && io::stdout().is_terminal() {
+        return Err(CliError::Failed(
+            "--output -: refusing to write a tar archive to a terminal (redirect standard output or give type=tar,dest=FILE)".into(),
+        ));
+    }
+    let stores_image =
+        outputs.is_empty() || outputs.iter().any(|o| matches!(o, Output::Image { .. }));
+    // The image's names: -t's, then type=image's name=.
+    let mut named = tags.clone();
+    for o in &outputs {
+        if let Output::Image { names } = o {
+            named.extend(names.iter().cloned());
+        }
+    }
+    if !stores_image && !tags.is_empty() {
+        return Err(CliError::Failed(
+            "--tag: --output stores no image to tag (add --output type=image to store one too)"
+                .into(),
+        ));
+    }
+    if !stores_image && a.iidfile.is_some() {
+        return Err(CliError::Failed(
+            "--iidfile: --output stores no image, so there is no image id to write (add --output type=image)".into(),
+        ));
+    }
+    for h in &a.add_host {
+        parse_add_host(h).map_err(CliError::Failed)?;
+    }
+    let platform: Option<Platform> = a
+        .platform
+        .as_deref()
+        .map(|p| {
+            p.parse()
+                .map_err(|e| CliError::Failed(format!("--platform {p}: {e}")))
+        })
+        .transpose()?;
+    let mode = progress_mode(&a)?;
+    if let Some(f) = &a.iidfile {
+        // As docker: a failed build leaves no id of an earlier one.
+        match std::fs::remove_file(f) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                return Err(CliError::Failed(format!("--iidfile {}: {e}", f.display())))
+            }
+            _ => {}
+        }
+    }
+    let more = MoreOptions {
+        pull_always: a.pull,
+        add_hosts: a.add_host.clone(),
+        platform: a.platform.clone(),
+        outputs,
+        ..more
     };
     let store = Store::open(root)?;
     let containers = Containers::open(root)?;
-    let pull = |image: &str| crate::registry::pull_missing(root, image).map_err(|e| e.to_string());
+    let pull =
+        |image: &str| pull_base(root, image, platform.as_ref(), a.pull).map_err(|e| e.to_string());
     let opts = BuildOptions {
         context: a.context.clone(),
         dockerfile: text,
@@ -324,23 +416,56 @@ pub fn build(root: &Path, mut a: BuildArgs) -> CliResult {
         target: a.target.clone(),
         labels: pairs(&a.label),
         network,
-        quiet: a.quiet,
+        quiet: mode == Progress::Quiet,
         secrets,
         ssh,
         allow_insecure,
         pull: Some(&pull),
     };
+    // The build's own lines go to standard error when standard output is the tar.
+    let mut say: Box<dyn Write> = if tar_on_stdout {
+        Box::new(io::stderr())
+    } else {
+        Box::new(io::stdout())
+    };
     let mut sink = io::sink();
-    let mut out = io::stdout();
-    let log: &mut dyn Write = if a.quiet { &mut sink } else { &mut out };
-    match run_build(&store, &containers, &opts, &more, log) {
+    let view = (mode == Progress::Tty).then(TtyView::on_stderr);
+    let mut stdout = io::stdout().lock();
+    let sinks = Sinks {
+        watch: view
+            .as_ref()
+            .map(|v| v as &dyn rbox_builder::progress::Watch),
+        tar: if tar_on_stdout {
+            Some(&mut stdout)
+        } else {
+            None
+        },
+    };
+    let log: &mut dyn Write = if mode == Progress::Plain {
+        &mut *say
+    } else {
+        &mut sink
+    };
+    let result = run_build(&store, &containers, &opts, &more, sinks, log);
+    if let Some(v) = view {
+        v.finish(result.is_ok());
+    }
+    match result {
         Ok(image) => {
-            if !a.quiet {
-                for t in &tags {
-                    println!("Successfully tagged {}", t.familiar());
-                }
+            if let (Some(image), Some(f)) = (&image, &a.iidfile) {
+                std::fs::write(f, image.id().to_string())
+                    .map_err(|e| CliError::Failed(format!("--iidfile {}: {e}", f.display())))?;
             }
-            println!("{}", image.id());
+            match (&image, mode) {
+                (Some(image), Progress::Plain | Progress::Tty) => {
+                    for t in &named {
+                        writeln!(say, "Successfully tagged {}", t.familiar())?;
+                    }
+                    writeln!(say, "{}", image.id())?;
+                }
+                (Some(image), Progress::Quiet) if a.quiet => writeln!(say, "{}", image.id())?,
+                _ => {}
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(e @ BuildError::Parse(_)) => {
@@ -354,47 +479,171 @@ pub fn build(root: &Path, mut a: BuildArgs) -> CliResult {
     }
 }
 
+/// What `--progress` and `-q` ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Progress {
+    Plain,
+    Tty,
+    Quiet,
+}
+
+fn progress_mode(a: &BuildArgs) -> Result<Progress, CliError> {
+    let terminal = io::stderr().is_terminal();
+    Ok(match a.progress.as_str() {
+        _ if a.quiet => Progress::Quiet,
+        "plain" => Progress::Plain,
+        "quiet" => Progress::Quiet,
+        "tty" if terminal => Progress::Tty,
+        "tty" => {
+            return Err(CliError::Failed(
+                "--progress tty: standard error is not a terminal (use --progress plain)".into(),
+            ))
+        }
+        "auto" if terminal => Progress::Tty,
+        "auto" => Progress::Plain,
+        other => {
+            return Err(CliError::Failed(format!(
+                "--progress {other}: use auto, plain, tty or quiet"
+            )))
+        }
+    })
+}
+
+/// Pulls a FROM image for a build: one the store lacks, or with `--pull` every one, for
+/// `platform` (this host's without it); docker's messages on standard error.
+fn pull_base(
+    root: &Path,
+    image: &str,
+    platform: Option<&Platform>,
+    always: bool,
+) -> Result<(), CliError> {
+    let reference = Reference::parse(image)?;
+    let store = Store::open(root)?;
+    let present = store.resolve(image).is_ok();
+    if !present {
+        if platform.is_none() {
+            return crate::registry::pull_missing(root, image);
+        }
+        eprintln!("Unable to find image '{}' locally", reference.familiar());
+    } else if !always {
+        return Ok(());
+    }
+    let registry = reference.registry();
+    let credentials = rbox_registry::AuthFile::new(rbox_registry::auth::default_auth_file(root))
+        .get(registry)
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    let insecure = rbox_registry::RegistriesConf::for_root(root)
+        .map_err(|e| CliError::Failed(e.to_string()))?
+        .insecure(registry);
+    let client = rbox_registry::Client::connect(
+        registry,
+        &rbox_registry::Options {
+            tls_verify: !insecure,
+            credentials,
+        },
+    )
+    .map_err(|e| CliError::Failed(e.to_string()))?;
+    let what = match (reference.digest(), reference.tag()) {
+        (Some(d), _) => d.to_string(),
+        (None, t) => t.unwrap_or("latest").to_owned(),
+    };
+    eprintln!("{what}: Pulling from {}", reference.familiar_name());
+    let platform = platform.cloned().unwrap_or_else(Platform::host);
+    let pulled = rbox_registry::pull(&store, &client, &reference, &platform, &|_| {})
+        .map_err(|e| CliError::Failed(format!("pulling {}: {e}", reference.familiar())))?;
+    eprintln!("Digest: {}", pulled.image.manifest_digest);
+    if pulled.up_to_date {
+        eprintln!("Status: Image is up to date for {}", reference.familiar());
+    } else {
+        eprintln!(
+            "Status: Downloaded newer image for {}",
+            reference.familiar()
+        );
+    }
+    Ok(())
+}
+
 #[derive(Args, Debug)]
 pub struct HistoryArgs {
-    /// Show full commands.
+    /// Show full commands and ids.
     #[arg(long)]
     no_trunc: bool,
     /// Only show image ids.
     #[arg(short, long)]
     quiet: bool,
+    /// Format the rows: table, table TEMPLATE, json, or a Go template (fields .ID,
+    /// .CreatedSince, .CreatedAt, .CreatedBy, .Size, .Comment).
+    #[arg(long)]
+    format: Option<String>,
+    /// Sizes and dates for people (false: bytes, and RFC 3339 times).
+    #[arg(short = 'H', long, value_name = "BOOL", default_value_t = true, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    human: bool,
     /// The image.
     image: String,
 }
 
+/// `history`'s columns, as docker's.
+const HISTORY: crate::format::Listing = crate::format::Listing {
+    default: "{{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
+    headers: &[
+        ("ID", "IMAGE"),
+        ("CreatedSince", "CREATED"),
+        ("CreatedAt", "CREATED AT"),
+        ("CreatedBy", "CREATED BY"),
+        ("Size", "SIZE"),
+        ("Comment", "COMMENT"),
+    ],
+};
+
 pub fn history(root: &Path, a: HistoryArgs) -> CliResult {
     let store = Store::open(root)?;
-    let mut rows = vec![["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"]
-        .map(String::from)
-        .to_vec()];
+    let format = if a.quiet {
+        Some("{{.ID}}")
+    } else {
+        a.format.as_deref()
+    };
+    let mut rows = Vec::new();
     for h in rbox_runtime::ops::images::history(&store, &a.image)? {
-        let by = h.created_by.replace('\n', " ");
+        let by = h.created_by.replace(['\n', '\t'], " ");
         let by = if a.no_trunc || by.chars().count() <= 45 {
             by
         } else {
             format!("{}…", by.chars().take(44).collect::<String>())
         };
-        let id =
-            h.id.map_or_else(|| "<missing>".into(), |d| d.short().to_owned());
-        if a.quiet {
-            println!("{id}");
-            continue;
-        }
-        rows.push(vec![
-            id,
-            ago(h.created.as_deref()),
-            by,
-            human_size(h.size),
-            h.comment,
-        ]);
+        let id = match &h.id {
+            None => "<missing>".to_owned(),
+            Some(d) if a.no_trunc => d.to_string(),
+            Some(d) => d.short().to_owned(),
+        };
+        let at = h
+            .created
+            .as_deref()
+            .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
+            .map(|t| {
+                t.with_timezone(&chrono::Utc)
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            })
+            .unwrap_or_default();
+        let (since, size) = if a.human {
+            (ago(h.created.as_deref()), human_size(h.size))
+        } else {
+            (at.clone(), h.size.to_string())
+        };
+        rows.push(crate::format::Row {
+            fields: serde_json::json!({
+                "ID": id,
+                "CreatedSince": since,
+                "CreatedAt": at,
+                "CreatedBy": by,
+                "Size": size,
+                "Comment": h.comment,
+            }),
+            labels: Default::default(),
+        });
     }
-    if !a.quiet {
-        print_table(&mut io::stdout().lock(), &rows)?;
-    }
+    let text = crate::format::render_rows(format, &HISTORY, &rows)?;
+    io::stdout().lock().write_all(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 

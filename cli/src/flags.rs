@@ -192,7 +192,11 @@ pub fn refused(top: &Command, m: &clap::ArgMatches) -> Option<String> {
 
 /// Flags whose value must be one of docker's that rbox does (any other is an error naming
 /// it, as docker's): the verb path, the flag, the values.
-const CHOICES: &[(&str, &str, &[&str])] = &[("image build", "progress", &["auto", "plain"])];
+const CHOICES: &[(&str, &str, &[&str])] = &[(
+    "image build",
+    "progress",
+    &["auto", "plain", "tty", "quiet"],
+)];
 
 /// Docker's flags that rbox takes and that do nothing here, as they do nothing in docker
 /// (or have no meaning without its daemon).
@@ -256,41 +260,6 @@ pub const REFUSED: &[DockerFlag] = &[
         path: "container update",
         flag: "--blkio-weight=",
         why: "block I/O weights are not supported",
-    },
-    DockerFlag {
-        path: "image build",
-        flag: "--add-host=",
-        why: "a build's steps use the host's /etc/hosts entries",
-    },
-    DockerFlag {
-        path: "image build",
-        flag: "-o/--output=",
-        why: "a build's result is an image in the store: rbox save or rbox export write it out",
-    },
-    DockerFlag {
-        path: "image build",
-        flag: "--iidfile=",
-        why: "read the id with `rbox images -q NAME`",
-    },
-    DockerFlag {
-        path: "image build",
-        flag: "--platform=",
-        why: "a build makes this host's platform",
-    },
-    DockerFlag {
-        path: "image build",
-        flag: "--pull",
-        why: "a build pulls a base image only when it is missing",
-    },
-    DockerFlag {
-        path: "image history",
-        flag: "--format=",
-        why: "history prints its table only",
-    },
-    DockerFlag {
-        path: "image history",
-        flag: "-H/--human",
-        why: "history prints human sizes and times only",
     },
     DockerFlag {
         path: "image import",

@@ -183,6 +183,9 @@ pub(crate) enum StepKey {
         /// `--security=insecure`.
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         insecure: bool,
+        /// `--add-host` entries, `NAME:IP`.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        hosts: Vec<String>,
     },
     /// COPY or ADD.
     Copy {
@@ -282,7 +285,7 @@ impl Builder<'_> {
         st.layers.push((e.media_type, d.clone(), e.size));
         st.diff_ids.push(d);
         st.chain.push(chain);
-        let _ = writeln!(self.log, "--> Using cache {}", &key.hex()[..12]);
+        self.note_cached(&format!("Using cache {}", &key.hex()[..12]));
         Ok(true)
     }
 
@@ -305,7 +308,7 @@ impl Builder<'_> {
             }
         }
         self.write_entry(key, e)?;
-        let _ = writeln!(self.log, "--> Imported from {}", dir.display());
+        self.note_cached(&format!("Imported from {}", dir.display()));
         Ok(Some((d, e.clone())))
     }
 
@@ -384,6 +387,7 @@ mod tests {
                 env: vec![x()],
                 mounts: vec![],
                 insecure: false,
+                hosts: vec![],
             },
             copy(),
         ]
@@ -407,6 +411,7 @@ mod tests {
             env: vec!["PATH=/bin".into()],
             mounts: vec![],
             insecure: false,
+            hosts: vec![],
         };
         assert_eq!(
             String::from_utf8(run.encode(Some(&root))).unwrap(),
@@ -481,24 +486,28 @@ mod tests {
                 env: vec![],
                 mounts: vec![],
                 insecure: false,
+                hosts: vec![],
             },
             StepKey::Run {
                 argv: vec!["x".into(), "y".into()],
                 env: vec![],
                 mounts: vec![],
                 insecure: false,
+                hosts: vec![],
             },
             StepKey::Run {
                 argv: vec![],
                 env: vec!["x".into()],
                 mounts: vec![],
                 insecure: false,
+                hosts: vec![],
             },
             StepKey::Run {
                 argv: vec!["x".into()],
                 env: vec!["A=1".into()],
                 mounts: vec![],
                 insecure: false,
+                hosts: vec![],
             },
             StepKey::Arg {
                 name: "x=x".into(),
@@ -516,12 +525,21 @@ mod tests {
                 env: vec![],
                 mounts: vec!["x".into()],
                 insecure: false,
+                hosts: vec![],
             },
             StepKey::Run {
                 argv: vec!["x".into()],
                 env: vec![],
                 mounts: vec![],
                 insecure: true,
+                hosts: vec![],
+            },
+            StepKey::Run {
+                argv: vec!["x".into()],
+                env: vec![],
+                mounts: vec![],
+                insecure: false,
+                hosts: vec!["x:10.0.0.1".into()],
             },
             StepKey::Image { id: "y".into() },
         ]);

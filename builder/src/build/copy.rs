@@ -123,7 +123,7 @@ impl Builder<'_> {
                     digest: d.to_string(),
                 }),
                 None => {
-                    let _ = writeln!(self.log, "--> Fetching {url}");
+                    self.note(&format!("Fetching {url}"));
                     let f = fetch(url, path, None).map_err(|e| self.fail(line, e))?;
                     url_keys.push(UrlKey {
                         url: url.clone(),
@@ -196,7 +196,7 @@ impl Builder<'_> {
         }
         if let Some(d) = &expected {
             for (url, path) in urls.iter().zip(&downloads.files) {
-                let _ = writeln!(self.log, "--> Fetching {url}");
+                self.note(&format!("Fetching {url}"));
                 fetch(url, path, Some(d)).map_err(|e| self.fail(line, e))?;
             }
         }
@@ -275,12 +275,11 @@ impl Builder<'_> {
         let upper = view.finish();
         let linked = match (&copied, &reuse) {
             (Ok(()), Some(r)) if !tracked.links.is_empty() => {
-                let _ = writeln!(
-                    self.log,
-                    "--> {} of {} files unchanged since the last build",
+                self.note(&format!(
+                    "{} of {} files unchanged since the last build",
                     tracked.links.len(),
                     tracked.files.len()
-                );
+                ));
                 link_reused(&upper, r, self.ctx.root(), &tracked.links)
                     .map_err(|e| self.fail(line, e))
             }

@@ -35,6 +35,7 @@ mod cache;
 mod copy;
 mod metadata;
 mod mounts;
+mod output;
 mod plan;
 mod run;
 mod state;
@@ -46,9 +47,10 @@ pub use metadata::MAX_CONFIG_SIZE;
 pub use mounts::{
     cache_mounts_dir, parse_secret_flag, parse_ssh_flag, prune_cache_mounts, SecretSource,
 };
+pub use output::Output;
 use plan::{base_stage, stage_base, stage_deps, Plan};
 pub(crate) use run::mount_points;
-pub use run::run_network;
+pub use run::{parse_add_host, run_network};
 pub(crate) use state::StageState;
 pub use state::MAX_VARIABLES_SIZE;
 
@@ -196,6 +198,24 @@ pub struct MoreOptions {
     pub cache_from: Vec<PathBuf>,
     /// `--cache-to type=local,dest=DIR`: where the layers of the build's steps are written.
     pub cache_to: Option<PathBuf>,
+    /// `--pull`: every FROM image is pulled again, even one in the store.
+    pub pull_always: bool,
+    /// `--add-host HOST:IP` (or `HOST:host-gateway`): entries of every RUN's /etc/hosts.
+    pub add_hosts: Vec<String>,
+    /// `--platform OS/ARCH[/VARIANT]`: what the base images must be.
+    pub platform: Option<String>,
+    /// `--output`: where the result goes; none is an image in the store.
+    pub outputs: Vec<Output>,
+}
+
+/// Where a build's output goes, besides the store.
+#[derive(Default)]
+pub struct Sinks<'a> {
+    /// Told of every step as it happens (`--progress tty`); RUN's output then comes
+    /// through it and the log, never straight to the terminal.
+    pub watch: Option<&'a dyn crate::progress::Watch>,
+    /// The writer of a `--output type=tar` without a file (standard output).
+    pub tar: Option<&'a mut dyn Write>,
 }
 
 /// Parses `--cache-from type=local,src=DIR` (`dest=` for `--cache-to`): only local
@@ -249,6 +269,55 @@ pub fn build_with(
     more: &MoreOptions,
     log: &mut dyn Write,
 ) -> Result<Image> {
+    build_to(store, containers, o, more, Sinks::default(), log)?
+        .ok_or_else(|| BuildError::Failed("the build's --output stores no image".into()))
+}
+
+/// [`build_with`], its output going to `sinks` too: the image when one of `more.outputs`
+/// (or none given) stores one.
+pub fn build_to(
+    store: &Store,
+    containers: &Containers,
+    o: &BuildOptions<'_>,
+    more: &MoreOptions,
+    mut sinks: Sinks<'_>,
+    log: &mut dyn Write,
+) -> Result<Option<Image>> {
+    let outputs = if more.outputs.is_empty() {
+        vec![Output::Image { names: Vec::new() }]
+    } else {
+        more.outputs.clone()
+    };
+    let names: Option<Vec<Reference>> = outputs
+        .iter()
+        .filter_map(|out| match out {
+            Output::Image { names } => Some(names.clone()),
+            _ => None,
+        })
+        .reduce(|mut a, b| {
+            a.extend(b);
+            a
+        });
+    if names.is_none() && !o.tags.is_empty() {
+        return Err(BuildError::Failed(
+            "--tag: --output stores no image to tag (add --output type=image to store one too)"
+                .into(),
+        ));
+    }
+    if let Some(p) = &more.platform {
+        let parts: Vec<&str> = p.split('/').collect();
+        if parts.len() > 3 || parts.iter().any(|s| s.is_empty()) {
+            return Err(BuildError::Failed(format!(
+                "--platform {p:?}: use OS/ARCH[/VARIANT]"
+            )));
+        }
+    }
+    let extra_hosts = more
+        .add_hosts
+        .iter()
+        .map(|h| parse_add_host(h))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(BuildError::Failed)?;
     // Held for the whole build: the layers it writes are referenced by no image until the
     // end, and garbage collection must not take them meanwhile.
     let _content = store.lock_content()?;
@@ -289,6 +358,8 @@ pub fn build_with(
         allow_insecure: o.allow_insecure,
         contexts: more.contexts.clone(),
         imported: cache::read_cache_dirs(&more.cache_from)?,
+        extra_hosts: run::resolve_hosts(containers, &extra_hosts)?,
+        platform: more.platform.clone(),
     };
     let order: Vec<&Stage> = df
         .stages
@@ -316,8 +387,8 @@ pub fn build_with(
             }
             None => base,
         };
-        if let (Err(rbox_image::Error::NoSuchImage(_)), Some(pull)) = (store.resolve(&base), o.pull)
-        {
+        let missing = matches!(store.resolve(&base), Err(rbox_image::Error::NoSuchImage(_)));
+        if let (true, Some(pull)) = (missing || more.pull_always, o.pull) {
             if Reference::parse(&base).is_ok() {
                 pull(&base).map_err(|e| BuildError::Step {
                     file: o.dockerfile_name.clone(),
@@ -340,6 +411,9 @@ pub fn build_with(
         multi: order.len() > 1,
         numbered: AtomicUsize::new(0),
         used: std::sync::Mutex::new(Vec::new()),
+        watch: sinks.watch,
+        // Standard output is the tar's, or the terminal the watch's.
+        lend_terminal: sinks.watch.is_none() && sinks.tar.is_none(),
     };
     let outcome = shared.run_stages(&order, log);
     // What was learned of the context's files holds whether or not the build succeeded.
@@ -352,6 +426,12 @@ pub fn build_with(
     }
     let now = shared.now();
     let mut state = done.remove(&target).expect("the target stage was built");
+    for out in &outputs {
+        output::export(store, &state.chain, out, sinks.tar.as_deref_mut())?;
+    }
+    let Some(names) = names else {
+        return Ok(None);
+    };
     if !o.labels.is_empty() {
         let labels = state.config.labels.get_mut_or_default();
         for (k, v) in &o.labels {
@@ -372,13 +452,13 @@ pub fn build_with(
     };
     let config = same_image_as_before(store, config);
     let image = store.commit_image(&config, &state.layers)?;
-    if o.tags.is_empty() {
+    if o.tags.is_empty() && names.is_empty() {
         store.add_untagged(&image)?;
     }
-    for t in &o.tags {
+    for t in o.tags.iter().chain(&names) {
         store.tag(&image, t)?;
     }
-    Ok(image)
+    Ok(Some(image))
 }
 
 /// What `rbox build` asked that the stages use (the options a stage's thread may share).
@@ -393,6 +473,10 @@ pub(crate) struct Opts {
     pub(super) contexts: Vec<(String, NamedContext)>,
     /// `--cache-from`'s layers by step key.
     pub(super) imported: HashMap<String, (PathBuf, cache::CacheEntry)>,
+    /// `--add-host`'s entries, `NAME:IP`, host-gateway resolved.
+    pub(super) extra_hosts: Vec<String>,
+    /// `--platform`.
+    pub(super) platform: Option<String>,
 }
 
 /// What every stage of a build shares.
@@ -412,6 +496,9 @@ struct Shared<'a> {
     numbered: AtomicUsize,
     /// The layers the build made or took from the cache, by step key.
     used: std::sync::Mutex<Vec<(String, cache::CacheEntry)>>,
+    watch: Option<&'a dyn crate::progress::Watch>,
+    /// A single stage's RUN may write to this process's standard output and error.
+    lend_terminal: bool,
 }
 
 /// What a stage's thread tells the build.
@@ -572,7 +659,9 @@ impl Shared<'_> {
             multi: self.multi,
             numbered: &self.numbered,
             used: &self.used,
-            attached,
+            attached: attached && self.lend_terminal,
+            watch: self.watch,
+            current: 0,
         }
     }
 }
@@ -610,6 +699,9 @@ pub(crate) struct Builder<'a> {
     pub(super) used: &'a std::sync::Mutex<Vec<(String, cache::CacheEntry)>>,
     /// RUN's output goes to the terminal as it is (else through `log`, a line at a time).
     pub(super) attached: bool,
+    pub(super) watch: Option<&'a dyn crate::progress::Watch>,
+    /// The number of the step running (over the build).
+    pub(super) current: usize,
 }
 
 impl Opts {
@@ -648,6 +740,18 @@ impl Builder<'_> {
     fn announce(&mut self, text: &str) {
         self.step += 1;
         let n = self.numbered.fetch_add(1, Ordering::SeqCst) + 1;
+        self.current = n;
+        if let Some(w) = self.watch {
+            let name = if self.multi {
+                format!(
+                    "[{} {}/{}] {text}",
+                    self.stage_name, self.step, self.stage_steps
+                )
+            } else {
+                format!("[{}/{}] {text}", self.step, self.stage_steps)
+            };
+            w.event(crate::progress::Event::Step { id: n, name: &name });
+        }
         let _ = if self.multi {
             writeln!(
                 self.log,
@@ -674,13 +778,52 @@ impl Builder<'_> {
         if from_image {
             self.onbuild_triggers(df, stage, &mut st)?;
         }
+        self.step_done();
         for ins in &stage.instructions {
             self.announce(ins.original.trim());
             let started = Instant::now();
             self.instruction(df, &mut st, ins)?;
             let _ = writeln!(self.log, "--> {:.2}s", started.elapsed().as_secs_f64());
+            self.step_done();
         }
         Ok(st)
+    }
+
+    fn step_done(&self) {
+        if let Some(w) = self.watch {
+            w.event(crate::progress::Event::Done { id: self.current });
+        }
+    }
+
+    /// A line the build says of the running step: `--> TEXT`.
+    pub(super) fn note(&mut self, text: &str) {
+        let _ = writeln!(self.log, "--> {text}");
+        if let Some(w) = self.watch {
+            let line = format!("{text}\n");
+            w.event(crate::progress::Event::Output {
+                id: self.current,
+                text: line.as_bytes(),
+            });
+        }
+    }
+
+    /// The running step's layer comes from the cache (`how`: where from).
+    pub(super) fn note_cached(&mut self, how: &str) {
+        let _ = writeln!(self.log, "--> {how}");
+        if let Some(w) = self.watch {
+            w.event(crate::progress::Event::Cached { id: self.current });
+        }
+    }
+
+    /// Output of the running step's process.
+    pub(super) fn output(&mut self, bytes: &[u8]) {
+        let _ = self.log.write_all(bytes);
+        if let Some(w) = self.watch {
+            w.event(crate::progress::Event::Output {
+                id: self.current,
+                text: bytes,
+            });
+        }
     }
 
     /// Runs the ONBUILD triggers of the stage's base image right after its FROM, each
@@ -723,7 +866,7 @@ impl Builder<'_> {
                 original: t.clone(),
                 inner: ins.inner,
             };
-            let _ = writeln!(self.log, "--> Running ONBUILD trigger: {}", t.trim());
+            self.note(&format!("Running ONBUILD trigger: {}", t.trim()));
             let started = Instant::now();
             self.instruction(df, st, &ins).map_err(|e| match e {
                 BuildError::Step {

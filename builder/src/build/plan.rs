@@ -144,6 +144,28 @@ fn needed_stages(
 }
 
 impl Builder<'_> {
+    /// `--platform` against a stage's base: OS, architecture and variant.
+    fn check_platform(
+        &self,
+        line: usize,
+        what: &str,
+        os: &str,
+        arch: &str,
+        variant: Option<&str>,
+    ) -> Result<()> {
+        let Some(wanted) = &self.o.platform else {
+            return Ok(());
+        };
+        rbox_runtime::model::host_options::check_platform(wanted, os, arch, variant).map_err(|e| {
+            match e {
+                rbox_runtime::Error::InvalidOption { reason, .. } => {
+                    self.fail(line, format!("{what}: --platform {wanted}: {reason}"))
+                }
+                e => self.fail(line, format!("{what}: {e}")),
+            }
+        })
+    }
+
     pub(super) fn base_state(
         &mut self,
         df: &Dockerfile,
@@ -152,6 +174,8 @@ impl Builder<'_> {
     ) -> Result<StageState> {
         let arch = rbox_image::import::oci_arch().to_owned();
         if base == "scratch" {
+            // A stage of nothing is this host's platform.
+            self.check_platform(stage.line, "FROM scratch", "linux", &arch, None)?;
             let mut st = StageState {
                 arch,
                 os: "linux".into(),
@@ -185,6 +209,13 @@ impl Builder<'_> {
             .store
             .image_config(image.id())
             .map_err(|e| self.fail(stage.line, format!("image config: {e}")))?;
+        self.check_platform(
+            stage.line,
+            &format!("FROM {base}"),
+            &ic.os,
+            &ic.architecture,
+            ic.variant.as_deref(),
+        )?;
         let layers = image.layer_refs()?;
         let mut config = ic.config.unwrap_or_default();
         with_default_path(&mut config);

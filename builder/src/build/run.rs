@@ -42,6 +42,62 @@ pub fn run_network(step: Option<&str>, build: Option<&str>) -> Result<&'static s
     }
 }
 
+/// The address `--add-host NAME:host-gateway` stands for, as docker's: the host as the
+/// containers of the default network reach it (its bridge's address).
+pub const HOST_GATEWAY: &str = "host-gateway";
+
+/// Parses `rbox build --add-host` as docker does: `NAME:IP` or `NAME=IP`, the address IPv4,
+/// IPv6 (in brackets or not) or `host-gateway`; returns the name and the address.
+pub fn parse_add_host(v: &str) -> Result<(String, String), String> {
+    let bad = || format!("--add-host {v}: use HOST:IP, HOST=IP or HOST:{HOST_GATEWAY}");
+    // `=` first: an IPv6 address has colons of its own.
+    let (name, ip) = v
+        .split_once('=')
+        .or_else(|| v.split_once(':'))
+        .ok_or_else(bad)?;
+    if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c == '#') {
+        return Err(bad());
+    }
+    let ip = ip
+        .strip_prefix('[')
+        .and_then(|i| i.strip_suffix(']'))
+        .unwrap_or(ip);
+    if ip != HOST_GATEWAY && ip.parse::<std::net::IpAddr>().is_err() {
+        return Err(format!(
+            "--add-host {v}: {ip:?} is not an IP address (or {HOST_GATEWAY})"
+        ));
+    }
+    Ok((name.to_owned(), ip.to_owned()))
+}
+
+/// `--add-host`'s entries as the runtime takes them (`NAME:IP`), `host-gateway` made the
+/// default network's gateway.
+pub(super) fn resolve_hosts(
+    containers: &rbox_runtime::Containers,
+    hosts: &[(String, String)],
+) -> Result<Vec<String>> {
+    let mut gateway = None;
+    let mut out = Vec::new();
+    for (name, ip) in hosts {
+        let ip = if ip == HOST_GATEWAY {
+            if gateway.is_none() {
+                let net = rbox_runtime::net::networks(containers)
+                    // The default network, which RUN's `default` is.
+                    .get("bridge")
+                    .map_err(|e| {
+                        super::BuildError::Failed(format!("--add-host {name}:{HOST_GATEWAY}: {e}"))
+                    })?;
+                gateway = Some(net.gateway.to_string());
+            }
+            gateway.clone().unwrap_or_default()
+        } else {
+            ip.clone()
+        };
+        out.push(format!("{name}:{ip}"));
+    }
+    Ok(out)
+}
+
 /// A RUN step's words and flags, expanded.
 pub(super) struct RunStep<'s> {
     pub(super) command: &'s ShellOrExec,
@@ -115,6 +171,7 @@ impl Builder<'_> {
             env: env.clone(),
             mounts: mount_keys,
             insecure,
+            hosts: self.o.extra_hosts.clone(),
         });
         let created_by = ins.original.trim().to_owned();
         if self.cached(&key, st)? {
@@ -157,6 +214,7 @@ impl Builder<'_> {
                 networks: Vec::new(),
                 mounts: prepared.mounts.clone(),
                 privileged: insecure,
+                extra_hosts: self.o.extra_hosts.clone(),
                 ..Default::default()
             },
         };
@@ -199,7 +257,7 @@ impl Builder<'_> {
                         let exited = spawned.child.try_wait()?;
                         if let Ok(records) = log.poll() {
                             for r in records {
-                                let _ = self.log.write_all(r.log.as_bytes());
+                                self.output(r.log.as_bytes());
                             }
                         }
                         if let Some(status) = exited {
@@ -344,5 +402,26 @@ mod tests {
         assert!(run_network(Some("host"), Some("default")).is_err());
         assert!(run_network(None, Some("mynet")).is_err());
         assert!(run_network(Some("container:x"), None).is_err());
+    }
+
+    #[test]
+    fn extra_hosts_read_as_dockers() {
+        let ok = |v: &str| parse_add_host(v).unwrap();
+        assert_eq!(ok("db:10.1.2.3"), ("db".into(), "10.1.2.3".into()));
+        assert_eq!(ok("db=10.1.2.3"), ("db".into(), "10.1.2.3".into()));
+        assert_eq!(ok("v6:::1"), ("v6".into(), "::1".into()));
+        assert_eq!(ok("v6=[fe80::1]"), ("v6".into(), "fe80::1".into()));
+        assert_eq!(ok("gw:host-gateway"), ("gw".into(), "host-gateway".into()));
+        for bad in [
+            "db",
+            ":1.2.3.4",
+            "db:",
+            "db:nope",
+            "d b:1.2.3.4",
+            "db:1.2.3",
+        ] {
+            let e = parse_add_host(bad).unwrap_err();
+            assert!(e.starts_with(&format!("--add-host {bad}: ")), "{e}");
+        }
     }
 }
