@@ -528,21 +528,7 @@ fn pull_base(
     } else if !always {
         return Ok(());
     }
-    let registry = reference.registry();
-    let credentials = rbox_registry::AuthFile::new(rbox_registry::auth::default_auth_file(root))
-        .get(registry)
-        .map_err(|e| CliError::Failed(e.to_string()))?;
-    let insecure = rbox_registry::RegistriesConf::for_root(root)
-        .map_err(|e| CliError::Failed(e.to_string()))?
-        .insecure(registry);
-    let client = rbox_registry::Client::connect(
-        registry,
-        &rbox_registry::Options {
-            tls_verify: !insecure,
-            credentials,
-        },
-    )
-    .map_err(|e| CliError::Failed(e.to_string()))?;
+    let client = crate::registry::connect_default(root, reference.registry())?;
     let what = match (reference.digest(), reference.tag()) {
         (Some(d), _) => d.to_string(),
         (None, t) => t.unwrap_or("latest").to_owned(),

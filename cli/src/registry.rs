@@ -24,11 +24,7 @@ pub fn pull_missing(root: &Path, reference: &str) -> Result<(), CliError> {
     let reference = Reference::parse(reference)?;
     eprintln!("Unable to find image '{}' locally", reference.familiar());
     let store = Store::open(root)?;
-    let flags = RegistryFlags {
-        tls_verify: None,
-        authfile: None,
-    };
-    let client = flags.connect(root, reference.registry())?;
+    let client = connect_default(root, reference.registry())?;
     let progress = |e: Event<'_>| {
         if let Event::Done(b) = e {
             if b.layer {
@@ -44,6 +40,16 @@ pub fn pull_missing(root: &Path, reference: &str) -> Result<(), CliError> {
         reference.familiar()
     );
     Ok(())
+}
+
+/// A client of `registry` as a command without registry flags connects: the root's
+/// credentials file, TLS unless registries.json lists the registry as insecure.
+pub fn connect_default(root: &Path, registry: &str) -> Result<Client, CliError> {
+    RegistryFlags {
+        tls_verify: None,
+        authfile: None,
+    }
+    .connect(root, registry)
 }
 
 /// Flags every registry command shares.
