@@ -811,7 +811,7 @@ networks:
 }
 
 #[test]
-fn expose_and_volume_nocopy_are_honoured() {
+fn expose_memory_reservations_and_volume_nocopy_are_honoured() {
     let t = harness::busybox();
     let subnet = free_test_subnet();
     let file = format!(
@@ -821,6 +821,7 @@ services:
     image: busybox
     command: ["sh", "-c", "{SERVE}"]
     expose: ["7000", "7100-7101/udp"]
+    deploy: {{resources: {{reservations: {{memory: 64m}}}}}}
     volumes:
       - type: volume
         source: bare
@@ -846,6 +847,13 @@ networks:
         "nocopy-c-1",
     ]);
     assert_eq!(ports.trim(), "7000/tcp 7100/udp 7101/udp");
+    let soft = t.ok([
+        "inspect",
+        "-f",
+        "{{.HostConfig.MemoryReservation}}",
+        "nocopy-c-1",
+    ]);
+    assert_eq!(soft.trim(), (64u64 << 20).to_string());
     // The image's /usr/sbin and /usr/bin hold applets: the nocopy volume stays empty.
     let bare = p.ok(&t, &["exec", "-T", "c", "ls", "-A", "/usr/sbin"]);
     assert_eq!(bare, "");

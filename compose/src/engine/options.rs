@@ -201,12 +201,19 @@ pub fn plan(
         .map(|c| c.to_string());
     r.cpu_shares = service.cpu_shares;
     r.pids_limit = service.pids_limit.or(limits.and_then(|l| l.pids));
-    if service.mem_reservation.is_some() {
-        unsupported.push("mem_reservation");
-    }
+    // The soft limit: the service's own key, else deploy.resources.reservations.memory.
+    let reservations = service
+        .deploy
+        .as_ref()
+        .and_then(|d| d.reservations.as_ref());
+    r.memory_reservation = service
+        .mem_reservation
+        .or(reservations.and_then(|x| x.memory))
+        .map(|m| m.to_string());
     if let Some(d) = &service.deploy {
-        if d.reservations.is_some() {
-            unsupported.push("deploy.resources.reservations");
+        if reservations.is_some_and(|x| x.cpus.is_some() || x.pids.is_some()) {
+            unsupported
+                .push("deploy.resources.reservations (cpus, pids: a single host reserves nothing)");
         }
         if d.placement.is_some() {
             unsupported.push("deploy.placement (one node)");
