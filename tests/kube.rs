@@ -811,3 +811,209 @@ volumes:
         "--force: the claims' volumes too"
     );
 }
+
+/// Each container of pod `pod` as `kube get pods -o json` has it: (name, ready, started,
+/// restartCount).
+fn container_statuses(k: &Kube, pod: &str) -> Vec<(String, bool, bool, u64)> {
+    let out = k.t.ok(["kube", "get", "pods", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let item = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["metadata"]["name"] == pod)
+        .unwrap_or_else(|| panic!("no pod {pod}: {out}"))
+        .clone();
+    item["status"]["containerStatuses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_owned(),
+                c["ready"].as_bool().unwrap(),
+                c["started"].as_bool().unwrap(),
+                c["restartCount"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// A `kube get pods` row's RESTARTS.
+fn restarts(k: &Kube, pod: &str) -> u64 {
+    let out = k.t.ok(["kube", "get", "pods"]);
+    out.lines()
+        .find(|l| l.split_whitespace().next() == Some(pod))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no pod {pod}: {out}"))
+}
+
+const LIVENESS: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: probes
+spec:
+  containers:
+  - name: flaky
+    image: busybox
+    # Healthy for 2 s after each start, then its liveness probe fails.
+    command: ["sh", "-c", "echo up; rm -f /tmp/sick; sleep 2; touch /tmp/sick; exec sleep 600"]
+    readinessProbe:
+      exec:
+        command: ["true"]
+      periodSeconds: 1
+    livenessProbe:
+      exec:
+        command: ["sh", "-c", "test ! -e /tmp/sick"]
+      periodSeconds: 1
+      failureThreshold: 2
+  - name: steady
+    image: busybox
+    command: ["sleep", "600"]
+    readinessProbe:
+      exec:
+        command: ["test", "-e", "/tmp/never"]
+      periodSeconds: 1
+    livenessProbe:
+      exec:
+        command: ["true"]
+      periodSeconds: 1
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: never
+spec:
+  restartPolicy: Never
+  containers:
+  - name: once
+    image: busybox
+    command: ["sleep", "600"]
+    livenessProbe:
+      exec:
+        command: ["false"]
+      periodSeconds: 1
+      failureThreshold: 1
+"#;
+
+#[test]
+fn a_failing_liveness_probe_restarts_the_container_and_ready_counts_readiness() {
+    let k = Kube::new();
+    let f = k.file("probes.yaml", LIVENESS);
+    let out = k.t.run(["kube", "play", &f]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("livenessProbe"), "{}", out.stderr);
+    // The flaky container is killed and made again by its restartPolicy (Always), each
+    // restart counted; the other one, whose liveness probe passes, never restarts.
+    assert!(
+        eventually(30, || restarts(&k, "probes") >= 2),
+        "{}",
+        k.t.ok(["kube", "get", "pods"])
+    );
+    assert!(eventually(10, || k
+        .logs("probes", "flaky")
+        .matches("up\n")
+        .count()
+        >= 3));
+    let st = container_statuses(&k, "probes");
+    let steady = st.iter().find(|c| c.0 == "steady").unwrap();
+    assert_eq!(steady.3, 0, "{st:?}");
+    // READY counts the readiness probes: the steady one's never passes.
+    assert!(!steady.1, "{st:?}");
+    assert!(
+        eventually(10, || container_statuses(&k, "probes")
+            .iter()
+            .any(|c| c.0 == "flaky" && c.1)),
+        "the flaky one is ready between its restarts"
+    );
+    assert!(k.pods().iter().all(|p| p.1 != "2/2"));
+    // Under restartPolicy Never, the killed container stays down.
+    assert!(
+        eventually(15, || k
+            .pods()
+            .iter()
+            .any(|p| p.0 == "never" && p.2 == "Error")),
+        "{:?}",
+        k.pods()
+    );
+    assert_eq!(restarts(&k, "never"), 0);
+    k.t.ok(["kube", "down", &f]);
+    assert_eq!(k.t.ok(["pod", "ls", "-q"]), "");
+    assert_eq!(k.t.ok(["ps", "-a", "-q"]), "");
+}
+
+const STARTUP: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: slow
+spec:
+  containers:
+  - name: slow
+    image: busybox
+    command: ["sh", "-c", "echo up; rm -f /tmp/up; sleep 3; touch /tmp/up; exec sleep 600"]
+    startupProbe:
+      exec:
+        command: ["test", "-e", "/tmp/up"]
+      periodSeconds: 1
+      failureThreshold: 10
+    # Would kill it at once if it counted before the startup probe succeeds.
+    livenessProbe:
+      exec:
+        command: ["test", "-e", "/tmp/up"]
+      periodSeconds: 1
+      failureThreshold: 1
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: stuck
+spec:
+  containers:
+  - name: stuck
+    image: busybox
+    command: ["sh", "-c", "echo up; exec sleep 600"]
+    startupProbe:
+      exec:
+        command: ["false"]
+      periodSeconds: 1
+      failureThreshold: 2
+"#;
+
+#[test]
+fn a_startup_probe_holds_the_other_probes_and_kills_past_its_threshold() {
+    let k = Kube::new();
+    let f = k.file("startup.yaml", STARTUP);
+    let out = k.t.run(["kube", "play", &f]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("startupProbe"), "{}", out.stderr);
+    // Not started, so not ready, while its startup probe fails.
+    let early = container_statuses(&k, "slow");
+    assert_eq!(early[0].1, false, "{early:?}");
+    assert_eq!(early[0].2, false, "{early:?}");
+    assert!(
+        eventually(15, || container_statuses(&k, "slow")[0].1),
+        "{:?}",
+        container_statuses(&k, "slow")
+    );
+    let slow = container_statuses(&k, "slow");
+    assert!(slow[0].2, "started: {slow:?}");
+    assert_eq!(slow[0].3, 0, "the liveness probe waited: {slow:?}");
+    // failureThreshold × periodSeconds (2 s) of failures kill it, and it is made again.
+    assert!(
+        eventually(20, || restarts(&k, "stuck") >= 2),
+        "{}",
+        k.t.ok(["kube", "get", "pods"])
+    );
+    assert!(eventually(10, || k
+        .logs("stuck", "stuck")
+        .matches("up\n")
+        .count()
+        >= 3));
+    assert!(!container_statuses(&k, "stuck")[0].2);
+    k.t.ok(["kube", "down", &f]);
+    assert_eq!(k.t.ok(["pod", "ls", "-q"]), "");
+    assert_eq!(k.t.ok(["ps", "-a", "-q"]), "");
+}

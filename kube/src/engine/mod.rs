@@ -477,22 +477,6 @@ impl Engine {
         {
             out.push("dnsConfig: searches and options are not applied (nameservers are)".into());
         }
-        for c in &p.containers {
-            if c.startup.is_some() {
-                out.push(format!("container {}: startupProbe: not run", c.name));
-            }
-            match (&c.readiness, &c.liveness) {
-                (Some(_), Some(_)) => out.push(format!(
-                    "container {}: livenessProbe: not run (its readinessProbe is its health check)",
-                    c.name
-                )),
-                (None, Some(_)) => out.push(format!(
-                    "container {}: livenessProbe: run as its health check; a failing one does not restart it",
-                    c.name
-                )),
-                _ => {}
-            }
-        }
         out
     }
 

@@ -26,6 +26,8 @@ pub const NAMESPACE: &str = "io.rbox.kube.namespace";
 pub const CONTAINER: &str = "io.kubernetes.container.name";
 /// The container label with the pod name.
 pub const POD: &str = "io.kubernetes.pod.name";
+/// The container label of one whose health check is its readinessProbe.
+pub const READINESS: &str = "io.rbox.kube.readiness-probe";
 
 /// A pod that `kube play` made, with its containers.
 #[derive(Debug, Clone)]
@@ -58,19 +60,10 @@ impl KubePod {
             .collect()
     }
 
-    /// Containers ready (running, and healthy where a readiness check is set), of all.
+    /// Containers ready (running, started where a startupProbe is set, and healthy where a
+    /// readinessProbe is), of all.
     pub fn ready(&self) -> (usize, usize) {
-        let ready = self
-            .members
-            .iter()
-            .filter(|c| c.state.is_running())
-            .filter(|c| {
-                c.config.config.healthcheck.is_none()
-                    || c.state.health.as_ref().is_some_and(|h| {
-                        h.status == rbox_runtime::model::health::HealthStatus::Healthy
-                    })
-            })
-            .count();
+        let ready = self.members.iter().filter(|c| container_ready(c)).count();
         (ready, self.members.len())
     }
 
@@ -111,6 +104,36 @@ impl KubePod {
     }
 }
 
+/// Whether a member runs and its startupProbe, if it has one, has succeeded (Kubernetes'
+/// `started`).
+pub fn container_started(c: &Container) -> bool {
+    use rbox_runtime::model::health::HealthStatus;
+    if !c.state.is_running() {
+        return false;
+    }
+    let Some(check) = &c.config.config.healthcheck else {
+        return true;
+    };
+    let Some(h) = &c.state.health else {
+        return false;
+    };
+    // A startupProbe standing alone is the check itself, run until it succeeds.
+    h.started() && (!check.until_healthy || h.status == HealthStatus::Healthy)
+}
+
+/// Whether a member is ready as Kubernetes counts it: started, and healthy where its check
+/// is its readinessProbe.
+pub fn container_ready(c: &Container) -> bool {
+    use rbox_runtime::model::health::HealthStatus;
+    let readiness = c.config.config.labels.contains_key(READINESS);
+    container_started(c)
+        && (!readiness
+            || c.state
+                .health
+                .as_ref()
+                .is_some_and(|h| h.status == HealthStatus::Healthy))
+}
+
 /// A shell line that runs `argv` as it is.
 fn shell_line(argv: &[String]) -> String {
     argv.iter()
@@ -139,8 +162,35 @@ pub fn health(h: &HealthCheck) -> HealthFlags {
         timeout: Some(format!("{}s", h.timeout_seconds.max(1))),
         retries: Some(h.retries.max(1)),
         start_period: Some(format!("{}s", h.start_period_seconds)),
-        start_interval: None,
-        disable: false,
+        ..Default::default()
+    }
+}
+
+/// A container's probes as its checks. The readinessProbe is its health (READY counts it);
+/// the livenessProbe runs beside it, or is the check itself without a readinessProbe, and
+/// kills the container when it fails (its restartPolicy then applies, as the kubelet's);
+/// the startupProbe runs first and alone, the others only once it has succeeded, and kills
+/// the container past its failureThreshold.
+pub fn probes(c: &ContainerPlan) -> HealthFlags {
+    let kill = |h: &HealthCheck| HealthFlags {
+        on_failure: Some("kill".into()),
+        ..health(h)
+    };
+    let startup = |f: HealthFlags| HealthFlags {
+        startup: c.startup.as_ref().map(|s| Box::new(kill(s))),
+        ..f
+    };
+    match (&c.readiness, &c.liveness, &c.startup) {
+        (Some(r), l, _) => startup(HealthFlags {
+            liveness: l.as_ref().map(|l| Box::new(kill(l))),
+            ..health(r)
+        }),
+        (None, Some(l), _) => startup(kill(l)),
+        (None, None, Some(s)) => HealthFlags {
+            until_healthy: true,
+            ..kill(s)
+        },
+        (None, None, None) => HealthFlags::default(),
     }
 }
 
@@ -320,8 +370,9 @@ impl Engine {
             o.security_opts.push("no-new-privileges".into());
         }
         if !init {
-            if let Some(h) = c.readiness.as_ref().or(c.liveness.as_ref()) {
-                o.health = health(h);
+            o.health = probes(c);
+            if c.readiness.is_some() {
+                o.labels.push(format!("{READINESS}=true"));
             }
         }
         for m in &c.mounts {
