@@ -991,8 +991,8 @@ fn a_startup_probe_holds_the_other_probes_and_kills_past_its_threshold() {
     assert!(!out.stderr.contains("startupProbe"), "{}", out.stderr);
     // Not started, so not ready, while its startup probe fails.
     let early = container_statuses(&k, "slow");
-    assert_eq!(early[0].1, false, "{early:?}");
-    assert_eq!(early[0].2, false, "{early:?}");
+    assert!(!early[0].1, "{early:?}");
+    assert!(!early[0].2, "{early:?}");
     assert!(
         eventually(15, || container_statuses(&k, "slow")[0].1),
         "{:?}",
@@ -1016,4 +1016,190 @@ fn a_startup_probe_holds_the_other_probes_and_kills_past_its_threshold() {
     k.t.ok(["kube", "down", &f]);
     assert_eq!(k.t.ok(["pod", "ls", "-q"]), "");
     assert_eq!(k.t.ok(["ps", "-a", "-q"]), "");
+}
+
+/// The namespace `ns` (`net`, `pid`, …) of this test process, as /proc names it.
+fn own_namespace(ns: &str) -> String {
+    std::fs::read_link(format!("/proc/self/ns/{ns}"))
+        .unwrap()
+        .display()
+        .to_string()
+}
+
+#[test]
+fn host_network_pid_and_ipc_are_the_hosts() {
+    let k = Kube::new();
+    // Bound to the host's loopback from inside the pod: only reachable if its network is
+    // the host's.
+    let port = free_port();
+    let yaml = format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: onhost
+spec:
+  hostNetwork: true
+  hostPID: true
+  hostIPC: true
+  containers:
+  - name: web
+    image: busybox
+    command: ["sh", "-c", "echo on-the-host > /tmp/index.html; exec httpd -f -p 127.0.0.1:{port} -h /tmp"]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: own
+spec:
+  containers:
+  - name: c
+    image: busybox
+    command: ["sleep", "600"]
+"#
+    );
+    let f = k.file("host.yaml", &yaml);
+    let out = k.t.run(["kube", "play", &f]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("host"), "{}", out.stderr);
+    assert!(
+        eventually(10, || http_get(port)
+            .is_some_and(|b| b.contains("on-the-host"))),
+        "{:?}",
+        http_get(port)
+    );
+    for ns in ["net", "pid", "ipc", "uts"] {
+        let inside = k.t.ok([
+            "kube",
+            "exec",
+            "onhost",
+            "--",
+            "readlink",
+            &format!("/proc/self/ns/{ns}"),
+        ]);
+        assert_eq!(inside.trim(), own_namespace(ns), "{ns}");
+        // A pod without them has its own.
+        let other = k.t.ok([
+            "kube",
+            "exec",
+            "own",
+            "--",
+            "readlink",
+            &format!("/proc/self/ns/{ns}"),
+        ]);
+        assert_ne!(other.trim(), own_namespace(ns), "{ns}");
+    }
+    // The host's processes are in sight.
+    let me = std::process::id().to_string();
+    k.t.ok([
+        "kube",
+        "exec",
+        "onhost",
+        "--",
+        "test",
+        "-d",
+        &format!("/proc/{me}"),
+    ]);
+    k.t.ok(["kube", "down", &f]);
+    assert!(http_get(port).is_none());
+    assert_eq!(k.t.ok(["pod", "ls", "-q"]), "");
+    assert_eq!(k.t.ok(["ps", "-a", "-q"]), "");
+}
+
+#[test]
+fn share_process_namespace_puts_the_containers_in_one_pid_namespace() {
+    let k = Kube::new();
+    let yaml = r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: shared
+spec:
+  shareProcessNamespace: true
+  containers:
+  - name: first
+    image: busybox
+    command: ["sleep", "601"]
+  - name: second
+    image: busybox
+    command: ["sleep", "602"]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: apart
+spec:
+  containers:
+  - name: first
+    image: busybox
+    command: ["sleep", "603"]
+  - name: second
+    image: busybox
+    command: ["sleep", "604"]
+"#;
+    let f = k.file("pid.yaml", yaml);
+    k.t.ok(["kube", "play", &f]);
+    let ps =
+        k.t.ok(["kube", "exec", "shared", "-c", "second", "--", "ps"]);
+    assert!(ps.contains("sleep 601") && ps.contains("sleep 602"), "{ps}");
+    let ps =
+        k.t.ok(["kube", "exec", "apart", "-c", "second", "--", "ps"]);
+    assert!(
+        !ps.contains("sleep 603") && ps.contains("sleep 604"),
+        "{ps}"
+    );
+    k.t.ok(["kube", "down", &f]);
+    assert_eq!(k.t.ok(["pod", "ls", "-q"]), "");
+    assert_eq!(k.t.ok(["ps", "-a", "-q"]), "");
+}
+
+#[test]
+fn dns_config_searches_and_options_reach_resolv_conf() {
+    let k = Kube::new();
+    let yaml = r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: dns
+spec:
+  dnsConfig:
+    searches: ["corp.example", "svc.example"]
+    options:
+    - name: ndots
+      value: "3"
+    - name: edns0
+  initContainers:
+  - name: init
+    image: busybox
+    command: ["sh", "-c", "grep -q 'search corp.example svc.example' /etc/resolv.conf"]
+  containers:
+  - name: a
+    image: busybox
+    command: ["sleep", "600"]
+  - name: b
+    image: busybox
+    command: ["sleep", "600"]
+"#;
+    let f = k.file("dns.yaml", yaml);
+    let out = k.t.run(["kube", "play", &f]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("dnsConfig"), "{}", out.stderr);
+    for c in ["a", "b"] {
+        let r = k.t.ok([
+            "kube",
+            "exec",
+            "dns",
+            "-c",
+            c,
+            "--",
+            "cat",
+            "/etc/resolv.conf",
+        ]);
+        assert!(r.contains("search corp.example svc.example\n"), "{r}");
+        assert!(r.contains("options ndots:3 edns0\n"), "{r}");
+        // Still the kube network's resolver.
+        assert!(r.lines().any(|l| l.starts_with("nameserver ")), "{r}");
+    }
+    k.t.ok(["kube", "down", &f]);
+    assert_eq!(k.t.ok(["pod", "ls", "-q"]), "");
 }

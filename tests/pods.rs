@@ -371,3 +371,50 @@ fn a_member_whose_check_fails_is_killed_or_stopped_as_health_on_failure_says() {
     t.ok(["pod", "rm", "-f", "h"]);
     assert_eq!(t.ok(["ps", "-a", "-q"]), "");
 }
+
+#[test]
+fn a_pod_on_the_host_network_has_its_members_in_the_hosts_network_namespace() {
+    let t = busybox();
+    let _g = Pods { t: &t };
+    let (code, err) = t.fails([
+        "pod",
+        "create",
+        "--network",
+        "host",
+        "-p",
+        "8080",
+        "--name",
+        "x",
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--publish"), "{err}");
+    t.ok(["pod", "create", "--network", "host", "--name", "h"]);
+    for n in ["a", "b"] {
+        t.ok([
+            "run", "-d", "--pod", "h", "--name", n, "busybox", "sleep", "60",
+        ]);
+    }
+    let host = std::fs::read_link("/proc/self/ns/net")
+        .unwrap()
+        .display()
+        .to_string();
+    for n in ["a", "b"] {
+        let ns = t.ok(["exec", n, "readlink", "/proc/self/ns/net"]);
+        assert_eq!(ns.trim(), host, "{n}");
+    }
+    // IPC is still the pod's own, shared by both.
+    let ipc: Vec<String> = ["a", "b"]
+        .iter()
+        .map(|n| t.ok(["exec", n, "readlink", "/proc/self/ns/ipc"]))
+        .collect();
+    assert_eq!(ipc[0], ipc[1]);
+    assert_ne!(
+        ipc[0].trim(),
+        std::fs::read_link("/proc/self/ns/ipc")
+            .unwrap()
+            .display()
+            .to_string()
+    );
+    t.ok(["pod", "rm", "-f", "h"]);
+    assert_eq!(t.ok(["ps", "-a", "-q"]), "");
+}

@@ -445,37 +445,11 @@ impl Engine {
     fn unsupported(w: &Workload) -> Vec<String> {
         let mut out = Vec::new();
         let p = &w.pod;
-        for (on, field, what) in [
-            (
-                p.host_network,
-                "hostNetwork",
-                "the pod is on the kube network",
-            ),
-            (
-                p.host_pid,
-                "hostPID",
-                "the pod's containers have PID namespaces of their own",
-            ),
-            (
-                p.host_ipc,
-                "hostIPC",
-                "the pod has an IPC namespace of its own",
-            ),
-            (
-                p.share_process_namespace,
-                "shareProcessNamespace",
-                "each container has a PID namespace of its own",
-            ),
-        ] {
-            if on {
-                out.push(format!("{field}: not supported: {what}"));
-            }
-        }
-        if p.dns
-            .as_ref()
-            .is_some_and(|d| !d.searches.is_empty() || !d.options.is_empty())
-        {
-            out.push("dnsConfig: searches and options are not applied (nameservers are)".into());
+        if p.share_process_namespace && !p.host_pid && p.containers.len() > 1 {
+            out.push(format!(
+                "shareProcessNamespace: the pod's PID namespace is its first container's ({}): when that one ends, the others end with it",
+                p.containers[0].name
+            ));
         }
         out
     }

@@ -369,6 +369,24 @@ impl Engine {
         if s.allow_privilege_escalation == Some(false) {
             o.security_opts.push("no-new-privileges".into());
         }
+        // The host's namespaces: its network comes with its UTS namespace, as the kubelet
+        // has it (the pod's hostname is the node's).
+        let p = &w.pod;
+        let host = |on: bool| on.then(|| "host".to_owned());
+        o.uts = host(p.host_network);
+        o.ipc = host(p.host_ipc);
+        o.pid = host(p.host_pid);
+        if let Some(d) = &p.dns {
+            o.dns_search = d.searches.clone();
+            o.dns_options = d
+                .options
+                .iter()
+                .map(|x| match &x.value {
+                    Some(v) => format!("{}:{v}", x.name),
+                    None => x.name.clone(),
+                })
+                .collect();
+        }
         if !init {
             o.health = probes(c);
             if c.readiness.is_some() {
@@ -426,9 +444,12 @@ impl Engine {
         labels.push(format!("{OWNER}={:?}/{}", w.kind, w.name));
         labels.push(format!("{HASH}={}", w.template_hash));
         labels.push(format!("{NAMESPACE}={}", w.namespace));
+        let host_net = w.pod.host_network;
+        // On the host's network a hostPort is the container's own port: nothing to publish.
         let publish = w
             .pod
             .published_ports()
+            .filter(|_| !host_net)
             .map(|p| {
                 let ip = p
                     .host_ip
@@ -467,10 +488,27 @@ impl Engine {
             &rpod::CreateOptions {
                 name: Some(name.to_owned()),
                 publish,
-                network: Some(self.network.clone()),
-                share: Some("net,ipc,uts".into()),
+                network: Some(if host_net {
+                    "host".into()
+                } else {
+                    self.network.clone()
+                }),
+                share: Some(
+                    ["net"]
+                        .into_iter()
+                        .chain((!w.pod.host_ipc).then_some("ipc"))
+                        .chain((!host_net).then_some("uts"))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ),
                 labels,
-                hostname: Some(w.pod.hostname.clone().unwrap_or_else(|| name.to_owned())),
+                hostname: Some(match (&w.pod.hostname, host_net) {
+                    (_, true) => nix::unistd::gethostname()
+                        .map(|h| h.to_string_lossy().into_owned())
+                        .unwrap_or_else(|_| name.to_owned()),
+                    (Some(h), false) => h.clone(),
+                    (None, false) => name.to_owned(),
+                }),
                 add_hosts,
                 dns,
                 ip: None,
@@ -501,12 +539,22 @@ impl Engine {
             }
         }
         // The containers are made side by side, then started together.
-        let options = w
+        let mut options = w
             .pod
             .containers
             .iter()
             .map(|c| self.container_options(w, c, pod, &vols, false))
             .collect::<Result<Vec<_>>>()?;
+        if w.pod.share_process_namespace && !w.pod.host_pid && options.len() > 1 {
+            // One PID namespace: the first container's, which starts first; the others join
+            // it as they are made.
+            let first = options.remove(0);
+            let made = rbox_runtime::create::create(&self.images, &self.containers, &first)?;
+            rpod::start(&self.containers, pod)?;
+            for o in &mut options {
+                o.pid = Some(format!("container:{}", made.id));
+            }
+        }
         let made: Vec<rbox_runtime::Result<_>> = std::thread::scope(|s| {
             let hs: Vec<_> = options
                 .iter()
