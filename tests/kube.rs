@@ -1203,3 +1203,134 @@ spec:
     k.t.ok(["kube", "down", &f]);
     assert_eq!(k.t.ok(["pod", "ls", "-q"]), "");
 }
+
+#[test]
+fn an_external_name_service_resolves_as_the_name_it_stands_for() {
+    let k = Kube::new();
+    let pods = |extra: &str| {
+        format!(
+            r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      containers:
+      - name: web
+        image: busybox
+        command: ["sh", "-c", "echo served-by-web > /tmp/index.html; exec httpd -f -p 8080 -h /tmp"]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web-svc
+spec:
+  selector:
+    app: web
+  ports:
+  - port: 8080
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web-alias
+spec:
+  type: ExternalName
+  externalName: web-svc.default.svc.cluster.local
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: client
+spec:
+  containers:
+  - name: c
+    image: busybox
+    command: ["sleep", "600"]
+{extra}"#
+        )
+    };
+    k.play("ext.yaml", &pods(""));
+    let wide =
+        k.t.ok(["kube", "get", "pods", "-l", "app=web", "-o", "wide"]);
+    let ips: Vec<String> = wide
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().nth(5).unwrap().to_owned())
+        .collect();
+    assert_eq!(ips.len(), 2, "{wide}");
+    // The name resolves as the Service it names: by the network's resolver and in
+    // /etc/hosts, and it leads there.
+    let looked_up =
+        k.t.ok(["kube", "exec", "client", "--", "nslookup", "web-alias"]);
+    let hosts =
+        k.t.ok(["kube", "exec", "client", "--", "cat", "/etc/hosts"]);
+    for ip in &ips {
+        assert!(looked_up.contains(ip.as_str()), "{ip}: {looked_up}");
+        assert!(
+            hosts.contains(&format!("{ip}\tweb-alias\n")),
+            "{ip}: {hosts}"
+        );
+    }
+    let body = k.t.ok([
+        "kube",
+        "exec",
+        "client",
+        "--",
+        "wget",
+        "-q",
+        "-O",
+        "-",
+        "http://web-alias.default:8080/",
+    ]);
+    assert_eq!(body, "served-by-web\n");
+    // An address on the test's own network that no pod has: the pods' /etc/hosts has it.
+    let unused = format!("{}.250", ips[0].rsplit_once('.').unwrap().0);
+    let extra = format!(
+        r#"---
+apiVersion: v1
+kind: Service
+metadata:
+  name: by-address
+spec:
+  type: ExternalName
+  externalName: {unused}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: outside
+spec:
+  type: ExternalName
+  externalName: db.example.com
+"#
+    );
+    let f = k.file("ext.yaml", &pods(&extra));
+    let out = k.t.run(["kube", "play", &f]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("Service outside") && out.stderr.contains("db.example.com"),
+        "a name it can't resolve without looking outside is a warning: {}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("Service web-alias"), "{}", out.stderr);
+    let hosts =
+        k.t.ok(["kube", "exec", "client", "--", "cat", "/etc/hosts"]);
+    assert!(
+        hosts.contains(&format!("{unused}\tby-address\n")),
+        "{hosts}"
+    );
+    assert!(!hosts.contains("outside"), "{hosts}");
+    k.t.ok(["kube", "down", &f]);
+    assert_eq!(k.t.ok(["pod", "ls", "-q"]), "");
+    assert_eq!(k.t.ok(["kube", "get", "services"]), "");
+}
