@@ -1334,3 +1334,36 @@ spec:
     assert_eq!(k.t.ok(["pod", "ls", "-q"]), "");
     assert_eq!(k.t.ok(["kube", "get", "services"]), "");
 }
+
+fn job_on_failure(name: &str, script: &str, backoff: u32) -> String {
+    job(name, script, backoff).replace("restartPolicy: Never", "restartPolicy: OnFailure")
+}
+
+#[test]
+fn a_job_under_on_failure_restarts_its_container_in_place_up_to_its_backoff_limit() {
+    let k = Kube::new();
+    // Fails twice, then succeeds: its writable layer keeps the count across restarts in
+    // place (a new pod would start from 0).
+    let count = "n=$(cat /tmp/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > /tmp/n; echo try $n; [ $n -ge 3 ]";
+    k.play("ok.yaml", &job_on_failure("third", count, 3));
+    let pods = k.pods();
+    assert_eq!(pods.len(), 1, "one pod, restarted in place: {pods:?}");
+    assert_eq!(pods[0].2, "Completed", "{pods:?}");
+    assert_eq!(restarts(&k, &pods[0].0), 2);
+    assert_eq!(k.logs(&pods[0].0, "work"), "try 1\ntry 2\ntry 3\n");
+    let ok = k.file("ok.yaml", &job_on_failure("third", count, 3));
+    k.t.ok(["kube", "down", &ok]);
+    // Past its backoffLimit: the Job fails, after 1 + backoffLimit tries in the one pod.
+    let f = k.file("bad.yaml", &job_on_failure("bad", "echo try; exit 3", 2));
+    let (code, err) = k.t.fails(["kube", "play", &f]);
+    assert_ne!(code, 0);
+    assert!(err.contains("backoffLimit"), "{err}");
+    let pods = k.pods();
+    assert_eq!(pods.len(), 1, "{pods:?}");
+    assert_eq!(pods[0].2, "Error", "{pods:?}");
+    assert_eq!(restarts(&k, &pods[0].0), 2);
+    assert_eq!(k.logs(&pods[0].0, "work"), "try\ntry\ntry\n");
+    k.t.ok(["kube", "down", &f]);
+    assert_eq!(k.t.ok(["pod", "ls", "-q"]), "");
+    assert_eq!(k.t.ok(["ps", "-a", "-q"]), "");
+}

@@ -764,7 +764,9 @@ impl Engine {
                 names.push(p.name.clone());
                 let mut ok = true;
                 for c in rpod::members(&self.containers, &p.id)? {
-                    let code = rbox_runtime::lifecycle::wait(&self.containers, c.id())?;
+                    let (code, restarts) = self.wait_last_exit(c.id())?;
+                    // Under OnFailure each restart in place was a failure.
+                    failed += restarts;
                     ok &= code == 0;
                 }
                 if ok {
@@ -775,7 +777,7 @@ impl Engine {
             }
             if failed > job.backoff_limit {
                 return Err(EngineError::Failed(format!(
-                    "job {} failed: {failed} pods failed, more than its backoffLimit {}",
+                    "job {} failed: {failed} failures, more than its backoffLimit {}",
                     w.name, job.backoff_limit
                 )));
             }
@@ -787,6 +789,22 @@ impl Engine {
             }
         }
         Ok(names)
+    }
+
+    /// Waits for container `id`'s last exit (no restart to come: its monitor is gone);
+    /// returns its code and how many times it was restarted.
+    fn wait_last_exit(&self, id: &str) -> Result<(i32, u32)> {
+        loop {
+            let code = rbox_runtime::lifecycle::wait(&self.containers, id)?;
+            let c = rbox_runtime::lifecycle::reconcile(&self.containers, id)?;
+            let s = &c.state;
+            let monitor =
+                s.monitor_pid != 0 && rbox_runtime::process::alive(s.monitor_pid, s.monitor_start);
+            if !s.is_running() && !monitor {
+                return Ok((code, s.restart_count));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// `kube down`: removes the pods, Services and records of what the inputs make; their

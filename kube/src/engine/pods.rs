@@ -332,19 +332,21 @@ impl Engine {
             ],
             ..Default::default()
         };
-        o.restart = Some(
-            // A Job's failed pod is counted against its backoffLimit and made again, under
-            // OnFailure too (rather than restarted in place without a limit).
-            match (
-                init || w.kind == crate::plan::WorkloadKind::Job,
-                w.pod.restart_policy,
-            ) {
-                (true, _) | (_, RestartPolicy::Never) => "no",
-                (_, RestartPolicy::OnFailure) => "on-failure",
-                (_, RestartPolicy::Always) => "always",
+        let job = w.kind == crate::plan::WorkloadKind::Job;
+        o.restart = Some(match (init, w.pod.restart_policy) {
+            (true, _) | (_, RestartPolicy::Never) => "no".into(),
+            // A Job's container is restarted in place, its restarts counted against the
+            // backoffLimit (none left at 0: the failed pod fails the Job).
+            (_, RestartPolicy::OnFailure) if job => {
+                match w.job.as_ref().map_or(6, |j| j.backoff_limit) {
+                    0 => "no".into(),
+                    n => format!("on-failure:{n}"),
+                }
             }
-            .into(),
-        );
+            (_, RestartPolicy::OnFailure) => "on-failure".into(),
+            // Validation refuses Always for a Job.
+            (_, RestartPolicy::Always) => "always".into(),
+        });
         let r = &c.resources;
         if let Some(m) = r.memory_limit_bytes {
             o.memory = Some(m.to_string());
