@@ -811,3 +811,559 @@ volumes:
         "--force: the claims' volumes too"
     );
 }
+
+/// Each container of pod `pod` as `kube get pods -o json` has it: (name, ready, started,
+/// restartCount).
+fn container_statuses(k: &Kube, pod: &str) -> Vec<(String, bool, bool, u64)> {
+    let out = k.t.ok(["kube", "get", "pods", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let item = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["metadata"]["name"] == pod)
+        .unwrap_or_else(|| panic!("no pod {pod}: {out}"))
+        .clone();
+    item["status"]["containerStatuses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_owned(),
+                c["ready"].as_bool().unwrap(),
+                c["started"].as_bool().unwrap(),
+                c["restartCount"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// A `kube get pods` row's RESTARTS.
+fn restarts(k: &Kube, pod: &str) -> u64 {
+    let out = k.t.ok(["kube", "get", "pods"]);
+    out.lines()
+        .find(|l| l.split_whitespace().next() == Some(pod))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no pod {pod}: {out}"))
+}
+
+const LIVENESS: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: probes
+spec:
+  containers:
+  - name: flaky
+    image: busybox
+    # Healthy for 2 s after each start, then its liveness probe fails.
+    command: ["sh", "-c", "echo up; rm -f /tmp/sick; sleep 2; touch /tmp/sick; exec sleep 600"]
+    readinessProbe:
+      exec:
+        command: ["true"]
+      periodSeconds: 1
+    livenessProbe:
+      exec:
+        command: ["sh", "-c", "test ! -e /tmp/sick"]
+      periodSeconds: 1
+      failureThreshold: 2
+  - name: steady
+    image: busybox
+    command: ["sleep", "600"]
+    readinessProbe:
+      exec:
+        command: ["test", "-e", "/tmp/never"]
+      periodSeconds: 1
+    livenessProbe:
+      exec:
+        command: ["true"]
+      periodSeconds: 1
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: never
+spec:
+  restartPolicy: Never
+  containers:
+  - name: once
+    image: busybox
+    command: ["sleep", "600"]
+    livenessProbe:
+      exec:
+        command: ["false"]
+      periodSeconds: 1
+      failureThreshold: 1
+"#;
+
+#[test]
+fn a_failing_liveness_probe_restarts_the_container_and_ready_counts_readiness() {
+    let k = Kube::new();
+    let f = k.file("probes.yaml", LIVENESS);
+    let out = k.t.run(["kube", "play", &f]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("livenessProbe"), "{}", out.stderr);
+    // The flaky container is killed and made again by its restartPolicy (Always), each
+    // restart counted; the other one, whose liveness probe passes, never restarts.
+    assert!(
+        eventually(30, || restarts(&k, "probes") >= 2),
+        "{}",
+        k.t.ok(["kube", "get", "pods"])
+    );
+    assert!(eventually(10, || k
+        .logs("probes", "flaky")
+        .matches("up\n")
+        .count()
+        >= 3));
+    let st = container_statuses(&k, "probes");
+    let steady = st.iter().find(|c| c.0 == "steady").unwrap();
+    assert_eq!(steady.3, 0, "{st:?}");
+    // READY counts the readiness probes: the steady one's never passes.
+    assert!(!steady.1, "{st:?}");
+    assert!(
+        eventually(10, || container_statuses(&k, "probes")
+            .iter()
+            .any(|c| c.0 == "flaky" && c.1)),
+        "the flaky one is ready between its restarts"
+    );
+    assert!(k.pods().iter().all(|p| p.1 != "2/2"));
+    // Under restartPolicy Never, the killed container stays down.
+    assert!(
+        eventually(15, || k
+            .pods()
+            .iter()
+            .any(|p| p.0 == "never" && p.2 == "Error")),
+        "{:?}",
+        k.pods()
+    );
+    assert_eq!(restarts(&k, "never"), 0);
+    k.t.ok(["kube", "down", &f]);
+    assert_eq!(k.t.ok(["pod", "ls", "-q"]), "");
+    assert_eq!(k.t.ok(["ps", "-a", "-q"]), "");
+}
+
+const STARTUP: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: slow
+spec:
+  containers:
+  - name: slow
+    image: busybox
+    command: ["sh", "-c", "echo up; rm -f /tmp/up; sleep 3; touch /tmp/up; exec sleep 600"]
+    startupProbe:
+      exec:
+        command: ["test", "-e", "/tmp/up"]
+      periodSeconds: 1
+      failureThreshold: 10
+    # Would kill it at once if it counted before the startup probe succeeds.
+    livenessProbe:
+      exec:
+        command: ["test", "-e", "/tmp/up"]
+      periodSeconds: 1
+      failureThreshold: 1
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: stuck
+spec:
+  containers:
+  - name: stuck
+    image: busybox
+    command: ["sh", "-c", "echo up; exec sleep 600"]
+    startupProbe:
+      exec:
+        command: ["false"]
+      periodSeconds: 1
+      failureThreshold: 2
+"#;
+
+#[test]
+fn a_startup_probe_holds_the_other_probes_and_kills_past_its_threshold() {
+    let k = Kube::new();
+    let f = k.file("startup.yaml", STARTUP);
+    let out = k.t.run(["kube", "play", &f]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("startupProbe"), "{}", out.stderr);
+    // Not started, so not ready, while its startup probe fails.
+    let early = container_statuses(&k, "slow");
+    assert!(!early[0].1, "{early:?}");
+    assert!(!early[0].2, "{early:?}");
+    assert!(
+        eventually(15, || container_statuses(&k, "slow")[0].1),
+        "{:?}",
+        container_statuses(&k, "slow")
+    );
+    let slow = container_statuses(&k, "slow");
+    assert!(slow[0].2, "started: {slow:?}");
+    assert_eq!(slow[0].3, 0, "the liveness probe waited: {slow:?}");
+    // failureThreshold × periodSeconds (2 s) of failures kill it, and it is made again.
+    assert!(
+        eventually(20, || restarts(&k, "stuck") >= 2),
+        "{}",
+        k.t.ok(["kube", "get", "pods"])
+    );
+    assert!(eventually(10, || k
+        .logs("stuck", "stuck")
+        .matches("up\n")
+        .count()
+        >= 3));
+    assert!(!container_statuses(&k, "stuck")[0].2);
+    k.t.ok(["kube", "down", &f]);
+    assert_eq!(k.t.ok(["pod", "ls", "-q"]), "");
+    assert_eq!(k.t.ok(["ps", "-a", "-q"]), "");
+}
+
+/// The namespace `ns` (`net`, `pid`, …) of this test process, as /proc names it.
+fn own_namespace(ns: &str) -> String {
+    std::fs::read_link(format!("/proc/self/ns/{ns}"))
+        .unwrap()
+        .display()
+        .to_string()
+}
+
+#[test]
+fn host_network_pid_and_ipc_are_the_hosts() {
+    let k = Kube::new();
+    // Bound to the host's loopback from inside the pod: only reachable if its network is
+    // the host's.
+    let port = free_port();
+    let yaml = format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: onhost
+spec:
+  hostNetwork: true
+  hostPID: true
+  hostIPC: true
+  containers:
+  - name: web
+    image: busybox
+    command: ["sh", "-c", "echo on-the-host > /tmp/index.html; exec httpd -f -p 127.0.0.1:{port} -h /tmp"]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: own
+spec:
+  containers:
+  - name: c
+    image: busybox
+    command: ["sleep", "600"]
+"#
+    );
+    let f = k.file("host.yaml", &yaml);
+    let out = k.t.run(["kube", "play", &f]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("host"), "{}", out.stderr);
+    assert!(
+        eventually(10, || http_get(port)
+            .is_some_and(|b| b.contains("on-the-host"))),
+        "{:?}",
+        http_get(port)
+    );
+    for ns in ["net", "pid", "ipc", "uts"] {
+        let inside = k.t.ok([
+            "kube",
+            "exec",
+            "onhost",
+            "--",
+            "readlink",
+            &format!("/proc/self/ns/{ns}"),
+        ]);
+        assert_eq!(inside.trim(), own_namespace(ns), "{ns}");
+        // A pod without them has its own.
+        let other = k.t.ok([
+            "kube",
+            "exec",
+            "own",
+            "--",
+            "readlink",
+            &format!("/proc/self/ns/{ns}"),
+        ]);
+        assert_ne!(other.trim(), own_namespace(ns), "{ns}");
+    }
+    // The host's processes are in sight.
+    let me = std::process::id().to_string();
+    k.t.ok([
+        "kube",
+        "exec",
+        "onhost",
+        "--",
+        "test",
+        "-d",
+        &format!("/proc/{me}"),
+    ]);
+    k.t.ok(["kube", "down", &f]);
+    assert!(http_get(port).is_none());
+    assert_eq!(k.t.ok(["pod", "ls", "-q"]), "");
+    assert_eq!(k.t.ok(["ps", "-a", "-q"]), "");
+}
+
+#[test]
+fn share_process_namespace_puts_the_containers_in_one_pid_namespace() {
+    let k = Kube::new();
+    let yaml = r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: shared
+spec:
+  shareProcessNamespace: true
+  containers:
+  - name: first
+    image: busybox
+    command: ["sleep", "601"]
+  - name: second
+    image: busybox
+    command: ["sleep", "602"]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: apart
+spec:
+  containers:
+  - name: first
+    image: busybox
+    command: ["sleep", "603"]
+  - name: second
+    image: busybox
+    command: ["sleep", "604"]
+"#;
+    let f = k.file("pid.yaml", yaml);
+    k.t.ok(["kube", "play", &f]);
+    let ps =
+        k.t.ok(["kube", "exec", "shared", "-c", "second", "--", "ps"]);
+    assert!(ps.contains("sleep 601") && ps.contains("sleep 602"), "{ps}");
+    let ps =
+        k.t.ok(["kube", "exec", "apart", "-c", "second", "--", "ps"]);
+    assert!(
+        !ps.contains("sleep 603") && ps.contains("sleep 604"),
+        "{ps}"
+    );
+    k.t.ok(["kube", "down", &f]);
+    assert_eq!(k.t.ok(["pod", "ls", "-q"]), "");
+    assert_eq!(k.t.ok(["ps", "-a", "-q"]), "");
+}
+
+#[test]
+fn dns_config_searches_and_options_reach_resolv_conf() {
+    let k = Kube::new();
+    let yaml = r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: dns
+spec:
+  dnsConfig:
+    searches: ["corp.example", "svc.example"]
+    options:
+    - name: ndots
+      value: "3"
+    - name: edns0
+  initContainers:
+  - name: init
+    image: busybox
+    command: ["sh", "-c", "grep -q 'search corp.example svc.example' /etc/resolv.conf"]
+  containers:
+  - name: a
+    image: busybox
+    command: ["sleep", "600"]
+  - name: b
+    image: busybox
+    command: ["sleep", "600"]
+"#;
+    let f = k.file("dns.yaml", yaml);
+    let out = k.t.run(["kube", "play", &f]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("dnsConfig"), "{}", out.stderr);
+    for c in ["a", "b"] {
+        let r = k.t.ok([
+            "kube",
+            "exec",
+            "dns",
+            "-c",
+            c,
+            "--",
+            "cat",
+            "/etc/resolv.conf",
+        ]);
+        assert!(r.contains("search corp.example svc.example\n"), "{r}");
+        assert!(r.contains("options ndots:3 edns0\n"), "{r}");
+        // Still the kube network's resolver.
+        assert!(r.lines().any(|l| l.starts_with("nameserver ")), "{r}");
+    }
+    k.t.ok(["kube", "down", &f]);
+    assert_eq!(k.t.ok(["pod", "ls", "-q"]), "");
+}
+
+#[test]
+fn an_external_name_service_resolves_as_the_name_it_stands_for() {
+    let k = Kube::new();
+    let pods = |extra: &str| {
+        format!(
+            r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      containers:
+      - name: web
+        image: busybox
+        command: ["sh", "-c", "echo served-by-web > /tmp/index.html; exec httpd -f -p 8080 -h /tmp"]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web-svc
+spec:
+  selector:
+    app: web
+  ports:
+  - port: 8080
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web-alias
+spec:
+  type: ExternalName
+  externalName: web-svc.default.svc.cluster.local
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: client
+spec:
+  containers:
+  - name: c
+    image: busybox
+    command: ["sleep", "600"]
+{extra}"#
+        )
+    };
+    k.play("ext.yaml", &pods(""));
+    let wide =
+        k.t.ok(["kube", "get", "pods", "-l", "app=web", "-o", "wide"]);
+    let ips: Vec<String> = wide
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().nth(5).unwrap().to_owned())
+        .collect();
+    assert_eq!(ips.len(), 2, "{wide}");
+    // The name resolves as the Service it names: by the network's resolver and in
+    // /etc/hosts, and it leads there.
+    let looked_up =
+        k.t.ok(["kube", "exec", "client", "--", "nslookup", "web-alias"]);
+    let hosts =
+        k.t.ok(["kube", "exec", "client", "--", "cat", "/etc/hosts"]);
+    for ip in &ips {
+        assert!(looked_up.contains(ip.as_str()), "{ip}: {looked_up}");
+        assert!(
+            hosts.contains(&format!("{ip}\tweb-alias\n")),
+            "{ip}: {hosts}"
+        );
+    }
+    let body = k.t.ok([
+        "kube",
+        "exec",
+        "client",
+        "--",
+        "wget",
+        "-q",
+        "-O",
+        "-",
+        "http://web-alias.default:8080/",
+    ]);
+    assert_eq!(body, "served-by-web\n");
+    // An address on the test's own network that no pod has: the pods' /etc/hosts has it.
+    let unused = format!("{}.250", ips[0].rsplit_once('.').unwrap().0);
+    let extra = format!(
+        r#"---
+apiVersion: v1
+kind: Service
+metadata:
+  name: by-address
+spec:
+  type: ExternalName
+  externalName: {unused}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: outside
+spec:
+  type: ExternalName
+  externalName: db.example.com
+"#
+    );
+    let f = k.file("ext.yaml", &pods(&extra));
+    let out = k.t.run(["kube", "play", &f]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("Service outside") && out.stderr.contains("db.example.com"),
+        "a name it can't resolve without looking outside is a warning: {}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("Service web-alias"), "{}", out.stderr);
+    let hosts =
+        k.t.ok(["kube", "exec", "client", "--", "cat", "/etc/hosts"]);
+    assert!(
+        hosts.contains(&format!("{unused}\tby-address\n")),
+        "{hosts}"
+    );
+    assert!(!hosts.contains("outside"), "{hosts}");
+    k.t.ok(["kube", "down", &f]);
+    assert_eq!(k.t.ok(["pod", "ls", "-q"]), "");
+    assert_eq!(k.t.ok(["kube", "get", "services"]), "");
+}
+
+fn job_on_failure(name: &str, script: &str, backoff: u32) -> String {
+    job(name, script, backoff).replace("restartPolicy: Never", "restartPolicy: OnFailure")
+}
+
+#[test]
+fn a_job_under_on_failure_restarts_its_container_in_place_up_to_its_backoff_limit() {
+    let k = Kube::new();
+    // Fails twice, then succeeds: its writable layer keeps the count across restarts in
+    // place (a new pod would start from 0).
+    let count = "n=$(cat /tmp/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > /tmp/n; echo try $n; [ $n -ge 3 ]";
+    k.play("ok.yaml", &job_on_failure("third", count, 3));
+    let pods = k.pods();
+    assert_eq!(pods.len(), 1, "one pod, restarted in place: {pods:?}");
+    assert_eq!(pods[0].2, "Completed", "{pods:?}");
+    assert_eq!(restarts(&k, &pods[0].0), 2);
+    assert_eq!(k.logs(&pods[0].0, "work"), "try 1\ntry 2\ntry 3\n");
+    let ok = k.file("ok.yaml", &job_on_failure("third", count, 3));
+    k.t.ok(["kube", "down", &ok]);
+    // Past its backoffLimit: the Job fails, after 1 + backoffLimit tries in the one pod.
+    let f = k.file("bad.yaml", &job_on_failure("bad", "echo try; exit 3", 2));
+    let (code, err) = k.t.fails(["kube", "play", &f]);
+    assert_ne!(code, 0);
+    assert!(err.contains("backoffLimit"), "{err}");
+    let pods = k.pods();
+    assert_eq!(pods.len(), 1, "{pods:?}");
+    assert_eq!(pods[0].2, "Error", "{pods:?}");
+    assert_eq!(restarts(&k, &pods[0].0), 2);
+    assert_eq!(k.logs(&pods[0].0, "work"), "try\ntry\ntry\n");
+    k.t.ok(["kube", "down", &f]);
+    assert_eq!(k.t.ok(["pod", "ls", "-q"]), "");
+    assert_eq!(k.t.ok(["ps", "-a", "-q"]), "");
+}

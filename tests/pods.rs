@@ -264,3 +264,157 @@ fn pod_verbs_act_on_every_member() {
     t.ok(["pod", "rm", "w"]);
     assert_eq!(t.ok(["ps", "-a", "-q"]), "");
 }
+
+/// `RestartCount` and status of container `name`.
+fn restarts_and_status(t: &TestRoot, name: &str) -> (u64, String) {
+    let c = harness::inspect(t, name);
+    (
+        c["RestartCount"].as_u64().unwrap(),
+        c["State"]["Status"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[test]
+fn a_member_whose_check_fails_is_killed_or_stopped_as_health_on_failure_says() {
+    let t = busybox();
+    let _g = Pods { t: &t };
+    t.ok(["pod", "create", "--name", "h"]);
+    let check = [
+        "--health-cmd",
+        "test ! -e /tmp/sick",
+        "--health-interval",
+        "200ms",
+        "--health-retries",
+        "2",
+    ];
+    // Sick 1 s after each start: killed, and made again by its restart policy.
+    let mut run = vec![
+        "run",
+        "-d",
+        "--pod",
+        "h",
+        "--name",
+        "k",
+        "--restart",
+        "always",
+    ];
+    run.extend(check);
+    run.extend(["--health-on-failure", "kill", "busybox", "sh", "-c"]);
+    run.push("rm -f /tmp/sick; sleep 1; touch /tmp/sick; exec sleep 60");
+    t.ok(run);
+    // Stopped: its restart policy no longer applies.
+    let mut run = vec![
+        "run",
+        "-d",
+        "--pod",
+        "h",
+        "--name",
+        "s",
+        "--restart",
+        "always",
+    ];
+    run.extend(["--stop-timeout", "1"]);
+    run.extend(check);
+    run.extend(["--health-on-failure", "stop", "busybox", "sh", "-c"]);
+    run.push("touch /tmp/sick; exec sleep 60");
+    t.ok(run);
+    // The default does nothing but say it.
+    let mut run = vec!["run", "-d", "--pod", "h", "--name", "n"];
+    run.extend(check);
+    run.extend(["busybox", "sh", "-c", "touch /tmp/sick; exec sleep 60"]);
+    t.ok(run);
+    assert!(
+        eventually(20, || restarts_and_status(&t, "k").0 >= 2),
+        "{:?}",
+        restarts_and_status(&t, "k")
+    );
+    assert!(
+        eventually(10, || restarts_and_status(&t, "s").1 == "exited"),
+        "{:?}",
+        restarts_and_status(&t, "s")
+    );
+    assert_eq!(restarts_and_status(&t, "s").0, 0);
+    let n = harness::inspect(&t, "n");
+    assert_eq!(
+        n["State"]["Health"]["Status"], "unhealthy",
+        "{}",
+        n["State"]
+    );
+    assert_eq!(restarts_and_status(&t, "n"), (0, "running".into()));
+    // Bad values are refused by name, nothing made.
+    let (code, err) = t.fails([
+        "run",
+        "-d",
+        "--pod",
+        "h",
+        "--name",
+        "x",
+        "--health-cmd",
+        "true",
+        "--health-on-failure",
+        "reboot",
+        "busybox",
+        "true",
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--health-on-failure"), "{err}");
+    let (_, err) = t.fails([
+        "run",
+        "-d",
+        "--health-on-failure",
+        "kill",
+        "busybox",
+        "true",
+    ]);
+    assert!(err.contains("--health-on-failure"), "{err}");
+    assert!(!t.ok(["ps", "-a", "--format", "{{.Names}}"]).contains('x'));
+    t.ok(["pod", "rm", "-f", "h"]);
+    assert_eq!(t.ok(["ps", "-a", "-q"]), "");
+}
+
+#[test]
+fn a_pod_on_the_host_network_has_its_members_in_the_hosts_network_namespace() {
+    let t = busybox();
+    let _g = Pods { t: &t };
+    let (code, err) = t.fails([
+        "pod",
+        "create",
+        "--network",
+        "host",
+        "-p",
+        "8080",
+        "--name",
+        "x",
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--publish"), "{err}");
+    t.ok(["pod", "create", "--network", "host", "--name", "h"]);
+    for n in ["a", "b"] {
+        t.ok([
+            "run", "-d", "--pod", "h", "--name", n, "busybox", "sleep", "60",
+        ]);
+    }
+    let host = std::fs::read_link("/proc/self/ns/net")
+        .unwrap()
+        .display()
+        .to_string();
+    for n in ["a", "b"] {
+        let ns = t.ok(["exec", n, "readlink", "/proc/self/ns/net"]);
+        assert_eq!(ns.trim(), host, "{n}");
+    }
+    // IPC is still the pod's own, shared by both.
+    let ipc: Vec<String> = ["a", "b"]
+        .iter()
+        .map(|n| t.ok(["exec", n, "readlink", "/proc/self/ns/ipc"]))
+        .collect();
+    assert_eq!(ipc[0], ipc[1]);
+    assert_ne!(
+        ipc[0].trim(),
+        std::fs::read_link("/proc/self/ns/ipc")
+            .unwrap()
+            .display()
+            .to_string()
+    );
+    t.ok(["pod", "rm", "-f", "h"]);
+    assert_eq!(t.ok(["ps", "-a", "-q"]), "");
+}

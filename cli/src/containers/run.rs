@@ -213,6 +213,10 @@ pub struct CreateArgs {
     /// Time between running the check during the start period (ms|s|m|h), default 5s.
     #[arg(long, value_name = "DURATION")]
     health_start_interval: Option<String>,
+    /// What to do when the check turns unhealthy: none (the default), kill (the restart
+    /// policy then applies) or stop.
+    #[arg(long, value_name = "ACTION", value_parser = ["none", "kill", "stop"])]
+    health_on_failure: Option<String>,
     /// Disable any container-specified HEALTHCHECK.
     #[arg(long)]
     no_healthcheck: bool,
@@ -295,6 +299,8 @@ impl CreateArgs {
                 start_period: self.health_start_period.clone(),
                 start_interval: self.health_start_interval.clone(),
                 disable: self.no_healthcheck,
+                on_failure: self.health_on_failure.clone(),
+                ..Default::default()
             },
         }
     }

@@ -161,7 +161,8 @@ fn pod_json(p: &KubePod) -> Value {
             "podIP": p.pod.ip().map(|i| i.to_string()),
             "containerStatuses": p.members.iter().map(|c| json!({
                 "name": c.config.config.labels.get(super::pods::CONTAINER).cloned().unwrap_or_default(),
-                "ready": c.state.is_running(),
+                "ready": super::pods::container_ready(c),
+                "started": super::pods::container_started(c),
                 "restartCount": c.state.restart_count,
             })).collect::<Vec<_>>(),
         },

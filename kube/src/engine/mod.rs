@@ -98,6 +98,52 @@ fn service_names(s: &ServicePlan) -> [String; 3] {
     ]
 }
 
+/// What an ExternalName Service's name stands for here.
+enum External<'a> {
+    /// Pods: those of the Service it names, or the pod it names or whose address it is.
+    Pods(Vec<&'a KubePod>),
+    /// An address that is no pod's.
+    Address(String),
+    /// A name rbox doesn't know: outside names are neither looked up nor forwarded.
+    Unknown,
+}
+
+/// What the externalName `target` stands for among `services` and the pods `all`.
+fn external<'a>(target: &str, services: &[ServicePlan], all: &'a [KubePod]) -> External<'a> {
+    let t = target.trim_end_matches('.').to_ascii_lowercase();
+    if t.parse::<std::net::IpAddr>().is_ok() {
+        let pods: Vec<&KubePod> = all
+            .iter()
+            .filter(|p| p.pod.ip().map(|i| i.to_string()) == Some(t.clone()))
+            .collect();
+        return if pods.is_empty() {
+            External::Address(t)
+        } else {
+            External::Pods(pods)
+        };
+    }
+    let named = services
+        .iter()
+        .filter(|s| !matches!(s.kind, ServiceKind::ExternalName(_)))
+        .find(|s| service_names(s).contains(&t));
+    if let Some(s) = named {
+        return External::Pods(
+            all.iter()
+                .filter(|p| selected(&s.selector, &p.labels()))
+                .collect(),
+        );
+    }
+    let pods: Vec<&KubePod> = all
+        .iter()
+        .filter(|p| p.name() == t || p.pod.hostname == t)
+        .collect();
+    if pods.is_empty() {
+        External::Unknown
+    } else {
+        External::Pods(pods)
+    }
+}
+
 /// A node port in 30000–32767 that is neither `taken` nor bound on the host.
 fn free_node_port(taken: &[u16]) -> Result<u16> {
     for port in 30000..=32767u16 {
@@ -200,11 +246,25 @@ impl Engine {
         Ok(())
     }
 
-    /// The /etc/hosts entries (NAME:IP) of `services`: each name on its pods' addresses.
+    /// The /etc/hosts entries (NAME:IP) of `services`: each name on its pods' addresses
+    /// (an ExternalName's on those of what it names).
     fn service_hosts(&self, services: &[ServicePlan], all: &[KubePod]) -> Vec<String> {
         let mut out = Vec::new();
         for s in services {
-            if matches!(s.kind, ServiceKind::ExternalName(_)) {
+            if let ServiceKind::ExternalName(target) = &s.kind {
+                let ips: Vec<String> = match external(target, services, all) {
+                    External::Pods(pods) => pods
+                        .iter()
+                        .filter_map(|p| p.pod.ip().map(|i| i.to_string()))
+                        .collect(),
+                    External::Address(ip) => vec![ip],
+                    External::Unknown => Vec::new(),
+                };
+                for ip in ips {
+                    for n in service_names(s) {
+                        out.push(format!("{n}:{ip}"));
+                    }
+                }
                 continue;
             }
             for p in all.iter().filter(|p| selected(&s.selector, &p.labels())) {
@@ -249,11 +309,17 @@ impl Engine {
                 .unwrap_or_default();
             hosts.extend(svc.iter().cloned());
             rpod::set_extra_hosts(&self.containers, &p.pod, hosts)?;
-            // The Services' names on the network's resolver too.
+            // The Services' names on the network's resolver too; an ExternalName's on the
+            // pods of what it names.
             let aliases = services
                 .iter()
-                .filter(|s| !matches!(s.kind, ServiceKind::ExternalName(_)))
-                .filter(|s| selected(&s.selector, &p.labels()))
+                .filter(|s| match &s.kind {
+                    ServiceKind::ExternalName(target) => matches!(
+                        external(target, services, &all),
+                        External::Pods(pods) if pods.iter().any(|x| x.pod.id == p.pod.id)
+                    ),
+                    _ => selected(&s.selector, &p.labels()),
+                })
                 .flat_map(service_names)
                 .collect();
             rpod::set_aliases(&self.containers, &p.pod, aliases)?;
@@ -445,53 +511,11 @@ impl Engine {
     fn unsupported(w: &Workload) -> Vec<String> {
         let mut out = Vec::new();
         let p = &w.pod;
-        for (on, field, what) in [
-            (
-                p.host_network,
-                "hostNetwork",
-                "the pod is on the kube network",
-            ),
-            (
-                p.host_pid,
-                "hostPID",
-                "the pod's containers have PID namespaces of their own",
-            ),
-            (
-                p.host_ipc,
-                "hostIPC",
-                "the pod has an IPC namespace of its own",
-            ),
-            (
-                p.share_process_namespace,
-                "shareProcessNamespace",
-                "each container has a PID namespace of its own",
-            ),
-        ] {
-            if on {
-                out.push(format!("{field}: not supported: {what}"));
-            }
-        }
-        if p.dns
-            .as_ref()
-            .is_some_and(|d| !d.searches.is_empty() || !d.options.is_empty())
-        {
-            out.push("dnsConfig: searches and options are not applied (nameservers are)".into());
-        }
-        for c in &p.containers {
-            if c.startup.is_some() {
-                out.push(format!("container {}: startupProbe: not run", c.name));
-            }
-            match (&c.readiness, &c.liveness) {
-                (Some(_), Some(_)) => out.push(format!(
-                    "container {}: livenessProbe: not run (its readinessProbe is its health check)",
-                    c.name
-                )),
-                (None, Some(_)) => out.push(format!(
-                    "container {}: livenessProbe: run as its health check; a failing one does not restart it",
-                    c.name
-                )),
-                _ => {}
-            }
+        if p.share_process_namespace && !p.host_pid && p.containers.len() > 1 {
+            out.push(format!(
+                "shareProcessNamespace: the pod's PID namespace is its first container's ({}): when that one ends, the others end with it",
+                p.containers[0].name
+            ));
         }
         out
     }
@@ -511,12 +535,6 @@ impl Engine {
             if matches!(s.kind, ServiceKind::NodePort) {
                 (o.say)(&format!(
                     "warning: Service {}: type NodePort: each node port leads to one of its pods, not to each in turn",
-                    s.name
-                ));
-            }
-            if let ServiceKind::ExternalName(_) = s.kind {
-                (o.say)(&format!(
-                    "warning: Service {}: type ExternalName: the name is not resolved",
                     s.name
                 ));
             }
@@ -629,6 +647,7 @@ impl Engine {
             self.remove_pod(p)?;
         }
         self.refresh_hosts(&services)?;
+        self.say_external(&plan.services, &services, o);
         for w in rolls {
             names.extend(self.roll(w, &services)?);
         }
@@ -641,6 +660,27 @@ impl Engine {
             names.extend(self.run_job(w, &services)?);
         }
         Ok(names)
+    }
+
+    /// Warns of the ExternalName Services of `plan` whose name can't resolve as wanted here.
+    fn say_external(&self, plan: &[ServicePlan], services: &[ServicePlan], o: &PlayOptions) {
+        let all = self.kube_pods().unwrap_or_default();
+        for s in plan {
+            let ServiceKind::ExternalName(target) = &s.kind else {
+                continue;
+            };
+            match external(target, services, &all) {
+                External::Pods(_) => {}
+                External::Address(ip) => (o.say)(&format!(
+                    "warning: Service {}: type ExternalName: {ip} is no pod's address: the name is in the pods' /etc/hosts, not on the network's resolver",
+                    s.name
+                )),
+                External::Unknown => (o.say)(&format!(
+                    "warning: Service {}: type ExternalName: {target} is neither a Service, a pod nor an address here: the name is not resolved (no name is looked up outside)",
+                    s.name
+                )),
+            }
+        }
     }
 
     fn record_revision(&self, w: &Workload) -> Result<()> {
@@ -724,7 +764,9 @@ impl Engine {
                 names.push(p.name.clone());
                 let mut ok = true;
                 for c in rpod::members(&self.containers, &p.id)? {
-                    let code = rbox_runtime::lifecycle::wait(&self.containers, c.id())?;
+                    let (code, restarts) = self.wait_last_exit(c.id())?;
+                    // Under OnFailure each restart in place was a failure.
+                    failed += restarts;
                     ok &= code == 0;
                 }
                 if ok {
@@ -735,7 +777,7 @@ impl Engine {
             }
             if failed > job.backoff_limit {
                 return Err(EngineError::Failed(format!(
-                    "job {} failed: {failed} pods failed, more than its backoffLimit {}",
+                    "job {} failed: {failed} failures, more than its backoffLimit {}",
                     w.name, job.backoff_limit
                 )));
             }
@@ -747,6 +789,22 @@ impl Engine {
             }
         }
         Ok(names)
+    }
+
+    /// Waits for container `id`'s last exit (no restart to come: its monitor is gone);
+    /// returns its code and how many times it was restarted.
+    fn wait_last_exit(&self, id: &str) -> Result<(i32, u32)> {
+        loop {
+            let code = rbox_runtime::lifecycle::wait(&self.containers, id)?;
+            let c = rbox_runtime::lifecycle::reconcile(&self.containers, id)?;
+            let s = &c.state;
+            let monitor =
+                s.monitor_pid != 0 && rbox_runtime::process::alive(s.monitor_pid, s.monitor_start);
+            if !s.is_running() && !monitor {
+                return Ok((code, s.restart_count));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// `kube down`: removes the pods, Services and records of what the inputs make; their

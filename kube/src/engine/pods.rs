@@ -26,6 +26,8 @@ pub const NAMESPACE: &str = "io.rbox.kube.namespace";
 pub const CONTAINER: &str = "io.kubernetes.container.name";
 /// The container label with the pod name.
 pub const POD: &str = "io.kubernetes.pod.name";
+/// The container label of one whose health check is its readinessProbe.
+pub const READINESS: &str = "io.rbox.kube.readiness-probe";
 
 /// A pod that `kube play` made, with its containers.
 #[derive(Debug, Clone)]
@@ -58,19 +60,10 @@ impl KubePod {
             .collect()
     }
 
-    /// Containers ready (running, and healthy where a readiness check is set), of all.
+    /// Containers ready (running, started where a startupProbe is set, and healthy where a
+    /// readinessProbe is), of all.
     pub fn ready(&self) -> (usize, usize) {
-        let ready = self
-            .members
-            .iter()
-            .filter(|c| c.state.is_running())
-            .filter(|c| {
-                c.config.config.healthcheck.is_none()
-                    || c.state.health.as_ref().is_some_and(|h| {
-                        h.status == rbox_runtime::model::health::HealthStatus::Healthy
-                    })
-            })
-            .count();
+        let ready = self.members.iter().filter(|c| container_ready(c)).count();
         (ready, self.members.len())
     }
 
@@ -111,6 +104,36 @@ impl KubePod {
     }
 }
 
+/// Whether a member runs and its startupProbe, if it has one, has succeeded (Kubernetes'
+/// `started`).
+pub fn container_started(c: &Container) -> bool {
+    use rbox_runtime::model::health::HealthStatus;
+    if !c.state.is_running() {
+        return false;
+    }
+    let Some(check) = &c.config.config.healthcheck else {
+        return true;
+    };
+    let Some(h) = &c.state.health else {
+        return false;
+    };
+    // A startupProbe standing alone is the check itself, run until it succeeds.
+    h.started() && (!check.until_healthy || h.status == HealthStatus::Healthy)
+}
+
+/// Whether a member is ready as Kubernetes counts it: started, and healthy where its check
+/// is its readinessProbe.
+pub fn container_ready(c: &Container) -> bool {
+    use rbox_runtime::model::health::HealthStatus;
+    let readiness = c.config.config.labels.contains_key(READINESS);
+    container_started(c)
+        && (!readiness
+            || c.state
+                .health
+                .as_ref()
+                .is_some_and(|h| h.status == HealthStatus::Healthy))
+}
+
 /// A shell line that runs `argv` as it is.
 fn shell_line(argv: &[String]) -> String {
     argv.iter()
@@ -139,8 +162,35 @@ pub fn health(h: &HealthCheck) -> HealthFlags {
         timeout: Some(format!("{}s", h.timeout_seconds.max(1))),
         retries: Some(h.retries.max(1)),
         start_period: Some(format!("{}s", h.start_period_seconds)),
-        start_interval: None,
-        disable: false,
+        ..Default::default()
+    }
+}
+
+/// A container's probes as its checks. The readinessProbe is its health (READY counts it);
+/// the livenessProbe runs beside it, or is the check itself without a readinessProbe, and
+/// kills the container when it fails (its restartPolicy then applies, as the kubelet's);
+/// the startupProbe runs first and alone, the others only once it has succeeded, and kills
+/// the container past its failureThreshold.
+pub fn probes(c: &ContainerPlan) -> HealthFlags {
+    let kill = |h: &HealthCheck| HealthFlags {
+        on_failure: Some("kill".into()),
+        ..health(h)
+    };
+    let startup = |f: HealthFlags| HealthFlags {
+        startup: c.startup.as_ref().map(|s| Box::new(kill(s))),
+        ..f
+    };
+    match (&c.readiness, &c.liveness, &c.startup) {
+        (Some(r), l, _) => startup(HealthFlags {
+            liveness: l.as_ref().map(|l| Box::new(kill(l))),
+            ..health(r)
+        }),
+        (None, Some(l), _) => startup(kill(l)),
+        (None, None, Some(s)) => HealthFlags {
+            until_healthy: true,
+            ..kill(s)
+        },
+        (None, None, None) => HealthFlags::default(),
     }
 }
 
@@ -282,19 +332,21 @@ impl Engine {
             ],
             ..Default::default()
         };
-        o.restart = Some(
-            // A Job's failed pod is counted against its backoffLimit and made again, under
-            // OnFailure too (rather than restarted in place without a limit).
-            match (
-                init || w.kind == crate::plan::WorkloadKind::Job,
-                w.pod.restart_policy,
-            ) {
-                (true, _) | (_, RestartPolicy::Never) => "no",
-                (_, RestartPolicy::OnFailure) => "on-failure",
-                (_, RestartPolicy::Always) => "always",
+        let job = w.kind == crate::plan::WorkloadKind::Job;
+        o.restart = Some(match (init, w.pod.restart_policy) {
+            (true, _) | (_, RestartPolicy::Never) => "no".into(),
+            // A Job's container is restarted in place, its restarts counted against the
+            // backoffLimit (none left at 0: the failed pod fails the Job).
+            (_, RestartPolicy::OnFailure) if job => {
+                match w.job.as_ref().map_or(6, |j| j.backoff_limit) {
+                    0 => "no".into(),
+                    n => format!("on-failure:{n}"),
+                }
             }
-            .into(),
-        );
+            (_, RestartPolicy::OnFailure) => "on-failure".into(),
+            // Validation refuses Always for a Job.
+            (_, RestartPolicy::Always) => "always".into(),
+        });
         let r = &c.resources;
         if let Some(m) = r.memory_limit_bytes {
             o.memory = Some(m.to_string());
@@ -319,9 +371,28 @@ impl Engine {
         if s.allow_privilege_escalation == Some(false) {
             o.security_opts.push("no-new-privileges".into());
         }
+        // The host's namespaces: its network comes with its UTS namespace, as the kubelet
+        // has it (the pod's hostname is the node's).
+        let p = &w.pod;
+        let host = |on: bool| on.then(|| "host".to_owned());
+        o.uts = host(p.host_network);
+        o.ipc = host(p.host_ipc);
+        o.pid = host(p.host_pid);
+        if let Some(d) = &p.dns {
+            o.dns_search = d.searches.clone();
+            o.dns_options = d
+                .options
+                .iter()
+                .map(|x| match &x.value {
+                    Some(v) => format!("{}:{v}", x.name),
+                    None => x.name.clone(),
+                })
+                .collect();
+        }
         if !init {
-            if let Some(h) = c.readiness.as_ref().or(c.liveness.as_ref()) {
-                o.health = health(h);
+            o.health = probes(c);
+            if c.readiness.is_some() {
+                o.labels.push(format!("{READINESS}=true"));
             }
         }
         for m in &c.mounts {
@@ -375,9 +446,12 @@ impl Engine {
         labels.push(format!("{OWNER}={:?}/{}", w.kind, w.name));
         labels.push(format!("{HASH}={}", w.template_hash));
         labels.push(format!("{NAMESPACE}={}", w.namespace));
+        let host_net = w.pod.host_network;
+        // On the host's network a hostPort is the container's own port: nothing to publish.
         let publish = w
             .pod
             .published_ports()
+            .filter(|_| !host_net)
             .map(|p| {
                 let ip = p
                     .host_ip
@@ -416,10 +490,27 @@ impl Engine {
             &rpod::CreateOptions {
                 name: Some(name.to_owned()),
                 publish,
-                network: Some(self.network.clone()),
-                share: Some("net,ipc,uts".into()),
+                network: Some(if host_net {
+                    "host".into()
+                } else {
+                    self.network.clone()
+                }),
+                share: Some(
+                    ["net"]
+                        .into_iter()
+                        .chain((!w.pod.host_ipc).then_some("ipc"))
+                        .chain((!host_net).then_some("uts"))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ),
                 labels,
-                hostname: Some(w.pod.hostname.clone().unwrap_or_else(|| name.to_owned())),
+                hostname: Some(match (&w.pod.hostname, host_net) {
+                    (_, true) => nix::unistd::gethostname()
+                        .map(|h| h.to_string_lossy().into_owned())
+                        .unwrap_or_else(|_| name.to_owned()),
+                    (Some(h), false) => h.clone(),
+                    (None, false) => name.to_owned(),
+                }),
                 add_hosts,
                 dns,
                 ip: None,
@@ -450,12 +541,22 @@ impl Engine {
             }
         }
         // The containers are made side by side, then started together.
-        let options = w
+        let mut options = w
             .pod
             .containers
             .iter()
             .map(|c| self.container_options(w, c, pod, &vols, false))
             .collect::<Result<Vec<_>>>()?;
+        if w.pod.share_process_namespace && !w.pod.host_pid && options.len() > 1 {
+            // One PID namespace: the first container's, which starts first; the others join
+            // it as they are made.
+            let first = options.remove(0);
+            let made = rbox_runtime::create::create(&self.images, &self.containers, &first)?;
+            rpod::start(&self.containers, pod)?;
+            for o in &mut options {
+                o.pid = Some(format!("container:{}", made.id));
+            }
+        }
         let made: Vec<rbox_runtime::Result<_>> = std::thread::scope(|s| {
             let hs: Vec<_> = options
                 .iter()

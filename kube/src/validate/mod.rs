@@ -390,6 +390,18 @@ spec:
     }
 
     #[test]
+    fn a_host_network_pod_publishes_its_own_ports() {
+        let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  hostNetwork: true\n  containers:\n  - name: c\n    image: busybox\n    ports: [{containerPort: 80, hostPort: 8080}, {containerPort: 81, hostPort: 81}]\n";
+        let found = problems(text);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains("spec.containers[0].ports[0].hostPort: must match containerPort"),
+            "{found:?}"
+        );
+        assert!(problems(&text.replace("hostNetwork: true", "hostNetwork: false")).is_empty());
+    }
+
+    #[test]
     fn services_and_secrets() {
         let text = "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  ports: [{port: 80}, {port: 443, nodePort: 30443}]\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {password: '!!'}\n";
         assert_eq!(

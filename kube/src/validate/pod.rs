@@ -105,6 +105,17 @@ impl Checker<'_> {
                 );
             }
             self.container(c, &f, &volumes, list == "initContainers");
+            // On the host's network a container's port is the host's.
+            if spec.host_network == Some(true) {
+                for (j, p) in c.ports.iter().enumerate() {
+                    if p.host_port.is_some_and(|h| h != p.container_port) {
+                        self.bad(
+                            &format!("{f}.ports[{j}].hostPort"),
+                            "must match containerPort when hostNetwork is true",
+                        );
+                    }
+                }
+            }
         }
     }
 

@@ -121,7 +121,8 @@ pub fn pin(containers: &Containers, pods: &Pods, pod: &PodConfig) -> Result<()> 
             &ns_path(pods, &pod.id, "uts"),
         )?;
         let mut ports = Vec::new();
-        if pod.shares("net") {
+        // On the host's network, its members join the host's namespace: nothing to pin.
+        if pod.shares("net") && !on_host_network(pod) {
             if pod.networks.is_empty() {
                 // `--network none`: loopback only.
                 let path = ns_path(pods, &pod.id, "net");
@@ -192,8 +193,14 @@ pub fn unpin(containers: &Containers, pods: &Pods, pod: &PodConfig) {
     undo(containers, pods, pod, &published);
 }
 
+/// Whether the pod's network is the host's (`--network host`).
+pub fn on_host_network(pod: &PodConfig) -> bool {
+    pod.network == "host"
+}
+
 /// The namespaces a member of pod `id` joins, as (OCI type, path), pinning them first
 /// (called by the member's monitor, which also makes sure the network's resolver runs).
+/// A pod on the host's network has its members join the monitor's own, the host's.
 pub fn joined(containers: &Containers, id: &str) -> Result<Vec<(&'static str, PathBuf)>> {
     let pods = Pods::open(containers)?;
     let pod = pods
@@ -203,7 +210,10 @@ pub fn joined(containers: &Containers, id: &str) -> Result<Vec<(&'static str, Pa
     ensure_resolvers(containers, &pods.load(id)?);
     let mut out = Vec::new();
     for (ns, oci) in [("net", "network"), ("ipc", "ipc"), ("uts", "uts")] {
-        if pod.shares(ns) {
+        if ns == "net" && pod.shares(ns) && on_host_network(&pod) {
+            let own = PathBuf::from(format!("/proc/{}/ns/net", std::process::id()));
+            out.push((oci, own));
+        } else if pod.shares(ns) {
             out.push((oci, ns_path(&pods, id, ns)));
         }
     }

@@ -34,6 +34,59 @@ pub struct HealthConfig {
     pub start_period: Duration,
     /// Between probes during the start period.
     pub start_interval: Duration,
+    /// What the monitor does when this check turns unhealthy.
+    #[serde(default, skip_serializing_if = "OnFailure::is_none")]
+    pub on_failure: OnFailure,
+    /// Probes only until the first success, then no more (a startup check standing alone).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub until_healthy: bool,
+    /// A check run first and alone: the others begin once it has succeeded, and it is not
+    /// run again in that run; its own `retries` failures are acted on by its `on_failure`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup: Option<Box<HealthConfig>>,
+    /// A check run beside this one, with a streak of its own, acted on by its own
+    /// `on_failure`; the container's health status stays this one's (a liveness check
+    /// next to a readiness check).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liveness: Option<Box<HealthConfig>>,
+}
+
+/// What the monitor does when a check turns unhealthy (`--health-on-failure`, Podman's
+/// flag).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnFailure {
+    /// Nothing: the status says it.
+    #[default]
+    None,
+    /// SIGKILL to the container's process; its restart policy then applies as to any exit.
+    Kill,
+    /// Stopped as `rbox stop` does (its stop signal, SIGKILL after its stop timeout); its
+    /// restart policy no longer applies.
+    Stop,
+}
+
+impl OnFailure {
+    pub fn is_none(&self) -> bool {
+        *self == OnFailure::None
+    }
+
+    /// `--health-on-failure`'s value.
+    pub fn parse(s: &str) -> Result<OnFailure> {
+        match s {
+            "none" => Ok(OnFailure::None),
+            "kill" => Ok(OnFailure::Kill),
+            "stop" => Ok(OnFailure::Stop),
+            "restart" => Err(Error::InvalidOption {
+                flag: "--health-on-failure".into(),
+                reason: "restart is not supported: kill, with --restart on-failure or always, restarts it".into(),
+            }),
+            _ => Err(Error::InvalidOption {
+                flag: "--health-on-failure".into(),
+                reason: format!("{s:?} is none of none, kill, stop"),
+            }),
+        }
+    }
 }
 
 /// `--health-*` and `--no-healthcheck` as given.
@@ -53,6 +106,14 @@ pub struct HealthFlags {
     pub start_interval: Option<String>,
     /// `--no-healthcheck`.
     pub disable: bool,
+    /// `--health-on-failure`: none (the default), kill or stop.
+    pub on_failure: Option<String>,
+    /// Probe only until the first success ([`HealthConfig::until_healthy`]).
+    pub until_healthy: bool,
+    /// A startup check before the others ([`HealthConfig::startup`]); its `cmd` is needed.
+    pub startup: Option<Box<HealthFlags>>,
+    /// A liveness check beside the check ([`HealthConfig::liveness`]); its `cmd` is needed.
+    pub liveness: Option<Box<HealthFlags>>,
 }
 
 impl HealthFlags {
@@ -63,6 +124,7 @@ impl HealthFlags {
             (self.retries.is_some(), "--health-retries"),
             (self.start_period.is_some(), "--health-start-period"),
             (self.start_interval.is_some(), "--health-start-interval"),
+            (self.on_failure.is_some(), "--health-on-failure"),
         ]
         .into_iter()
         .find_map(|(set, flag)| set.then_some(flag))
@@ -90,6 +152,40 @@ fn duration_flag(v: &Option<String>, flag: &str) -> Result<Option<Duration>> {
 /// field as Docker merges them; `None` with `--no-healthcheck`, or when neither has one.
 /// Tuning flags without a command to tune are refused.
 pub fn resolve(
+    image: Option<&rbox_image::config::Healthcheck>,
+    flags: &HealthFlags,
+) -> Result<Option<HealthConfig>> {
+    let Some(mut check) = resolve_one(image, flags)? else {
+        if flags.startup.is_some() || flags.liveness.is_some() {
+            return Err(Error::InvalidOption {
+                flag: "--health-cmd".into(),
+                reason: "a startup or liveness check needs a health check beside it".into(),
+            });
+        }
+        return Ok(None);
+    };
+    let sub = |f: &HealthFlags, what: &str| -> Result<Box<HealthConfig>> {
+        if f.cmd.is_none() || f.startup.is_some() || f.liveness.is_some() {
+            return Err(Error::InvalidOption {
+                flag: "--health-cmd".into(),
+                reason: format!(
+                    "the {what} check needs a command of its own, and no checks inside it"
+                ),
+            });
+        }
+        Ok(Box::new(resolve_one(None, f)?.expect("a command is given")))
+    };
+    if let Some(f) = &flags.startup {
+        check.startup = Some(sub(f, "startup")?);
+    }
+    if let Some(f) = &flags.liveness {
+        check.liveness = Some(sub(f, "liveness")?);
+    }
+    Ok(Some(check))
+}
+
+/// One check of [`resolve`], without the checks beside it.
+fn resolve_one(
     image: Option<&rbox_image::config::Healthcheck>,
     flags: &HealthFlags,
 ) -> Result<Option<HealthConfig>> {
@@ -162,6 +258,13 @@ pub fn resolve(
         start_interval: duration_flag(&flags.start_interval, "--health-start-interval")?
             .or_else(|| from_image(|h| h.start_interval))
             .unwrap_or(DEFAULT_START_INTERVAL),
+        on_failure: match &flags.on_failure {
+            Some(s) => OnFailure::parse(s)?,
+            None => OnFailure::None,
+        },
+        until_healthy: flags.until_healthy,
+        startup: None,
+        liveness: None,
     }))
 }
 
@@ -240,6 +343,13 @@ pub struct Health {
     pub failing_streak: u32,
     /// The last [`MAX_LOG_ENTRIES`] results, oldest first.
     pub log: Vec<HealthResult>,
+    /// The startup check's own health, for a container with one: until it is healthy, no
+    /// other check runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup: Option<Box<Health>>,
+    /// The liveness check's own health, for a container with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liveness: Option<Box<Health>>,
 }
 
 impl Default for Health {
@@ -248,11 +358,20 @@ impl Default for Health {
             status: HealthStatus::Starting,
             failing_streak: 0,
             log: Vec::new(),
+            startup: None,
+            liveness: None,
         }
     }
 }
 
 impl Health {
+    /// Whether its startup check, if it has one, has succeeded.
+    pub fn started(&self) -> bool {
+        self.startup
+            .as_ref()
+            .is_none_or(|s| s.status == HealthStatus::Healthy)
+    }
+
     /// Docker's rule for a probe's result: a success makes it healthy and ends the streak;
     /// a failure adds to the streak, unless it came within the start period while still
     /// starting, and `retries` failures in a row make it unhealthy. Returns whether the

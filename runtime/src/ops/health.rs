@@ -10,16 +10,29 @@ use crate::model::health::HealthStatus;
 use crate::ops::exec::{exec, ExecOptions};
 use crate::store::containers::Containers;
 
-/// The probe of container `id`: its check run once; returns the check's exit code (125
-/// when it could not run, with the reason on stderr, which the check's output is too).
-/// The calling process must run from a sealed copy of rbox and be single-threaded.
+/// The probe of container `id`: its check run once (the startup or liveness check when
+/// the monitor's `RBOX_PROBE_CHECK` names one); returns the check's exit code (125 when it
+/// could not run, with the reason on stderr, which the check's output is too). The calling
+/// process must run from a sealed copy of rbox and be single-threaded.
 pub fn probe_main(containers: &Containers, id: &str) -> i32 {
     let run = || -> Result<i32> {
         let c = containers.load(id)?;
-        let Some(check) = &c.config.config.healthcheck else {
+        let which = std::env::var(crate::supervise::health::CHECK_ENV).ok();
+        let check = c
+            .config
+            .config
+            .healthcheck
+            .as_ref()
+            .and_then(|h| match which.as_deref() {
+                Some("startup") => h.startup.as_deref(),
+                Some("liveness") => h.liveness.as_deref(),
+                _ => Some(h),
+            });
+        let Some(check) = check else {
             return Err(Error::Conflict(format!(
-                "container {} has no health check",
-                c.config.name
+                "container {} has no {}health check",
+                c.config.name,
+                which.map(|w| format!("{w} ")).unwrap_or_default()
             )));
         };
         exec(

@@ -18,7 +18,8 @@ pub struct CreateOptions {
     pub name: Option<String>,
     /// `-p`.
     pub publish: Vec<String>,
-    /// `--network` (the default network when absent).
+    /// `--network` (the default network when absent; `host`: the host's network namespace,
+    /// nothing pinned for it).
     pub network: Option<String>,
     /// `--share` (`net,ipc,uts` when absent).
     pub share: Option<String>,
@@ -87,20 +88,22 @@ pub fn create(containers: &Containers, o: &CreateOptions) -> Result<PodConfig> {
         .network
         .clone()
         .unwrap_or_else(|| rbox_network::store::DEFAULT_NETWORK.into());
-    if network == "host" || network.starts_with("container:") || network.starts_with("pod:") {
+    if network.starts_with("container:") || network.starts_with("pod:") {
         return Err(invalid(
             "--network",
-            format!("{network:?}: a pod takes a network's name or none"),
+            format!("{network:?}: a pod takes a network's name, host or none"),
         ));
     }
     let mut ports = Vec::new();
     for p in &o.publish {
         ports.extend(rbox_network::ports::parse_publish(p)?);
     }
-    if !ports.is_empty() && (network == "none" || !share.iter().any(|s| s == "net")) {
+    if !ports.is_empty()
+        && (network == "none" || network == "host" || !share.iter().any(|s| s == "net"))
+    {
         return Err(invalid(
             "--publish",
-            "published ports need a pod network: a network other than none, and net shared",
+            "published ports need a pod network: a network other than none or host, and net shared",
         ));
     }
     drop(rbox_network::ports::reserve(&ports)?);
@@ -124,7 +127,7 @@ pub fn create(containers: &Containers, o: &CreateOptions) -> Result<PodConfig> {
         let (k, v) = l.split_once('=').unwrap_or((l, ""));
         labels.insert(k.to_owned(), v.to_owned());
     }
-    let networks = if network == "none" || !share.iter().any(|s| s == "net") {
+    let networks = if network == "none" || network == "host" || !share.iter().any(|s| s == "net") {
         Vec::new()
     } else {
         crate::host::net::join(containers, &id, &network, o.ip.as_deref(), &[])?
@@ -261,12 +264,25 @@ fn each(members: &[Container], f: impl Fn(&Container) -> Result<()> + Sync) -> R
     first.map_or(Ok(()), Err)
 }
 
-/// Pins the pod's namespaces and starts its members that don't run.
+/// Members that join another container's PID or IPC namespace (`--pid container:X`), and
+/// the others.
+fn joiners_and_others(members: Vec<Container>) -> (Vec<Container>, Vec<Container>) {
+    members.into_iter().partition(|c| {
+        let h = &c.config.host;
+        [&h.pid_mode, &h.ipc_mode]
+            .iter()
+            .any(|m| m.starts_with("container:"))
+    })
+}
+
+/// Pins the pod's namespaces and starts its members that don't run: those that join
+/// another member's namespace after the others.
 pub fn start(containers: &Containers, pod: &PodConfig) -> Result<()> {
     let pods = Pods::open(containers)?;
     crate::host::pod::pin(containers, &pods, pod)?;
-    let m = members(containers, &pod.id)?;
-    each(&m, |c| run::start_detached(containers, c.id()))
+    let (joiners, others) = joiners_and_others(members(containers, &pod.id)?);
+    each(&others, |c| run::start_detached(containers, c.id()))?;
+    each(&joiners, |c| run::start_detached(containers, c.id()))
 }
 
 /// Stops the members, then unpins the pod's namespaces.
@@ -344,7 +360,14 @@ pub fn remove(containers: &Containers, pod: &PodConfig, force: bool) -> Result<(
             )));
         }
     }
-    each(&m, |c| lifecycle::remove(containers, c.id(), true, true))?;
+    // Those that joined another member's namespace go first.
+    let (joiners, others) = joiners_and_others(m);
+    each(&joiners, |c| {
+        lifecycle::remove(containers, c.id(), true, true)
+    })?;
+    each(&others, |c| {
+        lifecycle::remove(containers, c.id(), true, true)
+    })?;
     let pods = Pods::open(containers)?;
     crate::host::pod::unpin(containers, &pods, pod);
     give_back(containers, pod);
@@ -359,6 +382,9 @@ pub fn inspect(containers: &Containers, pod: &PodConfig) -> Result<serde_json::V
     let mut ns = serde_json::Map::new();
     if pinned.is_some() {
         for s in &pod.share {
+            if s == "net" && crate::host::pod::on_host_network(pod) {
+                continue;
+            }
             ns.insert(
                 s.clone(),
                 crate::host::pod::ns_path(&pods, &pod.id, s)
