@@ -52,7 +52,8 @@ pub struct CreateArgs {
     /// Publish a port of the pod (HOST:CONTAINER[/PROTO]).
     #[arg(short, long)]
     publish: Vec<String>,
-    /// The pod's network: a network's name (bridge by default) or none.
+    /// The pod's network: a network's name (bridge by default), none, or host (the host's
+    /// network and UTS namespaces, no published ports).
     #[arg(long, alias = "net")]
     network: Option<String>,
     /// The namespaces shared: a comma list of net, ipc, uts.
