@@ -1367,3 +1367,80 @@ fn a_job_under_on_failure_restarts_its_container_in_place_up_to_its_backoff_limi
     assert_eq!(k.t.ok(["pod", "ls", "-q"]), "");
     assert_eq!(k.t.ok(["ps", "-a", "-q"]), "");
 }
+
+#[test]
+fn a_node_port_spreads_connections_over_every_pod_of_its_service() {
+    let k = Kube::new();
+    let node_port = free_port();
+    let yaml = |n: u32| {
+        format!(
+            r#"
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: spread
+spec:
+  replicas: {n}
+  selector:
+    matchLabels:
+      app: spread
+  template:
+    metadata:
+      labels:
+        app: spread
+    spec:
+      containers:
+      - name: web
+        image: busybox
+        command: ["sh", "-c", "mkdir -p /www; hostname > /www/index.html; exec httpd -f -p 8080 -h /www"]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: spread
+spec:
+  type: NodePort
+  selector:
+    app: spread
+  ports:
+  - port: 80
+    targetPort: 8080
+    nodePort: {node_port}
+"#
+        )
+    };
+    // Which pods answer on the node port, over enough new connections to see each.
+    let answering = || {
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..12 {
+            if let Some(body) = http_get(node_port) {
+                if let Some(name) = body.lines().last() {
+                    seen.insert(name.trim().to_string());
+                }
+            }
+        }
+        seen
+    };
+    let names = |k: &Kube| -> std::collections::BTreeSet<String> {
+        k.pods().into_iter().map(|p| p.0).collect()
+    };
+    k.play("spread.yaml", &yaml(3));
+    let pods = names(&k);
+    assert_eq!(pods.len(), 3, "{pods:?}");
+    assert!(
+        eventually(10, || answering() == pods),
+        "answering {:?}, pods {pods:?}",
+        answering()
+    );
+    k.play("spread.yaml", &yaml(2));
+    let pods = names(&k);
+    assert_eq!(pods.len(), 2, "{pods:?}");
+    assert!(
+        eventually(10, || answering() == pods),
+        "answering {:?}, pods {pods:?}",
+        answering()
+    );
+    let f = k.file("spread.yaml", &yaml(2));
+    k.t.ok(["kube", "down", &f]);
+    assert!(http_get(node_port).is_none());
+}

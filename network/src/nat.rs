@@ -65,9 +65,13 @@ table ip {t} {{
   map tcp_ip {{ type ipv4_addr . inet_service : ipv4_addr . inet_service; }}
   map udp_any {{ type inet_service : ipv4_addr . inet_service; }}
   map udp_ip {{ type ipv4_addr . inet_service : ipv4_addr . inet_service; }}
+  map tcp_spread {{ type inet_service : verdict; }}
+  map udp_spread {{ type inet_service : verdict; }}
   chain prerouting {{ type nat hook prerouting priority dstnat; policy accept; fib daddr type local jump publish; }}
   chain output {{ type nat hook output priority -100; policy accept; fib daddr type local jump publish; }}
   chain publish {{
+    tcp dport vmap @tcp_spread
+    udp dport vmap @udp_spread
     meta l4proto tcp dnat ip to ip daddr . tcp dport map @tcp_ip
     meta l4proto tcp dnat ip to tcp dport map @tcp_any
     meta l4proto udp dnat ip to ip daddr . udp dport map @udp_ip
@@ -193,6 +197,74 @@ pub fn publish(net: &Network, ip: Ipv4Addr, ports: &[PortMapping]) -> Result<()>
     nft(&port_script(net, "add", ip, ports))
 }
 
+/// A port published on every host address and spread over several endpoints in turn (a
+/// new connection goes to the next), as a Kubernetes NodePort Service's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spread {
+    /// `tcp` or `udp`.
+    pub protocol: String,
+    /// The host's port.
+    pub host_port: u16,
+    /// The endpoints: address and port.
+    pub targets: Vec<(Ipv4Addr, u16)>,
+}
+
+fn spread_chain(protocol: &str, host_port: u16) -> String {
+    format!("spread-{protocol}-{host_port}")
+}
+
+/// Sends new connections to `s.host_port` to each of its targets in turn, replacing what
+/// the port led to before; no targets: [`unspread`].
+pub fn spread(net: &Network, s: &Spread) -> Result<()> {
+    if !matches!(s.protocol.as_str(), "tcp" | "udp") {
+        return Err(Error::InvalidPort(format!(
+            "protocol {:?}: tcp or udp expected",
+            s.protocol
+        )));
+    }
+    if s.targets.is_empty() {
+        unspread(net, &s.protocol, s.host_port);
+        return Ok(());
+    }
+    nft(&spread_script(net, s))
+}
+
+/// The script of [`spread`]: the port's own chain made (or emptied) and given the rule
+/// that picks the next target, and the port sent to that chain; one transaction.
+fn spread_script(net: &Network, s: &Spread) -> String {
+    let (t, p) = (table(net), &s.protocol);
+    let chain = spread_chain(p, s.host_port);
+    let map: Vec<String> = s
+        .targets
+        .iter()
+        .enumerate()
+        .map(|(i, (ip, port))| format!("{i} : {ip} . {port}"))
+        .collect();
+    format!(
+        "add chain ip {t} {chain}\n\
+         flush chain ip {t} {chain}\n\
+         add rule ip {t} {chain} meta l4proto {p} dnat ip to numgen inc mod {} map {{ {} }}\n\
+         add element ip {t} {p}_spread {{ {} : goto {chain} }}\n",
+        s.targets.len(),
+        map.join(", "),
+        s.host_port
+    )
+}
+
+/// Stops spreading `host_port`; what isn't there is not an error.
+pub fn unspread(net: &Network, protocol: &str, host_port: u16) {
+    let t = table(net);
+    let _ = nft(&format!(
+        "delete element ip {t} {protocol}_spread {{ {host_port} }}
+"
+    ));
+    let _ = nft(&format!(
+        "delete chain ip {t} {}
+",
+        spread_chain(protocol, host_port)
+    ));
+}
+
 /// Stops sending the ports to `ip`; what isn't there is not an error (each element is its
 /// own transaction, so one already gone doesn't keep the others).
 pub fn unpublish(net: &Network, ip: Ipv4Addr, ports: &[PortMapping]) {
@@ -217,6 +289,32 @@ mod tests {
             internal,
             labels: Default::default(),
         }
+    }
+
+    #[test]
+    fn a_spread_port_goes_to_each_target_in_turn_and_nft_takes_it() {
+        let n = net(false);
+        let s = Spread {
+            protocol: "tcp".into(),
+            host_port: 30080,
+            targets: vec![
+                ("10.99.0.2".parse().unwrap(), 8080),
+                ("10.99.0.3".parse().unwrap(), 8081),
+            ],
+        };
+        let script = spread_script(&n, &s);
+        assert!(
+            script.contains(
+                "dnat ip to numgen inc mod 2 map { 0 : 10.99.0.2 . 8080, 1 : 10.99.0.3 . 8081 }"
+            ),
+            "{script}"
+        );
+        assert!(
+            script
+                .contains("add element ip rbox-rbt0 tcp_spread { 30080 : goto spread-tcp-30080 }"),
+            "{script}"
+        );
+        nft_accepts(&format!("{}{script}", ruleset(&n)));
     }
 
     /// The file `golden/NAME` (written anew with RBOX_BLESS=1).

@@ -327,9 +327,9 @@ impl Engine {
         self.sync_node_ports(services, &all)
     }
 
-    /// Publishes each NodePort Service's ports on the host, to the first of its pods that
-    /// has an address (one pod: a port leads to one address); what no longer stands is
-    /// unpublished.
+    /// Publishes each NodePort Service's ports on the host, each spread over the Service's
+    /// pods that have an address (a new connection goes to the next pod); what no longer
+    /// stands is unpublished.
     fn sync_node_ports(&self, services: &[ServicePlan], all: &[KubePod]) -> Result<()> {
         let nets = rbox_network::Networks::open(&self.root);
         let recorded = self.state.all_node_ports();
@@ -337,46 +337,61 @@ impl Engine {
             .iter()
             .flat_map(|(_, n)| n.ports.iter().map(|p| p.host_port))
             .collect();
+        let unpublish = |n: &state::NodePorts, keep: &[state::NodePort]| {
+            if let Ok(net) = nets.get(&n.network) {
+                for p in n.ports.iter().filter(|p| {
+                    !keep
+                        .iter()
+                        .any(|k| k.protocol == p.protocol && k.host_port == p.host_port)
+                }) {
+                    rbox_network::nat::unspread(&net, &p.protocol, p.host_port);
+                }
+            }
+        };
         for s in services.iter().filter(|s| s.kind == ServiceKind::NodePort) {
             let before = self.state.node_ports(&s.name);
-            let target = all
+            let pods: Vec<&KubePod> = all
                 .iter()
-                .filter(|p| selected(&s.selector, &p.labels()))
-                .find(|p| p.pod.ip().is_some());
-            let now = match target {
+                .filter(|p| selected(&s.selector, &p.labels()) && p.pod.ip().is_some())
+                .collect();
+            let now = match pods.first() {
                 None => None,
-                Some(p) => {
-                    let workload = p.owner().split_once('/').map_or("", |(_, n)| n);
+                Some(first) => {
                     let mut ports = Vec::new();
-                    for sp in &s.ports {
-                        let container_port = sp
-                            .targets
+                    for (i, sp) in s.ports.iter().enumerate() {
+                        let protocol = sp.protocol.as_lower().to_owned();
+                        let mut targets: Vec<(std::net::Ipv4Addr, u16)> = pods
                             .iter()
-                            .find(|t| t.workload == workload)
-                            .map(|t| t.container_port)
-                            .unwrap_or(sp.port);
-                        let host_port = match sp.node_port.or_else(|| {
-                            before.as_ref().and_then(|b| {
-                                b.ports
+                            .map(|p| {
+                                let workload = p.owner().split_once('/').map_or("", |(_, n)| n);
+                                let port = sp
+                                    .targets
                                     .iter()
-                                    .find(|m| m.container_port == container_port)
-                                    .map(|m| m.host_port)
+                                    .find(|t| t.workload == workload)
+                                    .map(|t| t.container_port)
+                                    .unwrap_or(sp.port);
+                                (p.pod.ip().expect("filtered above"), port)
                             })
-                        }) {
+                            .collect();
+                        targets.sort();
+                        let earlier = before
+                            .as_ref()
+                            .and_then(|b| b.ports.get(i))
+                            .filter(|b| b.protocol == protocol)
+                            .map(|b| b.host_port);
+                        let host_port = match sp.node_port.or(earlier) {
                             Some(n) => n,
                             None => free_node_port(&taken)?,
                         };
                         taken.push(host_port);
-                        ports.push(rbox_network::PortMapping {
-                            host_ip: None,
+                        ports.push(state::NodePort {
+                            protocol,
                             host_port,
-                            container_port,
-                            protocol: sp.protocol.as_lower().into(),
+                            targets,
                         });
                     }
                     Some(state::NodePorts {
-                        network: p.pod.network.clone(),
-                        ip: p.pod.ip().expect("an address"),
+                        network: first.pod.network.clone(),
                         ports,
                     })
                 }
@@ -385,14 +400,25 @@ impl Engine {
                 continue;
             }
             if let Some(b) = &before {
-                if let Ok(net) = nets.get(&b.network) {
-                    rbox_network::nat::unpublish(&net, b.ip, &b.ports);
-                }
+                let keep = match &now {
+                    Some(n) if n.network == b.network => n.ports.as_slice(),
+                    _ => &[],
+                };
+                unpublish(b, keep);
             }
             if let Some(n) = &now {
                 let net = nets.get(&n.network)?;
                 nets.ensure_up(&net)?;
-                rbox_network::nat::publish(&net, n.ip, &n.ports)?;
+                for p in &n.ports {
+                    rbox_network::nat::spread(
+                        &net,
+                        &rbox_network::nat::Spread {
+                            protocol: p.protocol.clone(),
+                            host_port: p.host_port,
+                            targets: p.targets.clone(),
+                        },
+                    )?;
+                }
             }
             self.state
                 .save_node_ports(&s.name, now.as_ref())
@@ -403,9 +429,7 @@ impl Engine {
                 .iter()
                 .any(|s| s.name == name && s.kind == ServiceKind::NodePort);
             if !stands {
-                if let Ok(net) = nets.get(&n.network) {
-                    rbox_network::nat::unpublish(&net, n.ip, &n.ports);
-                }
+                unpublish(&n, &[]);
                 let _ = self.state.save_node_ports(&name, None);
             }
         }
@@ -531,14 +555,6 @@ impl Engine {
         }
         self.ensure_network(o.network.as_deref())?;
         self.check_images(plan, o)?;
-        for s in &plan.services {
-            if matches!(s.kind, ServiceKind::NodePort) {
-                (o.say)(&format!(
-                    "warning: Service {}: type NodePort: each node port leads to one of its pods, not to each in turn",
-                    s.name
-                ));
-            }
-        }
         let mut existing = self.kube_pods()?;
         if o.replace {
             for w in &plan.workloads {

@@ -27,12 +27,20 @@ fn write<T: Serialize>(p: &Path, v: &T) -> std::io::Result<()> {
     std::fs::rename(tmp, p)
 }
 
-/// A NodePort Service's ports as published: on the host, to one pod's address.
+/// A NodePort Service's ports as published: on every host address, each spread over the
+/// Service's pods.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NodePorts {
     pub network: String,
-    pub ip: std::net::Ipv4Addr,
-    pub ports: Vec<rbox_network::PortMapping>,
+    pub ports: Vec<NodePort>,
+}
+
+/// One port of a NodePort Service: the host's port and the pods' addresses and ports.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NodePort {
+    pub protocol: String,
+    pub host_port: u16,
+    pub targets: Vec<(std::net::Ipv4Addr, u16)>,
 }
 
 /// `Deployment/web` as a file name.
