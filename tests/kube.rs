@@ -1207,6 +1207,43 @@ spec:
 #[test]
 fn an_external_name_service_resolves_as_the_name_it_stands_for() {
     let k = Kube::new();
+    // The resolver's upstream: a server of the test's own on loopback that knows one
+    // outside name (192.0.2.7, a documentation address nothing is sent to).
+    let upstream = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let at = upstream.local_addr().unwrap();
+    upstream
+        .set_read_timeout(Some(std::time::Duration::from_millis(200)))
+        .unwrap();
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let server = {
+        let (asked, stop) = (asked.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let Ok((n, from)) = upstream.recv_from(&mut buf) else {
+                    continue;
+                };
+                let Some(q) = rbox_network::dns::codec::parse(&buf[..n]) else {
+                    continue;
+                };
+                asked.lock().unwrap().push(q.name.clone());
+                let ips: &[std::net::Ipv4Addr] = if q.name == "db.example.com" {
+                    &[std::net::Ipv4Addr::new(192, 0, 2, 7)]
+                } else {
+                    &[]
+                };
+                let rcode = if ips.is_empty() { 3 } else { 0 };
+                let a = rbox_network::dns::codec::answer(&q, rcode, ips, 30);
+                let _ = upstream.send_to(&a, from);
+            }
+        })
+    };
+    std::fs::write(
+        k.t.path().join("defaults.json"),
+        format!(r#"{{"dns-forward": ["{at}"]}}"#),
+    )
+    .unwrap();
     let pods = |extra: &str| {
         format!(
             r#"
@@ -1317,12 +1354,19 @@ spec:
     let f = k.file("ext.yaml", &pods(&extra));
     let out = k.t.run(["kube", "play", &f]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("Service outside") && out.stderr.contains("db.example.com"),
-        "a name it can't resolve without looking outside is a warning: {}",
-        out.stderr
-    );
     assert!(!out.stderr.contains("Service web-alias"), "{}", out.stderr);
+    // An outside name: a CNAME to it, and the addresses the upstream gives for it.
+    let looked_up =
+        k.t.ok(["kube", "exec", "client", "--", "nslookup", "outside"]);
+    assert!(
+        looked_up.contains("db.example.com") && looked_up.contains("192.0.2.7"),
+        "{looked_up}"
+    );
+    assert!(
+        asked.lock().unwrap().iter().all(|n| n == "db.example.com"),
+        "only the outside name is forwarded: {:?}",
+        asked.lock().unwrap()
+    );
     let hosts =
         k.t.ok(["kube", "exec", "client", "--", "cat", "/etc/hosts"]);
     assert!(
@@ -1333,6 +1377,8 @@ spec:
     k.t.ok(["kube", "down", &f]);
     assert_eq!(k.t.ok(["pod", "ls", "-q"]), "");
     assert_eq!(k.t.ok(["kube", "get", "services"]), "");
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    server.join().unwrap();
 }
 
 fn job_on_failure(name: &str, script: &str, backoff: u32) -> String {

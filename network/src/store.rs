@@ -417,6 +417,8 @@ impl Networks {
         }
         self.take_down(&net)?;
         let _ = fs::remove_dir_all(self.ips_dir(&net));
+        // What its resolver answered (names standing for others outlive no network).
+        let _ = fs::remove_dir_all(self.dir.join(format!("{}.dns", net.id)));
         let path = self.file(&net.name);
         fs::remove_file(&path).map_err(io_at(&path))?;
         Ok(net)

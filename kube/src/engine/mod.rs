@@ -104,8 +104,9 @@ enum External<'a> {
     Pods(Vec<&'a KubePod>),
     /// An address that is no pod's.
     Address(String),
-    /// A name rbox doesn't know: outside names are neither looked up nor forwarded.
-    Unknown,
+    /// A name rbox doesn't know (an outside one): the network's resolver answers the
+    /// Service's names with a CNAME to it and the addresses its upstream servers give.
+    Outside,
 }
 
 /// What the externalName `target` stands for among `services` and the pods `all`.
@@ -138,7 +139,7 @@ fn external<'a>(target: &str, services: &[ServicePlan], all: &'a [KubePod]) -> E
         .filter(|p| p.name() == t || p.pod.hostname == t)
         .collect();
     if pods.is_empty() {
-        External::Unknown
+        External::Outside
     } else {
         External::Pods(pods)
     }
@@ -258,7 +259,7 @@ impl Engine {
                         .filter_map(|p| p.pod.ip().map(|i| i.to_string()))
                         .collect(),
                     External::Address(ip) => vec![ip],
-                    External::Unknown => Vec::new(),
+                    External::Outside => Vec::new(),
                 };
                 for ip in ips {
                     for n in service_names(s) {
@@ -324,7 +325,41 @@ impl Engine {
                 .collect();
             rpod::set_aliases(&self.containers, &p.pod, aliases)?;
         }
+        self.sync_cnames(services, &all)?;
         self.sync_node_ports(services, &all)
+    }
+
+    /// The names of the ExternalName Services that stand for outside names, on the kube
+    /// network's resolver: each answered with a CNAME to its externalName and the addresses
+    /// the resolver's upstream servers give for it.
+    fn sync_cnames(&self, services: &[ServicePlan], all: &[KubePod]) -> Result<()> {
+        let mut cnames = Vec::new();
+        for s in services {
+            if let ServiceKind::ExternalName(target) = &s.kind {
+                if let External::Outside = external(target, services, all) {
+                    let t = target.trim_end_matches('.').to_ascii_lowercase();
+                    cnames.extend(service_names(s).into_iter().map(|n| (n, t.clone())));
+                }
+            }
+        }
+        let mut on: Vec<String> = all.iter().map(|p| p.pod.network.clone()).collect();
+        on.push(if self.network.is_empty() {
+            DEFAULT_NETWORK.to_owned()
+        } else {
+            self.network.clone()
+        });
+        on.sort();
+        on.dedup();
+        let nets = rbox_network::Networks::open(&self.root);
+        let names = rbox_network::dns::Names::open(&self.root);
+        for n in on {
+            if let Ok(net) = nets.get(&n) {
+                names
+                    .set_cnames(&net, &cnames)
+                    .map_err(|e| EngineError::Failed(format!("network {n}: {e}")))?;
+            }
+        }
+        Ok(())
     }
 
     /// Publishes each NodePort Service's ports on the host, each spread over the Service's
@@ -691,10 +726,7 @@ impl Engine {
                     "warning: Service {}: type ExternalName: {ip} is no pod's address: the name is in the pods' /etc/hosts, not on the network's resolver",
                     s.name
                 )),
-                External::Unknown => (o.say)(&format!(
-                    "warning: Service {}: type ExternalName: {target} is neither a Service, a pod nor an address here: the name is not resolved (no name is looked up outside)",
-                    s.name
-                )),
+                External::Outside => {}
             }
         }
     }

@@ -1,11 +1,14 @@
 //! The few DNS messages the resolver reads and writes (RFC 1035): a query of one question,
-//! and its answer of A records or an error code. Written by hand: the resolver needs the
-//! header, one question and A records, a few dozen lines, not a DNS library.
+//! and its answer of A records (after a CNAME, for a name that stands for another) or an
+//! error code. Written by hand: the resolver needs the header, one question, A and CNAME
+//! records, a few dozen lines, not a DNS library.
 
 use std::net::Ipv4Addr;
 
 /// Record type A (an IPv4 address).
 pub const TYPE_A: u16 = 1;
+/// Record type CNAME (the name stands for another).
+pub const TYPE_CNAME: u16 = 5;
 /// Class IN.
 pub const CLASS_IN: u16 = 1;
 
@@ -82,46 +85,87 @@ pub fn parse(msg: &[u8]) -> Option<Query> {
 
 /// The answer to `q`: `addrs` as A records (TTL `ttl` seconds) with `rcode`.
 pub fn answer(q: &Query, rcode: u8, addrs: &[Ipv4Addr], ttl: u32) -> Vec<u8> {
-    let mut out = Vec::with_capacity(12 + q.question.len() + addrs.len() * 16);
+    let mut out = header(q, rcode, addrs.len());
+    // The records' name: a pointer to the question's, at offset 12.
+    push_a_records(&mut out, 0x0c, addrs, ttl);
+    out
+}
+
+/// The answer to `q` for a name that stands for `target`: a CNAME record, then `addrs`
+/// (the target's) as its A records.
+pub fn answer_cname(q: &Query, rcode: u8, target: &str, addrs: &[Ipv4Addr], ttl: u32) -> Vec<u8> {
+    let mut out = header(q, rcode, 1 + addrs.len());
+    out.extend_from_slice(&[0xc0, 0x0c]);
+    out.extend_from_slice(&TYPE_CNAME.to_be_bytes());
+    out.extend_from_slice(&CLASS_IN.to_be_bytes());
+    out.extend_from_slice(&ttl.to_be_bytes());
+    let name = encode_name(target);
+    out.extend_from_slice(&(name.len() as u16).to_be_bytes());
+    // The A records' name: a pointer to the CNAME's data, the target.
+    let at = out.len() as u16;
+    out.extend_from_slice(&name);
+    push_a_records(&mut out, at, addrs, ttl);
+    out
+}
+
+/// A response's header and the question echoed, for `answers` records.
+fn header(q: &Query, rcode: u8, answers: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(12 + q.question.len() + answers * 16);
     out.extend_from_slice(&q.id.to_be_bytes());
     // QR, the query's opcode and RD, AA set, RA clear.
     let flags: u16 = 0x8000 | (q.flags & 0x7900) | 0x0400 | (rcode as u16 & 0x0f);
     out.extend_from_slice(&flags.to_be_bytes());
     out.extend_from_slice(&1u16.to_be_bytes());
-    out.extend_from_slice(&(addrs.len() as u16).to_be_bytes());
+    out.extend_from_slice(&(answers as u16).to_be_bytes());
     out.extend_from_slice(&0u16.to_be_bytes());
     out.extend_from_slice(&0u16.to_be_bytes());
     out.extend_from_slice(&q.question);
+    out
+}
+
+/// A records of `addrs` whose name is the one at offset `name_at` of the message.
+fn push_a_records(out: &mut Vec<u8>, name_at: u16, addrs: &[Ipv4Addr], ttl: u32) {
     for a in addrs {
-        // The name: a pointer to the question's, at offset 12.
-        out.extend_from_slice(&[0xc0, 0x0c]);
+        out.extend_from_slice(&(0xc000 | name_at).to_be_bytes());
         out.extend_from_slice(&TYPE_A.to_be_bytes());
         out.extend_from_slice(&CLASS_IN.to_be_bytes());
         out.extend_from_slice(&ttl.to_be_bytes());
         out.extend_from_slice(&4u16.to_be_bytes());
         out.extend_from_slice(&a.octets());
     }
+}
+
+/// A name as labels (`db.example.test` → 2db7example4test0).
+fn encode_name(name: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    for l in name
+        .trim_end_matches('.')
+        .split('.')
+        .filter(|l| !l.is_empty())
+    {
+        let l = &l.as_bytes()[..l.len().min(63)];
+        out.push(l.len() as u8);
+        out.extend_from_slice(l);
+    }
+    out.push(0);
     out
 }
 
-/// A query for `name` of `qtype` (for tests and probes).
+/// A query for `name` of `qtype` (recursion desired): what the resolver forwards, and
+/// what tests send.
 pub fn query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(&id.to_be_bytes());
     out.extend_from_slice(&0x0100u16.to_be_bytes());
     out.extend_from_slice(&1u16.to_be_bytes());
     out.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
-    for l in name.trim_end_matches('.').split('.') {
-        out.push(l.len() as u8);
-        out.extend_from_slice(l.as_bytes());
-    }
-    out.push(0);
+    out.extend_from_slice(&encode_name(name));
     out.extend_from_slice(&qtype.to_be_bytes());
     out.extend_from_slice(&CLASS_IN.to_be_bytes());
     out
 }
 
-/// The rcode and A records of an answer (for tests and probes).
+/// The rcode and A records of an answer (those of a forwarded query; tests).
 pub fn read_answer(msg: &[u8]) -> Option<(u8, Vec<Ipv4Addr>)> {
     let q = parse_header_skip(msg)?;
     let rcode = msg[3] & 0x0f;
@@ -182,6 +226,17 @@ mod tests {
         assert_eq!(read_answer(&a).unwrap(), (NOERROR, ips.to_vec()));
         let r = answer(&q, REFUSED, &[], 0);
         assert_eq!(read_answer(&r).unwrap(), (REFUSED, vec![]));
+    }
+
+    #[test]
+    fn a_name_for_another_is_answered_with_a_cname_then_its_addresses() {
+        let q = parse(&query(7, "ext", TYPE_A)).unwrap();
+        let ips = [Ipv4Addr::new(192, 0, 2, 7)];
+        let a = answer_cname(&q, NOERROR, "db.example.test", &ips, 5);
+        assert_eq!(u16::from_be_bytes([a[6], a[7]]), 2, "two records");
+        assert_eq!(read_answer(&a).unwrap(), (NOERROR, ips.to_vec()));
+        let cname = b"\x02db\x07example\x04test\x00";
+        assert!(a.windows(cname.len()).any(|w| w == cname));
     }
 
     #[test]

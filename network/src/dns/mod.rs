@@ -7,9 +7,13 @@
 //! name and aliases), written as its run attaches and removed as it detaches. The resolver
 //! ([`server`]) reads them for each query: no state of its own to lose. It answers A
 //! queries for those names with every address that has them (rotated, round robin), and
-//! answers REFUSED for any other name: it forwards nothing.
+//! answers REFUSED for any other name. A name may also stand for another (`cname-<name>`
+//! files, a Kubernetes ExternalName Service's): it is answered with a CNAME and the
+//! other's addresses, the network's own or, for an outside name, those the upstream
+//! servers give ([`forward`]); nothing else is forwarded.
 
 pub mod codec;
+pub mod forward;
 pub mod server;
 
 use std::fs;
@@ -74,6 +78,46 @@ impl Names {
         }
         // The directory goes with its last entry (a resolver watching it then ends).
         let _ = fs::remove_dir(&dir);
+    }
+
+    /// Makes the names standing for others on `net` exactly `cnames` (name, target): the
+    /// ones not there any more are forgotten.
+    pub fn set_cnames(&self, net: &Network, cnames: &[(String, String)]) -> io::Result<()> {
+        let dir = self.net_dir(&net.id);
+        let file = |n: &str| format!("cname-{}", n.to_ascii_lowercase());
+        if let Ok(rd) = fs::read_dir(&dir) {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with("cname-") && !cnames.iter().any(|(n, _)| file(n) == name) {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+        }
+        if cnames.is_empty() {
+            let _ = fs::remove_dir(&dir);
+            return Ok(());
+        }
+        fs::create_dir_all(&dir)?;
+        for (name, target) in cnames {
+            let tmp = dir.join(format!(".{}.tmp", file(name)));
+            fs::write(&tmp, format!("{}\n", target.to_ascii_lowercase()))?;
+            fs::rename(&tmp, dir.join(file(name)))?;
+        }
+        Ok(())
+    }
+
+    /// The name `name` stands for on network `network_id`, if it stands for one.
+    pub fn cname(&self, network_id: &str, name: &str) -> Option<String> {
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        if name.is_empty() || name.contains('/') {
+            return None;
+        }
+        let text =
+            fs::read_to_string(self.net_dir(network_id).join(format!("cname-{name}"))).ok()?;
+        text.lines()
+            .next()
+            .map(str::to_owned)
+            .filter(|t| !t.is_empty())
     }
 
     /// The entries of network `network_id`.
@@ -207,6 +251,31 @@ mod tests {
             names.unregister(&a, ip(n), c);
         }
         assert!(names.is_empty("aaa"));
+        assert!(!d.path().join("networks/aaa.dns").exists());
+    }
+
+    #[test]
+    fn names_standing_for_others_are_set_whole() {
+        let d = tempfile::tempdir().unwrap();
+        let names = Names::open(d.path());
+        let a = net("aaa");
+        let pair = |n: &str, t: &str| (n.to_string(), t.to_string());
+        names
+            .set_cnames(
+                &a,
+                &[pair("ext", "db.example.test"), pair("Other", "x.test")],
+            )
+            .unwrap();
+        assert_eq!(names.cname("aaa", "EXT."), Some("db.example.test".into()));
+        assert_eq!(names.cname("aaa", "other"), Some("x.test".into()));
+        assert!(names.entries("aaa").is_empty(), "no address is an entry");
+        names
+            .set_cnames(&a, &[pair("ext", "db2.example.test")])
+            .unwrap();
+        assert_eq!(names.cname("aaa", "ext"), Some("db2.example.test".into()));
+        assert_eq!(names.cname("aaa", "other"), None);
+        assert_eq!(names.cname("aaa", "../x"), None);
+        names.set_cnames(&a, &[]).unwrap();
         assert!(!d.path().join("networks/aaa.dns").exists());
     }
 }

@@ -7,6 +7,8 @@ use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::fcntl::{Flock, FlockArg};
@@ -18,6 +20,10 @@ use crate::store::Network;
 
 /// How long an answer may be cached (seconds): names change as containers come and go.
 const TTL: u32 = 5;
+
+/// How many names standing for outside ones are asked of the upstream servers at once;
+/// a query beyond them is answered SERVFAIL.
+const MAX_FORWARDS: usize = 16;
 
 /// How often an idle resolver looks whether its network still has names.
 const IDLE_CHECK: Duration = Duration::from_millis(500);
@@ -164,8 +170,28 @@ fn serve_child(root: &Path, net: &Network, mut ready: File) -> i32 {
     }
     let _ = ready.write_all(b"ok");
     drop(ready);
-    serve(root, net, &sock);
+    serve(root, net, &sock, &super::forward::upstreams(root));
     0
+}
+
+/// The answer to `q` for a name that stands for `target`: a CNAME, then the target's
+/// addresses — the network's own if it has them, else what `upstreams` say (A queries).
+fn answer_for_another(
+    names: &Names,
+    network_id: &str,
+    from: Ipv4Addr,
+    q: &Query,
+    target: &str,
+    upstreams: &[std::net::SocketAddr],
+) -> Vec<u8> {
+    if q.qtype != codec::TYPE_A || q.qclass != codec::CLASS_IN {
+        return codec::answer_cname(q, codec::NOERROR, target, &[], TTL);
+    }
+    let (rcode, ips) = match names.resolve(network_id, from, target) {
+        Some(ips) => (codec::NOERROR, ips),
+        None => super::forward::resolve(upstreams, target).unwrap_or((codec::SERVFAIL, vec![])),
+    };
+    codec::answer_cname(q, rcode, target, &ips, TTL)
 }
 
 /// The answer to one query from `from`.
@@ -185,17 +211,43 @@ pub fn respond(names: &Names, network_id: &str, from: Ipv4Addr, q: &Query, turn:
     }
 }
 
-/// Serves until `net` has no names (or is gone).
-fn serve(root: &Path, net: &Network, sock: &UdpSocket) {
+/// Serves until `net` has no names (or is gone). A name standing for an outside one is
+/// answered from a thread of its own (its upstream may be slow); the rest at once.
+fn serve(root: &Path, net: &Network, sock: &UdpSocket, upstreams: &[std::net::SocketAddr]) {
     let names = Names::open(root);
     let _ = sock.set_read_timeout(Some(IDLE_CHECK));
     let mut buf = [0u8; 1500];
     let mut turn = 0usize;
     let mut checked = Instant::now();
+    let in_flight = Arc::new(AtomicUsize::new(0));
     loop {
         match sock.recv_from(&mut buf) {
             Ok((n, std::net::SocketAddr::V4(from))) => {
-                let reply = match codec::parse(&buf[..n]) {
+                let query = codec::parse(&buf[..n]);
+                let target = query
+                    .as_ref()
+                    .filter(|q| q.opcode() == 0)
+                    .and_then(|q| names.cname(&net.id, &q.name));
+                if let (Some(q), Some(target)) = (&query, target) {
+                    if in_flight.load(Ordering::Relaxed) >= MAX_FORWARDS {
+                        let _ = sock.send_to(&codec::answer(q, codec::SERVFAIL, &[], TTL), from);
+                        continue;
+                    }
+                    let (root, id, ups) = (root.to_owned(), net.id.clone(), upstreams.to_vec());
+                    let (q, in_flight) = (q.clone(), in_flight.clone());
+                    if let Ok(sock) = sock.try_clone() {
+                        in_flight.fetch_add(1, Ordering::Relaxed);
+                        std::thread::spawn(move || {
+                            let names = Names::open(&root);
+                            let reply =
+                                answer_for_another(&names, &id, *from.ip(), &q, &target, &ups);
+                            let _ = sock.send_to(&reply, from);
+                            in_flight.fetch_sub(1, Ordering::Relaxed);
+                        });
+                    }
+                    continue;
+                }
+                let reply = match query {
                     Some(q) => {
                         if q.qtype == codec::TYPE_A {
                             turn = turn.wrapping_add(1);

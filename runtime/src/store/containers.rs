@@ -148,7 +148,8 @@ impl Containers {
             Err(e) => return Err(Error::io(&p, e)),
         };
         for k in v.as_object().into_iter().flat_map(|o| o.keys()) {
-            if k != "log-opts" {
+            // dns-forward is the networks' resolvers' (rbox_network::dns::forward).
+            if k != "log-opts" && k != "dns-forward" {
                 tracing::warn!(
                     "{}: {k:?} is not a setting rbox knows; ignored",
                     p.display()
