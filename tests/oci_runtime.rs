@@ -730,6 +730,24 @@ fn bad_input_fails_as_runc_and_leaves_nothing() {
         serde_json::to_vec(&good).unwrap(),
     )
     .unwrap();
+    // A hard limit above the runtime's own, which it can't raise without CAP_SYS_RESOURCE:
+    // named before anything is made (the kernel's EPERM would say nothing).
+    if !has_cap_sys_resource() {
+        let own = own_nofile_hard();
+        b.patch(json!({"process": {"rlimits": [
+            {"type": "RLIMIT_NOFILE", "hard": own + 1, "soft": 1024}
+        ]}}));
+        r.fails(
+            &["create", "--bundle", &bp, &id],
+            "process.rlimits: RLIMIT_NOFILE: hard limit",
+        );
+        fs::write(
+            b.path().join("config.json"),
+            serde_json::to_vec(&good).unwrap(),
+        )
+        .unwrap();
+        assert!(r.ids().is_empty(), "{:?}", r.ids());
+    }
     // A bundle without its rootfs.
     fs::rename(b.path().join("rootfs"), b.path().join("elsewhere")).unwrap();
     r.fails(&["create", "--bundle", &bp, &id], "rootfs");
@@ -820,6 +838,24 @@ fn busybox_archive() -> PathBuf {
         tar
     })
     .clone()
+}
+
+/// This process's hard limit of open files.
+fn own_nofile_hard() -> u64 {
+    nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .unwrap()
+        .1
+}
+
+/// Whether this process may raise its resource limits (root may lack it, as here).
+fn has_cap_sys_resource() -> bool {
+    let status = fs::read_to_string("/proc/self/status").unwrap();
+    let eff = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+        .unwrap();
+    eff & (1 << 24) != 0
 }
 
 fn have(tool: &str) -> bool {
@@ -1145,6 +1181,9 @@ fn podman_runs_containers_with_rbox_runc() {
     ok(&["load", "-i", busybox_archive().to_str().unwrap()]);
     let image = "docker.io/library/busybox:latest";
     let parent = format!("/{}", rand_id("rbox-pm"));
+    // podman run as root asks for 1048576 open files and processes; a runtime under lower
+    // hard limits without CAP_SYS_RESOURCE can't grant them (runc can't either, and
+    // conmon lowers the runtime's own): modest limits, which any runtime can set.
     let run = [
         "run",
         "--pull",
@@ -1153,10 +1192,14 @@ fn podman_runs_containers_with_rbox_runc() {
         "none",
         "--cgroup-parent",
         parent.as_str(),
+        "--ulimit",
+        "nofile=4096:4096",
+        "--ulimit",
+        "nproc=4096:4096",
     ];
     let mut a = run.to_vec();
-    a.extend(["--rm", image, "sh", "-c", "echo hi; exit 0"]);
-    assert_eq!(ok(&a), "hi\n");
+    a.extend(["--rm", image, "sh", "-c", "echo hi $(ulimit -n); exit 0"]);
+    assert_eq!(ok(&a), "hi 4096\n");
     let mut a = run.to_vec();
     a.extend(["--rm", image, "sh", "-c", "exit 5"]);
     assert_eq!(podman(&a).code, 5);

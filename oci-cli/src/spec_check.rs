@@ -1,9 +1,11 @@
 //! Reading a bundle's config.json before anything is made, with errors that name the
-//! field (`process.user.uid: invalid type: …`) and runc's message for a missing rootfs.
+//! field (`process.user.uid: invalid type: …`) and runc's message for a missing rootfs, and
+//! a resource limit this runtime can't grant named before the container is half made.
 
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::Spec;
+use nix::sys::resource::{getrlimit, Resource};
+use oci_spec::runtime::{PosixRlimitType, Spec};
 
 use crate::{fail, Result};
 
@@ -36,7 +38,59 @@ pub fn load(bundle: &Path) -> Result<Spec> {
     if !root.is_dir() {
         return fail(format!("rootfs ({}) does not exist", root.display()));
     }
+    let can_raise = caps::has_cap(
+        None,
+        caps::CapSet::Effective,
+        caps::Capability::CAP_SYS_RESOURCE,
+    )
+    .unwrap_or(false);
+    if !can_raise {
+        for l in spec
+            .process()
+            .iter()
+            .flat_map(|p| p.rlimits().iter().flatten())
+        {
+            let own = getrlimit(resource(l.typ())).ok().map(|o| o.1);
+            if let Some(why) = beyond_own(l.typ(), l.hard(), own) {
+                return fail(format!("{}: process.rlimits: {why}", file.display()));
+            }
+        }
+    }
     Ok(spec)
+}
+
+/// Why a hard limit of `hard` for `typ` can't be set by a process whose own hard limit is
+/// `own` and that lacks CAP_SYS_RESOURCE (the kernel's EPERM, said before anything is made).
+fn beyond_own(typ: PosixRlimitType, hard: u64, own: Option<u64>) -> Option<String> {
+    let own = own.filter(|o| *o != nix::libc::RLIM_INFINITY)?;
+    (hard > own).then(|| {
+        format!(
+            "{typ}: hard limit {hard} is above this runtime's own {own}, and raising it needs CAP_SYS_RESOURCE (lower it, or raise the limit of what starts the runtime)"
+        )
+    })
+}
+
+/// The kernel's resource for an OCI limit (the ones Linux has).
+fn resource(typ: PosixRlimitType) -> Resource {
+    use PosixRlimitType as T;
+    match typ {
+        T::RlimitCpu => Resource::RLIMIT_CPU,
+        T::RlimitFsize => Resource::RLIMIT_FSIZE,
+        T::RlimitData => Resource::RLIMIT_DATA,
+        T::RlimitStack => Resource::RLIMIT_STACK,
+        T::RlimitCore => Resource::RLIMIT_CORE,
+        T::RlimitRss => Resource::RLIMIT_RSS,
+        T::RlimitNproc => Resource::RLIMIT_NPROC,
+        T::RlimitNofile => Resource::RLIMIT_NOFILE,
+        T::RlimitMemlock => Resource::RLIMIT_MEMLOCK,
+        T::RlimitAs => Resource::RLIMIT_AS,
+        T::RlimitLocks => Resource::RLIMIT_LOCKS,
+        T::RlimitSigpending => Resource::RLIMIT_SIGPENDING,
+        T::RlimitMsgqueue => Resource::RLIMIT_MSGQUEUE,
+        T::RlimitNice => Resource::RLIMIT_NICE,
+        T::RlimitRtprio => Resource::RLIMIT_RTPRIO,
+        T::RlimitRttime => Resource::RLIMIT_RTTIME,
+    }
 }
 
 /// The spec's root filesystem, relative to the bundle.
@@ -144,5 +198,30 @@ mod tests {
         assert_eq!(at(t), "process.args[1]");
         let t = r#"{"ociVersion":"1.0.2","linux":{"resources":{"memory":{"limit":"x"}}}}"#;
         assert_eq!(at(t), "linux.resources.memory.limit");
+    }
+
+    #[test]
+    fn a_hard_limit_above_the_runtimes_own_is_named() {
+        let why = beyond_own(PosixRlimitType::RlimitNofile, 1_048_576, Some(20_000)).unwrap();
+        assert!(
+            why.starts_with("RLIMIT_NOFILE: hard limit 1048576 is above this runtime's own 20000"),
+            "{why}"
+        );
+        assert_eq!(
+            beyond_own(PosixRlimitType::RlimitNofile, 20_000, Some(20_000)),
+            None
+        );
+        assert_eq!(
+            beyond_own(
+                PosixRlimitType::RlimitCore,
+                u64::MAX,
+                Some(nix::libc::RLIM_INFINITY)
+            ),
+            None
+        );
+        assert_eq!(
+            resource(PosixRlimitType::RlimitNofile),
+            Resource::RLIMIT_NOFILE
+        );
     }
 }
