@@ -163,8 +163,13 @@ pub fn link_reused(
         });
         if same {
             let od = od.as_ref().expect("checked");
-            let _ = rustix::fs::unlinkat(ud, name, AtFlags::empty());
-            if rustix::fs::linkat(od, name, ud, name, AtFlags::empty()).is_ok() {
+            // Linked first, unlinked only if something is in the way: one call per file.
+            let linked = match rustix::fs::linkat(od, name, ud, name, AtFlags::empty()) {
+                Err(Errno::EXIST) => rustix::fs::unlinkat(ud, name, AtFlags::empty())
+                    .and_then(|()| rustix::fs::linkat(od, name, ud, name, AtFlags::empty())),
+                r => r,
+            };
+            if linked.is_ok() {
                 continue;
             }
         }
