@@ -706,9 +706,8 @@ networks:
         std::thread::sleep(std::time::Duration::from_millis(delay));
         let _ = up.kill();
         let _ = up.wait();
-        // A start the killed command began finishes on its own (its monitor lives on);
-        // a start of the same container racing with it is the runtime's to refuse.
-        std::thread::sleep(std::time::Duration::from_millis(1000));
+        // A start the killed command began goes on (its monitor lives): the next `up`
+        // waits for it rather than starting the container a second time.
         p.ok(&t, &["up", "-d"]);
         assert_eq!(names(&t), want, "after a kill at {delay} ms");
         let ps = p.ok(&t, &["ps", "--format", "{{.Name}} {{.State}}"]);
@@ -743,6 +742,27 @@ networks:
             names(&t)
         );
         assert!(networks(&t).is_empty(), "after a kill at {delay} ms");
+        // A `down` right after a killed `up`: the starts it began are waited for, the
+        // addresses it took for containers it never recorded are given back.
+        let mut up = t
+            .cmd(p.args(&["up", "-d"]))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay / 2));
+        let _ = up.kill();
+        let _ = up.wait();
+        let r = p.run(&t, &["down", "-t", "1"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(
+            !r.stderr.contains("WARN"),
+            "down after a killed up at {} ms: {}",
+            delay / 2,
+            r.stderr
+        );
+        assert!(names(&t).is_empty(), "{:?}", names(&t));
+        assert!(networks(&t).is_empty(), "after a killed up at {} ms", delay / 2);
         // The network's resolver and its names went with the last container.
         assert!(harness::eventually(3, || {
             std::fs::read_dir(t.path().join("networks"))

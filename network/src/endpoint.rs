@@ -37,15 +37,17 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// Joins `container` to `net`: an address of its own (`wanted`, or a free one).
+    /// Joins `container` to `net`: an address of its own (`wanted`, or a free one), taken
+    /// by `holder` (see [`Networks::allocate`]).
     pub fn join(
         nets: &Networks,
         net: &Network,
         container: &str,
+        holder: &str,
         wanted: Option<Ipv4Addr>,
         aliases: Vec<String>,
     ) -> Result<Endpoint> {
-        let ip = nets.allocate(net, container, wanted)?;
+        let ip = nets.allocate(net, container, holder, wanted)?;
         Ok(Endpoint {
             network: net.name.clone(),
             network_id: net.id.clone(),

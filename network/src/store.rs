@@ -435,8 +435,8 @@ impl Networks {
         };
         for e in entries.flatten() {
             if let Ok(ip) = e.file_name().to_string_lossy().parse::<Ipv4Addr>() {
-                let owner = fs::read_to_string(e.path()).unwrap_or_default();
-                out.push((ip, owner.trim().to_owned()));
+                let text = fs::read_to_string(e.path()).unwrap_or_default();
+                out.push((ip, owner(&text).to_owned()));
             }
         }
         out.sort();
@@ -444,10 +444,14 @@ impl Networks {
     }
 
     /// Gives `container` an address on `net`: `wanted` (`--ip`) or the first free one.
+    /// `holder` (recorded beside it, see [`Networks::holder`]) says who took it, so that an
+    /// address whose taker died before recording its container can be told from one whose
+    /// container is being made.
     pub fn allocate(
         &self,
         net: &Network,
         container: &str,
+        holder: &str,
         wanted: Option<Ipv4Addr>,
     ) -> Result<Ipv4Addr> {
         let dir = self.ips_dir(net);
@@ -458,7 +462,9 @@ impl Networks {
                 .create_new(true)
                 .open(dir.join(ip.to_string()))
             {
-                Ok(mut f) => f.write_all(container.as_bytes()).map(|_| true),
+                Ok(mut f) => f
+                    .write_all(format!("{container}\n{holder}\n").as_bytes())
+                    .map(|_| true),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
                 Err(e) => Err(e),
             }
@@ -519,10 +525,22 @@ impl Networks {
     /// Gives an address back (only if `container` has it).
     pub fn release(&self, net: &Network, ip: Ipv4Addr, container: &str) {
         let path = self.ips_dir(net).join(ip.to_string());
-        if fs::read_to_string(&path).is_ok_and(|owner| owner.trim() == container) {
+        if fs::read_to_string(&path).is_ok_and(|text| owner(&text) == container) {
             let _ = fs::remove_file(path);
         }
     }
+
+    /// Who took address `ip` on `net` (the `holder` given to [`Networks::allocate`]).
+    pub fn holder(&self, net: &Network, ip: Ipv4Addr) -> Option<String> {
+        let text = fs::read_to_string(self.ips_dir(net).join(ip.to_string())).ok()?;
+        let h = text.lines().nth(1)?.trim();
+        (!h.is_empty()).then(|| h.to_owned())
+    }
+}
+
+/// The container an address file names (its first line).
+fn owner(text: &str) -> &str {
+    text.lines().next().unwrap_or("").trim()
 }
 
 fn sysctl(key: &str, value: &str) -> io::Result<()> {
@@ -561,22 +579,28 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let nets = Networks::open(dir.path());
         let n = net("10.9.0.0/29");
-        let a = nets.allocate(&n, "c1", None).unwrap();
-        let b = nets.allocate(&n, "c2", None).unwrap();
+        let a = nets.allocate(&n, "c1", "1 1", None).unwrap();
+        let b = nets.allocate(&n, "c2", "", None).unwrap();
         assert_eq!(a, "10.9.0.2".parse::<Ipv4Addr>().unwrap());
         assert_eq!(b, "10.9.0.3".parse::<Ipv4Addr>().unwrap());
-        let e = nets.allocate(&n, "c3", Some(b)).unwrap_err().to_string();
+        assert_eq!(nets.holder(&n, a).as_deref(), Some("1 1"));
+        assert_eq!(nets.holder(&n, b), None);
+        assert_eq!(nets.users(&n).unwrap()[0].1, "c1");
+        let e = nets
+            .allocate(&n, "c3", "", Some(b))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("already in use"), "{e}");
-        assert!(nets.allocate(&n, "c3", Some(n.gateway)).is_err());
+        assert!(nets.allocate(&n, "c3", "", Some(n.gateway)).is_err());
         // Only the owner gives it back.
         nets.release(&n, a, "c2");
         assert_eq!(nets.users(&n).unwrap().len(), 2);
         nets.release(&n, a, "c1");
-        assert_eq!(nets.allocate(&n, "c4", None).unwrap(), a);
+        assert_eq!(nets.allocate(&n, "c4", "", None).unwrap(), a);
         for c in ["c5", "c6", "c7"] {
-            nets.allocate(&n, c, None).unwrap();
+            nets.allocate(&n, c, "", None).unwrap();
         }
-        let e = nets.allocate(&n, "c8", None).unwrap_err().to_string();
+        let e = nets.allocate(&n, "c8", "", None).unwrap_err().to_string();
         assert!(e.contains("no address left"), "{e}");
         // An address whose holder is gone is given back once old enough, by its holder only.
         let held = nets.users(&n).unwrap()[0].clone();

@@ -139,6 +139,8 @@ impl Engine<'_> {
                     .map(|n| n.name),
             );
         }
+        // Addresses a killed `up` took for containers it never recorded are given back.
+        rbox_runtime::ops::networks::prepare_removal(&self.containers);
         for name in &nets {
             let Ok(n) = self.networks.get(name) else {
                 continue;

@@ -12,6 +12,7 @@ use rbox_network::{Networks, PortMapping};
 use crate::error::{Error, Result};
 use crate::model::container::ContainerConfig;
 use crate::store::containers::Containers;
+use crate::store::process;
 
 /// The networks of the containers' data root.
 pub fn networks(containers: &Containers) -> Networks {
@@ -73,6 +74,7 @@ pub fn join(
         &nets,
         &net,
         id,
+        &holder(),
         wanted,
         aliases.to_vec(),
     )?])
@@ -233,7 +235,7 @@ pub fn connect(
         )));
     }
     let wanted = ip.map(parse_ip).transpose()?;
-    let ep = Endpoint::join(&nets, &net, id, wanted, aliases.to_vec())?;
+    let ep = Endpoint::join(&nets, &net, id, &holder(), wanted, aliases.to_vec())?;
     let running = containers.read_state(id)?.is_running();
     if running {
         let plugged =
@@ -300,8 +302,27 @@ fn refresh_own_and_peers(containers: &Containers, config: &ContainerConfig) {
     }
 }
 
+/// This process, as the taker of an address: `PID START` (its start time, since a pid is
+/// reused).
+fn holder() -> String {
+    let me = std::process::id() as i32;
+    format!("{me} {}", process::start_time(me).unwrap_or(0))
+}
+
+/// Whether the process that took an address (its holder, as [`holder`] writes it) is gone.
+fn holder_gone(holder: Option<&str>) -> bool {
+    let Some((pid, start)) = holder.and_then(|h| h.split_once(' ')) else {
+        return false;
+    };
+    match (pid.parse(), start.parse()) {
+        (Ok(pid), Ok(start)) => !process::alive(pid, start),
+        _ => false,
+    }
+}
+
 /// Gives back the addresses held by containers that don't exist (a create killed between
-/// taking its address and recording the container), once they are 10 s old.
+/// taking its address and recording the container): at once when the process that took it
+/// is gone, else once they are 10 s old (a create in progress holds one for a moment).
 pub fn sweep_addresses(containers: &Containers) {
     let nets = networks(containers);
     for net in nets.list().unwrap_or_default() {
@@ -315,7 +336,12 @@ pub fn sweep_addresses(containers: &Containers) {
                         .join("pod.json")
                         .exists());
             if gone {
-                nets.release_stale(&net, ip, &owner, std::time::Duration::from_secs(10));
+                let age = if holder_gone(nets.holder(&net, ip).as_deref()) {
+                    std::time::Duration::ZERO
+                } else {
+                    std::time::Duration::from_secs(10)
+                };
+                nets.release_stale(&net, ip, &owner, age);
             }
         }
     }

@@ -32,6 +32,27 @@ pub fn reconcile(containers: &Containers, id: &str) -> Result<Container> {
     containers.load(id)
 }
 
+/// How long a start that another command began is waited for.
+const OTHER_START: Duration = Duration::from_secs(30);
+
+/// [`reconcile`], once a start another command began has ended one way or the other (its
+/// monitor alive, the container not yet running): a verb acting on a container while a
+/// killed `compose up`'s monitor starts it sees it as that start leaves it.
+pub fn settle(containers: &Containers, id: &str) -> Result<Container> {
+    let deadline = std::time::Instant::now() + OTHER_START;
+    loop {
+        let c = reconcile(containers, id)?;
+        let s = &c.state;
+        let starting = !s.is_running()
+            && s.monitor_pid > 0
+            && crate::store::process::alive(s.monitor_pid, s.monitor_start);
+        if !starting || std::time::Instant::now() >= deadline {
+            return Ok(c);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Every container, newest first, each reconciled as [`reconcile`] does.
 pub fn reconcile_all(containers: &Containers) -> Result<Vec<Container>> {
     let mut out = Vec::new();
@@ -49,7 +70,7 @@ pub fn reconcile_all(containers: &Containers) -> Result<Vec<Container>> {
 /// Starts a created or stopped container under a new monitor, relaying its stdio to
 /// this process's as `attach` says (`None`: detached).
 pub fn start(containers: &Containers, id: &str, attach: Option<&Attach>) -> Result<Spawned> {
-    let c = reconcile(containers, id)?;
+    let c = settle(containers, id)?;
     if c.state.is_running() {
         return Err(Error::Conflict(format!(
             "container {} is already running",
@@ -115,7 +136,7 @@ pub fn stop_with(
     timeout: Option<u32>,
     signal: Option<i32>,
 ) -> Result<Option<Container>> {
-    let c = reconcile(containers, id)?;
+    let c = settle(containers, id)?;
     if !c.state.is_running() {
         return Ok(Some(c));
     }
@@ -184,7 +205,7 @@ pub fn kill(containers: &Containers, id: &str, signal: i32) -> Result<()> {
 /// Removes a container; a running one only with `force` (it is killed first). With
 /// `volumes`, its anonymous volumes go too (named volumes never go with a container).
 pub fn remove(containers: &Containers, id: &str, force: bool, volumes: bool) -> Result<()> {
-    let c = reconcile(containers, id)?;
+    let c = settle(containers, id)?;
     let joiners = crate::ops::namespaces::running_joiners(containers, id)?;
     if !joiners.is_empty() {
         return Err(Error::Conflict(format!(

@@ -8,7 +8,7 @@ use crate::model::container::ContainerConfig;
 use crate::model::options::RunOptions;
 use crate::ops::{create, lifecycle};
 use crate::store::containers::Containers;
-use crate::supervise::monitor::Started;
+use crate::supervise::monitor::{Report, Started};
 
 /// `--pull`: when to fetch the image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -61,10 +61,18 @@ pub fn create_pulling(
 
 /// Starts container `id` in the background, unless it runs, and returns once its process
 /// runs (or with the reason it could not start).
+/// A start another command's monitor makes meanwhile is waited for, and is this one's.
 pub fn start_detached(containers: &Containers, id: &str) -> crate::Result<()> {
-    let c = lifecycle::reconcile(containers, id)?;
-    if c.state.is_running() {
-        return Ok(());
+    for _ in 0..3 {
+        let c = lifecycle::settle(containers, id)?;
+        if c.state.is_running() {
+            return Ok(());
+        }
+        match lifecycle::start(containers, id, None)?.wait_report() {
+            Report::Started(Started::Running(_)) => return Ok(()),
+            Report::Started(Started::Failed(_, msg)) => return Err(crate::Error::Runtime(msg)),
+            Report::Busy(_) => continue,
+        }
     }
     started(lifecycle::start(containers, id, None)?)
 }

@@ -440,8 +440,9 @@ impl Containers {
         let lost_run = state.status == Status::Created
             && self.dir(id).join(RAN_MARK).exists()
             && !self.run_path(id).join("state.json").exists();
-        let orphaned = lost_run
-            || (state.is_running() && !process::alive(state.monitor_pid, state.monitor_start));
+        // A live monitor (one starting the container too) owns what its run holds.
+        let orphaned = (lost_run || state.is_running())
+            && !process::alive(state.monitor_pid, state.monitor_start);
         if orphaned {
             dead_monitor_state(&mut state);
         }

@@ -28,7 +28,7 @@ use crate::store::containers::{mark_exited, Containers};
 use crate::store::logs::{LogWriter, Stream};
 use crate::supervise::attach_server::AttachServer;
 use crate::supervise::health::Prober;
-pub use crate::supervise::protocol::{spawn, Attach, Spawned, Started, MONITOR_VERB};
+pub use crate::supervise::protocol::{spawn, Attach, Report, Spawned, Started, MONITOR_VERB};
 use crate::supervise::protocol::{ATTACH_ENV, SYNC_ENV};
 use crate::supervise::relay::{copy_winsize, reap_all, receive_fd, Caller, Relay};
 use crate::supervise::teardown::{self, delete_libcontainer_state};
@@ -115,6 +115,26 @@ impl Monitor {
         self.containers.dir(&self.id)
     }
 
+    /// Makes this process (`me`) the container's monitor, unless another live one is
+    /// (its pid): under the container's lock, so that of two commands starting it at once
+    /// (a killed `compose up` and the next) exactly one monitor runs it.
+    fn claim(&self, me: i32) -> Result<Option<i32>> {
+        let _l = self.containers.lock(&self.id)?;
+        let mut s = self.containers.read_state(&self.id)?;
+        if s.monitor_pid > 0
+            && s.monitor_pid != me
+            && process::alive(s.monitor_pid, s.monitor_start)
+        {
+            return Ok(Some(s.monitor_pid));
+        }
+        s.monitor_pid = me;
+        s.monitor_start = process::start_time(me).unwrap_or(0);
+        s.stopped_by_user = false;
+        s.error.clear();
+        self.containers.write_state(&self.id, &s)?;
+        Ok(None)
+    }
+
     fn run(&mut self) -> i32 {
         tracing::debug!("monitor up");
         let _ = nix::sys::prctl::set_child_subreaper(true);
@@ -136,14 +156,16 @@ impl Monitor {
             return report_failure(self.sync.take(), &Error::io(run, e));
         }
         let me = std::process::id() as i32;
-        let claimed = self.containers.update_state(&self.id, |s| {
-            s.monitor_pid = me;
-            s.monitor_start = process::start_time(me).unwrap_or(0);
-            s.stopped_by_user = false;
-            s.error.clear();
-        });
-        if let Err(e) = claimed {
-            return report_failure(self.sync.take(), &e);
+        match self.claim(me) {
+            Ok(None) => {}
+            Ok(Some(other)) => {
+                // Another command's monitor is starting it: nothing here is ours to touch.
+                if let Some(mut s) = self.sync.take() {
+                    Report::Busy(other).send(&mut s);
+                }
+                return 125;
+            }
+            Err(e) => return report_failure(self.sync.take(), &e),
         }
         let mark = self
             .containers

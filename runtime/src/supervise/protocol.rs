@@ -107,6 +107,39 @@ pub enum Started {
     Failed(u8, String),
 }
 
+/// What a monitor reports: how its start went, or that it made none because the monitor
+/// of another command (its pid) is starting the container.
+#[derive(Debug)]
+pub enum Report {
+    Started(Started),
+    Busy(i32),
+}
+
+impl Report {
+    fn encode(&self) -> String {
+        match self {
+            Report::Started(s) => s.encode(),
+            Report::Busy(pid) => format!("busy {pid}\n"),
+        }
+    }
+
+    fn decode(msg: &str) -> Report {
+        match msg
+            .trim_end()
+            .strip_prefix("busy ")
+            .and_then(|p| p.parse().ok())
+        {
+            Some(pid) => Report::Busy(pid),
+            None => Report::Started(Started::decode(msg)),
+        }
+    }
+
+    /// Reports this on the sync pipe `sync`.
+    pub fn send(&self, sync: &mut File) {
+        let _ = sync.write_all(self.encode().as_bytes());
+    }
+}
+
 impl Started {
     /// The line the monitor writes on the sync pipe.
     pub fn encode(&self) -> String {
@@ -122,6 +155,7 @@ impl Started {
         if let Some(pid) = msg.strip_prefix("ok ").and_then(|p| p.parse().ok()) {
             return Started::Running(pid);
         }
+
         if let Some(rest) = msg.strip_prefix("err ") {
             let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
             return Started::Failed(code.parse().unwrap_or(125), reason.to_owned());
@@ -136,11 +170,25 @@ impl Started {
 }
 
 impl Spawned {
-    /// Waits for the monitor to report that the container runs (or why it doesn't).
+    /// Waits for the monitor to report that the container runs (or why it doesn't): a
+    /// start another command's monitor is making reads as a failure that says so.
     pub fn wait_started(&mut self) -> Started {
+        match self.wait_report() {
+            Report::Busy(pid) => Started::Failed(
+                125,
+                format!(
+                    "the container is being started by another command (its monitor is pid {pid})"
+                ),
+            ),
+            Report::Started(s) => s,
+        }
+    }
+
+    /// [`Spawned::wait_started`], with a start another command is making told apart.
+    pub fn wait_report(&mut self) -> Report {
         let mut msg = String::new();
         let _ = self.sync.read_to_string(&mut msg);
-        Started::decode(&msg)
+        Report::decode(&msg)
     }
 }
 
@@ -197,6 +245,11 @@ mod tests {
 
     #[test]
     fn the_start_report_reads_back_as_it_was_sent() {
+        assert!(matches!(Report::decode("busy 77\n"), Report::Busy(77)));
+        assert!(matches!(
+            Report::decode(&Report::Started(Started::Running(5)).encode()),
+            Report::Started(Started::Running(5))
+        ));
         for s in [
             Started::Running(4242),
             Started::Failed(
