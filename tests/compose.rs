@@ -762,7 +762,11 @@ networks:
             r.stderr
         );
         assert!(names(&t).is_empty(), "{:?}", names(&t));
-        assert!(networks(&t).is_empty(), "after a killed up at {} ms", delay / 2);
+        assert!(
+            networks(&t).is_empty(),
+            "after a killed up at {} ms",
+            delay / 2
+        );
         // The network's resolver and its names went with the last container.
         assert!(harness::eventually(3, || {
             std::fs::read_dir(t.path().join("networks"))

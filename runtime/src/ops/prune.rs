@@ -210,14 +210,22 @@ pub fn dir_size(dir: &Path) -> u64 {
 
 /// Finishes removals that were interrupted (a `--rm` container's cleanup killed, a
 /// crash): `.removing-<id>` directories renamed away more than `age` ago are unmounted,
-/// their run's leftovers deleted, and removed. Returns the bytes freed.
+/// their run's leftovers deleted, and removed; so are the directories of containers that
+/// never were (`<id>` without its container.json: a create killed before it recorded the
+/// container). Returns the bytes freed.
 pub fn sweep_removals(containers: &Containers, age: std::time::Duration) -> Result<u64> {
     let d = containers.root().join("containers");
     let mut freed = 0;
     for e in fs::read_dir(&d).at(&d)? {
         let e = e.at(&d)?;
         let name = e.file_name().to_string_lossy().into_owned();
-        let Some(id) = name.strip_prefix(".removing-") else {
+        let unrecorded = name.len() == 64
+            && name.bytes().all(|b| b.is_ascii_hexdigit())
+            && !e.path().join("container.json").exists();
+        let Some(id) = name
+            .strip_prefix(".removing-")
+            .or(unrecorded.then_some(name.as_str()))
+        else {
             continue;
         };
         let changed = std::os::unix::fs::MetadataExt::ctime(&e.metadata().at(e.path())?);
@@ -255,8 +263,19 @@ mod tests {
             0
         );
         assert!(left.exists());
-        assert_eq!(sweep_removals(&c, std::time::Duration::ZERO).unwrap(), 5);
+        // A create killed before it recorded its container left its directory; a real
+        // container's stays.
+        let never = dir.path().join("containers").join("b".repeat(64));
+        fs::create_dir_all(never.join("upper")).unwrap();
+        fs::write(never.join("upper/x"), "123").unwrap();
+        let real = dir.path().join("containers").join("c".repeat(64));
+        fs::create_dir_all(real.join("upper")).unwrap();
+        fs::write(real.join("container.json"), "{}").unwrap();
+        assert_eq!(sweep_removals(&c, std::time::Duration::ZERO).unwrap(), 8);
         assert!(!left.exists());
+        assert!(!never.exists());
+        assert!(real.exists());
+        fs::remove_dir_all(&real).unwrap();
         assert!(c.ids().unwrap().is_empty());
         let _ = fs::remove_dir_all(c.runtime_dir());
     }
