@@ -389,6 +389,7 @@ impl Drop for TestRoot {
         let bridges = self.bridges();
         let _ = self.cmd(["network", "prune", "-f"]).output();
         let net_left = network_leftovers(&bridges, &ids);
+        remove_network_leftovers(&net_left);
         let cgroups: Vec<String> = ids.iter().flat_map(|id| cgroups_of(id)).collect();
         let procs = processes_under(self.path());
         for p in &procs {
@@ -497,6 +498,29 @@ pub fn network_leftovers(bridges: &[String], container_ids: &[String]) -> Vec<St
         }
     }
     left
+}
+
+/// Deletes what [`network_leftovers`] found (this root's own bridges, veths, tables and
+/// namespaces), so that a failing test leaves the host clean.
+pub fn remove_network_leftovers(left: &[String]) {
+    for l in left {
+        let (kind, name) = l.split_once(' ').unwrap_or((l, ""));
+        let _ = match kind {
+            "link" => Command::new("ip").args(["link", "del", name]).output(),
+            "nft" => {
+                let table = name.strip_prefix("table ").unwrap_or(name);
+                Command::new("nft")
+                    .args(["delete", "table", "ip", table])
+                    .output()
+            }
+            "netns" => {
+                let _ = Command::new("umount").arg("-l").arg(name).output();
+                let _ = fs::remove_file(name);
+                continue;
+            }
+            _ => continue,
+        };
+    }
 }
 
 /// The busybox rootfs as a plain tarball, made once per test process: the fixture script
