@@ -60,8 +60,8 @@ pub fn create_pulling(
 }
 
 /// Starts container `id` in the background, unless it runs, and returns once its process
-/// runs (or with the reason it could not start).
-/// A start another command's monitor makes meanwhile is waited for, and is this one's.
+/// runs (or with the reason it could not start). A start another command's monitor makes
+/// meanwhile is waited for, and is this one's.
 pub fn start_detached(containers: &Containers, id: &str) -> crate::Result<()> {
     for _ in 0..3 {
         let c = lifecycle::settle(containers, id)?;
