@@ -696,16 +696,28 @@ networks:
     );
     let p = Project::new("killed", &[("compose.yaml", &compose)]);
     let want = ["killed-a-1", "killed-a-2", "killed-b-1", "killed-c-1"];
-    for delay in [20u64, 80, 200, 400] {
-        let mut up = t
-            .cmd(p.args(&["up", "-d"]))
+    // The project command `args`, SIGKILLed `ms` milliseconds after it began.
+    let killed_after = |args: &[&str], ms: u64| {
+        let mut c = t
+            .cmd(p.args(args))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(delay));
-        let _ = up.kill();
-        let _ = up.wait();
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+        let _ = c.kill();
+        let _ = c.wait();
+    };
+    // A `down` that succeeds without a warning and leaves no container or network.
+    let down_leaves_nothing = |when: &str| {
+        let r = p.run(&t, &["down", "-t", "1"]);
+        assert_eq!(r.code, 0, "{when}: {}", r.stderr);
+        assert!(!r.stderr.contains("WARN"), "{when}: {}", r.stderr);
+        assert!(names(&t).is_empty(), "{when}: {:?}", names(&t));
+        assert!(networks(&t).is_empty(), "{when}: {:?}", networks(&t));
+    };
+    for delay in [20u64, 80, 200, 400] {
+        killed_after(&["up", "-d"], delay);
         // A start the killed command began goes on (its monitor lives): the next `up`
         // waits for it rather than starting the container a second time.
         p.ok(&t, &["up", "-d"]);
@@ -720,53 +732,12 @@ networks:
             4,
             "after a kill at {delay} ms: {all}"
         );
-        let mut down = t
-            .cmd(p.args(&["down", "-t", "1"]))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(delay));
-        let _ = down.kill();
-        let _ = down.wait();
-        let r = p.run(&t, &["down", "-t", "1"]);
-        assert_eq!(r.code, 0, "{}", r.stderr);
-        assert!(
-            !r.stderr.contains("WARN"),
-            "after a kill at {delay} ms: {}",
-            r.stderr
-        );
-        assert!(
-            names(&t).is_empty(),
-            "after a kill at {delay} ms: {:?}",
-            names(&t)
-        );
-        assert!(networks(&t).is_empty(), "after a kill at {delay} ms");
+        killed_after(&["down", "-t", "1"], delay);
+        down_leaves_nothing(&format!("after a killed down at {delay} ms"));
         // A `down` right after a killed `up`: the starts it began are waited for, the
         // addresses it took for containers it never recorded are given back.
-        let mut up = t
-            .cmd(p.args(&["up", "-d"]))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(delay / 2));
-        let _ = up.kill();
-        let _ = up.wait();
-        let r = p.run(&t, &["down", "-t", "1"]);
-        assert_eq!(r.code, 0, "{}", r.stderr);
-        assert!(
-            !r.stderr.contains("WARN"),
-            "down after a killed up at {} ms: {}",
-            delay / 2,
-            r.stderr
-        );
-        assert!(names(&t).is_empty(), "{:?}", names(&t));
-        assert!(
-            networks(&t).is_empty(),
-            "after a killed up at {} ms",
-            delay / 2
-        );
+        killed_after(&["up", "-d"], delay / 2);
+        down_leaves_nothing(&format!("after a killed up at {} ms", delay / 2));
         // The network's resolver and its names went with the last container.
         assert!(harness::eventually(3, || {
             std::fs::read_dir(t.path().join("networks"))
