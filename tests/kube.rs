@@ -28,6 +28,13 @@ impl Kube {
         self.t.ok(["kube", "play", &f])
     }
 
+    /// `kube down FILE`, after which no pod and no container is left.
+    fn down_leaves_nothing(&self, f: &str) {
+        self.t.ok(["kube", "down", f]);
+        assert_eq!(self.t.ok(["pod", "ls", "-q"]), "");
+        assert_eq!(self.t.ok(["ps", "-a", "-q"]), "");
+    }
+
     /// `kube get pods` rows: (name, ready, status).
     fn pods(&self) -> Vec<(String, String, String)> {
         self.t
@@ -103,9 +110,7 @@ fn the_notes_pod_of_two_containers_talks_over_localhost() {
     let again = k.play("pod.yaml", POD);
     assert!(!again.contains("created"), "{again}");
     let f = k.file("pod.yaml", POD);
-    k.t.ok(["kube", "down", &f]);
-    assert_eq!(k.t.ok(["pod", "ls", "-q"]), "");
-    assert_eq!(k.t.ok(["ps", "-a", "-q"]), "");
+    k.down_leaves_nothing(&f);
 }
 
 fn replica_set(n: u32) -> String {
@@ -939,9 +944,7 @@ fn a_failing_liveness_probe_restarts_the_container_and_ready_counts_readiness() 
         k.pods()
     );
     assert_eq!(restarts(&k, "never"), 0);
-    k.t.ok(["kube", "down", &f]);
-    assert_eq!(k.t.ok(["pod", "ls", "-q"]), "");
-    assert_eq!(k.t.ok(["ps", "-a", "-q"]), "");
+    k.down_leaves_nothing(&f);
 }
 
 const STARTUP: &str = r#"
@@ -1013,9 +1016,7 @@ fn a_startup_probe_holds_the_other_probes_and_kills_past_its_threshold() {
         .count()
         >= 3));
     assert!(!container_statuses(&k, "stuck")[0].2);
-    k.t.ok(["kube", "down", &f]);
-    assert_eq!(k.t.ok(["pod", "ls", "-q"]), "");
-    assert_eq!(k.t.ok(["ps", "-a", "-q"]), "");
+    k.down_leaves_nothing(&f);
 }
 
 /// The namespace `ns` (`net`, `pid`, …) of this test process, as /proc names it.
@@ -1148,9 +1149,7 @@ spec:
         !ps.contains("sleep 603") && ps.contains("sleep 604"),
         "{ps}"
     );
-    k.t.ok(["kube", "down", &f]);
-    assert_eq!(k.t.ok(["pod", "ls", "-q"]), "");
-    assert_eq!(k.t.ok(["ps", "-a", "-q"]), "");
+    k.down_leaves_nothing(&f);
 }
 
 #[test]
@@ -1409,9 +1408,7 @@ fn a_job_under_on_failure_restarts_its_container_in_place_up_to_its_backoff_limi
     assert_eq!(pods[0].2, "Error", "{pods:?}");
     assert_eq!(restarts(&k, &pods[0].0), 2);
     assert_eq!(k.logs(&pods[0].0, "work"), "try\ntry\ntry\n");
-    k.t.ok(["kube", "down", &f]);
-    assert_eq!(k.t.ok(["pod", "ls", "-q"]), "");
-    assert_eq!(k.t.ok(["ps", "-a", "-q"]), "");
+    k.down_leaves_nothing(&f);
 }
 
 #[test]
