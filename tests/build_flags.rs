@@ -8,7 +8,7 @@ use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use harness::{busybox, context, rbox_bin, spawn_registry, TestRoot};
+use harness::{busybox, context, rbox_bin, Registry, TestRoot};
 
 /// The images of a root, by id.
 fn image_ids(t: &TestRoot) -> String {
@@ -73,36 +73,6 @@ fn iidfile_holds_the_image_id_as_docker_writes_it() {
     );
     assert!(!out_dir.exists() && !iid.exists());
     assert_eq!(image_ids(&t), before);
-}
-
-/// A registry process on loopback, killed (by its pid) when dropped.
-struct Registry {
-    child: std::process::Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Registry {
-    fn start() -> Registry {
-        let dir = tempfile::Builder::new()
-            .prefix("rbox-registry-")
-            .tempdir()
-            .unwrap();
-        std::fs::create_dir(dir.path().join("storage")).unwrap();
-        let (child, port) = spawn_registry(dir.path(), &[]);
-        Registry {
-            child,
-            port,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Builds, in `publisher`, busybox with `/marker` holding `text`, and pushes it as `name`.

@@ -8,7 +8,7 @@ mod harness;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use harness::{busybox, busybox_tarball, spawn_registry, TestRoot};
+use harness::{busybox, busybox_tarball, Registry, TestRoot};
 
 #[test]
 fn management_forms_and_short_forms_are_one_verb() {
@@ -266,34 +266,6 @@ fn sh(cmd: &mut Command) {
         "{cmd:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// The registry of a test, killed (by its pid) when dropped.
-struct Registry {
-    child: std::process::Child,
-    port: u16,
-    // Its storage, removed after it is killed.
-    _dir: tempfile::TempDir,
-}
-
-impl Registry {
-    fn start() -> Registry {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("storage")).unwrap();
-        let (child, port) = spawn_registry(dir.path(), &[]);
-        Registry {
-            child,
-            port,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]

@@ -10,42 +10,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::{busybox_tarball, cgroups_of, mounts_under, processes_under, TestRoot};
-
-/// A `docker-registry` on a free loopback port, storage in a temporary directory; killed
-/// (by its pid) when dropped.
-struct Registry {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Registry {
-    fn start() -> Registry {
-        let dir = tempfile::Builder::new()
-            .prefix("rbox-registry-")
-            .tempdir()
-            .unwrap();
-        std::fs::create_dir(dir.path().join("storage")).unwrap();
-        let (child, port) = harness::spawn_registry(dir.path(), &[]);
-        Registry {
-            child,
-            port,
-            _dir: dir,
-        }
-    }
-
-    fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use harness::{busybox_tarball, cgroups_of, mounts_under, processes_under, Registry, TestRoot};
 
 /// xorshift64*: a small seeded generator, so a failing run can be repeated exactly.
 struct Rng(u64);

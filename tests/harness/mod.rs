@@ -691,6 +691,42 @@ pub fn inspect(t: &TestRoot, name: &str) -> serde_json::Value {
     v[0].clone()
 }
 
+/// A `docker-registry` of the test's own on a free loopback port, its storage in a
+/// temporary directory removed with it; killed (by its pid) when dropped.
+pub struct Registry {
+    child: std::process::Child,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    pub fn start() -> Registry {
+        let dir = tempfile::Builder::new()
+            .prefix("rbox-registry-")
+            .tempdir()
+            .unwrap();
+        fs::create_dir(dir.path().join("storage")).unwrap();
+        let (child, port) = spawn_registry(dir.path(), &[]);
+        Registry {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Starts Debian's `docker-registry` (the project's tests/registry/config.yml) on a free
 /// loopback port, its storage in `dir/storage` and its log in `dir/registry.log`, with extra
 /// environment `env`; returns the process and the port once it answers.
