@@ -183,6 +183,131 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
+/// A writer that hashes, counts and forwards everything written through it like
+/// [`HashingWriter`], but once more than one chunk has come, does the hashing and the
+/// writing on a thread of its own: a big blob (a layer) is hashed while its next bytes are
+/// made, instead of after. Small blobs never start the thread.
+pub struct PipelinedHashingWriter<W: Write + Send + 'static> {
+    chunk: Vec<u8>,
+    count: u64,
+    state: Pipeline<W>,
+}
+
+enum Pipeline<W: Write + Send + 'static> {
+    /// Not started: the inner writer and the hash are here.
+    Inline(W, Sha256),
+    /// Started: full chunks go to the thread, which sends the emptied ones back.
+    Threaded {
+        full: std::sync::mpsc::SyncSender<Vec<u8>>,
+        empty: std::sync::mpsc::Receiver<Vec<u8>>,
+        thread: std::thread::JoinHandle<io::Result<(W, Sha256)>>,
+    },
+    /// The thread failed or was joined.
+    Done,
+}
+
+/// The size of a chunk handed to the hashing thread.
+const CHUNK: usize = 1 << 20;
+
+impl<W: Write + Send + 'static> PipelinedHashingWriter<W> {
+    /// Wraps `inner`.
+    pub fn new(inner: W) -> Self {
+        PipelinedHashingWriter {
+            chunk: Vec::with_capacity(CHUNK),
+            count: 0,
+            state: Pipeline::Inline(inner, Sha256::new()),
+        }
+    }
+
+    /// Bytes written so far.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Hands the full chunk on: to the thread (started at the first full chunk).
+    fn pass_chunk(&mut self) -> io::Result<()> {
+        if let Pipeline::Inline(..) = self.state {
+            let Pipeline::Inline(mut inner, mut hasher) =
+                std::mem::replace(&mut self.state, Pipeline::Done)
+            else {
+                unreachable!("matched above")
+            };
+            let (full, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
+            let (tx, empty) = std::sync::mpsc::channel::<Vec<u8>>();
+            let thread = std::thread::Builder::new()
+                .name("blob-hash".into())
+                .spawn(move || {
+                    for mut chunk in rx {
+                        inner.write_all(&chunk)?;
+                        hasher.update(&chunk);
+                        chunk.clear();
+                        let _ = tx.send(chunk);
+                    }
+                    Ok((inner, hasher))
+                })?;
+            self.state = Pipeline::Threaded {
+                full,
+                empty,
+                thread,
+            };
+        }
+        let Pipeline::Threaded { full, empty, .. } = &self.state else {
+            return Err(io::Error::other("the blob's writer failed before"));
+        };
+        let next = empty
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
+        let chunk = std::mem::replace(&mut self.chunk, next);
+        if full.send(chunk).is_err() {
+            // The thread stopped on an error: joining it gives the error.
+            return self.join().map(|_| ());
+        }
+        Ok(())
+    }
+
+    /// Waits for the thread (if started) and returns the inner writer and the hash.
+    fn join(&mut self) -> io::Result<(W, Sha256)> {
+        match std::mem::replace(&mut self.state, Pipeline::Done) {
+            Pipeline::Inline(inner, hasher) => Ok((inner, hasher)),
+            Pipeline::Threaded { full, thread, .. } => {
+                drop(full);
+                thread
+                    .join()
+                    .map_err(|_| io::Error::other("the blob's hashing thread panicked"))?
+            }
+            Pipeline::Done => Err(io::Error::other("the blob's writer failed before")),
+        }
+    }
+
+    /// Writes what is left, then returns the digest of everything written, the byte count
+    /// and the inner writer.
+    pub fn finish(mut self) -> io::Result<(Digest, u64, W)> {
+        let (mut inner, mut hasher) = self.join()?;
+        inner.write_all(&self.chunk)?;
+        hasher.update(&self.chunk);
+        inner.flush()?;
+        Ok((Digest::from_hasher(hasher), self.count, inner))
+    }
+}
+
+impl<W: Write + Send + 'static> Write for PipelinedHashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = buf.len().min(CHUNK - self.chunk.len());
+        self.chunk.extend_from_slice(&buf[..n]);
+        self.count += n as u64;
+        if self.chunk.len() == CHUNK {
+            self.pass_chunk()?;
+        }
+        Ok(n)
+    }
+
+    /// Bytes still in a chunk stay there until [`finish`](Self::finish): flushing means
+    /// nothing to a blob before it is committed.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,6 +340,42 @@ mod tests {
         let ids = Digest::chain_ids(&[a.clone(), b.clone()]);
         assert_eq!(ids[0], a);
         assert_eq!(ids[1], Digest::of(format!("{a} {b}").as_bytes()));
+    }
+
+    #[test]
+    fn a_pipelined_writer_gives_what_a_plain_one_gives() {
+        // Sizes around the chunk's: none, less than one, exactly one, several and a bit.
+        for size in [0, 5, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 12345] {
+            let bytes: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
+            let mut w = PipelinedHashingWriter::new(Vec::new());
+            // Written in odd pieces, so chunks fill across writes.
+            for piece in bytes.chunks(100_003) {
+                w.write_all(piece).unwrap();
+            }
+            assert_eq!(w.count(), size as u64);
+            let (d, n, out) = w.finish().unwrap();
+            assert_eq!((d, n), (Digest::of(&bytes), size as u64), "size {size}");
+            assert!(out == bytes, "size {size}: the bytes written differ");
+        }
+    }
+
+    #[test]
+    fn a_pipelined_writer_reports_its_inner_writers_error() {
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::new(io::ErrorKind::StorageFull, "disk full"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut w = PipelinedHashingWriter::new(Full);
+        let big = vec![1u8; 4 * CHUNK];
+        let early = w.write_all(&big);
+        let late = w.finish().map(|_| ());
+        let e = early.and(late).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::StorageFull, "{e}");
     }
 
     #[test]

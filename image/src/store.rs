@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustix::fs::FlockOperation;
 
-use crate::digest::{Digest, HashingWriter};
+use crate::digest::{Digest, PipelinedHashingWriter};
 use crate::error::{Error, IoContext, Result};
 
 /// The largest manifest, config or index the store reads whole.
@@ -155,10 +155,7 @@ impl Store {
             .at(&path)?;
         Ok(BlobWriter {
             store: self.clone(),
-            writer: Some(HashingWriter::new(io::BufWriter::with_capacity(
-                256 * 1024,
-                file,
-            ))),
+            writer: Some(PipelinedHashingWriter::new(file)),
             path,
             committed: false,
         })
@@ -226,7 +223,7 @@ impl Store {
 /// and is removed if dropped uncommitted.
 pub struct BlobWriter {
     store: Store,
-    writer: Option<HashingWriter<io::BufWriter<File>>>,
+    writer: Option<PipelinedHashingWriter<File>>,
     path: PathBuf,
     committed: bool,
 }
@@ -241,10 +238,7 @@ impl BlobWriter {
     /// layout under its digest.
     pub fn commit(mut self, expected: Option<&Digest>) -> Result<(Digest, u64)> {
         let w = self.writer.take().expect("a blob is committed once");
-        let (digest, size, buf) = w.finish();
-        let file = buf
-            .into_inner()
-            .map_err(|e| Error::io(&self.path, e.into_error()))?;
+        let (digest, size, file) = w.finish().at(&self.path)?;
         if let Some(exp) = expected {
             if *exp != digest {
                 return Err(Error::DigestMismatch {
