@@ -455,6 +455,13 @@ fn a_rebuild_after_one_file_changed_is_the_image_a_cold_build_makes() {
             )
         })
         .collect();
+    // Big files first in the layer's order: its hash has checkpoints before the changes.
+    for k in 0..3 {
+        files.push((
+            format!("data/d0/big{k}.bin"),
+            format!("{k} big\n").repeat(200_000),
+        ));
+    }
     files.push((
         "Dockerfile".into(),
         "FROM busybox\nCOPY data /data\nADD data /added/\nCOPY --chmod=600 data/d1 /one\nCMD [\"/bin/sh\"]\n".into(),
@@ -482,7 +489,7 @@ fn a_rebuild_after_one_file_changed_is_the_image_a_cold_build_makes() {
     fs::write(ctx.path().join("data/d1/f8.txt"), "changed\n").unwrap();
     let (incremental, log) = build(&[]);
     assert!(
-        log.contains("--> 299 of 300 files unchanged since the last build"),
+        log.contains("--> 302 of 303 files unchanged since the last build"),
         "{log}"
     );
     assert!(
@@ -494,9 +501,88 @@ fn a_rebuild_after_one_file_changed_is_the_image_a_cold_build_makes() {
     assert_eq!(cat(&t, "inc:1", "/data/d2/f9.txt"), "file 9\n".repeat(10));
     let (cold, _) = build(&["--no-cache"]);
     assert_eq!(incremental, cold, "the incremental build is another image");
+    // Other changes, each built over the last build and then cold: a change of the same
+    // size (the tars differ inside a file's content), a change of the layer's first file,
+    // and the layer's last file removed (the new tar is the start of the old one).
+    let d6 = ctx.path().join("data/d6");
+    let last = fs::read_dir(&d6)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .max()
+        .unwrap();
+    for what in ["same size", "first file", "last file removed"] {
+        match what {
+            "same size" => fs::write(ctx.path().join("data/d2/f9.txt"), "FILE 9\n".repeat(10)),
+            "first file" => fs::write(ctx.path().join("data/d0/big0.bin"), "0 changed\n"),
+            _ => fs::remove_file(d6.join(&last)),
+        }
+        .unwrap();
+        let (incremental, _) = build(&[]);
+        let (cold, _) = build(&["--no-cache"]);
+        assert_eq!(
+            incremental, cold,
+            "{what}: the incremental build is another image"
+        );
+    }
+    assert_eq!(cat(&t, "inc:1", "/data/d2/f9.txt"), "FILE 9\n".repeat(10));
+    assert_eq!(cat(&t, "inc:1", "/data/d0/big0.bin"), "0 changed\n");
     t.assert_blobs_match_digests();
     let check = t.run(["system", "check"]);
     assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+}
+
+#[test]
+fn copied_directories_keep_their_times_so_a_rebuild_makes_the_cold_builds_layer() {
+    let t = busybox();
+    let ctx = context(&[
+        ("data/sub/f", "one\n"),
+        ("data/sub/g", "two\n"),
+        ("data/h", "three\n"),
+        ("Dockerfile", "FROM busybox\nCOPY data /data\n"),
+    ]);
+    // Directory times long past, as a checkout's are.
+    let past = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000);
+    let set = |dir: &str| {
+        fs::File::open(ctx.path().join(dir))
+            .unwrap()
+            .set_modified(past)
+            .unwrap()
+    };
+    set("data/sub");
+    set("data");
+    let layers = |args: &[&str]| {
+        let (code, out, err) = t.build(ctx.path(), &[&["-q", "-t", "times:1"], args].concat());
+        assert_eq!(code, 0, "{out}{err}");
+        let v: serde_json::Value =
+            serde_json::from_str(&t.ok(["image", "inspect", "times:1"])).unwrap();
+        v[0]["RootFS"]["Layers"].clone()
+    };
+    layers(&[]);
+    // As BuildKit: the directory copied into and those copied keep their source's times.
+    assert_eq!(
+        t.ok([
+            "run",
+            "--rm",
+            "times:1",
+            "stat",
+            "-c",
+            "%Y",
+            "/data",
+            "/data/sub"
+        ]),
+        "1600000000\n1600000000\n"
+    );
+    // A file changes (its directory's time kept): the rebuild, made over the last layer,
+    // and a cold build make the same layers, with no SOURCE_DATE_EPOCH.
+    fs::write(ctx.path().join("data/sub/g"), "changed\n").unwrap();
+    set("data/sub");
+    let incremental = layers(&[]);
+    assert_eq!(
+        t.ok(["run", "--rm", "times:1", "stat", "-c", "%Y", "/data/sub"]),
+        "1600000000\n"
+    );
+    assert_eq!(incremental, layers(&["--no-cache"]));
+    assert_eq!(cat(&t, "times:1", "/data/sub/g"), "changed\n");
 }
 
 #[test]

@@ -6,8 +6,15 @@
 //! SOURCE_DATE_EPOCH), but every entry is opened relative to its directory's fd with
 //! `O_NOFOLLOW`: a container that swaps a directory for a symlink to the host while it is
 //! read has the link stored as a link (or the entry left out), never the host's files.
+//!
+//! A layer made over the one the same step made last (a COPY whose files mostly did not
+//! change, linked from that layer's snapshot: [`Base`]) is written through a [`Splice`]:
+//! as long as its tar is byte for byte the earlier one's, nothing is written or hashed, and
+//! the content of a linked file is not even read; from the first byte that differs on, the
+//! blob starts with the earlier blob's bytes (copied by the kernel, hashed from the last
+//! checkpoint before) and goes on as usual.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -16,7 +23,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use rbox_image::diff::Diff;
+use rbox_image::digest::Checkpoint;
 use rbox_image::snapshot::SnapshotInfo;
+use rbox_image::store::BlobWriter;
 use rbox_image::store::{sync_dir, write_atomic};
 use rbox_image::{Digest, Store};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
@@ -91,6 +100,101 @@ fn append_xattrs<W: Write>(b: &mut tar::Builder<W>, fd: &OwnedFd) -> io::Result<
     Ok(())
 }
 
+/// Where a walk writes its tar.
+trait Sink: Write {
+    /// Before the content of a regular file that is the very file (a link to it) of the
+    /// layer this one is made over: true if the sink holds those `len` bytes (padding
+    /// included) already, so that they need not be read.
+    fn holds(&mut self, _len: u64) -> bool {
+        false
+    }
+}
+
+impl<S: Sink + ?Sized> Sink for &mut S {
+    fn holds(&mut self, len: u64) -> bool {
+        (**self).holds(len)
+    }
+}
+
+/// A sink that holds nothing: everything is written to it.
+struct Plain<W>(W);
+
+impl<W: Write> Write for Plain<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl<W: Write> Sink for Plain<W> {}
+
+/// The layer a new one is made over: the last layer of the same step (its snapshot lent the
+/// new one its unchanged files).
+pub struct Base {
+    /// Its blob (uncompressed: its diff ID).
+    pub blob: Digest,
+    /// Its blob's hash checkpoints.
+    pub checkpoints: Vec<Checkpoint>,
+    /// The files of the new layer that are links to that layer's own, by path in the layer.
+    pub same: HashSet<PathBuf>,
+}
+
+/// The sink of a layer made over a [`Base`]; see the module's words.
+struct Splice<'a> {
+    blob: &'a mut BlobWriter,
+    /// While every byte so far is the base blob's: the base, its blob and its length.
+    base: Option<(&'a Base, File, u64)>,
+    /// Bytes of the tar so far.
+    pos: u64,
+    scratch: Vec<u8>,
+}
+
+impl Splice<'_> {
+    /// From here on the tar is its own: the blob starts with the base's bytes so far.
+    fn diverge(&mut self) -> io::Result<()> {
+        if let Some((base, ..)) = self.base.take() {
+            self.blob
+                .start_with(&base.blob, self.pos, &base.checkpoints)
+                .map_err(io::Error::other)?;
+        }
+        Ok(())
+    }
+}
+
+impl Write for Splice<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some((_, file, len)) = &self.base {
+            if self.pos + buf.len() as u64 <= *len {
+                self.scratch.resize(buf.len(), 0);
+                std::os::unix::fs::FileExt::read_exact_at(file, &mut self.scratch, self.pos)?;
+                if self.scratch == buf {
+                    self.pos += buf.len() as u64;
+                    return Ok(buf.len());
+                }
+            }
+            self.diverge()?;
+        }
+        self.blob.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.blob.flush()
+    }
+}
+
+impl Sink for Splice<'_> {
+    fn holds(&mut self, len: u64) -> bool {
+        match &self.base {
+            Some((.., base_len)) if self.pos + len <= *base_len => {
+                self.pos += len;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
 /// What a walk carries along.
 struct Walk<'a> {
     top: &'a Path,
@@ -98,6 +202,8 @@ struct Walk<'a> {
     content: u64,
     epoch: Option<u64>,
     skip: &'a dyn Fn(&Path) -> bool,
+    /// Files that are the base layer's own (see [`Sink::holds`]).
+    same: &'a dyn Fn(&Path) -> bool,
 }
 
 /// Writes the tar of the upper directory `dir` to `out`, leaving out the entries (and what
@@ -110,6 +216,17 @@ pub fn write_layer(
     out: impl Write,
     epoch: Option<u64>,
     skip: &dyn Fn(&Path) -> bool,
+) -> rbox_image::Result<u64> {
+    write_tar(dir, &mut Plain(out), epoch, skip, &|_| false)
+}
+
+/// [`write_layer`] to a [`Sink`], `same` naming the files it may hold already.
+fn write_tar<S: Sink>(
+    dir: &Path,
+    out: &mut S,
+    epoch: Option<u64>,
+    skip: &dyn Fn(&Path) -> bool,
+    same: &dyn Fn(&Path) -> bool,
 ) -> rbox_image::Result<u64> {
     let top = rustix::fs::open(
         dir,
@@ -125,13 +242,14 @@ pub fn write_layer(
         content: 0,
         epoch,
         skip,
+        same,
     };
     walk(&top, Path::new(""), &mut b, &mut w)?;
     b.into_inner()?.flush()?;
     Ok(w.content)
 }
 
-fn walk<W: Write>(
+fn walk<W: Sink>(
     dir: &OwnedFd,
     rel: &Path,
     b: &mut tar::Builder<W>,
@@ -225,9 +343,17 @@ fn walk<W: Write>(
                 h.set_entry_type(tar::EntryType::Regular);
                 h.set_size(size);
                 append_xattrs(b, &fd)?;
-                // Exactly the size in the header, whatever the file does meanwhile.
-                let data = io::Read::take(io::Read::chain(File::from(fd), io::repeat(0)), size);
-                b.append_data(&mut h, &relp, data)?;
+                // The header, then the content and its padding.
+                b.append_data(&mut h, &relp, io::empty())?;
+                let padded = size.div_ceil(512) * 512;
+                if !((w.same)(&relp) && b.get_mut().holds(padded)) {
+                    // Exactly the size in the header, whatever the file does meanwhile.
+                    let mut data =
+                        io::Read::take(io::Read::chain(File::from(fd), io::repeat(0)), size);
+                    let out = b.get_mut();
+                    io::copy(&mut data, out)?;
+                    out.write_all(&[0u8; 512][..(padded - size) as usize])?;
+                }
                 w.content += size;
             }
             FileType::Fifo | FileType::CharacterDevice | FileType::BlockDevice => {
@@ -250,18 +376,39 @@ fn walk<W: Write>(
 }
 
 /// Stores the layer of `dir` (uncompressed: its digest is its diff ID), leaving out what
-/// `skip` names; returns the layer, its chain ID on top of `parent`, and the content size.
+/// `skip` names, over `base` if given; returns the layer, its chain ID on top of `parent`,
+/// and its blob's hash checkpoints.
 fn store_layer(
     store: &Store,
     dir: &Path,
     parent: Option<&Digest>,
     epoch: Option<u64>,
     skip: &dyn Fn(&Path) -> bool,
-) -> rbox_image::Result<(Diff, Digest)> {
+    base: Option<&Base>,
+) -> rbox_image::Result<(Diff, Digest, Vec<Checkpoint>)> {
     // The blob writer hashes what it is given: uncompressed, that digest is the diff ID.
     let mut blob = store.blob_writer()?;
-    let content_size = write_layer(dir, &mut blob, epoch, skip)?;
-    let (digest, size) = blob.commit(None)?;
+    let base_blob = base.and_then(|b| {
+        let f = File::open(store.blob_path(&b.blob)).ok()?;
+        let len = f.metadata().ok()?.len();
+        Some((b, f, len))
+    });
+    let content_size = match base_blob {
+        Some((b, file, len)) => {
+            let mut s = Splice {
+                blob: &mut blob,
+                base: Some((b, file, len)),
+                pos: 0,
+                scratch: Vec::new(),
+            };
+            let n = write_tar(dir, &mut s, epoch, skip, &|p| b.same.contains(p))?;
+            // The same as the base to the end (a file gone from its end, or none changed).
+            s.diverge()?;
+            n
+        }
+        None => write_layer(dir, &mut blob, epoch, skip)?,
+    };
+    let (digest, size, checkpoints) = blob.commit_indexed(None)?;
     let chain_id = match parent {
         Some(p) => p.chain(&digest),
         None => digest.clone(),
@@ -273,20 +420,22 @@ fn store_layer(
             content_size,
         },
         chain_id,
+        checkpoints,
     ))
 }
 
-/// Stores the layer of directory `dir` (a build step's upper directory) and makes `dir`
-/// itself the snapshot on top of `parent`: moved, not copied. Returns the layer and the new
-/// chain ID.
+/// Stores the layer of directory `dir` (a build step's upper directory), over `base` if
+/// given, and makes `dir` itself the snapshot on top of `parent`: moved, not copied.
+/// Returns the layer and the new chain ID.
 pub fn commit_dir(
     store: &Store,
     dir: &Path,
     parent: Option<&Digest>,
     epoch: Option<u64>,
+    base: Option<&Base>,
 ) -> rbox_image::Result<(Diff, Digest)> {
     let _content = store.lock_content()?;
-    let (diff, chain_id) = store_layer(store, dir, parent, epoch, &|_| false)?;
+    let (diff, chain_id, checkpoints) = store_layer(store, dir, parent, epoch, &|_| false, base)?;
     let dest = store.snapshot_dir(&chain_id);
     if dest.join("info.json").exists() {
         // The same layer is already a snapshot (another build made it).
@@ -300,6 +449,7 @@ pub fn commit_dir(
         chain_id: chain_id.to_string(),
         diff_id: diff.digest.to_string(),
         size: diff.content_size,
+        checkpoints,
     };
     write_atomic(
         &work.join("info.json"),
@@ -326,7 +476,7 @@ pub fn commit_copy(
     skip: &dyn Fn(&Path) -> bool,
 ) -> rbox_image::Result<(Diff, Digest)> {
     let _content = store.lock_content()?;
-    let (diff, chain_id) = store_layer(store, dir, parent, epoch, skip)?;
+    let (diff, chain_id, _) = store_layer(store, dir, parent, epoch, skip, None)?;
     if store.snapshot_info(&chain_id)?.is_none() {
         store.unpack_layer(
             store.open_blob(&diff.digest)?,
@@ -497,7 +647,7 @@ mod tests {
             let up = store.tmp_path(name);
             fs::create_dir_all(&up).unwrap();
             fs::write(up.join("f"), "same").unwrap();
-            let (_, chain) = commit_dir(&store, &up, None, Some(0)).unwrap();
+            let (_, chain) = commit_dir(&store, &up, None, Some(0), None).unwrap();
             assert!(!up.exists(), "{name} left in tmp/");
             chains.push(chain);
         }

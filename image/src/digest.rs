@@ -183,31 +183,158 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
+/// SHA-256 whose state can be kept at a 64-byte boundary ([`Checkpoint`]) and taken up
+/// again there: a layer made again after a change is hashed from the last checkpoint before
+/// its first changed byte, the bytes before it being the same. The rounds are `sha2`'s.
+#[derive(Clone)]
+pub struct Sha256Stream {
+    state: [u32; 8],
+    /// Bytes hashed into `state` (a multiple of 64).
+    done: u64,
+    buf: [u8; 64],
+    fill: usize,
+}
+
+/// The state of a [`Sha256Stream`] after the first `offset` bytes of a stream.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Checkpoint {
+    pub offset: u64,
+    /// The eight state words, big-endian, in hex.
+    pub state: String,
+}
+
+const SHA256_H0: [u32; 8] = [
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+];
+
+impl Default for Sha256Stream {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Sha256Stream {
+    pub fn new() -> Self {
+        Sha256Stream {
+            state: SHA256_H0,
+            done: 0,
+            buf: [0; 64],
+            fill: 0,
+        }
+    }
+
+    /// Bytes given so far.
+    pub fn len(&self) -> u64 {
+        self.done + self.fill as u64
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn compress(&mut self, blocks: &[u8]) {
+        use sha2::digest::generic_array::GenericArray;
+        for block in blocks.chunks_exact(64) {
+            sha2::compress256(
+                &mut self.state,
+                std::slice::from_ref(GenericArray::from_slice(block)),
+            );
+        }
+        self.done += blocks.len() as u64;
+    }
+
+    pub fn update(&mut self, mut data: &[u8]) {
+        if self.fill > 0 {
+            let n = data.len().min(64 - self.fill);
+            self.buf[self.fill..self.fill + n].copy_from_slice(&data[..n]);
+            self.fill += n;
+            data = &data[n..];
+            if self.fill < 64 {
+                return;
+            }
+            let block = self.buf;
+            self.compress(&block);
+            self.fill = 0;
+        }
+        let whole = data.len() / 64 * 64;
+        self.compress(&data[..whole]);
+        let rest = &data[whole..];
+        self.buf[..rest.len()].copy_from_slice(rest);
+        self.fill = rest.len();
+    }
+
+    /// The state here, if here is a 64-byte boundary.
+    pub fn checkpoint(&self) -> Option<Checkpoint> {
+        (self.fill == 0).then(|| Checkpoint {
+            offset: self.done,
+            state: self.state.iter().map(|w| format!("{w:08x}")).collect(),
+        })
+    }
+
+    /// The stream as it was at `c`; `None` if `c` is malformed.
+    pub fn resume(c: &Checkpoint) -> Option<Self> {
+        if !c.offset.is_multiple_of(64) || c.state.len() != 64 || !c.state.is_ascii() {
+            return None;
+        }
+        let mut state = [0u32; 8];
+        for (i, w) in state.iter_mut().enumerate() {
+            *w = u32::from_str_radix(&c.state[i * 8..i * 8 + 8], 16).ok()?;
+        }
+        Some(Sha256Stream {
+            state,
+            done: c.offset,
+            buf: [0; 64],
+            fill: 0,
+        })
+    }
+
+    pub fn finish(mut self) -> Digest {
+        let bits = self.len() * 8;
+        let mut tail = [0u8; 128];
+        tail[..self.fill].copy_from_slice(&self.buf[..self.fill]);
+        tail[self.fill] = 0x80;
+        let n = if self.fill < 56 { 64 } else { 128 };
+        tail[n - 8..n].copy_from_slice(&bits.to_be_bytes());
+        self.compress(&tail[..n]);
+        let mut out = [0u8; 32];
+        for (o, w) in out.chunks_exact_mut(4).zip(self.state) {
+            o.copy_from_slice(&w.to_be_bytes());
+        }
+        Digest {
+            hex: hex::encode(out),
+        }
+    }
+}
+
 /// A writer that hashes, counts and forwards everything written through it like
 /// [`HashingWriter`], but once more than one chunk has come, does the hashing and the
 /// writing on a thread of its own: a big blob (a layer) is hashed while its next bytes are
-/// made, instead of after. Small blobs never start the thread.
+/// made, instead of after. Small blobs never start the thread. At every [`CHUNK`] boundary
+/// of the stream it keeps the hash's [`Checkpoint`].
 pub struct PipelinedHashingWriter<W: Write + Send + 'static> {
     chunk: Vec<u8>,
     count: u64,
     state: Pipeline<W>,
 }
 
+/// What the hashing has: the inner writer, the hash, its checkpoints.
+type Hashed<W> = (W, Sha256Stream, Vec<Checkpoint>);
+
 enum Pipeline<W: Write + Send + 'static> {
     /// Not started: the inner writer and the hash are here.
-    Inline(W, Sha256),
+    Inline(Hashed<W>),
     /// Started: full chunks go to the thread, which sends the emptied ones back.
     Threaded {
         full: std::sync::mpsc::SyncSender<Vec<u8>>,
         empty: std::sync::mpsc::Receiver<Vec<u8>>,
-        thread: std::thread::JoinHandle<io::Result<(W, Sha256)>>,
+        thread: std::thread::JoinHandle<io::Result<Hashed<W>>>,
     },
     /// The thread failed or was joined.
     Done,
 }
 
-/// The size of a chunk handed to the hashing thread.
-const CHUNK: usize = 1 << 20;
+/// The size of a chunk handed to the hashing thread, and the distance between checkpoints.
+pub const CHUNK: usize = 1 << 20;
 
 impl<W: Write + Send + 'static> PipelinedHashingWriter<W> {
     /// Wraps `inner`.
@@ -215,7 +342,26 @@ impl<W: Write + Send + 'static> PipelinedHashingWriter<W> {
         PipelinedHashingWriter {
             chunk: Vec::with_capacity(CHUNK),
             count: 0,
-            state: Pipeline::Inline(inner, Sha256::new()),
+            state: Pipeline::Inline((inner, Sha256Stream::new(), Vec::new())),
+        }
+    }
+
+    /// Before anything is written: the inner writer, to put the stream's first `len` bytes
+    /// there by other means, after which [`start_at`](Self::start_at) says so.
+    pub fn inner_before_start(&mut self) -> Option<&mut W> {
+        match &mut self.state {
+            Pipeline::Inline((inner, ..)) if self.count == 0 => Some(inner),
+            _ => None,
+        }
+    }
+
+    /// The stream's first bytes are in the inner writer already and `hash` has them.
+    pub fn start_at(&mut self, hash: Sha256Stream) {
+        if let Pipeline::Inline((_, h, _)) = &mut self.state {
+            if self.count == 0 {
+                self.count = hash.len();
+                *h = hash;
+            }
         }
     }
 
@@ -227,7 +373,7 @@ impl<W: Write + Send + 'static> PipelinedHashingWriter<W> {
     /// Hands the full chunk on: to the thread (started at the first full chunk).
     fn pass_chunk(&mut self) -> io::Result<()> {
         if let Pipeline::Inline(..) = self.state {
-            let Pipeline::Inline(mut inner, mut hasher) =
+            let Pipeline::Inline((mut inner, mut hasher, mut checkpoints)) =
                 std::mem::replace(&mut self.state, Pipeline::Done)
             else {
                 unreachable!("matched above")
@@ -240,10 +386,11 @@ impl<W: Write + Send + 'static> PipelinedHashingWriter<W> {
                     for mut chunk in rx {
                         inner.write_all(&chunk)?;
                         hasher.update(&chunk);
+                        checkpoints.extend(hasher.checkpoint());
                         chunk.clear();
                         let _ = tx.send(chunk);
                     }
-                    Ok((inner, hasher))
+                    Ok((inner, hasher, checkpoints))
                 })?;
             self.state = Pipeline::Threaded {
                 full,
@@ -265,10 +412,10 @@ impl<W: Write + Send + 'static> PipelinedHashingWriter<W> {
         Ok(())
     }
 
-    /// Waits for the thread (if started) and returns the inner writer and the hash.
-    fn join(&mut self) -> io::Result<(W, Sha256)> {
+    /// Waits for the thread (if started) and returns what it hashed.
+    fn join(&mut self) -> io::Result<Hashed<W>> {
         match std::mem::replace(&mut self.state, Pipeline::Done) {
-            Pipeline::Inline(inner, hasher) => Ok((inner, hasher)),
+            Pipeline::Inline(h) => Ok(h),
             Pipeline::Threaded { full, thread, .. } => {
                 drop(full);
                 thread
@@ -279,23 +426,25 @@ impl<W: Write + Send + 'static> PipelinedHashingWriter<W> {
         }
     }
 
-    /// Writes what is left, then returns the digest of everything written, the byte count
-    /// and the inner writer.
-    pub fn finish(mut self) -> io::Result<(Digest, u64, W)> {
-        let (mut inner, mut hasher) = self.join()?;
+    /// Writes what is left, then returns the digest of everything written, the byte count,
+    /// the inner writer, and the checkpoints.
+    pub fn finish(mut self) -> io::Result<(Digest, u64, W, Vec<Checkpoint>)> {
+        let (mut inner, mut hasher, checkpoints) = self.join()?;
         inner.write_all(&self.chunk)?;
         hasher.update(&self.chunk);
         inner.flush()?;
-        Ok((Digest::from_hasher(hasher), self.count, inner))
+        Ok((hasher.finish(), self.count, inner, checkpoints))
     }
 }
 
 impl<W: Write + Send + 'static> Write for PipelinedHashingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = buf.len().min(CHUNK - self.chunk.len());
+        // Chunks end at multiples of CHUNK in the stream, wherever it started.
+        let room = CHUNK - (self.count % CHUNK as u64) as usize;
+        let n = buf.len().min(room);
         self.chunk.extend_from_slice(&buf[..n]);
         self.count += n as u64;
-        if self.chunk.len() == CHUNK {
+        if n == room {
             self.pass_chunk()?;
         }
         Ok(n)
@@ -353,10 +502,59 @@ mod tests {
                 w.write_all(piece).unwrap();
             }
             assert_eq!(w.count(), size as u64);
-            let (d, n, out) = w.finish().unwrap();
+            let (d, n, out, checkpoints) = w.finish().unwrap();
             assert_eq!((d, n), (Digest::of(&bytes), size as u64), "size {size}");
             assert!(out == bytes, "size {size}: the bytes written differ");
+            assert_eq!(checkpoints.len(), size / CHUNK, "size {size}");
+            // Taken up at any checkpoint, the rest gives the same digest.
+            for c in &checkpoints {
+                let mut h = Sha256Stream::resume(c).unwrap();
+                h.update(&bytes[c.offset as usize..]);
+                assert_eq!(
+                    h.finish(),
+                    Digest::of(&bytes),
+                    "size {size} from {}",
+                    c.offset
+                );
+            }
         }
+    }
+
+    #[test]
+    fn a_stream_started_late_keeps_checkpoints_at_chunk_multiples() {
+        let bytes: Vec<u8> = (0..3 * CHUNK + 7).map(|i| (i % 253) as u8).collect();
+        let start = CHUNK / 2 + 5;
+        let mut first = Sha256Stream::new();
+        first.update(&bytes[..start]);
+        let mut w = PipelinedHashingWriter::new(bytes[..start].to_vec());
+        assert!(w.inner_before_start().is_some());
+        w.start_at(first);
+        assert!(w.inner_before_start().is_none());
+        w.write_all(&bytes[start..]).unwrap();
+        let (d, n, out, checkpoints) = w.finish().unwrap();
+        assert_eq!((d, n), (Digest::of(&bytes), bytes.len() as u64));
+        assert!(out == bytes);
+        let at: Vec<u64> = checkpoints.iter().map(|c| c.offset).collect();
+        assert_eq!(at, [1, 2, 3].map(|k| k * CHUNK as u64));
+    }
+
+    #[test]
+    fn the_stream_is_sha256() {
+        for size in [0, 1, 55, 56, 63, 64, 65, 119, 120, 128, 1000, 100_000] {
+            let bytes: Vec<u8> = (0..size).map(|i| (i * 13 % 256) as u8).collect();
+            // Fed in uneven pieces.
+            let mut h = Sha256Stream::new();
+            for piece in bytes.chunks(37) {
+                h.update(piece);
+            }
+            assert_eq!(h.len(), size as u64);
+            assert_eq!(h.finish(), Digest::of(&bytes), "size {size}");
+        }
+        let bad = Checkpoint {
+            offset: 3,
+            state: "0".repeat(64),
+        };
+        assert!(Sha256Stream::resume(&bad).is_none());
     }
 
     #[test]

@@ -25,6 +25,10 @@ pub struct SnapshotInfo {
     pub diff_id: String,
     /// Bytes of regular file content in the layer.
     pub size: u64,
+    /// The hash of the layer's tar every [`crate::digest::CHUNK`] bytes (of a layer built
+    /// here): a layer built again over this one is hashed from there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checkpoints: Vec<crate::digest::Checkpoint>,
 }
 
 /// The result of unpacking one layer.
@@ -128,6 +132,7 @@ impl Store {
             chain_id: chain_id.to_string(),
             diff_id: applied.diff_id.to_string(),
             size: applied.content_size,
+            checkpoints: Vec::new(),
         };
         write_atomic(
             &work.join("info.json"),

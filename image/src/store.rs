@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustix::fs::FlockOperation;
 
-use crate::digest::{Digest, PipelinedHashingWriter};
+use crate::digest::{Checkpoint, Digest, PipelinedHashingWriter, Sha256Stream, CHUNK};
 use crate::error::{Error, IoContext, Result};
 
 /// The largest manifest, config or index the store reads whole.
@@ -236,9 +236,18 @@ impl BlobWriter {
 
     /// Verifies the content against `expected` (if any), syncs it, and renames it into the
     /// layout under its digest.
-    pub fn commit(mut self, expected: Option<&Digest>) -> Result<(Digest, u64)> {
+    pub fn commit(self, expected: Option<&Digest>) -> Result<(Digest, u64)> {
+        self.commit_indexed(expected).map(|(d, n, _)| (d, n))
+    }
+
+    /// [`commit`](Self::commit), returning also the hash's checkpoints, one every
+    /// [`CHUNK`] bytes, for a later [`start_with`](Self::start_with).
+    pub fn commit_indexed(
+        mut self,
+        expected: Option<&Digest>,
+    ) -> Result<(Digest, u64, Vec<Checkpoint>)> {
         let w = self.writer.take().expect("a blob is committed once");
-        let (digest, size, file) = w.finish().at(&self.path)?;
+        let (digest, size, file, checkpoints) = w.finish().at(&self.path)?;
         if let Some(exp) = expected {
             if *exp != digest {
                 return Err(Error::DigestMismatch {
@@ -253,7 +262,49 @@ impl BlobWriter {
         fs::rename(&self.path, &dest).at(&dest)?;
         self.committed = true;
         sync_dir(dest.parent().expect("a blob has a parent directory"))?;
-        Ok((digest, size))
+        Ok((digest, size, checkpoints))
+    }
+
+    /// Before anything is written: makes the first `len` bytes of the stored blob `old`
+    /// this blob's first bytes, copied by the kernel, and hashed from the last of
+    /// `checkpoints` (`old`'s own) at or before `len`, so that they are read no further
+    /// back than that.
+    pub fn start_with(&mut self, old: &Digest, len: u64, checkpoints: &[Checkpoint]) -> Result<()> {
+        let old_path = self.store.blob_path(old);
+        let src = File::open(&old_path).at(&old_path)?;
+        let w = self.writer.as_mut().expect("not committed");
+        let dst = w
+            .inner_before_start()
+            .ok_or_else(|| Error::io(&self.path, io::Error::other("the blob has begun")))?;
+        let (mut from, mut to) = (0u64, 0u64);
+        while from < len {
+            let want = (len - from).min(1 << 30) as usize;
+            let n = rustix::fs::copy_file_range(&src, Some(&mut from), &*dst, Some(&mut to), want)
+                .map_err(|e| Error::io(&old_path, e.into()))?;
+            if n == 0 {
+                return Err(Error::io(
+                    &old_path,
+                    io::Error::new(io::ErrorKind::UnexpectedEof, "shorter than recorded"),
+                ));
+            }
+        }
+        // The copy went by offsets: the file's own position moves to its end.
+        io::Seek::seek(dst, io::SeekFrom::Start(len)).at(&self.path)?;
+        let mut hash = checkpoints
+            .iter()
+            .rev()
+            .find(|c| c.offset <= len)
+            .and_then(Sha256Stream::resume)
+            .unwrap_or_default();
+        let mut buf = vec![0u8; CHUNK];
+        while hash.len() < len {
+            let n = ((len - hash.len()) as usize).min(buf.len());
+            std::os::unix::fs::FileExt::read_exact_at(&src, &mut buf[..n], hash.len())
+                .at(&old_path)?;
+            hash.update(&buf[..n]);
+        }
+        w.start_at(hash);
+        Ok(())
     }
 }
 
@@ -373,6 +424,36 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_blob_started_with_another_ones_bytes_is_as_if_written_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let old: Vec<u8> = (0..3 * CHUNK + 99).map(|i| (i % 241) as u8).collect();
+        let mut w = store.blob_writer().unwrap();
+        w.write_all(&old).unwrap();
+        let (old_d, _, checkpoints) = w.commit_indexed(None).unwrap();
+        assert_eq!(checkpoints.len(), 3);
+        // The new blob: the old one's first 2.5 chunks, then something else.
+        let keep = 2 * CHUNK + CHUNK / 2 + 3;
+        let mut new = old[..keep].to_vec();
+        new.extend_from_slice(b"changed");
+        new.extend_from_slice(&old[keep..]);
+        for given in [&checkpoints[..], &[]] {
+            let mut w = store.blob_writer().unwrap();
+            w.start_with(&old_d, keep as u64, given).unwrap();
+            assert_eq!(w.count(), keep as u64);
+            w.write_all(&new[keep..]).unwrap();
+            let (d, n, later) = w.commit_indexed(None).unwrap();
+            assert_eq!((d.clone(), n), (Digest::of(&new), new.len() as u64));
+            assert_eq!(fs::read(store.blob_path(&d)).unwrap(), new);
+            assert_eq!(later.last().unwrap().offset, 3 * CHUNK as u64);
+        }
+        // Only before anything is written.
+        let mut w = store.blob_writer().unwrap();
+        w.write_all(b"x").unwrap();
+        assert!(w.start_with(&old_d, 10, &checkpoints).is_err());
+    }
 
     #[test]
     fn a_blob_that_does_not_match_its_digest_is_not_stored() {

@@ -4,6 +4,7 @@
 use std::fs;
 use std::path::PathBuf;
 
+use rbox_image::snapshot::SnapshotInfo;
 use rbox_image::{Digest, Store};
 use rbox_runtime::rootfs;
 
@@ -15,6 +16,7 @@ use crate::context::{
 };
 use crate::fetch::{fetch, is_url, parse_checksum, url_file_name};
 use crate::instructions::{Dockerfile, Instruction, Located};
+use crate::layer::Base;
 
 impl Builder<'_> {
     /// `COPY <<EOF /path`: each document becomes a file (named by the delimiter when the
@@ -240,7 +242,7 @@ impl Builder<'_> {
                 &self.ctx,
                 &to,
                 add,
-                reuse.as_ref(),
+                reuse.as_ref().map(|(r, _)| r),
                 &mut tracked,
             )
         } else {
@@ -274,7 +276,7 @@ impl Builder<'_> {
         drop(src_mount);
         let upper = view.finish();
         let linked = match (&copied, &reuse) {
-            (Ok(()), Some(r)) if !tracked.links.is_empty() => {
+            (Ok(()), Some((r, _))) if !tracked.links.is_empty() => {
                 self.note(&format!(
                     "{} of {} files unchanged since the last build",
                     tracked.links.len(),
@@ -283,13 +285,25 @@ impl Builder<'_> {
                 link_reused(&upper, r, self.ctx.root(), &tracked.links)
                     .map_err(|e| self.fail(line, e))
             }
-            _ => Ok(()),
+            _ => Ok(Default::default()),
         };
-        if let Err(e) = copied.and(linked) {
-            let _ = fs::remove_dir_all(&upper);
-            return Err(e);
-        }
-        self.add_layer(st, &upper, &key, &created_by)?;
+        let same = match copied.and(linked) {
+            Ok(same) => same,
+            Err(e) => {
+                let _ = fs::remove_dir_all(&upper);
+                return Err(e);
+            }
+        };
+        // The layer is written over the one it took its files from.
+        let base = match reuse {
+            Some((_, info)) if !same.is_empty() => info.diff_id.parse().ok().map(|blob| Base {
+                blob,
+                checkpoints: info.checkpoints,
+                same,
+            }),
+            _ => None,
+        };
+        self.add_layer(st, &upper, &key, &created_by, base.as_ref())?;
         if tracked_ctx && !tracked.files.is_empty() {
             self.remember_copy(&slot, st, tracked);
         }
@@ -297,16 +311,19 @@ impl Builder<'_> {
     }
 
     /// The record of the COPY made last at `slot`: the snapshot it made (if the store still
-    /// has it) and its files.
-    fn reusable(&self, slot: &Digest) -> Option<Reuse> {
+    /// has it) and its files, and what the store knows of that snapshot.
+    fn reusable(&self, slot: &Digest) -> Option<(Reuse, SnapshotInfo)> {
         let bytes = fs::read(self.slot_path(slot)).ok()?;
         let r: CopyRecord = serde_json::from_slice(&bytes).ok()?;
         let chain: Digest = r.chain.parse().ok()?;
-        self.store.snapshot_info(&chain).ok()??;
-        Some(Reuse {
-            snapshot: self.store.snapshot_fs(&chain),
-            files: r.files,
-        })
+        let info = self.store.snapshot_info(&chain).ok()??;
+        Some((
+            Reuse {
+                snapshot: self.store.snapshot_fs(&chain),
+                files: r.files,
+            },
+            info,
+        ))
     }
 
     fn remember_copy(&self, slot: &Digest, st: &StageState, tracked: Tracked) {

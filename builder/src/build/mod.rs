@@ -1043,9 +1043,10 @@ impl Builder<'_> {
         upper: &Path,
         key: &Digest,
         created_by: &str,
+        base: Option<&crate::layer::Base>,
     ) -> Result<()> {
         let (diff, chain) =
-            crate::layer::commit_dir(self.store, upper, st.chain.last(), self.epoch)?;
+            crate::layer::commit_dir(self.store, upper, st.chain.last(), self.epoch, base)?;
         self.remember(key, &diff)?;
         st.layers.push((
             "application/vnd.oci.image.layer.v1.tar".into(),

@@ -285,7 +285,7 @@ impl Builder<'_> {
             Ok(0) if moved => {
                 drop_mount_points(&upper, &st.chain, self.store);
                 drop_mount_stubs(&upper, &st.chain, self.store, &targets);
-                self.add_layer(st, &upper, &key, &created_by)
+                self.add_layer(st, &upper, &key, &created_by, None)
             }
             Ok(0) => Err(self.fail(ins.line, "the container's changes could not be kept")),
             Ok(code) => Err(self.fail(

@@ -2,6 +2,7 @@
 //! relative to open directory fds, following no link the image may hold.
 
 use super::*;
+use std::collections::HashSet;
 
 /// Where COPY and ADD write: `dest` inside the root `root`, owned by `owner`, with `mode`
 /// if given.
@@ -108,12 +109,14 @@ fn rel_of(d: &OwnedFd, root: &Path) -> Option<PathBuf> {
 /// Replaces each placeholder a [`copy_into_reusing`] left in `upper` with a link to the
 /// same file in `reuse`'s snapshot, checked to be as recorded (else the source is copied
 /// from the context `ctx_root` after all), relative to directory fds, following no link.
+/// Returns the paths linked.
 pub fn link_reused(
     upper: &Path,
     reuse: &Reuse,
     ctx_root: &Path,
     links: &[(String, PathBuf)],
-) -> Result<(), String> {
+) -> Result<HashSet<PathBuf>, String> {
+    let mut linked_paths = HashSet::new();
     let up = rootfs::open_root(upper).map_err(|e| e.to_string())?;
     let old = rootfs::open_root(&reuse.snapshot).map_err(|e| e.to_string())?;
     let ctx = rootfs::open_root(ctx_root).map_err(|e| e.to_string())?;
@@ -136,6 +139,8 @@ pub fn link_reused(
     };
     // The directories of the last file: files come a directory at a time.
     let mut dirs: Option<(PathBuf, OwnedFd, Option<OwnedFd>)> = None;
+    // The directories linked into, and their times before: linking leaves them as they were.
+    let mut touched: Vec<(PathBuf, rustix::fs::Timestamps)> = Vec::new();
     for (rel, src) in links {
         let p = Path::new(rel);
         let (Some(parent), Some(name)) = (p.parent(), p.file_name()) else {
@@ -144,6 +149,10 @@ pub fn link_reused(
         let err = |e: Errno| format!("{rel}: {e}");
         if dirs.as_ref().is_none_or(|(d, _, _)| d != parent) {
             let ud = walk(&up, parent).map_err(err)?;
+            if !touched.iter().any(|(d, _)| d == parent) {
+                let st = rustix::fs::fstat(&ud).map_err(err)?;
+                touched.push((parent.to_path_buf(), times_of(&st)));
+            }
             dirs = Some((parent.to_path_buf(), ud, walk(&old, parent).ok()));
         }
         let (_, ud, od) = dirs.as_ref().expect("set above");
@@ -170,6 +179,7 @@ pub fn link_reused(
                 r => r,
             };
             if linked.is_ok() {
+                linked_paths.insert(p.to_path_buf());
                 continue;
             }
         }
@@ -209,7 +219,26 @@ pub fn link_reused(
         };
         rustix::fs::futimens(&out, &times).map_err(err)?;
     }
-    Ok(())
+    drop(dirs);
+    for (dir, times) in &touched {
+        let err = |e: Errno| format!("{}: {e}", dir.display());
+        rustix::fs::futimens(&walk(&up, dir).map_err(err)?, times).map_err(err)?;
+    }
+    Ok(linked_paths)
+}
+
+/// The access and modification times of `st`, to set on another file.
+fn times_of(st: &Stat) -> rustix::fs::Timestamps {
+    rustix::fs::Timestamps {
+        last_access: rustix::fs::Timespec {
+            tv_sec: st.st_atime as _,
+            tv_nsec: st.st_atime_nsec as _,
+        },
+        last_modification: rustix::fs::Timespec {
+            tv_sec: st.st_mtime as _,
+            tv_nsec: st.st_mtime_nsec as _,
+        },
+    }
 }
 
 fn copy_tracked(
@@ -257,6 +286,10 @@ fn copy_tracked(
                 mode,
                 track.as_deref_mut(),
             )?;
+            // As BuildKit: the directory copied into takes the source directory's times,
+            // once its entries are in.
+            let st = rustix::fs::fstat(&s).map_err(|e| format!("{shown_s}: {e}"))?;
+            rustix::fs::futimens(&d, &times_of(&st)).map_err(|e| format!("{dest}: {e}"))?;
         } else if add
             && ft == FileType::RegularFile
             && is_archive(&f).map_err(|e| format!("{shown_s}: {e}"))?
@@ -420,6 +453,9 @@ fn copy_dir(
                 mode,
                 track.as_deref_mut(),
             )?;
+            // A copied directory keeps its source's times, set once its entries are in.
+            rustix::fs::futimens(&sub, &times_of(&st))
+                .map_err(|e| format!("{}: {e}", r.display()))?;
         }
     }
     Ok(())
