@@ -499,7 +499,11 @@ fn a_rebuild_after_one_file_changed_is_the_image_a_cold_build_makes() {
     assert_eq!(cat(&t, "inc:1", "/data/d1/f8.txt"), "changed\n");
     assert_eq!(cat(&t, "inc:1", "/added/d1/f8.txt"), "changed\n");
     assert_eq!(cat(&t, "inc:1", "/data/d2/f9.txt"), "file 9\n".repeat(10));
-    let (cold, _) = build(&["--no-cache"]);
+    let (cold, log) = build(&["--no-cache"]);
+    assert!(
+        !log.contains("unchanged since the last build"),
+        "--no-cache builds cold, copying every file: {log}"
+    );
     assert_eq!(incremental, cold, "the incremental build is another image");
     // Other changes, each built over the last build and then cold: a change of the same
     // size (the tars differ inside a file's content), a change of the layer's first file,

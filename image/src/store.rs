@@ -276,20 +276,14 @@ impl BlobWriter {
         let dst = w
             .inner_before_start()
             .ok_or_else(|| Error::io(&self.path, io::Error::other("the blob has begun")))?;
-        let (mut from, mut to) = (0u64, 0u64);
-        while from < len {
-            let want = (len - from).min(1 << 30) as usize;
-            let n = rustix::fs::copy_file_range(&src, Some(&mut from), &*dst, Some(&mut to), want)
-                .map_err(|e| Error::io(&old_path, e.into()))?;
-            if n == 0 {
-                return Err(Error::io(
-                    &old_path,
-                    io::Error::new(io::ErrorKind::UnexpectedEof, "shorter than recorded"),
-                ));
-            }
+        // std's copy goes by copy_file_range where the file system can.
+        let copied = io::copy(&mut io::Read::take(&src, len), dst).at(&self.path)?;
+        if copied < len {
+            return Err(Error::io(
+                &old_path,
+                io::Error::new(io::ErrorKind::UnexpectedEof, "shorter than recorded"),
+            ));
         }
-        // The copy went by offsets: the file's own position moves to its end.
-        io::Seek::seek(dst, io::SeekFrom::Start(len)).at(&self.path)?;
         let mut hash = checkpoints
             .iter()
             .rev()

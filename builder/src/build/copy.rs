@@ -227,7 +227,8 @@ impl Builder<'_> {
         let tmp = self.store.tmp_dir();
         let tmp = fs::canonicalize(&tmp).unwrap_or(tmp);
         let tracked_ctx = in_context && !self.ctx.root().starts_with(&tmp);
-        let reuse = if tracked_ctx && !local.is_empty() {
+        // `--no-cache` builds cold: every file copied, every layer written whole.
+        let reuse = if tracked_ctx && !local.is_empty() && !self.o.no_cache {
             self.reusable(&slot)
         } else {
             None
