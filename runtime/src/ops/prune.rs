@@ -240,6 +240,24 @@ pub fn sweep_removals(containers: &Containers, age: std::time::Duration) -> Resu
         freed += dir_size(&path.join("upper"));
         fs::remove_dir_all(&path).at(&path)?;
     }
+    // A name being taken (`names/.new-<id>`) whose taker died before it was done.
+    let names = containers.root().join("names");
+    for e in fs::read_dir(&names).into_iter().flatten().flatten() {
+        let path = e.path();
+        let unfinished = e.file_name().to_string_lossy().starts_with(".new-")
+            && e.metadata().is_ok_and(|m| {
+                m.modified()
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|a| a >= age)
+            })
+            && fs::File::open(&path).is_ok_and(|f| {
+                rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok()
+            });
+        if unfinished {
+            let _ = fs::remove_file(&path);
+        }
+    }
     Ok(freed)
 }
 
@@ -271,10 +289,21 @@ mod tests {
         let real = dir.path().join("containers").join("c".repeat(64));
         fs::create_dir_all(real.join("upper")).unwrap();
         fs::write(real.join("container.json"), "{}").unwrap();
+        // A name a killed create was taking, and one a live create is taking (locked).
+        let names = dir.path().join("names");
+        let dead = names.join(format!(".new-{}", "d".repeat(64)));
+        fs::write(&dead, "d".repeat(64)).unwrap();
+        let live = names.join(format!(".new-{}", "e".repeat(64)));
+        fs::write(&live, "e".repeat(64)).unwrap();
+        let held = fs::File::open(&live).unwrap();
+        rustix::fs::flock(&held, rustix::fs::FlockOperation::LockExclusive).unwrap();
         assert_eq!(sweep_removals(&c, std::time::Duration::ZERO).unwrap(), 8);
         assert!(!left.exists());
         assert!(!never.exists());
         assert!(real.exists());
+        assert!(!dead.exists() && live.exists());
+        drop(held);
+        fs::remove_file(&live).unwrap();
         fs::remove_dir_all(&real).unwrap();
         assert!(c.ids().unwrap().is_empty());
         let _ = fs::remove_dir_all(c.runtime_dir());

@@ -221,40 +221,44 @@ impl Containers {
         made
     }
 
-    /// Takes `name` for `id`. The name file is created exclusively and stays locked (the
-    /// returned file) until the caller has written the container's configuration: a
+    /// Takes `name` for `id`. The name file comes into being whole and locked: written and
+    /// locked as `.new-<id>` first, then linked to the name (which fails if it is taken),
+    /// so that no one sees it empty or unlocked while its creator lives; it stays locked
+    /// (the returned file) until the caller has written the container's configuration: a
     /// creator still at work is never mistaken for one that died between steps.
     fn reserve_name(&self, name: &str, id: &str) -> Result<File> {
         validate_name(name)?;
         let p = self.name_path(name);
-        for _ in 0..8 {
-            match OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&p)
-            {
-                Ok(mut f) => {
-                    rustix::fs::flock(&f, FlockOperation::LockExclusive)
-                        .map_err(|e| Error::io(&p, e.into()))?;
-                    f.write_all(id.as_bytes()).at(&p)?;
-                    return Ok(f);
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    if !self.name_is_stale(&p)? {
-                        return Err(Error::NameInUse {
-                            name: name.to_owned(),
-                            id: fs::read_to_string(&p).unwrap_or_default(),
-                        });
+        let new = p.with_file_name(format!(".new-{id}"));
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&new)
+            .at(&new)?;
+        let taken = (|| {
+            rustix::fs::flock(&f, FlockOperation::LockExclusive)
+                .map_err(|e| Error::io(&new, e.into()))?;
+            f.write_all(id.as_bytes()).at(&new)?;
+            for _ in 0..8 {
+                match fs::hard_link(&new, &p) {
+                    Ok(()) => return Ok(()),
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                        if !self.name_is_stale(&p)? {
+                            break;
+                        }
                     }
+                    Err(e) => return Err(Error::io(&p, e)),
                 }
-                Err(e) => return Err(Error::io(p, e)),
             }
-        }
-        Err(Error::NameInUse {
-            name: name.to_owned(),
-            id: fs::read_to_string(&p).unwrap_or_default(),
-        })
+            Err(Error::NameInUse {
+                name: name.to_owned(),
+                id: fs::read_to_string(&p).unwrap_or_default(),
+            })
+        })();
+        let _ = fs::remove_file(&new);
+        taken.map(|()| f)
     }
 
     /// Whether the name file at `p` was left by a creator that died before recording its
@@ -283,8 +287,8 @@ impl Containers {
             .ok()
             .and_then(|t| t.elapsed().ok())
             .is_some_and(|a| a.as_secs() >= 10);
-        // An empty file: its creator died between creating and locking it (or is just
-        // there); a holder without a configuration died before writing it.
+        // An empty file (of an rbox that made the file before writing it): its creator
+        // died, or is just there; a holder without a configuration died before writing it.
         let stale = if holder.is_empty() {
             old
         } else {
