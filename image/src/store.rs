@@ -155,7 +155,7 @@ impl Store {
             .at(&path)?;
         Ok(BlobWriter {
             store: self.clone(),
-            writer: Some(PipelinedHashingWriter::new(file)),
+            writer: Some(PipelinedHashingWriter::new(WritebackFile::new(file))),
             path,
             committed: false,
         })
@@ -223,7 +223,7 @@ impl Store {
 /// and is removed if dropped uncommitted.
 pub struct BlobWriter {
     store: Store,
-    writer: Option<PipelinedHashingWriter<File>>,
+    writer: Option<PipelinedHashingWriter<WritebackFile>>,
     path: PathBuf,
     committed: bool,
 }
@@ -248,6 +248,7 @@ impl BlobWriter {
     ) -> Result<(Digest, u64, Vec<Checkpoint>)> {
         let w = self.writer.take().expect("a blob is committed once");
         let (digest, size, file, checkpoints) = w.finish().at(&self.path)?;
+        let file = file.into_file().at(&self.path)?;
         if let Some(exp) = expected {
             if *exp != digest {
                 return Err(Error::DigestMismatch {
@@ -277,7 +278,8 @@ impl BlobWriter {
             .inner_before_start()
             .ok_or_else(|| Error::io(&self.path, io::Error::other("the blob has begun")))?;
         // std's copy goes by copy_file_range where the file system can.
-        let copied = io::copy(&mut io::Read::take(&src, len), dst).at(&self.path)?;
+        let copied = io::copy(&mut io::Read::take(&src, len), &mut dst.file).at(&self.path)?;
+        dst.write_out();
         if copied < len {
             return Err(Error::io(
                 &old_path,
@@ -299,6 +301,84 @@ impl BlobWriter {
         }
         w.start_at(hash);
         Ok(())
+    }
+}
+
+/// A blob's file that the kernel writes out as it goes: past every [`WRITEBACK`] bytes, a
+/// thread of its own syncs what is written so far, so that the sync at commit waits only
+/// for the last of it (and on ext4 the journal's wait for other new files starts early).
+struct WritebackFile {
+    file: File,
+    since: u64,
+    /// The syncing thread, once started; it ends with the first error.
+    syncer: Option<(
+        std::sync::mpsc::SyncSender<()>,
+        std::thread::JoinHandle<io::Result<()>>,
+    )>,
+}
+
+/// Bytes written between two syncs of a blob.
+const WRITEBACK: u64 = 32 << 20;
+
+impl WritebackFile {
+    fn new(file: File) -> Self {
+        WritebackFile {
+            file,
+            since: 0,
+            syncer: None,
+        }
+    }
+
+    /// Has what is written so far synced, in the background.
+    fn write_out(&mut self) {
+        self.since = 0;
+        if self.syncer.is_none() {
+            let Ok(f) = self.file.try_clone() else {
+                return;
+            };
+            let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
+            let spawned = std::thread::Builder::new()
+                .name("blob-sync".into())
+                .spawn(move || {
+                    for () in rx {
+                        f.sync_data()?;
+                    }
+                    Ok(())
+                });
+            match spawned {
+                Ok(h) => self.syncer = Some((tx, h)),
+                Err(_) => return,
+            }
+        }
+        if let Some((tx, _)) = &self.syncer {
+            // A sync still to come covers these bytes too.
+            let _ = tx.try_send(());
+        }
+    }
+
+    /// The file, once the syncing thread is done; its error, if it had one (the same open
+    /// file's later sync would not report it again).
+    fn into_file(mut self) -> io::Result<File> {
+        if let Some((tx, h)) = self.syncer.take() {
+            drop(tx);
+            h.join()
+                .map_err(|_| io::Error::other("the blob's syncing thread panicked"))??;
+        }
+        Ok(self.file)
+    }
+}
+
+impl Write for WritebackFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.since += n as u64;
+        if self.since >= WRITEBACK {
+            self.write_out();
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
     }
 }
 
@@ -447,6 +527,23 @@ mod tests {
         let mut w = store.blob_writer().unwrap();
         w.write_all(b"x").unwrap();
         assert!(w.start_with(&old_d, 10, &checkpoints).is_err());
+    }
+
+    #[test]
+    fn a_blob_written_out_as_it_goes_is_stored_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        // Past two writeback marks, in pieces that cross them.
+        let piece: Vec<u8> = (0..999_999).map(|i| (i % 251) as u8).collect();
+        let mut all = Vec::new();
+        let mut w = store.blob_writer().unwrap();
+        while all.len() < 2 * WRITEBACK as usize + 12345 {
+            w.write_all(&piece).unwrap();
+            all.extend_from_slice(&piece);
+        }
+        let (d, n) = w.commit(None).unwrap();
+        assert_eq!((d.clone(), n), (Digest::of(&all), all.len() as u64));
+        assert!(fs::read(store.blob_path(&d)).unwrap() == all);
     }
 
     #[test]
