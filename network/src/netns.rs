@@ -24,6 +24,7 @@ pub fn path_for(container_id: &str) -> PathBuf {
 /// comes back to the caller's namespace. On error nothing is left at `path`.
 pub fn create<T>(path: &Path, inside: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
     std::fs::create_dir_all(NETNS_DIR)?;
+    share_dir()?;
     let home = File::open("/proc/thread-self/ns/net")?;
     File::options()
         .write(true)
@@ -50,6 +51,39 @@ pub fn create<T>(path: &Path, inside: impl FnOnce() -> io::Result<T>) -> io::Res
         let _ = remove(path);
     }
     result
+}
+
+/// Makes NETNS_DIR a shared mount point of its own, as `ip netns add` does: a namespace's
+/// mount then reaches every mount namespace, and no tool that later binds the directory
+/// over itself (one that finds it a plain directory) can hide the mounts made before.
+fn share_dir() -> io::Result<()> {
+    let shared = || {
+        mount(
+            None::<&str>,
+            NETNS_DIR,
+            None::<&str>,
+            MsFlags::MS_SHARED | MsFlags::MS_REC,
+            None::<&str>,
+        )
+    };
+    match shared() {
+        Ok(()) => Ok(()),
+        // Not a mount point yet: bind it onto itself, then share it.
+        Err(nix::errno::Errno::EINVAL) => {
+            mount(
+                Some(NETNS_DIR),
+                NETNS_DIR,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )?;
+            Ok(shared()?)
+        }
+        Err(e) => Err(io::Error::new(
+            io::Error::from(e).kind(),
+            format!("making {NETNS_DIR} a shared mount: {e}"),
+        )),
+    }
 }
 
 /// Runs `f` inside the namespace at `path`, then comes back.
@@ -93,6 +127,14 @@ mod tests {
             let home = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
             let inode = create(&p, || std::fs::read_link("/proc/thread-self/ns/net")).unwrap();
             assert_ne!(inode, home, "the namespace made is a new one");
+            // The directory is a shared mount point of its own, so nothing bound over it
+            // later hides what is mounted in it.
+            let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+            let line = info
+                .lines()
+                .rfind(|l| l.split(' ').nth(4) == Some(NETNS_DIR))
+                .unwrap_or_else(|| panic!("{NETNS_DIR} is not a mount point:\n{info}"));
+            assert!(line.contains(" shared:"), "{line}");
             assert_eq!(
                 std::fs::read_link("/proc/thread-self/ns/net").unwrap(),
                 home
