@@ -438,8 +438,8 @@ pub fn commit_dir(
     let (diff, chain_id, checkpoints) = store_layer(store, dir, parent, epoch, &|_| false, base)?;
     let dest = store.snapshot_dir(&chain_id);
     if dest.join("info.json").exists() {
-        // The same layer is already a snapshot (another build made it).
-        fs::remove_dir_all(dir).map_err(|e| rbox_image::Error::io(dir, e))?;
+        // The same layer is already a snapshot (an earlier build made it).
+        store.discard(dir)?;
         return Ok((diff, chain_id));
     }
     let work = store.tmp_path("snapshot");
@@ -457,9 +457,7 @@ pub fn commit_dir(
     )?;
     match fs::rename(&work, &dest) {
         Ok(()) => sync_dir(&store.snapshots_dir())?,
-        Err(_) if dest.join("info.json").exists() => {
-            let _ = fs::remove_dir_all(&work);
-        }
+        Err(_) if dest.join("info.json").exists() => store.discard(&work)?,
         Err(e) => return Err(rbox_image::Error::io(dest, e)),
     }
     Ok((diff, chain_id))

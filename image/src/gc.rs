@@ -1,5 +1,6 @@
 //! Garbage collection: removes blobs and snapshots that no tagged or dangling image, and
-//! nothing the caller names as in use, refers to; and clears leftovers of interrupted work.
+//! nothing the caller names as in use, refers to; and clears leftovers of interrupted work
+//! and the trash.
 
 use std::collections::HashSet;
 use std::fs;
@@ -76,6 +77,7 @@ impl Store {
             };
             res.at(&p)?;
         }
+        self.empty_trash(std::time::Duration::ZERO)?;
         Ok(report)
     }
 }

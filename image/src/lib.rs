@@ -19,6 +19,7 @@ pub mod limits;
 pub mod reference;
 pub mod snapshot;
 pub mod store;
+pub mod trash;
 
 pub use config::ImageConfig;
 pub use digest::Digest;

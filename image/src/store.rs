@@ -6,6 +6,7 @@
 //! images/            OCI image layout (oci-layout, index.json, blobs/sha256/…)
 //! snapshots/<hex>/   unpacked layers by chain ID (fs/ and info.json)
 //! tmp/               blobs and snapshots being written; never read from
+//! trash/             directories waiting to be deleted (see `trash`)
 //! locks/             flock files (index.lock, gc.lock)
 //! ```
 
@@ -493,6 +494,18 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> Result<()> {
 /// fsyncs a directory, making renames in it durable.
 pub fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir).and_then(|d| d.sync_all()).at(dir)
+}
+
+/// Bytes of regular file content under `dir`, following no link.
+pub fn dir_size(dir: &Path) -> u64 {
+    let Ok(rd) = fs::read_dir(dir) else { return 0 };
+    rd.flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_size(&e.path()),
+            Ok(t) if t.is_file() => e.metadata().map_or(0, |m| m.len()),
+            _ => 0,
+        })
+        .sum()
 }
 
 #[cfg(test)]

@@ -545,7 +545,7 @@ pub fn prune_cache_mounts(root: &Path) -> io::Result<u64> {
             continue;
         }
         let data = dir.join(base);
-        freed += tree_size(&data);
+        freed += rbox_image::store::dir_size(&data);
         let _ = fs::remove_dir_all(&data);
         let _ = fs::remove_file(e.path());
     }
@@ -556,18 +556,6 @@ pub fn prune_cache_mounts(root: &Path) -> io::Result<u64> {
         }
     }
     Ok(freed)
-}
-
-fn tree_size(p: &Path) -> u64 {
-    let Ok(m) = fs::symlink_metadata(p) else {
-        return 0;
-    };
-    if !m.is_dir() {
-        return m.len();
-    }
-    fs::read_dir(p)
-        .map(|d| d.flatten().map(|e| tree_size(&e.path())).sum())
-        .unwrap_or(0)
 }
 
 impl Builder<'_> {

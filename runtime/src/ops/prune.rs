@@ -3,7 +3,6 @@
 
 use std::collections::HashSet;
 use std::fs;
-use std::path::Path;
 
 use rbox_image::{Digest, Reference, Store};
 
@@ -196,17 +195,7 @@ pub fn disk_usage(store: &Store, containers: &Containers) -> Result<DiskUsage> {
     })
 }
 
-/// Bytes of regular file content under `dir`, following no link.
-pub fn dir_size(dir: &Path) -> u64 {
-    let Ok(rd) = fs::read_dir(dir) else { return 0 };
-    rd.flatten()
-        .map(|e| match e.file_type() {
-            Ok(t) if t.is_dir() => dir_size(&e.path()),
-            Ok(t) if t.is_file() => e.metadata().map_or(0, |m| m.len()),
-            _ => 0,
-        })
-        .sum()
-}
+pub use rbox_image::store::dir_size;
 
 /// Finishes removals that were interrupted (a `--rm` container's cleanup killed, a
 /// crash): `.removing-<id>` directories renamed away more than `age` ago are unmounted,
