@@ -13,6 +13,10 @@
 //! the content of a linked file is not even read; from the first byte that differs on, the
 //! blob starts with the earlier blob's bytes (copied by the kernel, hashed from the last
 //! checkpoint before) and goes on as usual.
+//!
+//! A file's content goes into the blob by the kernel's copy (`copy_file_range`), not
+//! through the process, and is hashed as read back from the blob: several times faster
+//! than writing it, and the digest is of the bytes stored even if the file changes.
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
@@ -108,11 +112,36 @@ trait Sink: Write {
     fn holds(&mut self, _len: u64) -> bool {
         false
     }
+
+    /// A regular file's content: exactly `size` bytes, whatever the file does meanwhile
+    /// (zeros for what it lacks).
+    fn content(&mut self, file: File, size: u64) -> io::Result<()> {
+        copy_content(file, size, self)
+    }
+}
+
+/// Writes exactly `size` bytes of `file` to `out`, zeros for what it lacks.
+fn copy_content<W: Write + ?Sized>(file: File, size: u64, out: &mut W) -> io::Result<()> {
+    io::copy(
+        &mut io::Read::take(io::Read::chain(file, io::repeat(0)), size),
+        out,
+    )?;
+    Ok(())
 }
 
 impl<S: Sink + ?Sized> Sink for &mut S {
     fn holds(&mut self, len: u64) -> bool {
         (**self).holds(len)
+    }
+    fn content(&mut self, file: File, size: u64) -> io::Result<()> {
+        (**self).content(file, size)
+    }
+}
+
+/// A blob's writer is a sink whose files' contents the kernel copies.
+impl Sink for BlobWriter {
+    fn content(&mut self, file: File, size: u64) -> io::Result<()> {
+        self.append_file(file, size)
     }
 }
 
@@ -191,6 +220,13 @@ impl Sink for Splice<'_> {
                 true
             }
             _ => false,
+        }
+    }
+    fn content(&mut self, file: File, size: u64) -> io::Result<()> {
+        match self.base {
+            // Still the base's bytes: compared as they come.
+            Some(_) => copy_content(file, size, self),
+            None => self.blob.append_file(file, size),
         }
     }
 }
@@ -347,11 +383,8 @@ fn walk<W: Sink>(
                 b.append_data(&mut h, &relp, io::empty())?;
                 let padded = size.div_ceil(512) * 512;
                 if !((w.same)(&relp) && b.get_mut().holds(padded)) {
-                    // Exactly the size in the header, whatever the file does meanwhile.
-                    let mut data =
-                        io::Read::take(io::Read::chain(File::from(fd), io::repeat(0)), size);
                     let out = b.get_mut();
-                    io::copy(&mut data, out)?;
+                    out.content(File::from(fd), size)?;
                     out.write_all(&[0u8; 512][..(padded - size) as usize])?;
                 }
                 w.content += size;
@@ -406,7 +439,7 @@ fn store_layer(
             s.diverge()?;
             n
         }
-        None => write_layer(dir, &mut blob, epoch, skip)?,
+        None => write_tar(dir, &mut blob, epoch, skip, &|_| false)?,
     };
     let (digest, size, checkpoints) = blob.commit_indexed(None)?;
     let chain_id = match parent {
@@ -439,7 +472,7 @@ pub fn commit_dir(
     let dest = store.snapshot_dir(&chain_id);
     if dest.join("info.json").exists() {
         // The same layer is already a snapshot (an earlier build made it).
-        store.discard(dir)?;
+        store.discard(dir, diff.content_size)?;
         return Ok((diff, chain_id));
     }
     let work = store.tmp_path("snapshot");
@@ -457,7 +490,7 @@ pub fn commit_dir(
     )?;
     match fs::rename(&work, &dest) {
         Ok(()) => sync_dir(&store.snapshots_dir())?,
-        Err(_) if dest.join("info.json").exists() => store.discard(&work)?,
+        Err(_) if dest.join("info.json").exists() => store.discard(&work, diff.content_size)?,
         Err(e) => return Err(rbox_image::Error::io(dest, e)),
     }
     Ok((diff, chain_id))

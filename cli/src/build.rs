@@ -710,7 +710,7 @@ pub fn builder(root: &Path, c: BuilderCommand) -> CliResult {
     }
     let store = Store::open(root)?;
     let _content = store.lock_content()?;
-    let freed = prune_cache_mounts(root)? + store.empty_trash(std::time::Duration::ZERO)?;
+    let freed = prune_cache_mounts(root)? + store.empty_trash()?;
     let dir = root.join("build-cache");
     if let Ok(entries) = std::fs::read_dir(&dir) {
         for e in entries.flatten() {

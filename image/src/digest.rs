@@ -1,6 +1,7 @@
 //! Content digests (`sha256:<hex>`) and hashing readers and writers.
 
 use std::fmt;
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::str::FromStr;
 
@@ -310,22 +311,54 @@ impl Sha256Stream {
 /// [`HashingWriter`], but once more than one chunk has come, does the hashing and the
 /// writing on a thread of its own: a big blob (a layer) is hashed while its next bytes are
 /// made, instead of after. Small blobs never start the thread. At every [`CHUNK`] boundary
-/// of the stream it keeps the hash's [`Checkpoint`].
-pub struct PipelinedHashingWriter<W: Write + Send + 'static> {
+/// of the stream it keeps the hash's [`Checkpoint`]. A file's content can be appended
+/// whole ([`append_file`](Self::append_file)): the inner writer takes it from the file
+/// (for a file, by the kernel's copy) and the thread hashes it as read back.
+pub struct PipelinedHashingWriter<W: AppendFrom + Send + 'static> {
     chunk: Vec<u8>,
     count: u64,
     state: Pipeline<W>,
 }
 
+/// The writer under a [`PipelinedHashingWriter`]: a file's content can also be appended
+/// to it by the kernel, without passing through the process, and read back to be hashed.
+pub trait AppendFrom: Write {
+    /// Appends the first `len` bytes of `src` (fewer if it is shorter now); returns how
+    /// many it appended.
+    fn append_from(&mut self, src: &File, len: u64) -> io::Result<u64>;
+    /// Reads back what was written at `offset`, `buf.len()` bytes of it.
+    fn read_back(&mut self, buf: &mut [u8], offset: u64) -> io::Result<()>;
+}
+
+impl AppendFrom for Vec<u8> {
+    fn append_from(&mut self, src: &File, len: u64) -> io::Result<u64> {
+        io::copy(&mut src.take(len), self)
+    }
+    fn read_back(&mut self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        let at = usize::try_from(offset).map_err(io::Error::other)?;
+        let part = self
+            .get(at..at + buf.len())
+            .ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))?;
+        buf.copy_from_slice(part);
+        Ok(())
+    }
+}
+
 /// What the hashing has: the inner writer, the hash, its checkpoints.
 type Hashed<W> = (W, Sha256Stream, Vec<Checkpoint>);
 
-enum Pipeline<W: Write + Send + 'static> {
+/// What goes to the thread: bytes, or a file whose first bytes (so many) come next.
+enum Piece {
+    Bytes(Vec<u8>),
+    File(File, u64),
+}
+
+enum Pipeline<W: AppendFrom + Send + 'static> {
     /// Not started: the inner writer and the hash are here.
     Inline(Hashed<W>),
-    /// Started: full chunks go to the thread, which sends the emptied ones back.
+    /// Started: pieces go to the thread, which sends the emptied chunks back.
     Threaded {
-        full: std::sync::mpsc::SyncSender<Vec<u8>>,
+        full: std::sync::mpsc::SyncSender<Piece>,
         empty: std::sync::mpsc::Receiver<Vec<u8>>,
         thread: std::thread::JoinHandle<io::Result<Hashed<W>>>,
     },
@@ -333,10 +366,44 @@ enum Pipeline<W: Write + Send + 'static> {
     Done,
 }
 
+/// Hashes `bytes`, which end at or before the stream's next [`CHUNK`] boundary, keeping a
+/// checkpoint when they end on it.
+fn hash_piece(hasher: &mut Sha256Stream, checkpoints: &mut Vec<Checkpoint>, bytes: &[u8]) {
+    hasher.update(bytes);
+    if !bytes.is_empty() && hasher.len().is_multiple_of(CHUNK as u64) {
+        checkpoints.extend(hasher.checkpoint());
+    }
+}
+
+/// On the thread: appends a file's first `len` bytes (zeros for what it lacks), then
+/// hashes what the writer holds there, so the digest is of the bytes stored whatever the
+/// file did meanwhile.
+fn append_file<W: AppendFrom>(
+    (inner, hasher, checkpoints): &mut Hashed<W>,
+    src: &File,
+    len: u64,
+    buf: &mut Vec<u8>,
+) -> io::Result<()> {
+    let got = inner.append_from(src, len)?;
+    io::copy(&mut io::repeat(0).take(len - got.min(len)), inner)?;
+    buf.resize(CHUNK, 0);
+    let end = hasher.len() + len;
+    while hasher.len() < end {
+        let at = hasher.len();
+        let n = (end - at).min(CHUNK as u64 - at % CHUNK as u64) as usize;
+        inner.read_back(&mut buf[..n], at)?;
+        hash_piece(hasher, checkpoints, &buf[..n]);
+    }
+    Ok(())
+}
+
 /// The size of a chunk handed to the hashing thread, and the distance between checkpoints.
 pub const CHUNK: usize = 1 << 20;
 
-impl<W: Write + Send + 'static> PipelinedHashingWriter<W> {
+/// Pieces on their way to the hashing thread, at most.
+const PIECES: usize = 16;
+
+impl<W: AppendFrom + Send + 'static> PipelinedHashingWriter<W> {
     /// Wraps `inner`.
     pub fn new(inner: W) -> Self {
         PipelinedHashingWriter {
@@ -370,27 +437,60 @@ impl<W: Write + Send + 'static> PipelinedHashingWriter<W> {
         self.count
     }
 
-    /// Hands the full chunk on: to the thread (started at the first full chunk).
+    /// Appends the first `len` bytes of `src` (zeros for any it lacks when they are
+    /// copied), put there by the kernel where it can: on the thread, after what was
+    /// written before.
+    pub fn append_file(&mut self, src: File, len: u64) -> io::Result<()> {
+        if !self.chunk.is_empty() {
+            // A part of a chunk (a tar header, say): sent as a copy, the chunk kept.
+            let part = self.chunk.clone();
+            self.chunk.clear();
+            self.send(Piece::Bytes(part))?;
+        }
+        self.send(Piece::File(src, len))?;
+        self.count += len;
+        Ok(())
+    }
+
+    /// Hands the chunk on: to the thread (started at the first full chunk).
     fn pass_chunk(&mut self) -> io::Result<()> {
+        let next = match &self.state {
+            Pipeline::Threaded { empty, .. } => empty.try_recv().ok(),
+            _ => None,
+        };
+        let next = next.unwrap_or_else(|| Vec::with_capacity(CHUNK));
+        let chunk = std::mem::replace(&mut self.chunk, next);
+        self.send(Piece::Bytes(chunk))
+    }
+
+    /// Sends a piece to the thread, started at the first.
+    fn send(&mut self, piece: Piece) -> io::Result<()> {
         if let Pipeline::Inline(..) = self.state {
-            let Pipeline::Inline((mut inner, mut hasher, mut checkpoints)) =
-                std::mem::replace(&mut self.state, Pipeline::Done)
+            let Pipeline::Inline(mut hashed) = std::mem::replace(&mut self.state, Pipeline::Done)
             else {
                 unreachable!("matched above")
             };
-            let (full, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
+            // Room for a few full chunks, or many files and the headers between them.
+            let (full, rx) = std::sync::mpsc::sync_channel::<Piece>(PIECES);
             let (tx, empty) = std::sync::mpsc::channel::<Vec<u8>>();
             let thread = std::thread::Builder::new()
                 .name("blob-hash".into())
                 .spawn(move || {
-                    for mut chunk in rx {
-                        inner.write_all(&chunk)?;
-                        hasher.update(&chunk);
-                        checkpoints.extend(hasher.checkpoint());
-                        chunk.clear();
-                        let _ = tx.send(chunk);
+                    let mut buf = Vec::new();
+                    for piece in rx {
+                        match piece {
+                            Piece::Bytes(mut chunk) => {
+                                hashed.0.write_all(&chunk)?;
+                                hash_piece(&mut hashed.1, &mut hashed.2, &chunk);
+                                if chunk.capacity() >= CHUNK {
+                                    chunk.clear();
+                                    let _ = tx.send(chunk);
+                                }
+                            }
+                            Piece::File(src, len) => append_file(&mut hashed, &src, len, &mut buf)?,
+                        }
                     }
-                    Ok((inner, hasher, checkpoints))
+                    Ok(hashed)
                 })?;
             self.state = Pipeline::Threaded {
                 full,
@@ -398,14 +498,10 @@ impl<W: Write + Send + 'static> PipelinedHashingWriter<W> {
                 thread,
             };
         }
-        let Pipeline::Threaded { full, empty, .. } = &self.state else {
+        let Pipeline::Threaded { full, .. } = &self.state else {
             return Err(io::Error::other("the blob's writer failed before"));
         };
-        let next = empty
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
-        let chunk = std::mem::replace(&mut self.chunk, next);
-        if full.send(chunk).is_err() {
+        if full.send(piece).is_err() {
             // The thread stopped on an error: joining it gives the error.
             return self.join().map(|_| ());
         }
@@ -437,7 +533,7 @@ impl<W: Write + Send + 'static> PipelinedHashingWriter<W> {
     }
 }
 
-impl<W: Write + Send + 'static> Write for PipelinedHashingWriter<W> {
+impl<W: AppendFrom + Send + 'static> Write for PipelinedHashingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         // Chunks end at multiples of CHUNK in the stream, wherever it started.
         let room = CHUNK - (self.count % CHUNK as u64) as usize;
@@ -489,6 +585,45 @@ mod tests {
         let ids = Digest::chain_ids(&[a.clone(), b.clone()]);
         assert_eq!(ids[0], a);
         assert_eq!(ids[1], Digest::of(format!("{a} {b}").as_bytes()));
+    }
+
+    #[test]
+    fn files_appended_between_bytes_are_stored_and_hashed_as_if_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str, len: usize| {
+            let p = dir.path().join(name);
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 13 % 251) as u8).collect();
+            std::fs::write(&p, &bytes).unwrap();
+            (File::open(&p).unwrap(), bytes)
+        };
+        let mut w = PipelinedHashingWriter::new(Vec::new());
+        let mut expected = Vec::new();
+        for (i, len) in [0, 700, CHUNK + 3, 2 * CHUNK, 10].into_iter().enumerate() {
+            let head = vec![i as u8; 512];
+            w.write_all(&head).unwrap();
+            expected.extend_from_slice(&head);
+            let (f, bytes) = file(&format!("f{i}"), len);
+            w.append_file(f, len as u64).unwrap();
+            expected.extend_from_slice(&bytes);
+        }
+        // A file shorter now than the length asked for: zeros make up the rest.
+        let (f, bytes) = file("short", 100);
+        w.append_file(f, 300).unwrap();
+        expected.extend_from_slice(&bytes);
+        expected.extend_from_slice(&[0; 200]);
+        w.write_all(b"end").unwrap();
+        expected.extend_from_slice(b"end");
+        let (d, n, out, checkpoints) = w.finish().unwrap();
+        assert_eq!((d, n), (Digest::of(&expected), expected.len() as u64));
+        assert!(out == expected, "the bytes stored differ");
+        // Checkpoints at chunk boundaries only, each one good.
+        assert_eq!(checkpoints.len(), expected.len() / CHUNK);
+        for c in &checkpoints {
+            assert_eq!(c.offset % CHUNK as u64, 0);
+            let mut h = Sha256Stream::resume(c).unwrap();
+            h.update(&expected[c.offset as usize..]);
+            assert_eq!(h.finish(), Digest::of(&expected));
+        }
     }
 
     #[test]
@@ -565,6 +700,14 @@ mod tests {
                 Err(io::Error::new(io::ErrorKind::StorageFull, "disk full"))
             }
             fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        impl AppendFrom for Full {
+            fn append_from(&mut self, _: &File, _: u64) -> io::Result<u64> {
+                Err(io::Error::new(io::ErrorKind::StorageFull, "disk full"))
+            }
+            fn read_back(&mut self, _: &mut [u8], _: u64) -> io::Result<()> {
                 Ok(())
             }
         }

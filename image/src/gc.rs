@@ -77,7 +77,7 @@ impl Store {
             };
             res.at(&p)?;
         }
-        self.empty_trash(std::time::Duration::ZERO)?;
+        self.empty_trash()?;
         Ok(report)
     }
 }
