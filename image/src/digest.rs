@@ -310,10 +310,10 @@ impl Sha256Stream {
 /// A writer that hashes, counts and forwards everything written through it like
 /// [`HashingWriter`], but once more than one chunk has come, does the hashing and the
 /// writing on a thread of its own: a big blob (a layer) is hashed while its next bytes are
-/// made, instead of after. Small blobs never start the thread. At every [`CHUNK`] boundary
-/// of the stream it keeps the hash's [`Checkpoint`]. A file's content can be appended
-/// whole ([`append_file`](Self::append_file)): the inner writer takes it from the file
-/// (for a file, by the kernel's copy) and the thread hashes it as read back.
+/// made, instead of after. A small blob of bytes never starts the thread. At every
+/// [`CHUNK`] boundary of the stream it keeps the hash's [`Checkpoint`]. A file's content can
+/// be appended whole ([`append_file`](Self::append_file)): the inner writer takes it from
+/// the file (for a file, by the kernel's copy) and the thread hashes it as read back.
 pub struct PipelinedHashingWriter<W: AppendFrom + Send + 'static> {
     chunk: Vec<u8>,
     count: u64,
