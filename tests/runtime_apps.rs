@@ -762,7 +762,20 @@ fn boot_restarts_always_and_unless_stopped_after_a_faked_reboot_but_not_a_user_s
     assert_eq!(inspect(&t, "s")["State"]["Status"], "exited");
     // A second boot starts nothing more.
     assert_eq!(t.ok(["system", "boot"]), "");
+    let ids: Vec<String> = ["a", "u", "s", "n"]
+        .iter()
+        .map(|n| inspect(&t, n)["Id"].as_str().unwrap().to_owned())
+        .collect();
     t.ok(["rm", "-f", "a", "u", "s", "n"]);
+    // Their cgroups go with them, the killed one's too, whose state the reboot took.
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    for line in info.lines().filter(|l| l.contains(" - cgroup")) {
+        let mount = line.split(' ').nth(4).unwrap();
+        for id in &ids {
+            let dir = std::path::Path::new(mount).join("rbox").join(id);
+            assert!(!dir.exists(), "{} is left", dir.display());
+        }
+    }
 }
 
 /// Reads `master` until `want` has arrived (or 10 s pass); what was read.

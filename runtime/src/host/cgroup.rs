@@ -303,6 +303,28 @@ pub fn enter_named(id: &str) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Removes container `id`'s cgroup (`/rbox/<id>`) in every hierarchy, v1 and v2, where it
+/// is empty; one with a process in it stays.
+pub fn remove_empty(id: &str) {
+    let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    for mount in hierarchies(&info) {
+        let _ = fs::remove_dir(mount.join("rbox").join(id));
+    }
+}
+
+/// The mount points of every cgroup hierarchy, v1 and v2, from the mount table.
+fn hierarchies(mountinfo: &str) -> Vec<PathBuf> {
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            matches!(right.split(' ').next(), Some("cgroup" | "cgroup2"))
+                .then(|| left.split(' ').nth(4).map(PathBuf::from))
+                .flatten()
+        })
+        .collect()
+}
+
 /// Removes container `id`'s cgroups in the named v1 hierarchies (see `enter_named`),
 /// moving this process out first if it is in one; a cgroup still in use stays.
 pub fn remove_named(id: &str) {
@@ -356,6 +378,11 @@ mod tests {
         assert_eq!(
             named_hierarchies(info),
             vec![PathBuf::from("/sys/fs/cgroup/systemd")]
+        );
+        assert_eq!(
+            hierarchies(info),
+            ["systemd", "memory", "unified", "cpu,cpuacct"]
+                .map(|h| PathBuf::from("/sys/fs/cgroup").join(h))
         );
     }
 }

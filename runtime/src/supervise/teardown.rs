@@ -51,6 +51,9 @@ pub fn delete_libcontainer_state(run_dir: &Path, id: &str) {
     cgroup::remove_named(id);
     let state_dir = run_dir.join(id);
     if !state_dir.exists() {
+        // Its state lost (the runtime directory emptied, the monitor killed): its empty
+        // cgroups are removed here, as libcontainer would have.
+        cgroup::remove_empty(id);
         return;
     }
     match libcontainer::container::Container::load(state_dir.clone()) {
