@@ -280,8 +280,7 @@ impl BlobWriter {
         let dst = w
             .inner_before_start()
             .ok_or_else(|| Error::io(&self.path, io::Error::other("the blob has begun")))?;
-        // std's copy goes by copy_file_range where the file system can.
-        let copied = io::copy(&mut io::Read::take(&src, len), &mut dst.file).at(&self.path)?;
+        let copied = dst.append_from(&src, len).at(&self.path)?;
         dst.write_out();
         if copied < len {
             return Err(Error::io(

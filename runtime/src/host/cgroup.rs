@@ -257,35 +257,40 @@ fn prime() {
     }
 }
 
+/// The cgroup hierarchies of the mount table `mountinfo`: each one's mount point, file
+/// system type (`cgroup` or `cgroup2`) and super options.
+fn cgroup_mounts(mountinfo: &str) -> impl Iterator<Item = (PathBuf, &str, &str)> {
+    mountinfo.lines().filter_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        let mut r = right.split(' ');
+        let (Some(fstype @ ("cgroup" | "cgroup2")), Some(_), Some(opts)) =
+            (r.next(), r.next(), r.next())
+        else {
+            return None;
+        };
+        Some((PathBuf::from(left.split(' ').nth(4)?), fstype, opts))
+    })
+}
+
 /// The mount points of the cgroup v1 hierarchies that bear no controller, only a name
 /// (`name=systemd`), from the mount table `mountinfo`.
 fn named_hierarchies(mountinfo: &str) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for line in mountinfo.lines() {
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        let mut r = right.split(' ');
-        let (Some("cgroup"), Some(_), Some(opts)) = (r.next(), r.next(), r.next()) else {
-            continue;
-        };
-        let mut named = false;
-        let mut controller = false;
-        for o in opts.split(',') {
-            match o {
-                "rw" | "ro" | "xattr" | "noprefix" | "clone_children" | "none" => {}
-                o if o.starts_with("name=") => named = true,
-                o if o.starts_with("release_agent=") || o.starts_with("cpuset_v2") => {}
-                _ => controller = true,
+    cgroup_mounts(mountinfo)
+        .filter(|(_, fstype, opts)| {
+            let mut named = false;
+            let mut controller = false;
+            for o in opts.split(',') {
+                match o {
+                    "rw" | "ro" | "xattr" | "noprefix" | "clone_children" | "none" => {}
+                    o if o.starts_with("name=") => named = true,
+                    o if o.starts_with("release_agent=") || o.starts_with("cpuset_v2") => {}
+                    _ => controller = true,
+                }
             }
-        }
-        if named && !controller {
-            if let Some(point) = left.split(' ').nth(4) {
-                out.push(PathBuf::from(point));
-            }
-        }
-    }
-    out
+            *fstype == "cgroup" && named && !controller
+        })
+        .map(|(point, ..)| point)
+        .collect()
 }
 
 /// Puts this process (the container's monitor, before it makes the container) into
@@ -307,22 +312,9 @@ pub fn enter_named(id: &str) -> std::io::Result<()> {
 /// is empty; one with a process in it stays.
 pub fn remove_empty(id: &str) {
     let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    for mount in hierarchies(&info) {
+    for (mount, ..) in cgroup_mounts(&info) {
         let _ = fs::remove_dir(mount.join("rbox").join(id));
     }
-}
-
-/// The mount points of every cgroup hierarchy, v1 and v2, from the mount table.
-fn hierarchies(mountinfo: &str) -> Vec<PathBuf> {
-    mountinfo
-        .lines()
-        .filter_map(|line| {
-            let (left, right) = line.split_once(" - ")?;
-            matches!(right.split(' ').next(), Some("cgroup" | "cgroup2"))
-                .then(|| left.split(' ').nth(4).map(PathBuf::from))
-                .flatten()
-        })
-        .collect()
 }
 
 /// Removes container `id`'s cgroups in the named v1 hierarchies (see `enter_named`),
@@ -380,7 +372,7 @@ mod tests {
             vec![PathBuf::from("/sys/fs/cgroup/systemd")]
         );
         assert_eq!(
-            hierarchies(info),
+            cgroup_mounts(info).map(|m| m.0).collect::<Vec<_>>(),
             ["systemd", "memory", "unified", "cpu,cpuacct"]
                 .map(|h| PathBuf::from("/sys/fs/cgroup").join(h))
         );
