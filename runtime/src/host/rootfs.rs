@@ -99,14 +99,29 @@ pub fn open_in_root(root: &OwnedFd, path: &Path, flags: OFlags) -> rustix::io::R
     } else {
         rel.as_path()
     };
-    rustix::fs::openat2(
-        root,
-        rel,
-        flags | OFlags::CLOEXEC,
-        Mode::empty(),
-        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
-    )
+    let open = || {
+        rustix::fs::openat2(
+            root,
+            rel,
+            flags | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+        )
+    };
+    // EAGAIN: a rename or mount elsewhere on the host raced a `..` of the path, and the
+    // kernel could not be sure it stayed inside; openat2(2) says to try again.
+    let mut tries = 1;
+    loop {
+        match open() {
+            Err(rustix::io::Errno::AGAIN) if tries < OPEN_TRIES => tries += 1,
+            r => return r,
+        }
+    }
 }
+
+/// How many times `open_in_root` tries a path that keeps racing the host's renames and
+/// mounts.
+const OPEN_TRIES: u32 = 64;
 
 /// `path` without its leading `/`.
 pub fn relative(path: &Path) -> PathBuf {
