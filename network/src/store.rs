@@ -1,6 +1,7 @@
 //! Networks on disk, under `<root>/networks`: one JSON file per network, and its allocated
-//! addresses as files named by address (made with O_EXCL, so an address is never handed
-//! out twice), each holding the id of the container that has it.
+//! addresses as files named by address (each a hard link to a claim written whole, and a
+//! link is never made over a name that exists, so an address is never handed out twice),
+//! each holding the id of the container that has it.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -456,15 +457,14 @@ impl Networks {
     ) -> Result<Ipv4Addr> {
         let dir = self.ips_dir(net);
         fs::create_dir_all(&dir).map_err(io_at(&dir))?;
+        // The claim is written whole beside the addresses, then linked to an address's
+        // name (which fails if it is taken): a process killed midway leaves no address
+        // file without its owner, only a claim file, which names no address.
+        let draft = Draft::write(&dir, format!("{container}\n{holder}\n").as_bytes())
+            .map_err(io_at(&dir))?;
         let claim = |ip: Ipv4Addr| -> io::Result<bool> {
-            match File::options()
-                .write(true)
-                .create_new(true)
-                .open(dir.join(ip.to_string()))
-            {
-                Ok(mut f) => f
-                    .write_all(format!("{container}\n{holder}\n").as_bytes())
-                    .map(|_| true),
+            match fs::hard_link(&draft.0, dir.join(ip.to_string())) {
+                Ok(()) => Ok(true),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
                 Err(e) => Err(e),
             }
@@ -535,6 +535,30 @@ impl Networks {
         let text = fs::read_to_string(self.ips_dir(net).join(ip.to_string())).ok()?;
         let h = text.lines().nth(1)?.trim();
         (!h.is_empty()).then(|| h.to_owned())
+    }
+}
+
+/// An address claim being made: a file of its own in the addresses' directory, named so
+/// that it is no address, removed when dropped.
+struct Draft(PathBuf);
+
+impl Draft {
+    fn write(dir: &Path, text: &[u8]) -> io::Result<Draft> {
+        let mut name = [0u8; 8];
+        getrandom::getrandom(&mut name).map_err(|e| {
+            io::Error::from_raw_os_error(e.raw_os_error().unwrap_or(nix::libc::EIO))
+        })?;
+        let path = dir.join(format!(".claim-{:016x}", u64::from_le_bytes(name)));
+        let mut file = File::options().write(true).create_new(true).open(&path)?;
+        let draft = Draft(path);
+        file.write_all(text)?;
+        Ok(draft)
+    }
+}
+
+impl Drop for Draft {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
     }
 }
 
