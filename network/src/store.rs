@@ -522,6 +522,24 @@ impl Networks {
         }
     }
 
+    /// Removes the claims (see [`Networks::allocate`]) left on `net` by takers killed
+    /// before they were done, once `age` old.
+    pub fn sweep_claims(&self, net: &Network, age: std::time::Duration) {
+        let entries = fs::read_dir(self.ips_dir(net))
+            .into_iter()
+            .flatten()
+            .flatten();
+        for e in entries {
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|e| e >= age));
+            if old && e.file_name().to_string_lossy().starts_with(".claim-") {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+
     /// Gives an address back (only if `container` has it).
     pub fn release(&self, net: &Network, ip: Ipv4Addr, container: &str) {
         let path = self.ips_dir(net).join(ip.to_string());
@@ -634,6 +652,22 @@ mod tests {
         assert_eq!(nets.users(&n).unwrap().len(), 5);
         nets.release_stale(&n, held.0, &held.1, std::time::Duration::ZERO);
         assert_eq!(nets.users(&n).unwrap().len(), 4);
+        // Every address file was written whole, and no claim outlives its allocation.
+        let files = || -> Vec<String> {
+            fs::read_dir(nets.ips_dir(&n))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        };
+        assert_eq!(files().len(), 4, "{:?}", files());
+        assert!(nets.users(&n).unwrap().iter().all(|(_, c)| !c.is_empty()));
+        // A claim its taker was killed before linking goes once old enough.
+        let left = Draft::write(&nets.ips_dir(&n), b"c9\n").unwrap();
+        std::mem::forget(left);
+        nets.sweep_claims(&n, std::time::Duration::from_secs(3600));
+        assert_eq!(files().len(), 5);
+        nets.sweep_claims(&n, std::time::Duration::ZERO);
+        assert_eq!(files().len(), 4, "{:?}", files());
     }
 
     #[test]

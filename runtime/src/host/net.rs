@@ -323,9 +323,11 @@ fn holder_gone(holder: Option<&str>) -> bool {
 /// Gives back the addresses held by containers that don't exist (a create killed between
 /// taking its address and recording the container): at once when the process that took it
 /// is gone, else once they are 10 s old (a create in progress holds one for a moment).
+/// Claims a killed taker left unlinked go once 10 s old.
 pub fn sweep_addresses(containers: &Containers) {
     let nets = networks(containers);
     for net in nets.list().unwrap_or_default() {
+        nets.sweep_claims(&net, std::time::Duration::from_secs(10));
         for (ip, owner) in nets.users(&net).unwrap_or_default() {
             let gone = owner.is_empty()
                 || !(containers.dir(&owner).join("container.json").exists()
