@@ -536,6 +536,41 @@ fn a_rebuild_after_one_file_changed_is_the_image_a_cold_build_makes() {
 }
 
 #[test]
+fn of_two_sources_writing_one_path_the_later_wins_on_a_rebuild_too() {
+    let t = busybox();
+    let ctx = context(&[
+        ("a/x", "same\n"),
+        ("b/x", "same\n"),
+        ("a/only", "a\n"),
+        ("Dockerfile", "FROM busybox\nCOPY a/ b/ /d/\n"),
+    ]);
+    let past = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000);
+    let set = |f: &str| {
+        fs::File::options()
+            .write(true)
+            .open(ctx.path().join(f))
+            .unwrap()
+            .set_modified(past)
+            .unwrap()
+    };
+    set("a/x");
+    set("b/x");
+    let build = |args: &[&str]| {
+        let (code, out, err) = t.build(ctx.path(), &[&["-q", "-t", "two:1"], args].concat());
+        assert_eq!(code, 0, "{out}{err}");
+        out.trim().to_owned()
+    };
+    build(&[]);
+    assert_eq!(cat(&t, "two:1", "/d/x"), "same\n");
+    // a/x is still what the last build left at /d/x; b/x, written after it, is not.
+    fs::write(ctx.path().join("b/x"), "new\n").unwrap();
+    let incremental = build(&[]);
+    assert_eq!(cat(&t, "two:1", "/d/x"), "new\n");
+    assert_eq!(cat(&t, "two:1", "/d/only"), "a\n");
+    assert_eq!(incremental, build(&["--no-cache"]));
+}
+
+#[test]
 fn copied_directories_keep_their_times_so_a_rebuild_makes_the_cold_builds_layer() {
     let t = busybox();
     let ctx = context(&[

@@ -57,6 +57,8 @@ pub struct Tracked {
     /// The placeholders: path in the image, and the source's path in the context (copied
     /// from there should the earlier file not be as recorded).
     pub links: Vec<(String, PathBuf)>,
+    /// The paths in `links`: one a later source of the same copy writes is taken out.
+    placeholders: HashSet<String>,
 }
 
 /// Where a copy keeps track of what it writes.
@@ -473,26 +475,47 @@ fn copy_entry(
     at: &Dest<'_>,
     owner: (u32, u32),
     mode: Option<u32>,
-    track: Option<&mut Track<'_>>,
+    mut track: Option<&mut Track<'_>>,
 ) -> Result<(), String> {
     let (dst, name) = (at.dir, at.name);
     let shown = || shown.display().to_string();
     let err = |e: Errno| format!("{}: {e}", shown());
-    let ft = FileType::from_raw_mode(st.st_mode);
-    let existing = rustix::fs::statat(dst, name, AtFlags::SYMLINK_NOFOLLOW).ok();
-    let existing_dir = existing
-        .as_ref()
-        .is_some_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory);
-    let is_dir = ft == FileType::Directory;
-    if existing.is_some() && !(is_dir && existing_dir) {
-        if existing_dir {
-            return Err(format!(
-                "{}: cannot replace a directory with a file",
-                shown()
-            ));
+    // Written now, over what an earlier source of the same copy left to link there.
+    if let (Some(t), Some(drel)) = (track.as_mut(), at.rel) {
+        if !t.out.placeholders.is_empty() {
+            let rel = drel.join(name).to_string_lossy().into_owned();
+            if t.out.placeholders.remove(&rel) {
+                t.out.links.retain(|(r, _)| *r != rel);
+                t.out.files.remove(&rel);
+            }
         }
-        rustix::fs::unlinkat(dst, name, AtFlags::empty()).map_err(err)?;
     }
+    let ft = FileType::from_raw_mode(st.st_mode);
+    let is_dir = ft == FileType::Directory;
+    // What is in the way goes, unless both are directories; a directory is never replaced.
+    let clear = |existing: Option<Stat>| -> Result<bool, String> {
+        let existing_dir = existing
+            .as_ref()
+            .is_some_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory);
+        if existing.is_some() && !(is_dir && existing_dir) {
+            if existing_dir {
+                return Err(format!(
+                    "{}: cannot replace a directory with a file",
+                    shown()
+                ));
+            }
+            rustix::fs::unlinkat(dst, name, AtFlags::empty()).map_err(err)?;
+        }
+        Ok(existing_dir)
+    };
+    let look = || rustix::fs::statat(dst, name, AtFlags::SYMLINK_NOFOLLOW).ok();
+    // In a directory this copy made, a file is new unless an earlier source of the same
+    // copy put one there, which its making tells (EEXIST).
+    let existing_dir = if at.fresh && ft == FileType::RegularFile {
+        false
+    } else {
+        clear(look())?
+    };
     let ids = (Some(Uid::from_raw(owner.0)), Some(Gid::from_raw(owner.1)));
     let perm = |m: u32| Mode::from_raw_mode(mode.unwrap_or(m & 0o7777));
     let times = rustix::fs::Timestamps {
@@ -560,6 +583,7 @@ fn copy_entry(
                     // In a directory of this copy's making, nothing need be written now;
                     // in another, an empty file makes the overlay copy the directory up.
                     if at.fresh {
+                        t.out.placeholders.insert(rel.clone());
                         t.out.links.push((rel.clone(), src_rel.to_path_buf()));
                         t.out.files.insert(rel, sig);
                         return Ok(());
@@ -576,6 +600,7 @@ fn copy_entry(
                     )
                     .map_err(err)?;
                     drop(fd);
+                    t.out.placeholders.insert(rel.clone());
                     t.out.links.push((rel.clone(), src_rel.to_path_buf()));
                     t.out.files.insert(rel, sig);
                     return Ok(());
@@ -583,12 +608,25 @@ fn copy_entry(
                 t.out.files.insert(rel, sig);
             }
             let mut inp = File::from(open_src(OFlags::RDONLY)?);
-            let fd = rustix::fs::openat(
-                dst,
-                name,
-                OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                Mode::from_raw_mode(0o600),
-            )
+            let create = || {
+                rustix::fs::openat(
+                    dst,
+                    name,
+                    OFlags::CREATE
+                        | OFlags::EXCL
+                        | OFlags::WRONLY
+                        | OFlags::NOFOLLOW
+                        | OFlags::CLOEXEC,
+                    Mode::from_raw_mode(0o600),
+                )
+            };
+            let fd = match create() {
+                Err(Errno::EXIST) if at.fresh => {
+                    clear(look())?;
+                    create()
+                }
+                r => r,
+            }
             .map_err(err)?;
             let mut out = File::from(fd);
             io::copy(&mut inp, &mut out).map_err(|e| format!("{}: {e}", shown()))?;
