@@ -12,7 +12,11 @@
 //! as long as its tar is byte for byte the earlier one's, nothing is written or hashed, and
 //! the content of a linked file is not even read; from the first byte that differs on, the
 //! blob starts with the earlier blob's bytes (copied by the kernel, hashed from the last
-//! checkpoint before) and goes on as usual.
+//! checkpoint before) and goes on with the tar's own. At the next entry the earlier tar
+//! also has (found by path among its entries, read from their headers once), the two are
+//! in step again: what is the same from there on goes in as one range of the earlier
+//! blob, copied by the kernel, when the next difference or the end comes. So a changed,
+//! added or removed file costs itself (and, removed, the entry after it), not the rest.
 //!
 //! A file's content goes into the blob by the kernel's copy (`copy_file_range`), not
 //! through the process, and is hashed as read back from the blob: several times faster
@@ -53,15 +57,21 @@ fn open_dir(dir: impl AsFd, name: &OsStr) -> Result<OwnedFd, Errno> {
 
 /// The names in the open directory `dir`, sorted.
 pub(crate) fn list(dir: &OwnedFd) -> Result<Vec<OsString>, Errno> {
+    Ok(list_typed(dir)?.into_iter().map(|(n, _)| n).collect())
+}
+
+/// The names in the open directory `dir`, sorted, with the type the directory gives each
+/// (`Unknown` where the file system gives none).
+fn list_typed(dir: &OwnedFd) -> Result<Vec<(OsString, FileType)>, Errno> {
     let mut names = Vec::new();
     for e in rustix::fs::Dir::read_from(dir)? {
         let e = e?;
         let n = e.file_name().to_bytes();
         if n != b"." && n != b".." {
-            names.push(OsStr::from_bytes(n).to_os_string());
+            names.push((OsStr::from_bytes(n).to_os_string(), e.file_type()));
         }
     }
-    names.sort();
+    names.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(names)
 }
 
@@ -106,6 +116,9 @@ fn append_xattrs<W: Write>(b: &mut tar::Builder<W>, fd: &OwnedFd) -> io::Result<
 
 /// Where a walk writes its tar.
 trait Sink: Write {
+    /// An entry of `path` comes next (before any extension header of its own).
+    fn entry(&mut self, _path: &Path) {}
+
     /// Before the content of a regular file that is the very file (a link to it) of the
     /// layer this one is made over: true if the sink holds those `len` bytes (padding
     /// included) already, so that they need not be read.
@@ -130,6 +143,9 @@ fn copy_content<W: Write + ?Sized>(file: File, size: u64, out: &mut W) -> io::Re
 }
 
 impl<S: Sink + ?Sized> Sink for &mut S {
+    fn entry(&mut self, path: &Path) {
+        (**self).entry(path)
+    }
     fn holds(&mut self, len: u64) -> bool {
         (**self).holds(len)
     }
@@ -173,39 +189,137 @@ pub struct Base {
 /// The sink of a layer made over a [`Base`]; see the module's words.
 struct Splice<'a> {
     blob: &'a mut BlobWriter,
-    /// While every byte so far is the base blob's: the base, its blob and its length.
-    base: Option<(&'a Base, File, u64)>,
-    /// Bytes of the tar so far.
-    pos: u64,
+    base: &'a Base,
+    /// The base's blob, and its length.
+    base_file: File,
+    base_len: u64,
+    state: Spliced,
+    /// Whether the blob has begun (then the base's bytes go in by [`BlobWriter::append_blob`]).
+    begun: bool,
+    /// Where in the base the entry being written began, the last time the two were in step.
+    last_entry: u64,
+    /// Where each of the base's entries from the first difference on begins, by path: found
+    /// at the first difference.
+    index: Option<HashMap<PathBuf, u64>>,
+    /// Bytes of the tar's own written (not the base's).
+    written: u64,
     scratch: Vec<u8>,
 }
 
-impl Splice<'_> {
-    /// From here on the tar is its own: the blob starts with the base's bytes so far.
-    fn diverge(&mut self) -> io::Result<()> {
-        if let Some((base, ..)) = self.base.take() {
-            self.blob
-                .start_with(&base.blob, self.pos, &base.checkpoints)
-                .map_err(io::Error::other)?;
+/// Where a [`Splice`] stands.
+#[derive(Clone, Copy)]
+enum Spliced {
+    /// The tar's bytes since some point are the base's from `from` to `at`: nothing of
+    /// them is written yet.
+    Same { from: u64, at: u64 },
+    /// The tar's last bytes are its own, written to the blob.
+    Own,
+}
+
+impl<'a> Splice<'a> {
+    fn new(blob: &'a mut BlobWriter, base: &'a Base, base_file: File, base_len: u64) -> Self {
+        Splice {
+            blob,
+            base,
+            base_file,
+            base_len,
+            state: Spliced::Same { from: 0, at: 0 },
+            begun: false,
+            last_entry: 0,
+            index: None,
+            written: 0,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// From here on the bytes are the tar's own: the base's bytes that were the same are
+    /// put in the blob first (at the start, by [`BlobWriter::start_with`]).
+    fn own(&mut self) -> io::Result<()> {
+        if let Spliced::Same { from, at } = self.state {
+            self.state = Spliced::Own;
+            if !self.begun {
+                self.blob
+                    .start_with(&self.base.blob, at, &self.base.checkpoints)
+                    .map_err(io::Error::other)?;
+            } else if at > from {
+                self.blob
+                    .append_blob(&self.base.blob, from, at - from)
+                    .map_err(io::Error::other)?;
+            }
+            self.begun = true;
         }
         Ok(())
     }
 }
 
+/// Where each entry of the tar in `file` from `from` on (an entry's start, its extension
+/// headers included) begins, by path; as far as it reads as a tar.
+fn entry_offsets(file: &File, from: u64) -> HashMap<PathBuf, u64> {
+    use std::os::unix::fs::FileExt;
+    let mut out = HashMap::new();
+    let (mut at, mut start) = (from, from);
+    // A long name, from a GNU extension or a pax header, for the entry it precedes.
+    let mut long: Option<Vec<u8>> = None;
+    let mut block = [0u8; 512];
+    while file.read_exact_at(&mut block, at).is_ok() && block.iter().any(|&b| b != 0) {
+        let h = tar::Header::from_byte_slice(&block);
+        let Ok(size) = h.entry_size() else { break };
+        let data = at + 512;
+        at = data + size.div_ceil(512) * 512;
+        let ext = || -> Option<Vec<u8>> {
+            let mut v = vec![0u8; usize::try_from(size).ok().filter(|&n| n <= 1 << 20)?];
+            file.read_exact_at(&mut v, data).ok()?;
+            Some(v)
+        };
+        match h.entry_type() {
+            tar::EntryType::GNULongName => match ext() {
+                Some(mut v) => {
+                    while v.last() == Some(&0) {
+                        v.pop();
+                    }
+                    long = Some(v);
+                }
+                None => break,
+            },
+            tar::EntryType::XHeader => {
+                let Some(v) = ext() else { break };
+                let path = tar::PaxExtensions::new(&v)
+                    .flatten()
+                    .find(|e| e.key_bytes() == b"path")
+                    .map(|e| e.value_bytes().to_vec());
+                if path.is_some() {
+                    long = path;
+                }
+            }
+            tar::EntryType::GNULongLink | tar::EntryType::XGlobalHeader => {}
+            _ => {
+                let path = long.take().unwrap_or_else(|| h.path_bytes().into_owned());
+                let path = Path::new(OsStr::from_bytes(&path)).components().collect();
+                out.entry(path).or_insert(start);
+                start = at;
+            }
+        }
+    }
+    out
+}
+
 impl Write for Splice<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if let Some((_, file, len)) = &self.base {
-            if self.pos + buf.len() as u64 <= *len {
+        if let Spliced::Same { from, at } = self.state {
+            let end = at + buf.len() as u64;
+            if end <= self.base_len {
                 self.scratch.resize(buf.len(), 0);
-                std::os::unix::fs::FileExt::read_exact_at(file, &mut self.scratch, self.pos)?;
+                std::os::unix::fs::FileExt::read_exact_at(&self.base_file, &mut self.scratch, at)?;
                 if self.scratch == buf {
-                    self.pos += buf.len() as u64;
+                    self.state = Spliced::Same { from, at: end };
                     return Ok(buf.len());
                 }
             }
-            self.diverge()?;
+            self.own()?;
         }
-        self.blob.write(buf)
+        let n = self.blob.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
         self.blob.flush()
@@ -213,20 +327,37 @@ impl Write for Splice<'_> {
 }
 
 impl Sink for Splice<'_> {
+    fn entry(&mut self, path: &Path) {
+        match self.state {
+            Spliced::Same { at, .. } => self.last_entry = at,
+            // The base's entry of the same path, if it has one, is where the two may be the
+            // same again (after a file whose content changed, one added or one removed).
+            Spliced::Own => {
+                let (file, from) = (&self.base_file, self.last_entry);
+                let index = self.index.get_or_insert_with(|| entry_offsets(file, from));
+                if let Some(&at) = index.get(path) {
+                    self.state = Spliced::Same { from: at, at };
+                }
+            }
+        }
+    }
     fn holds(&mut self, len: u64) -> bool {
-        match &self.base {
-            Some((.., base_len)) if self.pos + len <= *base_len => {
-                self.pos += len;
+        match self.state {
+            Spliced::Same { from, at } if at + len <= self.base_len => {
+                self.state = Spliced::Same { from, at: at + len };
                 true
             }
             _ => false,
         }
     }
     fn content(&mut self, file: File, size: u64) -> io::Result<()> {
-        match self.base {
-            // Still the base's bytes: compared as they come.
-            Some(_) => copy_content(file, size, self),
-            None => self.blob.append_file(file, size),
+        match self.state {
+            // The base's bytes so far: compared as they come.
+            Spliced::Same { .. } => copy_content(file, size, self),
+            Spliced::Own => {
+                self.written += size;
+                self.blob.append_file(file, size)
+            }
         }
     }
 }
@@ -292,30 +423,39 @@ fn walk<W: Sink>(
     w: &mut Walk,
 ) -> rbox_image::Result<()> {
     let shown = |p: &Path| w.top.join(p);
-    let names = list(dir).map_err(|e| io_err(&shown(rel), e))?;
-    for name in names {
+    let names = list_typed(dir).map_err(|e| io_err(&shown(rel), e))?;
+    for (name, listed) in names {
         let relp = rel.join(&name);
         if (w.skip)(&relp) {
             continue;
         }
-        let st = match rustix::fs::statat(dir, &name, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(st) => st,
-            // Removed since the directory was listed (a running container's upper).
-            Err(Errno::NOENT) => continue,
-            Err(e) => return Err(io_err(&shown(&relp), e)),
+        // A directory or a regular file (as listed) is looked at once opened; anything
+        // else where it is.
+        let st = match listed {
+            FileType::RegularFile | FileType::Directory => None,
+            _ => match rustix::fs::statat(dir, &name, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st) => Some(st),
+                // Removed since the directory was listed (a running container's upper).
+                Err(Errno::NOENT) => continue,
+                Err(e) => return Err(io_err(&shown(&relp), e)),
+            },
         };
-        let ft = FileType::from_raw_mode(st.st_mode);
-        match ft {
-            FileType::CharacterDevice if st.st_rdev == 0 => {
+        let ft = st
+            .as_ref()
+            .map_or(listed, |st| FileType::from_raw_mode(st.st_mode));
+        match (ft, st) {
+            (FileType::CharacterDevice, Some(st)) if st.st_rdev == 0 => {
                 // An overlay whiteout: the OCI form is an empty file named .wh.NAME.
                 let mut h = header_for(&st, w.epoch);
                 h.set_entry_type(tar::EntryType::Regular);
                 h.set_size(0);
                 let mut wh = OsString::from(".wh.");
                 wh.push(&name);
-                b.append_data(&mut h, rel.join(wh), io::empty())?;
+                let whp = rel.join(wh);
+                b.get_mut().entry(&whp);
+                b.append_data(&mut h, whp, io::empty())?;
             }
-            FileType::Directory => {
+            (FileType::Directory, _) => {
                 let sub = match open_dir(dir, &name) {
                     Ok(fd) => fd,
                     // Gone, or swapped for a link or a file since it was looked at: left
@@ -327,17 +467,20 @@ fn walk<W: Sink>(
                 let mut h = header_for(&st, w.epoch);
                 h.set_entry_type(tar::EntryType::Directory);
                 h.set_size(0);
+                b.get_mut().entry(&relp);
                 append_xattrs(b, &sub)?;
                 b.append_data(&mut h, &relp, io::empty())?;
                 if xattr(&sub, OPAQUE_XATTR).as_deref() == Some(b"y") {
                     let mut o = header_for(&st, w.epoch);
                     o.set_entry_type(tar::EntryType::Regular);
                     o.set_size(0);
-                    b.append_data(&mut o, relp.join(".wh..wh..opq"), io::empty())?;
+                    let opq = relp.join(".wh..wh..opq");
+                    b.get_mut().entry(&opq);
+                    b.append_data(&mut o, opq, io::empty())?;
                 }
                 walk(&sub, &relp, b, w)?;
             }
-            FileType::Symlink => {
+            (FileType::Symlink, Some(st)) => {
                 let target = match rustix::fs::readlinkat(dir, &name, Vec::new()) {
                     Ok(t) => t,
                     Err(Errno::NOENT | Errno::INVAL) => continue,
@@ -346,9 +489,10 @@ fn walk<W: Sink>(
                 let mut h = header_for(&st, w.epoch);
                 h.set_entry_type(tar::EntryType::Symlink);
                 h.set_size(0);
+                b.get_mut().entry(&relp);
                 b.append_link(&mut h, &relp, OsStr::from_bytes(target.as_bytes()))?;
             }
-            FileType::RegularFile => {
+            (FileType::RegularFile, _) => {
                 // Non-blocking: a file swapped for a fifo must not hold the walk.
                 let fd = match rustix::fs::openat(
                     dir,
@@ -370,6 +514,7 @@ fn walk<W: Sink>(
                     if let Some(first) = w.links.get(&key) {
                         h.set_entry_type(tar::EntryType::Link);
                         h.set_size(0);
+                        b.get_mut().entry(&relp);
                         b.append_link(&mut h, &relp, first)?;
                         continue;
                     }
@@ -378,6 +523,7 @@ fn walk<W: Sink>(
                 let size = st.st_size as u64;
                 h.set_entry_type(tar::EntryType::Regular);
                 h.set_size(size);
+                b.get_mut().entry(&relp);
                 append_xattrs(b, &fd)?;
                 // The header, then the content and its padding.
                 b.append_data(&mut h, &relp, io::empty())?;
@@ -389,7 +535,7 @@ fn walk<W: Sink>(
                 }
                 w.content += size;
             }
-            FileType::Fifo | FileType::CharacterDevice | FileType::BlockDevice => {
+            (FileType::Fifo | FileType::CharacterDevice | FileType::BlockDevice, Some(st)) => {
                 let mut h = header_for(&st, w.epoch);
                 h.set_entry_type(match ft {
                     FileType::Fifo => tar::EntryType::Fifo,
@@ -399,6 +545,7 @@ fn walk<W: Sink>(
                 h.set_size(0);
                 h.set_device_major(rustix::fs::major(st.st_rdev))?;
                 h.set_device_minor(rustix::fs::minor(st.st_rdev))?;
+                b.get_mut().entry(&relp);
                 b.append_data(&mut h, &relp, io::empty())?;
             }
             // Sockets have no place in a layer.
@@ -428,15 +575,10 @@ fn store_layer(
     });
     let content_size = match base_blob {
         Some((b, file, len)) => {
-            let mut s = Splice {
-                blob: &mut blob,
-                base: Some((b, file, len)),
-                pos: 0,
-                scratch: Vec::new(),
-            };
+            let mut s = Splice::new(&mut blob, b, file, len);
             let n = write_tar(dir, &mut s, epoch, skip, &|p| b.same.contains(p))?;
-            // The same as the base to the end (a file gone from its end, or none changed).
-            s.diverge()?;
+            // What is the same as the base at the end goes in.
+            s.own()?;
             n
         }
         None => write_tar(dir, &mut blob, epoch, skip, &|_| false)?,
@@ -688,5 +830,76 @@ mod tests {
             fs::read(store.snapshot_fs(&chains[0]).join("f")).unwrap(),
             b"same"
         );
+    }
+
+    #[test]
+    fn a_layer_made_over_another_is_the_layer_made_whole() {
+        use sha2::Digest as _;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("root")).unwrap();
+        let long = "n".repeat(120);
+        let name = |i: usize| format!("d{}/{long}{i:03}", i / 50);
+        let up = store.tmp_path("one");
+        for i in 0..200 {
+            let p = up.join(name(i));
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            // Sizes across block boundaries, and more than a chunk in all.
+            fs::write(&p, vec![i as u8; 1000 + i * 97]).unwrap();
+        }
+        fs::write(up.join("big"), vec![7u8; 3 << 20]).unwrap();
+        let (_, chain) = commit_dir(&store, &up, None, Some(0), None).unwrap();
+        let info = store.snapshot_info(&chain).unwrap().unwrap();
+        let old = store.snapshot_fs(&chain);
+        // The next: most files linked from the snapshot; one changed in size, one in
+        // content only, one gone, one new, and the first file changed.
+        let up = store.tmp_path("two");
+        let mut same = HashSet::new();
+        for i in 0..200 {
+            let rel = PathBuf::from(name(i));
+            let p = up.join(&rel);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            match i {
+                0 | 50 => fs::write(&p, b"other").unwrap(),
+                120 => fs::write(&p, vec![9u8; 1000 + i * 97]).unwrap(),
+                130 => {}
+                _ => {
+                    fs::hard_link(old.join(&rel), &p).unwrap();
+                    same.insert(rel);
+                }
+            }
+        }
+        fs::write(up.join(format!("d2/{long}150b")), b"new").unwrap();
+        fs::hard_link(old.join("big"), up.join("big")).unwrap();
+        same.insert(PathBuf::from("big"));
+        // The directories' times as the first's, as a COPY leaves them.
+        for d in ["", "d0", "d1", "d2", "d3"] {
+            let t = fs::metadata(old.join(d)).unwrap().modified().unwrap();
+            File::open(up.join(d)).unwrap().set_modified(t).unwrap();
+        }
+        let mut whole = Vec::new();
+        write_layer(&up, &mut whole, Some(0), &|_| false).unwrap();
+        let base = Base {
+            blob: info.diff_id.parse().unwrap(),
+            checkpoints: info.checkpoints,
+            same,
+        };
+        let mut blob = store.blob_writer().unwrap();
+        let file = File::open(store.blob_path(&base.blob)).unwrap();
+        let len = file.metadata().unwrap().len();
+        let mut s = Splice::new(&mut blob, &base, file, len);
+        write_tar(&up, &mut s, Some(0), &|_| false, &|p| base.same.contains(p)).unwrap();
+        s.own().unwrap();
+        // What changed is written (and the entry after the one gone), little more: the
+        // rest is the base's, in step again after each difference.
+        assert!(
+            s.written < 64 << 10,
+            "{} of {} bytes written",
+            s.written,
+            whole.len()
+        );
+        let (digest, ..) = blob.commit_indexed(None).unwrap();
+        let hex = hex::encode(sha2::Sha256::digest(&whole));
+        assert_eq!(digest.to_string(), format!("sha256:{hex}"));
+        assert!(fs::read(store.blob_path(&digest)).unwrap() == whole);
     }
 }

@@ -412,6 +412,21 @@ impl BlobWriter {
             .expect("not committed")
             .append_file(src, len)
     }
+
+    /// Appends `len` bytes of the stored blob `old` from `offset` on, copied by the kernel
+    /// and hashed as they are stored; an error if `old` ends before.
+    pub fn append_blob(&mut self, old: &Digest, offset: u64, len: u64) -> Result<()> {
+        let old_path = self.store.blob_path(old);
+        let mut src = File::open(&old_path).at(&old_path)?;
+        if src.metadata().at(&old_path)?.len() < offset + len {
+            return Err(Error::io(
+                &old_path,
+                io::Error::new(io::ErrorKind::UnexpectedEof, "shorter than recorded"),
+            ));
+        }
+        io::Seek::seek(&mut src, io::SeekFrom::Start(offset)).at(&old_path)?;
+        self.append_file(src, len).at(&self.path)
+    }
 }
 
 impl Write for BlobWriter {
