@@ -496,8 +496,29 @@ fn a_rebuild_after_one_file_changed_is_the_image_a_cold_build_makes() {
         log.contains("--> 42 of 43 files unchanged since the last build"),
         "{log}"
     );
+    // Its layers are kept as ranges of the last build's and their own bytes, not copies.
+    let spliced = t.path().join("images/blobs/spliced");
+    let recipes = || fs::read_dir(&spliced).map_or(0, |d| d.count());
+    assert!(recipes() >= 2, "no layer kept spliced");
     assert_eq!(cat(&t, "inc:1", "/data/d1/f8.txt"), "changed\n");
     assert_eq!(cat(&t, "inc:1", "/added/d1/f8.txt"), "changed\n");
+    // The earlier images pruned, what the kept layers are made of stays; a save writes
+    // them whole, and loads elsewhere as the same image.
+    t.ok(["image", "prune", "-f"]);
+    let check = t.run(["system", "check"]);
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+    let archive = tempfile::tempdir().unwrap();
+    let tar = archive.path().join("inc.tar");
+    t.ok([
+        std::ffi::OsStr::new("save"),
+        "-o".as_ref(),
+        tar.as_os_str(),
+        "inc:1".as_ref(),
+    ]);
+    let other = TestRoot::new();
+    other.ok([std::ffi::OsStr::new("load"), "-i".as_ref(), tar.as_os_str()]);
+    assert_eq!(cat(&other, "inc:1", "/data/d1/f8.txt"), "changed\n");
+    other.assert_blobs_match_digests();
     assert_eq!(cat(&t, "inc:1", "/data/d2/f9.txt"), "file 9\n".repeat(10));
     let (cold, log) = build(&["--no-cache"]);
     assert!(

@@ -33,6 +33,7 @@ use std::path::{Path, PathBuf};
 use rbox_image::diff::Diff;
 use rbox_image::digest::Checkpoint;
 use rbox_image::snapshot::SnapshotInfo;
+use rbox_image::spliced::BlobView;
 use rbox_image::store::BlobWriter;
 use rbox_image::store::{sync_dir, write_atomic};
 use rbox_image::{Digest, Store};
@@ -92,11 +93,12 @@ fn xattr(fd: &OwnedFd, name: &str) -> Option<Vec<u8>> {
     Some(buf)
 }
 
-/// Extended attributes worth keeping (file capabilities and the like; never overlay's).
-fn append_xattrs<W: Write>(b: &mut tar::Builder<W>, fd: &OwnedFd) -> io::Result<()> {
+/// Extended attributes worth keeping (file capabilities and the like; never overlay's), as
+/// pax records.
+fn kept_xattrs(fd: &OwnedFd) -> Vec<(String, Vec<u8>)> {
     let mut names = vec![0u8; 4096];
     let Ok(n) = rustix::fs::flistxattr(fd, &mut names) else {
-        return Ok(());
+        return Vec::new();
     };
     let mut exts: Vec<(String, Vec<u8>)> = Vec::new();
     for name in names[..n].split(|b| *b == 0).filter(|n| !n.is_empty()) {
@@ -108,6 +110,12 @@ fn append_xattrs<W: Write>(b: &mut tar::Builder<W>, fd: &OwnedFd) -> io::Result<
             exts.push((format!("SCHILY.xattr.{name}"), v));
         }
     }
+    exts
+}
+
+/// The pax header of the extended attributes worth keeping, if any.
+fn append_xattrs<W: Write>(b: &mut tar::Builder<W>, fd: &OwnedFd) -> io::Result<()> {
+    let exts = kept_xattrs(fd);
     if !exts.is_empty() {
         b.append_pax_extensions(exts.iter().map(|(k, v)| (k.as_str(), v.as_slice())))?;
     }
@@ -118,6 +126,14 @@ fn append_xattrs<W: Write>(b: &mut tar::Builder<W>, fd: &OwnedFd) -> io::Result<
 trait Sink: Write {
     /// An entry of `path` comes next (before any extension header of its own).
     fn entry(&mut self, _path: &Path) {}
+
+    /// Before the entry of regular file `path`, the very file (a link to it) of the layer
+    /// this one is made over: true if the sink is in step with that layer and its next
+    /// entry there is `path`'s with no pax header (so no extended attributes, the file's
+    /// own).
+    fn bare_entry_next(&mut self, _path: &Path) -> bool {
+        false
+    }
 
     /// Before the content of a regular file that is the very file (a link to it) of the
     /// layer this one is made over: true if the sink holds those `len` bytes (padding
@@ -145,6 +161,9 @@ fn copy_content<W: Write + ?Sized>(file: File, size: u64, out: &mut W) -> io::Re
 impl<S: Sink + ?Sized> Sink for &mut S {
     fn entry(&mut self, path: &Path) {
         (**self).entry(path)
+    }
+    fn bare_entry_next(&mut self, path: &Path) -> bool {
+        (**self).bare_entry_next(path)
     }
     fn holds(&mut self, len: u64) -> bool {
         (**self).holds(len)
@@ -191,7 +210,7 @@ struct Splice<'a> {
     blob: &'a mut BlobWriter,
     base: &'a Base,
     /// The base's blob, and its length.
-    base_file: File,
+    base_file: BlobView,
     base_len: u64,
     state: Spliced,
     /// Whether the blob has begun (then the base's bytes go in by [`BlobWriter::append_blob`]).
@@ -203,8 +222,13 @@ struct Splice<'a> {
     index: Option<HashMap<PathBuf, u64>>,
     /// Bytes of the tar's own written (not the base's).
     written: u64,
-    scratch: Vec<u8>,
+    /// The base's bytes last read, and where they are from.
+    window: Vec<u8>,
+    window_at: u64,
 }
+
+/// The base's bytes read at once, at least.
+const WINDOW: u64 = 64 << 10;
 
 /// Where a [`Splice`] stands.
 #[derive(Clone, Copy)]
@@ -217,7 +241,8 @@ enum Spliced {
 }
 
 impl<'a> Splice<'a> {
-    fn new(blob: &'a mut BlobWriter, base: &'a Base, base_file: File, base_len: u64) -> Self {
+    fn new(blob: &'a mut BlobWriter, base: &'a Base, base_file: BlobView) -> Self {
+        let base_len = base_file.len();
         Splice {
             blob,
             base,
@@ -228,8 +253,22 @@ impl<'a> Splice<'a> {
             last_entry: 0,
             index: None,
             written: 0,
-            scratch: Vec::new(),
+            window: Vec::new(),
+            window_at: 0,
         }
+    }
+
+    /// The base's `len` bytes at `at` (which the base has).
+    fn base_bytes(&mut self, at: u64, len: usize) -> io::Result<&[u8]> {
+        let end = at + len as u64;
+        if at < self.window_at || end > self.window_at + self.window.len() as u64 {
+            let n = (len as u64).max(WINDOW).min(self.base_len - at);
+            self.window.resize(n as usize, 0);
+            self.base_file.read_exact_at(&mut self.window, at)?;
+            self.window_at = at;
+        }
+        let from = (at - self.window_at) as usize;
+        Ok(&self.window[from..from + len])
     }
 
     /// From here on the bytes are the tar's own: the base's bytes that were the same are
@@ -254,8 +293,7 @@ impl<'a> Splice<'a> {
 
 /// Where each entry of the tar in `file` from `from` on (an entry's start, its extension
 /// headers included) begins, by path; as far as it reads as a tar.
-fn entry_offsets(file: &File, from: u64) -> HashMap<PathBuf, u64> {
-    use std::os::unix::fs::FileExt;
+fn entry_offsets(file: &BlobView, from: u64) -> HashMap<PathBuf, u64> {
     let mut out = HashMap::new();
     let (mut at, mut start) = (from, from);
     // A long name, from a GNU extension or a pax header, for the entry it precedes.
@@ -307,13 +345,9 @@ impl Write for Splice<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if let Spliced::Same { from, at } = self.state {
             let end = at + buf.len() as u64;
-            if end <= self.base_len {
-                self.scratch.resize(buf.len(), 0);
-                std::os::unix::fs::FileExt::read_exact_at(&self.base_file, &mut self.scratch, at)?;
-                if self.scratch == buf {
-                    self.state = Spliced::Same { from, at: end };
-                    return Ok(buf.len());
-                }
+            if end <= self.base_len && self.base_bytes(at, buf.len())? == buf {
+                self.state = Spliced::Same { from, at: end };
+                return Ok(buf.len());
             }
             self.own()?;
         }
@@ -340,6 +374,32 @@ impl Sink for Splice<'_> {
                 }
             }
         }
+    }
+    fn bare_entry_next(&mut self, path: &Path) -> bool {
+        let Spliced::Same { at, .. } = self.state else {
+            return false;
+        };
+        let want = path.as_os_str().as_bytes();
+        let mut next = || -> io::Result<bool> {
+            if at + 1024 > self.base_len {
+                return Ok(false);
+            }
+            let block = self.base_bytes(at, 512)?;
+            let h = tar::Header::from_byte_slice(block);
+            Ok(match h.entry_type() {
+                // A long name: its data, then the entry's own header.
+                tar::EntryType::GNULongName => {
+                    let n = want.len() as u64 + 1;
+                    h.entry_size()? == n && {
+                        let name = self.base_bytes(at + 512, n as usize)?;
+                        name[..n as usize - 1] == *want && name[n as usize - 1] == 0
+                    }
+                }
+                tar::EntryType::Regular => h.path_bytes().as_ref() == want,
+                _ => false,
+            })
+        };
+        next().unwrap_or(false)
     }
     fn holds(&mut self, len: u64) -> bool {
         match self.state {
@@ -494,17 +554,33 @@ fn walk<W: Sink>(
             }
             (FileType::RegularFile, _) => {
                 // Non-blocking: a file swapped for a fifo must not hold the walk.
-                let fd = match rustix::fs::openat(
-                    dir,
-                    &name,
-                    OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
-                    Mode::empty(),
-                ) {
-                    Ok(fd) => fd,
-                    Err(Errno::NOENT | Errno::LOOP | Errno::NXIO) => continue,
-                    Err(e) => return Err(io_err(&shown(&relp), e)),
+                let open = || {
+                    rustix::fs::openat(
+                        dir,
+                        &name,
+                        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+                        Mode::empty(),
+                    )
                 };
-                let st = rustix::fs::fstat(&fd).map_err(|e| io_err(&shown(&relp), e))?;
+                // The base layer's very file, while in step with it and its entry there
+                // has no extended attributes, is looked at where it is: its content and
+                // attributes are that entry's, and it need not be opened.
+                let bare = (w.same)(&relp) && b.get_mut().bare_entry_next(&relp);
+                let (fd, st) = if bare {
+                    match rustix::fs::statat(dir, &name, AtFlags::SYMLINK_NOFOLLOW) {
+                        Ok(st) => (None, st),
+                        Err(Errno::NOENT) => continue,
+                        Err(e) => return Err(io_err(&shown(&relp), e)),
+                    }
+                } else {
+                    let fd = match open() {
+                        Ok(fd) => fd,
+                        Err(Errno::NOENT | Errno::LOOP | Errno::NXIO) => continue,
+                        Err(e) => return Err(io_err(&shown(&relp), e)),
+                    };
+                    let st = rustix::fs::fstat(&fd).map_err(|e| io_err(&shown(&relp), e))?;
+                    (Some(fd), st)
+                };
                 if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
                     continue;
                 }
@@ -524,11 +600,30 @@ fn walk<W: Sink>(
                 h.set_entry_type(tar::EntryType::Regular);
                 h.set_size(size);
                 b.get_mut().entry(&relp);
-                append_xattrs(b, &fd)?;
+                if let Some(fd) = &fd {
+                    append_xattrs(b, fd)?;
+                }
                 // The header, then the content and its padding.
                 b.append_data(&mut h, &relp, io::empty())?;
                 let padded = size.div_ceil(512) * 512;
                 if !((w.same)(&relp) && b.get_mut().holds(padded)) {
+                    let fd = match fd {
+                        Some(fd) => fd,
+                        // Out of step after all (the file is not as the base layer's entry
+                        // says): it has no attributes to keep, or the layer would be wrong.
+                        None => {
+                            let fd = open().map_err(|e| io_err(&shown(&relp), e))?;
+                            if !kept_xattrs(&fd).is_empty() {
+                                return Err(rbox_image::Error::io(
+                                    shown(&relp),
+                                    io::Error::other(
+                                        "changed since the layer it is linked from was made",
+                                    ),
+                                ));
+                            }
+                            fd
+                        }
+                    };
                     let out = b.get_mut();
                     out.content(File::from(fd), size)?;
                     out.write_all(&[0u8; 512][..(padded - size) as usize])?;
@@ -567,15 +662,15 @@ fn store_layer(
     base: Option<&Base>,
 ) -> rbox_image::Result<(Diff, Digest, Vec<Checkpoint>)> {
     // The blob writer hashes what it is given: uncompressed, that digest is the diff ID.
-    let mut blob = store.blob_writer()?;
-    let base_blob = base.and_then(|b| {
-        let f = File::open(store.blob_path(&b.blob)).ok()?;
-        let len = f.metadata().ok()?.len();
-        Some((b, f, len))
-    });
+    // Over a base, the blob is kept spliced: the base's ranges are not copied.
+    let base_blob = base.and_then(|b| Some((b, store.blob_view(&b.blob).ok()?)));
+    let mut blob = match base_blob {
+        Some(_) => store.spliced_writer()?,
+        None => store.blob_writer()?,
+    };
     let content_size = match base_blob {
-        Some((b, file, len)) => {
-            let mut s = Splice::new(&mut blob, b, file, len);
+        Some((b, view)) => {
+            let mut s = Splice::new(&mut blob, b, view);
             let n = write_tar(dir, &mut s, epoch, skip, &|p| b.same.contains(p))?;
             // What is the same as the base at the end goes in.
             s.own()?;
@@ -847,6 +942,12 @@ mod tests {
             fs::write(&p, vec![i as u8; 1000 + i * 97]).unwrap();
         }
         fs::write(up.join("big"), vec![7u8; 3 << 20]).unwrap();
+        // Files with attributes to keep: one among the others, one after the file removed.
+        for i in [60, 131] {
+            let f = File::open(up.join(name(i))).unwrap();
+            rustix::fs::fsetxattr(&f, "user.kept", b"yes", rustix::fs::XattrFlags::empty())
+                .unwrap();
+        }
         let (_, chain) = commit_dir(&store, &up, None, Some(0), None).unwrap();
         let info = store.snapshot_info(&chain).unwrap().unwrap();
         let old = store.snapshot_fs(&chain);
@@ -883,10 +984,9 @@ mod tests {
             checkpoints: info.checkpoints,
             same,
         };
-        let mut blob = store.blob_writer().unwrap();
-        let file = File::open(store.blob_path(&base.blob)).unwrap();
-        let len = file.metadata().unwrap().len();
-        let mut s = Splice::new(&mut blob, &base, file, len);
+        let mut blob = store.spliced_writer().unwrap();
+        let view = store.blob_view(&base.blob).unwrap();
+        let mut s = Splice::new(&mut blob, &base, view);
         write_tar(&up, &mut s, Some(0), &|_| false, &|p| base.same.contains(p)).unwrap();
         s.own().unwrap();
         // What changed is written (and the entry after the one gone), little more: the
@@ -900,6 +1000,16 @@ mod tests {
         let (digest, ..) = blob.commit_indexed(None).unwrap();
         let hex = hex::encode(sha2::Sha256::digest(&whole));
         assert_eq!(digest.to_string(), format!("sha256:{hex}"));
-        assert!(fs::read(store.blob_path(&digest)).unwrap() == whole);
+        // Both files' attributes are in it.
+        let key = b"SCHILY.xattr.user.kept";
+        assert_eq!(whole.windows(key.len()).filter(|w| w == key).count(), 2);
+        // Kept as ranges of the base and the new bytes, which read as the whole tar, and
+        // written whole when asked for as a file.
+        assert!(!store.blob_path(&digest).exists());
+        let view = store.blob_view(&digest).unwrap();
+        let mut read = vec![0u8; whole.len()];
+        view.read_exact_at(&mut read, 0).unwrap();
+        assert!(read == whole);
+        assert!(fs::read(store.blob_file(&digest).unwrap()).unwrap() == whole);
     }
 }

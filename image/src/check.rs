@@ -87,10 +87,41 @@ impl Store {
                 report.problems.push(Problem::CorruptBlob { name });
             }
         }
+        // Spliced blobs: their parts there, and their bytes their digest.
+        let mut corrupt_spliced = Vec::new();
+        for d in self.spliced()? {
+            report.blobs += 1;
+            let whole = self.blob_view(&d).is_ok_and(|view| {
+                let mut h = crate::digest::Sha256Stream::new();
+                let mut buf = vec![0u8; 1 << 20];
+                let mut at = 0;
+                while at < view.len() {
+                    let n = (view.len() - at).min(buf.len() as u64) as usize;
+                    if view.read_exact_at(&mut buf[..n], at).is_err() {
+                        return false;
+                    }
+                    h.update(&buf[..n]);
+                    at += n as u64;
+                }
+                h.finish() == d
+            });
+            if !whole {
+                corrupt.push(d.hex().to_owned());
+                corrupt_spliced.push(d.clone());
+                report.problems.push(Problem::CorruptBlob {
+                    name: format!("spliced/{}", d.hex()),
+                });
+            }
+        }
         if repair {
             for name in &corrupt {
                 let p = dir.join(name);
-                fs::remove_file(&p).at(&p)?;
+                if p.is_file() {
+                    fs::remove_file(&p).at(&p)?;
+                }
+            }
+            for d in &corrupt_spliced {
+                self.remove_recipe(d)?;
             }
         }
         let is_whole = |d: &Digest| self.has_blob(d) && !corrupt.iter().any(|c| c == d.hex());

@@ -313,7 +313,11 @@ impl Sha256Stream {
 /// made, instead of after. A small blob of bytes never starts the thread. At every
 /// [`CHUNK`] boundary of the stream it keeps the hash's [`Checkpoint`]. A file's content can
 /// be appended whole ([`append_file`](Self::append_file)): the inner writer takes it from
-/// the file (for a file, by the kernel's copy) and the thread hashes it as read back.
+/// the file (for a file, by the kernel's copy) and the thread hashes it as read back. A
+/// range of a file that does not change, a stored blob ([`append_stored`](Self::append_stored)),
+/// is appended on a thread of its own (copied by the kernel, or taken as a range of that
+/// blob) while the same bytes are hashed as read from that file, from a resumed hash's
+/// end ([`resume`](Self::resume)).
 pub struct PipelinedHashingWriter<W: AppendFrom + Send + 'static> {
     chunk: Vec<u8>,
     count: u64,
@@ -328,6 +332,25 @@ pub trait AppendFrom: Write {
     fn append_from(&mut self, src: &File, len: u64) -> io::Result<u64>;
     /// Reads back what was written at `offset`, `buf.len()` bytes of it.
     fn read_back(&mut self, buf: &mut [u8], offset: u64) -> io::Result<()>;
+    /// Appends `len` bytes of `src` from `offset` on: a file that does not change, the
+    /// stored blob `blob` if named (which a writer may take as that range of it, rather
+    /// than copy it). An error if `src` is shorter.
+    fn append_stored(
+        &mut self,
+        src: &File,
+        _blob: Option<&Digest>,
+        offset: u64,
+        len: u64,
+    ) -> io::Result<()> {
+        io::Seek::seek(&mut &*src, io::SeekFrom::Start(offset))?;
+        if self.append_from(src, len)? < len {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "a stored blob is shorter than recorded",
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl AppendFrom for Vec<u8> {
@@ -347,10 +370,26 @@ impl AppendFrom for Vec<u8> {
 /// What the hashing has: the inner writer, the hash, its checkpoints.
 type Hashed<W> = (W, Sha256Stream, Vec<Checkpoint>);
 
-/// What goes to the thread: bytes, or a file whose first bytes (so many) come next.
+/// What goes to the thread: bytes, or a file whose first bytes (so many) come next, or a
+/// range of a file that does not change.
 enum Piece {
     Bytes(Vec<u8>),
     File(File, u64),
+    Stored(Stored),
+    /// Before anything: the hash of the stream's first bytes (which stored ranges bring)
+    /// and its checkpoints so far.
+    Resume(Sha256Stream, Vec<Checkpoint>),
+}
+
+/// `len` bytes of `src` from `offset` on, a file that does not change (the stored blob
+/// `blob`, if named), at stream position `at`: appended on a thread of its own while the
+/// same bytes, read from `src`, are hashed (those a resumed hash has already, not).
+struct Stored {
+    src: File,
+    blob: Option<Digest>,
+    offset: u64,
+    len: u64,
+    at: u64,
 }
 
 enum Pipeline<W: AppendFrom + Send + 'static> {
@@ -397,6 +436,42 @@ fn append_file<W: AppendFrom>(
     Ok(())
 }
 
+/// On the thread: a [`Stored`] range, appended on a thread of its own while it is hashed
+/// here.
+fn append_stored<W: AppendFrom + Send>(
+    (inner, hasher, checkpoints): &mut Hashed<W>,
+    piece: Stored,
+    buf: &mut Vec<u8>,
+) -> io::Result<()> {
+    let Stored {
+        src,
+        blob,
+        offset,
+        len,
+        at,
+    } = piece;
+    let end = at + len;
+    let mut pos = hasher.len().max(at);
+    buf.resize(CHUNK, 0);
+    std::thread::scope(|scope| {
+        let appender = scope.spawn(|| inner.append_stored(&src, blob.as_ref(), offset, len));
+        let mut read = Ok(());
+        while read.is_ok() && pos < end {
+            let n = (end - pos).min(CHUNK as u64 - pos % CHUNK as u64) as usize;
+            read =
+                std::os::unix::fs::FileExt::read_exact_at(&src, &mut buf[..n], offset + (pos - at));
+            if read.is_ok() {
+                hash_piece(hasher, checkpoints, &buf[..n]);
+                pos += n as u64;
+            }
+        }
+        let appended = appender
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the blob's copy panicked")));
+        read.and(appended)
+    })
+}
+
 /// The size of a chunk handed to the hashing thread, and the distance between checkpoints.
 pub const CHUNK: usize = 1 << 20;
 
@@ -413,23 +488,47 @@ impl<W: AppendFrom + Send + 'static> PipelinedHashingWriter<W> {
         }
     }
 
-    /// Before anything is written: the inner writer, to put the stream's first `len` bytes
-    /// there by other means, after which [`start_at`](Self::start_at) says so.
-    pub fn inner_before_start(&mut self) -> Option<&mut W> {
-        match &mut self.state {
-            Pipeline::Inline((inner, ..)) if self.count == 0 => Some(inner),
-            _ => None,
+    /// Before anything is written: the hash of the stream's first bytes, which stored
+    /// ranges ([`append_stored`](Self::append_stored)) bring next, and its checkpoints so
+    /// far; those bytes are not read again for the hash.
+    pub fn resume(&mut self, hash: Sha256Stream, checkpoints: Vec<Checkpoint>) -> io::Result<()> {
+        if self.count != 0 {
+            return Err(io::Error::other("the blob has begun"));
         }
+        self.send(Piece::Resume(hash, checkpoints))
     }
 
-    /// The stream's first bytes are in the inner writer already and `hash` has them.
-    pub fn start_at(&mut self, hash: Sha256Stream) {
-        if let Pipeline::Inline((_, h, _)) = &mut self.state {
-            if self.count == 0 {
-                self.count = hash.len();
-                *h = hash;
-            }
+    /// Appends `len` bytes of `src` from `offset` on, a file that does not change (the
+    /// stored blob `blob`, if named): appended by the inner writer (by the kernel's copy,
+    /// or as a range of `blob`) while the same bytes, read from `src`, are hashed.
+    pub fn append_stored(
+        &mut self,
+        src: File,
+        blob: Option<Digest>,
+        offset: u64,
+        len: u64,
+    ) -> io::Result<()> {
+        self.send_chunk_part()?;
+        let at = self.count;
+        self.count += len;
+        self.send(Piece::Stored(Stored {
+            src,
+            blob,
+            offset,
+            len,
+            at,
+        }))
+    }
+
+    /// A part of a chunk (a tar header, say) before a piece of another kind: sent as a
+    /// copy, the chunk kept.
+    fn send_chunk_part(&mut self) -> io::Result<()> {
+        if !self.chunk.is_empty() {
+            let part = self.chunk.clone();
+            self.chunk.clear();
+            self.send(Piece::Bytes(part))?;
         }
+        Ok(())
     }
 
     /// Bytes written so far.
@@ -441,12 +540,7 @@ impl<W: AppendFrom + Send + 'static> PipelinedHashingWriter<W> {
     /// copied), put there by the kernel where it can: on the thread, after what was
     /// written before.
     pub fn append_file(&mut self, src: File, len: u64) -> io::Result<()> {
-        if !self.chunk.is_empty() {
-            // A part of a chunk (a tar header, say): sent as a copy, the chunk kept.
-            let part = self.chunk.clone();
-            self.chunk.clear();
-            self.send(Piece::Bytes(part))?;
-        }
+        self.send_chunk_part()?;
         self.send(Piece::File(src, len))?;
         self.count += len;
         Ok(())
@@ -488,6 +582,8 @@ impl<W: AppendFrom + Send + 'static> PipelinedHashingWriter<W> {
                                 }
                             }
                             Piece::File(src, len) => append_file(&mut hashed, &src, len, &mut buf)?,
+                            Piece::Stored(piece) => append_stored(&mut hashed, piece, &mut buf)?,
+                            Piece::Resume(h, kept) => (hashed.1, hashed.2) = (h, kept),
                         }
                     }
                     Ok(hashed)
@@ -656,21 +752,48 @@ mod tests {
     }
 
     #[test]
-    fn a_stream_started_late_keeps_checkpoints_at_chunk_multiples() {
-        let bytes: Vec<u8> = (0..3 * CHUNK + 7).map(|i| (i % 253) as u8).collect();
-        let start = CHUNK / 2 + 5;
-        let mut first = Sha256Stream::new();
-        first.update(&bytes[..start]);
-        let mut w = PipelinedHashingWriter::new(bytes[..start].to_vec());
-        assert!(w.inner_before_start().is_some());
-        w.start_at(first);
-        assert!(w.inner_before_start().is_none());
-        w.write_all(&bytes[start..]).unwrap();
+    fn a_stream_begun_with_a_stored_files_bytes_keeps_its_checkpoints() {
+        let bytes: Vec<u8> = (0..5 * CHUNK + 7).map(|i| (i % 253) as u8).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let stored = dir.path().join("stored");
+        let mut w = PipelinedHashingWriter::new(Vec::new());
+        w.write_all(&bytes).unwrap();
+        let (_, _, old, old_checkpoints) = w.finish().unwrap();
+        std::fs::write(&stored, &old).unwrap();
+        // The first 2.5 chunks from the stored file, hashed from its checkpoint at 2; then
+        // bytes, then the stored file's last chunks again (bytes of a file that does not
+        // change, copied while hashed), then bytes.
+        let start = 2 * CHUNK + CHUNK / 2;
+        let from = Sha256Stream::resume(&old_checkpoints[1]).unwrap();
+        let kept = old_checkpoints[..2].to_vec();
+        let mut w = PipelinedHashingWriter::new(Vec::new());
+        w.resume(from, kept).unwrap();
+        w.append_stored(File::open(&stored).unwrap(), None, 0, start as u64)
+            .unwrap();
+        assert!(w.resume(Sha256Stream::new(), Vec::new()).is_err());
+        w.write_all(&bytes[start..3 * CHUNK + 9]).unwrap();
+        w.append_stored(
+            File::open(&stored).unwrap(),
+            None,
+            3 * CHUNK as u64 + 9,
+            CHUNK as u64,
+        )
+        .unwrap();
+        w.write_all(&bytes[4 * CHUNK + 9..]).unwrap();
         let (d, n, out, checkpoints) = w.finish().unwrap();
         assert_eq!((d, n), (Digest::of(&bytes), bytes.len() as u64));
         assert!(out == bytes);
-        let at: Vec<u64> = checkpoints.iter().map(|c| c.offset).collect();
-        assert_eq!(at, [1, 2, 3].map(|k| k * CHUNK as u64));
+        assert_eq!(checkpoints, old_checkpoints);
+        // A stored file shorter than its range is an error.
+        let mut w = PipelinedHashingWriter::new(Vec::new());
+        w.append_stored(
+            File::open(&stored).unwrap(),
+            None,
+            0,
+            bytes.len() as u64 + 1,
+        )
+        .unwrap();
+        assert!(w.finish().is_err());
     }
 
     #[test]

@@ -40,7 +40,20 @@ impl Store {
             blobs.extend(image.layer_digests().unwrap_or_default());
             snapshots.extend(image.chain_ids().unwrap_or_default());
         }
+        // A spliced blob kept keeps its parts; one not kept, or whole too, goes.
+        let spliced = self.spliced()?;
+        for d in &spliced {
+            if blobs.contains(d) && !self.blob_path(d).is_file() {
+                blobs.extend(self.recipe(d).map(|r| r.blobs()).unwrap_or_default());
+            }
+        }
         let mut report = GcReport::default();
+        for d in &spliced {
+            if !blobs.contains(d) || self.blob_path(d).is_file() {
+                self.remove_recipe(d)?;
+                report.blobs += 1;
+            }
+        }
         let dir = self.images_dir().join("blobs").join("sha256");
         for e in fs::read_dir(&dir).at(&dir)? {
             let e = e.at(&dir)?;

@@ -415,10 +415,6 @@ impl Store {
         })?;
         Ok(gone)
     }
-
-    fn blob_size(&self, d: &Digest) -> u64 {
-        std::fs::metadata(self.blob_path(d)).map_or(0, |m| m.len())
-    }
 }
 
 fn ref_name(d: &Descriptor) -> Option<&String> {

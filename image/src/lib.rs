@@ -2,7 +2,9 @@
 //!
 //! An OCI image layout on disk with blobs verified before they are committed, references
 //! normalized as Docker does, layers applied safely into snapshots keyed by chain ID, and
-//! garbage collection. Other OCI tools (skopeo, umoci, oci-image-tool) read the store as it is.
+//! garbage collection. Other OCI tools (skopeo, umoci, oci-image-tool) read the store as it is,
+//! but for the layers of incremental rebuilds, kept spliced ([`spliced`]) until saved or
+//! pushed.
 
 pub mod archive;
 pub mod check;
@@ -18,6 +20,7 @@ pub mod layer;
 pub mod limits;
 pub mod reference;
 pub mod snapshot;
+pub mod spliced;
 pub mod store;
 pub mod trash;
 

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustix::fs::FlockOperation;
 
-use crate::digest::{AppendFrom, Checkpoint, Digest, PipelinedHashingWriter, Sha256Stream, CHUNK};
+use crate::digest::{AppendFrom, Checkpoint, Digest, PipelinedHashingWriter, Sha256Stream};
 use crate::error::{Error, IoContext, Result};
 
 /// The largest manifest, config or index the store reads whole.
@@ -105,17 +105,26 @@ impl Store {
         self.blobs_dir().join(d.hex())
     }
 
-    /// Whether the store holds blob `d`.
+    /// Whether the store holds blob `d` (whole or spliced).
     pub fn has_blob(&self, d: &Digest) -> bool {
-        self.blob_path(d).is_file()
+        self.blob_path(d).is_file() || self.recipe_path(d).is_file()
     }
 
-    /// Opens blob `d` for reading.
+    /// Opens blob `d` for reading (a spliced one is made whole first).
     pub fn open_blob(&self, d: &Digest) -> Result<File> {
-        File::open(self.blob_path(d)).map_err(|e| match e.kind() {
+        let path = self.blob_file(d)?;
+        File::open(&path).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => Error::MissingBlob(d.to_string()),
-            _ => Error::io(self.blob_path(d), e),
+            _ => Error::io(&path, e),
         })
+    }
+
+    /// Bytes of blob `d` (0 if the store lacks it).
+    pub fn blob_size(&self, d: &Digest) -> u64 {
+        match fs::metadata(self.blob_path(d)) {
+            Ok(m) => m.len(),
+            Err(_) => self.recipe(d).map_or(0, |r| r.size),
+        }
     }
 
     /// The typed configuration of the image whose config blob is `d`.
@@ -147,6 +156,16 @@ impl Store {
 
     /// Starts writing a blob whose digest is known only at the end.
     pub fn blob_writer(&self) -> Result<BlobWriter> {
+        self.new_blob_writer(false)
+    }
+
+    /// Starts writing a blob that is kept spliced (see [`crate::spliced`]) if ranges of
+    /// stored blobs make it up: those ranges are recorded, not copied.
+    pub fn spliced_writer(&self) -> Result<BlobWriter> {
+        self.new_blob_writer(true)
+    }
+
+    fn new_blob_writer(&self, spliced: bool) -> Result<BlobWriter> {
         let path = self.tmp_path("blob");
         // Readable too: what the kernel copies in is read back to be hashed.
         let file = OpenOptions::new()
@@ -158,7 +177,9 @@ impl Store {
             .at(&path)?;
         Ok(BlobWriter {
             store: self.clone(),
-            writer: Some(PipelinedHashingWriter::new(WritebackFile::new(file))),
+            writer: Some(PipelinedHashingWriter::new(WritebackFile::new(
+                file, spliced,
+            ))),
             path,
             committed: false,
         })
@@ -250,7 +271,8 @@ impl BlobWriter {
         expected: Option<&Digest>,
     ) -> Result<(Digest, u64, Vec<Checkpoint>)> {
         let w = self.writer.take().expect("a blob is committed once");
-        let (digest, size, file, checkpoints) = w.finish().at(&self.path)?;
+        let (digest, size, mut file, checkpoints) = w.finish().at(&self.path)?;
+        let parts = file.parts.take();
         let file = file.into_file().at(&self.path)?;
         if let Some(exp) = expected {
             if *exp != digest {
@@ -259,6 +281,13 @@ impl BlobWriter {
                     actual: digest.to_string(),
                 });
             }
+        }
+        let spliced = parts
+            .as_ref()
+            .is_some_and(|p| p.iter().any(|(_, s)| matches!(s, Span::Blob { .. })));
+        if let (true, Some(parts)) = (spliced, parts) {
+            self.commit_spliced(file, &digest, size, parts)?;
+            return Ok((digest, size, checkpoints));
         }
         file.sync_all().at(&self.path)?;
         drop(file);
@@ -270,39 +299,112 @@ impl BlobWriter {
     }
 
     /// Before anything is written: makes the first `len` bytes of the stored blob `old`
-    /// this blob's first bytes, copied by the kernel, and hashed from the last of
-    /// `checkpoints` (`old`'s own) at or before `len`, so that they are read no further
-    /// back than that.
+    /// this blob's first bytes, and hashed from the last of `checkpoints` (`old`'s own) at
+    /// or before `len`, so that they are read no further back than that; those checkpoints
+    /// are this blob's too.
     pub fn start_with(&mut self, old: &Digest, len: u64, checkpoints: &[Checkpoint]) -> Result<()> {
-        let old_path = self.store.blob_path(old);
-        let src = File::open(&old_path).at(&old_path)?;
-        let w = self.writer.as_mut().expect("not committed");
-        let dst = w
-            .inner_before_start()
-            .ok_or_else(|| Error::io(&self.path, io::Error::other("the blob has begun")))?;
-        let copied = dst.append_from(&src, len).at(&self.path)?;
-        dst.write_out();
-        if copied < len {
+        let from = checkpoints
+            .iter()
+            .rev()
+            .find_map(|c| Sha256Stream::resume(c).filter(|_| c.offset <= len))
+            .unwrap_or_default();
+        let kept = checkpoints
+            .iter()
+            .filter(|c| c.offset <= from.len())
+            .cloned()
+            .collect();
+        self.writer
+            .as_mut()
+            .expect("not committed")
+            .resume(from, kept)
+            .at(&self.path)?;
+        self.append_blob(old, 0, len)
+    }
+
+    /// Appends `len` bytes of the stored blob `old` (whole or spliced) from `offset` on,
+    /// hashed as read from where they lie, which never changes: a spliced writer records
+    /// them as ranges, another copies them by the kernel.
+    pub fn append_blob(&mut self, old: &Digest, offset: u64, len: u64) -> Result<()> {
+        let view = self.store.blob_view(old)?;
+        if view.len() < offset + len {
             return Err(Error::io(
-                &old_path,
+                self.store.blob_path(old),
                 io::Error::new(io::ErrorKind::UnexpectedEof, "shorter than recorded"),
             ));
         }
-        let mut hash = checkpoints
-            .iter()
-            .rev()
-            .find(|c| c.offset <= len)
-            .and_then(Sha256Stream::resume)
-            .unwrap_or_default();
-        let mut buf = vec![0u8; CHUNK];
-        while hash.len() < len {
-            let n = ((len - hash.len()) as usize).min(buf.len());
-            std::os::unix::fs::FileExt::read_exact_at(&src, &mut buf[..n], hash.len())
-                .at(&old_path)?;
-            hash.update(&buf[..n]);
+        for (blob, at, n) in view.ranges(offset, len) {
+            self.append_whole(&blob, at, n)?;
         }
-        w.start_at(hash);
         Ok(())
+    }
+
+    /// [`append_blob`](Self::append_blob) of a whole blob.
+    pub(crate) fn append_whole(&mut self, blob: &Digest, offset: u64, len: u64) -> Result<()> {
+        let path = self.store.blob_path(blob);
+        let src = File::open(&path).at(&path)?;
+        self.writer
+            .as_mut()
+            .expect("not committed")
+            .append_stored(src, Some(blob.clone()), offset, len)
+            .at(&self.path)
+    }
+
+    /// Commits a spliced blob: its own bytes (`file`) as a blob of their own, then its
+    /// recipe; unless the store has the blob already.
+    fn commit_spliced(
+        &mut self,
+        file: File,
+        digest: &Digest,
+        size: u64,
+        parts: Vec<(u64, Span)>,
+    ) -> Result<()> {
+        let has_own = parts.iter().any(|(_, s)| matches!(s, Span::Own { .. }));
+        let file = if self.store.has_blob(digest) || !has_own {
+            drop(file);
+            let _ = fs::remove_file(&self.path);
+            self.committed = true;
+            if self.store.has_blob(digest) {
+                return Ok(());
+            }
+            None
+        } else {
+            Some(file)
+        };
+        let own = if let Some(file) = file {
+            let mut h = crate::digest::HashingReader::new(File::open(&self.path).at(&self.path)?);
+            io::copy(&mut h, &mut io::sink()).at(&self.path)?;
+            let own = h.finish().at(&self.path)?.0;
+            file.sync_all().at(&self.path)?;
+            drop(file);
+            let own_path = self.store.blob_path(&own);
+            if own_path.is_file() {
+                let _ = fs::remove_file(&self.path);
+            } else {
+                fs::rename(&self.path, &own_path).at(&own_path)?;
+                sync_dir(own_path.parent().expect("a blob has a parent directory"))?;
+            }
+            self.committed = true;
+            own
+        } else {
+            Digest::of(b"")
+        };
+        let parts = parts
+            .into_iter()
+            .map(|(_, span)| match span {
+                Span::Own { at, len } => crate::spliced::Part {
+                    blob: own.to_string(),
+                    offset: at,
+                    len,
+                },
+                Span::Blob { blob, offset, len } => crate::spliced::Part {
+                    blob: blob.to_string(),
+                    offset,
+                    len,
+                },
+            })
+            .collect();
+        self.store
+            .write_recipe(digest, &crate::spliced::Recipe { size, parts })
     }
 }
 
@@ -311,6 +413,13 @@ impl BlobWriter {
 /// for the last of it (and on ext4 the journal's wait for other new files starts early).
 struct WritebackFile {
     file: File,
+    /// Spliced (see [`crate::spliced`]): what the stream is made of so far, by its start in
+    /// the stream; the file holds the stream's own bytes only.
+    parts: Option<Vec<(u64, Span)>>,
+    /// Bytes of the stream (in the file, or ranges of stored blobs).
+    stream: u64,
+    /// Bytes in the file.
+    own: u64,
     since: u64,
     /// The syncing thread, once started; it ends with the first error.
     syncer: Option<(
@@ -323,11 +432,53 @@ struct WritebackFile {
 const WRITEBACK: u64 = 32 << 20;
 
 impl WritebackFile {
-    fn new(file: File) -> Self {
+    fn new(file: File, spliced: bool) -> Self {
         WritebackFile {
             file,
+            parts: spliced.then(Vec::new),
+            stream: 0,
+            own: 0,
             since: 0,
             syncer: None,
+        }
+    }
+
+    /// The stream's next `len` bytes are `span`.
+    fn record(&mut self, span: Span, len: u64) {
+        if let Span::Own { .. } = span {
+            self.own += len;
+        }
+        if let Some(parts) = &mut self.parts {
+            match (parts.last_mut(), &span) {
+                (Some((_, Span::Own { len: l, .. })), Span::Own { .. }) => *l += len,
+                (
+                    Some((
+                        _,
+                        Span::Blob {
+                            blob,
+                            offset,
+                            len: l,
+                        },
+                    )),
+                    Span::Blob {
+                        blob: b, offset: o, ..
+                    },
+                ) if blob == b && *offset + *l == *o => *l += len,
+                _ => parts.push((self.stream, span)),
+            }
+        }
+        self.stream += len;
+    }
+
+    /// Where in the file the stream's byte `at` (one of its own) is.
+    fn own_offset(&self, at: u64) -> io::Result<u64> {
+        let Some(parts) = &self.parts else {
+            return Ok(at);
+        };
+        let i = parts.partition_point(|(start, _)| *start <= at);
+        match parts.get(i.wrapping_sub(1)) {
+            Some((start, Span::Own { at: own, len })) if at < start + len => Ok(own + at - start),
+            _ => Err(io::Error::other("not a byte of the blob's own")),
         }
     }
 
@@ -381,7 +532,9 @@ impl WritebackFile {
 
 impl Write for WritebackFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let at = self.file_len();
         let n = self.file.write(buf)?;
+        self.record(Span::Own { at, len: n as u64 }, n as u64);
         self.wrote(n as u64);
         Ok(n)
     }
@@ -394,12 +547,66 @@ impl AppendFrom for WritebackFile {
     fn append_from(&mut self, src: &File, len: u64) -> io::Result<u64> {
         // std's copy goes by copy_file_range where the file systems can: the bytes are
         // copied within the kernel's page cache, several times faster here than a write.
+        let at = self.file_len();
         let n = io::copy(&mut src.take(len), &mut self.file)?;
+        self.record(Span::Own { at, len: n }, n);
         self.wrote(n);
         Ok(n)
     }
     fn read_back(&mut self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        std::os::unix::fs::FileExt::read_exact_at(&self.file, buf, offset)
+        let at = self.own_offset(offset)?;
+        std::os::unix::fs::FileExt::read_exact_at(&self.file, buf, at)
+    }
+    fn append_stored(
+        &mut self,
+        src: &File,
+        blob: Option<&Digest>,
+        offset: u64,
+        len: u64,
+    ) -> io::Result<()> {
+        match blob {
+            // Spliced: the range itself, not a copy.
+            Some(b) if self.parts.is_some() => {
+                if src.metadata()?.len() < offset + len {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "a stored blob is shorter than recorded",
+                    ));
+                }
+                let span = Span::Blob {
+                    blob: b.clone(),
+                    offset,
+                    len,
+                };
+                self.record(span, len);
+                Ok(())
+            }
+            _ => {
+                io::Seek::seek(&mut &*src, io::SeekFrom::Start(offset))?;
+                if self.append_from(src, len)? < len {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "a stored blob is shorter than recorded",
+                    ));
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// What a part of a spliced blob's stream is.
+enum Span {
+    /// Its own bytes, at `at` in the file.
+    Own { at: u64, len: u64 },
+    /// A range of a stored blob.
+    Blob { blob: Digest, offset: u64, len: u64 },
+}
+
+impl WritebackFile {
+    /// Bytes in the file.
+    fn file_len(&self) -> u64 {
+        self.own
     }
 }
 
@@ -411,21 +618,6 @@ impl BlobWriter {
             .as_mut()
             .expect("not committed")
             .append_file(src, len)
-    }
-
-    /// Appends `len` bytes of the stored blob `old` from `offset` on, copied by the kernel
-    /// and hashed as they are stored; an error if `old` ends before.
-    pub fn append_blob(&mut self, old: &Digest, offset: u64, len: u64) -> Result<()> {
-        let old_path = self.store.blob_path(old);
-        let mut src = File::open(&old_path).at(&old_path)?;
-        if src.metadata().at(&old_path)?.len() < offset + len {
-            return Err(Error::io(
-                &old_path,
-                io::Error::new(io::ErrorKind::UnexpectedEof, "shorter than recorded"),
-            ));
-        }
-        io::Seek::seek(&mut src, io::SeekFrom::Start(offset)).at(&old_path)?;
-        self.append_file(src, len).at(&self.path)
     }
 }
 
@@ -557,6 +749,7 @@ pub fn dir_size(dir: &Path) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::digest::CHUNK;
 
     #[test]
     fn a_blob_started_with_another_ones_bytes_is_as_if_written_whole() {
@@ -580,7 +773,10 @@ mod tests {
             let (d, n, later) = w.commit_indexed(None).unwrap();
             assert_eq!((d.clone(), n), (Digest::of(&new), new.len() as u64));
             assert_eq!(fs::read(store.blob_path(&d)).unwrap(), new);
-            assert_eq!(later.last().unwrap().offset, 3 * CHUNK as u64);
+            // The old blob's checkpoints before the change are the new one's too.
+            let at: Vec<u64> = later.iter().map(|c| c.offset).collect();
+            assert_eq!(at, [1, 2, 3].map(|k| k * CHUNK as u64));
+            assert_eq!(later[..2], checkpoints[..2]);
         }
         // Only before anything is written.
         let mut w = store.blob_writer().unwrap();

@@ -360,7 +360,7 @@ impl Outgoing<'_> {
     /// Pushes the blob; for a plain layer, also says which gzipped blob stands for it
     /// and whether it was compressed now.
     fn push(&self) -> Result<(Sent, Option<(Compressed, bool)>)> {
-        let path = self.store.blob_path(&self.local.digest);
+        let path = self.store.blob_file(&self.local.digest)?;
         let size = std::fs::metadata(&path)
             .map_err(|e| match e.kind() {
                 io::ErrorKind::NotFound => {

@@ -111,7 +111,7 @@ pub(crate) fn write_cache_dir(
         let to = blobs.join(d.hex());
         if !to.exists() {
             let tmp = blobs.join(format!(".{}.tmp", d.hex()));
-            let from = store.blob_path(&d);
+            let from = store.blob_file(&d)?;
             if fs::hard_link(&from, &tmp).is_err() {
                 fs::copy(&from, &tmp)?;
             }
