@@ -125,7 +125,9 @@ fn append_xattrs<W: Write>(b: &mut tar::Builder<W>, fd: &OwnedFd) -> io::Result<
 /// Where a walk writes its tar.
 trait Sink: Write {
     /// An entry of `path` comes next (before any extension header of its own).
-    fn entry(&mut self, _path: &Path) {}
+    fn entry(&mut self, _path: &Path) -> io::Result<()> {
+        Ok(())
+    }
 
     /// Before the entry of regular file `path`, the very file (a link to it) of the layer
     /// this one is made over: true if the sink is in step with that layer and its next
@@ -159,7 +161,7 @@ fn copy_content<W: Write + ?Sized>(file: File, size: u64, out: &mut W) -> io::Re
 }
 
 impl<S: Sink + ?Sized> Sink for &mut S {
-    fn entry(&mut self, path: &Path) {
+    fn entry(&mut self, path: &Path) -> io::Result<()> {
         (**self).entry(path)
     }
     fn bare_entry_next(&mut self, path: &Path) -> bool {
@@ -229,6 +231,10 @@ struct Splice<'a> {
 
 /// The base's bytes read at once, at least.
 const WINDOW: u64 = 64 << 10;
+
+/// Bytes the same as the base's that are put in the blob at once, at most, past the first
+/// difference.
+const PASS: u64 = 8 << 20;
 
 /// Where a [`Splice`] stands.
 #[derive(Clone, Copy)]
@@ -361,9 +367,19 @@ impl Write for Splice<'_> {
 }
 
 impl Sink for Splice<'_> {
-    fn entry(&mut self, path: &Path) {
+    fn entry(&mut self, path: &Path) -> io::Result<()> {
         match self.state {
-            Spliced::Same { at, .. } => self.last_entry = at,
+            Spliced::Same { from, at } => {
+                self.last_entry = at;
+                // Past the first difference, what is the same goes in as it grows, so that
+                // its hash is made while the walk goes on (the ranges join up again).
+                if self.begun && at - from >= PASS {
+                    self.blob
+                        .append_blob(&self.base.blob, from, at - from)
+                        .map_err(io::Error::other)?;
+                    self.state = Spliced::Same { from: at, at };
+                }
+            }
             // The base's entry of the same path, if it has one, is where the two may be the
             // same again (after a file whose content changed, one added or one removed).
             Spliced::Own => {
@@ -374,6 +390,7 @@ impl Sink for Splice<'_> {
                 }
             }
         }
+        Ok(())
     }
     fn bare_entry_next(&mut self, path: &Path) -> bool {
         let Spliced::Same { at, .. } = self.state else {
@@ -512,7 +529,7 @@ fn walk<W: Sink>(
                 let mut wh = OsString::from(".wh.");
                 wh.push(&name);
                 let whp = rel.join(wh);
-                b.get_mut().entry(&whp);
+                b.get_mut().entry(&whp)?;
                 b.append_data(&mut h, whp, io::empty())?;
             }
             (FileType::Directory, _) => {
@@ -527,7 +544,7 @@ fn walk<W: Sink>(
                 let mut h = header_for(&st, w.epoch);
                 h.set_entry_type(tar::EntryType::Directory);
                 h.set_size(0);
-                b.get_mut().entry(&relp);
+                b.get_mut().entry(&relp)?;
                 append_xattrs(b, &sub)?;
                 b.append_data(&mut h, &relp, io::empty())?;
                 if xattr(&sub, OPAQUE_XATTR).as_deref() == Some(b"y") {
@@ -535,7 +552,7 @@ fn walk<W: Sink>(
                     o.set_entry_type(tar::EntryType::Regular);
                     o.set_size(0);
                     let opq = relp.join(".wh..wh..opq");
-                    b.get_mut().entry(&opq);
+                    b.get_mut().entry(&opq)?;
                     b.append_data(&mut o, opq, io::empty())?;
                 }
                 walk(&sub, &relp, b, w)?;
@@ -549,7 +566,7 @@ fn walk<W: Sink>(
                 let mut h = header_for(&st, w.epoch);
                 h.set_entry_type(tar::EntryType::Symlink);
                 h.set_size(0);
-                b.get_mut().entry(&relp);
+                b.get_mut().entry(&relp)?;
                 b.append_link(&mut h, &relp, OsStr::from_bytes(target.as_bytes()))?;
             }
             (FileType::RegularFile, _) => {
@@ -590,7 +607,7 @@ fn walk<W: Sink>(
                     if let Some(first) = w.links.get(&key) {
                         h.set_entry_type(tar::EntryType::Link);
                         h.set_size(0);
-                        b.get_mut().entry(&relp);
+                        b.get_mut().entry(&relp)?;
                         b.append_link(&mut h, &relp, first)?;
                         continue;
                     }
@@ -599,7 +616,7 @@ fn walk<W: Sink>(
                 let size = st.st_size as u64;
                 h.set_entry_type(tar::EntryType::Regular);
                 h.set_size(size);
-                b.get_mut().entry(&relp);
+                b.get_mut().entry(&relp)?;
                 if let Some(fd) = &fd {
                     append_xattrs(b, fd)?;
                 }
@@ -640,7 +657,7 @@ fn walk<W: Sink>(
                 h.set_size(0);
                 h.set_device_major(rustix::fs::major(st.st_rdev))?;
                 h.set_device_minor(rustix::fs::minor(st.st_rdev))?;
-                b.get_mut().entry(&relp);
+                b.get_mut().entry(&relp)?;
                 b.append_data(&mut h, &relp, io::empty())?;
             }
             // Sockets have no place in a layer.
@@ -942,6 +959,10 @@ mod tests {
             fs::write(&p, vec![i as u8; 1000 + i * 97]).unwrap();
         }
         fs::write(up.join("big"), vec![7u8; 3 << 20]).unwrap();
+        // Past the changes, more than is put in the blob at once.
+        for k in 0..3 {
+            fs::write(up.join(format!("z{k}")), vec![k as u8; 5 << 20]).unwrap();
+        }
         // Files with attributes to keep: one among the others, one after the file removed.
         for i in [60, 131] {
             let f = File::open(up.join(name(i))).unwrap();
@@ -970,8 +991,10 @@ mod tests {
             }
         }
         fs::write(up.join(format!("d2/{long}150b")), b"new").unwrap();
-        fs::hard_link(old.join("big"), up.join("big")).unwrap();
-        same.insert(PathBuf::from("big"));
+        for f in ["big", "z0", "z1", "z2"] {
+            fs::hard_link(old.join(f), up.join(f)).unwrap();
+            same.insert(PathBuf::from(f));
+        }
         // The directories' times as the first's, as a COPY leaves them.
         for d in ["", "d0", "d1", "d2", "d3"] {
             let t = fs::metadata(old.join(d)).unwrap().modified().unwrap();
@@ -1006,6 +1029,9 @@ mod tests {
         // Kept as ranges of the base and the new bytes, which read as the whole tar, and
         // written whole when asked for as a file.
         assert!(!store.blob_path(&digest).exists());
+        // The base's ranges, between the new bytes, joined up where they meet.
+        let parts = store.recipe(&digest).unwrap().parts;
+        assert!(parts.len() <= 12, "{parts:?}");
         let view = store.blob_view(&digest).unwrap();
         let mut read = vec![0u8; whole.len()];
         view.read_exact_at(&mut read, 0).unwrap();

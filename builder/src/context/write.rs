@@ -111,38 +111,86 @@ fn rel_of(d: &OwnedFd, root: &Path) -> Option<PathBuf> {
 /// Replaces each placeholder a [`copy_into_reusing`] left in `upper` with a link to the
 /// same file in `reuse`'s snapshot, checked to be as recorded (else the source is copied
 /// from the context `ctx_root` after all), relative to directory fds, following no link.
-/// Returns the paths linked.
+/// Two threads share the work, a directory's files at a time. Returns the paths linked.
 pub fn link_reused(
     upper: &Path,
     reuse: &Reuse,
     ctx_root: &Path,
     links: &[(String, PathBuf)],
 ) -> Result<HashSet<PathBuf>, String> {
-    let mut linked_paths = HashSet::new();
     let up = rootfs::open_root(upper).map_err(|e| e.to_string())?;
     let old = rootfs::open_root(&reuse.snapshot).map_err(|e| e.to_string())?;
     let ctx = rootfs::open_root(ctx_root).map_err(|e| e.to_string())?;
-    let walk = |top: &OwnedFd, parent: &Path| -> Result<OwnedFd, Errno> {
-        let mut d = rustix::fs::openat(
-            top,
-            ".",
-            OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )?;
-        for c in parent.components() {
-            d = rustix::fs::openat(
-                &d,
-                c.as_os_str(),
-                OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::RDONLY | OFlags::CLOEXEC,
-                Mode::empty(),
-            )?;
-        }
-        Ok(d)
-    };
-    // The directories of the last file: files come a directory at a time.
-    let mut dirs: Option<(PathBuf, OwnedFd, Option<OwnedFd>)> = None;
     // The directories linked into, and their times before: linking leaves them as they were.
     let mut touched: Vec<(PathBuf, rustix::fs::Timestamps)> = Vec::new();
+    let mut seen = HashSet::new();
+    for (rel, _) in links {
+        let Some(parent) = Path::new(rel).parent() else {
+            continue;
+        };
+        if seen.insert(parent) {
+            let err = |e: Errno| format!("{rel}: {e}");
+            let st = rustix::fs::fstat(&open_under(&up, parent).map_err(err)?).map_err(err)?;
+            touched.push((parent.to_path_buf(), times_of(&st)));
+        }
+    }
+    // Split where a directory's files end, near the middle.
+    let mut mid = links.len() / 2;
+    let parent = |i: usize| Path::new(&links[i].0).parent();
+    while mid > 0 && mid < links.len() && parent(mid) == parent(mid - 1) {
+        mid += 1;
+    }
+    let (first, second) = links.split_at(mid.min(links.len()));
+    let (a, b) = std::thread::scope(|scope| {
+        let other = scope.spawn(|| link_part(&up, &old, &ctx, reuse, second));
+        let mine = link_part(&up, &old, &ctx, reuse, first);
+        (
+            mine,
+            other
+                .join()
+                .unwrap_or_else(|_| Err("linking the unchanged files panicked".into())),
+        )
+    });
+    let mut linked_paths = a?;
+    linked_paths.extend(b?);
+    for (dir, times) in &touched {
+        let err = |e: Errno| format!("{}: {e}", dir.display());
+        rustix::fs::futimens(&open_under(&up, dir).map_err(err)?, times).map_err(err)?;
+    }
+    Ok(linked_paths)
+}
+
+/// Directory `parent` under the open directory `top`, opened component by component,
+/// following no link.
+fn open_under(top: &OwnedFd, parent: &Path) -> Result<OwnedFd, Errno> {
+    let mut d = rustix::fs::openat(
+        top,
+        ".",
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    for c in parent.components() {
+        d = rustix::fs::openat(
+            &d,
+            c.as_os_str(),
+            OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+    }
+    Ok(d)
+}
+
+/// [`link_reused`]'s work on `links`, under the open roots `up`, `old` and `ctx`.
+fn link_part(
+    up: &OwnedFd,
+    old: &OwnedFd,
+    ctx: &OwnedFd,
+    reuse: &Reuse,
+    links: &[(String, PathBuf)],
+) -> Result<HashSet<PathBuf>, String> {
+    let mut linked_paths = HashSet::new();
+    // The directories of the last file: files come a directory at a time.
+    let mut dirs: Option<(PathBuf, OwnedFd, Option<OwnedFd>)> = None;
     for (rel, src) in links {
         let p = Path::new(rel);
         let (Some(parent), Some(name)) = (p.parent(), p.file_name()) else {
@@ -150,12 +198,8 @@ pub fn link_reused(
         };
         let err = |e: Errno| format!("{rel}: {e}");
         if dirs.as_ref().is_none_or(|(d, _, _)| d != parent) {
-            let ud = walk(&up, parent).map_err(err)?;
-            if !touched.iter().any(|(d, _)| d == parent) {
-                let st = rustix::fs::fstat(&ud).map_err(err)?;
-                touched.push((parent.to_path_buf(), times_of(&st)));
-            }
-            dirs = Some((parent.to_path_buf(), ud, walk(&old, parent).ok()));
+            let ud = open_under(up, parent).map_err(err)?;
+            dirs = Some((parent.to_path_buf(), ud, open_under(old, parent).ok()));
         }
         let (_, ud, od) = dirs.as_ref().expect("set above");
         let sig = reuse.files.get(rel);
@@ -189,7 +233,7 @@ pub fn link_reused(
         let _ = rustix::fs::unlinkat(ud, name, AtFlags::empty());
         let sig = sig.ok_or_else(|| format!("{rel}: not recorded"))?;
         let mut inp = File::from(
-            rootfs::open_in_root(&ctx, src, OFlags::RDONLY | OFlags::NOFOLLOW)
+            rootfs::open_in_root(ctx, src, OFlags::RDONLY | OFlags::NOFOLLOW)
                 .map_err(|e| format!("{}: {e}", src.display()))?,
         );
         let mut out = File::from(
@@ -220,11 +264,6 @@ pub fn link_reused(
             },
         };
         rustix::fs::futimens(&out, &times).map_err(err)?;
-    }
-    drop(dirs);
-    for (dir, times) in &touched {
-        let err = |e: Errno| format!("{}: {e}", dir.display());
-        rustix::fs::futimens(&walk(&up, dir).map_err(err)?, times).map_err(err)?;
     }
     Ok(linked_paths)
 }
