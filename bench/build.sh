@@ -6,6 +6,9 @@
 # Side by side with BuildKit (Debian's docker 20.10, DOCKER_BUILDKIT=1) in the same run when
 # /usr/bin/docker answers (../shared/bench/setup-peers.sh starts it); BUILDKIT=0 skips it.
 # RUNS (5), CTX, OUT, BENCH_ROOT and NO_BUILD=1 (use target/release/rbox as it is).
+# Before each tool's cold builds the file system settles SETTLE seconds (65): ext4 without
+# a journal passes over every inode freed in the last 60 s when it allocates one, so the
+# other tool's deletions (BuildKit drops its last cold build's files) would slow the next.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
@@ -46,7 +49,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 restore="cp -p $OUT/victim.orig $CTX/$VICTIM"
 change="sh -c '$restore; date +%s%N >> $CTX/$VICTIM'"
 declare -A R K
+settle() { sync; sleep "${SETTLE:-65}"; }
 B="$RBOX build -q -t bench/big:rbox $CTX"
+settle
 R[cold]=$(hf rbox-cold "" "$RBOX build -q --no-cache -t bench/big:rbox $CTX")
 $B >/dev/null
 R[noop]=$(hf rbox-noop "" "$B")
@@ -56,6 +61,7 @@ R[stages]=$(hf rbox-stages "" "$RBOX build -q --no-cache --network none -t bench
 $restore
 if [ $BK = 1 ]; then
     D="$DOCKER build -q -t bench/big:bk $CTX"
+    settle
     K[cold]=$(hf bk-cold "" "$DOCKER build -q --no-cache -t bench/big:bk $CTX")
     $D >/dev/null
     K[noop]=$(hf bk-noop "" "$D")
