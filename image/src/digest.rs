@@ -342,15 +342,26 @@ pub trait AppendFrom: Write {
         offset: u64,
         len: u64,
     ) -> io::Result<()> {
-        io::Seek::seek(&mut &*src, io::SeekFrom::Start(offset))?;
-        if self.append_from(src, len)? < len {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "a stored blob is shorter than recorded",
-            ));
-        }
-        Ok(())
+        copy_stored(self, src, offset, len)
     }
+}
+
+/// [`AppendFrom::append_stored`] by copying: `len` bytes of `src` from `offset` on,
+/// appended to `w`; an error if `src` is shorter.
+pub fn copy_stored<W: AppendFrom + ?Sized>(
+    w: &mut W,
+    src: &File,
+    offset: u64,
+    len: u64,
+) -> io::Result<()> {
+    io::Seek::seek(&mut &*src, io::SeekFrom::Start(offset))?;
+    if w.append_from(src, len)? < len {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "a stored blob is shorter than recorded",
+        ));
+    }
+    Ok(())
 }
 
 impl AppendFrom for Vec<u8> {

@@ -532,7 +532,7 @@ impl WritebackFile {
 
 impl Write for WritebackFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let at = self.file_len();
+        let at = self.own;
         let n = self.file.write(buf)?;
         self.record(Span::Own { at, len: n as u64 }, n as u64);
         self.wrote(n as u64);
@@ -547,7 +547,7 @@ impl AppendFrom for WritebackFile {
     fn append_from(&mut self, src: &File, len: u64) -> io::Result<u64> {
         // std's copy goes by copy_file_range where the file systems can: the bytes are
         // copied within the kernel's page cache, several times faster here than a write.
-        let at = self.file_len();
+        let at = self.own;
         let n = io::copy(&mut src.take(len), &mut self.file)?;
         self.record(Span::Own { at, len: n }, n);
         self.wrote(n);
@@ -581,16 +581,7 @@ impl AppendFrom for WritebackFile {
                 self.record(span, len);
                 Ok(())
             }
-            _ => {
-                io::Seek::seek(&mut &*src, io::SeekFrom::Start(offset))?;
-                if self.append_from(src, len)? < len {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "a stored blob is shorter than recorded",
-                    ));
-                }
-                Ok(())
-            }
+            _ => crate::digest::copy_stored(self, src, offset, len),
         }
     }
 }
@@ -601,13 +592,6 @@ enum Span {
     Own { at: u64, len: u64 },
     /// A range of a stored blob.
     Blob { blob: Digest, offset: u64, len: u64 },
-}
-
-impl WritebackFile {
-    /// Bytes in the file.
-    fn file_len(&self) -> u64 {
-        self.own
-    }
 }
 
 impl BlobWriter {

@@ -597,6 +597,18 @@ fn copy_entry(
             rustix::fs::chownat(dst, name, ids.0, ids.1, AtFlags::SYMLINK_NOFOLLOW).map_err(err)?;
         }
         FileType::RegularFile => {
+            let create = || {
+                rustix::fs::openat(
+                    dst,
+                    name,
+                    OFlags::CREATE
+                        | OFlags::EXCL
+                        | OFlags::WRONLY
+                        | OFlags::NOFOLLOW
+                        | OFlags::CLOEXEC,
+                    Mode::from_raw_mode(0o600),
+                )
+            };
             // Tracked: the file's signature recorded, and a placeholder left instead of a
             // copy when the earlier layer has the same file at the same place.
             if let (Some(t), Some(drel)) = (track, at.rel) {
@@ -627,18 +639,7 @@ fn copy_entry(
                         t.out.files.insert(rel, sig);
                         return Ok(());
                     }
-                    let fd = rustix::fs::openat(
-                        dst,
-                        name,
-                        OFlags::CREATE
-                            | OFlags::EXCL
-                            | OFlags::WRONLY
-                            | OFlags::NOFOLLOW
-                            | OFlags::CLOEXEC,
-                        Mode::from_raw_mode(0o600),
-                    )
-                    .map_err(err)?;
-                    drop(fd);
+                    drop(create().map_err(err)?);
                     t.out.placeholders.insert(rel.clone());
                     t.out.links.push((rel.clone(), src_rel.to_path_buf()));
                     t.out.files.insert(rel, sig);
@@ -647,18 +648,6 @@ fn copy_entry(
                 t.out.files.insert(rel, sig);
             }
             let mut inp = File::from(open_src(OFlags::RDONLY)?);
-            let create = || {
-                rustix::fs::openat(
-                    dst,
-                    name,
-                    OFlags::CREATE
-                        | OFlags::EXCL
-                        | OFlags::WRONLY
-                        | OFlags::NOFOLLOW
-                        | OFlags::CLOEXEC,
-                    Mode::from_raw_mode(0o600),
-                )
-            };
             let fd = match create() {
                 Err(Errno::EXIST) if at.fresh => {
                     clear(look())?;
