@@ -81,9 +81,26 @@ fn a_cache_mount_survives_between_builds_and_is_not_in_the_image() {
         );
         assert_eq!(code, 0, "{out}{err}");
     };
+    // `system df`'s Build Cache row: caches, those in use, what pruning frees.
+    let cache_row = || {
+        let out = t.ok([
+            "system",
+            "df",
+            "--format",
+            "{{.Type}} {{.TotalCount}} {{.Active}} {{.Reclaimable}}",
+        ]);
+        let row = out.lines().find(|l| l.starts_with("Build Cache"));
+        row.expect("a Build Cache row").to_owned()
+    };
+    assert_eq!(cache_row(), "Build Cache 0 0 0B");
     build("1", "c:1");
     build("2", "c:2");
     assert_eq!(cat(&t, "c:2", "/seen"), "1\n2\n");
+    let row = cache_row();
+    assert!(
+        row.starts_with("Build Cache 1 0 ") && !row.ends_with(" 0B"),
+        "{row}"
+    );
     // Neither the cache's content nor its mount point is in the image.
     assert!(!exists(&t, "c:2", "/var/cache/app"));
     assert!(exists(&t, "c:2", "/var"), "the image's own /var is kept");
@@ -93,7 +110,13 @@ fn a_cache_mount_survives_between_builds_and_is_not_in_the_image() {
     let ctx2 = context(&[("Dockerfile", other)]);
     t.build_ok(ctx2.path(), "c:other");
     assert_eq!(cat(&t, "c:other", "/seen"), "");
+    assert!(
+        cache_row().starts_with("Build Cache 2 0 "),
+        "{}",
+        cache_row()
+    );
     t.ok(["builder", "prune", "-f"]);
+    assert_eq!(cache_row(), "Build Cache 0 0 0B");
     build("3", "c:3");
     assert_eq!(cat(&t, "c:3", "/seen"), "3\n");
     // `system prune` clears them too.

@@ -501,9 +501,23 @@ fn system_df_verbose(root: &Path) -> CliResult {
         t.push_str(&format!("{}\t{links}\t{}\n", v.name, size4(size)));
     }
     text.push_str(&format::tabwrite(&t));
-    text.push_str("\nBuild cache usage: 0B\n");
+    let cache = build_cache_usage(root, &store)?;
+    text.push_str(&format!("\nBuild cache usage: {}\n", size4(cache.size)));
     io::stdout().lock().write_all(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The build cache, as `builder prune` frees it: the cache mounts (those a build is using
+/// active) and the directories waiting in the trash.
+fn build_cache_usage(root: &Path, store: &rbox_image::Store) -> Result<Usage, CliError> {
+    let (total, active, size, free) = rbox_builder::build::cache_mounts_usage(root)?;
+    let (waiting, bytes) = store.trash_usage()?;
+    Ok(Usage {
+        total: total + waiting,
+        active,
+        size: size + bytes,
+        reclaimable: free + bytes,
+    })
 }
 
 fn system_df(root: &Path, a: DfArgs) -> CliResult {
@@ -533,12 +547,11 @@ fn system_df(root: &Path, a: DfArgs) -> CliResult {
             labels: Default::default(),
         }
     };
-    let empty = Usage::default();
     let rows = [
         row("Images", &du.images),
         row("Containers", &du.containers),
         row("Local Volumes", &du.volumes),
-        row("Build Cache", &empty),
+        row("Build Cache", &build_cache_usage(root, &store)?),
     ];
     let text = format::render_rows(a.format.as_deref(), &DF, &rows)?;
     io::stdout().lock().write_all(text.as_bytes())?;

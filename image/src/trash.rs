@@ -69,6 +69,12 @@ impl Store {
         Ok(freed)
     }
 
+    /// What waits in the trash: how many directories, and their bytes.
+    pub fn trash_usage(&self) -> Result<(usize, u64)> {
+        let waiting = self.waiting()?;
+        Ok((waiting.len(), waiting.iter().map(|w| w.1).sum()))
+    }
+
     /// What waits in the trash: when it was set aside, its bytes, its path.
     fn waiting(&self) -> Result<Vec<(u64, u64, PathBuf)>> {
         let trash = self.trash_dir();

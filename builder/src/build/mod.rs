@@ -45,7 +45,8 @@ use copy::CopyStep;
 pub(crate) use metadata::Meta;
 pub use metadata::MAX_CONFIG_SIZE;
 pub use mounts::{
-    cache_mounts_dir, parse_secret_flag, parse_ssh_flag, prune_cache_mounts, SecretSource,
+    cache_mounts_dir, cache_mounts_usage, parse_secret_flag, parse_ssh_flag, prune_cache_mounts,
+    SecretSource,
 };
 pub use output::Output;
 use plan::{base_stage, stage_base, stage_deps, Plan};

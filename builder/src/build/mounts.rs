@@ -528,6 +528,33 @@ pub fn cache_mounts_dir(root: &Path) -> PathBuf {
     root.join("build-cache").join("mounts")
 }
 
+/// The cache mounts: how many, how many a build is using, their bytes, and the bytes of
+/// those no build is using (what [`prune_cache_mounts`] frees).
+pub fn cache_mounts_usage(root: &Path) -> io::Result<(usize, usize, u64, u64)> {
+    let dir = cache_mounts_dir(root);
+    let Ok(entries) = fs::read_dir(&dir) else {
+        return Ok((0, 0, 0, 0));
+    };
+    let (mut total, mut active, mut size, mut free) = (0, 0, 0, 0);
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(base) = name.strip_suffix(".lock") else {
+            continue;
+        };
+        let lock = OpenOptions::new().read(true).open(e.path())?;
+        let bytes = rbox_image::store::dir_size(&dir.join(base));
+        total += 1;
+        size += bytes;
+        // In use while a build holds its lock, shared or not.
+        if rustix::fs::flock(&lock, FlockOperation::NonBlockingLockExclusive).is_err() {
+            active += 1;
+        } else {
+            free += bytes;
+        }
+    }
+    Ok((total, active, size, free))
+}
+
 /// Removes the cache mounts no build is using; returns the bytes they held.
 pub fn prune_cache_mounts(root: &Path) -> io::Result<u64> {
     let dir = cache_mounts_dir(root);
