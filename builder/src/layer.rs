@@ -11,12 +11,13 @@
 //! change, linked from that layer's snapshot: [`Base`]) is written through a [`Splice`]:
 //! as long as its tar is byte for byte the earlier one's, nothing is written or hashed, and
 //! the content of a linked file is not even read; from the first byte that differs on, the
-//! blob starts with the earlier blob's bytes (copied by the kernel, hashed from the last
-//! checkpoint before) and goes on with the tar's own. At the next entry the earlier tar
-//! also has (found by path among its entries, read from their headers once), the two are
-//! in step again: what is the same from there on goes in as one range of the earlier
-//! blob, copied by the kernel, when the next difference or the end comes. So a changed,
-//! added or removed file costs itself (and, removed, the entry after it), not the rest.
+//! blob starts with the earlier blob's bytes (a range of it: the blob is kept spliced, see
+//! `rbox_image::spliced`; hashed from the last checkpoint before) and goes on with the
+//! tar's own. At the next entry the earlier tar also has (found by path among its entries,
+//! read from their headers once), the two are in step again: what is the same from there on
+//! goes in as a range of the earlier blob at the next difference, the end, or every
+//! [`PASS`] bytes. So a changed, added or removed file costs itself (and, removed, the
+//! entry after it), not the rest.
 //!
 //! A file's content goes into the blob by the kernel's copy (`copy_file_range`), not
 //! through the process, and is hashed as read back from the blob: several times faster
@@ -211,9 +212,8 @@ pub struct Base {
 struct Splice<'a> {
     blob: &'a mut BlobWriter,
     base: &'a Base,
-    /// The base's blob, and its length.
+    /// The base's blob.
     base_file: BlobView,
-    base_len: u64,
     state: Spliced,
     /// Whether the blob has begun (then the base's bytes go in by [`BlobWriter::append_blob`]).
     begun: bool,
@@ -248,12 +248,10 @@ enum Spliced {
 
 impl<'a> Splice<'a> {
     fn new(blob: &'a mut BlobWriter, base: &'a Base, base_file: BlobView) -> Self {
-        let base_len = base_file.len();
         Splice {
             blob,
             base,
             base_file,
-            base_len,
             state: Spliced::Same { from: 0, at: 0 },
             begun: false,
             last_entry: 0,
@@ -268,7 +266,7 @@ impl<'a> Splice<'a> {
     fn base_bytes(&mut self, at: u64, len: usize) -> io::Result<&[u8]> {
         let end = at + len as u64;
         if at < self.window_at || end > self.window_at + self.window.len() as u64 {
-            let n = (len as u64).max(WINDOW).min(self.base_len - at);
+            let n = (len as u64).max(WINDOW).min(self.base_file.len() - at);
             self.window.resize(n as usize, 0);
             self.base_file.read_exact_at(&mut self.window, at)?;
             self.window_at = at;
@@ -277,11 +275,10 @@ impl<'a> Splice<'a> {
         Ok(&self.window[from..from + len])
     }
 
-    /// From here on the bytes are the tar's own: the base's bytes that were the same are
-    /// put in the blob first (at the start, by [`BlobWriter::start_with`]).
-    fn own(&mut self) -> io::Result<()> {
+    /// Puts the base's bytes that were the same so far in the blob (at the start, by
+    /// [`BlobWriter::start_with`]); the two stay in step.
+    fn put_same(&mut self) -> io::Result<()> {
         if let Spliced::Same { from, at } = self.state {
-            self.state = Spliced::Own;
             if !self.begun {
                 self.blob
                     .start_with(&self.base.blob, at, &self.base.checkpoints)
@@ -292,7 +289,16 @@ impl<'a> Splice<'a> {
                     .map_err(io::Error::other)?;
             }
             self.begun = true;
+            self.state = Spliced::Same { from: at, at };
         }
+        Ok(())
+    }
+
+    /// From here on the bytes are the tar's own: the base's bytes that were the same are
+    /// put in the blob first.
+    fn own(&mut self) -> io::Result<()> {
+        self.put_same()?;
+        self.state = Spliced::Own;
         Ok(())
     }
 }
@@ -351,7 +357,7 @@ impl Write for Splice<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if let Spliced::Same { from, at } = self.state {
             let end = at + buf.len() as u64;
-            if end <= self.base_len && self.base_bytes(at, buf.len())? == buf {
+            if end <= self.base_file.len() && self.base_bytes(at, buf.len())? == buf {
                 self.state = Spliced::Same { from, at: end };
                 return Ok(buf.len());
             }
@@ -374,10 +380,7 @@ impl Sink for Splice<'_> {
                 // Past the first difference, what is the same goes in as it grows, so that
                 // its hash is made while the walk goes on (the ranges join up again).
                 if self.begun && at - from >= PASS {
-                    self.blob
-                        .append_blob(&self.base.blob, from, at - from)
-                        .map_err(io::Error::other)?;
-                    self.state = Spliced::Same { from: at, at };
+                    self.put_same()?;
                 }
             }
             // The base's entry of the same path, if it has one, is where the two may be the
@@ -398,7 +401,7 @@ impl Sink for Splice<'_> {
         };
         let want = path.as_os_str().as_bytes();
         let mut next = || -> io::Result<bool> {
-            if at + 1024 > self.base_len {
+            if at + 1024 > self.base_file.len() {
                 return Ok(false);
             }
             let block = self.base_bytes(at, 512)?;
@@ -420,7 +423,7 @@ impl Sink for Splice<'_> {
     }
     fn holds(&mut self, len: u64) -> bool {
         match self.state {
-            Spliced::Same { from, at } if at + len <= self.base_len => {
+            Spliced::Same { from, at } if at + len <= self.base_file.len() => {
                 self.state = Spliced::Same { from, at: at + len };
                 true
             }
@@ -582,7 +585,8 @@ fn walk<W: Sink>(
                 // The base layer's very file, while in step with it and its entry there
                 // has no extended attributes, is looked at where it is: its content and
                 // attributes are that entry's, and it need not be opened.
-                let bare = (w.same)(&relp) && b.get_mut().bare_entry_next(&relp);
+                let same = (w.same)(&relp);
+                let bare = same && b.get_mut().bare_entry_next(&relp);
                 let (fd, st) = if bare {
                     match rustix::fs::statat(dir, &name, AtFlags::SYMLINK_NOFOLLOW) {
                         Ok(st) => (None, st),
@@ -623,7 +627,7 @@ fn walk<W: Sink>(
                 // The header, then the content and its padding.
                 b.append_data(&mut h, &relp, io::empty())?;
                 let padded = size.div_ceil(512) * 512;
-                if !((w.same)(&relp) && b.get_mut().holds(padded)) {
+                if !(same && b.get_mut().holds(padded)) {
                     let fd = match fd {
                         Some(fd) => fd,
                         // Out of step after all (the file is not as the base layer's entry

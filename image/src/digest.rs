@@ -436,12 +436,27 @@ fn append_file<W: AppendFrom>(
 ) -> io::Result<()> {
     let got = inner.append_from(src, len)?;
     io::copy(&mut io::repeat(0).take(len - got.min(len)), inner)?;
-    buf.resize(CHUNK, 0);
     let end = hasher.len() + len;
+    hash_until(hasher, checkpoints, buf, end, |b, at| {
+        inner.read_back(b, at)
+    })
+}
+
+/// Hashes the stream from where the hash is to `end`, a chunk at most at a time (so that
+/// checkpoints fall on chunk boundaries), each part read by `read` (into a buffer, at its
+/// position in the stream).
+fn hash_until(
+    hasher: &mut Sha256Stream,
+    checkpoints: &mut Vec<Checkpoint>,
+    buf: &mut Vec<u8>,
+    end: u64,
+    mut read: impl FnMut(&mut [u8], u64) -> io::Result<()>,
+) -> io::Result<()> {
+    buf.resize(CHUNK, 0);
     while hasher.len() < end {
         let at = hasher.len();
         let n = (end - at).min(CHUNK as u64 - at % CHUNK as u64) as usize;
-        inner.read_back(&mut buf[..n], at)?;
+        read(&mut buf[..n], at)?;
         hash_piece(hasher, checkpoints, &buf[..n]);
     }
     Ok(())
@@ -461,21 +476,12 @@ fn append_stored<W: AppendFrom + Send>(
         len,
         at,
     } = piece;
-    let end = at + len;
-    let mut pos = hasher.len().max(at);
-    buf.resize(CHUNK, 0);
     std::thread::scope(|scope| {
         let appender = scope.spawn(|| inner.append_stored(&src, blob.as_ref(), offset, len));
-        let mut read = Ok(());
-        while read.is_ok() && pos < end {
-            let n = (end - pos).min(CHUNK as u64 - pos % CHUNK as u64) as usize;
-            read =
-                std::os::unix::fs::FileExt::read_exact_at(&src, &mut buf[..n], offset + (pos - at));
-            if read.is_ok() {
-                hash_piece(hasher, checkpoints, &buf[..n]);
-                pos += n as u64;
-            }
-        }
+        // The stream is at `at` here, or past it with a resumed hash.
+        let read = hash_until(hasher, checkpoints, buf, at + len, |b, pos| {
+            std::os::unix::fs::FileExt::read_exact_at(&src, b, offset + (pos - at))
+        });
         let appended = appender
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("the blob's copy panicked")));

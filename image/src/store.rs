@@ -289,13 +289,18 @@ impl BlobWriter {
             self.commit_spliced(file, &digest, size, parts)?;
             return Ok((digest, size, checkpoints));
         }
+        self.place(file, &digest)?;
+        Ok((digest, size, checkpoints))
+    }
+
+    /// Syncs the blob's file and renames it into the layout as blob `digest`.
+    fn place(&mut self, file: File, digest: &Digest) -> Result<()> {
         file.sync_all().at(&self.path)?;
         drop(file);
-        let dest = self.store.blob_path(&digest);
+        let dest = self.store.blob_path(digest);
         fs::rename(&self.path, &dest).at(&dest)?;
         self.committed = true;
-        sync_dir(dest.parent().expect("a blob has a parent directory"))?;
-        Ok((digest, size, checkpoints))
+        sync_dir(dest.parent().expect("a blob has a parent directory"))
     }
 
     /// Before anything is written: makes the first `len` bytes of the stored blob `old`
@@ -350,7 +355,8 @@ impl BlobWriter {
     }
 
     /// Commits a spliced blob: its own bytes (`file`) as a blob of their own, then its
-    /// recipe; unless the store has the blob already.
+    /// recipe; unless the store has the blob already (the file is then removed when the
+    /// writer is dropped uncommitted).
     fn commit_spliced(
         &mut self,
         file: File,
@@ -358,41 +364,23 @@ impl BlobWriter {
         size: u64,
         parts: Vec<(u64, Span)>,
     ) -> Result<()> {
-        let has_own = parts.iter().any(|(_, s)| matches!(s, Span::Own { .. }));
-        let file = if self.store.has_blob(digest) || !has_own {
-            drop(file);
-            let _ = fs::remove_file(&self.path);
-            self.committed = true;
-            if self.store.has_blob(digest) {
-                return Ok(());
-            }
-            None
-        } else {
-            Some(file)
-        };
-        let own = if let Some(file) = file {
+        if self.store.has_blob(digest) {
+            return Ok(());
+        }
+        let own = if parts.iter().any(|(_, s)| matches!(s, Span::Own { .. })) {
             let mut h = crate::digest::HashingReader::new(File::open(&self.path).at(&self.path)?);
             io::copy(&mut h, &mut io::sink()).at(&self.path)?;
             let own = h.finish().at(&self.path)?.0;
-            file.sync_all().at(&self.path)?;
-            drop(file);
-            let own_path = self.store.blob_path(&own);
-            if own_path.is_file() {
-                let _ = fs::remove_file(&self.path);
-            } else {
-                fs::rename(&self.path, &own_path).at(&own_path)?;
-                sync_dir(own_path.parent().expect("a blob has a parent directory"))?;
-            }
-            self.committed = true;
-            own
+            self.place(file, &own)?;
+            own.to_string()
         } else {
-            Digest::of(b"")
+            String::new()
         };
         let parts = parts
             .into_iter()
             .map(|(_, span)| match span {
                 Span::Own { at, len } => crate::spliced::Part {
-                    blob: own.to_string(),
+                    blob: own.clone(),
                     offset: at,
                     len,
                 },

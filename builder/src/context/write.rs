@@ -532,7 +532,9 @@ fn copy_entry(
     let ft = FileType::from_raw_mode(st.st_mode);
     let is_dir = ft == FileType::Directory;
     // What is in the way goes, unless both are directories; a directory is never replaced.
-    let clear = |existing: Option<Stat>| -> Result<bool, String> {
+    // Whether a directory is there.
+    let clear = || -> Result<bool, String> {
+        let existing = rustix::fs::statat(dst, name, AtFlags::SYMLINK_NOFOLLOW).ok();
         let existing_dir = existing
             .as_ref()
             .is_some_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory);
@@ -547,13 +549,12 @@ fn copy_entry(
         }
         Ok(existing_dir)
     };
-    let look = || rustix::fs::statat(dst, name, AtFlags::SYMLINK_NOFOLLOW).ok();
     // In a directory this copy made, a file is new unless an earlier source of the same
     // copy put one there, which its making tells (EEXIST).
     let existing_dir = if at.fresh && ft == FileType::RegularFile {
         false
     } else {
-        clear(look())?
+        clear()?
     };
     let ids = (Some(Uid::from_raw(owner.0)), Some(Gid::from_raw(owner.1)));
     let perm = |m: u32| Mode::from_raw_mode(mode.unwrap_or(m & 0o7777));
@@ -650,7 +651,7 @@ fn copy_entry(
             let mut inp = File::from(open_src(OFlags::RDONLY)?);
             let fd = match create() {
                 Err(Errno::EXIST) if at.fresh => {
-                    clear(look())?;
+                    clear()?;
                     create()
                 }
                 r => r,
